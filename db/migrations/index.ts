@@ -1,0 +1,28 @@
+import type { Knex } from 'knex';
+import * as m1 from './20261121000001_tenants_and_staff';
+import * as m2 from './20261121000002_freeradius_schema';
+import * as m3 from './20261121000003_plans_and_subscribers';
+import * as m4 from './20261121000004_radius_policy_functions';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/**
+ * Migrations are listed here rather than discovered on disk, so the same list works from the
+ * compiled dist/ and from TypeScript under jest. Add new files at the end; never edit one that
+ * has been merged.
+ */
+const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
+  ['20261121000001_tenants_and_staff', m1],
+  ['20261121000002_freeradius_schema', m2],
+  ['20261121000003_plans_and_subscribers', m3],
+  ['20261121000004_radius_policy_functions', m4],
+];
+
+export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
+  getMigrations: async () => [...MIGRATIONS],
+  getMigrationName: (m) => m[0],
+  getMigration: async (m) => m[1],
+};

@@ -1,0 +1,119 @@
+/**
+ * Configuration: the only module that reads process.env. Every key is validated once at start;
+ * all problems are reported together. Secrets accept a `*_FILE` variant. Development defaults
+ * exist only outside production mode.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export type Mode = 'development' | 'test' | 'production';
+
+export interface Config {
+  readonly mode: Mode;
+  readonly databaseUrl: string | undefined;
+  readonly jwtSecret: string;
+  readonly jwtTtlSeconds: number;
+  readonly api: { readonly host: string; readonly port: number };
+  readonly radius: {
+    readonly listenAddress: string;
+    readonly authPort: number;
+    readonly acctPort: number;
+    /** CIDR networks from which NAS may be dynamically admitted (looked up in the nas table). */
+    readonly clientNetworks: readonly string[];
+    /** Seconds FreeRADIUS caches a dynamic client (secret changes take effect after this). */
+    readonly clientLifetime: number;
+    readonly binary: string;
+  };
+  readonly stateDir: string;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function secret(env: Env, key: string, problems: string[]): string | undefined {
+  const file = env[`${key}_FILE`];
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      problems.push(`${key}_FILE: cannot read ${file}`);
+      return undefined;
+    }
+  }
+  return env[key];
+}
+
+function int(env: Env, key: string, def: number, min: number, max: number, problems: string[]): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    problems.push(`${key}: expected an integer between ${min} and ${max}, got "${raw}"`);
+    return def;
+  }
+  return n;
+}
+
+const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const modeRaw = env.LANGO_ENV ?? env.NODE_ENV ?? 'development';
+  const mode: Mode = modeRaw === 'production' || modeRaw === 'test' ? modeRaw : 'development';
+  if (!['production', 'test', 'development'].includes(modeRaw)) {
+    problems.push(`LANGO_ENV: expected development, test or production, got "${modeRaw}"`);
+  }
+  const prod = mode === 'production';
+
+  const databaseUrl = secret(env, 'DATABASE_URL', problems);
+  if (prod && !databaseUrl) problems.push('DATABASE_URL: required in production');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL: expected a postgres:// URL');
+  }
+
+  let jwtSecret = secret(env, 'LANGO_JWT_SECRET', problems);
+  if (!jwtSecret) {
+    if (prod) problems.push('LANGO_JWT_SECRET: required in production (at least 32 characters)');
+    else jwtSecret = 'lango-development-only-jwt-secret-change-me';
+  } else if (prod && jwtSecret.length < 32) {
+    problems.push('LANGO_JWT_SECRET: must be at least 32 characters in production');
+  }
+
+  const clientNetworks = (env.LANGO_RADIUS_CLIENT_NETWORKS ?? (prod ? '0.0.0.0/0' : '127.0.0.0/8'))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const c of clientNetworks) {
+    if (!CIDR.test(c)) problems.push(`LANGO_RADIUS_CLIENT_NETWORKS: "${c}" is not a CIDR network`);
+  }
+
+  const config: Config = {
+    mode,
+    databaseUrl,
+    jwtSecret: jwtSecret ?? '',
+    jwtTtlSeconds: int(env, 'LANGO_JWT_TTL', 12 * 3600, 60, 30 * 86400, problems),
+    api: {
+      host: env.LANGO_API_HOST ?? (prod ? '0.0.0.0' : '127.0.0.1'),
+      port: int(env, 'LANGO_API_PORT', 3000, 0, 65535, problems),
+    },
+    radius: {
+      listenAddress: env.LANGO_RADIUS_LISTEN ?? (prod ? '*' : '127.0.0.1'),
+      authPort: int(env, 'LANGO_RADIUS_AUTH_PORT', 1812, 0, 65535, problems),
+      acctPort: int(env, 'LANGO_RADIUS_ACCT_PORT', 1813, 0, 65535, problems),
+      clientNetworks,
+      clientLifetime: int(env, 'LANGO_RADIUS_CLIENT_LIFETIME', 60, 1, 86400, problems),
+      binary: env.LANGO_FREERADIUS_BIN ?? 'freeradius',
+    },
+    stateDir: path.resolve(env.LANGO_STATE_DIR ?? '.lango'),
+    logLevel: env.LANGO_LOG_LEVEL ?? (mode === 'test' ? 'warn' : 'info'),
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,53 @@
+import knexFactory, { Knex } from 'knex';
+import { AppError } from '../errors';
+
+export type Db = Knex;
+/** A handle that may be a transaction: repositories take this. */
+export type Handle = Knex | Knex.Transaction;
+
+export function createDb(databaseUrl: string, pool: { min?: number; max?: number } = {}): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString: databaseUrl, application_name: 'lango' },
+    pool: { min: pool.min ?? 0, max: pool.max ?? 10 },
+    acquireConnectionTimeout: 5000,
+  });
+}
+
+function isTransaction(h: Handle): h is Knex.Transaction {
+  return (h as Knex.Transaction).isTransaction === true;
+}
+
+/**
+ * The one way to open a transaction: reuses `h` when it already is one, so services can call
+ * each other inside a caller's transaction.
+ */
+export async function withTransaction<T>(h: Handle, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  if (isTransaction(h)) return fn(h);
+  try {
+    return await h.transaction(fn);
+  } catch (err) {
+    throw mapDbError(err);
+  }
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+
+/** Map driver errors to typed errors: SQLSTATE 23505/23503/23502/22P02 and lost connections. */
+export function mapDbError(err: unknown): unknown {
+  if (err instanceof AppError) return err;
+  const e = err as { code?: string; constraint?: string; name?: string; message?: string };
+  if (!e || typeof e !== 'object') return err;
+  if (e.code && CONNECTION_CODES.has(e.code)) {
+    return new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable, try again shortly', undefined, { cause: err });
+  }
+  if (e.name === 'KnexTimeoutError' || /Timeout acquiring a connection|Connection terminated/i.test(e.message ?? '')) {
+    return new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable, try again shortly', undefined, { cause: err });
+  }
+  if (e.code === '23505') return new AppError('CONFLICT', 'a record with these values already exists', { constraint: e.constraint }, { cause: err });
+  if (e.code === '23503') return new AppError('CONFLICT', 'a referenced record does not exist or is still in use', { constraint: e.constraint }, { cause: err });
+  if (e.code === '23502' || e.code === '22P02' || e.code === '23514') {
+    return new AppError('VALIDATION_FAILED', 'a value was rejected by the database', { constraint: e.constraint }, { cause: err });
+  }
+  return err;
+}
