@@ -138,6 +138,12 @@ export interface SentenceDecoderOptions {
   maxWordLength?: number;
   /** Most words in one sentence (default 10 000). */
   maxSentenceWords?: number;
+  /**
+   * Called with the first word of each sentence as soon as that word is complete, so a stream
+   * that is not RouterOS API at all fails early instead of waiting for a sentence end that
+   * never comes. Throw a RouterOsProtocolError to reject it (see `assertReplyWord`).
+   */
+  checkFirstWord?: (word: string) => void;
 }
 
 /**
@@ -148,6 +154,7 @@ export interface SentenceDecoderOptions {
 export class SentenceDecoder {
   private readonly maxWordLength: number;
   private readonly maxSentenceWords: number;
+  private readonly checkFirstWord: ((word: string) => void) | undefined;
   /** Bytes of a length prefix collected so far. */
   private prefix: number[] = [];
   private prefixSize = 0;
@@ -160,6 +167,7 @@ export class SentenceDecoder {
   constructor(options: SentenceDecoderOptions = {}) {
     this.maxWordLength = options.maxWordLength ?? 16 * 1024 * 1024;
     this.maxSentenceWords = options.maxSentenceWords ?? 10_000;
+    this.checkFirstWord = options.checkFirstWord;
   }
 
   /** True while part of a sentence has been received but not its end. */
@@ -208,8 +216,10 @@ export class SentenceDecoder {
       this.wordFilled += take;
       i += take;
       if (this.wordFilled === this.word.length) {
-        this.words.push(decodeWin1252(this.word));
+        const word = decodeWin1252(this.word);
         this.word = null;
+        if (this.words.length === 0) this.checkFirstWord?.(word);
+        this.words.push(word);
       }
     }
     return sentences;
@@ -233,6 +243,13 @@ function isReplyType(word: string): word is ReplyType {
   return (REPLY_TYPES as readonly string[]).includes(word);
 }
 
+/** Throws UNKNOWN_REPLY unless `word` is one of the reply words. */
+export function assertReplyWord(word: string): asserts word is ReplyType {
+  if (!isReplyType(word)) {
+    throw new RouterOsProtocolError('UNKNOWN_REPLY', `unknown RouterOS reply word ${JSON.stringify(word.slice(0, 40))}`);
+  }
+}
+
 /**
  * Validates one sentence from the router. Unknown reply words, malformed attribute words and
  * duplicate tags are protocol errors. API attribute words other than `.tag` (`.section=` and
@@ -243,9 +260,7 @@ export function parseReply(words: readonly string[]): ReplySentence {
   if (first === undefined) {
     throw new RouterOsProtocolError('EMPTY_SENTENCE', 'empty sentence from RouterOS');
   }
-  if (!isReplyType(first)) {
-    throw new RouterOsProtocolError('UNKNOWN_REPLY', `unknown RouterOS reply word ${JSON.stringify(first.slice(0, 40))}`);
-  }
+  assertReplyWord(first);
   const reply: ReplySentence = { type: first, attrs: Object.create(null) as Record<string, string> };
   const plain: string[] = [];
   for (const word of rest) {

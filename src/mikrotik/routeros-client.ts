@@ -24,6 +24,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
+  assertReplyWord,
   encodeSentence,
   encodeWin1252,
   parseReply,
@@ -128,6 +129,8 @@ export interface KickCriteria {
 // Transport
 
 const KEEPALIVE_PROBE_MS = 30_000;
+/** Longest wait for any sign of life after a command timed out. */
+const MAX_PROBE_GRACE_MS = 5_000;
 
 /** Plain TCP with TCP keepalive (dead peers are noticed without API traffic). */
 export const tcpTransport: RouterOsTransport = ({ host, port }, signal) =>
@@ -183,8 +186,6 @@ interface Request {
   /** Stop waiting: reject with `reason`, ask the router to cancel, absorb late replies. */
   abandon(reason: Error): void;
   isAnswered(): boolean;
-  /** No byte at all came from the router since this request was written. */
-  isSilentSinceSent(): boolean;
 }
 
 const noopLogger: RouterOsLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined };
@@ -194,8 +195,9 @@ class Connection {
   private readonly decoder: SentenceDecoder;
   private readonly pending = new Map<string, Pending>();
   private nextTag = 1;
-  private bytesReceived = 0;
+  private bytesReceived = 0; // any byte counts as a sign of life
   private idleTimer: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly stream: Duplex,
@@ -204,13 +206,35 @@ class Connection {
     private readonly idleCloseMs: number,
     private readonly onClosed: (conn: Connection) => void,
   ) {
-    this.decoder = new SentenceDecoder(decoderOptions);
+    this.decoder = new SentenceDecoder({ ...decoderOptions, checkFirstWord: assertReplyWord });
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) =>
       this.fail(new RouterOsConnectionError('RouterOS API connection error', { cause: err })),
     );
-    stream.on('end', () => this.fail(new RouterOsConnectionError('RouterOS API connection closed by router')));
-    stream.on('close', () => this.fail(new RouterOsConnectionError('RouterOS API connection closed')));
+    stream.on('end', () => this.onEnd('RouterOS API connection closed by router'));
+    stream.on('close', () => this.onEnd('RouterOS API connection closed'));
+  }
+
+  /**
+   * After a timeout: a live router answers the `/cancel` (or anything) within `graceMs`;
+   * if not a byte arrives, the link is considered dead so the next command reconnects.
+   */
+  expectTraffic(graceMs: number): void {
+    if (this.closed || this.probeTimer) return;
+    const mark = this.bytesReceived;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      if (this.bytesReceived === mark) this.fail(new RouterOsConnectionError('RouterOS API connection unresponsive'));
+    }, graceMs);
+    this.probeTimer.unref();
+  }
+
+  private onEnd(message: string): void {
+    if (this.decoder.hasPartialSentence) {
+      this.fail(new RouterOsProtocolError('TRUNCATED_SENTENCE', 'connection closed in the middle of a RouterOS reply'));
+    } else {
+      this.fail(new RouterOsConnectionError(message));
+    }
   }
 
   send(words: readonly string[]): Request {
@@ -222,7 +246,6 @@ class Connection {
       reject = rej;
     });
     const entry: Pending = { command: words[0] ?? '', rows: [], settled: false, answered: false, resolve, reject };
-    const receivedAtSend = this.bytesReceived;
     const request: Request = {
       promise,
       abandon: (reason) => {
@@ -233,7 +256,6 @@ class Connection {
         this.armIdleTimer();
       },
       isAnswered: () => entry.answered,
-      isSilentSinceSent: () => this.bytesReceived === receivedAtSend,
     };
     if (this.closed) {
       entry.settled = true;
@@ -251,6 +273,7 @@ class Connection {
     if (this.closed) return;
     this.closed = true;
     this.disarmIdleTimer();
+    if (this.probeTimer) clearTimeout(this.probeTimer);
     this.stream.destroy();
     for (const entry of this.pending.values()) {
       if (!entry.settled) {
@@ -385,12 +408,13 @@ class CallGuard {
   constructor(
     timeoutMs: number,
     private readonly signal: AbortSignal | undefined,
+    phase: 'connect' | 'command' = 'command',
   ) {
     this.stopped = new Promise<never>((_, reject) => {
       this.rejectStopped = reject;
     });
     this.stopped.catch(() => undefined);
-    this.timer = setTimeout(() => this.stop(new RouterOsTimeoutError('command', timeoutMs)), timeoutMs);
+    this.timer = setTimeout(() => this.stop(new RouterOsTimeoutError(phase, timeoutMs)), timeoutMs);
     if (signal?.aborted) this.abortListener();
     else signal?.addEventListener('abort', this.abortListener, { once: true });
   }
@@ -466,7 +490,7 @@ export class RouterOsClient {
 
   /** Opens the connection and logs in (commands do this on demand too). */
   async connect(options: { signal?: AbortSignal } = {}): Promise<void> {
-    const guard = new CallGuard(this.connectTimeoutMs, options.signal);
+    const guard = new CallGuard(this.connectTimeoutMs, options.signal, 'connect');
     try {
       await guard.race(this.getConnection());
     } finally {
@@ -495,10 +519,7 @@ export class RouterOsClient {
         const request = conn.send(words);
         guard.whenStopped((reason) => {
           request.abandon(reason);
-          if (reason instanceof RouterOsTimeoutError && request.isSilentSinceSent()) {
-            // not a byte since we wrote: treat the link as dead so the next call reconnects
-            conn.fail(new RouterOsConnectionError('RouterOS API connection unresponsive'));
-          }
+          if (reason instanceof RouterOsTimeoutError) conn.expectTraffic(Math.min(reason.timeoutMs, MAX_PROBE_GRACE_MS));
         });
         try {
           return await guard.race(request.promise);

@@ -29,6 +29,7 @@ export type RouterOsProtocolReason =
   | 'WORD_TOO_LONG'
   | 'SENTENCE_TOO_LONG'
   | 'EMPTY_SENTENCE'
+  | 'TRUNCATED_SENTENCE'
   | 'UNKNOWN_REPLY'
   | 'MALFORMED_WORD'
   | 'UNKNOWN_TAG'

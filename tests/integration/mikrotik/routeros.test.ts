@@ -390,6 +390,7 @@ describe('connection life cycle', () => {
     await expect(c.command(['/system/identity/print'], { timeoutMs: 100 })).rejects.toBeInstanceOf(
       RouterOsTimeoutError,
     );
+    await sleep(200); // no answer to the /cancel within the grace period: link declared dead
     expect(await c.command(['/system/identity/print'])).toEqual([]);
     expect(device.connections).toBe(2);
   });
@@ -485,16 +486,32 @@ describe('untrusted replies', () => {
     expect((err as RouterOsProtocolError).reason).toBe('RESERVED_LENGTH_BYTE');
   });
 
-  it('a raw HTTP server is a protocol error, not a crash', async () => {
+  it.each([
+    ['closes after a short answer', false, 'TRUNCATED_SENTENCE'],
+    ['keeps talking', true, 'UNKNOWN_REPLY'],
+  ] as const)('an HTTP server that %s is a protocol error, not a crash or a hang', async (_name, keepOpen, reason) => {
+    const body = 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n';
+    const sockets = new Set<net.Socket>();
     const server = net.createServer((socket) => {
+      sockets.add(socket);
       socket.on('error', () => undefined);
-      socket.on('data', () => socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
+      socket.on('data', () => {
+        if (keepOpen) socket.write(body + 'x'.repeat(200));
+        else socket.end(body);
+      });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        }),
+    );
     const { port } = server.address() as net.AddressInfo;
     const err = await rejection(client(port).command(['/system/identity/print']));
     expect(err).toBeInstanceOf(RouterOsProtocolError);
+    expect((err as RouterOsProtocolError).reason).toBe(reason);
   });
 
   it('junk after login rejects every pending command and the process survives', async () => {
