@@ -33,19 +33,26 @@ export function backoffSchedule(opts: BackoffOptions): number[] {
   if (mrt < 0 || mrc < 0 || mrd < 0) throw new RangeError('mrt, mrc and mrd must be >= 0');
   if (mrc === 0 && mrd === 0) throw new RangeError('mrc and mrd cannot both be 0 (unbounded)');
   const rand = (): number => random() * 0.2 - 0.1;
+  // Round cumulative times, not each delay, so the sum never drifts past MRD.
   const delays: number[] = [];
   let total = 0;
+  let emittedMs = 0;
   let rt = 0;
+  const emit = (untilSeconds: number): void => {
+    const at = Math.round(untilSeconds * 1000);
+    if (at > emittedMs) delays.push(at - emittedMs);
+    emittedMs = Math.max(emittedMs, at);
+  };
   const transmissions = mrc === 0 ? MAX_ENTRIES : Math.min(mrc + 1, MAX_ENTRIES);
   for (let i = 0; i < transmissions; i++) {
     rt = i === 0 ? irt + rand() * irt : 2 * rt + rand() * rt;
     if (mrt > 0 && rt > mrt) rt = mrt + rand() * mrt;
     if (mrd > 0 && total + rt >= mrd) {
-      delays.push(Math.round((mrd - total) * 1000));
-      return delays.filter((d) => d > 0);
+      emit(mrd);
+      return delays;
     }
     total += rt;
-    delays.push(Math.round(rt * 1000));
+    emit(total);
   }
   return delays;
 }

@@ -128,8 +128,17 @@ export class RadiusClient {
     return a ? { address: a.address, port: a.port } : undefined;
   }
 
+  /** Actual SO_RCVBUF after start (Linux reports double the requested size, capped by rmem_max). */
+  recvBufferSize(): number | undefined {
+    return this.started?.socket.getRecvBufferSize();
+  }
+
   /** Resolve the server, create and bind the socket. Called by send(); idempotent. */
-  start(): Promise<Started> {
+  async start(): Promise<void> {
+    await this.ensureStarted();
+  }
+
+  private ensureStarted(): Promise<Started> {
     if (this.closed) return Promise.reject(new RadiusClientClosedError());
     this.starting ??= this.open().catch((err: unknown) => {
       this.starting = undefined;
@@ -146,9 +155,13 @@ export class RadiusClient {
     const fam: 4 | 6 = resolved.family === 6 ? 6 : 4;
     const socket = createSocket({ type: fam === 6 ? 'udp6' : 'udp4' });
     await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
+      const onError = (err: Error): void => {
+        socket.close();
+        reject(err);
+      };
+      socket.once('error', onError);
       socket.bind({ port: this.opts.bindPort ?? 0, ...(this.opts.bindAddress ? { address: this.opts.bindAddress } : {}) }, () => {
-        socket.off('error', reject);
+        socket.off('error', onError);
         resolve();
       });
     });
@@ -219,7 +232,7 @@ export class RadiusClient {
     const { signal } = opts;
     signal?.throwIfAborted();
     const schedule = validSchedule(opts.retransmit ?? this.schedule);
-    const started = await this.start();
+    const started = await this.ensureStarted();
     signal?.throwIfAborted();
     const id = await this.ids.acquire(signal);
     if (this.closed) {
@@ -273,9 +286,14 @@ export class RadiusClient {
       };
       const sendOnce = (): void => {
         attempts++;
-        started.socket.send(request.buffer, this.opts.port, started.address, (err) => {
-          if (err) settle({ error: err });
-        });
+        try {
+          started.socket.send(request.buffer, this.opts.port, started.address, (err) => {
+            if (err) settle({ error: err });
+          });
+        } catch (err) {
+          settle({ error: err });
+          return;
+        }
         const wait = schedule[attempts - 1] ?? 0;
         timer = setTimeout(() => {
           if (attempts < schedule.length) sendOnce();
