@@ -11,6 +11,9 @@ export function createDb(databaseUrl: string, pool: { min?: number; max?: number
     connection: { connectionString: databaseUrl, application_name: 'lango' },
     pool: { min: pool.min ?? 0, max: pool.max ?? 10 },
     acquireConnectionTimeout: 5000,
+    // Knex prints pool errors with console.log; they are mapped to DATABASE_UNAVAILABLE and
+    // logged by the HTTP layer instead.
+    log: { warn: () => undefined, error: () => undefined, deprecate: () => undefined, debug: () => undefined },
   });
 }
 

@@ -1,0 +1,145 @@
+import { loadConfig, ConfigError, Config } from './config';
+import { createLogger } from './logger';
+import { createDb } from './db/knex';
+import { migrateLatest, migrateDownAll } from './db/migrate';
+import { createServices } from './services';
+import { SYSTEM } from './services/context';
+import { startApi } from './main';
+import { startFreeRadius } from './freeradius/runner';
+import { up } from './cli/up';
+import { parseArgs, requireOpt, UsageError } from './cli/args';
+import { startRouterOsSimulator } from './mikrotik/routeros-simulator';
+
+const USAGE = `lango <command>
+
+  up                       everything for a newcomer: Postgres (embedded if DATABASE_URL is unset),
+                           migrations, demo data, FreeRADIUS with freeradius/, the API
+  migrate [--down-all]     apply (or roll back) database migrations
+  api                      run the REST API
+  radius                   run FreeRADIUS with the project's configuration (foreground)
+  admin create --email E --password P
+                           create a platform admin
+  tenant create --name N --slug S --admin-email E --admin-password P [--time-zone TZ] [--currency KES]
+  simulate routeros [--port 8728] [--user admin] [--password PW] [--empty-replies]
+                           a RouterOS API simulator speaking the real wire protocol
+
+Configuration is read from the environment (see README.md).`;
+
+function dbUrl(config: Config): string {
+  if (!config.databaseUrl) throw new UsageError('DATABASE_URL is not set (only `lango up` starts an embedded Postgres)');
+  return config.databaseUrl;
+}
+
+async function waitForSignal(): Promise<void> {
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const [cmd, sub] = args.positional;
+  if (!cmd || cmd === 'help' || args.options.help) {
+    process.stdout.write(USAGE + '\n');
+    return cmd ? 0 : 2;
+  }
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  switch (cmd) {
+    case 'up':
+      await up(config, logger);
+      return 0;
+    case 'migrate': {
+      const db = createDb(dbUrl(config));
+      try {
+        const names = args.options['down-all'] ? await migrateDownAll(db) : await migrateLatest(db);
+        process.stdout.write(`${args.options['down-all'] ? 'rolled back' : 'applied'}: ${names.length ? names.join(', ') : 'nothing'}\n`);
+      } finally {
+        await db.destroy();
+      }
+      return 0;
+    }
+    case 'api': {
+      const api = await startApi(config, logger, dbUrl(config));
+      await waitForSignal();
+      await api.stop();
+      return 0;
+    }
+    case 'radius': {
+      const r = await startFreeRadius({
+        databaseUrl: dbUrl(config),
+        listenAddress: config.radius.listenAddress,
+        authPort: config.radius.authPort,
+        acctPort: config.radius.acctPort,
+        clientNetworks: config.radius.clientNetworks,
+        clientLifetime: config.radius.clientLifetime,
+        binary: config.radius.binary,
+        stateDir: config.stateDir,
+        debug: args.options.debug === true,
+        logger,
+      });
+      process.stdout.write(`FreeRADIUS running (pid ${r.pid}): auth ${r.authPort}, accounting ${r.acctPort}, config ${r.dir}\n`);
+      await waitForSignal();
+      await r.stop();
+      return 0;
+    }
+    case 'admin':
+    case 'tenant': {
+      if (sub !== 'create') throw new UsageError(`unknown command: ${cmd} ${sub ?? ''}`);
+      const db = createDb(dbUrl(config));
+      try {
+        const services = createServices(db);
+        if (cmd === 'admin') {
+          const u = await services.users.createPlatformAdmin(requireOpt(args, 'email'), requireOpt(args, 'password'));
+          process.stdout.write(JSON.stringify(u, null, 2) + '\n');
+        } else {
+          const t = await services.tenants.create(SYSTEM, {
+            name: requireOpt(args, 'name'),
+            slug: requireOpt(args, 'slug'),
+            timeZone: typeof args.options['time-zone'] === 'string' ? args.options['time-zone'] : undefined,
+            currency: typeof args.options.currency === 'string' ? args.options.currency : undefined,
+            admin: { email: requireOpt(args, 'admin-email'), password: requireOpt(args, 'admin-password') },
+          });
+          process.stdout.write(JSON.stringify(t, null, 2) + '\n');
+        }
+      } finally {
+        await db.destroy();
+      }
+      return 0;
+    }
+    case 'simulate': {
+      if (sub === 'routeros') {
+        const user = typeof args.options.user === 'string' ? args.options.user : 'admin';
+        const password = typeof args.options.password === 'string' ? args.options.password : '';
+        const sim = await startRouterOsSimulator({
+          users: [{ name: user, password }],
+          emptyReplies: args.options['empty-replies'] === true,
+          port: Number(args.options.port ?? 8728),
+          host: typeof args.options.host === 'string' ? args.options.host : '127.0.0.1',
+          logger,
+        });
+        process.stdout.write(`RouterOS API simulator listening on port ${sim.port} (user ${user})\n`);
+        await waitForSignal();
+        await sim.close();
+        return 0;
+      }
+      throw new UsageError(`unknown simulator: ${sub ?? ''} (available: routeros)`);
+    }
+    default:
+      throw new UsageError(`unknown command: ${cmd}`);
+  }
+}
+
+export function main(argv: string[]): void {
+  run(argv)
+    .then((code) => {
+      process.exitCode = code;
+    })
+    .catch((err: unknown) => {
+      if (err instanceof UsageError) process.stderr.write(`lango: ${err.message}\n\n${USAGE}\n`);
+      else if (err instanceof ConfigError) process.stderr.write(`lango: ${err.message}\n`);
+      else process.stderr.write(`lango: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exitCode = err instanceof UsageError ? 2 : 1;
+    });
+}

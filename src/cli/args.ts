@@ -1,0 +1,28 @@
+/** Minimal `--key value` / `--flag` parser: the CLI has few options and no dependency is needed. */
+export interface Parsed {
+  positional: string[];
+  options: Record<string, string | true>;
+}
+
+export function parseArgs(argv: string[]): Parsed {
+  const positional: string[] = [];
+  const options: Record<string, string | true> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      if (eq > 0) options[a.slice(2, eq)] = a.slice(eq + 1);
+      else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) options[a.slice(2)] = argv[++i]!;
+      else options[a.slice(2)] = true;
+    } else positional.push(a);
+  }
+  return { positional, options };
+}
+
+export function requireOpt(p: Parsed, name: string): string {
+  const v = p.options[name];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+export class UsageError extends Error {}

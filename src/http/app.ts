@@ -1,0 +1,84 @@
+import express, { NextFunction, Request, Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { AppError } from '../errors';
+import { mapDbError } from '../db/knex';
+import { createAuthenticator } from './auth';
+import { RouteRegistry } from './registry';
+import { registerAdminRoutes } from './routes/admin.routes';
+import { registerTenantRoutes } from './routes/tenant.routes';
+import type { Services } from '../services';
+import type { Config } from '../config';
+
+export interface AppDeps {
+  db: Knex;
+  services: Services;
+  config: Pick<Config, 'jwtSecret' | 'jwtTtlSeconds'>;
+  logger: Logger;
+}
+
+/** Builds the Express app without listening (tests drive it with supertest). */
+export function createApp(deps: AppDeps): { app: express.Express; registry: RouteRegistry; openapi: Record<string, unknown> } {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  const log = deps.logger.child({ module: 'http' });
+
+  app.use((req, res, next) => {
+    const given = req.get('x-request-id');
+    const id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+    res.locals.requestId = id;
+    res.setHeader('X-Request-Id', id);
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      log.info({ requestId: id, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - start) / 1e6 }, 'request');
+    });
+    next();
+  });
+
+  app.use(express.json({ limit: '256kb', strict: true }));
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/ready', async (_req, res) => {
+    try {
+      await deps.db.raw('SELECT 1');
+      res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ error: { code: 'DATABASE_UNAVAILABLE', message: 'the database is unavailable' } });
+    }
+  });
+
+  const router = express.Router();
+  const registry = new RouteRegistry(router, createAuthenticator(deps.db, deps.config.jwtSecret));
+  registerAdminRoutes(registry, deps.services, { jwtSecret: deps.config.jwtSecret, ttl: deps.config.jwtTtlSeconds });
+  registerTenantRoutes(registry, deps.services, deps.db);
+  const openapi = registry.openapi({ title: 'Lango API', version: '1' });
+  router.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  app.use('/api/v1', router);
+
+  app.use((_req, _res, next) => next(new AppError('ROUTE_NOT_FOUND', 'no such route')));
+
+  // One error shape; unknown errors are logged with their cause and answered as INTERNAL.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    let e = mapDbError(err);
+    const bodyErr = err as { type?: string; status?: number };
+    if (bodyErr?.type === 'entity.parse.failed') e = new AppError('BAD_JSON', 'the body is not valid JSON');
+    else if (bodyErr?.type === 'entity.too.large') e = new AppError('PAYLOAD_TOO_LARGE', 'the body is too large');
+    else if (bodyErr?.type === 'encoding.unsupported' || bodyErr?.type === 'charset.unsupported') e = new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body encoding');
+    if (!(e instanceof AppError)) {
+      log.error({ err, requestId: res.locals.requestId, method: req.method, path: req.path }, 'unhandled error');
+      e = new AppError('INTERNAL', 'internal error');
+    } else if (e.status >= 500) {
+      log.warn({ code: e.code, cause: (e.cause as Error | undefined)?.message, requestId: res.locals.requestId }, 'request failed');
+    }
+    const ae = e as AppError;
+    res.status(ae.status).json({ error: { code: ae.code, message: ae.message, ...(ae.details ? { details: ae.details } : {}) } });
+  });
+
+  return { app, registry, openapi };
+}

@@ -1,0 +1,148 @@
+import type { Knex } from 'knex';
+import type { RouteRegistry } from '../registry';
+import type { Services } from '../../services';
+import { ROLES, tenantOf } from '../auth';
+import { idParams, nullable, obj, page, str } from './schemas';
+import { actorOf } from './admin.routes';
+
+const planFields = {
+  name: str(80),
+  price: { type: 'integer', minimum: 0, maximum: 100000000 },
+  durationSeconds: { type: 'integer', minimum: 60, maximum: 10 * 366 * 86400 },
+  dataQuotaBytes: nullable({ type: 'integer', minimum: 1, maximum: 9007199254740991 }),
+  rateLimit: nullable(str(128)),
+  sessionTimeoutSeconds: nullable({ type: 'integer', minimum: 60, maximum: 31 * 86400 }),
+  idleTimeoutSeconds: nullable({ type: 'integer', minimum: 60, maximum: 86400 }),
+  simultaneousUse: { type: 'integer', minimum: 1, maximum: 1000 },
+  interimIntervalSeconds: { type: 'integer', minimum: 60, maximum: 86400 },
+  active: { type: 'boolean' },
+};
+
+const subscriberProfile = {
+  fullName: str(120),
+  phone: { type: 'string', pattern: '^\\+?[0-9 ]{6,20}$' },
+  email: { type: 'string', format: 'email', maxLength: 254 },
+  macAddress: nullable({ type: 'string', maxLength: 17 }),
+  staticIp: nullable({ type: 'string', format: 'ipv4' }),
+  notes: str(2000, 0),
+};
+
+// Usernames: any UTF-8 the RADIUS User-Name can carry (byte length is checked in the service).
+const username = { type: 'string', minLength: 1, maxLength: 253 };
+const password = { type: 'string', minLength: 1, maxLength: 128 };
+
+const nasFields = {
+  name: str(64),
+  address: { type: 'string', maxLength: 45 },
+  identifier: nullable(str(253)),
+  secret: { type: 'string', minLength: 6, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' },
+  kind: { enum: ['mikrotik', 'gateway', 'other'] },
+  coaPort: { type: 'integer', minimum: 1, maximum: 65535 },
+  description: nullable(str(500, 0)),
+};
+
+export function registerTenantRoutes(r: RouteRegistry, s: Services, db: Knex): void {
+  // Plans
+  r.add({ method: 'get', path: '/plans', tag: 'plans', summary: 'List plans', auth: ROLES.staff, query: obj({ ...page, active: { type: 'boolean' } }) }, async ({ req, query, principal }) =>
+    s.plans.list(tenantOf(req, principal), query),
+  );
+  r.add(
+    { method: 'post', path: '/plans', tag: 'plans', summary: 'Create a plan (a FreeRADIUS group)', auth: ROLES.admin, status: 201, body: obj(planFields, ['name', 'durationSeconds']) },
+    async ({ req, body, principal }) => s.plans.create(actorOf(principal), tenantOf(req, principal), body),
+  );
+  r.add({ method: 'get', path: '/plans/:id', tag: 'plans', summary: 'Get a plan', auth: ROLES.staff, params: idParams }, async ({ req, params, principal }) =>
+    s.plans.get(db, tenantOf(req, principal), params.id),
+  );
+  r.add(
+    { method: 'patch', path: '/plans/:id', tag: 'plans', summary: 'Update a plan (speed applies at next login; allowance applies to new periods)', auth: ROLES.admin, params: idParams, body: obj(planFields) },
+    async ({ req, params, body, principal }) => s.plans.update(actorOf(principal), tenantOf(req, principal), params.id, body),
+  );
+  r.add({ method: 'delete', path: '/plans/:id', tag: 'plans', summary: 'Delete an unused plan', auth: ROLES.admin, params: idParams, status: 204 }, async ({ req, params, principal }) =>
+    s.plans.remove(actorOf(principal), tenantOf(req, principal), params.id),
+  );
+
+  // Subscribers
+  r.add(
+    {
+      method: 'get', path: '/subscribers', tag: 'subscribers', summary: 'List subscribers (filter by status, plan, expiry, text)', auth: ROLES.staff,
+      query: obj({ ...page, status: { enum: ['active', 'suspended'] }, planId: { type: 'string', format: 'uuid' }, q: { type: 'string', minLength: 1, maxLength: 100 }, expired: { type: 'boolean' } }),
+    },
+    async ({ req, query, principal }) => s.subscribers.list(tenantOf(req, principal), query),
+  );
+  r.add(
+    {
+      method: 'post', path: '/subscribers', tag: 'subscribers', summary: 'Create a subscriber (and start a subscription when a plan is given)', auth: ROLES.admin, status: 201,
+      body: obj({ username, password, planId: { type: 'string', format: 'uuid' }, startSubscription: { type: 'boolean' }, ...subscriberProfile }, ['username', 'password']),
+    },
+    async ({ req, body, principal }) => s.subscribers.create(actorOf(principal), tenantOf(req, principal), body),
+  );
+  r.add({ method: 'get', path: '/subscribers/:id', tag: 'subscribers', summary: 'Get a subscriber', auth: ROLES.staff, params: idParams }, async ({ req, params, principal }) =>
+    s.subscribers.get(db, tenantOf(req, principal), params.id),
+  );
+  r.add(
+    { method: 'patch', path: '/subscribers/:id', tag: 'subscribers', summary: 'Update profile, MAC binding or static IP', auth: ROLES.admin, params: idParams, body: obj(subscriberProfile) },
+    async ({ req, params, body, principal }) => s.subscribers.update(actorOf(principal), tenantOf(req, principal), params.id, body),
+  );
+  r.add(
+    { method: 'post', path: '/subscribers/:id/suspend', tag: 'subscribers', summary: 'Suspend: RADIUS rejects the subscriber', auth: ROLES.staff, params: idParams, body: obj({ reason: str(200) }) },
+    async ({ req, params, body, principal }) => s.subscribers.setStatus(actorOf(principal), tenantOf(req, principal), params.id, 'suspended', body.reason),
+  );
+  r.add(
+    { method: 'post', path: '/subscribers/:id/activate', tag: 'subscribers', summary: 'Lift a suspension', auth: ROLES.staff, params: idParams, body: obj({}) },
+    async ({ req, params, principal }) => s.subscribers.setStatus(actorOf(principal), tenantOf(req, principal), params.id, 'active'),
+  );
+  r.add(
+    { method: 'post', path: '/subscribers/:id/renew', tag: 'subscribers', summary: 'Add one period of the current plan', auth: ROLES.admin, params: idParams, body: obj({}) },
+    async ({ req, params, principal }) => s.subscribers.renew(actorOf(principal), tenantOf(req, principal), params.id),
+  );
+  r.add(
+    { method: 'post', path: '/subscribers/:id/change-plan', tag: 'subscribers', summary: 'Move to another plan now', auth: ROLES.admin, params: idParams, body: obj({ planId: { type: 'string', format: 'uuid' } }, ['planId']) },
+    async ({ req, params, body, principal }) => s.subscribers.changePlan(actorOf(principal), tenantOf(req, principal), params.id, body.planId),
+  );
+  r.add(
+    { method: 'post', path: '/subscribers/:id/reset-password', tag: 'subscribers', summary: 'Set a new password', auth: ROLES.admin, params: idParams, status: 204, body: obj({ password }, ['password']) },
+    async ({ req, params, body, principal }) => s.subscribers.resetPassword(actorOf(principal), tenantOf(req, principal), params.id, body.password),
+  );
+  r.add({ method: 'delete', path: '/subscribers/:id', tag: 'subscribers', summary: 'Delete a subscriber (accounting history is kept)', auth: ROLES.admin, params: idParams, status: 204 }, async ({ req, params, principal }) =>
+    s.subscribers.remove(actorOf(principal), tenantOf(req, principal), params.id),
+  );
+  r.add(
+    { method: 'get', path: '/subscribers/:id/subscriptions', tag: 'subscribers', summary: "A subscriber's subscription periods", auth: ROLES.staff, params: idParams, query: obj({ ...page }) },
+    async ({ req, params, query, principal }) => s.subscribers.subscriptions(tenantOf(req, principal), params.id, query.limit, query.offset),
+  );
+
+  // NAS
+  r.add(
+    { method: 'get', path: '/nas', tag: 'nas', summary: 'List NAS devices (secrets are never returned)', auth: ROLES.staff, query: obj({ ...page, kind: nasFields.kind, address: { type: 'string', maxLength: 45 } }) },
+    async ({ req, query, principal }) => s.nas.list(tenantOf(req, principal), query),
+  );
+  r.add(
+    { method: 'post', path: '/nas', tag: 'nas', summary: 'Add a NAS; FreeRADIUS accepts it without a restart', auth: ROLES.admin, status: 201, body: obj(nasFields, ['name', 'address', 'secret']) },
+    async ({ req, body, principal }) => s.nas.create(actorOf(principal), tenantOf(req, principal), body),
+  );
+  r.add({ method: 'get', path: '/nas/:id', tag: 'nas', summary: 'Get a NAS', auth: ROLES.staff, params: idParams }, async ({ req, params, principal }) =>
+    s.nas.get(db, tenantOf(req, principal), params.id),
+  );
+  r.add(
+    { method: 'patch', path: '/nas/:id', tag: 'nas', summary: 'Update a NAS (a new secret applies once FreeRADIUS drops its cached client)', auth: ROLES.admin, params: idParams, body: obj(nasFields) },
+    async ({ req, params, body, principal }) => s.nas.update(actorOf(principal), tenantOf(req, principal), params.id, body),
+  );
+  r.add({ method: 'delete', path: '/nas/:id', tag: 'nas', summary: 'Remove a NAS', auth: ROLES.admin, params: idParams, status: 204 }, async ({ req, params, principal }) =>
+    s.nas.remove(actorOf(principal), tenantOf(req, principal), params.id),
+  );
+
+  // Audit log
+  r.add(
+    { method: 'get', path: '/audit-log', tag: 'audit', summary: "The tenant's audit trail", auth: ROLES.admin, query: obj({ ...page, entity: str(40), entityId: str(100) }) },
+    async ({ req, query, principal }) => {
+      const b = db('audit_log').where({ tenant_id: tenantOf(req, principal) });
+      if (query.entity) b.andWhere({ entity: query.entity });
+      if (query.entityId) b.andWhere({ entity_id: query.entityId });
+      const [rows, total] = await Promise.all([b.clone().orderBy('id', 'desc').limit(query.limit).offset(query.offset), b.clone().count({ count: '*' })]);
+      return {
+        data: rows.map((a: any) => ({ id: Number(a.id), action: a.action, entity: a.entity, entityId: a.entity_id, actorType: a.actor_type, actorId: a.actor_id, data: a.data, requestId: a.request_id, createdAt: new Date(a.created_at).toISOString() })),
+        page: { limit: query.limit, offset: query.offset, total: Number(total[0]?.count ?? 0) },
+      };
+    },
+  );
+}

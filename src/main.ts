@@ -1,0 +1,41 @@
+import http from 'node:http';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { Config } from './config';
+import { createDb } from './db/knex';
+import { createServices, Services } from './services';
+import { createApp } from './http/app';
+
+/**
+ * Composition root for the API: config -> logger -> db -> services -> http.
+ * `stop()` shuts down in reverse order.
+ */
+export interface ApiServer {
+  url: string;
+  db: Knex;
+  services: Services;
+  stop(): Promise<void>;
+}
+
+export async function startApi(config: Config, logger: Logger, databaseUrl: string): Promise<ApiServer> {
+  const db = createDb(databaseUrl);
+  const services = createServices(db);
+  const { app } = createApp({ db, services, config, logger });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.api.port, config.api.host, () => resolve());
+  });
+  const addr = server.address() as { port: number };
+  const host = config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host;
+  logger.info({ module: 'api', url: `http://${host}:${addr.port}` }, 'api listening');
+  return {
+    url: `http://${host}:${addr.port}`,
+    db,
+    services,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await db.destroy();
+    },
+  };
+}
