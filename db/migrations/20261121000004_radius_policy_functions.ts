@@ -113,9 +113,14 @@ export async function up(knex: Knex): Promise<void> {
           IF v_timeout < 1 THEN
             v_reason := 'Subscription expired';
           ELSIF v_sub.data_quota_bytes IS NOT NULL THEN
+            -- Sessions that overlap the period count in full (never under-count): those started
+            -- in it, those still open, and closed ones that straddled its start (looked for in
+            -- the 31 days before it, so every part of this stays index-backed).
             SELECT coalesce(sum(coalesce(a.acctinputoctets, 0) + coalesce(a.acctoutputoctets, 0)), 0) INTO v_used
             FROM radacct a
-            WHERE a.tenant_id = v_nas.tenant_id AND a.username = v_user AND a.acctstarttime >= v_sub.starts_at;
+            WHERE a.tenant_id = v_nas.tenant_id AND a.username = v_user
+              AND (a.acctstarttime >= v_sub.starts_at - interval '31 days')
+              AND (a.acctstarttime >= v_sub.starts_at OR a.acctstoptime IS NULL OR a.acctstoptime > v_sub.starts_at);
             v_left := v_sub.data_quota_bytes - v_used;
             IF v_left <= 0 THEN
               v_reason := 'Data quota exhausted';
