@@ -9,6 +9,7 @@ import { startFreeRadius } from './freeradius/runner';
 import { up } from './cli/up';
 import { parseArgs, requireOpt, UsageError } from './cli/args';
 import { startRouterOsSimulator } from './mikrotik/routeros-simulator';
+import { radtestCommand } from './cli/radtest';
 
 const USAGE = `lango <command>
 
@@ -20,6 +21,8 @@ const USAGE = `lango <command>
   admin create --email E --password P
                            create a platform admin
   tenant create --name N --slug S --admin-email E --admin-password P [--time-zone TZ] [--currency KES]
+  radtest USER PASSWORD --secret S [--server HOST:PORT] [--from ADDR] [--method pap|chap|mschapv2]
+                           send an Access-Request from any local address (play a NAS)
   simulate routeros [--port 8728] [--user admin] [--password PW] [--empty-replies]
                            a RouterOS API simulator speaking the real wire protocol
 
@@ -50,6 +53,8 @@ export async function run(argv: string[]): Promise<number> {
     case 'up':
       await up(config, logger);
       return 0;
+    case 'radtest':
+      return radtestCommand(args);
     case 'migrate': {
       const db = createDb(dbUrl(config));
       try {
