@@ -51,8 +51,7 @@ export async function run(argv: string[]): Promise<number> {
   const logger = createLogger(config.logLevel);
   switch (cmd) {
     case 'up':
-      await up(config, logger);
-      return 0;
+      return up(config, logger);
     case 'radtest':
       return radtestCommand(args);
     case 'migrate': {

