@@ -4,6 +4,7 @@
  * exist only outside production mode.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 export type Mode = 'development' | 'test' | 'production';
@@ -23,8 +24,15 @@ export interface Config {
     /** Seconds FreeRADIUS caches a dynamic client (secret changes take effect after this). */
     readonly clientLifetime: number;
     readonly binary: string;
+    /**
+     * Address (IP or DNS name) routers use to reach FreeRADIUS, written into the MikroTik
+     * provisioning script. Unset: the script takes the host the API was called by.
+     */
+    readonly publicAddress: string | undefined;
   };
   readonly stateDir: string;
+  /** Port of the embedded PostgreSQL that `lango up` starts when DATABASE_URL is unset. */
+  readonly embeddedPostgresPort: number;
   readonly logLevel: string;
 }
 
@@ -62,6 +70,7 @@ function int(env: Env, key: string, def: number, min: number, max: number, probl
 }
 
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -94,6 +103,11 @@ export function loadConfig(env: Env = process.env): Config {
     if (!CIDR.test(c)) problems.push(`LANGO_RADIUS_CLIENT_NETWORKS: "${c}" is not a CIDR network`);
   }
 
+  const publicRadiusAddress = env.LANGO_PUBLIC_RADIUS_ADDRESS?.trim() || undefined;
+  if (publicRadiusAddress !== undefined && isIP(publicRadiusAddress) === 0 && !HOSTNAME.test(publicRadiusAddress)) {
+    problems.push(`LANGO_PUBLIC_RADIUS_ADDRESS: expected an IP address or a DNS name, got "${publicRadiusAddress}"`);
+  }
+
   const config: Config = {
     mode,
     databaseUrl,
@@ -110,8 +124,10 @@ export function loadConfig(env: Env = process.env): Config {
       clientNetworks,
       clientLifetime: int(env, 'LANGO_RADIUS_CLIENT_LIFETIME', 60, 1, 86400, problems),
       binary: env.LANGO_FREERADIUS_BIN ?? 'freeradius',
+      publicAddress: publicRadiusAddress,
     },
     stateDir: path.resolve(env.LANGO_STATE_DIR ?? '.lango'),
+    embeddedPostgresPort: int(env, 'LANGO_EMBEDDED_PG_PORT', 54329, 1, 65535, problems),
     logLevel: env.LANGO_LOG_LEVEL ?? (mode === 'test' ? 'warn' : 'info'),
   };
   if (problems.length) throw new ConfigError(problems);

@@ -4,6 +4,8 @@ import { AppError } from '../errors';
 import { Handle, withTransaction } from '../db/knex';
 import { Actor, audit, paginate, Page } from './context';
 import { iso } from './tenants.service';
+import { renderMikrotikScript, type ScriptService } from '../mikrotik/script';
+import type { RouterOsTarget } from '../mikrotik/fallback';
 
 /** The address in the text form FreeRADIUS prints for Packet-Src-IP(v6)-Address. */
 export function canonicalAddress(a: string): string {
@@ -21,6 +23,30 @@ export interface NasInput {
   kind?: 'mikrotik' | 'gateway' | 'other';
   coaPort?: number;
   description?: string | null;
+  /** RouterOS API access for session lists and the fallback kick; null removes it. */
+  routerOsApi?: RouterOsApiInput | null;
+}
+
+/**
+ * Write-only credentials. Create needs username and password; a patch may change any field
+ * (port and tls alone keep the credentials). `port` defaults to the RouterOS default for the
+ * transport: 8728, or 8729 with tls.
+ */
+export interface RouterOsApiInput {
+  username?: string;
+  password?: string;
+  port?: number;
+  tls?: boolean;
+}
+
+export interface MikrotikScriptOptions {
+  /** Address the router uses to reach FreeRADIUS (IP or DNS name). */
+  radiusServer: string;
+  authPort: number;
+  acctPort: number;
+  services: readonly ScriptService[];
+  hotspotProfile: string;
+  portalHost: string | null;
 }
 
 export interface NasView {
@@ -31,11 +57,16 @@ export interface NasView {
   kind: string;
   coaPort: number;
   description: string | null;
+  /** Whether Lango can reach the router's API; the credentials themselves are never returned. */
+  routerOsApi: { configured: boolean; port: number; tls: boolean };
   createdAt: string;
   updatedAt: string;
 }
 
-/** The secret is write-only through the API: it is never returned. */
+const API_PORT = 8728;
+const API_TLS_PORT = 8729;
+
+/** The secret and the API credentials are write-only through the API: they are never returned. */
 function nasView(r: any): NasView {
   return {
     id: r.id,
@@ -45,6 +76,7 @@ function nasView(r: any): NasView {
     kind: r.kind,
     coaPort: r.coa_port,
     description: r.description,
+    routerOsApi: { configured: r.api_username !== null && r.api_password !== null, port: r.api_port, tls: r.api_tls },
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
@@ -71,6 +103,56 @@ export class NasService {
     const r = await h('nas').where({ tenant_id: tenantId, id }).first();
     if (!r) throw new AppError('NAS_NOT_FOUND', 'NAS not found');
     return { ...nasView(r), secret: r.secret };
+  }
+
+  /**
+   * For the enforcement worker's fallback kick and the live session list: includes the API
+   * password. Null when the NAS has no API credentials.
+   */
+  async routerOsTarget(h: Handle, tenantId: string, id: string): Promise<RouterOsTarget | null> {
+    const r = await h('nas').where({ tenant_id: tenantId, id }).first();
+    if (!r) throw new AppError('NAS_NOT_FOUND', 'NAS not found');
+    if (r.api_username === null || r.api_password === null) return null;
+    return { address: r.nasname, apiPort: r.api_port, apiUsername: r.api_username, apiPassword: r.api_password, apiTls: r.api_tls };
+  }
+
+  /**
+   * The RouterOS provisioning script for a NAS (mikrotik/lango.rsc.tmpl). It carries the RADIUS
+   * secret, so every rendering is audited.
+   */
+  async mikrotikScript(actor: Actor, tenantId: string, id: string, opts: MikrotikScriptOptions): Promise<string> {
+    const r = await this.db('nas').where({ tenant_id: tenantId, id }).first();
+    if (!r) throw new AppError('NAS_NOT_FOUND', 'NAS not found');
+    if (r.kind === 'gateway') throw new AppError('INVALID_STATE', 'this NAS is a Lango gateway, not a MikroTik router');
+    const tenant = await this.db('tenants').where({ id: tenantId }).first();
+    if (!tenant) throw new AppError('NAS_NOT_FOUND', 'NAS not found');
+    const script = renderMikrotikScript({
+      nas: {
+        id: r.id,
+        name: r.shortname,
+        address: r.nasname,
+        identifier: r.identifier,
+        secret: r.secret,
+        coaPort: r.coa_port,
+        apiPort: r.api_port,
+        apiTls: r.api_tls,
+        apiUsername: r.api_username,
+      },
+      tenant: { name: tenant.name, slug: tenant.slug },
+      radius: { server: opts.radiusServer, authPort: opts.authPort, acctPort: opts.acctPort },
+      services: opts.services,
+      hotspotProfile: opts.hotspotProfile,
+      portalHost: opts.portalHost,
+    });
+    await audit(this.db, {
+      tenantId,
+      actor,
+      action: 'nas.mikrotik_script',
+      entity: 'nas',
+      entityId: id,
+      data: { radiusServer: opts.radiusServer, services: opts.services, hotspotProfile: opts.hotspotProfile, portalHost: opts.portalHost },
+    });
+    return script;
   }
 
   async list(tenantId: string, q: { limit: number; offset: number; kind?: string; address?: string }): Promise<Page<NasView>> {
@@ -107,9 +189,10 @@ export class NasService {
           kind: input.kind ?? 'mikrotik',
           coa_port: input.coaPort ?? 3799,
           description: input.description ?? null,
+          ...apiColumns(input.routerOsApi ?? null, null),
         })
         .returning('*');
-      await audit(trx, { tenantId, actor, action: 'nas.create', entity: 'nas', entityId: r.id, data: { address, identifier: input.identifier ?? null } });
+      await audit(trx, { tenantId, actor, action: 'nas.create', entity: 'nas', entityId: r.id, data: { address, identifier: input.identifier ?? null, routerOsApi: apiAudit(input.routerOsApi) } });
       return nasView(r);
     });
   }
@@ -127,8 +210,9 @@ export class NasService {
       if (patch.kind !== undefined) row.kind = patch.kind;
       if (patch.coaPort !== undefined) row.coa_port = patch.coaPort;
       if (patch.description !== undefined) row.description = patch.description;
+      if (patch.routerOsApi !== undefined) Object.assign(row, apiColumns(patch.routerOsApi, cur));
       const [r] = await trx('nas').where({ tenant_id: tenantId, id }).update(row).returning('*');
-      await audit(trx, { tenantId, actor, action: 'nas.update', entity: 'nas', entityId: id, data: { ...patch, secret: patch.secret ? '[changed]' : undefined } });
+      await audit(trx, { tenantId, actor, action: 'nas.update', entity: 'nas', entityId: id, data: { ...patch, secret: patch.secret ? '[changed]' : undefined, routerOsApi: apiAudit(patch.routerOsApi) } });
       return nasView(r);
     });
   }
@@ -140,4 +224,42 @@ export class NasService {
       await audit(trx, { tenantId, actor, action: 'nas.delete', entity: 'nas', entityId: id, data: { address: n[0].nasname } });
     });
   }
+}
+
+interface ApiColumns {
+  api_username: string | null;
+  api_password: string | null;
+  api_port: number;
+  api_tls: boolean;
+}
+
+/**
+ * The api_* columns after applying `input` to the current row (`cur`, null on create). null
+ * clears the credentials and resets port and transport to the defaults.
+ */
+function apiColumns(input: RouterOsApiInput | null, cur: { api_username: string | null; api_password: string | null; api_port: number; api_tls: boolean } | null): ApiColumns {
+  if (input === null) return { api_username: null, api_password: null, api_port: API_PORT, api_tls: false };
+  const username = input.username ?? cur?.api_username ?? null;
+  const password = input.password ?? cur?.api_password ?? null;
+  if (username === null || password === null) {
+    const missing = username === null ? 'username' : 'password';
+    throw new AppError('VALIDATION_FAILED', 'RouterOS API access needs both a username and a password', {
+      errors: [{ path: `body.routerOsApi.${missing}`, message: 'required' }],
+    });
+  }
+  const tls = input.tls ?? cur?.api_tls ?? false;
+  const transportChanged = cur === null || (input.tls !== undefined && input.tls !== cur.api_tls);
+  const port = input.port ?? (transportChanged ? (tls ? API_TLS_PORT : API_PORT) : (cur?.api_port ?? API_PORT));
+  return { api_username: username, api_password: password, api_port: port, api_tls: tls };
+}
+
+/** What the audit log keeps of an API credentials change: never the password. */
+function apiAudit(input: RouterOsApiInput | null | undefined): Record<string, unknown> | null | undefined {
+  if (input === undefined || input === null) return input;
+  return {
+    ...(input.username !== undefined ? { username: input.username } : {}),
+    ...(input.password !== undefined ? { password: '[changed]' } : {}),
+    ...(input.port !== undefined ? { port: input.port } : {}),
+    ...(input.tls !== undefined ? { tls: input.tls } : {}),
+  };
 }

@@ -1,5 +1,9 @@
+import { isIP } from 'node:net';
 import type { Knex } from 'knex';
+import type { Request } from 'express';
 import type { RouteRegistry } from '../registry';
+import { AppError } from '../../errors';
+import type { ScriptService } from '../../mikrotik/script';
 import type { Services } from '../../services';
 import { ROLES, tenantOf } from '../auth';
 import { idParams, nullable, obj, page, str } from './schemas';
@@ -41,7 +45,56 @@ const nasFields = {
   description: nullable(str(500, 0)),
 };
 
-export function registerTenantRoutes(r: RouteRegistry, s: Services, db: Knex): void {
+// RouterOS API credentials: write-only (the view says only whether they are configured).
+// RouterOS allows an empty password (the factory admin has one), so the schema does too.
+const routerOsApiFields = {
+  username: str(64),
+  password: str(128, 0),
+  port: { type: 'integer', minimum: 1, maximum: 65535 },
+  tls: { type: 'boolean' },
+};
+
+const ipv4 = { type: 'string', format: 'ipv4' };
+const ipv6 = { type: 'string', format: 'ipv6' };
+const hostname = { type: 'string', format: 'hostname' };
+const mikrotikScriptQuery = obj({
+  radiusServer: { type: 'string', maxLength: 253, anyOf: [ipv4, ipv6, hostname] },
+  // The soft-block redirect is an IPv4 dst-nat: the portal is a name or an IPv4 address.
+  portalHost: { type: 'string', maxLength: 253, anyOf: [ipv4, hostname] },
+  hotspotProfile: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[\\x20-\\x7e]+$', default: 'hsprof1' },
+  services: { type: 'string', pattern: '^(hotspot|ppp)(,(hotspot|ppp))?$', default: 'hotspot,ppp' },
+});
+
+/** Deployment facts the routes need (from config; tests may leave them out). */
+export interface TenantRouteOptions {
+  radius?: {
+    /** LANGO_PUBLIC_RADIUS_ADDRESS */
+    publicAddress?: string | undefined;
+    authPort?: number;
+    acctPort?: number;
+  };
+}
+
+const HOSTNAME_RE = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/**
+ * Without radiusServer and LANGO_PUBLIC_RADIUS_ADDRESS, the router is pointed at the host this
+ * request was sent to. A loopback or unusable host would give a script that cannot work, so it
+ * is refused instead.
+ */
+function radiusServerFromRequest(req: Request): string {
+  const host = req.hostname?.replace(/^\[(.*)\]$/, '$1') ?? '';
+  const v = isIP(host);
+  const loopback = host.toLowerCase() === 'localhost' || /^127\./.test(host) || host === '::1' || host === '0.0.0.0' || host === '::';
+  if ((v === 0 && !HOSTNAME_RE.test(host)) || loopback) {
+    throw new AppError('VALIDATION_FAILED', 'give radiusServer: the address this request was sent to cannot be reached by a router', {
+      errors: [{ path: 'query.radiusServer', message: 'required when the request host is loopback or not an address' }],
+    });
+  }
+  return host;
+}
+
+export function registerTenantRoutes(r: RouteRegistry, s: Services, db: Knex, opts: TenantRouteOptions = {}): void {
   // Plans
   r.add({ method: 'get', path: '/plans', tag: 'plans', summary: 'List plans', auth: ROLES.staff, query: obj({ ...page, active: { type: 'boolean' } }) }, async ({ req, query, principal }) =>
     s.plans.list(tenantOf(req, principal), query),
@@ -117,18 +170,49 @@ export function registerTenantRoutes(r: RouteRegistry, s: Services, db: Knex): v
     async ({ req, query, principal }) => s.nas.list(tenantOf(req, principal), query),
   );
   r.add(
-    { method: 'post', path: '/nas', tag: 'nas', summary: 'Add a NAS; FreeRADIUS accepts it without a restart', auth: ROLES.admin, status: 201, body: obj(nasFields, ['name', 'address', 'secret']) },
+    {
+      method: 'post', path: '/nas', tag: 'nas', summary: 'Add a NAS; FreeRADIUS accepts it without a restart', auth: ROLES.admin, status: 201,
+      body: obj({ ...nasFields, routerOsApi: nullable(obj(routerOsApiFields, ['username', 'password'])) }, ['name', 'address', 'secret']),
+    },
     async ({ req, body, principal }) => s.nas.create(actorOf(principal), tenantOf(req, principal), body),
   );
   r.add({ method: 'get', path: '/nas/:id', tag: 'nas', summary: 'Get a NAS', auth: ROLES.staff, params: idParams }, async ({ req, params, principal }) =>
     s.nas.get(db, tenantOf(req, principal), params.id),
   );
   r.add(
-    { method: 'patch', path: '/nas/:id', tag: 'nas', summary: 'Update a NAS (a new secret applies once FreeRADIUS drops its cached client)', auth: ROLES.admin, params: idParams, body: obj(nasFields) },
+    {
+      method: 'patch', path: '/nas/:id', tag: 'nas', summary: 'Update a NAS (a new secret applies once FreeRADIUS drops its cached client; routerOsApi null removes API access)', auth: ROLES.admin, params: idParams,
+      body: obj({ ...nasFields, routerOsApi: nullable(obj(routerOsApiFields)) }),
+    },
     async ({ req, params, body, principal }) => s.nas.update(actorOf(principal), tenantOf(req, principal), params.id, body),
   );
   r.add({ method: 'delete', path: '/nas/:id', tag: 'nas', summary: 'Remove a NAS', auth: ROLES.admin, params: idParams, status: 204 }, async ({ req, params, principal }) =>
     s.nas.remove(actorOf(principal), tenantOf(req, principal), params.id),
+  );
+  r.add(
+    {
+      method: 'get', path: '/nas/:id/mikrotik.rsc', tag: 'nas', auth: ROLES.admin, params: idParams, query: mikrotikScriptQuery,
+      summary: 'RouterOS script that sets this router up for Lango (RADIUS client with its secret, CoA on, hotspot/PPP AAA, walled garden, soft block); import with /import',
+      produces: 'text/plain', responseDescription: 'RouterOS script (contains the NAS secret)',
+    },
+    async ({ req, res, params, query, principal }) => {
+      const tenantId = tenantOf(req, principal);
+      const radiusServer: string = query.radiusServer ?? opts.radius?.publicAddress ?? radiusServerFromRequest(req);
+      const script = await s.nas.mikrotikScript(actorOf(principal), tenantId, params.id, {
+        radiusServer,
+        authPort: opts.radius?.authPort ?? 1812,
+        acctPort: opts.radius?.acctPort ?? 1813,
+        services: (query.services as string).split(',') as ScriptService[],
+        hotspotProfile: query.hotspotProfile,
+        portalHost: query.portalHost ?? null,
+      });
+      res
+        .status(200)
+        .type('text/plain; charset=utf-8')
+        .set('Cache-Control', 'no-store')
+        .set('Content-Disposition', 'attachment; filename="lango.rsc"')
+        .send(script);
+    },
   );
 
   // Audit log
