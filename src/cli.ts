@@ -10,6 +10,9 @@ import { up } from './cli/up';
 import { parseArgs, requireOpt, UsageError } from './cli/args';
 import { startRouterOsSimulator } from './mikrotik/routeros-simulator';
 import { radtestCommand } from './cli/radtest';
+import { simulateNas } from './cli/simulate-nas';
+import { startWorker } from './jobs/worker';
+import { routerOsKick } from './mikrotik/fallback';
 
 const USAGE = `lango <command>
 
@@ -17,6 +20,9 @@ const USAGE = `lango <command>
                            migrations, demo data, FreeRADIUS with freeradius/, the API
   migrate [--down-all]     apply (or roll back) database migrations
   api                      run the REST API
+  worker [--sweep-seconds 30] [--stale-factor 3] [--coa-from ADDR]
+                           enforcement: the CoA/Disconnect outbox, subscription ends, quota,
+                           stale sessions (run as many as you like)
   radius                   run FreeRADIUS with the project's configuration (foreground)
   admin create --email E --password P
                            create a platform admin
@@ -25,6 +31,10 @@ const USAGE = `lango <command>
                            send an Access-Request from any local address (play a NAS)
   simulate routeros [--port 8728] [--user admin] [--password PW] [--empty-replies]
                            a RouterOS API simulator speaking the real wire protocol
+  simulate nas --secret S [--address 127.0.0.1] [--coa-port 3799] [--radius HOST]
+               [--auth-port P] [--acct-port P] [--login user:pw,...] [--interim SECONDS]
+               [--mode normal|silent|garbage] [--nas-identifier ID]
+                           a NAS (MikroTik as RADIUS sees it): logs in, accounts, answers CoA
 
 Configuration is read from the environment (see README.md).`;
 
@@ -68,6 +78,28 @@ export async function run(argv: string[]): Promise<number> {
       const api = await startApi(config, logger, dbUrl(config));
       await waitForSignal();
       await api.stop();
+      return 0;
+    }
+    case 'worker': {
+      const url = dbUrl(config);
+      const db = createDb(url);
+      const num = (name: string, dflt: number): number => {
+        const v = args.options[name];
+        const n = typeof v === 'string' ? Number(v) : dflt;
+        if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number`);
+        return n;
+      };
+      const coaFrom = typeof args.options['coa-from'] === 'string' ? args.options['coa-from'] : undefined;
+      const worker = startWorker({
+        db,
+        databaseUrl: url,
+        logger,
+        routerOsKick,
+        options: { sweepMs: num('sweep-seconds', 30) * 1000, staleFactor: num('stale-factor', 3), ...(coaFrom ? { bindAddress: coaFrom } : {}) },
+      });
+      await waitForSignal();
+      await worker.stop();
+      await db.destroy();
       return 0;
     }
     case 'radius': {
@@ -128,7 +160,8 @@ export async function run(argv: string[]): Promise<number> {
         await sim.close();
         return 0;
       }
-      throw new UsageError(`unknown simulator: ${sub ?? ''} (available: routeros)`);
+      if (sub === 'nas') return simulateNas(args, { authPort: config.radius.authPort, acctPort: config.radius.acctPort }, logger, waitForSignal());
+      throw new UsageError(`unknown simulator: ${sub ?? ''} (available: routeros, nas)`);
     }
     default:
       throw new UsageError(`unknown command: ${cmd}`);

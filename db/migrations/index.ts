@@ -3,6 +3,8 @@ import * as m1 from './20261121000001_tenants_and_staff';
 import * as m2 from './20261121000002_freeradius_schema';
 import * as m3 from './20261121000003_plans_and_subscribers';
 import * as m4 from './20261121000004_radius_policy_functions';
+import * as m5 from './20261121000005_enforcement';
+import * as m6 from './20261121000006_nas_routeros_api';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -19,6 +21,8 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261121000002_freeradius_schema', m2],
   ['20261121000003_plans_and_subscribers', m3],
   ['20261121000004_radius_policy_functions', m4],
+  ['20261121000005_enforcement', m5],
+  ['20261121000006_nas_routeros_api', m6],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

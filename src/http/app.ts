@@ -8,13 +8,14 @@ import { createAuthenticator } from './auth';
 import { RouteRegistry } from './registry';
 import { registerAdminRoutes } from './routes/admin.routes';
 import { registerTenantRoutes } from './routes/tenant.routes';
+import { registerSessionRoutes } from './routes/sessions.routes';
 import type { Services } from '../services';
 import type { Config } from '../config';
 
 export interface AppDeps {
   db: Knex;
   services: Services;
-  config: Pick<Config, 'jwtSecret' | 'jwtTtlSeconds'>;
+  config: Pick<Config, 'jwtSecret' | 'jwtTtlSeconds'> & { radius?: Pick<Config['radius'], 'publicAddress' | 'authPort' | 'acctPort'> };
   logger: Logger;
 }
 
@@ -54,7 +55,8 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
   const router = express.Router();
   const registry = new RouteRegistry(router, createAuthenticator(deps.db, deps.config.jwtSecret));
   registerAdminRoutes(registry, deps.services, { jwtSecret: deps.config.jwtSecret, ttl: deps.config.jwtTtlSeconds });
-  registerTenantRoutes(registry, deps.services, deps.db);
+  registerTenantRoutes(registry, deps.services, deps.db, deps.config.radius ? { radius: deps.config.radius } : {});
+  registerSessionRoutes(registry, deps.services);
   const openapi = registry.openapi({ title: 'Lango API', version: '1' });
   router.get('/openapi.json', (_req, res) => {
     res.json(openapi);

@@ -4,6 +4,8 @@ import { PlansService } from './plans.service';
 import { SubscribersService } from './subscribers.service';
 import { NasService } from './nas.service';
 import { ApiKeysService } from './api-keys.service';
+import { EnforcementService } from './enforcement.service';
+import { SessionsService } from './sessions.service';
 
 export interface Services {
   tenants: TenantsService;
@@ -12,17 +14,22 @@ export interface Services {
   plans: PlansService;
   subscribers: SubscribersService;
   nas: NasService;
+  sessions: SessionsService;
+  enforcement: EnforcementService;
 }
 
 /** Wired once at boot (no module singletons). */
 export function createServices(db: Knex): Services {
   const plans = new PlansService(db);
+  const enforcement = new EnforcementService(db);
   return {
     tenants: new TenantsService(db),
     users: new UsersService(db),
     apiKeys: new ApiKeysService(db),
     plans,
-    subscribers: new SubscribersService(db, plans),
+    subscribers: new SubscribersService(db, plans, enforcement),
     nas: new NasService(db),
+    sessions: new SessionsService(db),
+    enforcement,
   };
 }

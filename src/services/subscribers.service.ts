@@ -4,6 +4,7 @@ import { Handle, withTransaction } from '../db/knex';
 import { Actor, audit, Page } from './context';
 import { iso } from './tenants.service';
 import { PlansService, PlanView } from './plans.service';
+import type { EnforcementService } from './enforcement.service';
 
 /** What RADIUS can carry: 1..253 bytes of UTF-8, no control characters, no edge spaces. */
 export function checkUsername(u: string): void {
@@ -126,6 +127,7 @@ export class SubscribersService {
   constructor(
     private readonly db: Knex,
     private readonly plans: PlansService,
+    private readonly enforcement: EnforcementService,
   ) {}
 
   private base(h: Handle, tenantId: string) {
@@ -251,6 +253,7 @@ export class SubscribersService {
       if (cur.status !== status) {
         await audit(trx, { tenantId, actor, action: status === 'suspended' ? 'subscriber.suspend' : 'subscriber.activate', entity: 'subscriber', entityId: id, data: { reason: reason ?? null } });
       }
+      if (status === 'suspended') await this.enforcement.onSuspended(trx, tenantId, cur, actor, reason);
       return this.get(trx, tenantId, id);
     });
   }
@@ -267,6 +270,7 @@ export class SubscribersService {
       const from = lastEnd && lastEnd.getTime() > Date.now() ? lastEnd : new Date();
       const subscription = await this.startSubscription(trx, tenantId, id, plan, from, source);
       await audit(trx, { tenantId, actor, action: 'subscriber.renew', entity: 'subscriber', entityId: id, data: { subscriptionId: subscription.id, endsAt: subscription.endsAt } });
+      await this.enforcement.onRenewed(trx, tenantId, cur, actor);
       return { subscriber: await this.get(trx, tenantId, id), subscription };
     });
   }
@@ -286,6 +290,7 @@ export class SubscribersService {
       await this.setGroup(trx, tenantId, cur.username, plan);
       const subscription = await this.startSubscription(trx, tenantId, id, plan, now, 'staff');
       await audit(trx, { tenantId, actor, action: 'subscriber.change_plan', entity: 'subscriber', entityId: id, data: { from: cur.planId, to: plan.id } });
+      await this.enforcement.onPlanChanged(trx, tenantId, cur, plan, actor, cur.planId);
       return { subscriber: await this.get(trx, tenantId, id), subscription };
     });
   }
@@ -304,6 +309,7 @@ export class SubscribersService {
   async remove(actor: Actor, tenantId: string, id: string): Promise<void> {
     await withTransaction(this.db, async (trx) => {
       const cur = await this.get(trx, tenantId, id);
+      await this.enforcement.onDeleted(trx, tenantId, cur, actor);
       for (const t of ['radcheck', 'radreply', 'radusergroup']) await trx(t).where({ tenant_id: tenantId, username: cur.username }).del();
       await trx('subscribers').where({ tenant_id: tenantId, id }).del();
       await audit(trx, { tenantId, actor, action: 'subscriber.delete', entity: 'subscriber', entityId: id, data: { username: cur.username } });

@@ -1,0 +1,182 @@
+/**
+ * The outbox's state transitions, as SQL. Each function is one statement (autocommit): nothing
+ * here holds a transaction open while the network is used.
+ *
+ *   claim     pending (due) -> sending, with claimed_by = this worker and a lease. Rows are
+ *             picked with FOR UPDATE SKIP LOCKED and the status is re-checked under the row
+ *             lock, so two workers can never claim the same row; a row stays invisible to
+ *             other workers until its lease runs out.
+ *   complete  sending -> ack | nak | timeout | failed | cancelled | pending (retry), fenced by
+ *             claimed_by: a worker whose lease was taken over cannot overwrite the new owner.
+ *   release   sending -> pending without counting an attempt (shutdown, lease about to end).
+ *   reclaim   sending with an expired lease -> pending (a killed worker's rows).
+ */
+import type { Knex } from 'knex';
+import { withTransaction } from '../db/knex';
+import { SOFT_BLOCK_CLASS_RADACCT } from '../services/enforcement.service';
+
+export interface ClaimedAction {
+  id: string;
+  tenant_id: string;
+  subscriber_id: string | null;
+  nas_id: string | null;
+  radacct_id: string | null;
+  username: string;
+  acct_session_id: string;
+  framed_ip: string | null;
+  nas_ip: string | null;
+  kind: 'disconnect' | 'coa';
+  reason: string;
+  attributes: Array<{ name: string; value: string | number }>;
+  attempts: number;
+  max_attempts: number;
+  claimed_until: Date;
+  /** From nas, resolved now (null when the NAS row is gone). */
+  nas_address: string | null;
+  nas_identifier: string | null;
+  nas_coa_port: number | null;
+  nas_secret: string | null;
+  nas_api_port: number | null;
+  nas_api_username: string | null;
+  nas_api_password: string | null;
+  nas_api_tls: boolean | null;
+  /** Set when the cause no longer holds: the action is cancelled, not sent. */
+  cancel_reason: string | null;
+}
+
+export interface ClaimOptions {
+  worker: string;
+  limit: number;
+  leaseSeconds: number;
+  /** NAS this worker is already saturating (their rows are left for later or for other workers). */
+  excludeNas: readonly string[];
+}
+
+/**
+ * Claims due actions. The cancel check mirrors the checks that queued them: a session that has
+ * ended, a subscriber who renewed (expired, soft_block for time) or was reactivated (suspended).
+ */
+export async function claimDue(db: Knex, o: ClaimOptions): Promise<ClaimedAction[]> {
+  const res = await db.raw(
+    `WITH locked AS (
+       SELECT e.id FROM enforcement_actions e
+       WHERE e.status = 'pending' AND e.next_attempt_at <= now()
+         AND (e.nas_id IS NULL OR NOT (e.nas_id = ANY(?::uuid[])))
+       ORDER BY e.next_attempt_at
+       LIMIT ?
+       FOR UPDATE OF e SKIP LOCKED
+     )
+     UPDATE enforcement_actions e
+     SET status = 'sending', claimed_by = ?, claimed_until = now() + make_interval(secs => ?), updated_at = now()
+     FROM locked
+     LEFT JOIN enforcement_actions cur ON cur.id = locked.id
+     LEFT JOIN nas n ON n.id = cur.nas_id
+     LEFT JOIN radacct a ON a.radacctid = cur.radacct_id
+     LEFT JOIN subscribers s ON s.id = cur.subscriber_id
+     WHERE e.id = locked.id
+     RETURNING e.id, e.tenant_id, e.subscriber_id, e.nas_id, e.radacct_id, e.username, e.acct_session_id,
+       host(e.framed_ip) AS framed_ip, host(e.nas_ip) AS nas_ip, e.kind, e.reason, e.attributes, e.attempts,
+       e.max_attempts, e.claimed_until,
+       n.nasname AS nas_address, n.identifier AS nas_identifier, n.coa_port AS nas_coa_port, n.secret AS nas_secret,
+       n.api_port AS nas_api_port, n.api_username AS nas_api_username, n.api_password AS nas_api_password,
+       n.api_tls AS nas_api_tls,
+       CASE
+         WHEN e.radacct_id IS NOT NULL AND a.radacctid IS NOT NULL AND a.acctstoptime IS NOT NULL THEN 'session already ended'
+         WHEN e.reason IN ('expired', 'soft_block') AND e.context->>'cause' = 'expired' AND s.id IS NOT NULL
+              AND s.status = 'active' AND EXISTS (
+                SELECT 1 FROM subscriptions sb WHERE sb.subscriber_id = s.id AND sb.status = 'active'
+                AND sb.starts_at <= now() AND sb.ends_at > now()) THEN 'subscription renewed'
+         WHEN e.reason = 'suspended' AND s.id IS NOT NULL AND s.status = 'active' THEN 'subscriber reactivated'
+         WHEN e.reason = 'unblock' AND a.radacctid IS NOT NULL AND a.class IS DISTINCT FROM ? THEN 'session not soft-blocked'
+       END AS cancel_reason`,
+    [`{${o.excludeNas.join(',')}}`, o.limit, o.worker, o.leaseSeconds, SOFT_BLOCK_CLASS_RADACCT],
+  );
+  return res.rows as ClaimedAction[];
+}
+
+export type FinalStatus = 'ack' | 'nak' | 'timeout' | 'failed' | 'cancelled';
+
+export interface ActionResult {
+  id: string;
+  /** pending = retry later (after retryInMs). */
+  status: FinalStatus | 'pending';
+  /** Whether a request went out (counts towards attempts). */
+  attempted: boolean;
+  retryInMs?: number;
+  errorCause?: number | null;
+  lastError?: string | null;
+  rttMs?: number | null;
+  fallback?: { status: 'removed' | 'not_found' | 'failed'; removed: number | null; error: string | null };
+}
+
+/**
+ * Records outcomes in one statement; returns the ids this worker still owned.
+ *
+ * Committed with synchronous_commit off: an outcome lost to a Postgres crash leaves its row in
+ * sending, the lease runs out and the action is sent again (a repeated Disconnect is answered
+ * with NAK 503, a repeated CoA is idempotent). In exchange the outcome does not queue behind
+ * the WAL flushes of FreeRADIUS's accounting, which is what a burst of Disconnects causes: every
+ * ACK is followed by the NAS's Accounting Stop.
+ */
+export async function completeMany(db: Knex, worker: string, results: readonly ActionResult[]): Promise<string[]> {
+  if (results.length === 0) return [];
+  return withTransaction(db, async (trx) => {
+    await trx.raw('SET LOCAL synchronous_commit = off');
+    return writeOutcomes(trx, worker, results);
+  });
+}
+
+async function writeOutcomes(db: Knex.Transaction, worker: string, results: readonly ActionResult[]): Promise<string[]> {
+  const rows = results.map((r) => ({
+    id: r.id,
+    status: r.status,
+    inc: r.attempted ? 1 : 0,
+    retry_ms: r.retryInMs ?? 0,
+    error_cause: r.errorCause ?? null,
+    last_error: r.lastError ?? null,
+    rtt_ms: r.rttMs === undefined || r.rttMs === null ? null : Math.round(r.rttMs),
+    fb_status: r.fallback?.status ?? null,
+    fb_removed: r.fallback?.removed ?? null,
+    fb_error: r.fallback?.error ?? null,
+  }));
+  const res = await db.raw(
+    `UPDATE enforcement_actions e SET
+       status = v.status,
+       attempts = e.attempts + v.inc,
+       next_attempt_at = CASE WHEN v.status = 'pending' THEN clock_timestamp() + make_interval(secs => v.retry_ms / 1000.0) ELSE e.next_attempt_at END,
+       error_cause = v.error_cause,
+       last_error = coalesce(v.last_error, CASE WHEN v.status IN ('ack', 'nak') THEN NULL ELSE e.last_error END),
+       rtt_ms = coalesce(v.rtt_ms, e.rtt_ms),
+       fallback_status = coalesce(v.fb_status, e.fallback_status),
+       fallback_removed = coalesce(v.fb_removed, e.fallback_removed),
+       fallback_error = coalesce(v.fb_error, e.fallback_error),
+       fallback_at = CASE WHEN v.fb_status IS NOT NULL THEN clock_timestamp() ELSE e.fallback_at END,
+       claimed_by = NULL,
+       claimed_until = NULL,
+       completed_at = CASE WHEN v.status = 'pending' THEN NULL ELSE clock_timestamp() END,
+       updated_at = clock_timestamp()
+     FROM jsonb_to_recordset(?::jsonb) AS v(id uuid, status text, inc int, retry_ms int, error_cause int, last_error text,
+       rtt_ms int, fb_status text, fb_removed int, fb_error text)
+     WHERE e.id = v.id AND e.status = 'sending' AND e.claimed_by = ?
+     RETURNING e.id`,
+    [JSON.stringify(rows), worker],
+  );
+  return (res.rows as Array<{ id: string }>).map((r) => r.id);
+}
+
+/** Leases that ran out (their worker died or lost the database): back to pending. */
+export async function reclaimExpired(db: Knex, limit = 1000): Promise<number> {
+  const res = await db.raw(
+    `UPDATE enforcement_actions e
+     SET status = 'pending', claimed_by = NULL, claimed_until = NULL, updated_at = now(),
+         last_error = 'lease expired: claimed by ' || coalesce(e.claimed_by, 'unknown') || ', which did not report back'
+     WHERE e.id IN (
+       SELECT id FROM enforcement_actions
+       WHERE status = 'sending' AND claimed_until < now()
+       ORDER BY claimed_until LIMIT ?
+       FOR UPDATE SKIP LOCKED)
+     RETURNING e.id`,
+    [limit],
+  );
+  return res.rows.length;
+}

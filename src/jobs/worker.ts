@@ -1,0 +1,127 @@
+/**
+ * `lango worker`: the enforcement loops, wired together.
+ *
+ *   sender           claims and sends outbox rows (sender.ts), woken by NOTIFY 'outbox'
+ *   expiry           a timer at the next subscription end (expiry-scheduler.ts), re-armed by
+ *                    NOTIFY 'schedule'
+ *   sweep            safety net over all open sessions (checks.ts runSweep)
+ *   quota            data quota from interim updates (checks.ts runQuotaCheck)
+ *   stale            closes sessions without updates for k x interim (checks.ts closeStaleSessions)
+ *
+ * Any number of workers may run against one database: the sender's claims never overlap, and
+ * each timed check runs in one worker at a time (advisory locks). Everything survives a Postgres
+ * restart: the loops retry with backoff, the LISTEN connection reconnects and then re-checks.
+ */
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { DynAuthClient, DEFAULT_DYNAUTH_SCHEDULE, type DynAuthSchedule } from '../radius/dynauth-client';
+import { ENFORCEMENT_CHANNEL } from '../services/enforcement.service';
+import { closeStaleSessions, runQuotaCheck, runSweep } from './checks';
+import { ExpiryScheduler } from './expiry-scheduler';
+import { listen, type Listener } from './listener';
+import { Periodic } from './periodic';
+import { EnforcementSender, type RouterOsKickFn, type SenderOptions } from './sender';
+
+export interface WorkerOptions {
+  sender?: SenderOptions;
+  /** CoA/Disconnect retransmission schedule (seconds). Default FreeRADIUS's: irt 2, mrt 16, mrc 5, mrd 30. */
+  schedule?: DynAuthSchedule;
+  /** Safety sweep period. Default 30 s. For this and the next two, 0 turns the check off. */
+  sweepMs?: number;
+  /** Quota check period. Default 15 s (interim updates come every 60 s or more). */
+  quotaMs?: number;
+  /** Stale-session check period. Default 60 s. */
+  staleMs?: number;
+  /** k in "no update for k x interim interval". Default 3. */
+  staleFactor?: number;
+  /** Expiry timer re-check at least this often. Default 60 s. */
+  expiryMaxSleepMs?: number;
+  /** A session whose action ended in timeout/failed may be queued again after this. Default 600 s. */
+  requeueAfterSeconds?: number;
+  /** Source address for CoA/Disconnect (NAS pick the secret by it). */
+  bindAddress?: string;
+}
+
+export interface Worker {
+  readonly sender: EnforcementSender;
+  readonly scheduler: ExpiryScheduler;
+  readonly dynauth: DynAuthClient;
+  /** Resolves when the LISTEN connection is up (first attempt done). */
+  readonly ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logger; routerOsKick?: RouterOsKickFn; options?: WorkerOptions }): Worker {
+  const { db, logger } = deps;
+  const o = deps.options ?? {};
+  const log = logger.child({ module: 'worker' });
+  const dynauth = new DynAuthClient({
+    schedule: o.schedule ?? DEFAULT_DYNAUTH_SCHEDULE,
+    logger: logger.child({ module: 'dynauth' }),
+    ...(o.bindAddress ? { bindAddress: o.bindAddress } : {}),
+  });
+  // Outbox leases must outlive the longest send: the whole retransmission schedule and the fallback.
+  const schedule = o.schedule ?? DEFAULT_DYNAUTH_SCHEDULE;
+  const sendSeconds = schedule.mrd > 0 ? schedule.mrd : schedule.irt * 2 ** (schedule.mrc + 1);
+  const fallbackSeconds = (o.sender?.fallbackTimeoutMs ?? 15_000) / 1000;
+  const leaseSeconds = o.sender?.leaseSeconds ?? Math.max(60, Math.ceil((sendSeconds + fallbackSeconds) * 2));
+  const sender = new EnforcementSender(db, dynauth, logger, { ...o.sender, leaseSeconds }, deps.routerOsKick);
+  const checks = { requeueAfterSeconds: o.requeueAfterSeconds ?? 600 };
+  const wake = (): void => sender.wake();
+  const scheduler = new ExpiryScheduler(db, logger, { ...checks, maxSleepMs: o.expiryMaxSleepMs ?? 60_000, onEnqueued: wake });
+
+  const sweep = new Periodic('sweep', o.sweepMs ?? 30_000, async () => {
+    const r = await runSweep(db, checks);
+    if (r.enqueued > 0) {
+      log.info({ count: r.enqueued }, 'sweep queued actions');
+      wake();
+    }
+  }, log);
+  const quota = new Periodic('quota', o.quotaMs ?? 15_000, async () => {
+    const r = await runQuotaCheck(db, checks);
+    if (r.enqueued > 0) {
+      log.info({ count: r.enqueued }, 'quota check queued actions');
+      wake();
+    }
+  }, log);
+  const stale = new Periodic('stale', o.staleMs ?? 60_000, async () => {
+    const r = await closeStaleSessions(db, { factor: o.staleFactor ?? 3 });
+    if (r.closed > 0) log.info({ count: r.closed }, 'stale sessions closed');
+  }, log);
+
+  const listener: Listener = listen(
+    deps.databaseUrl,
+    ENFORCEMENT_CHANNEL,
+    {
+      onNotify: (payload) => {
+        if (payload === 'schedule') scheduler.trigger();
+        else sender.wake();
+      },
+      onReconnect: () => {
+        sender.wake();
+        scheduler.trigger();
+      },
+    },
+    logger,
+  );
+
+  sender.start();
+  scheduler.start();
+  if (o.sweepMs !== 0) sweep.start(1000);
+  if (o.quotaMs !== 0) quota.start(2000);
+  if (o.staleMs !== 0) stale.start(3000);
+  log.info({ worker: sender.workerId, leaseSeconds }, 'worker started');
+
+  return {
+    sender,
+    scheduler,
+    dynauth,
+    ready: listener.ready,
+    async stop() {
+      await Promise.all([scheduler.stop(), sweep.stop(), quota.stop(), stale.stop(), listener.close()]);
+      await sender.stop();
+      await dynauth.close();
+      log.info({ worker: sender.workerId, stats: sender.stats }, 'worker stopped');
+    },
+  };
+}

@@ -1,0 +1,305 @@
+import type { Knex } from 'knex';
+import { AppError } from '../errors';
+import { Handle, withTransaction } from '../db/knex';
+import { attributeValueName } from '../radius/dictionary';
+import { Actor, audit, Page } from './context';
+import { iso } from './tenants.service';
+import { parseRateLimit } from './rate-limit';
+
+/**
+ * The enforcement outbox (table enforcement_actions, see db/migrations/*_enforcement.ts).
+ *
+ * Rows are written here, inside the caller's transaction, for every open radacct session of the
+ * subscriber the change is about; `lango worker` (src/jobs/) sends them after commit. Nothing in
+ * this file touches the network. Each write also NOTIFYs the worker (delivered on commit, dropped
+ * on rollback), so a queued action leaves within milliseconds instead of at the next poll.
+ */
+
+export type EnforcementKind = 'disconnect' | 'coa';
+export type EnforcementReason = 'expired' | 'quota' | 'suspended' | 'plan_change' | 'staff' | 'soft_block' | 'deleted' | 'unblock';
+export type EnforcementStatus = 'pending' | 'sending' | 'ack' | 'nak' | 'timeout' | 'failed' | 'cancelled';
+
+/**
+ * NOTIFY channel the worker LISTENs on; payload 'outbox' (send) or 'schedule' (re-arm the expiry
+ * timer; sent by a trigger on subscriptions, see the enforcement migration).
+ */
+export const ENFORCEMENT_CHANNEL = 'lango_enforcement';
+
+/**
+ * Class of a soft-blocked session's Access-Accept (freeradius/policy.d/lango). FreeRADIUS
+ * prints octets as 0x<hex> when it writes radacct.class.
+ */
+export const SOFT_BLOCK_CLASS = 'lango-soft-block';
+export const SOFT_BLOCK_CLASS_RADACCT = `0x${Buffer.from(SOFT_BLOCK_CLASS, 'utf8').toString('hex')}`;
+
+export interface RadiusAttributeValue {
+  name: string;
+  value: string | number;
+}
+
+export interface ActionView {
+  id: string;
+  kind: EnforcementKind;
+  reason: EnforcementReason;
+  /** pending | sending | ack | nak | timeout | failed | cancelled */
+  status: EnforcementStatus;
+  subscriberId: string | null;
+  nasId: string | null;
+  sessionId: number | null;
+  username: string;
+  acctSessionId: string;
+  framedIp: string | null;
+  attributes: RadiusAttributeValue[];
+  context: Record<string, unknown>;
+  attempts: number;
+  maxAttempts: number;
+  errorCause: number | null;
+  errorCauseName: string | null;
+  lastError: string | null;
+  rttMs: number | null;
+  fallback: { status: string; removed: number | null; error: string | null; at: string } | null;
+  requestedBy: { type: string; id: string | null };
+  dueAt: string;
+  nextAttemptAt: string;
+  createdAt: string;
+  updatedAt: string;
+  completedAt: string | null;
+}
+
+export function actionView(r: any): ActionView {
+  return {
+    id: r.id,
+    kind: r.kind,
+    reason: r.reason,
+    status: r.status,
+    subscriberId: r.subscriber_id,
+    nasId: r.nas_id,
+    sessionId: r.radacct_id === null ? null : Number(r.radacct_id),
+    username: r.username,
+    acctSessionId: r.acct_session_id,
+    framedIp: r.framed_ip,
+    attributes: r.attributes,
+    context: r.context,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    errorCause: r.error_cause,
+    errorCauseName: r.error_cause === null ? null : (attributeValueName('Error-Cause', r.error_cause) ?? null),
+    lastError: r.last_error,
+    rttMs: r.rtt_ms,
+    fallback: r.fallback_status
+      ? { status: r.fallback_status, removed: r.fallback_removed, error: r.fallback_error, at: iso(r.fallback_at) }
+      : null,
+    requestedBy: { type: r.requested_by_type, id: r.requested_by },
+    dueAt: iso(r.due_at),
+    nextAttemptAt: iso(r.next_attempt_at),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+    completedAt: r.completed_at ? iso(r.completed_at) : null,
+  };
+}
+
+export interface EnforcementSettings {
+  /** What happens when time or data runs out: a hard Disconnect, or the walled garden. */
+  expiryAction: 'disconnect' | 'soft_block';
+  /** MikroTik address list the router redirects to the pay page. */
+  walledGardenList: string;
+  softBlockRateLimit: string;
+  /** Session-Timeout of a soft-blocked login, so the router asks again soon after a payment. */
+  softBlockSessionTimeout: number;
+}
+
+function settingsView(t: any): EnforcementSettings {
+  return {
+    expiryAction: t.expiry_action,
+    walledGardenList: t.walled_garden_list,
+    softBlockRateLimit: t.soft_block_rate_limit,
+    softBlockSessionTimeout: t.soft_block_session_timeout,
+  };
+}
+
+/** Wake the worker when the surrounding transaction commits. */
+export async function notifyWorker(h: Handle, what: 'outbox' | 'schedule'): Promise<void> {
+  await h.raw('SELECT pg_notify(?, ?)', [ENFORCEMENT_CHANNEL, what]);
+}
+
+export interface EnqueueForUser {
+  tenantId: string;
+  username: string;
+  subscriberId: string | null;
+  kind: EnforcementKind;
+  reason: EnforcementReason;
+  attributes?: RadiusAttributeValue[];
+  context?: Record<string, unknown>;
+  actor?: Actor;
+  /** Only sessions carrying this radacct class (e.g. soft-blocked ones). */
+  onlyClass?: string;
+}
+
+const COLUMNS = `tenant_id, subscriber_id, nas_id, radacct_id, username, acct_session_id, framed_ip, nas_ip,
+  kind, reason, attributes, context, requested_by_type, requested_by`;
+
+/**
+ * Queue one action per open session of `username` in the tenant (radacct_tenant_open_user_idx).
+ * Runs in the caller's transaction. A session that already has the same action pending is left
+ * alone, except a plan change, whose pending CoA takes the newest attributes. Returns the ids
+ * written.
+ */
+export async function enqueueForUser(h: Handle, e: EnqueueForUser): Promise<string[]> {
+  const conflict =
+    e.reason === 'plan_change'
+      ? `ON CONFLICT (radacct_id, reason) WHERE status = 'pending' AND radacct_id IS NOT NULL
+         DO UPDATE SET attributes = EXCLUDED.attributes, context = EXCLUDED.context, updated_at = now()`
+      : 'ON CONFLICT DO NOTHING';
+  const res = await h.raw(
+    `INSERT INTO enforcement_actions (${COLUMNS})
+     SELECT a.tenant_id, ?, a.nas_id, a.radacctid, a.username, a.acctsessionid, a.framedipaddress, a.nasipaddress,
+            ?, ?, ?::jsonb, ?::jsonb, ?, ?
+     FROM radacct a
+     WHERE a.tenant_id = ? AND a.username = ? AND a.acctstoptime IS NULL
+       AND (?::text IS NULL OR a.class = ?::text)
+     ${conflict}
+     RETURNING id`,
+    [
+      e.subscriberId,
+      e.kind,
+      e.reason,
+      JSON.stringify(e.attributes ?? []),
+      JSON.stringify(e.context ?? {}),
+      e.actor?.type ?? 'system',
+      e.actor?.id ?? null,
+      e.tenantId,
+      e.username,
+      e.onlyClass ?? null,
+      e.onlyClass ?? null,
+    ],
+  );
+  const ids = (res.rows as Array<{ id: string }>).map((r) => r.id);
+  if (ids.length > 0) await notifyWorker(h, 'outbox');
+  return ids;
+}
+
+/**
+ * The hooks SubscribersService calls inside its transactions. Each is a no-op for a subscriber
+ * without open sessions.
+ */
+export class EnforcementService {
+  constructor(private readonly db: Knex) {}
+
+  /** Suspension: Disconnect every open session (RADIUS rejects the next login). */
+  async onSuspended(trx: Knex.Transaction, tenantId: string, s: { id: string; username: string }, actor: Actor, reason?: string): Promise<void> {
+    await enqueueForUser(trx, { tenantId, username: s.username, subscriberId: s.id, kind: 'disconnect', reason: 'suspended', actor, context: { suspendedReason: reason ?? null } });
+  }
+
+  /**
+   * Plan change: CoA-Request with the new plan's Mikrotik-Rate-Limit to every open session (the
+   * session is kept). A plan without a rate limit has nothing a CoA can set: RouterOS cannot
+   * clear a rate limit by CoA, and the data allowance (Mikrotik-Total-Limit) cannot be changed by
+   * CoA at all (protocols.md G5). Both apply at the next login; the worker's quota check
+   * enforces the new allowance meanwhile. (The expiry timer is re-armed by the trigger on
+   * subscriptions: the new period may end sooner than the one it replaces.)
+   */
+  async onPlanChanged(trx: Knex.Transaction, tenantId: string, s: { id: string; username: string }, plan: { id: string; rateLimit: string | null }, actor: Actor, fromPlanId: string | null): Promise<void> {
+    if (!plan.rateLimit) return;
+    await enqueueForUser(trx, {
+      tenantId,
+      username: s.username,
+      subscriberId: s.id,
+      kind: 'coa',
+      reason: 'plan_change',
+      attributes: [{ name: 'Mikrotik-Rate-Limit', value: plan.rateLimit }],
+      context: { fromPlanId, toPlanId: plan.id },
+      actor,
+    });
+  }
+
+  /** Deletion: Disconnect every open session (radacct keeps the history). */
+  async onDeleted(trx: Knex.Transaction, tenantId: string, s: { id: string; username: string }, actor: Actor): Promise<void> {
+    await enqueueForUser(trx, { tenantId, username: s.username, subscriberId: s.id, kind: 'disconnect', reason: 'deleted', actor, context: { subscriberId: s.id } });
+  }
+
+  /**
+   * Renewal: a soft-blocked session (accepted into the walled garden) is disconnected so that
+   * the router's re-login gets the full service; a CoA cannot take it off the address list.
+   */
+  async onRenewed(trx: Knex.Transaction, tenantId: string, s: { id: string; username: string }, actor: Actor): Promise<void> {
+    await enqueueForUser(trx, { tenantId, username: s.username, subscriberId: s.id, kind: 'disconnect', reason: 'unblock', actor, onlyClass: SOFT_BLOCK_CLASS_RADACCT });
+  }
+
+  /** Staff "disconnect" on one live session. Idempotent while the first request is pending. */
+  async disconnectSession(actor: Actor, tenantId: string, sessionId: number): Promise<ActionView> {
+    return withTransaction(this.db, async (trx) => {
+      const a = await trx('radacct').where({ tenant_id: tenantId, radacctid: sessionId }).first('radacctid', 'username', 'acctstoptime');
+      if (!a) throw new AppError('SESSION_NOT_FOUND', 'session not found');
+      if (a.acctstoptime) throw new AppError('INVALID_STATE', 'this session has ended');
+      const sub = await trx('subscribers').where({ tenant_id: tenantId, username: a.username }).first('id');
+      const res = await trx.raw(
+        `INSERT INTO enforcement_actions (${COLUMNS})
+         SELECT a.tenant_id, ?, a.nas_id, a.radacctid, a.username, a.acctsessionid, a.framedipaddress, a.nasipaddress,
+                'disconnect', 'staff', '[]'::jsonb, '{}'::jsonb, ?, ?
+         FROM radacct a WHERE a.radacctid = ?
+         ON CONFLICT DO NOTHING
+         RETURNING *`,
+        [sub?.id ?? null, actor.type, actor.id, sessionId],
+      );
+      let row = res.rows[0];
+      if (row) {
+        await notifyWorker(trx, 'outbox');
+        await audit(trx, { tenantId, actor, action: 'session.disconnect', entity: 'session', entityId: String(sessionId), data: { actionId: row.id, username: a.username } });
+      } else {
+        // Already queued (a double click): answer with the action in flight.
+        row = await trx('enforcement_actions')
+          .where({ tenant_id: tenantId, radacct_id: sessionId, reason: 'staff' })
+          .orderBy('created_at', 'desc')
+          .first();
+      }
+      return actionView(row);
+    });
+  }
+
+  async getAction(tenantId: string, id: string): Promise<ActionView> {
+    const r = await this.db('enforcement_actions').where({ tenant_id: tenantId, id }).first();
+    if (!r) throw new AppError('ENFORCEMENT_ACTION_NOT_FOUND', 'enforcement action not found');
+    return actionView(r);
+  }
+
+  async listActions(
+    tenantId: string,
+    q: { limit: number; offset: number; status?: string; reason?: string; kind?: string; subscriberId?: string; sessionId?: number; nasId?: string },
+  ): Promise<Page<ActionView>> {
+    const b = this.db('enforcement_actions').where({ tenant_id: tenantId });
+    if (q.status) b.andWhere({ status: q.status });
+    if (q.reason) b.andWhere({ reason: q.reason });
+    if (q.kind) b.andWhere({ kind: q.kind });
+    if (q.subscriberId) b.andWhere({ subscriber_id: q.subscriberId });
+    if (q.sessionId !== undefined) b.andWhere({ radacct_id: q.sessionId });
+    if (q.nasId) b.andWhere({ nas_id: q.nasId });
+    const [rows, total] = await Promise.all([
+      b.clone().orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(q.limit).offset(q.offset),
+      b.clone().count<{ count: string }[]>({ count: '*' }),
+    ]);
+    return { data: rows.map(actionView), page: { limit: q.limit, offset: q.offset, total: Number(total[0]?.count ?? 0) } };
+  }
+
+  async getSettings(tenantId: string): Promise<EnforcementSettings> {
+    const t = await this.db('tenants').where({ id: tenantId }).first();
+    if (!t) throw new AppError('TENANT_NOT_FOUND', 'tenant not found');
+    return settingsView(t);
+  }
+
+  async updateSettings(actor: Actor, tenantId: string, patch: Partial<EnforcementSettings>): Promise<EnforcementSettings> {
+    if (patch.softBlockRateLimit !== undefined && !parseRateLimit(patch.softBlockRateLimit)) {
+      throw new AppError('VALIDATION_FAILED', 'softBlockRateLimit is not a MikroTik rate-limit string', { errors: [{ path: 'body.softBlockRateLimit', message: 'invalid rate-limit' }] });
+    }
+    return withTransaction(this.db, async (trx) => {
+      const row: Record<string, unknown> = { updated_at: trx.fn.now() };
+      if (patch.expiryAction !== undefined) row.expiry_action = patch.expiryAction;
+      if (patch.walledGardenList !== undefined) row.walled_garden_list = patch.walledGardenList;
+      if (patch.softBlockRateLimit !== undefined) row.soft_block_rate_limit = patch.softBlockRateLimit;
+      if (patch.softBlockSessionTimeout !== undefined) row.soft_block_session_timeout = patch.softBlockSessionTimeout;
+      const [t] = await trx('tenants').where({ id: tenantId }).update(row).returning('*');
+      if (!t) throw new AppError('TENANT_NOT_FOUND', 'tenant not found');
+      await audit(trx, { tenantId, actor, action: 'enforcement.settings', entity: 'tenant', entityId: tenantId, data: patch as Record<string, unknown> });
+      return settingsView(t);
+    });
+  }
+}
