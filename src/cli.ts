@@ -4,7 +4,7 @@ import { createDb } from './db/knex';
 import { migrateLatest, migrateDownAll } from './db/migrate';
 import { createServices } from './services';
 import { SYSTEM } from './services/context';
-import { startApi } from './main';
+import { startApi, radiusOptions, workerOptions } from './main';
 import { startFreeRadius } from './freeradius/runner';
 import { up } from './cli/up';
 import { parseArgs, requireOpt, UsageError } from './cli/args';
@@ -20,7 +20,7 @@ const USAGE = `lango <command>
                            migrations, demo data, FreeRADIUS with freeradius/, the API
   migrate [--down-all]     apply (or roll back) database migrations
   api                      run the REST API
-  worker [--sweep-seconds 30] [--stale-factor 3] [--coa-from ADDR]
+  worker                   the enforcement worker (CoA/Disconnect outbox, expiry, quota, stale sessions)
                            enforcement: the CoA/Disconnect outbox, subscription ends, quota,
                            stale sessions (run as many as you like)
   radius                   run FreeRADIUS with the project's configuration (foreground)
@@ -83,38 +83,14 @@ export async function run(argv: string[]): Promise<number> {
     case 'worker': {
       const url = dbUrl(config);
       const db = createDb(url);
-      const num = (name: string, dflt: number): number => {
-        const v = args.options[name];
-        const n = typeof v === 'string' ? Number(v) : dflt;
-        if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number`);
-        return n;
-      };
-      const coaFrom = typeof args.options['coa-from'] === 'string' ? args.options['coa-from'] : undefined;
-      const worker = startWorker({
-        db,
-        databaseUrl: url,
-        logger,
-        routerOsKick,
-        options: { sweepMs: num('sweep-seconds', 30) * 1000, staleFactor: num('stale-factor', 3), ...(coaFrom ? { bindAddress: coaFrom } : {}) },
-      });
+      const worker = startWorker({ db, databaseUrl: url, logger, routerOsKick, options: workerOptions(config) });
       await waitForSignal();
       await worker.stop();
       await db.destroy();
       return 0;
     }
     case 'radius': {
-      const r = await startFreeRadius({
-        databaseUrl: dbUrl(config),
-        listenAddress: config.radius.listenAddress,
-        authPort: config.radius.authPort,
-        acctPort: config.radius.acctPort,
-        clientNetworks: config.radius.clientNetworks,
-        clientLifetime: config.radius.clientLifetime,
-        binary: config.radius.binary,
-        stateDir: config.stateDir,
-        debug: args.options.debug === true,
-        logger,
-      });
+      const r = await startFreeRadius({ ...radiusOptions(config, dbUrl(config)), debug: args.options.debug === true, logger });
       process.stdout.write(`FreeRADIUS running (pid ${r.pid}): auth ${r.authPort}, accounting ${r.acctPort}, config ${r.dir}\n`);
       await waitForSignal();
       await r.stop();

@@ -5,6 +5,8 @@ import { Config } from './config';
 import { createDb } from './db/knex';
 import { createServices, Services } from './services';
 import { createApp } from './http/app';
+import type { StartFreeRadiusOptions } from './freeradius/runner';
+import type { WorkerOptions } from './jobs/worker';
 
 /**
  * Composition root for the API: config -> logger -> db -> services -> http.
@@ -37,5 +39,28 @@ export async function startApi(config: Config, logger: Logger, databaseUrl: stri
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.destroy();
     },
+  };
+}
+
+/** FreeRADIUS settings from the configuration (one place for `lango radius` and `lango up`). */
+export function radiusOptions(config: Config, databaseUrl: string): StartFreeRadiusOptions {
+  return {
+    databaseUrl,
+    listenAddress: config.radius.listenAddress,
+    authPort: config.radius.authPort,
+    acctPort: config.radius.acctPort,
+    clientNetworks: config.radius.clientNetworks,
+    clientLifetime: config.radius.clientLifetime,
+    binary: config.radius.binary,
+    stateDir: config.stateDir,
+  };
+}
+
+/** Worker settings from the configuration (`lango worker` and `lango up`). */
+export function workerOptions(config: Config): WorkerOptions {
+  return {
+    sweepMs: config.worker.sweepSeconds * 1000,
+    staleFactor: config.worker.staleFactor,
+    ...(config.worker.coaSourceAddress ? { bindAddress: config.worker.coaSourceAddress } : {}),
   };
 }

@@ -6,7 +6,9 @@ import type { Config } from '../config';
 import { createDb } from '../db/knex';
 import { migrateLatest } from '../db/migrate';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
-import { startApi } from '../main';
+import { startApi, radiusOptions, workerOptions } from '../main';
+import { startWorker } from '../jobs/worker';
+import { routerOsKick } from '../mikrotik/fallback';
 import { startFreeRadius, FreeRadiusNotInstalledError } from '../freeradius/runner';
 import { createServices, Services } from '../services';
 import { SYSTEM } from '../services/context';
@@ -104,17 +106,7 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
 
     let radius;
     try {
-      radius = await startFreeRadius({
-        databaseUrl,
-        listenAddress: config.radius.listenAddress,
-        authPort: config.radius.authPort,
-        acctPort: config.radius.acctPort,
-        clientNetworks: config.radius.clientNetworks,
-        clientLifetime: config.radius.clientLifetime,
-        binary: config.radius.binary,
-        stateDir: config.stateDir,
-        logger,
-      });
+      radius = await startFreeRadius({ ...radiusOptions(config, databaseUrl), logger });
     } catch (err) {
       if (err instanceof FreeRadiusNotInstalledError) {
         say('');
@@ -129,6 +121,10 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     stops.push(() => radius.stop());
     const api = await startApi(config, logger, databaseUrl);
     stops.push(() => api.stop());
+    const workerDb = createDb(databaseUrl, { max: 4 });
+    stops.push(() => workerDb.destroy());
+    const worker = startWorker({ db: workerDb, databaseUrl, logger, routerOsKick, options: workerOptions(config) });
+    stops.push(() => worker.stop());
 
     const host = config.radius.listenAddress === '*' ? '127.0.0.1' : config.radius.listenAddress;
     for (const line of [
@@ -138,6 +134,7 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
       `  Platform admin ${credentials.adminEmail} / ${credentials.adminPassword}`,
       `  Demo tenant    ${credentials.tenantAdminEmail} / ${credentials.adminPassword}`,
       `  FreeRADIUS     auth ${host}:${radius.authPort}, accounting ${host}:${radius.acctPort} (NAS are read from the nas table)`,
+      '  Worker         enforcing expiry, quota, suspension and plan changes on live sessions (CoA/Disconnect)',
       '',
       'Try it (expects Access-Accept with Mikrotik-Rate-Limit, Session-Timeout and the data limit):',
       `  radtest ${DEMO.username} ${DEMO.password} ${host}:${radius.authPort} 0 ${DEMO.nasSecret}`,

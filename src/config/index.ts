@@ -30,6 +30,14 @@ export interface Config {
      */
     readonly publicAddress: string | undefined;
   };
+  readonly worker: {
+    /** Safety sweep over all open sessions, seconds. */
+    readonly sweepSeconds: number;
+    /** A session with no accounting update for k x its interim interval is closed as stale. */
+    readonly staleFactor: number;
+    /** Source address for CoA/Disconnect (a NAS picks the secret by it); unset: any. */
+    readonly coaSourceAddress: string | undefined;
+  };
   readonly stateDir: string;
   /** Port of the embedded PostgreSQL that `lango up` starts when DATABASE_URL is unset. */
   readonly embeddedPostgresPort: number;
@@ -108,6 +116,9 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`LANGO_PUBLIC_RADIUS_ADDRESS: expected an IP address or a DNS name, got "${publicRadiusAddress}"`);
   }
 
+  const coaSource = env.LANGO_COA_SOURCE_ADDRESS?.trim() || undefined;
+  if (coaSource !== undefined && isIP(coaSource) === 0) problems.push(`LANGO_COA_SOURCE_ADDRESS: expected an IP address, got "${coaSource}"`);
+
   const config: Config = {
     mode,
     databaseUrl,
@@ -125,6 +136,11 @@ export function loadConfig(env: Env = process.env): Config {
       clientLifetime: int(env, 'LANGO_RADIUS_CLIENT_LIFETIME', 60, 1, 86400, problems),
       binary: env.LANGO_FREERADIUS_BIN ?? 'freeradius',
       publicAddress: publicRadiusAddress,
+    },
+    worker: {
+      sweepSeconds: int(env, 'LANGO_WORKER_SWEEP_SECONDS', 30, 1, 3600, problems),
+      staleFactor: int(env, 'LANGO_WORKER_STALE_FACTOR', 3, 2, 100, problems),
+      coaSourceAddress: coaSource,
     },
     stateDir: path.resolve(env.LANGO_STATE_DIR ?? '.lango'),
     embeddedPostgresPort: int(env, 'LANGO_EMBEDDED_PG_PORT', 54329, 1, 65535, problems),
