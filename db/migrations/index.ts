@@ -5,6 +5,7 @@ import * as m3 from './20261121000003_plans_and_subscribers';
 import * as m4 from './20261121000004_radius_policy_functions';
 import * as m5 from './20261121000005_enforcement';
 import * as m6 from './20261121000006_nas_routeros_api';
+import * as m7 from './20261121000007_radius_fast_path';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -23,6 +24,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261121000004_radius_policy_functions', m4],
   ['20261121000005_enforcement', m5],
   ['20261121000006_nas_routeros_api', m6],
+  ['20261121000007_radius_fast_path', m7],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
