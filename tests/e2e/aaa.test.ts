@@ -294,6 +294,19 @@ describe('accounting', () => {
     expect(await tdb.db('radacct').where({ acctsessionid: 'on-a-1' }).count()).toEqual([{ count: '1' }]);
   });
 
+  it('bytes that are not UTF-8 are still accounted and answered (never a stalled NAS)', async () => {
+    const a = acctClient('127.0.0.1', SECRET_A);
+    const odd = Buffer.from([0x61, 0xff, 0xfe, 0x62]);
+    const res = await a.accounting([{ name: 'User-Name', value: odd }, { name: 'Acct-Status-Type', value: 'Start' }, { name: 'Acct-Session-Id', value: 'odd-bytes-1' }, { name: 'Calling-Station-Id', value: Buffer.from([0xc3, 0x28]) }]);
+    expect(res.packet.code).toBe(PacketCode.AccountingResponse);
+    const row = await tdb.db('radacct').where({ acctsessionid: 'odd-bytes-1' }).first();
+    expect(row.username).toContain('invalid:61fffe62');
+    expect(row.tenant_id).toBe(A.id);
+    // Authentication with such a name is simply rejected (no stored name can contain it).
+    const c = nas('127.0.0.1', SECRET_A);
+    expect((await c.accessRequestPap(odd as unknown as string, 'pw')).packet.code).toBe(PacketCode.AccessReject);
+  });
+
   it('Lango client accounting: two tenants with identical session ids and NAS-IP stay apart', async () => {
     const attrs = (user: string) => [
       { name: 'User-Name', value: user },
