@@ -26,6 +26,7 @@ import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius/r
 import { cpuMs } from './cpu';
 import { adminUrl, createDatabases, dropDatabases, NAS_SECRET, postgresInfo, seedLango, seedStock } from './db';
 import { acctPhase, authPhase, waitUntilAnswering, type AcctKind, type Target } from './load';
+import { sourceVersion } from './git';
 import { startStockFreeRadius } from './stock-raddb';
 
 type ServerName = 'stock' | 'lango';
@@ -112,7 +113,7 @@ async function capture(server: ServerName, url: string, stateDir: string, source
     if (a.ok !== 1) throw new Error(`${server}: the profiling login was not accepted`);
     await take('auth');
     for (const kind of ['Start', 'Interim-Update', 'Stop'] as const) {
-      const r = await acctPhase(t, kind, 'profile-', 1, 1);
+      const r = await acctPhase(t, kind, 'p-', 1, 1);
       if (r.ok !== 1) throw new Error(`${server}: the profiling ${kind} was not answered`);
       await take(kind);
     }
@@ -180,6 +181,7 @@ function render(date: string, pg: string, res: Record<ServerName, Profiled[]>, e
     `Each query FreeRADIUS sent for one login and one Start/Interim-Update/Stop, replayed ${REPEAT} times on one ` +
       `connection as rlm_sql sends it (simple protocol, autocommit). CPU = that backend's CPU time per query ` +
       `(parse, plan, execute, commit); wall = round trip from Node. Planning/execution: one EXPLAIN ANALYZE. ` +
+      `Lango commit ${sourceVersion(path.dirname(resolveFreeRadiusSourceDir(__dirname)))}. ` +
       `${os.availableParallelism()} CPUs, ${pg}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`,
     '',
   );

@@ -16,6 +16,7 @@ import { adminUrl, createDatabases, dropDatabases, NAS_SECRET, postgresInfo, row
 import { acctPhase, authPhase, udpFloor, waitUntilAnswering, type AcctKind, type PhaseResult, type Target } from './load';
 import { runRadclient, writeAuthFile, type RadclientResult } from './radclient';
 import { renderMarkdown, summarizeRuns, type BenchReport, type ServerName, type ServerRun } from './report';
+import { sourceVersion } from './git';
 import { startStockFreeRadius } from './stock-raddb';
 
 const int = (name: string, dflt: number): number => {
@@ -167,19 +168,6 @@ async function measure(
     const s0 = performance.now();
     await fr.stop();
     log(`${server} round ${round}: stopped in ${(performance.now() - s0).toFixed(0)} ms`);
-  }
-}
-
-/** The commit measured, and whether freeradius/ or db/ differ from it (read-only git). */
-export function sourceVersion(root: string): string {
-  try {
-    const sha = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execFileSync('git', ['-C', root, 'status', '--porcelain', '--', 'freeradius', 'db'], { stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
-    return dirty ? `${sha} with uncommitted changes in freeradius/ or db/` : sha;
-  } catch {
-    return 'unknown (not a git checkout)';
   }
 }
 
