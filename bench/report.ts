@@ -55,7 +55,7 @@ export interface BenchReport {
     loadAverageAfter: number[];
   };
   /** Set when "lango" was not the repository's configuration (see run.ts EXPERIMENT). */
-  experiment?: { sourceDir?: string; overlayPatch?: string; sql?: string };
+  experiment?: { sourceDir?: string; overlayPatch?: string; sql?: string; stockMaxServers?: number };
   floor: FloorResult;
   runs: ServerRun[];
   summary: Metric[];
@@ -186,8 +186,9 @@ export function renderMarkdown(rep: BenchReport): string {
       e.sourceDir ? `overlay ${e.sourceDir}` : '',
       e.overlayPatch ? `overlay patch ${e.overlayPatch}` : '',
       e.sql ? `SQL ${e.sql} applied after the migrations` : '',
+      e.stockMaxServers ? `stock with thread pool max_servers = ${e.stockMaxServers}` : '',
     ].filter(Boolean);
-    L.push(`**EXPERIMENT: "lango" here is not the repository's configuration: ${parts.join('; ')}.**`, '');
+    L.push(`**EXPERIMENT: not the repository's configuration or not the lab's stock setup: ${parts.join('; ')}.**`, '');
   }
   const rcols: string[] = [];
   for (const s of ['stock', 'lango'] as const) for (let i = 1; i <= rounds; i++) rcols.push(`${s} r${i}`);

@@ -44,12 +44,15 @@ export const CONFIG = {
  *   BENCH_LANGO_SOURCE_DIR     another overlay directory instead of the repository's freeradius/
  *   BENCH_LANGO_OVERLAY_PATCH  a diff (paths a/..., b/... relative to freeradius/) applied to a copy
  *   BENCH_LANGO_SQL            SQL file(s), comma-separated, run on Lango's database after seeding
+ *   BENCH_STOCK_MAX_SERVERS    stock's thread pool max_servers (the lab's setup keeps Debian's 32)
  * The report says when any of them was used.
  */
 export const EXPERIMENT = {
   sourceDir: process.env.BENCH_LANGO_SOURCE_DIR ? path.resolve(process.env.BENCH_LANGO_SOURCE_DIR) : undefined,
   overlayPatch: process.env.BENCH_LANGO_OVERLAY_PATCH ? path.resolve(process.env.BENCH_LANGO_OVERLAY_PATCH) : undefined,
   sql: process.env.BENCH_LANGO_SQL ? process.env.BENCH_LANGO_SQL.split(',').map((f) => path.resolve(f)).join(',') : undefined,
+  /** Stock's thread pool max_servers instead of the lab's (Debian's) 32. */
+  stockMaxServers: process.env.BENCH_STOCK_MAX_SERVERS ? Number(process.env.BENCH_STOCK_MAX_SERVERS) : undefined,
 };
 
 /** The overlay to run as "lango" (undefined: the repository's, as the runner finds it). */
@@ -93,7 +96,13 @@ function logErrors(lines: readonly string[]): Array<{ line: string; count: numbe
 
 async function start(server: ServerName, urls: { lango: string; stock: string }, stateDir: string, overlay: string | undefined): Promise<Running> {
   if (server === 'stock') {
-    return startStockFreeRadius({ databaseUrl: urls.stock, secret: NAS_SECRET, stateDir, recvBuff: CONFIG.recvBuff });
+    return startStockFreeRadius({
+      databaseUrl: urls.stock,
+      secret: NAS_SECRET,
+      stateDir,
+      recvBuff: CONFIG.recvBuff,
+      ...(EXPERIMENT.stockMaxServers ? { threadMaxServers: EXPERIMENT.stockMaxServers } : {}),
+    });
   }
   return startFreeRadius({
     databaseUrl: urls.lango,
@@ -277,7 +286,7 @@ async function main(): Promise<void> {
         loadAverageAfter: os.loadavg(),
       },
       experiment: Object.values(EXPERIMENT).some(Boolean)
-        ? { sourceDir: EXPERIMENT.sourceDir, overlayPatch: EXPERIMENT.overlayPatch, sql: EXPERIMENT.sql }
+        ? { sourceDir: EXPERIMENT.sourceDir, overlayPatch: EXPERIMENT.overlayPatch, sql: EXPERIMENT.sql, stockMaxServers: EXPERIMENT.stockMaxServers }
         : undefined,
       floor,
       runs,
