@@ -4,6 +4,7 @@ import { PlansService } from './plans.service';
 import { SubscribersService } from './subscribers.service';
 import { NasService } from './nas.service';
 import { ApiKeysService } from './api-keys.service';
+import { AuditService } from './audit.service';
 import { EnforcementService } from './enforcement.service';
 import { SessionsService } from './sessions.service';
 
@@ -11,6 +12,7 @@ export interface Services {
   tenants: TenantsService;
   users: UsersService;
   apiKeys: ApiKeysService;
+  audit: AuditService;
   plans: PlansService;
   subscribers: SubscribersService;
   nas: NasService;
@@ -26,6 +28,7 @@ export function createServices(db: Knex): Services {
     tenants: new TenantsService(db),
     users: new UsersService(db),
     apiKeys: new ApiKeysService(db),
+    audit: new AuditService(db),
     plans,
     subscribers: new SubscribersService(db, plans, enforcement),
     nas: new NasService(db),

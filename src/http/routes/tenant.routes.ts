@@ -218,15 +218,6 @@ export function registerTenantRoutes(r: RouteRegistry, s: Services, db: Knex, op
   // Audit log
   r.add(
     { method: 'get', path: '/audit-log', tag: 'audit', summary: "The tenant's audit trail", auth: ROLES.admin, query: obj({ ...page, entity: str(40), entityId: str(100) }) },
-    async ({ req, query, principal }) => {
-      const b = db('audit_log').where({ tenant_id: tenantOf(req, principal) });
-      if (query.entity) b.andWhere({ entity: query.entity });
-      if (query.entityId) b.andWhere({ entity_id: query.entityId });
-      const [rows, total] = await Promise.all([b.clone().orderBy('id', 'desc').limit(query.limit).offset(query.offset), b.clone().count({ count: '*' })]);
-      return {
-        data: rows.map((a: any) => ({ id: Number(a.id), action: a.action, entity: a.entity, entityId: a.entity_id, actorType: a.actor_type, actorId: a.actor_id, data: a.data, requestId: a.request_id, createdAt: new Date(a.created_at).toISOString() })),
-        page: { limit: query.limit, offset: query.offset, total: Number(total[0]?.count ?? 0) },
-      };
-    },
+    async ({ req, query, principal }) => s.audit.list(tenantOf(req, principal), query),
   );
 }
