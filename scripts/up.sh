@@ -25,8 +25,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -f dist/src/cli.js ]; then
-  # See .ci/run for why npm install is the fallback.
-  npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+  npm ci --no-audit --no-fund
 fi
 
 exec node bin/lango up
