@@ -1,0 +1,19 @@
+CREATE OR REPLACE FUNCTION lango_authorize_reply(tenant text, user_hex text)
+RETURNS TABLE (id integer, username text, attribute text, value text, op text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  v_tenant uuid := nullif(tenant, '')::uuid;
+  v_user text := lango_text(user_hex);
+BEGIN
+  IF v_tenant IS NULL THEN RETURN; END IF;
+  RETURN QUERY
+    SELECT gr.id, ug.username, gr.attribute, gr.value, gr.op::text
+    FROM radusergroup ug
+    JOIN radgroupreply gr ON gr.tenant_id = ug.tenant_id AND gr.groupname = ug.groupname
+    WHERE ug.tenant_id = v_tenant AND ug.username = v_user
+    ORDER BY ug.priority, gr.id;
+  RETURN QUERY
+    SELECT r.id, r.username, r.attribute, r.value, r.op::text
+    FROM radreply r WHERE r.tenant_id = v_tenant AND r.username = v_user
+    ORDER BY r.id;
+END $$;
