@@ -6,6 +6,7 @@ import * as m4 from './20261121000004_radius_policy_functions';
 import * as m5 from './20261121000005_enforcement';
 import * as m6 from './20261121000006_nas_routeros_api';
 import * as m7 from './20261121000007_radius_fast_path';
+import * as m8 from './20261201000001_radius_hardening';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261121000005_enforcement', m5],
   ['20261121000006_nas_routeros_api', m6],
   ['20261121000007_radius_fast_path', m7],
+  ['20261201000001_radius_hardening', m8],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { createDb } from '../db/knex';
-import { migrateLatest } from '../db/migrate';
+import { migrateDatabase } from '../db/migrate';
+import { redactedUrl, stackDatabase } from '../db/roles';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { startApi, radiusOptions, workerOptions } from '../main';
 import { startWorker } from '../jobs/worker';
@@ -90,23 +91,34 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     for (const s of stops.splice(0).reverse()) await s().catch((e) => logger.error({ err: e }, 'shutdown step failed'));
   };
   try {
-    let databaseUrl = config.databaseUrl;
-    if (!databaseUrl) {
+    // One administrative connection (the embedded server's superuser, or the URL given) runs
+    // the migrations and creates the least-privilege roles the processes then use
+    // (src/db/roles.ts): lango_app for the API and the worker, lango_radius for FreeRADIUS.
+    let adminUrl = config.migrateDatabaseUrl ?? config.databaseUrl;
+    if (!adminUrl) {
       const port = config.embeddedPostgresPort;
       say(`No DATABASE_URL: starting an embedded PostgreSQL in ${path.join(config.stateDir, 'postgres')} on 127.0.0.1:${port}`);
       const pg = await startEmbeddedPostgres({ stateDir: config.stateDir, port, logger });
       stops.push(() => pg.stop());
-      databaseUrl = pg.url;
+      adminUrl = pg.url;
     }
+    const stackDb = stackDatabase(adminUrl, config.stateDir);
+    const adminDb = createDb(stackDb.adminUrl, { max: 1 });
+    let applied: string[];
+    try {
+      applied = await migrateDatabase(adminDb, stackDb.roles);
+    } finally {
+      await adminDb.destroy();
+    }
+    say(`Migrations: ${applied.length ? applied.join(', ') : 'up to date'}`);
+    const databaseUrl = stackDb.appUrl;
     const db = createDb(databaseUrl, { max: 4 });
     stops.push(() => db.destroy());
-    const applied = await migrateLatest(db);
-    say(`Migrations: ${applied.length ? applied.join(', ') : 'up to date'}`);
-    const credentials = await seedDemo(db, createServices(db), config.stateDir);
+    const credentials = await seedDemo(db, createServices(db, { nasApproval: 'auto' }), config.stateDir);
 
     let radius;
     try {
-      radius = await startFreeRadius({ ...radiusOptions(config, databaseUrl), logger });
+      radius = await startFreeRadius({ ...radiusOptions(config, stackDb.radiusUrl), logger });
     } catch (err) {
       if (err instanceof FreeRadiusNotInstalledError) {
         say('');
@@ -134,6 +146,7 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
       `  Platform admin ${credentials.adminEmail} / ${credentials.adminPassword}`,
       `  Demo tenant    ${credentials.tenantAdminEmail} / ${credentials.adminPassword}`,
       `  FreeRADIUS     auth ${host}:${radius.authPort}, accounting ${host}:${radius.acctPort} (NAS are read from the nas table)`,
+      `  Database       ${redactedUrl(stackDb.appUrl, stackDb.passwordFile)} (API and worker; FreeRADIUS connects as lango_radius)`,
       '  Worker         enforcing expiry, quota, suspension and plan changes on live sessions (CoA/Disconnect)',
       '',
       'Try it (expects Access-Accept with Mikrotik-Rate-Limit, Session-Timeout and the data limit):',

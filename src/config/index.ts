@@ -11,7 +11,21 @@ export type Mode = 'development' | 'test' | 'production';
 
 export interface Config {
   readonly mode: Mode;
+  /** The API's and the worker's connection: an application role that is not a superuser. */
   readonly databaseUrl: string | undefined;
+  /**
+   * FreeRADIUS's connection: a role that may only EXECUTE the lango_* functions rlm_sql calls.
+   * Required in production; outside it `lango radius` falls back to DATABASE_URL (with a
+   * warning) and `lango up` creates its own.
+   */
+  readonly radiusDatabaseUrl: string | undefined;
+  /**
+   * The connection `lango migrate` uses: a role that may create the schema (and, to create the
+   * application and FreeRADIUS roles, roles). Default DATABASE_URL.
+   */
+  readonly migrateDatabaseUrl: string | undefined;
+  /** Who admits a new NAS address: auto (default outside production) or platform (an admin approves). */
+  readonly nasApproval: 'auto' | 'platform';
   readonly jwtSecret: string;
   readonly jwtTtlSeconds: number;
   readonly api: { readonly host: string; readonly port: number };
@@ -95,6 +109,17 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('DATABASE_URL: expected a postgres:// URL');
   }
 
+  const pgUrl = (key: string, required: boolean): string | undefined => {
+    const v = secret(env, key, problems);
+    if (required && !v) problems.push(`${key}: required in production`);
+    if (v && !/^postgres(ql)?:\/\//.test(v)) problems.push(`${key}: expected a postgres:// URL`);
+    return v || undefined;
+  };
+  const radiusDatabaseUrl = pgUrl('LANGO_RADIUS_DATABASE_URL', false);
+  const migrateDatabaseUrl = pgUrl('LANGO_MIGRATE_DATABASE_URL', false);
+  const nasApprovalRaw = env.LANGO_NAS_APPROVAL ?? (prod ? 'platform' : 'auto');
+  if (nasApprovalRaw !== 'auto' && nasApprovalRaw !== 'platform') problems.push(`LANGO_NAS_APPROVAL: expected auto or platform, got "${nasApprovalRaw}"`);
+
   let jwtSecret = secret(env, 'LANGO_JWT_SECRET', problems);
   if (!jwtSecret) {
     if (prod) problems.push('LANGO_JWT_SECRET: required in production (at least 32 characters)');
@@ -122,6 +147,9 @@ export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     mode,
     databaseUrl,
+    radiusDatabaseUrl,
+    migrateDatabaseUrl,
+    nasApproval: nasApprovalRaw === 'platform' ? 'platform' : 'auto',
     jwtSecret: jwtSecret ?? '',
     jwtTtlSeconds: int(env, 'LANGO_JWT_TTL', 12 * 3600, 60, 30 * 86400, problems),
     api: {

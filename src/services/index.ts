@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { TenantsService, UsersService } from './tenants.service';
 import { PlansService } from './plans.service';
 import { SubscribersService } from './subscribers.service';
-import { NasService } from './nas.service';
+import { NasService, type NasApproval } from './nas.service';
 import { ApiKeysService } from './api-keys.service';
 import { AuditService } from './audit.service';
 import { EnforcementService } from './enforcement.service';
@@ -21,7 +21,12 @@ export interface Services {
 }
 
 /** Wired once at boot (no module singletons). */
-export function createServices(db: Knex): Services {
+export interface ServiceOptions {
+  /** Who admits NAS addresses (config LANGO_NAS_APPROVAL). Default auto. */
+  nasApproval?: NasApproval;
+}
+
+export function createServices(db: Knex, opts: ServiceOptions = {}): Services {
   const plans = new PlansService(db);
   const enforcement = new EnforcementService(db);
   return {
@@ -31,7 +36,7 @@ export function createServices(db: Knex): Services {
     audit: new AuditService(db),
     plans,
     subscribers: new SubscribersService(db, plans, enforcement),
-    nas: new NasService(db),
+    nas: new NasService(db, opts.nasApproval ?? 'auto'),
     sessions: new SessionsService(db),
     enforcement,
   };

@@ -35,7 +35,8 @@ export const suffix = () => randomBytes(4).toString('hex');
 
 export async function createTestApi(tdb?: TestDatabase, db?: Knex): Promise<TestApi> {
   const t = tdb ?? (await createTestDatabase());
-  const handle = db ?? t.db;
+  // The application role, as in production: a missing grant fails the tests.
+  const handle = db ?? t.appDb;
   const services = createServices(handle);
   const { app, registry, openapi } = createApp({ db: handle, services, config: { jwtSecret: JWT_SECRET, jwtTtlSeconds: 3600 }, logger: createLogger('silent') });
   const admin = await services.users.createPlatformAdmin(`root-${suffix()}@lango.test`, 'root-password-1');

@@ -43,6 +43,7 @@ const nasFields = {
   kind: { enum: ['mikrotik', 'gateway', 'other'] },
   coaPort: { type: 'integer', minimum: 1, maximum: 65535 },
   description: nullable(str(500, 0)),
+  requireMessageAuthenticator: { type: 'boolean' },
 };
 
 // RouterOS API credentials: write-only (the view says only whether they are configured).
@@ -185,6 +186,14 @@ export function registerTenantRoutes(r: RouteRegistry, s: Services, db: Knex, op
       body: obj({ ...nasFields, routerOsApi: nullable(obj(routerOsApiFields)) }),
     },
     async ({ req, params, body, principal }) => s.nas.update(actorOf(principal), tenantOf(req, principal), params.id, body),
+  );
+  r.add(
+    { method: 'get', path: '/nas-approvals', tag: 'nas', summary: 'NAS addresses waiting for approval, across tenants (platform admins)', auth: ROLES.platform, query: obj({ ...page }) },
+    async ({ query }) => s.nas.pendingApprovals(query.limit, query.offset),
+  );
+  r.add(
+    { method: 'post', path: '/nas/:id/approve', tag: 'nas', summary: 'Admit a NAS address (platform admins); refused when another tenant owns it', auth: ROLES.platform, params: idParams },
+    async ({ params, principal }) => s.nas.approve(actorOf(principal), params.id),
   );
   r.add({ method: 'delete', path: '/nas/:id', tag: 'nas', summary: 'Remove a NAS', auth: ROLES.admin, params: idParams, status: 204 }, async ({ req, params, principal }) =>
     s.nas.remove(actorOf(principal), tenantOf(req, principal), params.id),
