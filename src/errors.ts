@@ -5,6 +5,8 @@
 export const ERRORS = {
   VALIDATION_FAILED: 400,
   BAD_JSON: 400,
+  /** The request could not be read: a body its Content-Encoding does not decode, a wrong Content-Length. */
+  BAD_REQUEST: 400,
   UNAUTHENTICATED: 401,
   INVALID_CREDENTIALS: 401,
   FORBIDDEN: 403,

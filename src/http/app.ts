@@ -67,11 +67,7 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
 
   // One error shape; unknown errors are logged with their cause and answered as INTERNAL.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    let e = mapDbError(err);
-    const bodyErr = err as { type?: string; status?: number };
-    if (bodyErr?.type === 'entity.parse.failed') e = new AppError('BAD_JSON', 'the body is not valid JSON');
-    else if (bodyErr?.type === 'entity.too.large') e = new AppError('PAYLOAD_TOO_LARGE', 'the body is too large');
-    else if (bodyErr?.type === 'encoding.unsupported' || bodyErr?.type === 'charset.unsupported') e = new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body encoding');
+    let e = requestError(err) ?? mapDbError(err);
     if (!(e instanceof AppError)) {
       log.error({ err, requestId: res.locals.requestId, method: req.method, path: req.path }, 'unhandled error');
       e = new AppError('INTERNAL', 'internal error');
@@ -83,4 +79,22 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
   });
 
   return { app, registry, openapi };
+}
+
+/**
+ * Errors Express raises before a route runs, as client errors: the router's URIError (status
+ * 400) for a path parameter with malformed percent-encoding, and body-parser's http-errors
+ * (4xx, `expose`; a body that does not decompress is the zlib error, wrapped with status 400).
+ */
+function requestError(err: unknown): AppError | undefined {
+  const h = err as { type?: string; status?: number; expose?: boolean } | null;
+  if (err instanceof URIError && h?.status === 400) {
+    return new AppError('VALIDATION_FAILED', 'a path parameter has malformed percent-encoding', { errors: [{ path: 'params', message: 'malformed percent-encoding' }] });
+  }
+  if (!h || typeof h !== 'object' || h.expose !== true || typeof h.status !== 'number' || h.status < 400 || h.status > 499) return undefined;
+  if (h.type === 'entity.parse.failed') return new AppError('BAD_JSON', 'the body is not valid JSON');
+  if (h.type === 'entity.too.large' || h.status === 413) return new AppError('PAYLOAD_TOO_LARGE', 'the body is too large');
+  if (h.type === 'encoding.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Encoding: send gzip, deflate, br or none');
+  if (h.type === 'charset.unsupported' || h.status === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body charset: send UTF-8');
+  return new AppError('BAD_REQUEST', 'the body could not be read: truncated, or not compressed as its Content-Encoding says');
 }

@@ -7,12 +7,16 @@ import { iso } from './tenants.service';
 import { renderMikrotikScript, type ScriptService } from '../mikrotik/script';
 import type { RouterOsTarget } from '../mikrotik/fallback';
 
-/** The address in the text form FreeRADIUS prints for Packet-Src-IP(v6)-Address. */
-export function canonicalAddress(a: string): string {
-  const v = isIP(a);
+/**
+ * The address in the text form FreeRADIUS prints for Packet-Src-IP(v6)-Address. isIP takes an
+ * IPv6 zone id (fe80::1%eth0), which neither URL nor inet does, and which means nothing for a
+ * NAS that must be reachable from FreeRADIUS: refused.
+ */
+export function canonicalAddress(a: string, path = 'body.address'): string {
+  const v = a.includes('%') ? 0 : isIP(a);
   if (v === 4) return a.split('.').map((o) => String(Number(o))).join('.');
   if (v === 6) return new URL(`http://[${a}]`).hostname.slice(1, -1);
-  throw new AppError('VALIDATION_FAILED', 'address must be an IPv4 or IPv6 address', { errors: [{ path: 'body.address', message: 'not an IP address' }] });
+  throw new AppError('VALIDATION_FAILED', 'address must be an IPv4 or IPv6 address without a zone id', { errors: [{ path, message: 'not an IP address' }] });
 }
 
 export interface NasInput {
@@ -188,7 +192,7 @@ export class NasService {
   async list(tenantId: string, q: { limit: number; offset: number; kind?: string; address?: string }): Promise<Page<NasView>> {
     const b = this.db('nas').where({ tenant_id: tenantId }).orderBy('shortname').orderBy('id');
     if (q.kind) b.andWhere({ kind: q.kind });
-    if (q.address) b.andWhere({ nasname: canonicalAddress(q.address) });
+    if (q.address) b.andWhere({ nasname: canonicalAddress(q.address, 'query.address') });
     return paginate(b, q.limit, q.offset, nasView);
   }
 
