@@ -7,9 +7,13 @@ export const ERRORS = {
   BAD_JSON: 400,
   /** The request could not be read: a body its Content-Encoding does not decode, a wrong Content-Length. */
   BAD_REQUEST: 400,
+  TENANT_REQUIRED: 400,
   UNAUTHENTICATED: 401,
   INVALID_CREDENTIALS: 401,
+  API_KEY_EXPIRED: 401,
+  API_KEY_CREATOR_DISABLED: 401,
   FORBIDDEN: 403,
+  TENANT_SUSPENDED: 403,
   NOT_FOUND: 404,
   TENANT_NOT_FOUND: 404,
   PLAN_NOT_FOUND: 404,
@@ -30,6 +34,7 @@ export const ERRORS = {
   INVALID_STATE: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
   DATABASE_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;

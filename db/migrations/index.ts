@@ -7,6 +7,9 @@ import * as m5 from './20261121000005_enforcement';
 import * as m6 from './20261121000006_nas_routeros_api';
 import * as m7 from './20261121000007_radius_fast_path';
 import * as m8 from './20261201000001_radius_hardening';
+import * as m200 from './20261201000200_staff_credentials';
+import * as m201 from './20261201000201_platform_actor_and_tenant_suspension';
+import * as m202 from './20261201000202_platform_actor_backfill';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -27,6 +30,9 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261121000006_nas_routeros_api', m6],
   ['20261121000007_radius_fast_path', m7],
   ['20261201000001_radius_hardening', m8],
+  ['20261201000200_staff_credentials', m200],
+  ['20261201000201_platform_actor_and_tenant_suspension', m201],
+  ['20261201000202_platform_actor_backfill', m202],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

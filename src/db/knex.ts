@@ -70,3 +70,15 @@ export function mapDbError(err: unknown): unknown {
   if (badValue) return new AppError('VALIDATION_FAILED', badValue, { constraint: e.constraint }, { cause: err });
   return err;
 }
+
+/**
+ * For `.catch()` on a write: a unique violation of one of the named constraints (or unique
+ * indexes) becomes its typed error. The database decides, so there is no racy pre-SELECT.
+ */
+export function onUniqueViolation(errors: Record<string, () => AppError>): (err: unknown) => never {
+  return (err) => {
+    const e = err as { code?: string; constraint?: string } | null;
+    const make = e?.code === '23505' && e.constraint ? errors[e.constraint] : undefined;
+    throw make ? make() : err;
+  };
+}

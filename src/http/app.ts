@@ -10,12 +10,14 @@ import { registerAdminRoutes } from './routes/admin.routes';
 import { registerTenantRoutes } from './routes/tenant.routes';
 import { registerSessionRoutes } from './routes/sessions.routes';
 import type { Services } from '../services';
-import type { Config } from '../config';
+import { DEFAULT_LOGIN_LIMITS, type Config } from '../config';
+import { LoginThrottle } from './login-throttle';
 
 export interface AppDeps {
   db: Knex;
   services: Services;
-  config: Pick<Config, 'jwtSecret' | 'jwtTtlSeconds'> & { radius?: Pick<Config['radius'], 'publicAddress' | 'authPort' | 'acctPort'> };
+  config: Pick<Config, 'jwtSecret' | 'jwtTtlSeconds'> &
+    Partial<Pick<Config, 'login' | 'trustProxy'>> & { radius?: Pick<Config['radius'], 'publicAddress' | 'authPort' | 'acctPort'> };
   logger: Logger;
 }
 
@@ -24,6 +26,8 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Which proxies may set the client address (X-Forwarded-For) that login limits count.
+  app.set('trust proxy', deps.config.trustProxy ?? false);
   const log = deps.logger.child({ module: 'http' });
 
   app.use((req, res, next) => {
@@ -54,7 +58,8 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
 
   const router = express.Router();
   const registry = new RouteRegistry(router, createAuthenticator(deps.db, deps.config.jwtSecret));
-  registerAdminRoutes(registry, deps.services, { jwtSecret: deps.config.jwtSecret, ttl: deps.config.jwtTtlSeconds });
+  const throttle = new LoginThrottle(deps.db, deps.config.login ?? DEFAULT_LOGIN_LIMITS);
+  registerAdminRoutes(registry, deps.services, { jwtSecret: deps.config.jwtSecret, ttl: deps.config.jwtTtlSeconds, throttle });
   registerTenantRoutes(registry, deps.services, deps.db, deps.config.radius ? { radius: deps.config.radius } : {});
   registerSessionRoutes(registry, deps.services);
   const openapi = registry.openapi({ title: 'Lango API', version: '1' });

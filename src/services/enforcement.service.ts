@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { AppError } from '../errors';
 import { Handle, withTransaction } from '../db/knex';
 import { attributeValueName } from '../radius/dictionary';
-import { Actor, audit, Page } from './context';
+import { Actor, audit, Page, visibleActorId } from './context';
 import { iso } from './tenants.service';
 import { parseRateLimit } from './rate-limit';
 
@@ -16,7 +16,7 @@ import { parseRateLimit } from './rate-limit';
  */
 
 export type EnforcementKind = 'disconnect' | 'coa';
-export type EnforcementReason = 'expired' | 'quota' | 'suspended' | 'plan_change' | 'staff' | 'soft_block' | 'deleted' | 'unblock';
+export type EnforcementReason = 'expired' | 'quota' | 'suspended' | 'plan_change' | 'staff' | 'soft_block' | 'deleted' | 'unblock' | 'tenant_suspended';
 export type EnforcementStatus = 'pending' | 'sending' | 'ack' | 'nak' | 'timeout' | 'failed' | 'cancelled';
 
 /**
@@ -89,7 +89,7 @@ export function actionView(r: any): ActionView {
     fallback: r.fallback_status
       ? { status: r.fallback_status, removed: r.fallback_removed, error: r.fallback_error, at: iso(r.fallback_at) }
       : null,
-    requestedBy: { type: r.requested_by_type, id: r.requested_by },
+    requestedBy: { type: r.requested_by_type, id: visibleActorId(r.requested_by_type, r.requested_by) },
     dueAt: iso(r.due_at),
     nextAttemptAt: iso(r.next_attempt_at),
     createdAt: iso(r.created_at),
@@ -122,10 +122,9 @@ export async function notifyWorker(h: Handle, what: 'outbox' | 'schedule'): Prom
   await h.raw('SELECT pg_notify(?, ?)', [ENFORCEMENT_CHANNEL, what]);
 }
 
-export interface EnqueueForUser {
+/** What to queue for each open session in scope. */
+export interface EnqueueSpec {
   tenantId: string;
-  username: string;
-  subscriberId: string | null;
   kind: EnforcementKind;
   reason: EnforcementReason;
   attributes?: RadiusAttributeValue[];
@@ -133,6 +132,11 @@ export interface EnqueueForUser {
   actor?: Actor;
   /** Only sessions carrying this radacct class (e.g. soft-blocked ones). */
   onlyClass?: string;
+}
+
+export interface EnqueueForUser extends EnqueueSpec {
+  username: string;
+  subscriberId: string | null;
 }
 
 const COLUMNS = `tenant_id, subscriber_id, nas_id, radacct_id, username, acct_session_id, framed_ip, nas_ip,
@@ -145,22 +149,36 @@ const COLUMNS = `tenant_id, subscriber_id, nas_id, radacct_id, username, acct_se
  * written.
  */
 export async function enqueueForUser(h: Handle, e: EnqueueForUser): Promise<string[]> {
+  return enqueueOpenSessions(h, e, { username: e.username, subscriberId: e.subscriberId });
+}
+
+/**
+ * Queue one action per open session of the whole tenant (the same index, by its tenant_id
+ * prefix), each with the subscriber its username belongs to. Same rules as enqueueForUser.
+ */
+export async function enqueueForTenant(h: Handle, e: EnqueueSpec): Promise<string[]> {
+  return enqueueOpenSessions(h, e, null);
+}
+
+/** The one INSERT of the outbox hooks; `user` narrows it to one username. */
+async function enqueueOpenSessions(h: Handle, e: EnqueueSpec, user: { username: string; subscriberId: string | null } | null): Promise<string[]> {
   const conflict =
     e.reason === 'plan_change'
       ? `ON CONFLICT (radacct_id, reason) WHERE status = 'pending' AND radacct_id IS NOT NULL
          DO UPDATE SET attributes = EXCLUDED.attributes, context = EXCLUDED.context, updated_at = now()`
       : 'ON CONFLICT DO NOTHING';
+  const subscriber = user ? '?::uuid' : '(SELECT s.id FROM subscribers s WHERE s.tenant_id = a.tenant_id AND s.username = a.username)';
   const res = await h.raw(
     `INSERT INTO enforcement_actions (${COLUMNS})
-     SELECT a.tenant_id, ?, a.nas_id, a.radacctid, a.username, a.acctsessionid, a.framedipaddress, a.nasipaddress,
+     SELECT a.tenant_id, ${subscriber}, a.nas_id, a.radacctid, a.username, a.acctsessionid, a.framedipaddress, a.nasipaddress,
             ?, ?, ?::jsonb, ?::jsonb, ?, ?
      FROM radacct a
-     WHERE a.tenant_id = ? AND a.username = ? AND a.acctstoptime IS NULL
+     WHERE a.tenant_id = ? ${user ? 'AND a.username = ?' : ''} AND a.acctstoptime IS NULL
        AND (?::text IS NULL OR a.class = ?::text)
      ${conflict}
      RETURNING id`,
     [
-      e.subscriberId,
+      ...(user ? [user.subscriberId] : []),
       e.kind,
       e.reason,
       JSON.stringify(e.attributes ?? []),
@@ -168,7 +186,7 @@ export async function enqueueForUser(h: Handle, e: EnqueueForUser): Promise<stri
       e.actor?.type ?? 'system',
       e.actor?.id ?? null,
       e.tenantId,
-      e.username,
+      ...(user ? [user.username] : []),
       e.onlyClass ?? null,
       e.onlyClass ?? null,
     ],
@@ -210,6 +228,15 @@ export class EnforcementService {
       context: { fromPlanId, toPlanId: plan.id },
       actor,
     });
+  }
+
+  /**
+   * Tenant suspension (TenantsService, in its transaction): Disconnect every open session of
+   * the tenant; FreeRADIUS rejects the re-logins. The worker cancels what is still queued when
+   * the tenant is active again.
+   */
+  async onTenantSuspended(trx: Knex.Transaction, tenantId: string, actor: Actor): Promise<string[]> {
+    return enqueueForTenant(trx, { tenantId, kind: 'disconnect', reason: 'tenant_suspended', actor });
   }
 
   /** Deletion: Disconnect every open session (radacct keeps the history). */

@@ -30,7 +30,7 @@ export function createServices(db: Knex, opts: ServiceOptions = {}): Services {
   const plans = new PlansService(db);
   const enforcement = new EnforcementService(db);
   return {
-    tenants: new TenantsService(db),
+    tenants: new TenantsService(db, enforcement),
     users: new UsersService(db),
     apiKeys: new ApiKeysService(db),
     audit: new AuditService(db),

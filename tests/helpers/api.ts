@@ -40,7 +40,7 @@ export async function createTestApi(tdb?: TestDatabase, db?: Knex): Promise<Test
   const services = createServices(handle);
   const { app, registry, openapi } = createApp({ db: handle, services, config: { jwtSecret: JWT_SECRET, jwtTtlSeconds: 3600 }, logger: createLogger('silent') });
   const admin = await services.users.createPlatformAdmin(`root-${suffix()}@lango.test`, 'root-password-1');
-  const adminAuth = { Authorization: `Bearer ${signToken(JWT_SECRET, 3600, { sub: admin.id, role: 'platform_admin', tid: null })}` };
+  const adminAuth = { Authorization: `Bearer ${signToken(JWT_SECRET, 3600, { sub: admin.id, role: 'platform_admin', tid: null, ver: 0 })}` };
   return {
     app,
     db: handle,

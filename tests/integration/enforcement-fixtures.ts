@@ -46,7 +46,7 @@ export const sessionIds = (nas: ScriptedNas): string[] => nas.received.map((p) =
 
 export async function addNas(db: Knex, tenantId: string, address: string, secret: string, coaPort: number, extra: Record<string, unknown> = {}): Promise<string> {
   const [r] = await db('nas')
-    .insert({ tenant_id: tenantId, nasname: address, shortname: `nas-${randomBytes(3).toString('hex')}`, secret, coa_port: coaPort, ...extra })
+    .insert({ tenant_id: tenantId, nasname: address, shortname: `nas-${randomBytes(3).toString('hex')}`, secret, coa_port: coaPort, approved_at: new Date(), ...extra })
     .returning('id');
   return r.id;
 }

@@ -40,7 +40,7 @@ export function registerSessionRoutes(r: RouteRegistry, s: Services): void {
       query: obj({
         ...page,
         status: { enum: ['pending', 'sending', 'ack', 'nak', 'timeout', 'failed', 'cancelled'] },
-        reason: { enum: ['expired', 'quota', 'suspended', 'plan_change', 'staff', 'soft_block', 'deleted', 'unblock'] },
+        reason: { enum: ['expired', 'quota', 'suspended', 'plan_change', 'staff', 'soft_block', 'deleted', 'unblock', 'tenant_suspended'] },
         kind: { enum: ['disconnect', 'coa'] },
         subscriberId: uuid,
         nasId: uuid,
