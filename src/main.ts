@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Config } from './config';
 import { createDb } from './db/knex';
 import { createServices, Services } from './services';
-import { createApp } from './http/app';
+import { createApp, type ReadinessCheck } from './http/app';
 import type { StartFreeRadiusOptions } from './freeradius/runner';
 import type { WorkerOptions } from './jobs/worker';
 
@@ -19,10 +19,15 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
-export async function startApi(config: Config, logger: Logger, databaseUrl: string): Promise<ApiServer> {
+export async function startApi(
+  config: Config,
+  logger: Logger,
+  databaseUrl: string,
+  opts: { readiness?: readonly ReadinessCheck[] } = {},
+): Promise<ApiServer> {
   const db = createDb(databaseUrl);
   const services = createServices(db);
-  const { app } = createApp({ db, services, config, logger });
+  const { app } = createApp({ db, services, config, logger, ...(opts.readiness ? { readiness: opts.readiness } : {}) });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
