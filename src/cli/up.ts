@@ -5,11 +5,14 @@ import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { createDb } from '../db/knex';
 import { migrateLatest } from '../db/migrate';
-import { startEmbeddedPostgres } from '../db/embedded-postgres';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres';
 import { startApi, radiusOptions, workerOptions } from '../main';
 import { startWorker } from '../jobs/worker';
 import { routerOsKick } from '../mikrotik/fallback';
-import { startFreeRadius, FreeRadiusNotInstalledError } from '../freeradius/runner';
+import { startFreeRadius, FreeRadiusNotInstalledError, type FreeRadiusHandle } from '../freeradius/runner';
+import { supervise, type Supervisor } from '../process/supervisor';
+import type { ReadinessCheck } from '../http/app';
+import { waitForSignal } from './signals';
 import { createServices, Services } from '../services';
 import { SYSTEM } from '../services/context';
 import type { Knex } from 'knex';
@@ -76,7 +79,58 @@ export interface Stack {
   databaseUrl: string;
   radius: { host: string; authPort: number; acctPort: number };
   credentials: Credentials & { tenantAdminEmail: string };
+  /** Pids of the supervised processes right now (undefined while one is down or not run). */
+  pids(): { freeradius: number | undefined; postgres: number | undefined };
   stop(): Promise<void>;
+}
+
+/** The URL to print: the password replaced by where it is kept. */
+export function describeDatabaseUrl(url: string, passwordIsIn: string): string {
+  const u = new URL(url);
+  if (!u.password) return u.toString();
+  u.password = 'PASSWORD';
+  return u.toString().replace(':PASSWORD@', `:<password ${passwordIsIn}>@`);
+}
+
+function shortPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+/** The embedded PostgreSQL, restarted when it dies; its URL stays the same. */
+function superviseEmbeddedPostgres(config: Config, logger: Logger): Promise<Supervisor<EmbeddedPostgres>> {
+  return supervise({
+    name: 'embedded PostgreSQL',
+    logger,
+    start: () => startEmbeddedPostgres({ stateDir: config.stateDir, port: config.embeddedPostgresPort, logger }),
+  });
+}
+
+/** FreeRADIUS, restarted when it dies, on the ports of its first start (NAS are set up with them). */
+function superviseFreeRadius(config: Config, databaseUrl: string, logger: Logger): Promise<Supervisor<FreeRadiusHandle>> {
+  const options = { ...radiusOptions(config, databaseUrl), logger };
+  let ports: { authPort?: number; acctPort?: number } = {};
+  return supervise({
+    name: 'FreeRADIUS',
+    logger,
+    start: async () => {
+      const handle = await startFreeRadius({ ...options, ...ports });
+      ports = { authPort: handle.authPort, acctPort: handle.acctPort };
+      return handle;
+    },
+  });
+}
+
+/** /ready's "radius": a Status-Server answered by the FreeRADIUS running now. */
+function radiusReadiness(radius: Supervisor<FreeRadiusHandle>): ReadinessCheck {
+  return {
+    name: 'radius',
+    check: async () => {
+      const current = radius.current();
+      if (!current) throw new Error('FreeRADIUS is not running (restarting)');
+      await current.probe();
+    },
+  };
 }
 
 /**
@@ -91,12 +145,17 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
   };
   try {
     let databaseUrl = config.databaseUrl;
+    let shownDatabaseUrl = databaseUrl ? describeDatabaseUrl(databaseUrl, 'from DATABASE_URL') : '';
+    let postgres: Supervisor<EmbeddedPostgres> | undefined;
     if (!databaseUrl) {
       const port = config.embeddedPostgresPort;
       say(`No DATABASE_URL: starting an embedded PostgreSQL in ${path.join(config.stateDir, 'postgres')} on 127.0.0.1:${port}`);
-      const pg = await startEmbeddedPostgres({ stateDir: config.stateDir, port, logger });
+      const pg = await superviseEmbeddedPostgres(config, logger);
+      postgres = pg;
       stops.push(() => pg.stop());
-      databaseUrl = pg.url;
+      const first = pg.current() as EmbeddedPostgres;
+      databaseUrl = first.url;
+      shownDatabaseUrl = describeDatabaseUrl(first.url, `in ${shortPath(first.passwordFile)}`);
     }
     const db = createDb(databaseUrl, { max: 4 });
     stops.push(() => db.destroy());
@@ -104,9 +163,9 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     say(`Migrations: ${applied.length ? applied.join(', ') : 'up to date'}`);
     const credentials = await seedDemo(db, createServices(db), config.stateDir);
 
-    let radius;
+    let radius: Supervisor<FreeRadiusHandle>;
     try {
-      radius = await startFreeRadius({ ...radiusOptions(config, databaseUrl), logger });
+      radius = await superviseFreeRadius(config, databaseUrl, logger);
     } catch (err) {
       if (err instanceof FreeRadiusNotInstalledError) {
         say('');
@@ -119,7 +178,7 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
       throw err;
     }
     stops.push(() => radius.stop());
-    const api = await startApi(config, logger, databaseUrl);
+    const api = await startApi(config, logger, databaseUrl, { readiness: [radiusReadiness(radius)] });
     stops.push(() => api.stop());
     const workerDb = createDb(databaseUrl, { max: 4 });
     stops.push(() => workerDb.destroy());
@@ -127,20 +186,30 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     stops.push(() => worker.stop());
 
     const host = config.radius.listenAddress === '*' ? '127.0.0.1' : config.radius.listenAddress;
+    const { authPort, acctPort } = radius.current() as FreeRadiusHandle;
     for (const line of [
       '',
       'Lango is up.',
       `  API            ${api.url}/api/v1   (OpenAPI: ${api.url}/api/v1/openapi.json)`,
       `  Platform admin ${credentials.adminEmail} / ${credentials.adminPassword}`,
       `  Demo tenant    ${credentials.tenantAdminEmail} / ${credentials.adminPassword}`,
-      `  FreeRADIUS     auth ${host}:${radius.authPort}, accounting ${host}:${radius.acctPort} (NAS are read from the nas table)`,
+      `  Database       ${shownDatabaseUrl}`,
+      `  FreeRADIUS     auth ${host}:${authPort}, accounting ${host}:${acctPort} (NAS are read from the nas table)`,
       '  Worker         enforcing expiry, quota, suspension and plan changes on live sessions (CoA/Disconnect)',
+      `  Readiness      ${api.url}/ready (database and FreeRADIUS; ${postgres ? 'both are restarted when they die' : 'FreeRADIUS is restarted when it dies'})`,
       '',
       'Try it (expects Access-Accept with Mikrotik-Rate-Limit, Session-Timeout and the data limit):',
-      `  radtest ${DEMO.username} ${DEMO.password} ${host}:${radius.authPort} 0 ${DEMO.nasSecret}`,
+      `  radtest ${DEMO.username} ${DEMO.password} ${host}:${authPort} 0 ${DEMO.nasSecret}`,
       '',
     ]) say(line);
-    return { apiUrl: api.url, databaseUrl, radius: { host, authPort: radius.authPort, acctPort: radius.acctPort }, credentials, stop };
+    return {
+      apiUrl: api.url,
+      databaseUrl,
+      radius: { host, authPort, acctPort },
+      credentials,
+      pids: () => ({ freeradius: radius.current()?.pid, postgres: postgres?.current()?.pid }),
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -152,10 +221,7 @@ export async function up(config: Config, logger: Logger): Promise<number> {
   const stack = await bringUp(config, logger, say);
   if (!stack) return 1;
   say('Ctrl-C stops everything.');
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await waitForSignal();
   say('Stopping...');
   await stack.stop();
   return 0;
