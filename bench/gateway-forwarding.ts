@@ -5,8 +5,9 @@
  * logins and one counter read of all 200 take, and how close HTB shaping is to the limit.
  * Needs root. Results: bench/results/gateway-forwarding-<date>.md and .json. See bench/README.md.
  *
- * Order: baseline, gateway (with and without HTB classes on the measured clients) x 2,
- * baseline again, so drift of a shared machine shows in the two baseline rows.
+ * Order: no gateway at all; then rounds in which every transfer is made under each mode in turn
+ * (the driver's table dormant, the gateway without and with an HTB class on the measured clients),
+ * so the load of a shared machine falls on all modes alike; no gateway again at the end.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -28,26 +29,26 @@ const num = (name: string, dflt: number): number => {
 
 const CONFIG = {
   clients: Math.round(num('BENCH_GW_CLIENTS', 200)),
-  seconds: num('BENCH_GW_SECONDS', 2),
-  rounds: Math.round(num('BENCH_GW_ROUNDS', 2)),
+  seconds: num('BENCH_GW_SECONDS', 1),
+  rounds: Math.round(num('BENCH_GW_ROUNDS', 3)),
   /** The HTB class of the measured clients: far above what a veth path carries, so it classifies but does not limit. */
   classRateBps: 40_000_000_000,
   shapingRatesBps: [2_000_000, 20_000_000, 200_000_000],
   /** Transfer sizes for the rate-limit rows, in seconds at the limit: a short one (a web page) and a steady one. */
-  shapingSeconds: [1, 4],
+  shapingSeconds: [1, 3],
 };
 const PORT = 9000;
 const PORTAL_PORT = 8081;
 
 type Mode = 'no gateway (clean)' | 'gateway table dormant' | 'gateway, no class' | 'gateway, HTB class';
+type Kind = 'upload' | 'download' | 'upload2';
+const KINDS: Kind[] = ['upload', 'download', 'upload2'];
 
-interface Sample {
+interface Transfer {
   mode: Mode;
+  kind: Kind;
   round: number;
-  uploadBps: number;
-  downloadBps: number;
-  /** Two clients uploading at once, summed. */
-  upload2Bps: number;
+  bps: number;
 }
 
 interface Report {
@@ -55,7 +56,7 @@ interface Report {
   source: string;
   host: { kernel: string; cpus: number; loadavg: number[]; nft: string };
   config: typeof CONFIG;
-  samples: Sample[];
+  transfers: Transfer[];
   allow200Ms: number;
   listAllowedMs: { p50: number; max: number; clients: number };
   limiting: Array<{ mechanism: 'htb' | 'nft limit'; limitBps: number; seconds: number; measuredBps: number }>;
@@ -79,20 +80,17 @@ interface TransferAnswer {
 
 const bps = (bytes: number, ms: number): number => (bytes * 8) / (ms / 1000);
 
-async function measure(lab: NetnsLab, mode: Mode, round: number): Promise<Sample> {
+/** One transfer of a kind from the lab's clients; bits per second at the receiver (summed for two clients). */
+async function transfer(lab: NetnsLab, kind: Kind): Promise<number> {
   const [a, b] = lab.clients as [NetnsLab['clients'][0], NetnsLab['clients'][0]];
-  const s = String(CONFIG.seconds);
-  const transfer = async (ns: string, action: 'put-for' | 'get-for'): Promise<number> => {
-    const r = await lab.client<TransferAnswer>(ns, [action, lab.upstream.ip, PORT, s], (CONFIG.seconds + 30) * 1000);
-    if (r.error) throw new Error(`${action} from ${ns} (${mode}) failed: ${r.error}`);
+  const one = async (ns: string, action: 'put-for' | 'get-for'): Promise<number> => {
+    const r = await lab.client<TransferAnswer>(ns, [action, lab.upstream.ip, PORT, String(CONFIG.seconds)], (CONFIG.seconds + 30) * 1000);
+    if (r.error) throw new Error(`${action} from ${ns} failed: ${r.error}`);
     return action === 'put-for' ? bps(r.server!.bytes, r.server!.ms) : bps(r.bytes!, r.ms!);
   };
-  const uploadBps = await transfer(a.ns, 'put-for');
-  const downloadBps = await transfer(a.ns, 'get-for');
-  const both = await Promise.all([transfer(a.ns, 'put-for'), transfer(b.ns, 'put-for')]);
-  const sample = { mode, round, uploadBps, downloadBps, upload2Bps: both[0] + both[1] };
-  log(`${mode} round ${round}: up ${gbit(uploadBps)}, down ${gbit(downloadBps)}, 2 up ${gbit(sample.upload2Bps)} Gbit/s`);
-  return sample;
+  if (kind === 'upload') return one(a.ns, 'put-for');
+  if (kind === 'download') return one(a.ns, 'get-for');
+  return (await Promise.all([one(a.ns, 'put-for'), one(b.ns, 'put-for')])).reduce((x, y) => x + y, 0);
 }
 
 const gbit = (v: number): string => (v / 1e9).toFixed(2);
@@ -110,14 +108,17 @@ export async function runGatewayBench(): Promise<Report> {
   const lab = await createLab({ clients: 2 });
   const driver = new NftablesFirewallDriver({ lanInterface: lab.gateway.lan, wanInterface: lab.gateway.wan, portalPort: PORTAL_PORT, runner: createCommandRunner({ netns: lab.gateway.ns }) });
   const server = await lab.serve(lab.upstream.ns, PROGRAMS.trafficServer, [PORT]);
-  const samples: Sample[] = [];
   try {
     const real = lab.clients.map((c) => ({ ip: c.ip, mac: c.mac }));
     const limits = { uploadBps: CONFIG.classRateBps, downloadBps: CONFIG.classRateBps };
 
-    await lab.routeBack(true);
-    samples.push(await measure(lab, 'no gateway (clean)', 1));
-    await lab.routeBack(false);
+    const transfers: Transfer[] = [];
+    const clean = async (round: number): Promise<void> => {
+      await lab.routeBack(true);
+      for (const kind of KINDS) transfers.push({ mode: 'no gateway (clean)', kind, round, bps: await transfer(lab, kind) });
+      await lab.routeBack(false);
+    };
+    await clean(1);
 
     log(`setup and ${CONFIG.clients} logins`);
     await driver.setup();
@@ -135,19 +136,34 @@ export async function runGatewayBench(): Promise<Report> {
     }
     reads.sort((x, y) => x - y);
 
+    // Modes: the table dormant (no rule runs; no NAT, so a route back; the 200 clients kept),
+    // then the gateway with the measured clients unlimited (HTB passes them directly) or in a class.
+    let current: Mode | undefined;
+    const enter = async (mode: Mode): Promise<void> => {
+      if (mode === current) return;
+      if (mode === 'gateway table dormant') {
+        await nftIn(lab, `add table inet ${NFT_TABLE} { flags dormant; }\n`);
+        await lab.routeBack(true);
+      } else {
+        if (current === 'gateway table dormant' || current === undefined) {
+          await lab.routeBack(false);
+          await nftIn(lab, `add table inet ${NFT_TABLE}\n`);
+        }
+        for (const c of real) await driver.updateLimits(c, mode === 'gateway, HTB class' ? limits : { uploadBps: 0, downloadBps: 0 });
+      }
+      current = mode;
+    };
+    const modes: Mode[] = ['gateway table dormant', 'gateway, no class', 'gateway, HTB class'];
     for (let round = 1; round <= CONFIG.rounds; round++) {
-      // The paired baseline of each round: the table dormant (no rule runs, no NAT: route back),
-      // the 200 clients' state kept, so the rounds interleave without 200 new logins.
-      await nftIn(lab, `add table inet ${NFT_TABLE} { flags dormant; }\n`);
-      await lab.routeBack(true);
-      samples.push(await measure(lab, 'gateway table dormant', round));
-      await lab.routeBack(false);
-      await nftIn(lab, `add table inet ${NFT_TABLE}\n`);
-      for (const c of real) await driver.updateLimits(c, limits);
-      samples.push(await measure(lab, 'gateway, HTB class', round));
-      for (const c of real) await driver.updateLimits(c, { uploadBps: 0, downloadBps: 0 });
-      samples.push(await measure(lab, 'gateway, no class', round));
+      for (const kind of KINDS) {
+        for (const mode of round % 2 ? modes : [...modes].reverse()) {
+          await enter(mode);
+          transfers.push({ mode, kind, round, bps: await transfer(lab, kind) });
+        }
+      }
+      log(`round ${round}: ${transfers.filter((t) => t.round === round && t.mode !== 'no gateway (clean)').map((t) => `${t.mode} ${t.kind} ${gbit(t.bps)}`).join(', ')}`);
     }
+    await enter('gateway, no class');
 
     // Rate limits: the driver's HTB class, then the alternative it does not use, policing with an
     // nftables limit per client (in a table of the benchmark's own: a drop in any table's forward
@@ -182,7 +198,7 @@ export async function runGatewayBench(): Promise<Report> {
 
     await driver.teardown();
     await lab.routeBack(true);
-    samples.push(await measure(lab, 'no gateway (clean)', 2));
+    await clean(2);
 
     let nftVersion = '';
     try {
@@ -195,7 +211,7 @@ export async function runGatewayBench(): Promise<Report> {
       source: sourceVersion(repoRoot()),
       host: { kernel: os.release(), cpus: os.cpus().length, loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100), nft: nftVersion },
       config: CONFIG,
-      samples,
+      transfers,
       allow200Ms,
       listAllowedMs: { p50: reads[Math.floor(reads.length / 2)]!, max: reads[reads.length - 1]!, clients: CONFIG.clients },
       limiting,
@@ -211,40 +227,42 @@ function repoRoot(): string {
   return path.dirname(resolveFreeRadiusSourceDir(__dirname));
 }
 
-const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const median = (xs: number[]): number => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+};
 
 export function renderGatewayMarkdown(r: Report): string {
   const modes: Mode[] = ['no gateway (clean)', 'gateway table dormant', 'gateway, no class', 'gateway, HTB class'];
-  const paired = r.samples.filter((s) => s.mode === 'gateway table dormant');
+  const of = (mode: Mode, kind: Kind): number[] => r.transfers.filter((t) => t.mode === mode && t.kind === kind).map((t) => t.bps);
   const row = (mode: Mode): string => {
-    const s = r.samples.filter((x) => x.mode === mode);
-    const cell = (k: 'uploadBps' | 'downloadBps' | 'upload2Bps'): string => {
-      const v = mean(s.map((x) => x[k]));
-      const ratio = mode.startsWith('gateway,') ? ` (${(v / mean(paired.map((x) => x[k]))).toFixed(2)}x)` : '';
-      return `${gbit(v)}${ratio}`;
+    const cell = (kind: Kind): string => {
+      const v = of(mode, kind);
+      const ratio = mode.startsWith('gateway,') ? ` (${(Math.max(...v) / Math.max(...of('gateway table dormant', kind))).toFixed(2)}x)` : '';
+      return `${gbit(Math.max(...v))} / ${gbit(median(v))}${ratio}`;
     };
-    return `| ${mode} | ${s.length} | ${cell('uploadBps')} | ${cell('downloadBps')} | ${cell('upload2Bps')} |`;
+    return `| ${mode} | ${of(mode, 'upload').length} | ${KINDS.map(cell).join(' | ')} |`;
   };
   return `# Gateway forwarding benchmark (${r.date.slice(0, 10)})
 
 Source ${r.source}; kernel ${r.host.kernel}, ${r.host.cpus} CPUs, load average ${r.host.loadavg.join(' ')} at the end; ${r.host.nft}.
 
-One TCP stream per client for ${r.config.seconds} s from a client namespace through the gateway namespace to the
-upstream namespace (veth pairs, bridge on the LAN side), measured at the receiver. "gateway": the nftables driver
-with ${r.config.clients} clients allowed (${r.config.clients - 2} of them addresses without a namespace, each with
-HTB classes of 10/20 Mbit/s), masquerade to the WAN, counters on every packet. "HTB class": the two measured clients
-have a ${gbit(r.config.classRateBps)} Gbit/s class in both directions (classified and shaped, never the limit);
-"no class": they are allowed without a limit (HTB passes them directly). "no gateway rules": no table, no qdisc,
-a route back instead of NAT, at the start and at the end. "table dormant": in every round before the gateway
-rows, the driver's table switched off (\`flags dormant\`: no rule runs) with its 200 clients kept, route back
-instead of NAT, the HTB roots still there (unclassified traffic goes straight through). Gbit/s, mean of the
-rounds; in brackets the ratio to "table dormant" (the paired baseline).
+TCP transfers of ${r.config.seconds} s from a client namespace through the gateway namespace to the upstream namespace
+(veth pairs, a bridge on the LAN side), one stream per client, measured at the receiver. "gateway": the nftables
+driver with ${r.config.clients} clients allowed (${r.config.clients - 2} of them addresses without a namespace, each
+with HTB classes of 10/20 Mbit/s), masquerade to the WAN, counters on every packet; "HTB class": the measured
+clients have a ${gbit(r.config.classRateBps)} Gbit/s class both ways (classified and shaped, never the limit); "no
+class": they are allowed without a limit (HTB passes them directly). "table dormant": the driver's table switched
+off (\`flags dormant\`, no rule runs) with its clients kept, a route back instead of NAT, the HTB roots still
+there: the paired baseline, measured in every round right before or after the same transfer under the other two
+modes. "no gateway (clean)": no table, no qdisc, a route back, at the start and at the end.
 
-| path | rounds | upload, 1 client | download, 1 client | upload, 2 clients at once |
+Gbit/s, best / median of the transfers (other work on a shared machine only ever takes throughput away, so the
+best is the steadier figure); for the gateway rows the ratio of the best to the dormant table's best.
+
+| path | transfers | upload, 1 client | download, 1 client | upload, 2 clients at once |
 |---|---|---|---|---|
 ${modes.map(row).join('\n')}
-
-Clean baseline at the start and at the end (drift of the shared machine): ${r.samples.filter((s) => s.mode === 'no gateway (clean)').map((s) => `${gbit(s.uploadBps)} / ${gbit(s.downloadBps)} / ${gbit(s.upload2Bps)}`).join(' then ')}.
 
 - ${r.config.clients} logins (allow(), one after the other, nft + tc each): ${(r.allow200Ms / 1000).toFixed(1)} s, ${(r.allow200Ms / r.config.clients).toFixed(0)} ms each.
 - listAllowed() with all counters of ${r.listAllowedMs.clients} clients (one \`nft -j list table\`): p50 ${r.listAllowedMs.p50.toFixed(0)} ms, max ${r.listAllowedMs.max.toFixed(0)} ms (20 calls).
