@@ -6,6 +6,9 @@ import * as m4 from './20261121000004_radius_policy_functions';
 import * as m5 from './20261121000005_enforcement';
 import * as m6 from './20261121000006_nas_routeros_api';
 import * as m7 from './20261121000007_radius_fast_path';
+import * as m300 from './20261201000300_enforcement_superseded_at';
+import * as m301 from './20261201000301_enforcement_merge_duplicates';
+import * as m302 from './20261201000302_enforcement_unique_live';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +28,9 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261121000005_enforcement', m5],
   ['20261121000006_nas_routeros_api', m6],
   ['20261121000007_radius_fast_path', m7],
+  ['20261201000300_enforcement_superseded_at', m300],
+  ['20261201000301_enforcement_merge_duplicates', m301],
+  ['20261201000302_enforcement_unique_live', m302],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

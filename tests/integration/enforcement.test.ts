@@ -7,80 +7,19 @@
  */
 import { Writable } from 'node:stream';
 import request from 'supertest';
-import { createTestDatabase, TestDatabase } from '../helpers/db';
-import { createTestApi, TestApi, TestTenant, suffix } from '../helpers/api';
+import { suffix } from '../helpers/api';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 import { createDb } from '../../src/db/knex';
 import { createLogger } from '../../src/logger';
-import { startWorker, type Worker, type WorkerOptions } from '../../src/jobs/worker';
 import { claimDue } from '../../src/jobs/outbox';
 import { closeStaleSessions, runQuotaCheck, runSweep } from '../../src/jobs/checks';
 import { startNasSimulator } from '../../src/simulate/nas-simulator';
 import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/services/enforcement.service';
-import { addNas, eventually, openSession, scriptedNas, sessionIds, type ScriptedNas } from './enforcement-fixtures';
+import { actions, addNas, eventually, FAST, nas, openSession, SECRET, sessionIds, subscriber, useEnvs, worker } from './enforcement-fixtures';
 
 jest.setTimeout(60000);
 
-const SECRET = 'coa-secret-1';
-const silent = createLogger('silent');
-/** Fast retransmission for loopback: 2 transmissions, 200 + 400 ms. */
-const FAST: WorkerOptions = {
-  schedule: { irt: 0.2, mrt: 0, mrc: 1, mrd: 0 },
-  sender: { retryDelaysMs: [100], pollMs: 100 },
-  sweepMs: 0,
-  quotaMs: 0,
-  staleMs: 0,
-};
-
-interface Env {
-  tdb: TestDatabase;
-  api: TestApi;
-  t: TestTenant;
-  plan: any;
-  workers: Worker[];
-  nases: ScriptedNas[];
-}
-
-const envs: Env[] = [];
-
-async function env(): Promise<Env> {
-  const tdb = await createTestDatabase();
-  const api = await createTestApi(tdb);
-  const t = await api.newTenant();
-  const plan = (await request(api.app).post('/api/v1/plans').set(t.auth).send({ name: `Daily ${suffix()}`, durationSeconds: 86400, rateLimit: '2M/5M' })).body;
-  const e = { tdb, api, t, plan, workers: [], nases: [] };
-  envs.push(e);
-  return e;
-}
-
-afterEach(async () => {
-  for (const e of envs.splice(0)) {
-    for (const w of e.workers) await w.stop();
-    for (const n of e.nases) await n.close();
-    await e.api.close();
-    await e.tdb.drop();
-  }
-});
-
-async function subscriber(e: Env, username = `u-${suffix()}`, body: Record<string, unknown> = {}) {
-  const res = await request(e.api.app).post('/api/v1/subscribers').set(e.t.auth).send({ username, password: 'pw', planId: e.plan.id, ...body });
-  expect(res.status).toBe(201);
-  return res.body;
-}
-
-async function nas(e: Env, extra: Record<string, unknown> = {}): Promise<{ id: string; nas: ScriptedNas }> {
-  const n = await scriptedNas(SECRET);
-  e.nases.push(n);
-  return { id: await addNas(e.tdb.db, e.t.id, '127.0.0.1', SECRET, n.port, { identifier: `id-${suffix()}`, ...extra }), nas: n };
-}
-
-function worker(e: Env, options: WorkerOptions = FAST, db = e.tdb.db, url = e.tdb.url, logger = silent): Worker {
-  const w = startWorker({ db, databaseUrl: url, logger, options });
-  e.workers.push(w);
-  return w;
-}
-
-const actions = (e: Env, where: Record<string, unknown> = {}) => e.tdb.db('enforcement_actions').where({ tenant_id: e.t.id, ...where }).orderBy('created_at');
+const { env } = useEnvs();
 
 describe('the outbox is written in the transaction of the change', () => {
   it('suspend queues a Disconnect per open session of that subscriber only; activate queues nothing', async () => {
