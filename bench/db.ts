@@ -9,6 +9,7 @@ import { createDb } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
 import { createServices } from '../src/services';
 import { SYSTEM } from '../src/services/context';
+import type { TargetPolicy } from '../src/config/networks';
 
 export const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const STOCK_SCHEMA = '/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql';
@@ -169,11 +170,14 @@ export interface LangoSeed {
   otherTenantId: string;
 }
 
+/** The bench's NAS all live on loopback (development's networks). */
+export const LOOPBACK_TARGETS: TargetPolicy = { networks: ['127.0.0.0/8'], allowLoopback: true };
+
 export async function seedLango(url: string): Promise<LangoSeed> {
   const db = createDb(url, { max: 4 });
   try {
     await migrateLatest(db);
-    const s = createServices(db);
+    const s = createServices(db, { enforcementTargets: LOOPBACK_TARGETS });
     const tenantIds: string[] = [];
     for (const [slug, nasAddress, nasSecret, pwSuffix] of [
       ['bench-isp-a', '127.0.0.1', NAS_SECRET, '-x7'],

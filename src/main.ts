@@ -21,7 +21,7 @@ export interface ApiServer {
 
 export async function startApi(config: Config, logger: Logger, databaseUrl: string): Promise<ApiServer> {
   const db = createDb(databaseUrl);
-  const services = createServices(db);
+  const services = createServices(db, { enforcementTargets: config.enforcementTargets });
   const { app } = createApp({ db, services, config, logger });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
@@ -59,6 +59,7 @@ export function radiusOptions(config: Config, databaseUrl: string): StartFreeRad
 /** Worker settings from the configuration (`lango worker` and `lango up`). */
 export function workerOptions(config: Config): WorkerOptions {
   return {
+    targets: config.enforcementTargets,
     sweepMs: config.worker.sweepSeconds * 1000,
     staleFactor: config.worker.staleFactor,
     ...(config.worker.coaSourceAddress ? { bindAddress: config.worker.coaSourceAddress } : {}),

@@ -102,7 +102,7 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     stops.push(() => db.destroy());
     const applied = await migrateLatest(db);
     say(`Migrations: ${applied.length ? applied.join(', ') : 'up to date'}`);
-    const credentials = await seedDemo(db, createServices(db), config.stateDir);
+    const credentials = await seedDemo(db, createServices(db, { enforcementTargets: config.enforcementTargets }), config.stateDir);
 
     let radius;
     try {

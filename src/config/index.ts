@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { NetworkError, parseClientNetwork, parseNetwork, type TargetPolicy } from './networks';
 
 export type Mode = 'development' | 'test' | 'production';
 
@@ -38,6 +39,8 @@ export interface Config {
     /** Source address for CoA/Disconnect (a NAS picks the secret by it); unset: any. */
     readonly coaSourceAddress: string | undefined;
   };
+  /** Where the worker may send CoA/Disconnect and RouterOS API requests (NAS addresses are checked on write too). */
+  readonly enforcementTargets: TargetPolicy;
   readonly stateDir: string;
   /** Port of the embedded PostgreSQL that `lango up` starts when DATABASE_URL is unset. */
   readonly embeddedPostgresPort: number;
@@ -77,7 +80,20 @@ function int(env: Env, key: string, def: number, min: number, max: number, probl
   return n;
 }
 
-const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
+/** A comma-separated list of CIDR networks; `check` throws NetworkError for a bad entry. */
+function networks(env: Env, key: string, def: string, check: (cidr: string) => unknown, problems: string[]): string[] {
+  const list = (env[key] ?? def).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const c of list) {
+    try {
+      check(c);
+    } catch (err) {
+      if (!(err instanceof NetworkError)) throw err;
+      problems.push(`${key}: ${err.message}`);
+    }
+  }
+  return list;
+}
+
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 export function loadConfig(env: Env = process.env): Config {
@@ -103,13 +119,11 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('LANGO_JWT_SECRET: must be at least 32 characters in production');
   }
 
-  const clientNetworks = (env.LANGO_RADIUS_CLIENT_NETWORKS ?? (prod ? '0.0.0.0/0' : '127.0.0.0/8'))
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const c of clientNetworks) {
-    if (!CIDR.test(c)) problems.push(`LANGO_RADIUS_CLIENT_NETWORKS: "${c}" is not a CIDR network`);
-  }
+  const clientNetworks = networks(env, 'LANGO_RADIUS_CLIENT_NETWORKS', prod ? '0.0.0.0/0' : '127.0.0.0/8', parseClientNetwork, problems);
+  // Default: the networks NAS are admitted from. Single hosts are fine here (one NAS).
+  const targetNetworks =
+    env.LANGO_ENFORCEMENT_TARGET_NETWORKS === undefined ? clientNetworks : networks(env, 'LANGO_ENFORCEMENT_TARGET_NETWORKS', '', parseNetwork, problems);
+  if (targetNetworks.length === 0) problems.push('LANGO_ENFORCEMENT_TARGET_NETWORKS: at least one network is required');
 
   const publicRadiusAddress = env.LANGO_PUBLIC_RADIUS_ADDRESS?.trim() || undefined;
   if (publicRadiusAddress !== undefined && isIP(publicRadiusAddress) === 0 && !HOSTNAME.test(publicRadiusAddress)) {
@@ -142,6 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
       staleFactor: int(env, 'LANGO_WORKER_STALE_FACTOR', 3, 2, 100, problems),
       coaSourceAddress: coaSource,
     },
+    enforcementTargets: { networks: targetNetworks, allowLoopback: !prod },
     stateDir: path.resolve(env.LANGO_STATE_DIR ?? '.lango'),
     embeddedPostgresPort: int(env, 'LANGO_EMBEDDED_PG_PORT', 54329, 1, 65535, problems),
     logLevel: env.LANGO_LOG_LEVEL ?? (mode === 'test' ? 'warn' : 'info'),

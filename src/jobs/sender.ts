@@ -21,6 +21,10 @@
  * action ends as timeout and, for a NAS with RouterOS API credentials, the fallback kick runs
  * (src/mikrotik/fallback.ts) and its outcome is recorded next to the RADIUS one. A NAK is final.
  *
+ * Targets: the NAS address comes from a row a tenant writes, so it is checked against the
+ * enforcement target networks (src/config/networks.ts) before anything is sent; an address
+ * outside them ends the action as failed (TARGET_NOT_ALLOWED) without a packet or a fallback.
+ *
  * Database errors: a lost connection is retried with backoff (claims and outcomes alike); an
  * outcome the database refuses for any other reason is not retried: completeMany narrows it
  * down to the row, which is marked failed and logged once with its id.
@@ -33,6 +37,7 @@ import type { Logger } from 'pino';
 import type { DynAuthClient, DynAuthRequest, DynAuthResult } from '../radius/dynauth-client';
 import { RadiusCodecError } from '../radius/errors';
 import type { RouterOsTarget, SessionToKick, FallbackOptions } from '../mikrotik/fallback';
+import type { TargetGuard } from '../config/networks';
 import { isTransientDbError } from '../db/knex';
 import { claimDue, completeMany, reclaimExpired, type ActionResult, type ClaimedAction } from './outbox';
 import { retryDelay } from './retry-delay';
@@ -114,6 +119,7 @@ export class EnforcementSender {
     private readonly db: Knex,
     private readonly dynauth: DynAuthClient,
     logger: Logger,
+    private readonly targets: TargetGuard,
     opts: SenderOptions = {},
     private readonly kick?: RouterOsKickFn,
   ) {
@@ -273,6 +279,12 @@ export class EnforcementSender {
     if (a.nas_address === null || a.nas_secret === null || a.nas_coa_port === null) {
       this.stats.failed++;
       return { id: a.id, status: 'failed', attempted: false, lastError: 'NAS_NOT_FOUND' };
+    }
+    const refused = this.targets.refusal(a.nas_address);
+    if (refused !== null) {
+      this.stats.failed++;
+      this.log.warn({ actionId: a.id, tenantId: a.tenant_id, nas: a.nas_address, refused }, 'enforcement target not allowed');
+      return { id: a.id, status: 'failed', attempted: false, lastError: `TARGET_NOT_ALLOWED: ${a.nas_address}: ${refused}` };
     }
     const req: DynAuthRequest = {
       kind: a.kind,

@@ -7,6 +7,7 @@ import { ApiKeysService } from './api-keys.service';
 import { AuditService } from './audit.service';
 import { EnforcementService } from './enforcement.service';
 import { SessionsService } from './sessions.service';
+import { TargetGuard, type TargetPolicy } from '../config/networks';
 
 export interface Services {
   tenants: TenantsService;
@@ -20,8 +21,13 @@ export interface Services {
   enforcement: EnforcementService;
 }
 
+export interface ServicesOptions {
+  /** Where NAS addresses may point (config.enforcementTargets): the worker sends there. */
+  enforcementTargets: TargetPolicy;
+}
+
 /** Wired once at boot (no module singletons). */
-export function createServices(db: Knex): Services {
+export function createServices(db: Knex, opts: ServicesOptions): Services {
   const plans = new PlansService(db);
   const enforcement = new EnforcementService(db);
   return {
@@ -31,7 +37,7 @@ export function createServices(db: Knex): Services {
     audit: new AuditService(db),
     plans,
     subscribers: new SubscribersService(db, plans, enforcement),
-    nas: new NasService(db),
+    nas: new NasService(db, new TargetGuard(opts.enforcementTargets)),
     sessions: new SessionsService(db),
     enforcement,
   };

@@ -6,6 +6,7 @@ import { Actor, audit, paginate, Page } from './context';
 import { iso } from './tenants.service';
 import { renderMikrotikScript, type ScriptService } from '../mikrotik/script';
 import type { RouterOsTarget } from '../mikrotik/fallback';
+import type { TargetGuard } from '../config/networks';
 
 /** The address in the text form FreeRADIUS prints for Packet-Src-IP(v6)-Address. */
 export function canonicalAddress(a: string): string {
@@ -13,6 +14,21 @@ export function canonicalAddress(a: string): string {
   if (v === 4) return a.split('.').map((o) => String(Number(o))).join('.');
   if (v === 6) return new URL(`http://[${a}]`).hostname.slice(1, -1);
   throw new AppError('VALIDATION_FAILED', 'address must be an IPv4 or IPv6 address', { errors: [{ path: 'body.address', message: 'not an IP address' }] });
+}
+
+/**
+ * The worker sends CoA/Disconnect and RouterOS API requests to a NAS's address: it must be one
+ * the operator allows (LANGO_ENFORCEMENT_TARGET_NETWORKS), never loopback in production,
+ * link-local (cloud metadata) or multicast. The worker checks again before sending.
+ */
+function allowedAddress(guard: TargetGuard, address: string): string {
+  const refused = guard.refusal(address);
+  if (refused !== null) {
+    throw new AppError('VALIDATION_FAILED', `address ${address} cannot be a NAS: ${refused}`, {
+      errors: [{ path: 'body.address', message: `not allowed: ${refused}` }],
+    });
+  }
+  return address;
 }
 
 export interface NasInput {
@@ -90,7 +106,10 @@ function nasView(r: any): NasView {
  * must belong to one tenant and share one secret.
  */
 export class NasService {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly targets: TargetGuard,
+  ) {}
 
   async get(h: Handle, tenantId: string, id: string): Promise<NasView> {
     const r = await h('nas').where({ tenant_id: tenantId, id }).first();
@@ -176,7 +195,7 @@ export class NasService {
   }
 
   async create(actor: Actor, tenantId: string, input: NasInput): Promise<NasView> {
-    const address = canonicalAddress(input.address);
+    const address = allowedAddress(this.targets, canonicalAddress(input.address));
     return withTransaction(this.db, async (trx) => {
       await this.checkAddress(trx, tenantId, address, input.identifier ?? null, input.secret);
       const [r] = await trx('nas')
@@ -201,7 +220,8 @@ export class NasService {
     return withTransaction(this.db, async (trx) => {
       const cur = await trx('nas').where({ tenant_id: tenantId, id }).first();
       if (!cur) throw new AppError('NAS_NOT_FOUND', 'NAS not found');
-      const address = patch.address !== undefined ? canonicalAddress(patch.address) : cur.nasname;
+      // An unchanged address is not re-checked (the worker refuses it if the networks changed).
+      const address = patch.address !== undefined ? allowedAddress(this.targets, canonicalAddress(patch.address)) : cur.nasname;
       const identifier = patch.identifier !== undefined ? patch.identifier : cur.identifier;
       const secret = patch.secret ?? cur.secret;
       await this.checkAddress(trx, tenantId, address, identifier, secret, id);

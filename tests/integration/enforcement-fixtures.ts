@@ -11,12 +11,17 @@ import { decodePacket, encodeResponse, getString, PacketCode, verifyRequest, typ
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createTestApi, suffix, type TestApi, type TestTenant } from '../helpers/api';
 import { createLogger } from '../../src/logger';
+import { loadConfig } from '../../src/config';
+import type { TargetPolicy } from '../../src/config/networks';
 import { startWorker, type Worker, type WorkerOptions } from '../../src/jobs/worker';
 
 export const SECRET = 'coa-secret-1';
 export const silent = createLogger('silent');
+/** The worker sends where development's configuration allows (127.0.0.0/8). */
+export const TARGETS = loadConfig({ LANGO_ENV: 'test' }).enforcementTargets;
 /** Fast retransmission for loopback: 2 transmissions, 200 + 400 ms. */
 export const FAST: WorkerOptions = {
+  targets: TARGETS,
   schedule: { irt: 0.2, mrt: 0, mrc: 1, mrd: 0 },
   sender: { retryDelaysMs: [100], pollMs: 100 },
   sweepMs: 0,
@@ -34,7 +39,7 @@ export interface Env {
 }
 
 /** Call at the top of a test file: env() gives a fresh database, API, tenant and plan, dropped after each test. */
-export function useEnvs(): { env(): Promise<Env> } {
+export function useEnvs(): { env(opts?: { apiTargets?: TargetPolicy }): Promise<Env> } {
   const envs: Env[] = [];
   afterEach(async () => {
     for (const e of envs.splice(0)) {
@@ -45,9 +50,9 @@ export function useEnvs(): { env(): Promise<Env> } {
     }
   });
   return {
-    async env() {
+    async env(opts = {}) {
       const tdb = await createTestDatabase();
-      const api = await createTestApi(tdb);
+      const api = await createTestApi(tdb, undefined, opts.apiTargets ? { enforcementTargets: opts.apiTargets } : {});
       const t = await api.newTenant();
       const plan = (await request(api.app).post('/api/v1/plans').set(t.auth).send({ name: `Daily ${suffix()}`, durationSeconds: 86400, rateLimit: '2M/5M' })).body;
       const e: Env = { tdb, api, t, plan, workers: [], nases: [] };

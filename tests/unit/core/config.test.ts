@@ -43,4 +43,21 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(Object.isFrozen(c)).toBe(true);
   });
+
+  it('validates client networks with the same rule as the FreeRADIUS runner (no single address)', () => {
+    expect(() => loadConfig({ LANGO_RADIUS_CLIENT_NETWORKS: '10.0.0.5/32' })).toThrow(/LANGO_RADIUS_CLIENT_NETWORKS: "10.0.0.5\/32" is a single address/);
+    expect(loadConfig({ LANGO_RADIUS_CLIENT_NETWORKS: '10.0.0.0/8, fd00::/8' }).radius.clientNetworks).toEqual(['10.0.0.0/8', 'fd00::/8']);
+  });
+
+  it('enforcement targets: the client networks by default, or LANGO_ENFORCEMENT_TARGET_NETWORKS; loopback only outside production', () => {
+    expect(loadConfig({}).enforcementTargets).toEqual({ networks: ['127.0.0.0/8'], allowLoopback: true });
+    expect(loadConfig({ LANGO_RADIUS_CLIENT_NETWORKS: '10.0.0.0/8' }).enforcementTargets.networks).toEqual(['10.0.0.0/8']);
+    const prod = { LANGO_ENV: 'production', DATABASE_URL: 'postgres://u@db/lango', LANGO_JWT_SECRET: 'x'.repeat(40) };
+    expect(loadConfig({ ...prod, LANGO_ENFORCEMENT_TARGET_NETWORKS: '10.20.0.0/16,10.30.0.1/32' }).enforcementTargets).toEqual({
+      networks: ['10.20.0.0/16', '10.30.0.1/32'],
+      allowLoopback: false,
+    });
+    expect(() => loadConfig({ LANGO_ENFORCEMENT_TARGET_NETWORKS: '10.0.0.0/8,169.254.0.0/sixteen' })).toThrow(/LANGO_ENFORCEMENT_TARGET_NETWORKS: "169.254.0.0\/sixteen" is not a CIDR/);
+    expect(() => loadConfig({ LANGO_ENFORCEMENT_TARGET_NETWORKS: ' , ' })).toThrow(/LANGO_ENFORCEMENT_TARGET_NETWORKS: at least one network/);
+  });
 });
