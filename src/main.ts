@@ -58,9 +58,13 @@ export function radiusOptions(config: Config, databaseUrl: string): StartFreeRad
 
 /** Worker settings from the configuration (`lango worker` and `lango up`). */
 export function workerOptions(config: Config): WorkerOptions {
+  const { maxAttempts, ...schedule } = config.worker.retry;
   return {
     targets: config.enforcementTargets,
+    schedule,
+    sender: { maxAttempts },
     sweepMs: config.worker.sweepSeconds * 1000,
+    staleMs: config.worker.staleCheckSeconds * 1000,
     staleFactor: config.worker.staleFactor,
     ...(config.worker.coaSourceAddress ? { bindAddress: config.worker.coaSourceAddress } : {}),
   };

@@ -36,6 +36,13 @@ export interface Config {
     readonly sweepSeconds: number;
     /** A session with no accounting update for k x its interim interval is closed as stale. */
     readonly staleFactor: number;
+    /** How often the stale-session check runs, seconds. */
+    readonly staleCheckSeconds: number;
+    /**
+     * CoA/Disconnect retransmission within one attempt (RFC 5080, FreeRADIUS's coa { irt mrt mrc
+     * mrd }, seconds), and how many attempts an action gets before it ends as timeout.
+     */
+    readonly retry: { readonly irt: number; readonly mrt: number; readonly mrc: number; readonly mrd: number; readonly maxAttempts: number };
     /** Source address for CoA/Disconnect (a NAS picks the secret by it); unset: any. */
     readonly coaSourceAddress: string | undefined;
   };
@@ -154,6 +161,16 @@ export function loadConfig(env: Env = process.env): Config {
     worker: {
       sweepSeconds: int(env, 'LANGO_WORKER_SWEEP_SECONDS', 30, 1, 3600, problems),
       staleFactor: int(env, 'LANGO_WORKER_STALE_FACTOR', 3, 2, 100, problems),
+      staleCheckSeconds: int(env, 'LANGO_WORKER_STALE_CHECK_SECONDS', 60, 1, 3600, problems),
+      // Defaults and ranges are FreeRADIUS's for a coa home server (raddb/proxy.conf); mrc 0
+      // retransmits until mrd.
+      retry: {
+        irt: int(env, 'LANGO_WORKER_RETRY_IRT', 2, 1, 5, problems),
+        mrt: int(env, 'LANGO_WORKER_RETRY_MRT', 16, 0, 30, problems),
+        mrc: int(env, 'LANGO_WORKER_RETRY_MRC', 5, 0, 20, problems),
+        mrd: int(env, 'LANGO_WORKER_RETRY_MRD', 30, 5, 60, problems),
+        maxAttempts: int(env, 'LANGO_WORKER_RETRY_MAX_ATTEMPTS', 3, 1, 20, problems),
+      },
       coaSourceAddress: coaSource,
     },
     enforcementTargets: { networks: targetNetworks, allowLoopback: !prod },

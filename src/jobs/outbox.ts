@@ -61,6 +61,8 @@ export interface ClaimOptions {
   leaseSeconds: number;
   /** NAS this worker is already saturating (their rows are left for later or for other workers). */
   excludeNas: readonly string[];
+  /** Attempts an action gets (the worker's setting); unset: the row's own max_attempts. */
+  maxAttempts?: number;
 }
 
 /**
@@ -78,7 +80,8 @@ export async function claimDue(db: Knex, o: ClaimOptions): Promise<ClaimedAction
        FOR UPDATE OF e SKIP LOCKED
      )
      UPDATE enforcement_actions e
-     SET status = 'sending', claimed_by = ?, claimed_until = now() + make_interval(secs => ?), updated_at = now()
+     SET status = 'sending', claimed_by = ?, claimed_until = now() + make_interval(secs => ?), updated_at = now(),
+         max_attempts = coalesce(?::int, e.max_attempts)
      FROM locked
      LEFT JOIN enforcement_actions cur ON cur.id = locked.id
      LEFT JOIN nas n ON n.id = cur.nas_id
@@ -100,7 +103,7 @@ export async function claimDue(db: Knex, o: ClaimOptions): Promise<ClaimedAction
          WHEN e.reason = 'suspended' AND s.id IS NOT NULL AND s.status = 'active' THEN 'subscriber reactivated'
          WHEN e.reason = 'unblock' AND a.radacctid IS NOT NULL AND a.class IS DISTINCT FROM ? THEN 'session not soft-blocked'
        END AS cancel_reason`,
-    [`{${o.excludeNas.join(',')}}`, o.limit, o.worker, o.leaseSeconds, SOFT_BLOCK_CLASS_RADACCT],
+    [`{${o.excludeNas.join(',')}}`, o.limit, o.worker, o.leaseSeconds, o.maxAttempts ?? null, SOFT_BLOCK_CLASS_RADACCT],
   );
   return res.rows as ClaimedAction[];
 }

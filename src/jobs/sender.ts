@@ -57,6 +57,8 @@ export interface SenderOptions {
   leaseSeconds?: number;
   /** Delay before attempt n+1 after attempt n timed out: entry n-1 (the last repeats). Default 5 s, 30 s, 2 min. */
   retryDelaysMs?: readonly number[];
+  /** Attempts per action before it ends as timeout. Default: the row's max_attempts (3). */
+  maxAttempts?: number;
   /** Poll for due rows when nothing woke us. Default 1000 ms. */
   pollMs?: number;
   /** Give up on the RouterOS fallback after this long. Default 15 s. */
@@ -98,7 +100,7 @@ function errorCode(err: unknown): string {
 export class EnforcementSender {
   readonly workerId: string;
   readonly stats: SenderStats = { claimed: 0, ack: 0, nak: 0, timeout: 0, retried: 0, failed: 0, cancelled: 0, fallbacks: 0, reclaimed: 0, dbErrors: 0 };
-  private readonly o: Required<SenderOptions>;
+  private readonly o: Required<Omit<SenderOptions, 'maxAttempts'>> & Pick<SenderOptions, 'maxAttempts'>;
   private readonly log: Logger;
   private readonly inflight = new Map<string, string>(); // action id -> nas key
   private readonly perNasCount = new Map<string, number>();
@@ -131,6 +133,7 @@ export class EnforcementSender {
       perNas: opts.perNas ?? 256,
       leaseSeconds: opts.leaseSeconds ?? 120,
       retryDelaysMs: opts.retryDelaysMs ?? [5_000, 30_000, 120_000],
+      maxAttempts: opts.maxAttempts,
       pollMs: opts.pollMs ?? 1000,
       fallbackTimeoutMs: opts.fallbackTimeoutMs ?? 15_000,
       flushMs: opts.flushMs ?? 20,
@@ -230,7 +233,13 @@ export class EnforcementSender {
         const limit = Math.min(this.o.batchSize, room);
         const excludeNas = this.saturated();
         const claimedAt = Date.now();
-        const rows = await claimDue(this.db, { worker: this.workerId, limit, leaseSeconds: this.o.leaseSeconds, excludeNas });
+        const rows = await claimDue(this.db, {
+          worker: this.workerId,
+          limit,
+          leaseSeconds: this.o.leaseSeconds,
+          excludeNas,
+          ...(this.o.maxAttempts !== undefined ? { maxAttempts: this.o.maxAttempts } : {}),
+        });
         failures = 0;
         this.stats.claimed += rows.length;
         for (const a of rows) this.dispatch(a, claimedAt);
