@@ -1,7 +1,8 @@
 import { loadConfig, ConfigError, Config } from './config';
 import { createLogger } from './logger';
 import { createDb } from './db/knex';
-import { migrateLatest, migrateDownAll } from './db/migrate';
+import { migrateDatabase, migrateDownAll } from './db/migrate';
+import { checkApplicationRole, loginRoleOf, type DatabaseRoles } from './db/roles';
 import { createServices } from './services';
 import { SYSTEM } from './services/context';
 import { startApi, radiusOptions, workerOptions } from './main';
@@ -43,6 +44,19 @@ function dbUrl(config: Config): string {
   return config.databaseUrl;
 }
 
+/**
+ * The login roles `lango migrate` creates (when it may) and grants: the users of DATABASE_URL
+ * and LANGO_RADIUS_DATABASE_URL, with their passwords. When DATABASE_URL is also the migrating
+ * connection (a single-URL development setup), it is left as it is.
+ */
+function migrationRoles(config: Config, adminUrl: string): DatabaseRoles {
+  const admin = loginRoleOf(adminUrl).name;
+  const roles: DatabaseRoles = {};
+  if (config.databaseUrl && loginRoleOf(config.databaseUrl).name !== admin) roles.app = loginRoleOf(config.databaseUrl);
+  if (config.radiusDatabaseUrl) roles.radius = loginRoleOf(config.radiusDatabaseUrl);
+  return roles;
+}
+
 async function waitForSignal(): Promise<void> {
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -65,9 +79,10 @@ export async function run(argv: string[]): Promise<number> {
     case 'radtest':
       return radtestCommand(args);
     case 'migrate': {
-      const db = createDb(dbUrl(config));
+      const adminUrl = config.migrateDatabaseUrl ?? dbUrl(config);
+      const db = createDb(adminUrl, { max: 1 });
       try {
-        const names = args.options['down-all'] ? await migrateDownAll(db) : await migrateLatest(db);
+        const names = args.options['down-all'] ? await migrateDownAll(db) : await migrateDatabase(db, migrationRoles(config, adminUrl));
         process.stdout.write(`${args.options['down-all'] ? 'rolled back' : 'applied'}: ${names.length ? names.join(', ') : 'nothing'}\n`);
       } finally {
         await db.destroy();
@@ -83,6 +98,7 @@ export async function run(argv: string[]): Promise<number> {
     case 'worker': {
       const url = dbUrl(config);
       const db = createDb(url);
+      await checkApplicationRole(db, config.mode, (m) => logger.warn({ module: 'worker' }, m));
       const worker = startWorker({ db, databaseUrl: url, logger, routerOsKick, options: workerOptions(config) });
       await waitForSignal();
       await worker.stop();
@@ -90,7 +106,13 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'radius': {
-      const r = await startFreeRadius({ ...radiusOptions(config, dbUrl(config)), debug: args.options.debug === true, logger });
+      let url = config.radiusDatabaseUrl;
+      if (!url) {
+        if (config.mode === 'production') throw new UsageError('LANGO_RADIUS_DATABASE_URL is required in production (FreeRADIUS connects as its own role)');
+        logger.warn({ module: 'radius' }, 'LANGO_RADIUS_DATABASE_URL is not set: FreeRADIUS connects with DATABASE_URL (development only)');
+        url = dbUrl(config);
+      }
+      const r = await startFreeRadius({ ...radiusOptions(config, url), debug: args.options.debug === true, logger });
       process.stdout.write(`FreeRADIUS running (pid ${r.pid}): auth ${r.authPort}, accounting ${r.acctPort}, config ${r.dir}\n`);
       await waitForSignal();
       await r.stop();
@@ -101,7 +123,7 @@ export async function run(argv: string[]): Promise<number> {
       if (sub !== 'create') throw new UsageError(`unknown command: ${cmd} ${sub ?? ''}`);
       const db = createDb(dbUrl(config));
       try {
-        const services = createServices(db, { enforcementTargets: config.enforcementTargets });
+        const services = createServices(db, { nasApproval: config.nasApproval, enforcementTargets: config.enforcementTargets });
         if (cmd === 'admin') {
           const u = await services.users.createPlatformAdmin(requireOpt(args, 'email'), requireOpt(args, 'password'));
           process.stdout.write(JSON.stringify(u, null, 2) + '\n');

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { Config } from './config';
 import { createDb } from './db/knex';
+import { checkApplicationRole } from './db/roles';
 import { createServices, Services } from './services';
 import { createApp } from './http/app';
 import type { StartFreeRadiusOptions } from './freeradius/runner';
@@ -21,7 +22,11 @@ export interface ApiServer {
 
 export async function startApi(config: Config, logger: Logger, databaseUrl: string): Promise<ApiServer> {
   const db = createDb(databaseUrl);
-  const services = createServices(db, { enforcementTargets: config.enforcementTargets });
+  await checkApplicationRole(db, config.mode, (m) => logger.warn({ module: 'api' }, m)).catch(async (err) => {
+    await db.destroy();
+    throw err;
+  });
+  const services = createServices(db, { nasApproval: config.nasApproval, enforcementTargets: config.enforcementTargets });
   const { app } = createApp({ db, services, config, logger });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {

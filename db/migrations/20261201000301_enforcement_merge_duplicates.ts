@@ -41,7 +41,7 @@ export async function up(knex: Knex): Promise<void> {
                        AND o.status IN ('pending', 'sending', 'ack', 'nak')) AS answered_or_queued
       FROM enforcement_actions e
       WHERE e.status IN ('timeout', 'failed') AND e.radacct_id IS NOT NULL
-        AND e.reason IN ('expired', 'quota', 'suspended', 'soft_block', 'deleted', 'unblock')
+        AND e.reason IN ('expired', 'quota', 'suspended', 'soft_block', 'deleted', 'unblock', 'tenant_suspended')
     )
     UPDATE enforcement_actions e SET superseded_at = now()
     FROM ranked r

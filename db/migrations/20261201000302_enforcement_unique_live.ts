@@ -19,7 +19,7 @@ import type { Knex } from 'knex';
  *  - enforcement_actions_requeue_idx: the timeout/failed rows the checks supersede once
  *    requeueAfterSeconds have passed.
  */
-const ONCE_REASONS = `('expired', 'quota', 'suspended', 'soft_block', 'deleted', 'unblock')`;
+const ONCE_REASONS = `('expired', 'quota', 'suspended', 'soft_block', 'deleted', 'unblock', 'tenant_suspended')`;
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`

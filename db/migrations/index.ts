@@ -6,6 +6,10 @@ import * as m4 from './20261121000004_radius_policy_functions';
 import * as m5 from './20261121000005_enforcement';
 import * as m6 from './20261121000006_nas_routeros_api';
 import * as m7 from './20261121000007_radius_fast_path';
+import * as m8 from './20261201000001_radius_hardening';
+import * as m200 from './20261201000200_staff_credentials';
+import * as m201 from './20261201000201_platform_actor_and_tenant_suspension';
+import * as m202 from './20261201000202_platform_actor_backfill';
 import * as m300 from './20261201000300_enforcement_superseded_at';
 import * as m301 from './20261201000301_enforcement_merge_duplicates';
 import * as m302 from './20261201000302_enforcement_unique_live';
@@ -28,6 +32,10 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261121000005_enforcement', m5],
   ['20261121000006_nas_routeros_api', m6],
   ['20261121000007_radius_fast_path', m7],
+  ['20261201000001_radius_hardening', m8],
+  ['20261201000200_staff_credentials', m200],
+  ['20261201000201_platform_actor_and_tenant_suspension', m201],
+  ['20261201000202_platform_actor_backfill', m202],
   ['20261201000300_enforcement_superseded_at', m300],
   ['20261201000301_enforcement_merge_duplicates', m301],
   ['20261201000302_enforcement_unique_live', m302],

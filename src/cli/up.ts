@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from '../config';
+import { DEVELOPMENT_JWT_SECRET, type Config } from '../config';
 import { createDb } from '../db/knex';
-import { migrateLatest } from '../db/migrate';
+import { migrateDatabase } from '../db/migrate';
+import { redactedUrl, stackDatabase } from '../db/roles';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { startApi, radiusOptions, workerOptions } from '../main';
 import { startWorker } from '../jobs/worker';
@@ -22,21 +23,38 @@ export const DEMO = {
   password: 'demo-password',
 };
 
-interface Credentials {
+export interface Credentials {
   adminEmail: string;
   adminPassword: string;
+  tenantAdminEmail: string;
+  tenantAdminPassword: string;
 }
 
-/** Idempotent demo data: a platform admin, tenant "demo" with an admin, a plan, a NAS, a subscriber. */
-export async function seedDemo(db: Knex, services: Services, stateDir: string): Promise<Credentials & { tenantAdminEmail: string }> {
+const OWNER_EMAIL = 'owner@demo.lango.local';
+const newPassword = () => randomBytes(9).toString('base64url');
+
+/**
+ * Idempotent demo data: a platform admin, tenant "demo" with its owner, a plan, a NAS, a
+ * subscriber. The two staff passwords are random, distinct, and kept in
+ * <stateDir>/demo-credentials.json (0600). A state directory from before the owner had a
+ * password of its own (the file has no tenantAdminPassword) gets one generated, and the
+ * owner's password is reset to it: until then it was the platform admin's.
+ */
+export async function seedDemo(db: Knex, services: Services, stateDir: string): Promise<Credentials> {
   const credFile = path.join(stateDir, 'demo-credentials.json');
-  let cred: Credentials;
-  if (existsSync(credFile)) cred = JSON.parse(readFileSync(credFile, 'utf8'));
-  else {
-    cred = { adminEmail: 'admin@lango.local', adminPassword: randomBytes(9).toString('base64url') };
+  const stored: Partial<Credentials> = existsSync(credFile) ? JSON.parse(readFileSync(credFile, 'utf8')) : {};
+  const cred: Credentials = {
+    adminEmail: stored.adminEmail ?? 'admin@lango.local',
+    adminPassword: stored.adminPassword ?? newPassword(),
+    tenantAdminEmail: stored.tenantAdminEmail ?? OWNER_EMAIL,
+    tenantAdminPassword: stored.tenantAdminPassword ?? newPassword(),
+  };
+  const resetOwner = stored.adminPassword !== undefined && stored.tenantAdminPassword === undefined;
+  if ((Object.keys(cred) as Array<keyof Credentials>).some((k) => stored[k] === undefined)) {
     writeFileSync(credFile, JSON.stringify(cred), { mode: 0o600 });
+    chmodSync(credFile, 0o600);
   }
-  if (!(await db('users').whereRaw('lower(email) = ?', [cred.adminEmail]).first())) {
+  if (!(await db('users').whereNull('tenant_id').whereRaw('lower(email) = lower(?)', [cred.adminEmail]).first())) {
     await services.users.createPlatformAdmin(cred.adminEmail, cred.adminPassword, 'Platform admin');
   }
   let tenant = await db('tenants').where({ slug: DEMO.tenantSlug }).first();
@@ -46,9 +64,12 @@ export async function seedDemo(db: Knex, services: Services, stateDir: string): 
       slug: DEMO.tenantSlug,
       timeZone: 'Africa/Nairobi',
       currency: 'KES',
-      admin: { email: 'owner@demo.lango.local', password: cred.adminPassword, name: 'Demo owner' },
+      admin: { email: cred.tenantAdminEmail, password: cred.tenantAdminPassword, name: 'Demo owner' },
     });
     tenant = { id: created.tenant.id };
+  } else if (resetOwner) {
+    const owner = await db('users').where({ tenant_id: tenant.id }).whereRaw('lower(email) = lower(?)', [cred.tenantAdminEmail]).first('id');
+    if (owner) await services.users.update(SYSTEM, tenant.id, owner.id, { password: cred.tenantAdminPassword });
   }
   const tid: string = tenant.id;
   let plan = await db('plans').where({ tenant_id: tid, name: 'Daily 1 GB' }).first();
@@ -68,14 +89,31 @@ export async function seedDemo(db: Knex, services: Services, stateDir: string): 
     const active = await db('subscriptions').where({ subscriber_id: sub.id, status: 'active' }).andWhere('ends_at', '>', new Date(Date.now() + 3600_000)).first();
     if (!active) await services.subscribers.renew(SYSTEM, tid, sub.id);
   }
-  return { ...cred, tenantAdminEmail: 'owner@demo.lango.local' };
+  return cred;
+}
+
+/**
+ * The JWT secret of a `lango up` stack when LANGO_JWT_SECRET is not set: 32 random bytes kept
+ * in <stateDir>/jwt-secret (0600), so tokens survive a restart. Never the configuration's
+ * development fallback, which is published in the source.
+ */
+export function stateJwtSecret(stateDir: string): string {
+  const file = path.join(stateDir, 'jwt-secret');
+  if (existsSync(file)) {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (kept.length >= 32) return kept;
+  }
+  const secret = randomBytes(32).toString('hex');
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return secret;
 }
 
 export interface Stack {
   apiUrl: string;
   databaseUrl: string;
   radius: { host: string; authPort: number; acctPort: number };
-  credentials: Credentials & { tenantAdminEmail: string };
+  credentials: Credentials;
   stop(): Promise<void>;
 }
 
@@ -90,23 +128,34 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     for (const s of stops.splice(0).reverse()) await s().catch((e) => logger.error({ err: e }, 'shutdown step failed'));
   };
   try {
-    let databaseUrl = config.databaseUrl;
-    if (!databaseUrl) {
+    // One administrative connection (the embedded server's superuser, or the URL given) runs
+    // the migrations and creates the least-privilege roles the processes then use
+    // (src/db/roles.ts): lango_app for the API and the worker, lango_radius for FreeRADIUS.
+    let adminUrl = config.migrateDatabaseUrl ?? config.databaseUrl;
+    if (!adminUrl) {
       const port = config.embeddedPostgresPort;
       say(`No DATABASE_URL: starting an embedded PostgreSQL in ${path.join(config.stateDir, 'postgres')} on 127.0.0.1:${port}`);
       const pg = await startEmbeddedPostgres({ stateDir: config.stateDir, port, logger });
       stops.push(() => pg.stop());
-      databaseUrl = pg.url;
+      adminUrl = pg.url;
     }
+    const stackDb = stackDatabase(adminUrl, config.stateDir);
+    const adminDb = createDb(stackDb.adminUrl, { max: 1 });
+    let applied: string[];
+    try {
+      applied = await migrateDatabase(adminDb, stackDb.roles);
+    } finally {
+      await adminDb.destroy();
+    }
+    say(`Migrations: ${applied.length ? applied.join(', ') : 'up to date'}`);
+    const databaseUrl = stackDb.appUrl;
     const db = createDb(databaseUrl, { max: 4 });
     stops.push(() => db.destroy());
-    const applied = await migrateLatest(db);
-    say(`Migrations: ${applied.length ? applied.join(', ') : 'up to date'}`);
-    const credentials = await seedDemo(db, createServices(db, { enforcementTargets: config.enforcementTargets }), config.stateDir);
+    const credentials = await seedDemo(db, createServices(db, { nasApproval: 'auto', enforcementTargets: config.enforcementTargets }), config.stateDir);
 
     let radius;
     try {
-      radius = await startFreeRadius({ ...radiusOptions(config, databaseUrl), logger });
+      radius = await startFreeRadius({ ...radiusOptions(config, stackDb.radiusUrl), logger });
     } catch (err) {
       if (err instanceof FreeRadiusNotInstalledError) {
         say('');
@@ -119,7 +168,8 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
       throw err;
     }
     stops.push(() => radius.stop());
-    const api = await startApi(config, logger, databaseUrl);
+    const jwtSecret = config.jwtSecret === DEVELOPMENT_JWT_SECRET ? stateJwtSecret(config.stateDir) : config.jwtSecret;
+    const api = await startApi(Object.freeze({ ...config, jwtSecret }), logger, databaseUrl);
     stops.push(() => api.stop());
     const workerDb = createDb(databaseUrl, { max: 4 });
     stops.push(() => workerDb.destroy());
@@ -132,8 +182,9 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
       'Lango is up.',
       `  API            ${api.url}/api/v1   (OpenAPI: ${api.url}/api/v1/openapi.json)`,
       `  Platform admin ${credentials.adminEmail} / ${credentials.adminPassword}`,
-      `  Demo tenant    ${credentials.tenantAdminEmail} / ${credentials.adminPassword}`,
+      `  Demo tenant    ${credentials.tenantAdminEmail} / ${credentials.tenantAdminPassword}`,
       `  FreeRADIUS     auth ${host}:${radius.authPort}, accounting ${host}:${radius.acctPort} (NAS are read from the nas table)`,
+      `  Database       ${redactedUrl(stackDb.appUrl, stackDb.passwordFile)} (API and worker; FreeRADIUS connects as lango_radius)`,
       '  Worker         enforcing expiry, quota, suspension and plan changes on live sessions (CoA/Disconnect)',
       '',
       'Try it (expects Access-Accept with Mikrotik-Rate-Limit, Session-Timeout and the data limit):',

@@ -6,15 +6,39 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { NetworkError, parseClientNetwork, parseNetwork, type TargetPolicy } from './networks';
+import { isNetwork, NetworkError, parseClientNetwork, parseNetwork, type TargetPolicy } from './networks';
 
 export type Mode = 'development' | 'test' | 'production';
 
 export interface Config {
   readonly mode: Mode;
+  /** The API's and the worker's connection: an application role that is not a superuser. */
   readonly databaseUrl: string | undefined;
+  /**
+   * FreeRADIUS's connection: a role that may only EXECUTE the lango_* functions rlm_sql calls.
+   * Required in production; outside it `lango radius` falls back to DATABASE_URL (with a
+   * warning) and `lango up` creates its own.
+   */
+  readonly radiusDatabaseUrl: string | undefined;
+  /**
+   * The connection `lango migrate` uses: a role that may create the schema (and, to create the
+   * application and FreeRADIUS roles, roles). Default DATABASE_URL.
+   */
+  readonly migrateDatabaseUrl: string | undefined;
+  /** Who admits a new NAS address: auto (default outside production) or platform (an admin approves). */
+  readonly nasApproval: 'auto' | 'platform';
+  /**
+   * Signs staff JWTs. Outside production it falls back to DEVELOPMENT_JWT_SECRET, which is
+   * public: `lango up` replaces it with a random secret kept in its state directory.
+   */
   readonly jwtSecret: string;
   readonly jwtTtlSeconds: number;
+  readonly login: LoginLimits;
+  /**
+   * Express "trust proxy": which hops may set X-Forwarded-For (the client address that login
+   * limits count). false: the socket's peer address, headers ignored.
+   */
+  readonly trustProxy: false | number | readonly string[];
   readonly api: { readonly host: string; readonly port: number };
   readonly radius: {
     readonly listenAddress: string;
@@ -53,6 +77,18 @@ export interface Config {
   readonly embeddedPostgresPort: number;
   readonly logLevel: string;
 }
+
+/** Failed staff logins allowed per window, per account (email) and per client address. */
+export interface LoginLimits {
+  readonly maxFailuresPerAccount: number;
+  readonly maxFailuresPerAddress: number;
+  readonly windowSeconds: number;
+}
+
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = Object.freeze({ maxFailuresPerAccount: 10, maxFailuresPerAddress: 100, windowSeconds: 900 });
+
+/** The development fallback: published in this file, so refused in production. */
+export const DEVELOPMENT_JWT_SECRET = 'lango-development-only-jwt-secret-change-me';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -103,6 +139,30 @@ function networks(env: Env, key: string, def: string, check: (cidr: string) => u
 
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * LANGO_TRUST_PROXY: a number of proxy hops, or a comma-separated list of proxy addresses,
+ * CIDR networks and the names loopback, linklocal, uniquelocal. "true" (trust every hop) is
+ * refused: any client could then pick its own address by sending X-Forwarded-For.
+ */
+function parseTrustProxy(raw: string | undefined, problems: string[]): false | number | string[] {
+  const v = raw?.trim();
+  if (!v || v === 'false' || v === '0') return false;
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    if (hops > 10) problems.push(`LANGO_TRUST_PROXY: at most 10 hops, got "${v}"`);
+    return hops;
+  }
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of list) {
+    if (!PROXY_RANGES.has(item) && isIP(item) === 0 && !isNetwork(item)) {
+      problems.push(`LANGO_TRUST_PROXY: "${item}" is not a hop count, an address, a CIDR network or loopback/linklocal/uniquelocal`);
+    }
+  }
+  return list;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   const modeRaw = env.LANGO_ENV ?? env.NODE_ENV ?? 'development';
@@ -118,13 +178,28 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('DATABASE_URL: expected a postgres:// URL');
   }
 
+  const pgUrl = (key: string, required: boolean): string | undefined => {
+    const v = secret(env, key, problems);
+    if (required && !v) problems.push(`${key}: required in production`);
+    if (v && !/^postgres(ql)?:\/\//.test(v)) problems.push(`${key}: expected a postgres:// URL`);
+    return v || undefined;
+  };
+  const radiusDatabaseUrl = pgUrl('LANGO_RADIUS_DATABASE_URL', false);
+  const migrateDatabaseUrl = pgUrl('LANGO_MIGRATE_DATABASE_URL', false);
+  const nasApprovalRaw = env.LANGO_NAS_APPROVAL ?? (prod ? 'platform' : 'auto');
+  if (nasApprovalRaw !== 'auto' && nasApprovalRaw !== 'platform') problems.push(`LANGO_NAS_APPROVAL: expected auto or platform, got "${nasApprovalRaw}"`);
+
   let jwtSecret = secret(env, 'LANGO_JWT_SECRET', problems);
   if (!jwtSecret) {
     if (prod) problems.push('LANGO_JWT_SECRET: required in production (at least 32 characters)');
-    else jwtSecret = 'lango-development-only-jwt-secret-change-me';
+    else jwtSecret = DEVELOPMENT_JWT_SECRET;
+  } else if (prod && jwtSecret === DEVELOPMENT_JWT_SECRET) {
+    problems.push('LANGO_JWT_SECRET: the development secret is public; set a random one in production');
   } else if (prod && jwtSecret.length < 32) {
     problems.push('LANGO_JWT_SECRET: must be at least 32 characters in production');
   }
+
+  const trustProxy = parseTrustProxy(env.LANGO_TRUST_PROXY, problems);
 
   const clientNetworks = networks(env, 'LANGO_RADIUS_CLIENT_NETWORKS', prod ? '0.0.0.0/0' : '127.0.0.0/8', parseClientNetwork, problems);
   // Default: the networks NAS are admitted from. Single hosts are fine here (one NAS).
@@ -143,8 +218,17 @@ export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     mode,
     databaseUrl,
+    radiusDatabaseUrl,
+    migrateDatabaseUrl,
+    nasApproval: nasApprovalRaw === 'platform' ? 'platform' : 'auto',
     jwtSecret: jwtSecret ?? '',
     jwtTtlSeconds: int(env, 'LANGO_JWT_TTL', 12 * 3600, 60, 30 * 86400, problems),
+    login: {
+      maxFailuresPerAccount: int(env, 'LANGO_LOGIN_MAX_FAILURES_PER_ACCOUNT', DEFAULT_LOGIN_LIMITS.maxFailuresPerAccount, 1, 1000, problems),
+      maxFailuresPerAddress: int(env, 'LANGO_LOGIN_MAX_FAILURES_PER_ADDRESS', DEFAULT_LOGIN_LIMITS.maxFailuresPerAddress, 1, 100000, problems),
+      windowSeconds: int(env, 'LANGO_LOGIN_WINDOW_SECONDS', DEFAULT_LOGIN_LIMITS.windowSeconds, 10, 86400, problems),
+    },
+    trustProxy,
     api: {
       host: env.LANGO_API_HOST ?? (prod ? '0.0.0.0' : '127.0.0.1'),
       port: int(env, 'LANGO_API_PORT', 3000, 0, 65535, problems),

@@ -42,6 +42,16 @@ export function parseNetwork(cidr: string, opts: { singleHost?: boolean } = {}):
   return { address, prefix, family };
 }
 
+export function isNetwork(cidr: string): boolean {
+  try {
+    parseNetwork(cidr);
+    return true;
+  } catch (err) {
+    if (err instanceof NetworkError) return false;
+    throw err;
+  }
+}
+
 /** A FreeRADIUS dynamic-client network (no single hosts), as clients.conf writes it. */
 export function parseClientNetwork(cidr: string): string {
   const n = parseNetwork(cidr, { singleHost: false });

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { migrationSource } from '../../db/migrations';
+import { applyPrivileges, type DatabaseRoles } from './roles';
 
 const options = { migrationSource, tableName: 'lango_migrations' };
 
@@ -17,4 +18,14 @@ export async function migrateDownAll(db: Knex): Promise<string[]> {
 export async function migrationStatus(db: Knex): Promise<{ applied: string[]; pending: string[] }> {
   const [applied, pending] = (await db.migrate.list(options)) as [Array<{ name: string }>, Array<[string, unknown]>];
   return { applied: applied.map((a) => a.name), pending: pending.map((p) => p[0]) };
+}
+
+/**
+ * What `lango migrate` does: the migrations, then the roles and grants of src/db/roles.ts
+ * (every run, so objects added by new migrations are covered).
+ */
+export async function migrateDatabase(db: Knex, roles: DatabaseRoles): Promise<string[]> {
+  const names = await migrateLatest(db);
+  await applyPrivileges(db, roles);
+  return names;
 }

@@ -26,6 +26,8 @@ export interface SqlObjectFile {
   name: string;
   version: number;
   file: string;
+  /** The newest version removes the object (its file is a DROP). */
+  dropped: boolean;
 }
 
 /** The newest version of every object in db/sql/<kind>. */
@@ -39,7 +41,10 @@ export function newestSqlObjects(kind: 'functions' | 'views'): SqlObjectFile[] {
     const name = `${kind}/${m[1]}`;
     const version = Number(m[2]);
     const cur = newest.get(name);
-    if (!cur || cur.version < version) newest.set(name, { name, version, file: path.join(dir, f) });
+    if (cur && cur.version >= version) continue;
+    const file = path.join(dir, f);
+    const dropped = /^\s*DROP\b/im.test(readFileSync(file, 'utf8').replace(/^\s*--.*$/gm, ''));
+    newest.set(name, { name, version, file, dropped });
   }
   return [...newest.values()].sort((a, b) => a.name.localeCompare(b.name));
 }

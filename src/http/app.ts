@@ -10,12 +10,14 @@ import { registerAdminRoutes } from './routes/admin.routes';
 import { registerTenantRoutes } from './routes/tenant.routes';
 import { registerSessionRoutes } from './routes/sessions.routes';
 import type { Services } from '../services';
-import type { Config } from '../config';
+import { DEFAULT_LOGIN_LIMITS, type Config } from '../config';
+import { LoginThrottle } from './login-throttle';
 
 export interface AppDeps {
   db: Knex;
   services: Services;
-  config: Pick<Config, 'jwtSecret' | 'jwtTtlSeconds'> & { radius?: Pick<Config['radius'], 'publicAddress' | 'authPort' | 'acctPort'> };
+  config: Pick<Config, 'jwtSecret' | 'jwtTtlSeconds'> &
+    Partial<Pick<Config, 'login' | 'trustProxy'>> & { radius?: Pick<Config['radius'], 'publicAddress' | 'authPort' | 'acctPort'> };
   logger: Logger;
 }
 
@@ -24,6 +26,8 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Which proxies may set the client address (X-Forwarded-For) that login limits count.
+  app.set('trust proxy', deps.config.trustProxy ?? false);
   const log = deps.logger.child({ module: 'http' });
 
   app.use((req, res, next) => {
@@ -54,7 +58,8 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
 
   const router = express.Router();
   const registry = new RouteRegistry(router, createAuthenticator(deps.db, deps.config.jwtSecret));
-  registerAdminRoutes(registry, deps.services, { jwtSecret: deps.config.jwtSecret, ttl: deps.config.jwtTtlSeconds });
+  const throttle = new LoginThrottle(deps.db, deps.config.login ?? DEFAULT_LOGIN_LIMITS);
+  registerAdminRoutes(registry, deps.services, { jwtSecret: deps.config.jwtSecret, ttl: deps.config.jwtTtlSeconds, throttle });
   registerTenantRoutes(registry, deps.services, deps.db, deps.config.radius ? { radius: deps.config.radius } : {});
   registerSessionRoutes(registry, deps.services);
   const openapi = registry.openapi({ title: 'Lango API', version: '1' });
@@ -67,11 +72,7 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
 
   // One error shape; unknown errors are logged with their cause and answered as INTERNAL.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    let e = mapDbError(err);
-    const bodyErr = err as { type?: string; status?: number };
-    if (bodyErr?.type === 'entity.parse.failed') e = new AppError('BAD_JSON', 'the body is not valid JSON');
-    else if (bodyErr?.type === 'entity.too.large') e = new AppError('PAYLOAD_TOO_LARGE', 'the body is too large');
-    else if (bodyErr?.type === 'encoding.unsupported' || bodyErr?.type === 'charset.unsupported') e = new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body encoding');
+    let e = requestError(err) ?? mapDbError(err);
     if (!(e instanceof AppError)) {
       log.error({ err, requestId: res.locals.requestId, method: req.method, path: req.path }, 'unhandled error');
       e = new AppError('INTERNAL', 'internal error');
@@ -83,4 +84,22 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
   });
 
   return { app, registry, openapi };
+}
+
+/**
+ * Errors Express raises before a route runs, as client errors: the router's URIError (status
+ * 400) for a path parameter with malformed percent-encoding, and body-parser's http-errors
+ * (4xx, `expose`; a body that does not decompress is the zlib error, wrapped with status 400).
+ */
+function requestError(err: unknown): AppError | undefined {
+  const h = err as { type?: string; status?: number; expose?: boolean } | null;
+  if (err instanceof URIError && h?.status === 400) {
+    return new AppError('VALIDATION_FAILED', 'a path parameter has malformed percent-encoding', { errors: [{ path: 'params', message: 'malformed percent-encoding' }] });
+  }
+  if (!h || typeof h !== 'object' || h.expose !== true || typeof h.status !== 'number' || h.status < 400 || h.status > 499) return undefined;
+  if (h.type === 'entity.parse.failed') return new AppError('BAD_JSON', 'the body is not valid JSON');
+  if (h.type === 'entity.too.large' || h.status === 413) return new AppError('PAYLOAD_TOO_LARGE', 'the body is too large');
+  if (h.type === 'encoding.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Encoding: send gzip, deflate, br or none');
+  if (h.type === 'charset.unsupported' || h.status === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body charset: send UTF-8');
+  return new AppError('BAD_REQUEST', 'the body could not be read: truncated, or not compressed as its Content-Encoding says');
 }

@@ -4,6 +4,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Knex } from 'knex';
 import { AppError } from '../errors';
 import { mapDbError } from '../db/knex';
+import { assertTenantActive } from '../services/tenants.service';
 
 export type Role = 'platform_admin' | 'tenant_admin' | 'tenant_operator';
 export const ROLES = {
@@ -24,6 +25,8 @@ export interface TokenClaims {
   sub: string;
   role: Role;
   tid: string | null;
+  /** users.token_version when the token was issued; a bump ends every older token. */
+  ver: number;
 }
 
 export function signToken(secret: string, ttlSeconds: number, claims: TokenClaims): string {
@@ -43,6 +46,11 @@ export function sha256(s: string): string {
 
 const API_KEY_RE = /^lk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
+/**
+ * Resolves the caller on every request, in one indexed lookup each: an API key by its prefix
+ * (with its tenant and creator), a JWT's user by id (with the tenant). The credential is
+ * checked first; what it reveals after that (expired, suspended) is only told to its holder.
+ */
 export function createAuthenticator(db: Knex, jwtSecret: string) {
   return async function authenticate(req: Request): Promise<Principal | null> {
     const header = req.get('authorization');
@@ -56,11 +64,20 @@ export function createAuthenticator(db: Knex, jwtSecret: string) {
     try {
       const key = API_KEY_RE.exec(credential);
       if (key) {
-        const row = await db('api_keys').where({ prefix: key[1] }).first();
+        const row = await db('api_keys as k')
+          .join('tenants as t', 't.id', 'k.tenant_id')
+          .leftJoin('users as c', 'c.id', 'k.created_by')
+          .where('k.prefix', key[1])
+          .first('k.id', 'k.role', 'k.tenant_id', 'k.key_hash', 'k.revoked_at', 'k.expires_at', 't.status as tenant_status', 'c.disabled_at as creator_disabled_at');
         const given = Buffer.from(sha256(key[2]!), 'hex');
         if (!row || row.revoked_at || !timingSafeEqual(given, Buffer.from(row.key_hash, 'hex'))) {
           throw new AppError('UNAUTHENTICATED', 'invalid or revoked API key');
         }
+        if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) throw new AppError('API_KEY_EXPIRED', 'this API key has expired');
+        // A key whose creator is disabled is refused until the creator is enabled again
+        // (keys without a recorded creator: see docs/decisions.md).
+        if (row.creator_disabled_at) throw new AppError('API_KEY_CREATOR_DISABLED', 'the user who created this API key is disabled');
+        assertTenantActive(row.tenant_status);
         // Best effort: a failed timestamp update must not fail the request.
         db('api_keys').where({ id: row.id }).update({ last_used_at: db.fn.now() }).catch(() => undefined);
         return { kind: 'api_key', id: row.id, role: row.role, tenantId: row.tenant_id };
@@ -71,8 +88,13 @@ export function createAuthenticator(db: Knex, jwtSecret: string) {
       } catch {
         throw new AppError('UNAUTHENTICATED', 'invalid or expired token');
       }
-      const user = await db('users').where({ id: claims.sub }).first();
+      const user = await db('users as u')
+        .leftJoin('tenants as t', 't.id', 'u.tenant_id')
+        .where('u.id', claims.sub)
+        .first('u.id', 'u.role', 'u.tenant_id', 'u.disabled_at', 'u.token_version', 't.status as tenant_status');
       if (!user || user.disabled_at) throw new AppError('UNAUTHENTICATED', 'account disabled or removed');
+      if (claims.ver !== user.token_version) throw new AppError('UNAUTHENTICATED', 'this token was revoked; log in again');
+      if (user.tenant_id) assertTenantActive(user.tenant_status);
       return { kind: 'user', id: user.id, role: user.role, tenantId: user.tenant_id };
     } catch (err) {
       throw mapDbError(err);

@@ -1,6 +1,5 @@
 import type { Request, Response, Router, RequestHandler } from 'express';
-import type { ValidateFunction } from 'ajv';
-import { compileBody, compileQuery, JsonSchema, validationError } from './validation';
+import { compileBody, compileQuery, JsonSchema, validationError, Validator } from './validation';
 import { Principal, Role } from './auth';
 import { AppError } from '../errors';
 
@@ -50,7 +49,7 @@ export class RouteRegistry {
   ) {}
 
   add(spec: RouteSpec, handler: Handler): void {
-    const v: { body?: ValidateFunction; query?: ValidateFunction; params?: ValidateFunction } = {};
+    const v: { body?: Validator; query?: Validator; params?: Validator } = {};
     if (spec.body) v.body = compileBody(spec.body);
     if (spec.query) v.query = compileQuery(spec.query);
     if (spec.params) v.params = compileQuery(spec.params);

@@ -1,11 +1,12 @@
-import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import Ajv, { ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { AppError } from '../errors';
 
 /**
  * Two ajv instances compiled once at start: bodies are taken as sent (no coercion, unknown
  * fields rejected by the schemas), query strings and path params are coerced from text.
- * Never compile client-supplied schemas; `$data` stays off.
+ * Never compile client-supplied schemas; `$data` stays off. Shared schema pieces are in
+ * routes/schemas.ts.
  */
 const bodyAjv = new Ajv({ allErrors: true, coerceTypes: false, useDefaults: true, strict: true });
 const queryAjv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: true });
@@ -14,11 +15,33 @@ addFormats(queryAjv);
 
 export type JsonSchema = Record<string, unknown>;
 
-export function compileBody(schema: JsonSchema): ValidateFunction {
+/** A compiled schema: true when `data` is valid, else `errors` says why. */
+export interface Validator {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
+
+export function compileBody(schema: JsonSchema): Validator {
   return bodyAjv.compile(schema);
 }
-export function compileQuery(schema: JsonSchema): ValidateFunction {
-  return queryAjv.compile(schema);
+
+/**
+ * ajv coerces "Infinity" and "1e400" to Infinity for an integer and then skips minimum and
+ * maximum (they only compare finite numbers), so ?limit=Infinity would pass. No parameter takes
+ * an infinite number: after coercion, any is refused.
+ */
+export function compileQuery(schema: JsonSchema): Validator {
+  const validate = queryAjv.compile(schema);
+  const checked: Validator = (data) => {
+    if (!validate(data)) {
+      checked.errors = validate.errors;
+      return false;
+    }
+    const infinite = Object.entries(data as Record<string, unknown>).filter(([, v]) => typeof v === 'number' && !Number.isFinite(v));
+    checked.errors = infinite.map(([k]) => ({ instancePath: `/${k}`, schemaPath: '#/type', keyword: 'type', params: {}, message: 'must be a finite number' }));
+    return infinite.length === 0;
+  };
+  return checked;
 }
 
 function pathOf(where: string, e: ErrorObject): string {
@@ -35,13 +58,3 @@ export function validationError(where: 'body' | 'query' | 'params', errors: Erro
   }));
   return new AppError('VALIDATION_FAILED', `invalid ${where}: ${list.map((l) => `${l.path} ${l.message}`).join('; ')}`, { errors: list });
 }
-
-/** Reusable schema pieces. */
-export const S = {
-  uuid: { type: 'string', format: 'uuid' },
-  id: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', format: 'uuid' } } },
-  pagination: {
-    limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
-    offset: { type: 'integer', minimum: 0, maximum: 10_000_000, default: 0 },
-  },
-} as const;

@@ -67,7 +67,8 @@ export interface ClaimOptions {
 
 /**
  * Claims due actions. The cancel check mirrors the checks that queued them: a session that has
- * ended, a subscriber who renewed (expired, soft_block for time) or was reactivated (suspended).
+ * ended, a subscriber who renewed (expired, soft_block for time) or was reactivated (suspended),
+ * a tenant that is active again (tenant_suspended).
  */
 export async function claimDue(db: Knex, o: ClaimOptions): Promise<ClaimedAction[]> {
   const res = await db.raw(
@@ -101,6 +102,8 @@ export async function claimDue(db: Knex, o: ClaimOptions): Promise<ClaimedAction
                 SELECT 1 FROM subscriptions sb WHERE sb.subscriber_id = s.id AND sb.status = 'active'
                 AND sb.starts_at <= now() AND sb.ends_at > now()) THEN 'subscription renewed'
          WHEN e.reason = 'suspended' AND s.id IS NOT NULL AND s.status = 'active' THEN 'subscriber reactivated'
+         WHEN e.reason = 'tenant_suspended' AND EXISTS (
+                SELECT 1 FROM tenants t WHERE t.id = e.tenant_id AND t.status = 'active') THEN 'tenant reactivated'
          WHEN e.reason = 'unblock' AND a.radacctid IS NOT NULL AND a.class IS DISTINCT FROM ? THEN 'session not soft-blocked'
        END AS cancel_reason`,
     [`{${o.excludeNas.join(',')}}`, o.limit, o.worker, o.leaseSeconds, o.maxAttempts ?? null, SOFT_BLOCK_CLASS_RADACCT],

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { paginate, Page } from './context';
+import { paginate, Page, visibleActorId } from './context';
 import { iso } from './tenants.service';
 
 export interface AuditEntryView {
@@ -7,6 +7,7 @@ export interface AuditEntryView {
   action: string;
   entity: string;
   entityId: string | null;
+  /** user | api_key | system | platform (a platform admin, whose id is not shown) */
   actorType: string;
   actorId: string | null;
   data: unknown;
@@ -28,7 +29,7 @@ export class AuditService {
       entity: a.entity,
       entityId: a.entity_id,
       actorType: a.actor_type,
-      actorId: a.actor_id,
+      actorId: visibleActorId(a.actor_type, a.actor_id),
       data: a.data,
       requestId: a.request_id,
       createdAt: iso(a.created_at),

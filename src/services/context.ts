@@ -2,8 +2,17 @@ import type { Knex } from 'knex';
 import type { Handle } from '../db/knex';
 
 export interface Actor {
-  type: 'user' | 'api_key' | 'system';
+  /**
+   * 'platform': a platform admin acting on a tenant. The id is stored, but reads a tenant can
+   * see show the actor as "platform" without it.
+   */
+  type: 'user' | 'api_key' | 'system' | 'platform';
   id: string | null;
+}
+
+/** The actor id a tenant may see: never a platform admin's. */
+export function visibleActorId(type: string, id: string | null): string | null {
+  return type === 'platform' ? null : id;
 }
 
 export const SYSTEM: Actor = { type: 'system', id: null };

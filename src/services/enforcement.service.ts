@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { AppError } from '../errors';
 import { Handle, withTransaction } from '../db/knex';
 import { attributeValueName } from '../radius/dictionary';
-import { Actor, audit, Page } from './context';
+import { Actor, audit, Page, visibleActorId } from './context';
 import { iso } from './tenants.service';
 import { parseRateLimit } from './rate-limit';
 
@@ -16,7 +16,7 @@ import { parseRateLimit } from './rate-limit';
  */
 
 export type EnforcementKind = 'disconnect' | 'coa';
-export type EnforcementReason = 'expired' | 'quota' | 'suspended' | 'plan_change' | 'staff' | 'soft_block' | 'deleted' | 'unblock';
+export type EnforcementReason = 'expired' | 'quota' | 'suspended' | 'plan_change' | 'staff' | 'soft_block' | 'deleted' | 'unblock' | 'tenant_suspended';
 export type EnforcementStatus = 'pending' | 'sending' | 'ack' | 'nak' | 'timeout' | 'failed' | 'cancelled';
 
 /**
@@ -24,7 +24,7 @@ export type EnforcementStatus = 'pending' | 'sending' | 'ack' | 'nak' | 'timeout
  * rediscover them on every run, so an answered action, or one that timed out or failed less than
  * requeueAfterSeconds ago, stands in the way of another.
  */
-export const ONCE_REASONS: readonly EnforcementReason[] = ['expired', 'quota', 'suspended', 'soft_block', 'deleted', 'unblock'];
+export const ONCE_REASONS: readonly EnforcementReason[] = ['expired', 'quota', 'suspended', 'soft_block', 'deleted', 'unblock', 'tenant_suspended'];
 
 /**
  * NOTIFY channel the worker LISTENs on; payload 'outbox' (send) or 'schedule' (re-arm the expiry
@@ -96,7 +96,7 @@ export function actionView(r: any): ActionView {
     fallback: r.fallback_status
       ? { status: r.fallback_status, removed: r.fallback_removed, error: r.fallback_error, at: iso(r.fallback_at) }
       : null,
-    requestedBy: { type: r.requested_by_type, id: r.requested_by },
+    requestedBy: { type: r.requested_by_type, id: visibleActorId(r.requested_by_type, r.requested_by) },
     dueAt: iso(r.due_at),
     nextAttemptAt: iso(r.next_attempt_at),
     createdAt: iso(r.created_at),
@@ -129,10 +129,9 @@ export async function notifyWorker(h: Handle, what: 'outbox' | 'schedule'): Prom
   await h.raw('SELECT pg_notify(?, ?)', [ENFORCEMENT_CHANNEL, what]);
 }
 
-export interface EnqueueForUser {
+/** What to queue for each open session in scope. */
+export interface EnqueueSpec {
   tenantId: string;
-  username: string;
-  subscriberId: string | null;
   kind: EnforcementKind;
   reason: EnforcementReason;
   attributes?: RadiusAttributeValue[];
@@ -144,14 +143,13 @@ export interface EnqueueForUser {
   radacctId?: number;
 }
 
+export interface EnqueueForUser extends EnqueueSpec {
+  username: string;
+  subscriberId: string | null;
+}
+
 const COLUMNS = `tenant_id, subscriber_id, nas_id, radacct_id, username, acct_session_id, framed_ip, nas_ip,
   kind, reason, attributes, context, requested_by_type, requested_by`;
-
-/** The open sessions enqueueForUser acts on; parameters: tenant, username, class x2, radacct id x2. */
-const OPEN_SESSIONS = `radacct a
-  WHERE a.tenant_id = ? AND a.username = ? AND a.acctstoptime IS NULL
-    AND (?::text IS NULL OR a.class = ?::text)
-    AND (?::bigint IS NULL OR a.radacctid = ?::bigint)`;
 
 /**
  * Queue one action per open session of `username` in the tenant (radacct_tenant_open_user_idx).
@@ -163,38 +161,57 @@ const OPEN_SESSIONS = `radacct a
  * ids written.
  */
 export async function enqueueForUser(h: Handle, e: EnqueueForUser): Promise<string[]> {
-  const sessions = [e.tenantId, e.username, e.onlyClass ?? null, e.onlyClass ?? null, e.radacctId ?? null, e.radacctId ?? null];
+  return enqueueOpenSessions(h, e, { username: e.username, subscriberId: e.subscriberId });
+}
+
+/**
+ * Queue one action per open session of the whole tenant (the same index, by its tenant_id
+ * prefix), each with the subscriber its username belongs to. Same rules as enqueueForUser.
+ */
+export async function enqueueForTenant(h: Handle, e: EnqueueSpec): Promise<string[]> {
+  return enqueueOpenSessions(h, e, null);
+}
+
+/** The one INSERT of the outbox hooks; `user` narrows it to one username. */
+async function enqueueOpenSessions(h: Handle, e: EnqueueSpec, user: { username: string; subscriberId: string | null } | null): Promise<string[]> {
   const conflict =
     e.reason === 'plan_change'
       ? `ON CONFLICT (radacct_id, reason) WHERE status IN ('pending', 'sending') AND radacct_id IS NOT NULL
          DO UPDATE SET attributes = EXCLUDED.attributes, context = EXCLUDED.context,
            requested_by_type = EXCLUDED.requested_by_type, requested_by = EXCLUDED.requested_by, updated_at = now()`
       : 'ON CONFLICT DO NOTHING';
+  const subscriber = user ? '?::uuid' : '(SELECT s.id FROM subscribers s WHERE s.tenant_id = a.tenant_id AND s.username = a.username)';
+  // The open sessions in scope; the same FROM/WHERE for the two statements below.
+  const sessions = `radacct a
+    WHERE a.tenant_id = ? ${user ? 'AND a.username = ?' : ''} AND a.acctstoptime IS NULL
+      AND (?::text IS NULL OR a.class = ?::text)
+      AND (?::bigint IS NULL OR a.radacctid = ?::bigint)`;
+  const inScope = [e.tenantId, ...(user ? [user.username] : []), e.onlyClass ?? null, e.onlyClass ?? null, e.radacctId ?? null, e.radacctId ?? null];
   return withTransaction(h, async (trx) => {
     if (ONCE_REASONS.includes(e.reason)) {
       await trx.raw(
         `UPDATE enforcement_actions e SET superseded_at = now()
-         FROM ${OPEN_SESSIONS}
+         FROM ${sessions}
            AND e.radacct_id = a.radacctid AND e.reason = ? AND e.status IN ('timeout', 'failed') AND e.superseded_at IS NULL`,
-        [...sessions, e.reason],
+        [...inScope, e.reason],
       );
     }
     const res = await trx.raw(
       `INSERT INTO enforcement_actions (${COLUMNS})
-       SELECT a.tenant_id, ?, a.nas_id, a.radacctid, a.username, a.acctsessionid, a.framedipaddress, a.nasipaddress,
+       SELECT a.tenant_id, ${subscriber}, a.nas_id, a.radacctid, a.username, a.acctsessionid, a.framedipaddress, a.nasipaddress,
               ?, ?, ?::jsonb, ?::jsonb, ?, ?
-       FROM ${OPEN_SESSIONS}
+       FROM ${sessions}
        ${conflict}
        RETURNING id`,
       [
-        e.subscriberId,
+        ...(user ? [user.subscriberId] : []),
         e.kind,
         e.reason,
         JSON.stringify(e.attributes ?? []),
         JSON.stringify(e.context ?? {}),
         e.actor?.type ?? 'system',
         e.actor?.id ?? null,
-        ...sessions,
+        ...inScope,
       ],
     );
     const ids = (res.rows as Array<{ id: string }>).map((r) => r.id);
@@ -235,6 +252,15 @@ export class EnforcementService {
       context: { fromPlanId, toPlanId: plan.id },
       actor,
     });
+  }
+
+  /**
+   * Tenant suspension (TenantsService, in its transaction): Disconnect every open session of
+   * the tenant; FreeRADIUS rejects the re-logins. The worker cancels what is still queued when
+   * the tenant is active again.
+   */
+  async onTenantSuspended(trx: Knex.Transaction, tenantId: string, actor: Actor): Promise<string[]> {
+    return enqueueForTenant(trx, { tenantId, kind: 'disconnect', reason: 'tenant_suspended', actor });
   }
 
   /** Deletion: Disconnect every open session (radacct keeps the history). */

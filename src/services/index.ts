@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { TenantsService, UsersService } from './tenants.service';
 import { PlansService } from './plans.service';
 import { SubscribersService } from './subscribers.service';
-import { NasService } from './nas.service';
+import { NasService, type NasApproval } from './nas.service';
 import { ApiKeysService } from './api-keys.service';
 import { AuditService } from './audit.service';
 import { EnforcementService } from './enforcement.service';
@@ -21,23 +21,25 @@ export interface Services {
   enforcement: EnforcementService;
 }
 
-export interface ServicesOptions {
+/** Wired once at boot (no module singletons). */
+export interface ServiceOptions {
+  /** Who admits NAS addresses (config LANGO_NAS_APPROVAL). Default auto. */
+  nasApproval?: NasApproval;
   /** Where NAS addresses may point (config.enforcementTargets): the worker sends there. */
   enforcementTargets: TargetPolicy;
 }
 
-/** Wired once at boot (no module singletons). */
-export function createServices(db: Knex, opts: ServicesOptions): Services {
+export function createServices(db: Knex, opts: ServiceOptions): Services {
   const plans = new PlansService(db);
   const enforcement = new EnforcementService(db);
   return {
-    tenants: new TenantsService(db),
+    tenants: new TenantsService(db, enforcement),
     users: new UsersService(db),
     apiKeys: new ApiKeysService(db),
     audit: new AuditService(db),
     plans,
     subscribers: new SubscribersService(db, plans, enforcement),
-    nas: new NasService(db, new TargetGuard(opts.enforcementTargets)),
+    nas: new NasService(db, new TargetGuard(opts.enforcementTargets), opts.nasApproval ?? 'auto'),
     sessions: new SessionsService(db),
     enforcement,
   };

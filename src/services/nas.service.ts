@@ -8,12 +8,16 @@ import { renderMikrotikScript, type ScriptService } from '../mikrotik/script';
 import type { RouterOsTarget } from '../mikrotik/fallback';
 import type { TargetGuard } from '../config/networks';
 
-/** The address in the text form FreeRADIUS prints for Packet-Src-IP(v6)-Address. */
-export function canonicalAddress(a: string): string {
-  const v = isIP(a);
+/**
+ * The address in the text form FreeRADIUS prints for Packet-Src-IP(v6)-Address. isIP takes an
+ * IPv6 zone id (fe80::1%eth0), which neither URL nor inet does, and which means nothing for a
+ * NAS that must be reachable from FreeRADIUS: refused.
+ */
+export function canonicalAddress(a: string, path = 'body.address'): string {
+  const v = a.includes('%') ? 0 : isIP(a);
   if (v === 4) return a.split('.').map((o) => String(Number(o))).join('.');
   if (v === 6) return new URL(`http://[${a}]`).hostname.slice(1, -1);
-  throw new AppError('VALIDATION_FAILED', 'address must be an IPv4 or IPv6 address', { errors: [{ path: 'body.address', message: 'not an IP address' }] });
+  throw new AppError('VALIDATION_FAILED', 'address must be an IPv4 or IPv6 address without a zone id', { errors: [{ path, message: 'not an IP address' }] });
 }
 
 /**
@@ -41,7 +45,26 @@ export interface NasInput {
   description?: string | null;
   /** RouterOS API access for session lists and the fallback kick; null removes it. */
   routerOsApi?: RouterOsApiInput | null;
+  /**
+   * Drop Access-Requests without a Message-Authenticator (default true). Off only for NAS that
+   * cannot send one (RouterOS before 7.15): without it, anyone who can send from the NAS's
+   * address can guess CHAP/MS-CHAP passwords without knowing the secret.
+   */
+  requireMessageAuthenticator?: boolean;
 }
+
+/**
+ * Who admits a NAS address: `auto` (development and single-operator installs: a NAS works as
+ * soon as it is added, and an address another tenant uses is refused) or `platform` (a platform
+ * admin approves each new or changed address; until then FreeRADIUS ignores it, and a tenant is
+ * never told that another tenant uses an address).
+ */
+export type NasApproval = 'auto' | 'platform';
+
+export const MESSAGE_AUTHENTICATOR_WARNING =
+  'Message-Authenticator is not required for this NAS: anyone who can send packets from its address can guess ' +
+  'CHAP and MS-CHAP passwords without knowing the secret. Turn the requirement off only for NAS that cannot send it ' +
+  '(RouterOS before 7.15).';
 
 /**
  * Write-only credentials. Create needs username and password; a patch may change any field
@@ -75,6 +98,11 @@ export interface NasView {
   description: string | null;
   /** Whether Lango can reach the router's API; the credentials themselves are never returned. */
   routerOsApi: { configured: boolean; port: number; tls: boolean };
+  requireMessageAuthenticator: boolean;
+  /** active: FreeRADIUS admits the address; pending_approval: waiting for a platform admin. */
+  status: 'active' | 'pending_approval';
+  /** Things the operator should know about this NAS's settings. */
+  warnings: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -93,6 +121,9 @@ function nasView(r: any): NasView {
     coaPort: r.coa_port,
     description: r.description,
     routerOsApi: { configured: r.api_username !== null && r.api_password !== null, port: r.api_port, tls: r.api_tls },
+    requireMessageAuthenticator: r.require_message_authenticator,
+    status: r.approved_at ? 'active' : 'pending_approval',
+    warnings: r.require_message_authenticator ? [] : [MESSAGE_AUTHENTICATOR_WARNING],
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
@@ -109,6 +140,7 @@ export class NasService {
   constructor(
     private readonly db: Knex,
     private readonly targets: TargetGuard,
+    private readonly approval: NasApproval = 'auto',
   ) {}
 
   async get(h: Handle, tenantId: string, id: string): Promise<NasView> {
@@ -177,19 +209,30 @@ export class NasService {
   async list(tenantId: string, q: { limit: number; offset: number; kind?: string; address?: string }): Promise<Page<NasView>> {
     const b = this.db('nas').where({ tenant_id: tenantId }).orderBy('shortname').orderBy('id');
     if (q.kind) b.andWhere({ kind: q.kind });
-    if (q.address) b.andWhere({ nasname: canonicalAddress(q.address) });
+    if (q.address) b.andWhere({ nasname: canonicalAddress(q.address, 'query.address') });
     return paginate(b, q.limit, q.offset, nasView);
   }
 
-  private async checkAddress(trx: Knex.Transaction, tenantId: string, address: string, identifier: string | null, secret: string, selfId?: string): Promise<void> {
-    // Serialise writers of one address so the sharing rules hold under concurrency.
+  /**
+   * The address-sharing rules, serialised per address. Within the tenant: NAS that share an
+   * address need distinct identifiers and one secret. Across tenants: an approved address
+   * belongs to its tenant; with `auto` approval another tenant's claim is refused at once, with
+   * `platform` approval it is only checked when a platform admin approves (approve()), so a
+   * tenant never learns which addresses other tenants use.
+   */
+  private async checkAddress(trx: Knex.Transaction, tenantId: string, address: string, identifier: string | null, secret: string, selfId: string | undefined, approving: boolean): Promise<void> {
     await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`nas:${address}`]);
-    const others: Array<{ tenant_id: string; identifier: string | null; secret: string }> = await trx('nas').where({ nasname: address }).modify((b) => { if (selfId) b.whereNot({ id: selfId }); });
-    if (others.length === 0) return;
+    const others: Array<{ tenant_id: string; identifier: string | null; secret: string; approved_at: Date | null }> = await trx('nas')
+      .where({ nasname: address })
+      .modify((b) => {
+        if (selfId) b.whereNot({ id: selfId });
+      });
     const conflict = () => new AppError('NAS_ADDRESS_IN_USE', 'another NAS uses this address; NAS that share an address need distinct identifiers, one tenant and one secret');
-    if (others.some((o) => o.tenant_id !== tenantId)) throw conflict();
-    if (identifier === null || others.some((o) => o.identifier === null || o.identifier === identifier)) throw conflict();
-    if (others.some((o) => o.secret !== secret)) {
+    if (approving && others.some((o) => o.tenant_id !== tenantId && o.approved_at !== null)) throw conflict();
+    const own = others.filter((o) => o.tenant_id === tenantId);
+    if (own.length === 0) return;
+    if (identifier === null || own.some((o) => o.identifier === null || o.identifier === identifier)) throw conflict();
+    if (own.some((o) => o.secret !== secret)) {
       throw new AppError('VALIDATION_FAILED', 'NAS that share an address must use the same secret', { errors: [{ path: 'body.secret', message: 'must equal the secret of the other NAS at this address' }] });
     }
   }
@@ -197,7 +240,8 @@ export class NasService {
   async create(actor: Actor, tenantId: string, input: NasInput): Promise<NasView> {
     const address = allowedAddress(this.targets, canonicalAddress(input.address));
     return withTransaction(this.db, async (trx) => {
-      await this.checkAddress(trx, tenantId, address, input.identifier ?? null, input.secret);
+      const auto = this.approval === 'auto';
+      await this.checkAddress(trx, tenantId, address, input.identifier ?? null, input.secret, undefined, auto);
       const [r] = await trx('nas')
         .insert({
           tenant_id: tenantId,
@@ -208,6 +252,8 @@ export class NasService {
           kind: input.kind ?? 'mikrotik',
           coa_port: input.coaPort ?? 3799,
           description: input.description ?? null,
+          require_message_authenticator: input.requireMessageAuthenticator ?? true,
+          approved_at: auto ? trx.fn.now() : null,
           ...apiColumns(input.routerOsApi ?? null, null),
         })
         .returning('*');
@@ -224,8 +270,14 @@ export class NasService {
       const address = patch.address !== undefined ? allowedAddress(this.targets, canonicalAddress(patch.address)) : cur.nasname;
       const identifier = patch.identifier !== undefined ? patch.identifier : cur.identifier;
       const secret = patch.secret ?? cur.secret;
-      await this.checkAddress(trx, tenantId, address, identifier, secret, id);
+      // A new address needs approval again (else a tenant could have one address approved and
+      // move the NAS to another).
+      const moved = address !== cur.nasname || (identifier ?? null) !== (cur.identifier ?? null);
+      const auto = this.approval === 'auto';
+      await this.checkAddress(trx, tenantId, address, identifier, secret, id, auto && moved);
       const row: Record<string, unknown> = { nasname: address, identifier, secret, updated_at: trx.fn.now() };
+      if (moved) row.approved_at = auto ? trx.fn.now() : null;
+      if (patch.requireMessageAuthenticator !== undefined) row.require_message_authenticator = patch.requireMessageAuthenticator;
       if (patch.name !== undefined) row.shortname = patch.name;
       if (patch.kind !== undefined) row.kind = patch.kind;
       if (patch.coaPort !== undefined) row.coa_port = patch.coaPort;
@@ -233,6 +285,33 @@ export class NasService {
       if (patch.routerOsApi !== undefined) Object.assign(row, apiColumns(patch.routerOsApi, cur));
       const [r] = await trx('nas').where({ tenant_id: tenantId, id }).update(row).returning('*');
       await audit(trx, { tenantId, actor, action: 'nas.update', entity: 'nas', entityId: id, data: { ...patch, secret: patch.secret ? '[changed]' : undefined, routerOsApi: apiAudit(patch.routerOsApi) } });
+      return nasView(r);
+    });
+  }
+
+  /** NAS waiting for a platform admin's approval, across tenants (platform admins only). */
+  async pendingApprovals(limit: number, offset: number): Promise<Page<NasView & { tenantId: string; tenantName: string }>> {
+    const b = this.db('nas as n')
+      .join('tenants as t', 't.id', 'n.tenant_id')
+      .whereNull('n.approved_at')
+      .select('n.*', 't.name as tenant_name')
+      .orderBy('n.created_at')
+      .orderBy('n.id');
+    return paginate(b, limit, offset, (r) => ({ ...nasView(r), tenantId: r.tenant_id, tenantName: r.tenant_name }));
+  }
+
+  /**
+   * A platform admin admits a NAS address (the operator's proof that the tenant owns the router:
+   * see docs/decisions.md). Refused when the address already belongs to another tenant.
+   */
+  async approve(actor: Actor, id: string): Promise<NasView> {
+    return withTransaction(this.db, async (trx) => {
+      const cur = await trx('nas').where({ id }).first();
+      if (!cur) throw new AppError('NAS_NOT_FOUND', 'NAS not found');
+      if (cur.approved_at) return nasView(cur);
+      await this.checkAddress(trx, cur.tenant_id, cur.nasname, cur.identifier, cur.secret, id, true);
+      const [r] = await trx('nas').where({ id }).update({ approved_at: trx.fn.now(), updated_at: trx.fn.now() }).returning('*');
+      await audit(trx, { tenantId: cur.tenant_id, actor, action: 'nas.approve', entity: 'nas', entityId: id, data: { address: cur.nasname, identifier: cur.identifier } });
       return nasView(r);
     });
   }

@@ -176,6 +176,9 @@ export class SubscribersService {
         source,
       })
       .returning('*');
+    // Sessions already open keep counting toward the period they started in (see
+    // db/sql/functions/lango_snapshot_baselines.v1.sql); the worker repeats this at the start.
+    await trx.raw('SELECT lango_snapshot_baselines(?)', [row.id]);
     return subscriptionView(row);
   }
 

@@ -47,7 +47,7 @@ const acct = (attrs: string[]) => radclient({ port: fr.acctPort, secret: SECRET_
 beforeAll(async () => {
   tdb = await createTestDatabase();
   api = await createTestApi(tdb);
-  fr = await startTestFreeRadius(tdb.url);
+  fr = await startTestFreeRadius(tdb.radiusUrl);
   A = await api.newTenant();
   B = await api.newTenant();
   planA = (await request(api.app).post('/api/v1/plans').set(A.auth).send({ name: 'Monthly 6 GB', durationSeconds: 30 * 86400, dataQuotaBytes: 6 * GiB, rateLimit: '2M/5M', simultaneousUse: 1, interimIntervalSeconds: 120 })).body;

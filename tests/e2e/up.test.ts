@@ -4,7 +4,8 @@
  * added through the API, Ctrl-C, and a restart on the same state.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { mkdtempSync, rmSync, chmodSync, statSync } from 'node:fs';
+import jwt from 'jsonwebtoken';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
@@ -12,6 +13,7 @@ import { pickFreeUdpPorts } from '../../src/freeradius/ports';
 import { freeTcpPort } from '../helpers/ports';
 import { RadiusClient, PacketCode, getString } from '../../src/radius';
 import { parseReply } from '../helpers/radclient';
+import { DEVELOPMENT_JWT_SECRET } from '../../src/config';
 
 const sh = (cmd: string, args: string[]) =>
   new Promise<string>((resolve) => execFile(cmd, args, { timeout: 20000 }, (_e, out, err) => resolve(`${out}\n${err}`)));
@@ -45,6 +47,8 @@ interface Stack {
   authPort: number;
   adminEmail: string;
   adminPassword: string;
+  ownerEmail: string;
+  ownerPassword: string;
   stop(): Promise<number | null>;
 }
 
@@ -66,6 +70,7 @@ function up(): Promise<Stack> {
         clearTimeout(timer);
         const text = lines.join('\n');
         const admin = /Platform admin (\S+) \/ (\S+)/.exec(text)!;
+        const owner = /Demo tenant\s+(\S+) \/ (\S+)/.exec(text)!;
         resolve({
           child,
           lines,
@@ -73,6 +78,8 @@ function up(): Promise<Stack> {
           authPort: Number(/auth 127\.0\.0\.1:(\d+)/.exec(text)![1]),
           adminEmail: admin[1]!,
           adminPassword: admin[2]!,
+          ownerEmail: owner[1]!,
+          ownerPassword: owner[2]!,
           stop: () => new Promise((res) => { child.once('exit', (code) => res(code)); child.kill('SIGINT'); }),
         });
       }
@@ -95,6 +102,7 @@ async function json(url: string, body?: unknown, token?: string) {
 it('brings everything up, the printed radtest line gets Access-Accept, a second tenant works, and a restart keeps data', async () => {
   const stack = await up();
   const lines = stack.lines;
+  let firstRunToken = '';
   try {
     expect(lines.join('\n')).toContain('embedded PostgreSQL');
     const radtestLine = lines.find((l) => l.trim().startsWith('radtest '))!.trim();
@@ -107,6 +115,7 @@ it('brings everything up, the printed radtest line gets Access-Accept, a second 
     // A second tenant, as the README shows it.
     const api = `${stack.apiUrl}/api/v1`;
     const admin = (await json(`${api}/auth/login`, { email: stack.adminEmail, password: stack.adminPassword })).body.token;
+    firstRunToken = admin;
     expect((await json(`${api}/tenants`, { name: 'Second ISP', slug: 'second', admin: { email: 'owner@second.test', password: 'second-owner-pw' } }, admin)).status).toBe(201);
     const t = (await json(`${api}/auth/login`, { email: 'owner@second.test', password: 'second-owner-pw' })).body.token;
     const plan = (await json(`${api}/plans`, { name: 'Weekly', durationSeconds: 604800, rateLimit: '5M/10M', dataQuotaBytes: 6442450944 }, t)).body;
@@ -123,6 +132,18 @@ it('brings everything up, the printed radtest line gets Access-Accept, a second 
     }
     const cross = parseReply(await sh('radtest', ['demo', 'other-password', `127.0.0.1:${stack.authPort}`, '0', 'lango-demo-secret']));
     expect(cross.code).toBe('Access-Reject');
+
+    // The demo owner has a password of its own, not the platform admin's.
+    expect(stack.ownerPassword).not.toBe(stack.adminPassword);
+    expect((await json(`${api}/auth/login`, { email: stack.ownerEmail, password: stack.ownerPassword })).body.user.role).toBe('tenant_admin');
+    expect((await json(`${api}/auth/login`, { email: stack.ownerEmail, password: stack.adminPassword })).status).toBe(401);
+    // Tokens are signed with a random secret kept in the state directory, so a platform-admin
+    // token forged with the published development secret is refused.
+    expect(statSync(path.join(stateDir, 'jwt-secret')).mode & 0o777).toBe(0o600);
+    const adminId = (await json(`${api}/me`, undefined, admin)).body.id;
+    const forged = jwt.sign({ sub: adminId, role: 'platform_admin', tid: null, ver: 0 }, DEVELOPMENT_JWT_SECRET, { algorithm: 'HS256', issuer: 'lango', expiresIn: 600 });
+    expect((await json(`${api}/tenants`, undefined, forged)).status).toBe(401);
+    expect((await json(`${api}/tenants`, undefined, admin)).status).toBe(200);
   } finally {
     expect(await stack.stop()).toBe(0);
   }
@@ -132,6 +153,9 @@ it('brings everything up, the printed radtest line gets Access-Accept, a second 
   const again = await up();
   try {
     expect(again.lines.join('\n')).toContain('Migrations: up to date');
+    expect([again.adminPassword, again.ownerPassword]).toEqual([stack.adminPassword, stack.ownerPassword]);
+    // The secret is kept: a token from the first run still works.
+    expect((await json(`${again.apiUrl}/api/v1/tenants`, undefined, firstRunToken)).status).toBe(200);
     const admin = (await json(`${again.apiUrl}/api/v1/auth/login`, { email: 'owner@second.test', password: 'second-owner-pw' })).body.token;
     const subs = (await json(`${again.apiUrl}/api/v1/subscribers`, undefined, admin)).body;
     expect(subs.data.map((s: { username: string }) => s.username)).toEqual(['demo']);

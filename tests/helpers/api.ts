@@ -39,11 +39,12 @@ export const ANY_TARGET: TargetPolicy = { networks: ['0.0.0.0/0', '::/0'], allow
 
 export async function createTestApi(tdb?: TestDatabase, db?: Knex, opts: { enforcementTargets?: TargetPolicy } = {}): Promise<TestApi> {
   const t = tdb ?? (await createTestDatabase());
-  const handle = db ?? t.db;
+  // The application role, as in production: a missing grant fails the tests.
+  const handle = db ?? t.appDb;
   const services = createServices(handle, { enforcementTargets: opts.enforcementTargets ?? ANY_TARGET });
   const { app, registry, openapi } = createApp({ db: handle, services, config: { jwtSecret: JWT_SECRET, jwtTtlSeconds: 3600 }, logger: createLogger('silent') });
   const admin = await services.users.createPlatformAdmin(`root-${suffix()}@lango.test`, 'root-password-1');
-  const adminAuth = { Authorization: `Bearer ${signToken(JWT_SECRET, 3600, { sub: admin.id, role: 'platform_admin', tid: null })}` };
+  const adminAuth = { Authorization: `Bearer ${signToken(JWT_SECRET, 3600, { sub: admin.id, role: 'platform_admin', tid: null, ver: 0 })}` };
   return {
     app,
     db: handle,

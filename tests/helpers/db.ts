@@ -6,14 +6,21 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { Client } from 'pg';
 import { createDb } from '../../src/db/knex';
-import { quoteIdent, urlForDatabase } from './global-setup';
+import { applyDatabasePrivileges } from '../../src/db/roles';
+import { quoteIdent, TEST_ROLES, urlForDatabase } from './global-setup';
 
 export interface TestDatabase {
-  /** postgres:// URL of the new database (same server and role as the admin URL). */
+  /** postgres:// URL of the new database (same server and role as the admin URL: for fixtures). */
   url: string;
+  /** The same database as the application role (what the API and the worker use). */
+  appUrl: string;
+  /** The same database as FreeRADIUS's role (EXECUTE on its functions only). */
+  radiusUrl: string;
   name: string;
-  /** knex handle, pool max 5. */
+  /** knex handle (admin role), pool max 5: fixtures and assertions. */
   db: Knex;
+  /** knex handle as the application role, pool max 5. */
+  appDb: Knex;
   /** Destroy the handle and drop the database (WITH (FORCE): FreeRADIUS may still be connected). */
   drop(): Promise<void>;
 }
@@ -60,6 +67,14 @@ async function cloneTemplate(name: string): Promise<void> {
   }
 }
 
+/** The URL with another login role (same server and database). */
+export function withRole(url: string, role: { name: string; password: string }): string {
+  const u = new URL(url);
+  u.username = encodeURIComponent(role.name);
+  u.password = encodeURIComponent(role.password);
+  return u.toString();
+}
+
 let counter = 0;
 
 export async function createTestDatabase(): Promise<TestDatabase> {
@@ -70,15 +85,23 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await clone;
 
   const url = urlForDatabase(env('LANGO_TEST_ADMIN_URL'), name);
+  const appUrl = withRole(url, TEST_ROLES.app);
+  const radiusUrl = withRole(url, TEST_ROLES.radius);
   const db = createDb(url, { min: 0, max: 5 });
+  await applyDatabasePrivileges(db, TEST_ROLES);
+  const appDb = createDb(appUrl, { min: 0, max: 5 });
   let dropped: Promise<void> | undefined;
   return {
     url,
+    appUrl,
+    radiusUrl,
     name,
     db,
+    appDb,
     drop: () => {
       dropped ??= (async () => {
         await db.destroy();
+        await appDb.destroy();
         await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
       })();
       return dropped;

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { createDb } from '../../src/db/knex';
-import { migrateLatest } from '../../src/db/migrate';
+import { migrateDatabase } from '../../src/db/migrate';
 import { freeTcpPort } from './ports';
 
 /** What teardown needs; kept on globalThis (setup and teardown run in the same process). */
@@ -30,6 +30,16 @@ export interface TestPostgresState {
 }
 
 export const STATE_KEY = '__LANGO_TEST_POSTGRES__';
+
+/**
+ * The login roles tests connect as, like production: the API and worker as an application role,
+ * FreeRADIUS as a role that may only execute its functions (src/db/roles.ts). Roles are
+ * cluster-wide, so the names are fixed and shared by concurrent runs; the password is too.
+ */
+export const TEST_ROLES = {
+  app: { name: 'lango_test_app', password: 'lango-test-app-password' },
+  radius: { name: 'lango_test_radius', password: 'lango-test-radius-password' },
+} as const;
 export const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 type EmbeddedPostgresClass = new (options: Record<string, unknown>) => {
@@ -159,7 +169,7 @@ export default async function globalSetup(): Promise<void> {
   // Migrate, then close every connection: a template with a session on it cannot be cloned.
   const db = createDb(urlForDatabase(adminUrl, templateDb), { min: 0, max: 1 });
   try {
-    await migrateLatest(db);
+    await migrateDatabase(db, { app: { ...TEST_ROLES.app }, radius: { ...TEST_ROLES.radius } });
   } finally {
     await db.destroy();
   }

@@ -7,8 +7,21 @@ export interface RadclientReply {
   raw: string;
 }
 
-export function radclient(opts: { port: number; secret: string; type: 'auth' | 'acct'; attrs: string[]; host?: string; chap?: boolean }): Promise<RadclientReply> {
-  const input = opts.attrs.join('\n') + '\n';
+/**
+ * An Access-Request carries a Message-Authenticator unless `messageAuthenticator: false`, as
+ * RouterOS 7.15+ sends it and as Lango requires it of a NAS by default.
+ */
+export function radclient(opts: {
+  port: number;
+  secret: string;
+  type: 'auth' | 'acct';
+  attrs: string[];
+  host?: string;
+  chap?: boolean;
+  messageAuthenticator?: boolean;
+}): Promise<RadclientReply> {
+  const ma = opts.type === 'auth' && opts.messageAuthenticator !== false && !opts.attrs.some((a) => a.startsWith('Message-Authenticator'));
+  const input = [...opts.attrs, ...(ma ? ['Message-Authenticator = 0x00'] : [])].join('\n') + '\n';
   return new Promise((resolve, reject) => {
     const child = execFile(
       'radclient',

@@ -83,7 +83,8 @@ export async function liveSession(e: Env) {
   return { n, s, session };
 }
 
-export function worker(e: Env, options: WorkerOptions = FAST, db = e.tdb.db, url = e.tdb.url, logger = silent): Worker {
+/** The worker runs as the application role, as in production (a missing grant fails the test). */
+export function worker(e: Env, options: WorkerOptions = FAST, db = e.tdb.appDb, url = e.tdb.appUrl, logger = silent): Worker {
   const w = startWorker({ db, databaseUrl: url, logger, options });
   e.workers.push(w);
   return w;
@@ -133,7 +134,7 @@ export const sessionIds = (nas: ScriptedNas): string[] => nas.received.map((p) =
 
 export async function addNas(db: Knex, tenantId: string, address: string, secret: string, coaPort: number, extra: Record<string, unknown> = {}): Promise<string> {
   const [r] = await db('nas')
-    .insert({ tenant_id: tenantId, nasname: address, shortname: `nas-${randomBytes(3).toString('hex')}`, secret, coa_port: coaPort, ...extra })
+    .insert({ tenant_id: tenantId, nasname: address, shortname: `nas-${randomBytes(3).toString('hex')}`, secret, coa_port: coaPort, approved_at: new Date(), ...extra })
     .returning('id');
   return r.id;
 }

@@ -91,7 +91,7 @@ describe('the worker never contacts a target outside the allowed networks', () =
       expect(queued.status).toBe(202);
       // Written behind the API's back: the worker must check at send time.
       await e.tdb.db('nas').where({ id: nasId }).update({ nasname: address, coa_port: peer.udpPort, api_port: peer.tcpPort, api_username: 'lango', api_password: 'pw' });
-      const w = startWorker({ db: e.tdb.db, databaseUrl: e.tdb.url, logger: silent, routerOsKick, options: { ...FAST, targets } });
+      const w = startWorker({ db: e.tdb.appDb, databaseUrl: e.tdb.appUrl, logger: silent, routerOsKick, options: { ...FAST, targets } });
       e.workers.push(w);
       const done = await eventually(async () => {
         const r = await e.tdb.db('enforcement_actions').where({ id: queued.body.id }).first();

@@ -59,7 +59,7 @@ async function seed(t: TestDatabase): Promise<void> {
   await t.db.transaction(async (trx) => {
     const tenant = (await trx.raw(`INSERT INTO tenants (name, slug) VALUES ('Test ISP', 'test-isp') RETURNING id`)).rows[0]
       .id as string;
-    await trx.raw(`INSERT INTO nas (tenant_id, nasname, shortname, secret) VALUES (?, '127.0.0.1', 'test-nas', ?)`, [
+    await trx.raw(`INSERT INTO nas (tenant_id, nasname, shortname, secret, approved_at) VALUES (?, '127.0.0.1', 'test-nas', ?, now())`, [
       tenant,
       SECRET,
     ]);
@@ -104,7 +104,7 @@ describe('startFreeRadius with the project overlay', () => {
   beforeAll(async () => {
     t = await createTestDatabase();
     await seed(t);
-    radius = await startTestFreeRadius(t.url);
+    radius = await startTestFreeRadius(t.radiusUrl);
   });
 
   afterAll(async () => {
@@ -165,7 +165,7 @@ describe('stop()', () => {
   it('ends the process, frees the ports and removes the runtime directory', async () => {
     const t = await createTestDatabase();
     try {
-      const radius = await startTestFreeRadius(t.url);
+      const radius = await startTestFreeRadius(t.radiusUrl);
       const { pid, dir, authPort } = radius;
       const started = Date.now();
       await Promise.all([radius.stop(), radius.stop()]);
@@ -174,7 +174,7 @@ describe('stop()', () => {
       expect(existsSync(dir)).toBe(false);
       await radius.stop(); // idempotent
       // The same fixed ports can be used again at once.
-      const again = await startTestFreeRadius(t.url, { authPort, acctPort: radius.acctPort });
+      const again = await startTestFreeRadius(t.radiusUrl, { authPort, acctPort: radius.acctPort });
       expect(again.authPort).toBe(authPort);
       await again.stop();
       expect(isRunning(again.pid)).toBe(false);
@@ -189,7 +189,7 @@ describe('listenAddress "*"', () => {
     const t = await createTestDatabase();
     try {
       await seed(t);
-      const radius = await startTestFreeRadius(t.url, { listenAddress: '*' });
+      const radius = await startTestFreeRadius(t.radiusUrl, { listenAddress: '*' });
       try {
         const res = await radtest('alice', 'pw', radius.authPort);
         expect(res.stdout).toContain('Received Access-Accept');
@@ -263,7 +263,7 @@ describe('failures', () => {
     const t = await createTestDatabase();
     try {
       const before = await runtimeDirs();
-      const err = await startTestFreeRadius(t.url, { authPort: port }).catch((e: unknown) => e);
+      const err = await startTestFreeRadius(t.radiusUrl, { authPort: port }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(FreeRadiusStartError);
       const e = err as FreeRadiusStartError;
       expect(e.message).toMatch(/exited before it was ready/);

@@ -5,15 +5,39 @@ import { AppError } from '../../errors';
 import { email, idParams, obj, page, staffPassword, str } from './schemas';
 import type { Actor } from '../../services/context';
 import type { Principal } from '../auth';
+import type { LoginThrottle } from '../login-throttle';
 
-export const actorOf = (p: Principal): Actor => ({ type: p.kind, id: p.id });
+/** A platform admin (no tenant of its own) acts as 'platform': tenants never see its id. */
+export const actorOf = (p: Principal): Actor => ({ type: p.kind === 'user' && p.tenantId === null ? 'platform' : p.kind, id: p.id });
 
-export function registerAdminRoutes(r: RouteRegistry, s: Services, auth: { jwtSecret: string; ttl: number }): void {
+const tenantSlug = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{1,62}$' };
+
+export function registerAdminRoutes(r: RouteRegistry, s: Services, auth: { jwtSecret: string; ttl: number; throttle: LoginThrottle }): void {
   r.add(
-    { method: 'post', path: '/auth/login', tag: 'auth', summary: 'Log in with email and password; returns a JWT', auth: 'public', body: obj({ email, password: { type: 'string', minLength: 1, maxLength: 200 } }, ['email', 'password']) },
-    async ({ body }) => {
-      const user = await s.users.verifyLogin(body.email, body.password);
-      return { token: signToken(auth.jwtSecret, auth.ttl, { sub: user.id, role: user.role, tid: user.tenantId }), expiresIn: auth.ttl, user };
+    {
+      method: 'post', path: '/auth/login', tag: 'auth', auth: 'public',
+      summary: 'Log in with email and password; returns a JWT. "tenant" (slug) picks the account when the same email and password match at several tenants. Failed logins are limited per account and per client address (429 with Retry-After).',
+      body: obj({ email, password: { type: 'string', minLength: 1, maxLength: 200 }, tenant: tenantSlug }, ['email', 'password']),
+    },
+    async ({ req, res, body }) => {
+      // The socket's address unless LANGO_TRUST_PROXY names the proxies allowed to say otherwise.
+      const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+      try {
+        await auth.throttle.attempt(body.email, address);
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'RATE_LIMITED') res.set('Retry-After', String(err.details!.retryAfterSeconds));
+        throw err;
+      }
+      const { user, tokenVersion } = await s.users.verifyLogin(body.email, body.password, body.tenant);
+      await auth.throttle.succeeded(body.email, address);
+      return { token: signToken(auth.jwtSecret, auth.ttl, { sub: user.id, role: user.role, tid: user.tenantId, ver: tokenVersion }), expiresIn: auth.ttl, user };
+    },
+  );
+  r.add(
+    { method: 'post', path: '/auth/logout', tag: 'auth', summary: "Log out everywhere: ends every token of the caller's account", auth: ROLES.staff, status: 204 },
+    async ({ principal }) => {
+      if (principal.kind !== 'user') throw new AppError('FORBIDDEN', 'an API key does not log out; revoke it with DELETE /api-keys/{id}');
+      await s.users.logout(actorOf(principal), principal.id);
     },
   );
 
@@ -27,7 +51,7 @@ export function registerAdminRoutes(r: RouteRegistry, s: Services, auth: { jwtSe
 
   const tenantBody = {
     name: str(120),
-    slug: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{1,62}$' },
+    slug: tenantSlug,
     timeZone: str(64),
     currency: { type: 'string', pattern: '^[A-Z]{3}$' },
   };
@@ -74,7 +98,11 @@ export function registerAdminRoutes(r: RouteRegistry, s: Services, auth: { jwtSe
     s.apiKeys.list(tenantOf(req, principal), query.limit, query.offset),
   );
   r.add(
-    { method: 'post', path: '/api-keys', tag: 'api-keys', summary: 'Create an API key; the key is shown once', auth: ROLES.admin, status: 201, body: obj({ name: str(120), role: staffRole }, ['name', 'role']) },
+    {
+      method: 'post', path: '/api-keys', tag: 'api-keys', auth: ROLES.admin, status: 201,
+      summary: 'Create an API key; the key is shown once. expiresAt (optional, at most 730 days ahead) ends it; a key is also refused while the user who created it is disabled',
+      body: obj({ name: str(120), role: staffRole, expiresAt: { type: 'string', format: 'date-time' } }, ['name', 'role']),
+    },
     async ({ req, body, principal }) => s.apiKeys.create(actorOf(principal), tenantOf(req, principal), body),
   );
   r.add({ method: 'delete', path: '/api-keys/:id', tag: 'api-keys', summary: 'Revoke an API key', auth: ROLES.admin, params: idParams }, async ({ req, params, principal }) =>

@@ -1,11 +1,10 @@
 import type { RouteRegistry } from '../registry';
 import type { Services } from '../../services';
 import { ROLES, tenantOf } from '../auth';
-import { idParams, obj, page, str } from './schemas';
+import { bigintId, idParams, obj, page, str, timestamp, uuid } from './schemas';
 import { actorOf } from './admin.routes';
 
-const uuid = { type: 'string', format: 'uuid' };
-const sessionParams = obj({ id: { type: 'integer', minimum: 1, maximum: 9007199254740991 } }, ['id']);
+const sessionParams = obj({ id: bigintId }, ['id']);
 
 /** Sessions (radacct), the staff "disconnect" button, the enforcement log and its settings. */
 export function registerSessionRoutes(r: RouteRegistry, s: Services): void {
@@ -30,7 +29,7 @@ export function registerSessionRoutes(r: RouteRegistry, s: Services): void {
   r.add(
     {
       method: 'get', path: '/subscribers/:id/sessions', tag: 'sessions', summary: "A subscriber's sessions, live and ended, newest first", auth: ROLES.staff, params: idParams,
-      query: obj({ ...page, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } }),
+      query: obj({ ...page, from: timestamp, to: timestamp }),
     },
     async ({ req, params, query, principal }) => s.sessions.history(tenantOf(req, principal), params.id, query),
   );
@@ -41,11 +40,11 @@ export function registerSessionRoutes(r: RouteRegistry, s: Services): void {
       query: obj({
         ...page,
         status: { enum: ['pending', 'sending', 'ack', 'nak', 'timeout', 'failed', 'cancelled'] },
-        reason: { enum: ['expired', 'quota', 'suspended', 'plan_change', 'staff', 'soft_block', 'deleted', 'unblock'] },
+        reason: { enum: ['expired', 'quota', 'suspended', 'plan_change', 'staff', 'soft_block', 'deleted', 'unblock', 'tenant_suspended'] },
         kind: { enum: ['disconnect', 'coa'] },
         subscriberId: uuid,
         nasId: uuid,
-        sessionId: { type: 'integer', minimum: 1 },
+        sessionId: bigintId,
       }),
     },
     async ({ req, query, principal }) => s.enforcement.listActions(tenantOf(req, principal), query),

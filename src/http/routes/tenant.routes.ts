@@ -6,7 +6,7 @@ import { AppError } from '../../errors';
 import type { ScriptService } from '../../mikrotik/script';
 import type { Services } from '../../services';
 import { ROLES, tenantOf } from '../auth';
-import { idParams, nullable, obj, page, str } from './schemas';
+import { email, idParams, ipAddress, ipv4, ipv6, nullable, obj, page, radiusPassword, str, uuid } from './schemas';
 import { actorOf } from './admin.routes';
 
 const planFields = {
@@ -25,24 +25,25 @@ const planFields = {
 const subscriberProfile = {
   fullName: str(120),
   phone: { type: 'string', pattern: '^\\+?[0-9 ]{6,20}$' },
-  email: { type: 'string', format: 'email', maxLength: 254 },
+  email,
   macAddress: nullable({ type: 'string', maxLength: 17 }),
-  staticIp: nullable({ type: 'string', format: 'ipv4' }),
+  staticIp: nullable(ipv4),
   notes: str(2000, 0),
 };
 
 // Usernames: any UTF-8 the RADIUS User-Name can carry (byte length is checked in the service).
-const username = { type: 'string', minLength: 1, maxLength: 253 };
-const password = { type: 'string', minLength: 1, maxLength: 128 };
+const username = str(253);
+const password = radiusPassword;
 
 const nasFields = {
   name: str(64),
-  address: { type: 'string', maxLength: 45 },
+  address: ipAddress,
   identifier: nullable(str(253)),
   secret: { type: 'string', minLength: 6, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' },
   kind: { enum: ['mikrotik', 'gateway', 'other'] },
   coaPort: { type: 'integer', minimum: 1, maximum: 65535 },
   description: nullable(str(500, 0)),
+  requireMessageAuthenticator: { type: 'boolean' },
 };
 
 // RouterOS API credentials: write-only (the view says only whether they are configured).
@@ -54,8 +55,6 @@ const routerOsApiFields = {
   tls: { type: 'boolean' },
 };
 
-const ipv4 = { type: 'string', format: 'ipv4' };
-const ipv6 = { type: 'string', format: 'ipv6' };
 const hostname = { type: 'string', format: 'hostname' };
 const mikrotikScriptQuery = obj({
   radiusServer: { type: 'string', maxLength: 253, anyOf: [ipv4, ipv6, hostname] },
@@ -118,14 +117,14 @@ export function registerTenantRoutes(r: RouteRegistry, s: Services, db: Knex, op
   r.add(
     {
       method: 'get', path: '/subscribers', tag: 'subscribers', summary: 'List subscribers (filter by status, plan, expiry, text)', auth: ROLES.staff,
-      query: obj({ ...page, status: { enum: ['active', 'suspended'] }, planId: { type: 'string', format: 'uuid' }, q: { type: 'string', minLength: 1, maxLength: 100 }, expired: { type: 'boolean' } }),
+      query: obj({ ...page, status: { enum: ['active', 'suspended'] }, planId: uuid, q: str(100), expired: { type: 'boolean' } }),
     },
     async ({ req, query, principal }) => s.subscribers.list(tenantOf(req, principal), query),
   );
   r.add(
     {
       method: 'post', path: '/subscribers', tag: 'subscribers', summary: 'Create a subscriber (and start a subscription when a plan is given)', auth: ROLES.admin, status: 201,
-      body: obj({ username, password, planId: { type: 'string', format: 'uuid' }, startSubscription: { type: 'boolean' }, ...subscriberProfile }, ['username', 'password']),
+      body: obj({ username, password, planId: uuid, startSubscription: { type: 'boolean' }, ...subscriberProfile }, ['username', 'password']),
     },
     async ({ req, body, principal }) => s.subscribers.create(actorOf(principal), tenantOf(req, principal), body),
   );
@@ -149,7 +148,7 @@ export function registerTenantRoutes(r: RouteRegistry, s: Services, db: Knex, op
     async ({ req, params, principal }) => s.subscribers.renew(actorOf(principal), tenantOf(req, principal), params.id),
   );
   r.add(
-    { method: 'post', path: '/subscribers/:id/change-plan', tag: 'subscribers', summary: 'Move to another plan now', auth: ROLES.admin, params: idParams, body: obj({ planId: { type: 'string', format: 'uuid' } }, ['planId']) },
+    { method: 'post', path: '/subscribers/:id/change-plan', tag: 'subscribers', summary: 'Move to another plan now', auth: ROLES.admin, params: idParams, body: obj({ planId: uuid }, ['planId']) },
     async ({ req, params, body, principal }) => s.subscribers.changePlan(actorOf(principal), tenantOf(req, principal), params.id, body.planId),
   );
   r.add(
@@ -166,7 +165,7 @@ export function registerTenantRoutes(r: RouteRegistry, s: Services, db: Knex, op
 
   // NAS
   r.add(
-    { method: 'get', path: '/nas', tag: 'nas', summary: 'List NAS devices (secrets are never returned)', auth: ROLES.staff, query: obj({ ...page, kind: nasFields.kind, address: { type: 'string', maxLength: 45 } }) },
+    { method: 'get', path: '/nas', tag: 'nas', summary: 'List NAS devices (secrets are never returned)', auth: ROLES.staff, query: obj({ ...page, kind: nasFields.kind, address: ipAddress }) },
     async ({ req, query, principal }) => s.nas.list(tenantOf(req, principal), query),
   );
   r.add(
@@ -185,6 +184,14 @@ export function registerTenantRoutes(r: RouteRegistry, s: Services, db: Knex, op
       body: obj({ ...nasFields, routerOsApi: nullable(obj(routerOsApiFields)) }),
     },
     async ({ req, params, body, principal }) => s.nas.update(actorOf(principal), tenantOf(req, principal), params.id, body),
+  );
+  r.add(
+    { method: 'get', path: '/nas-approvals', tag: 'nas', summary: 'NAS addresses waiting for approval, across tenants (platform admins)', auth: ROLES.platform, query: obj({ ...page }) },
+    async ({ query }) => s.nas.pendingApprovals(query.limit, query.offset),
+  );
+  r.add(
+    { method: 'post', path: '/nas/:id/approve', tag: 'nas', summary: 'Admit a NAS address (platform admins); refused when another tenant owns it', auth: ROLES.platform, params: idParams },
+    async ({ params, principal }) => s.nas.approve(actorOf(principal), params.id),
   );
   r.add({ method: 'delete', path: '/nas/:id', tag: 'nas', summary: 'Remove a NAS', auth: ROLES.admin, params: idParams, status: 204 }, async ({ req, params, principal }) =>
     s.nas.remove(actorOf(principal), tenantOf(req, principal), params.id),

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, ConfigError } from '../../../src/config';
+import { loadConfig, ConfigError, DEVELOPMENT_JWT_SECRET } from '../../../src/config';
 import { workerOptions } from '../../../src/main';
 
 describe('configuration', () => {
@@ -38,6 +38,31 @@ describe('configuration', () => {
     expect(c.api.host).toBe('0.0.0.0');
     expect(() => loadConfig({ LANGO_ENV: 'production', LANGO_JWT_SECRET: 'short', DATABASE_URL: 'postgres://x@y/z' })).toThrow(/at least 32/);
     expect(() => loadConfig({ LANGO_JWT_SECRET_FILE: path.join(dir, 'missing') })).toThrow(/cannot read/);
+  });
+
+  it('refuses the published development JWT secret in production', () => {
+    const prod = { LANGO_ENV: 'production', DATABASE_URL: 'postgres://x@y/z' };
+    expect(() => loadConfig({ ...prod, LANGO_JWT_SECRET: DEVELOPMENT_JWT_SECRET })).toThrow(/LANGO_JWT_SECRET: the development secret is public/);
+    expect(loadConfig({}).jwtSecret).toBe(DEVELOPMENT_JWT_SECRET);
+  });
+
+  it('has login limits and no trusted proxy by default; reads both, refusing "trust everyone"', () => {
+    const d = loadConfig({});
+    expect(d.login).toEqual({ maxFailuresPerAccount: 10, maxFailuresPerAddress: 100, windowSeconds: 900 });
+    expect(d.trustProxy).toBe(false);
+    const c = loadConfig({ LANGO_LOGIN_MAX_FAILURES_PER_ACCOUNT: '5', LANGO_LOGIN_MAX_FAILURES_PER_ADDRESS: '50', LANGO_LOGIN_WINDOW_SECONDS: '600', LANGO_TRUST_PROXY: 'loopback, 10.0.0.0/8,192.0.2.7' });
+    expect(c.login).toEqual({ maxFailuresPerAccount: 5, maxFailuresPerAddress: 50, windowSeconds: 600 });
+    expect(c.trustProxy).toEqual(['loopback', '10.0.0.0/8', '192.0.2.7']);
+    expect(loadConfig({ LANGO_TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    let err: unknown;
+    try {
+      loadConfig({ LANGO_TRUST_PROXY: 'true', LANGO_LOGIN_MAX_FAILURES_PER_ACCOUNT: '0' });
+    } catch (e) {
+      err = e;
+    }
+    const problems = (err as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/LANGO_TRUST_PROXY: "true" is not/);
+    expect(problems).toMatch(/LANGO_LOGIN_MAX_FAILURES_PER_ACCOUNT/);
   });
 
   it('is frozen', () => {
