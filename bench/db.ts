@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Client } from 'pg';
 import { createDb } from '../src/db/knex';
-import { migrateLatest } from '../src/db/migrate';
+import { migrateDatabase } from '../src/db/migrate';
 import { createServices } from '../src/services';
 import { SYSTEM } from '../src/services/context';
 import type { TargetPolicy } from '../src/config/networks';
@@ -173,10 +173,24 @@ export interface LangoSeed {
 /** The bench's NAS all live on loopback (development's networks). */
 export const LOOPBACK_TARGETS: TargetPolicy = { networks: ['127.0.0.0/8'], allowLoopback: true };
 
+/**
+ * FreeRADIUS connects to the Lango database as it does in production: a role that may only
+ * execute the rlm_sql entry points (src/db/roles.ts), so the benchmark includes their
+ * SECURITY DEFINER calls.
+ */
+export const BENCH_RADIUS_ROLE = { name: 'lango_bench_radius', password: 'lango-bench-radius-pw' } as const;
+
+export function langoRadiusUrl(langoUrl: string): string {
+  const u = new URL(langoUrl);
+  u.username = BENCH_RADIUS_ROLE.name;
+  u.password = BENCH_RADIUS_ROLE.password;
+  return u.toString();
+}
+
 export async function seedLango(url: string): Promise<LangoSeed> {
   const db = createDb(url, { max: 4 });
   try {
-    await migrateLatest(db);
+    await migrateDatabase(db, { radius: { ...BENCH_RADIUS_ROLE } });
     const s = createServices(db, { enforcementTargets: LOOPBACK_TARGETS });
     const tenantIds: string[] = [];
     for (const [slug, nasAddress, nasSecret, pwSuffix] of [

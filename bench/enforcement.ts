@@ -32,7 +32,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { createDb } from '../src/db/knex';
-import { migrateLatest } from '../src/db/migrate';
+import { migrateDatabase } from '../src/db/migrate';
 import { createLogger } from '../src/logger';
 import { createServices } from '../src/services';
 import { SYSTEM } from '../src/services/context';
@@ -40,7 +40,7 @@ import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius/r
 import { startWorker, type Worker } from '../src/jobs/worker';
 import { routerOsKick } from '../src/mikrotik/fallback';
 import { DynAuthClient, type DynAuthTarget } from '../src/radius/dynauth-client';
-import { adminUrl, dropDatabases, LOOPBACK_TARGETS, withDatabase } from './db';
+import { adminUrl, BENCH_RADIUS_ROLE, dropDatabases, langoRadiusUrl, LOOPBACK_TARGETS, withDatabase } from './db';
 import { summarize, udpFloor, type Latency } from './load';
 import { CpuMeter, cpuMs } from './cpu';
 
@@ -256,7 +256,7 @@ export async function runEnforcementBench(options: EnforcementBenchOptions = {})
   let child: NasChild | undefined;
   let fr: Awaited<ReturnType<typeof startFreeRadius>> | undefined;
   try {
-    await migrateLatest(db);
+    await migrateDatabase(db, { radius: { ...BENCH_RADIUS_ROLE } });
     const s = createServices(db, { enforcementTargets: LOOPBACK_TARGETS });
     const { tenant } = await s.tenants.create(SYSTEM, { name: 'Enforcement bench', slug: 'enf-bench', admin: { email: 'admin@enf-bench.example', password: randomBytes(12).toString('hex') } });
     const plan = await s.plans.create(SYSTEM, tenant.id, { name: 'Bench 2M/5M', durationSeconds: 86400, rateLimit: '2M/5M', interimIntervalSeconds: 300 });
@@ -277,7 +277,7 @@ export async function runEnforcementBench(options: EnforcementBenchOptions = {})
     log(`seeded ${cfg.sessions} subscribers in ${dbName}`);
 
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
-    fr = await startFreeRadius({ databaseUrl: url, listenAddress: '127.0.0.1', authPort: 0, acctPort: 0, clientNetworks: ['127.0.0.0/8'], clientLifetime: 3600, stateDir });
+    fr = await startFreeRadius({ databaseUrl: langoRadiusUrl(url), listenAddress: '127.0.0.1', authPort: 0, acctPort: 0, clientNetworks: ['127.0.0.0/8'], clientLifetime: 3600, stateDir });
     child = await NasChild.start();
     const nasList = Array.from({ length: cfg.nas }, (_, i) => ({ address: `127.0.${1 + Math.floor(i / 200)}.${50 + (i % 200)}`, secret: `bench-nas-${i}` }));
     const { ports } = await child.call<{ ports: number[] }>({ cmd: 'start', nas: nasList, radius: { authPort: fr.authPort, acctPort: fr.acctPort } });

@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius/runner';
 import { cpuMs } from './cpu';
-import { adminUrl, createDatabases, dropDatabases, NAS_SECRET, postgresInfo, seedLango, seedStock } from './db';
+import { adminUrl, createDatabases, langoRadiusUrl, dropDatabases, NAS_SECRET, postgresInfo, seedLango, seedStock } from './db';
 import { acctPhase, authPhase, waitUntilAnswering, type AcctKind, type Target } from './load';
 import { sourceVersion } from './git';
 import { startStockFreeRadius } from './stock-raddb';
@@ -84,7 +84,7 @@ async function capture(server: ServerName, url: string, stateDir: string, source
     server === 'stock'
       ? await startStockFreeRadius({ databaseUrl: url, secret: NAS_SECRET, stateDir, recvBuff: 4194304, debug: true })
       : await startFreeRadius({
-          databaseUrl: url,
+          databaseUrl: langoRadiusUrl(url),
           listenAddress: '127.0.0.1',
           authPort: 0,
           acctPort: 0,

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius/runner';
 import { CpuMeter, type CpuDelta } from './cpu';
-import { adminUrl, createDatabases, dropDatabases, NAS_SECRET, postgresInfo, rowCounts, seedLango, seedStock } from './db';
+import { adminUrl, createDatabases, langoRadiusUrl, dropDatabases, NAS_SECRET, postgresInfo, rowCounts, seedLango, seedStock } from './db';
 import { acctPhase, authPhase, udpFloor, waitUntilAnswering, type AcctKind, type PhaseResult, type Target } from './load';
 import { runRadclient, writeAuthFile, type RadclientResult } from './radclient';
 import { renderMarkdown, summarizeRuns, type BenchReport, type ServerName, type ServerRun } from './report';
@@ -105,7 +105,7 @@ async function start(server: ServerName, urls: { lango: string; stock: string },
     });
   }
   return startFreeRadius({
-    databaseUrl: urls.lango,
+    databaseUrl: langoRadiusUrl(urls.lango),
     listenAddress: '127.0.0.1',
     authPort: 0,
     acctPort: 0,

@@ -6,7 +6,11 @@ import { checkApplicationRole, loginRoleOf, type DatabaseRoles } from './db/role
 import { createServices } from './services';
 import { SYSTEM } from './services/context';
 import { startApi, radiusOptions, workerOptions } from './main';
-import { startFreeRadius } from './freeradius/runner';
+import { FreeRadiusError, startFreeRadius } from './freeradius/runner';
+import { EmbeddedPostgresError } from './db/embedded-postgres';
+import { describeExit } from './process/child';
+import { waitForSignal } from './cli/signals';
+import type { Logger } from './logger';
 import { up } from './cli/up';
 import { parseArgs, requireOpt, UsageError } from './cli/args';
 import { startRouterOsSimulator } from './mikrotik/routeros-simulator';
@@ -18,13 +22,14 @@ import { routerOsKick } from './mikrotik/fallback';
 const USAGE = `lango <command>
 
   up                       everything for a newcomer: Postgres (embedded if DATABASE_URL is unset),
-                           migrations, demo data, FreeRADIUS with freeradius/, the API
+                           migrations, demo data, FreeRADIUS with freeradius/, the API and the
+                           worker; FreeRADIUS and the embedded Postgres are restarted if they die
   migrate [--down-all]     apply (or roll back) database migrations
   api                      run the REST API
-  worker                   the enforcement worker (CoA/Disconnect outbox, expiry, quota, stale sessions)
-                           enforcement: the CoA/Disconnect outbox, subscription ends, quota,
+  worker                   enforcement: the CoA/Disconnect outbox, subscription ends, quota,
                            stale sessions (run as many as you like)
-  radius                   run FreeRADIUS with the project's configuration (foreground)
+  radius [--debug]         run FreeRADIUS with the project's configuration (foreground); exits
+                           non-zero if FreeRADIUS dies, for systemd or compose to restart it
   admin create --email E --password P
                            create a platform admin
   tenant create --name N --slug S --admin-email E --admin-password P [--time-zone TZ] [--currency KES]
@@ -57,11 +62,25 @@ function migrationRoles(config: Config, adminUrl: string): DatabaseRoles {
   return roles;
 }
 
-async function waitForSignal(): Promise<void> {
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+/** `lango radius`: FreeRADIUS in the foreground until a signal; its unexpected death is our exit 1. */
+async function runRadius(config: Config, logger: Logger, debug: boolean): Promise<number> {
+  let url = config.radiusDatabaseUrl;
+  if (!url) {
+    if (config.mode === 'production') throw new UsageError('LANGO_RADIUS_DATABASE_URL is required in production (FreeRADIUS connects as its own role)');
+    logger.warn({ module: 'radius' }, 'LANGO_RADIUS_DATABASE_URL is not set: FreeRADIUS connects with DATABASE_URL (development only)');
+    url = dbUrl(config);
+  }
+  const r = await startFreeRadius({ ...radiusOptions(config, url), debug, logger });
+  process.stdout.write(`FreeRADIUS running (pid ${r.pid}): auth ${r.authPort}, accounting ${r.acctPort}, config ${r.dir}\n`);
+  const outcome = await Promise.race([waitForSignal().then(() => undefined), r.exited]);
+  if (!outcome) {
+    await r.stop();
+    return 0;
+  }
+  logger.error({ pid: r.pid, code: outcome.code, signal: outcome.signal, lastLines: r.output().slice(-20) }, 'FreeRADIUS exited unexpectedly');
+  await r.stop();
+  process.stderr.write(`lango: FreeRADIUS (pid ${r.pid}) exited unexpectedly (${describeExit(outcome)}); exiting so that the service manager restarts it\n`);
+  return 1;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -105,19 +124,8 @@ export async function run(argv: string[]): Promise<number> {
       await db.destroy();
       return 0;
     }
-    case 'radius': {
-      let url = config.radiusDatabaseUrl;
-      if (!url) {
-        if (config.mode === 'production') throw new UsageError('LANGO_RADIUS_DATABASE_URL is required in production (FreeRADIUS connects as its own role)');
-        logger.warn({ module: 'radius' }, 'LANGO_RADIUS_DATABASE_URL is not set: FreeRADIUS connects with DATABASE_URL (development only)');
-        url = dbUrl(config);
-      }
-      const r = await startFreeRadius({ ...radiusOptions(config, url), debug: args.options.debug === true, logger });
-      process.stdout.write(`FreeRADIUS running (pid ${r.pid}): auth ${r.authPort}, accounting ${r.acctPort}, config ${r.dir}\n`);
-      await waitForSignal();
-      await r.stop();
-      return 0;
-    }
+    case 'radius':
+      return runRadius(config, logger, args.options.debug === true);
     case 'admin':
     case 'tenant': {
       if (sub !== 'create') throw new UsageError(`unknown command: ${cmd} ${sub ?? ''}`);
@@ -158,7 +166,7 @@ export async function run(argv: string[]): Promise<number> {
         await sim.close();
         return 0;
       }
-      if (sub === 'nas') return simulateNas(args, { authPort: config.radius.authPort, acctPort: config.radius.acctPort }, logger, waitForSignal());
+      if (sub === 'nas') return simulateNas(args, { authPort: config.radius.authPort, acctPort: config.radius.acctPort }, logger, waitForSignal().then(() => undefined));
       throw new UsageError(`unknown simulator: ${sub ?? ''} (available: routeros, nas)`);
     }
     default:
@@ -173,7 +181,10 @@ export function main(argv: string[]): void {
     })
     .catch((err: unknown) => {
       if (err instanceof UsageError) process.stderr.write(`lango: ${err.message}\n\n${USAGE}\n`);
-      else if (err instanceof ConfigError) process.stderr.write(`lango: ${err.message}\n`);
+      // What an operator can act on is said without a stack trace.
+      else if (err instanceof ConfigError || err instanceof FreeRadiusError || err instanceof EmbeddedPostgresError) {
+        process.stderr.write(`lango: ${err.message}\n`);
+      }
       else process.stderr.write(`lango: ${(err as Error)?.stack ?? String(err)}\n`);
       process.exitCode = err instanceof UsageError ? 2 : 1;
     });

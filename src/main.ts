@@ -5,7 +5,7 @@ import { Config } from './config';
 import { createDb } from './db/knex';
 import { checkApplicationRole } from './db/roles';
 import { createServices, Services } from './services';
-import { createApp } from './http/app';
+import { createApp, type ReadinessCheck } from './http/app';
 import type { StartFreeRadiusOptions } from './freeradius/runner';
 import type { WorkerOptions } from './jobs/worker';
 
@@ -20,14 +20,19 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
-export async function startApi(config: Config, logger: Logger, databaseUrl: string): Promise<ApiServer> {
+export async function startApi(
+  config: Config,
+  logger: Logger,
+  databaseUrl: string,
+  opts: { readiness?: readonly ReadinessCheck[] } = {},
+): Promise<ApiServer> {
   const db = createDb(databaseUrl);
   await checkApplicationRole(db, config.mode, (m) => logger.warn({ module: 'api' }, m)).catch(async (err) => {
     await db.destroy();
     throw err;
   });
   const services = createServices(db, { nasApproval: config.nasApproval, enforcementTargets: config.enforcementTargets });
-  const { app } = createApp({ db, services, config, logger });
+  const { app } = createApp({ db, services, config, logger, ...(opts.readiness ? { readiness: opts.readiness } : {}) });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

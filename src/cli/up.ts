@@ -5,12 +5,15 @@ import type { Logger } from 'pino';
 import { DEVELOPMENT_JWT_SECRET, type Config } from '../config';
 import { createDb } from '../db/knex';
 import { migrateDatabase } from '../db/migrate';
-import { redactedUrl, stackDatabase } from '../db/roles';
-import { startEmbeddedPostgres } from '../db/embedded-postgres';
+import { stackDatabase } from '../db/roles';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres';
 import { startApi, radiusOptions, workerOptions } from '../main';
 import { startWorker } from '../jobs/worker';
 import { routerOsKick } from '../mikrotik/fallback';
-import { startFreeRadius, FreeRadiusNotInstalledError } from '../freeradius/runner';
+import { startFreeRadius, FreeRadiusNotInstalledError, type FreeRadiusHandle } from '../freeradius/runner';
+import { supervise, type Supervisor } from '../process/supervisor';
+import type { ReadinessCheck } from '../http/app';
+import { waitForSignal } from './signals';
 import { createServices, Services } from '../services';
 import { SYSTEM } from '../services/context';
 import type { Knex } from 'knex';
@@ -114,7 +117,58 @@ export interface Stack {
   databaseUrl: string;
   radius: { host: string; authPort: number; acctPort: number };
   credentials: Credentials;
+  /** Pids of the supervised processes right now (undefined while one is down or not run). */
+  pids(): { freeradius: number | undefined; postgres: number | undefined };
   stop(): Promise<void>;
+}
+
+/** The URL to print: the password replaced by where it is kept. */
+export function describeDatabaseUrl(url: string, passwordIsIn: string): string {
+  const u = new URL(url);
+  if (!u.password) return u.toString();
+  u.password = 'PASSWORD';
+  return u.toString().replace(':PASSWORD@', `:<password ${passwordIsIn}>@`);
+}
+
+function shortPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+/** The embedded PostgreSQL, restarted when it dies; its URL stays the same. */
+function superviseEmbeddedPostgres(config: Config, logger: Logger): Promise<Supervisor<EmbeddedPostgres>> {
+  return supervise({
+    name: 'embedded PostgreSQL',
+    logger,
+    start: () => startEmbeddedPostgres({ stateDir: config.stateDir, port: config.embeddedPostgresPort, logger }),
+  });
+}
+
+/** FreeRADIUS, restarted when it dies, on the ports of its first start (NAS are set up with them). */
+function superviseFreeRadius(config: Config, databaseUrl: string, logger: Logger): Promise<Supervisor<FreeRadiusHandle>> {
+  const options = { ...radiusOptions(config, databaseUrl), logger };
+  let ports: { authPort?: number; acctPort?: number } = {};
+  return supervise({
+    name: 'FreeRADIUS',
+    logger,
+    start: async () => {
+      const handle = await startFreeRadius({ ...options, ...ports });
+      ports = { authPort: handle.authPort, acctPort: handle.acctPort };
+      return handle;
+    },
+  });
+}
+
+/** /ready's "radius": a Status-Server answered by the FreeRADIUS running now. */
+function radiusReadiness(radius: Supervisor<FreeRadiusHandle>): ReadinessCheck {
+  return {
+    name: 'radius',
+    check: async () => {
+      const current = radius.current();
+      if (!current) throw new Error('FreeRADIUS is not running (restarting)');
+      await current.probe();
+    },
+  };
 }
 
 /**
@@ -132,12 +186,14 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     // the migrations and creates the least-privilege roles the processes then use
     // (src/db/roles.ts): lango_app for the API and the worker, lango_radius for FreeRADIUS.
     let adminUrl = config.migrateDatabaseUrl ?? config.databaseUrl;
+    let postgres: Supervisor<EmbeddedPostgres> | undefined;
     if (!adminUrl) {
       const port = config.embeddedPostgresPort;
       say(`No DATABASE_URL: starting an embedded PostgreSQL in ${path.join(config.stateDir, 'postgres')} on 127.0.0.1:${port}`);
-      const pg = await startEmbeddedPostgres({ stateDir: config.stateDir, port, logger });
+      const pg = await superviseEmbeddedPostgres(config, logger);
+      postgres = pg;
       stops.push(() => pg.stop());
-      adminUrl = pg.url;
+      adminUrl = (pg.current() as EmbeddedPostgres).url;
     }
     const stackDb = stackDatabase(adminUrl, config.stateDir);
     const adminDb = createDb(stackDb.adminUrl, { max: 1 });
@@ -153,9 +209,9 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     stops.push(() => db.destroy());
     const credentials = await seedDemo(db, createServices(db, { nasApproval: 'auto', enforcementTargets: config.enforcementTargets }), config.stateDir);
 
-    let radius;
+    let radius: Supervisor<FreeRadiusHandle>;
     try {
-      radius = await startFreeRadius({ ...radiusOptions(config, stackDb.radiusUrl), logger });
+      radius = await superviseFreeRadius(config, stackDb.radiusUrl, logger);
     } catch (err) {
       if (err instanceof FreeRadiusNotInstalledError) {
         say('');
@@ -169,7 +225,7 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     }
     stops.push(() => radius.stop());
     const jwtSecret = config.jwtSecret === DEVELOPMENT_JWT_SECRET ? stateJwtSecret(config.stateDir) : config.jwtSecret;
-    const api = await startApi(Object.freeze({ ...config, jwtSecret }), logger, databaseUrl);
+    const api = await startApi(Object.freeze({ ...config, jwtSecret }), logger, databaseUrl, { readiness: [radiusReadiness(radius)] });
     stops.push(() => api.stop());
     const workerDb = createDb(databaseUrl, { max: 4 });
     stops.push(() => workerDb.destroy());
@@ -177,21 +233,30 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     stops.push(() => worker.stop());
 
     const host = config.radius.listenAddress === '*' ? '127.0.0.1' : config.radius.listenAddress;
+    const { authPort, acctPort } = radius.current() as FreeRadiusHandle;
     for (const line of [
       '',
       'Lango is up.',
       `  API            ${api.url}/api/v1   (OpenAPI: ${api.url}/api/v1/openapi.json)`,
       `  Platform admin ${credentials.adminEmail} / ${credentials.adminPassword}`,
       `  Demo tenant    ${credentials.tenantAdminEmail} / ${credentials.tenantAdminPassword}`,
-      `  FreeRADIUS     auth ${host}:${radius.authPort}, accounting ${host}:${radius.acctPort} (NAS are read from the nas table)`,
-      `  Database       ${redactedUrl(stackDb.appUrl, stackDb.passwordFile)} (API and worker; FreeRADIUS connects as lango_radius)`,
+      `  Database       ${describeDatabaseUrl(stackDb.appUrl, `in ${shortPath(stackDb.passwordFile)}`)} (API and worker; FreeRADIUS connects as lango_radius)`,
+      `  FreeRADIUS     auth ${host}:${authPort}, accounting ${host}:${acctPort} (NAS are read from the nas table)`,
       '  Worker         enforcing expiry, quota, suspension and plan changes on live sessions (CoA/Disconnect)',
+      `  Readiness      ${api.url}/ready (database and FreeRADIUS; ${postgres ? 'both are restarted when they die' : 'FreeRADIUS is restarted when it dies'})`,
       '',
       'Try it (expects Access-Accept with Mikrotik-Rate-Limit, Session-Timeout and the data limit):',
-      `  radtest ${DEMO.username} ${DEMO.password} ${host}:${radius.authPort} 0 ${DEMO.nasSecret}`,
+      `  radtest ${DEMO.username} ${DEMO.password} ${host}:${authPort} 0 ${DEMO.nasSecret}`,
       '',
     ]) say(line);
-    return { apiUrl: api.url, databaseUrl, radius: { host, authPort: radius.authPort, acctPort: radius.acctPort }, credentials, stop };
+    return {
+      apiUrl: api.url,
+      databaseUrl,
+      radius: { host, authPort, acctPort },
+      credentials,
+      pids: () => ({ freeradius: radius.current()?.pid, postgres: postgres?.current()?.pid }),
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -203,10 +268,7 @@ export async function up(config: Config, logger: Logger): Promise<number> {
   const stack = await bringUp(config, logger, say);
   if (!stack) return 1;
   say('Ctrl-C stops everything.');
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await waitForSignal();
   say('Stopping...');
   await stack.stop();
   return 0;

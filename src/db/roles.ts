@@ -226,15 +226,6 @@ export function stackDatabase(adminUrl: string, stateDir: string): StackDatabase
   return { adminUrl, appUrl: urlOf(saved.app), radiusUrl: urlOf(saved.radius), roles: saved, passwordFile };
 }
 
-/** The URL with its password replaced by a note saying where it is kept (for printing). */
-export function redactedUrl(url: string, where: string): string {
-  const u = new URL(url);
-  const user = decodeURIComponent(u.username);
-  u.username = '';
-  u.password = '';
-  return u.toString().replace('://', `://${user}:<password in ${where}>@`);
-}
-
 /**
  * The API and the worker refuse to run as a superuser (or with cluster-level rights) in
  * production: that role is what a bug in Lango would act with. Outside production they warn.

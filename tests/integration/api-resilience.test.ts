@@ -1,6 +1,9 @@
 import request from 'supertest';
 import { createTestDatabase, TestDatabase } from '../helpers/db';
-import { createTestApi, TestApi } from '../helpers/api';
+import { ANY_TARGET, createTestApi, JWT_SECRET, TestApi } from '../helpers/api';
+import { createApp, type ReadinessCheck } from '../../src/http/app';
+import { createServices } from '../../src/services';
+import { createLogger } from '../../src/logger';
 import { startTcpProxy, TcpProxy } from '../helpers/tcp-proxy';
 import { createDb } from '../../src/db/knex';
 import { migrateDownAll, migrateLatest, migrationStatus } from '../../src/db/migrate';
@@ -37,6 +40,7 @@ describe('the database going away', () => {
     expect(JSON.stringify(down.body)).not.toMatch(/ECONNRESET|ECONNREFUSED|terminated/);
     const ready = await request(api.app).get('/ready');
     expect(ready.status).toBe(503);
+    expect(ready.body.error).toMatchObject({ code: 'NOT_READY', details: { checks: { database: 'down' }, down: ['database'] } });
 
     proxy.restore();
     const after = await request(api.app).post('/api/v1/subscribers').set(t.auth).send({ username: 'after-outage', password: 'pw' });
@@ -45,6 +49,50 @@ describe('the database going away', () => {
     expect(await tdb.db('subscribers').where({ username: 'during-outage' }).count()).toEqual([{ count: '0' }]);
     expect(await tdb.db('radcheck').where({ username: 'during-outage' }).count()).toEqual([{ count: '0' }]);
     expect((await request(api.app).get('/ready')).status).toBe(200);
+  });
+});
+
+describe('/ready with injected checks', () => {
+  let tdb: TestDatabase;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+  });
+  afterAll(() => tdb.drop());
+
+  const appWith = (readiness: ReadinessCheck[]) =>
+    createApp({ db: tdb.db, services: createServices(tdb.db, { enforcementTargets: ANY_TARGET }), config: { jwtSecret: JWT_SECRET, jwtTtlSeconds: 3600 }, logger: createLogger('silent'), readiness }).app;
+
+  it('reports every dependency, 200 when all are up, also as /readyz', async () => {
+    const app = appWith([{ name: 'radius', check: async () => undefined }]);
+    for (const path of ['/ready', '/readyz']) {
+      const res = await request(app).get(path);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ status: 'ready', checks: { database: 'up', radius: 'up' } });
+    }
+  });
+
+  it('answers 503 NOT_READY naming what is down, and never why', async () => {
+    const app = appWith([
+      { name: 'radius', check: async () => { throw new Error('no reply from 10.9.8.7 with secret s3cr3t'); } },
+      { name: 'other', check: async () => undefined },
+    ]);
+    const res = await request(app).get('/ready');
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('NOT_READY');
+    expect(res.body.error.details).toEqual({ checks: { database: 'up', radius: 'down', other: 'up' }, down: ['radius'] });
+    expect(JSON.stringify(res.body)).not.toMatch(/10\.9\.8\.7|s3cr3t/);
+  });
+
+  it('counts a check that never answers as down', async () => {
+    const app = appWith([{ name: 'radius', check: () => new Promise<void>(() => undefined) }]);
+    const res = await request(app).get('/ready');
+    expect(res.status).toBe(503);
+    expect(res.body.error.details.down).toEqual(['radius']);
+  });
+
+  it('without injected checks (lango api) only the database is asked', async () => {
+    const res = await request(appWith([])).get('/ready');
+    expect(res.body).toEqual({ status: 'ready', checks: { database: 'up' } });
   });
 });
 

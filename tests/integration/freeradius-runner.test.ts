@@ -154,6 +154,19 @@ describe('startFreeRadius with the project overlay', () => {
     expect(rows).toEqual([{ username: 'alice', acctstoptime: null }]);
   });
 
+  it('answers the readiness probe on a loopback Status-Server socket that no NAS secret opens', async () => {
+    await expect(radius.probe()).resolves.toBeUndefined();
+    expect(new Set([radius.authPort, radius.acctPort, radius.statusPort]).size).toBe(3);
+    // 127.0.0.1 is a NAS (a dynamic client) with SECRET; on the probe's socket it gets nothing,
+    // neither for Status-Server nor for an Access-Request.
+    const status = await run('/usr/bin/radclient', ['-x', '-r', '1', '-t', '1', `127.0.0.1:${radius.statusPort}`, 'status', SECRET], 'Message-Authenticator = 0x00\n');
+    expect(status.stdout).not.toContain('Received');
+    const auth = await run('/usr/bin/radclient', ['-x', '-r', '1', '-t', '1', `127.0.0.1:${radius.statusPort}`, 'auth', SECRET], 'User-Name = "alice"\nUser-Password = "pw"\n');
+    expect(auth.stdout).not.toContain('Received');
+    // The NAS still authenticates on the auth port.
+    expect((await radtest('alice', 'pw', radius.authPort)).stdout).toContain('Received Access-Accept');
+  });
+
   it('keeps a bounded, redacted output buffer', () => {
     const out = radius.output();
     expect(out.length).toBeGreaterThan(0);
@@ -178,6 +191,26 @@ describe('stop()', () => {
       expect(again.authPort).toBe(authPort);
       await again.stop();
       expect(isRunning(again.pid)).toBe(false);
+    } finally {
+      await t.drop();
+    }
+  });
+});
+
+describe('a FreeRADIUS that dies', () => {
+  it('resolves exited with the signal, and probe() fails', async () => {
+    const t = await createTestDatabase();
+    try {
+      const radius = await startTestFreeRadius(t.url);
+      try {
+        await radius.probe();
+        process.kill(radius.pid, 'SIGKILL');
+        expect(await radius.exited).toEqual({ code: null, signal: 'SIGKILL' });
+        await expect(radius.probe({ timeoutMs: 300 })).rejects.toThrow();
+      } finally {
+        await radius.stop();
+      }
+      expect(existsSync(radius.dir)).toBe(false);
     } finally {
       await t.drop();
     }
