@@ -40,7 +40,7 @@ import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius/r
 import { startWorker, type Worker } from '../src/jobs/worker';
 import { routerOsKick } from '../src/mikrotik/fallback';
 import { DynAuthClient, type DynAuthTarget } from '../src/radius/dynauth-client';
-import { adminUrl, BENCH_RADIUS_ROLE, dropDatabases, langoRadiusUrl, withDatabase } from './db';
+import { adminUrl, BENCH_RADIUS_ROLE, dropDatabases, langoRadiusUrl, LOOPBACK_TARGETS, withDatabase } from './db';
 import { summarize, udpFloor, type Latency } from './load';
 import { CpuMeter, cpuMs } from './cpu';
 
@@ -257,7 +257,7 @@ export async function runEnforcementBench(options: EnforcementBenchOptions = {})
   let fr: Awaited<ReturnType<typeof startFreeRadius>> | undefined;
   try {
     await migrateDatabase(db, { radius: { ...BENCH_RADIUS_ROLE } });
-    const s = createServices(db);
+    const s = createServices(db, { enforcementTargets: LOOPBACK_TARGETS });
     const { tenant } = await s.tenants.create(SYSTEM, { name: 'Enforcement bench', slug: 'enf-bench', admin: { email: 'admin@enf-bench.example', password: randomBytes(12).toString('hex') } });
     const plan = await s.plans.create(SYSTEM, tenant.id, { name: 'Bench 2M/5M', durationSeconds: 86400, rateLimit: '2M/5M', interimIntervalSeconds: 300 });
     await db.transaction(async (trx) => {
@@ -320,7 +320,7 @@ export async function runEnforcementBench(options: EnforcementBenchOptions = {})
 
       const wdbs = Array.from({ length: cfg.workers }, () => createDb(url, { max: 10 }));
       workerDbs.push(...wdbs);
-      const ws = wdbs.map((wdb) => startWorker({ db: wdb, databaseUrl: url, logger: workerLogger, routerOsKick }));
+      const ws = wdbs.map((wdb) => startWorker({ db: wdb, databaseUrl: url, logger: workerLogger, routerOsKick, options: { targets: LOOPBACK_TARGETS } }));
       workers.push(...ws);
       await Promise.all(ws.map((w) => w.ready));
       await sleep(1500);

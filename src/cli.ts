@@ -131,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
       if (sub !== 'create') throw new UsageError(`unknown command: ${cmd} ${sub ?? ''}`);
       const db = createDb(dbUrl(config));
       try {
-        const services = createServices(db, { nasApproval: config.nasApproval });
+        const services = createServices(db, { nasApproval: config.nasApproval, enforcementTargets: config.enforcementTargets });
         if (cmd === 'admin') {
           const u = await services.users.createPlatformAdmin(requireOpt(args, 'email'), requireOpt(args, 'password'));
           process.stdout.write(JSON.stringify(u, null, 2) + '\n');

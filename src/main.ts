@@ -31,7 +31,7 @@ export async function startApi(
     await db.destroy();
     throw err;
   });
-  const services = createServices(db, { nasApproval: config.nasApproval });
+  const services = createServices(db, { nasApproval: config.nasApproval, enforcementTargets: config.enforcementTargets });
   const { app } = createApp({ db, services, config, logger, ...(opts.readiness ? { readiness: opts.readiness } : {}) });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
@@ -68,8 +68,13 @@ export function radiusOptions(config: Config, databaseUrl: string): StartFreeRad
 
 /** Worker settings from the configuration (`lango worker` and `lango up`). */
 export function workerOptions(config: Config): WorkerOptions {
+  const { maxAttempts, ...schedule } = config.worker.retry;
   return {
+    targets: config.enforcementTargets,
+    schedule,
+    sender: { maxAttempts },
     sweepMs: config.worker.sweepSeconds * 1000,
+    staleMs: config.worker.staleCheckSeconds * 1000,
     staleFactor: config.worker.staleFactor,
     ...(config.worker.coaSourceAddress ? { bindAddress: config.worker.coaSourceAddress } : {}),
   };

@@ -207,7 +207,7 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     const databaseUrl = stackDb.appUrl;
     const db = createDb(databaseUrl, { max: 4 });
     stops.push(() => db.destroy());
-    const credentials = await seedDemo(db, createServices(db, { nasApproval: 'auto' }), config.stateDir);
+    const credentials = await seedDemo(db, createServices(db, { nasApproval: 'auto', enforcementTargets: config.enforcementTargets }), config.stateDir);
 
     let radius: Supervisor<FreeRadiusHandle>;
     try {

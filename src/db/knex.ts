@@ -82,3 +82,21 @@ export function onUniqueViolation(errors: Record<string, () => AppError>): (err:
     throw make ? make() : err;
   };
 }
+
+/** The SQLSTATE of a driver error, also when it was wrapped by mapDbError. */
+export function sqlState(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: unknown };
+  if (err instanceof AppError) return sqlState(e.cause);
+  return e && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
+}
+
+/**
+ * Whether trying again later can help: the database is unreachable or restarting, or refused
+ * for now (serialization failure or deadlock, resources, statement cancelled). Constraint and
+ * data errors (23xxx, 22xxx) are not: the same statement fails the same way every time.
+ */
+export function isTransientDbError(err: unknown): boolean {
+  const mapped = mapDbError(err);
+  if (mapped instanceof AppError && mapped.code === 'DATABASE_UNAVAILABLE') return true;
+  return /^(08|40|53|57)/.test(sqlState(err) ?? '');
+}

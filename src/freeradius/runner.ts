@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { describeExit, spawnChild, terminate, waitForLine, type ExitStatus, type Spawned, type WaitForLineError } from '../process/child';
 import { PacketCode, RadiusClient } from '../radius';
 import { parsePostgresUrl, postgresUrlToConninfo, quoteConninfoValue } from './conninfo';
+import { NetworkError, parseClientNetwork } from '../config/networks';
 import { pickFreeUdpPorts } from './ports';
 
 export interface StartFreeRadiusOptions {
@@ -134,25 +135,17 @@ export function resolveFreeRadiusSourceDir(from: string = __dirname): string {
 }
 
 /**
- * Validate a dynamic-client network. FreeRADIUS refuses a single host (/32, /128) for
- * `dynamic_clients`, so those are rejected here with a clearer message than its own.
+ * Validate a dynamic-client network (the rule lives in src/config/networks.ts, which the
+ * configuration uses too): FreeRADIUS refuses a single host (/32, /128) for `dynamic_clients`,
+ * so those are rejected here with a clearer message than its own.
  */
 export function validateClientNetwork(cidr: string): string {
-  const m = /^([^/\s]+)\/(\d{1,3})$/.exec(cidr.trim());
-  const address = m?.[1] ?? '';
-  const prefix = Number(m?.[2]);
-  const family = net.isIPv4(address) && /^\d+(\.\d+){3}$/.test(address) ? 4 : net.isIPv6(address) ? 6 : 0;
-  if (!m || family === 0) {
-    throw new FreeRadiusOptionsError(`client network "${cidr}" is not a CIDR network such as 10.0.0.0/8 or fd00::/8`);
+  try {
+    return parseClientNetwork(cidr);
+  } catch (err) {
+    if (err instanceof NetworkError) throw new FreeRadiusOptionsError(`client network ${err.message}`);
+    throw err;
   }
-  const max = family === 4 ? 32 : 128;
-  if (prefix > max) throw new FreeRadiusOptionsError(`client network "${cidr}": prefix length must be at most ${max}`);
-  if (prefix === max) {
-    throw new FreeRadiusOptionsError(
-      `client network "${cidr}" is a single address: FreeRADIUS refuses /${max} for dynamic clients; use a wider network (e.g. /${max - 1}) and add the NAS to the nas table`,
-    );
-  }
-  return `${address}/${prefix}`;
 }
 
 /** clients.conf: one dynamic-client network per entry, looked up in the nas table. */

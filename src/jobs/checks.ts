@@ -9,15 +9,19 @@
  *  - Sessions accepted into the walled garden (radacct.class = the soft-block Class) are never
  *    "expired" again; they are the soft block.
  *  - Duplicates are impossible by construction: the partial unique indexes of
- *    enforcement_actions (pending, and once-per-session for these reasons) make a second insert
- *    a no-op (ON CONFLICT DO NOTHING), even when two workers run the same check at once. A
- *    session whose action timed out or failed is queued again only after `requeueAfterSeconds`.
+ *    enforcement_actions (one live action per session and reason, and once per session for these
+ *    reasons, see 20261201000302) make a second insert a no-op (ON CONFLICT DO NOTHING), even
+ *    when two workers run the same check at once or a check races with the worker writing an
+ *    outcome. A session whose action timed out or failed is queued again only after
+ *    `requeueAfterSeconds`: until then the old row stays in the once index (even while its
+ *    outcome is being written, which a NOT EXISTS on the statement's snapshot could not see);
+ *    each check first marks the rows older than that superseded, which takes them out of it.
  *  - Every check that runs on a timer takes a transaction-level advisory lock first and skips
  *    when another worker holds it, so two workers do not do the same work twice.
  */
 import type { Knex } from 'knex';
 import { withTransaction } from '../db/knex';
-import { SOFT_BLOCK_CLASS_RADACCT } from '../services/enforcement.service';
+import { ONCE_REASONS, SOFT_BLOCK_CLASS_RADACCT } from '../services/enforcement.service';
 
 const LOCKS = {
   expiry: 'lango:enforcement:expiry',
@@ -54,22 +58,36 @@ const COVERED = (subscriber: string, at: string) => `EXISTS (
   SELECT 1 FROM subscriptions cv
   WHERE cv.subscriber_id = ${subscriber} AND cv.status = 'active' AND tstzrange(cv.starts_at, cv.ends_at, '[)') @> ${at})`;
 
+/** The reasons as SQL, spelled like the partial indexes' predicates so that the planner uses them. */
+const ONCE_SQL = `(${ONCE_REASONS.map((r) => `'${r}'`).join(', ')})`;
+
 /**
  * The shared tail: candidates c(radacct_id, subscriber_id, reason, due_at, context) become
- * Disconnect actions. Parameters after the CTE's own: requeueAfterSeconds.
+ * Disconnect actions. Runs in the check's transaction: first the timeout/failed actions older
+ * than requeueAfterSeconds stop blocking (superseded_at), then the insert, which the unique
+ * indexes turn into a no-op for every session that still has an action queued, in flight,
+ * answered, or recently timed out or failed.
  */
-const INSERT_DISCONNECTS = `
-  INSERT INTO enforcement_actions
-    (tenant_id, subscriber_id, nas_id, radacct_id, username, acct_session_id, framed_ip, nas_ip, kind, reason, context, due_at)
-  SELECT a.tenant_id, c.subscriber_id, a.nas_id, a.radacctid, a.username, a.acctsessionid, a.framedipaddress, a.nasipaddress,
-         'disconnect', c.reason, c.context, c.due_at
-  FROM c JOIN radacct a ON a.radacctid = c.radacct_id
-  WHERE NOT EXISTS (
-    SELECT 1 FROM enforcement_actions e
-    WHERE e.radacct_id = c.radacct_id AND e.reason = c.reason
-      AND e.status IN ('timeout', 'failed') AND e.updated_at > clock_timestamp() - make_interval(secs => ?))
-  ON CONFLICT DO NOTHING
-  RETURNING id`;
+async function insertDisconnects(trx: Knex.Transaction, candidates: string, params: readonly Knex.RawBinding[], opts: CheckOptions): Promise<number> {
+  await trx.raw(
+    `UPDATE enforcement_actions SET superseded_at = clock_timestamp()
+     WHERE status IN ('timeout', 'failed') AND superseded_at IS NULL AND radacct_id IS NOT NULL AND reason IN ${ONCE_SQL}
+       AND updated_at <= clock_timestamp() - make_interval(secs => ?)`,
+    [opts.requeueAfterSeconds ?? 600],
+  );
+  const res = await trx.raw(
+    `${candidates}
+     INSERT INTO enforcement_actions
+       (tenant_id, subscriber_id, nas_id, radacct_id, username, acct_session_id, framed_ip, nas_ip, kind, reason, context, due_at)
+     SELECT a.tenant_id, c.subscriber_id, a.nas_id, a.radacctid, a.username, a.acctsessionid, a.framedipaddress, a.nasipaddress,
+            'disconnect', c.reason, c.context, c.due_at
+     FROM c JOIN radacct a ON a.radacctid = c.radacct_id
+     ON CONFLICT DO NOTHING
+     RETURNING id`,
+    params,
+  );
+  return res.rows.length;
+}
 
 export interface CheckOptions {
   /** A session whose action ended in timeout/failed is queued again after this long. Default 600. */
@@ -101,7 +119,8 @@ export async function runExpiryWindow(db: Knex, opts: CheckOptions = {}): Promis
     };
     if (!(await tryLock(trx, 'expiry'))) return { ran: false, enqueued: 0, now, next: await nextOf() };
     const from = await cursor(trx, 'expiry', new Date(now.getTime() - 86_400_000));
-    const res = await trx.raw(
+    const enqueued = await insertDisconnects(
+      trx,
       `WITH ended AS (
          SELECT sb.subscriber_id, max(sb.ends_at) AS ended_at
          FROM subscriptions sb
@@ -118,12 +137,12 @@ export async function runExpiryWindow(db: Knex, opts: CheckOptions = {}): Promis
          JOIN radacct a ON a.tenant_id = s.tenant_id AND a.username = s.username AND a.acctstoptime IS NULL
          WHERE NOT ${COVERED('s.id', '?::timestamptz')}
            AND a.class IS DISTINCT FROM ?
-       )
-       ${INSERT_DISCONNECTS}`,
-      [from, now, now, SOFT_BLOCK_CLASS_RADACCT, opts.requeueAfterSeconds ?? 600],
+       )`,
+      [from, now, now, SOFT_BLOCK_CLASS_RADACCT],
+      opts,
     );
     await setCursor(trx, 'expiry', now);
-    return { ran: true, enqueued: res.rows.length, now, next: await nextOf() };
+    return { ran: true, enqueued, now, next: await nextOf() };
   });
 }
 
@@ -142,7 +161,8 @@ export async function runSweep(db: Knex, opts: CheckOptions = {}): Promise<Sweep
   return withTransaction(db, async (trx) => {
     if (!(await tryLock(trx, 'sweep'))) return { ran: false, enqueued: 0 };
     const now = await clock(trx);
-    const res = await trx.raw(
+    const enqueued = await insertDisconnects(
+      trx,
       `WITH open AS (
          SELECT a.radacctid, a.class, s.id AS subscriber_id, s.status, t.expiry_action,
                 ${COVERED('s.id', '?::timestamptz')} AS covered
@@ -166,11 +186,11 @@ export async function runSweep(db: Knex, opts: CheckOptions = {}): Promise<Sweep
          WHERE o.status <> 'active'
             OR (o.class IS DISTINCT FROM ? AND NOT o.covered)
             OR (o.class IS NOT DISTINCT FROM ? AND o.covered)
-       )
-       ${INSERT_DISCONNECTS}`,
-      [now, SOFT_BLOCK_CLASS_RADACCT, now, now, now, SOFT_BLOCK_CLASS_RADACCT, SOFT_BLOCK_CLASS_RADACCT, opts.requeueAfterSeconds ?? 600],
+       )`,
+      [now, SOFT_BLOCK_CLASS_RADACCT, now, now, now, SOFT_BLOCK_CLASS_RADACCT, SOFT_BLOCK_CLASS_RADACCT],
+      opts,
     );
-    return { ran: true, enqueued: res.rows.length };
+    return { ran: true, enqueued };
   });
 }
 
@@ -195,7 +215,8 @@ export async function runQuotaCheck(db: Knex, opts: QuotaOptions = {}): Promise<
     const now = await clock(trx);
     const last = await cursor(trx, 'quota', new Date(now.getTime() - 86_400_000));
     const since = new Date(last.getTime() - (opts.overlapSeconds ?? 120) * 1000);
-    const res = await trx.raw(
+    const enqueued = await insertDisconnects(
+      trx,
       `WITH touched AS (
          SELECT DISTINCT s.id AS subscriber_id, s.tenant_id, s.username, t.expiry_action,
                 sb.id AS subscription_id, sb.starts_at, sb.data_quota_bytes
@@ -228,12 +249,12 @@ export async function runQuotaCheck(db: Knex, opts: QuotaOptions = {}): Promise<
          FROM over o
          JOIN radacct a ON a.tenant_id = o.tenant_id AND a.username = o.username AND a.acctstoptime IS NULL
          WHERE a.class IS DISTINCT FROM ?
-       )
-       ${INSERT_DISCONNECTS}`,
-      [now, now, since, SOFT_BLOCK_CLASS_RADACCT, now, SOFT_BLOCK_CLASS_RADACCT, opts.requeueAfterSeconds ?? 600],
+       )`,
+      [now, now, since, SOFT_BLOCK_CLASS_RADACCT, now, SOFT_BLOCK_CLASS_RADACCT],
+      opts,
     );
     await setCursor(trx, 'quota', now);
-    return { ran: true, enqueued: res.rows.length };
+    return { ran: true, enqueued };
   });
 }
 

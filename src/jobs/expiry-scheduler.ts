@@ -17,6 +17,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { runExpiryWindow, type CheckOptions } from './checks';
+import { retryDelay } from './retry-delay';
 
 export interface ExpirySchedulerOptions extends CheckOptions {
   /** Re-check at least this often. Default 60 s. */
@@ -93,7 +94,7 @@ export class ExpiryScheduler {
       this.arm(r.ran ? Math.min(delay, maxSleep) : Math.min(delay, 250));
     } catch (err) {
       this.failures++;
-      const wait = Math.min(5000, 100 * 2 ** Math.min(this.failures, 6));
+      const wait = retryDelay(this.failures, { capMs: 5000 });
       this.log.warn({ err, retryInMs: wait }, 'expiry check failed');
       this.arm(wait);
     }

@@ -10,9 +10,20 @@
  *             claimed_by: a worker whose lease was taken over cannot overwrite the new owner.
  *   release   sending -> pending without counting an attempt (shutdown, lease about to end).
  *   reclaim   sending with an expired lease -> pending (a killed worker's rows).
+ *
+ * None of these can violate a unique index (20261201000302): pending and sending are one
+ * "live" state in enforcement_actions_live_unique, so a row moving between them never meets
+ * another row for its session and reason, and the once-per-session index covers a row before and
+ * after its outcome alike. A new request for a session with a live action is merged at insert
+ * time instead (enforcement.service.ts enqueueForUser); a plan change merged into a CoA that is
+ * being sent is sent again with the new attributes when the first outcome comes back.
+ *
+ * Outcomes are written in one set-based statement per flush; if the database refuses it for
+ * anything but a transient reason, they are written one by one and a row that is refused on its
+ * own is marked failed, so one bad row never holds back the others.
  */
 import type { Knex } from 'knex';
-import { withTransaction } from '../db/knex';
+import { isTransientDbError, sqlState, withTransaction } from '../db/knex';
 import { SOFT_BLOCK_CLASS_RADACCT } from '../services/enforcement.service';
 
 export interface ClaimedAction {
@@ -50,6 +61,8 @@ export interface ClaimOptions {
   leaseSeconds: number;
   /** NAS this worker is already saturating (their rows are left for later or for other workers). */
   excludeNas: readonly string[];
+  /** Attempts an action gets (the worker's setting); unset: the row's own max_attempts. */
+  maxAttempts?: number;
 }
 
 /**
@@ -68,7 +81,8 @@ export async function claimDue(db: Knex, o: ClaimOptions): Promise<ClaimedAction
        FOR UPDATE OF e SKIP LOCKED
      )
      UPDATE enforcement_actions e
-     SET status = 'sending', claimed_by = ?, claimed_until = now() + make_interval(secs => ?), updated_at = now()
+     SET status = 'sending', claimed_by = ?, claimed_until = now() + make_interval(secs => ?), updated_at = now(),
+         max_attempts = coalesce(?::int, e.max_attempts)
      FROM locked
      LEFT JOIN enforcement_actions cur ON cur.id = locked.id
      LEFT JOIN nas n ON n.id = cur.nas_id
@@ -92,7 +106,7 @@ export async function claimDue(db: Knex, o: ClaimOptions): Promise<ClaimedAction
                 SELECT 1 FROM tenants t WHERE t.id = e.tenant_id AND t.status = 'active') THEN 'tenant reactivated'
          WHEN e.reason = 'unblock' AND a.radacctid IS NOT NULL AND a.class IS DISTINCT FROM ? THEN 'session not soft-blocked'
        END AS cancel_reason`,
-    [`{${o.excludeNas.join(',')}}`, o.limit, o.worker, o.leaseSeconds, SOFT_BLOCK_CLASS_RADACCT],
+    [`{${o.excludeNas.join(',')}}`, o.limit, o.worker, o.leaseSeconds, o.maxAttempts ?? null, SOFT_BLOCK_CLASS_RADACCT],
   );
   return res.rows as ClaimedAction[];
 }
@@ -110,10 +124,22 @@ export interface ActionResult {
   lastError?: string | null;
   rttMs?: number | null;
   fallback?: { status: 'removed' | 'not_found' | 'failed'; removed: number | null; error: string | null };
+  /** For a CoA: the attributes it was claimed with (if the row's differ now, it is sent again). */
+  claimedAttributes?: ClaimedAction['attributes'];
+}
+
+export interface CompleteResult {
+  /** Ids whose outcome was written (this worker still owned them). */
+  owned: string[];
+  /** Outcomes the database refused on their own; their actions were marked failed. */
+  rejected: Array<{ id: string; error: string; cause: unknown }>;
 }
 
 /**
- * Records outcomes in one statement; returns the ids this worker still owned.
+ * Records outcomes, in one statement when the database accepts it. A transient error (the
+ * database went away) is thrown for the caller to retry later; any other refusal is narrowed
+ * down row by row, and a row refused on its own is marked failed with last_error
+ * OUTCOME_REJECTED and its SQLSTATE.
  *
  * Committed with synchronous_commit off: an outcome lost to a Postgres crash leaves its row in
  * sending, the lease runs out and the action is sent again (a repeated Disconnect is answered
@@ -121,15 +147,31 @@ export interface ActionResult {
  * the WAL flushes of FreeRADIUS's accounting, which is what a burst of Disconnects causes: every
  * ACK is followed by the NAS's Accounting Stop.
  */
-export async function completeMany(db: Knex, worker: string, results: readonly ActionResult[]): Promise<string[]> {
-  if (results.length === 0) return [];
-  return withTransaction(db, async (trx) => {
-    await trx.raw('SET LOCAL synchronous_commit = off');
-    return writeOutcomes(trx, worker, results);
-  });
+export async function completeMany(db: Knex, worker: string, results: readonly ActionResult[]): Promise<CompleteResult> {
+  if (results.length === 0) return { owned: [], rejected: [] };
+  try {
+    return { owned: await writeOutcomes(db, worker, results), rejected: [] };
+  } catch (err) {
+    if (isTransientDbError(err)) throw err;
+  }
+  const out: CompleteResult = { owned: [], rejected: [] };
+  for (const r of results) {
+    try {
+      out.owned.push(...(await writeOutcomes(db, worker, [r])));
+    } catch (err) {
+      if (isTransientDbError(err)) throw err;
+      const error = `OUTCOME_REJECTED: ${sqlState(err) ?? 'ERROR'}`;
+      out.rejected.push({ id: r.id, error, cause: err });
+      if (await markFailed(db, worker, r, error)) out.owned.push(r.id);
+    }
+  }
+  return out;
 }
 
-async function writeOutcomes(db: Knex.Transaction, worker: string, results: readonly ActionResult[]): Promise<string[]> {
+/** The attributes changed since the claim (a plan change was merged in): send the new ones. */
+const RESEND = `(v.claimed IS NOT NULL AND v.status <> 'cancelled' AND e.attributes IS DISTINCT FROM v.claimed)`;
+
+function writeOutcomes(db: Knex, worker: string, results: readonly ActionResult[]): Promise<string[]> {
   const rows = results.map((r) => ({
     id: r.id,
     status: r.status,
@@ -141,30 +183,54 @@ async function writeOutcomes(db: Knex.Transaction, worker: string, results: read
     fb_status: r.fallback?.status ?? null,
     fb_removed: r.fallback?.removed ?? null,
     fb_error: r.fallback?.error ?? null,
+    claimed: r.claimedAttributes ?? null,
   }));
+  return withTransaction(db, async (trx) => {
+    await trx.raw('SET LOCAL synchronous_commit = off');
+    const res = await trx.raw(
+      `UPDATE enforcement_actions e SET
+         status = CASE WHEN ${RESEND} THEN 'pending' ELSE v.status END,
+         attempts = CASE WHEN ${RESEND} THEN 0 ELSE e.attempts + v.inc END,
+         next_attempt_at = CASE
+           WHEN ${RESEND} THEN clock_timestamp()
+           WHEN v.status = 'pending' THEN clock_timestamp() + make_interval(secs => v.retry_ms / 1000.0)
+           ELSE e.next_attempt_at END,
+         error_cause = v.error_cause,
+         last_error = CASE
+           WHEN ${RESEND} THEN 'SUPERSEDED: new attributes arrived while the previous ones were sent (' || v.status || ')'
+           ELSE coalesce(v.last_error, CASE WHEN v.status IN ('ack', 'nak') THEN NULL ELSE e.last_error END) END,
+         rtt_ms = coalesce(v.rtt_ms, e.rtt_ms),
+         fallback_status = coalesce(v.fb_status, e.fallback_status),
+         fallback_removed = coalesce(v.fb_removed, e.fallback_removed),
+         fallback_error = coalesce(v.fb_error, e.fallback_error),
+         fallback_at = CASE WHEN v.fb_status IS NOT NULL THEN clock_timestamp() ELSE e.fallback_at END,
+         claimed_by = NULL,
+         claimed_until = NULL,
+         completed_at = CASE WHEN v.status = 'pending' OR ${RESEND} THEN NULL ELSE clock_timestamp() END,
+         updated_at = clock_timestamp()
+       FROM jsonb_to_recordset(?::jsonb) AS v(id uuid, status text, inc int, retry_ms int, error_cause int, last_error text,
+         rtt_ms int, fb_status text, fb_removed int, fb_error text, claimed jsonb)
+       WHERE e.id = v.id AND e.status = 'sending' AND e.claimed_by = ?
+       RETURNING e.id`,
+      [JSON.stringify(rows), worker],
+    );
+    return (res.rows as Array<{ id: string }>).map((r) => r.id);
+  });
+}
+
+/**
+ * The outcome the database refused, replaced by failed: nothing in this statement comes from the
+ * outside, and it cannot conflict (the row leaves the live index and stays in the once index).
+ */
+async function markFailed(db: Knex, worker: string, r: ActionResult, error: string): Promise<boolean> {
   const res = await db.raw(
-    `UPDATE enforcement_actions e SET
-       status = v.status,
-       attempts = e.attempts + v.inc,
-       next_attempt_at = CASE WHEN v.status = 'pending' THEN clock_timestamp() + make_interval(secs => v.retry_ms / 1000.0) ELSE e.next_attempt_at END,
-       error_cause = v.error_cause,
-       last_error = coalesce(v.last_error, CASE WHEN v.status IN ('ack', 'nak') THEN NULL ELSE e.last_error END),
-       rtt_ms = coalesce(v.rtt_ms, e.rtt_ms),
-       fallback_status = coalesce(v.fb_status, e.fallback_status),
-       fallback_removed = coalesce(v.fb_removed, e.fallback_removed),
-       fallback_error = coalesce(v.fb_error, e.fallback_error),
-       fallback_at = CASE WHEN v.fb_status IS NOT NULL THEN clock_timestamp() ELSE e.fallback_at END,
-       claimed_by = NULL,
-       claimed_until = NULL,
-       completed_at = CASE WHEN v.status = 'pending' THEN NULL ELSE clock_timestamp() END,
-       updated_at = clock_timestamp()
-     FROM jsonb_to_recordset(?::jsonb) AS v(id uuid, status text, inc int, retry_ms int, error_cause int, last_error text,
-       rtt_ms int, fb_status text, fb_removed int, fb_error text)
-     WHERE e.id = v.id AND e.status = 'sending' AND e.claimed_by = ?
-     RETURNING e.id`,
-    [JSON.stringify(rows), worker],
+    `UPDATE enforcement_actions SET status = 'failed', attempts = attempts + ?, last_error = ?,
+       claimed_by = NULL, claimed_until = NULL, completed_at = clock_timestamp(), updated_at = clock_timestamp()
+     WHERE id = ? AND status = 'sending' AND claimed_by = ?
+     RETURNING id`,
+    [r.attempted ? 1 : 0, error, r.id, worker],
   );
-  return (res.rows as Array<{ id: string }>).map((r) => r.id);
+  return res.rows.length > 0;
 }
 
 /** Leases that ran out (their worker died or lost the database): back to pending. */

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { retryDelay } from './retry-delay';
 
 /**
  * Runs `fn` every `everyMs` (measured from the end of a run, so runs never overlap). A failed
@@ -41,7 +42,7 @@ export class Periodic {
       this.schedule(this.everyMs);
     } catch (err) {
       this.failures++;
-      const wait = Math.min(this.everyMs, 100 * 2 ** Math.min(this.failures, 7));
+      const wait = retryDelay(this.failures, { capMs: this.everyMs });
       this.log.warn({ err, job: this.name, retryInMs: wait }, 'periodic job failed');
       this.schedule(wait);
     }

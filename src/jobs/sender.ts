@@ -20,6 +20,14 @@
  * Retries: a timeout is tried again after retryDelaysMs[attempt-1] until max_attempts; then the
  * action ends as timeout and, for a NAS with RouterOS API credentials, the fallback kick runs
  * (src/mikrotik/fallback.ts) and its outcome is recorded next to the RADIUS one. A NAK is final.
+ *
+ * Targets: the NAS address comes from a row a tenant writes, so it is checked against the
+ * enforcement target networks (src/config/networks.ts) before anything is sent; an address
+ * outside them ends the action as failed (TARGET_NOT_ALLOWED) without a packet or a fallback.
+ *
+ * Database errors: a lost connection is retried with backoff (claims and outcomes alike); an
+ * outcome the database refuses for any other reason is not retried: completeMany narrows it
+ * down to the row, which is marked failed and logged once with its id.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -29,7 +37,10 @@ import type { Logger } from 'pino';
 import type { DynAuthClient, DynAuthRequest, DynAuthResult } from '../radius/dynauth-client';
 import { RadiusCodecError } from '../radius/errors';
 import type { RouterOsTarget, SessionToKick, FallbackOptions } from '../mikrotik/fallback';
+import type { TargetGuard } from '../config/networks';
+import { isTransientDbError } from '../db/knex';
 import { claimDue, completeMany, reclaimExpired, type ActionResult, type ClaimedAction } from './outbox';
+import { retryDelay } from './retry-delay';
 
 export type RouterOsKickFn = (nas: RouterOsTarget, session: SessionToKick, opts: FallbackOptions) => Promise<{ removed: number }>;
 
@@ -46,6 +57,8 @@ export interface SenderOptions {
   leaseSeconds?: number;
   /** Delay before attempt n+1 after attempt n timed out: entry n-1 (the last repeats). Default 5 s, 30 s, 2 min. */
   retryDelaysMs?: readonly number[];
+  /** Attempts per action before it ends as timeout. Default: the row's max_attempts (3). */
+  maxAttempts?: number;
   /** Poll for due rows when nothing woke us. Default 1000 ms. */
   pollMs?: number;
   /** Give up on the RouterOS fallback after this long. Default 15 s. */
@@ -68,6 +81,7 @@ export interface SenderStats {
 }
 
 const NO_NAS = '-';
+const INT4_MAX = 2 ** 31 - 1;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -86,7 +100,7 @@ function errorCode(err: unknown): string {
 export class EnforcementSender {
   readonly workerId: string;
   readonly stats: SenderStats = { claimed: 0, ack: 0, nak: 0, timeout: 0, retried: 0, failed: 0, cancelled: 0, fallbacks: 0, reclaimed: 0, dbErrors: 0 };
-  private readonly o: Required<SenderOptions>;
+  private readonly o: Required<Omit<SenderOptions, 'maxAttempts'>> & Pick<SenderOptions, 'maxAttempts'>;
   private readonly log: Logger;
   private readonly inflight = new Map<string, string>(); // action id -> nas key
   private readonly perNasCount = new Map<string, number>();
@@ -107,6 +121,7 @@ export class EnforcementSender {
     private readonly db: Knex,
     private readonly dynauth: DynAuthClient,
     logger: Logger,
+    private readonly targets: TargetGuard,
     opts: SenderOptions = {},
     private readonly kick?: RouterOsKickFn,
   ) {
@@ -118,6 +133,7 @@ export class EnforcementSender {
       perNas: opts.perNas ?? 256,
       leaseSeconds: opts.leaseSeconds ?? 120,
       retryDelaysMs: opts.retryDelaysMs ?? [5_000, 30_000, 120_000],
+      maxAttempts: opts.maxAttempts,
       pollMs: opts.pollMs ?? 1000,
       fallbackTimeoutMs: opts.fallbackTimeoutMs ?? 15_000,
       flushMs: opts.flushMs ?? 20,
@@ -194,15 +210,21 @@ export class EnforcementSender {
     let failures = 0;
     const minRoom = Math.max(1, Math.min(this.o.batchSize, 64));
     while (!this.stopping) {
-      try {
-        if (Date.now() - this.lastReclaim > Math.max(1000, (this.o.leaseSeconds * 1000) / 4)) {
-          this.lastReclaim = Date.now();
+      if (Date.now() - this.lastReclaim > Math.max(1000, (this.o.leaseSeconds * 1000) / 4)) {
+        this.lastReclaim = Date.now();
+        // On its own: a failed reclaim must not keep the loop from claiming.
+        try {
           const n = await reclaimExpired(this.db);
           if (n > 0) {
             this.stats.reclaimed += n;
             this.log.warn({ count: n }, 'reclaimed actions whose lease expired');
           }
+        } catch (err) {
+          this.stats.dbErrors++;
+          this.log.warn({ err }, 'reclaiming expired leases failed');
         }
+      }
+      try {
         const room = this.o.maxInFlight - this.inflight.size;
         if (room < minRoom && this.inflight.size > 0) {
           await this.idle(this.o.pollMs, 'capacity');
@@ -211,7 +233,13 @@ export class EnforcementSender {
         const limit = Math.min(this.o.batchSize, room);
         const excludeNas = this.saturated();
         const claimedAt = Date.now();
-        const rows = await claimDue(this.db, { worker: this.workerId, limit, leaseSeconds: this.o.leaseSeconds, excludeNas });
+        const rows = await claimDue(this.db, {
+          worker: this.workerId,
+          limit,
+          leaseSeconds: this.o.leaseSeconds,
+          excludeNas,
+          ...(this.o.maxAttempts !== undefined ? { maxAttempts: this.o.maxAttempts } : {}),
+        });
         failures = 0;
         this.stats.claimed += rows.length;
         for (const a of rows) this.dispatch(a, claimedAt);
@@ -219,7 +247,7 @@ export class EnforcementSender {
       } catch (err) {
         failures++;
         this.stats.dbErrors++;
-        const wait = Math.min(5000, 100 * 2 ** Math.min(failures, 6));
+        const wait = retryDelay(failures, { capMs: 5000 });
         this.log.warn({ err, retryInMs: wait }, 'enforcement claim failed');
         await this.idle(wait, 'work');
       }
@@ -236,6 +264,8 @@ export class EnforcementSender {
         return { id: a.id, status: 'failed', attempted: false, lastError: errorCode(err) };
       })
       .then((r) => {
+        // A plan change merged into this CoA meanwhile is told apart by its attributes.
+        if (a.kind === 'coa') r.claimedAttributes = a.attributes;
         this.inflight.delete(a.id);
         const n = (this.perNasCount.get(nasKey) ?? 1) - 1;
         if (n <= 0) this.perNasCount.delete(nasKey);
@@ -258,6 +288,12 @@ export class EnforcementSender {
     if (a.nas_address === null || a.nas_secret === null || a.nas_coa_port === null) {
       this.stats.failed++;
       return { id: a.id, status: 'failed', attempted: false, lastError: 'NAS_NOT_FOUND' };
+    }
+    const refused = this.targets.refusal(a.nas_address);
+    if (refused !== null) {
+      this.stats.failed++;
+      this.log.warn({ actionId: a.id, tenantId: a.tenant_id, nas: a.nas_address, refused }, 'enforcement target not allowed');
+      return { id: a.id, status: 'failed', attempted: false, lastError: `TARGET_NOT_ALLOWED: ${a.nas_address}: ${refused}` };
     }
     const req: DynAuthRequest = {
       kind: a.kind,
@@ -297,7 +333,13 @@ export class EnforcementSender {
     if (result.outcome === 'nak') {
       this.stats.nak++;
       this.log.info({ actionId: a.id, errorCause: result.errorCause, nas: a.nas_address }, 'enforcement nak');
-      return { id: a.id, status: 'nak', attempted: true, rttMs: result.rttMs, errorCause: result.errorCause ?? null };
+      // Error-Cause is a 32-bit unsigned value from the NAS; the column holds what RFC 5176
+      // defines (201..508) and anything else that fits, never what would make the row unwritable.
+      const cause = result.errorCause;
+      if (cause !== undefined && cause > INT4_MAX) {
+        return { id: a.id, status: 'nak', attempted: true, rttMs: result.rttMs, errorCause: null, lastError: `ERROR_CAUSE_OUT_OF_RANGE: ${cause}` };
+      }
+      return { id: a.id, status: 'nak', attempted: true, rttMs: result.rttMs, errorCause: cause ?? null };
     }
     if (attempt < a.max_attempts) {
       this.stats.retried++;
@@ -338,7 +380,12 @@ export class EnforcementSender {
     else this.flushTimer ??= setTimeout(() => void this.flush(), this.o.flushMs);
   }
 
-  /** Writes buffered outcomes; on a database error they are kept and written later. */
+  /**
+   * Writes buffered outcomes. When the database is unreachable they are kept and written later
+   * (with backoff); any other refusal was narrowed down to single rows by completeMany, which
+   * marked them failed; what even that could not write is given up (its lease runs out and the
+   * action is sent again), never retried in a loop.
+   */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
       if (this.flushTimer) clearTimeout(this.flushTimer);
@@ -347,12 +394,21 @@ export class EnforcementSender {
       while (this.results.length > 0) {
         const batch = this.results.splice(0, 1000);
         try {
-          const owned = await completeMany(this.db, this.workerId, batch);
+          const { owned, rejected } = await completeMany(this.db, this.workerId, batch);
+          for (const r of rejected) {
+            this.stats.failed++;
+            this.log.error({ err: r.cause, actionId: r.id, error: r.error }, 'enforcement outcome refused by the database; action marked failed');
+          }
           if (owned.length < batch.length) {
             this.log.warn({ lost: batch.length - owned.length }, 'outcomes for actions no longer claimed by this worker were not written');
           }
           failures = 0;
         } catch (err) {
+          if (!isTransientDbError(err)) {
+            this.stats.dbErrors++;
+            this.log.error({ err, actionIds: batch.map((r) => r.id) }, 'enforcement outcomes could not be written; their leases will run out');
+            continue;
+          }
           if (Date.now() > this.giveUpFlushAt) {
             this.log.error({ err, lost: batch.length + this.results.length }, 'stopping without writing outcomes; their actions will be sent again');
             this.results = [];
@@ -361,7 +417,7 @@ export class EnforcementSender {
           this.results.unshift(...batch);
           failures++;
           this.stats.dbErrors++;
-          const wait = Math.min(5000, 100 * 2 ** Math.min(failures, 6));
+          const wait = retryDelay(failures, { capMs: 5000 });
           this.log.warn({ err, pending: this.results.length, retryInMs: wait }, 'writing enforcement outcomes failed');
           await sleep(wait);
         }

@@ -15,6 +15,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { DynAuthClient, DEFAULT_DYNAUTH_SCHEDULE, type DynAuthSchedule } from '../radius/dynauth-client';
+import { TargetGuard, type TargetPolicy } from '../config/networks';
 import { ENFORCEMENT_CHANNEL } from '../services/enforcement.service';
 import { closeStaleSessions, runQuotaCheck, runSweep } from './checks';
 import { ExpiryScheduler } from './expiry-scheduler';
@@ -23,6 +24,8 @@ import { Periodic } from './periodic';
 import { EnforcementSender, type RouterOsKickFn, type SenderOptions } from './sender';
 
 export interface WorkerOptions {
+  /** Where CoA/Disconnect and the RouterOS fallback may go (config.enforcementTargets). */
+  targets: TargetPolicy;
   sender?: SenderOptions;
   /** CoA/Disconnect retransmission schedule (seconds). Default FreeRADIUS's: irt 2, mrt 16, mrc 5, mrd 30. */
   schedule?: DynAuthSchedule;
@@ -51,9 +54,9 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logger; routerOsKick?: RouterOsKickFn; options?: WorkerOptions }): Worker {
+export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logger; routerOsKick?: RouterOsKickFn; options: WorkerOptions }): Worker {
   const { db, logger } = deps;
-  const o = deps.options ?? {};
+  const o = deps.options;
   const log = logger.child({ module: 'worker' });
   const dynauth = new DynAuthClient({
     schedule: o.schedule ?? DEFAULT_DYNAUTH_SCHEDULE,
@@ -65,7 +68,7 @@ export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logge
   const sendSeconds = schedule.mrd > 0 ? schedule.mrd : schedule.irt * 2 ** (schedule.mrc + 1);
   const fallbackSeconds = (o.sender?.fallbackTimeoutMs ?? 15_000) / 1000;
   const leaseSeconds = o.sender?.leaseSeconds ?? Math.max(60, Math.ceil((sendSeconds + fallbackSeconds) * 2));
-  const sender = new EnforcementSender(db, dynauth, logger, { ...o.sender, leaseSeconds }, deps.routerOsKick);
+  const sender = new EnforcementSender(db, dynauth, logger, new TargetGuard(o.targets), { ...o.sender, leaseSeconds }, deps.routerOsKick);
   const checks = { requeueAfterSeconds: o.requeueAfterSeconds ?? 600 };
   const wake = (): void => sender.wake();
   const scheduler = new ExpiryScheduler(db, logger, { ...checks, maxSleepMs: o.expiryMaxSleepMs ?? 60_000, onEnqueued: wake });

@@ -20,6 +20,13 @@ export type EnforcementReason = 'expired' | 'quota' | 'suspended' | 'plan_change
 export type EnforcementStatus = 'pending' | 'sending' | 'ack' | 'nak' | 'timeout' | 'failed' | 'cancelled';
 
 /**
+ * Reasons queued once per session (enforcement_actions_once_unique): the worker's checks
+ * rediscover them on every run, so an answered action, or one that timed out or failed less than
+ * requeueAfterSeconds ago, stands in the way of another.
+ */
+export const ONCE_REASONS: readonly EnforcementReason[] = ['expired', 'quota', 'suspended', 'soft_block', 'deleted', 'unblock', 'tenant_suspended'];
+
+/**
  * NOTIFY channel the worker LISTENs on; payload 'outbox' (send) or 'schedule' (re-arm the expiry
  * timer; sent by a trigger on subscriptions, see the enforcement migration).
  */
@@ -132,6 +139,8 @@ export interface EnqueueSpec {
   actor?: Actor;
   /** Only sessions carrying this radacct class (e.g. soft-blocked ones). */
   onlyClass?: string;
+  /** Only this session (radacct id). */
+  radacctId?: number;
 }
 
 export interface EnqueueForUser extends EnqueueSpec {
@@ -144,9 +153,12 @@ const COLUMNS = `tenant_id, subscriber_id, nas_id, radacct_id, username, acct_se
 
 /**
  * Queue one action per open session of `username` in the tenant (radacct_tenant_open_user_idx).
- * Runs in the caller's transaction. A session that already has the same action pending is left
- * alone, except a plan change, whose pending CoA takes the newest attributes. Returns the ids
- * written.
+ * Runs in the caller's transaction. A session that already has the same action live (pending or
+ * being sent) is left alone, except a plan change, which is merged into it: the live CoA takes
+ * the newest attributes (and is sent again if it was already on its way, src/jobs/outbox.ts).
+ * A request from here is deliberate, so a timed-out or failed action of the same reason no
+ * longer stands in the way (the worker's checks wait requeueAfterSeconds instead). Returns the
+ * ids written.
  */
 export async function enqueueForUser(h: Handle, e: EnqueueForUser): Promise<string[]> {
   return enqueueOpenSessions(h, e, { username: e.username, subscriberId: e.subscriberId });
@@ -164,36 +176,48 @@ export async function enqueueForTenant(h: Handle, e: EnqueueSpec): Promise<strin
 async function enqueueOpenSessions(h: Handle, e: EnqueueSpec, user: { username: string; subscriberId: string | null } | null): Promise<string[]> {
   const conflict =
     e.reason === 'plan_change'
-      ? `ON CONFLICT (radacct_id, reason) WHERE status = 'pending' AND radacct_id IS NOT NULL
-         DO UPDATE SET attributes = EXCLUDED.attributes, context = EXCLUDED.context, updated_at = now()`
+      ? `ON CONFLICT (radacct_id, reason) WHERE status IN ('pending', 'sending') AND radacct_id IS NOT NULL
+         DO UPDATE SET attributes = EXCLUDED.attributes, context = EXCLUDED.context,
+           requested_by_type = EXCLUDED.requested_by_type, requested_by = EXCLUDED.requested_by, updated_at = now()`
       : 'ON CONFLICT DO NOTHING';
   const subscriber = user ? '?::uuid' : '(SELECT s.id FROM subscribers s WHERE s.tenant_id = a.tenant_id AND s.username = a.username)';
-  const res = await h.raw(
-    `INSERT INTO enforcement_actions (${COLUMNS})
-     SELECT a.tenant_id, ${subscriber}, a.nas_id, a.radacctid, a.username, a.acctsessionid, a.framedipaddress, a.nasipaddress,
-            ?, ?, ?::jsonb, ?::jsonb, ?, ?
-     FROM radacct a
-     WHERE a.tenant_id = ? ${user ? 'AND a.username = ?' : ''} AND a.acctstoptime IS NULL
-       AND (?::text IS NULL OR a.class = ?::text)
-     ${conflict}
-     RETURNING id`,
-    [
-      ...(user ? [user.subscriberId] : []),
-      e.kind,
-      e.reason,
-      JSON.stringify(e.attributes ?? []),
-      JSON.stringify(e.context ?? {}),
-      e.actor?.type ?? 'system',
-      e.actor?.id ?? null,
-      e.tenantId,
-      ...(user ? [user.username] : []),
-      e.onlyClass ?? null,
-      e.onlyClass ?? null,
-    ],
-  );
-  const ids = (res.rows as Array<{ id: string }>).map((r) => r.id);
-  if (ids.length > 0) await notifyWorker(h, 'outbox');
-  return ids;
+  // The open sessions in scope; the same FROM/WHERE for the two statements below.
+  const sessions = `radacct a
+    WHERE a.tenant_id = ? ${user ? 'AND a.username = ?' : ''} AND a.acctstoptime IS NULL
+      AND (?::text IS NULL OR a.class = ?::text)
+      AND (?::bigint IS NULL OR a.radacctid = ?::bigint)`;
+  const inScope = [e.tenantId, ...(user ? [user.username] : []), e.onlyClass ?? null, e.onlyClass ?? null, e.radacctId ?? null, e.radacctId ?? null];
+  return withTransaction(h, async (trx) => {
+    if (ONCE_REASONS.includes(e.reason)) {
+      await trx.raw(
+        `UPDATE enforcement_actions e SET superseded_at = now()
+         FROM ${sessions}
+           AND e.radacct_id = a.radacctid AND e.reason = ? AND e.status IN ('timeout', 'failed') AND e.superseded_at IS NULL`,
+        [...inScope, e.reason],
+      );
+    }
+    const res = await trx.raw(
+      `INSERT INTO enforcement_actions (${COLUMNS})
+       SELECT a.tenant_id, ${subscriber}, a.nas_id, a.radacctid, a.username, a.acctsessionid, a.framedipaddress, a.nasipaddress,
+              ?, ?, ?::jsonb, ?::jsonb, ?, ?
+       FROM ${sessions}
+       ${conflict}
+       RETURNING id`,
+      [
+        ...(user ? [user.subscriberId] : []),
+        e.kind,
+        e.reason,
+        JSON.stringify(e.attributes ?? []),
+        JSON.stringify(e.context ?? {}),
+        e.actor?.type ?? 'system',
+        e.actor?.id ?? null,
+        ...inScope,
+      ],
+    );
+    const ids = (res.rows as Array<{ id: string }>).map((r) => r.id);
+    if (ids.length > 0) await notifyWorker(trx, 'outbox');
+    return ids;
+  });
 }
 
 /**
@@ -252,33 +276,28 @@ export class EnforcementService {
     await enqueueForUser(trx, { tenantId, username: s.username, subscriberId: s.id, kind: 'disconnect', reason: 'unblock', actor, onlyClass: SOFT_BLOCK_CLASS_RADACCT });
   }
 
-  /** Staff "disconnect" on one live session. Idempotent while the first request is pending. */
+  /**
+   * Staff "disconnect" on one live session. Idempotent while an action is in flight (pending or
+   * being sent): any number of clicks answer with that one action.
+   */
   async disconnectSession(actor: Actor, tenantId: string, sessionId: number): Promise<ActionView> {
     return withTransaction(this.db, async (trx) => {
       const a = await trx('radacct').where({ tenant_id: tenantId, radacctid: sessionId }).first('radacctid', 'username', 'acctstoptime');
       if (!a) throw new AppError('SESSION_NOT_FOUND', 'session not found');
       if (a.acctstoptime) throw new AppError('INVALID_STATE', 'this session has ended');
       const sub = await trx('subscribers').where({ tenant_id: tenantId, username: a.username }).first('id');
-      const res = await trx.raw(
-        `INSERT INTO enforcement_actions (${COLUMNS})
-         SELECT a.tenant_id, ?, a.nas_id, a.radacctid, a.username, a.acctsessionid, a.framedipaddress, a.nasipaddress,
-                'disconnect', 'staff', '[]'::jsonb, '{}'::jsonb, ?, ?
-         FROM radacct a WHERE a.radacctid = ?
-         ON CONFLICT DO NOTHING
-         RETURNING *`,
-        [sub?.id ?? null, actor.type, actor.id, sessionId],
-      );
-      let row = res.rows[0];
-      if (row) {
-        await notifyWorker(trx, 'outbox');
-        await audit(trx, { tenantId, actor, action: 'session.disconnect', entity: 'session', entityId: String(sessionId), data: { actionId: row.id, username: a.username } });
-      } else {
-        // Already queued (a double click): answer with the action in flight.
-        row = await trx('enforcement_actions')
-          .where({ tenant_id: tenantId, radacct_id: sessionId, reason: 'staff' })
-          .orderBy('created_at', 'desc')
-          .first();
+      const [id] = await enqueueForUser(trx, { tenantId, username: a.username, subscriberId: sub?.id ?? null, kind: 'disconnect', reason: 'staff', actor, radacctId: sessionId });
+      if (id) {
+        await audit(trx, { tenantId, actor, action: 'session.disconnect', entity: 'session', entityId: String(sessionId), data: { actionId: id, username: a.username } });
+        return actionView(await trx('enforcement_actions').where({ id }).first());
       }
+      // Already queued or being sent (another click): answer with the action in flight, or the
+      // one that has just finished.
+      const row = await trx('enforcement_actions')
+        .where({ tenant_id: tenantId, radacct_id: sessionId, reason: 'staff' })
+        .orderByRaw(`status IN ('pending', 'sending') DESC, created_at DESC`)
+        .first();
+      if (!row) throw new AppError('INVALID_STATE', 'this session has ended');
       return actionView(row);
     });
   }

@@ -7,6 +7,7 @@ import { ApiKeysService } from './api-keys.service';
 import { AuditService } from './audit.service';
 import { EnforcementService } from './enforcement.service';
 import { SessionsService } from './sessions.service';
+import { TargetGuard, type TargetPolicy } from '../config/networks';
 
 export interface Services {
   tenants: TenantsService;
@@ -24,9 +25,11 @@ export interface Services {
 export interface ServiceOptions {
   /** Who admits NAS addresses (config LANGO_NAS_APPROVAL). Default auto. */
   nasApproval?: NasApproval;
+  /** Where NAS addresses may point (config.enforcementTargets): the worker sends there. */
+  enforcementTargets: TargetPolicy;
 }
 
-export function createServices(db: Knex, opts: ServiceOptions = {}): Services {
+export function createServices(db: Knex, opts: ServiceOptions): Services {
   const plans = new PlansService(db);
   const enforcement = new EnforcementService(db);
   return {
@@ -36,7 +39,7 @@ export function createServices(db: Knex, opts: ServiceOptions = {}): Services {
     audit: new AuditService(db),
     plans,
     subscribers: new SubscribersService(db, plans, enforcement),
-    nas: new NasService(db, opts.nasApproval ?? 'auto'),
+    nas: new NasService(db, new TargetGuard(opts.enforcementTargets), opts.nasApproval ?? 'auto'),
     sessions: new SessionsService(db),
     enforcement,
   };

@@ -6,6 +6,7 @@ import { Actor, audit, paginate, Page } from './context';
 import { iso } from './tenants.service';
 import { renderMikrotikScript, type ScriptService } from '../mikrotik/script';
 import type { RouterOsTarget } from '../mikrotik/fallback';
+import type { TargetGuard } from '../config/networks';
 
 /**
  * The address in the text form FreeRADIUS prints for Packet-Src-IP(v6)-Address. isIP takes an
@@ -17,6 +18,21 @@ export function canonicalAddress(a: string, path = 'body.address'): string {
   if (v === 4) return a.split('.').map((o) => String(Number(o))).join('.');
   if (v === 6) return new URL(`http://[${a}]`).hostname.slice(1, -1);
   throw new AppError('VALIDATION_FAILED', 'address must be an IPv4 or IPv6 address without a zone id', { errors: [{ path, message: 'not an IP address' }] });
+}
+
+/**
+ * The worker sends CoA/Disconnect and RouterOS API requests to a NAS's address: it must be one
+ * the operator allows (LANGO_ENFORCEMENT_TARGET_NETWORKS), never loopback in production,
+ * link-local (cloud metadata) or multicast. The worker checks again before sending.
+ */
+function allowedAddress(guard: TargetGuard, address: string): string {
+  const refused = guard.refusal(address);
+  if (refused !== null) {
+    throw new AppError('VALIDATION_FAILED', `address ${address} cannot be a NAS: ${refused}`, {
+      errors: [{ path: 'body.address', message: `not allowed: ${refused}` }],
+    });
+  }
+  return address;
 }
 
 export interface NasInput {
@@ -123,6 +139,7 @@ function nasView(r: any): NasView {
 export class NasService {
   constructor(
     private readonly db: Knex,
+    private readonly targets: TargetGuard,
     private readonly approval: NasApproval = 'auto',
   ) {}
 
@@ -221,7 +238,7 @@ export class NasService {
   }
 
   async create(actor: Actor, tenantId: string, input: NasInput): Promise<NasView> {
-    const address = canonicalAddress(input.address);
+    const address = allowedAddress(this.targets, canonicalAddress(input.address));
     return withTransaction(this.db, async (trx) => {
       const auto = this.approval === 'auto';
       await this.checkAddress(trx, tenantId, address, input.identifier ?? null, input.secret, undefined, auto);
@@ -249,7 +266,8 @@ export class NasService {
     return withTransaction(this.db, async (trx) => {
       const cur = await trx('nas').where({ tenant_id: tenantId, id }).first();
       if (!cur) throw new AppError('NAS_NOT_FOUND', 'NAS not found');
-      const address = patch.address !== undefined ? canonicalAddress(patch.address) : cur.nasname;
+      // An unchanged address is not re-checked (the worker refuses it if the networks changed).
+      const address = patch.address !== undefined ? allowedAddress(this.targets, canonicalAddress(patch.address)) : cur.nasname;
       const identifier = patch.identifier !== undefined ? patch.identifier : cur.identifier;
       const secret = patch.secret ?? cur.secret;
       // A new address needs approval again (else a tenant could have one address approved and

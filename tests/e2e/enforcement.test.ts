@@ -10,6 +10,7 @@ import { createTestDatabase, TestDatabase } from '../helpers/db';
 import { createTestApi, TestApi, TestTenant, suffix } from '../helpers/api';
 import { startTestFreeRadius, FreeRadiusHandle } from '../helpers/freeradius';
 import { createLogger } from '../../src/logger';
+import { loadConfig } from '../../src/config';
 import { startWorker, type Worker } from '../../src/jobs/worker';
 import { runSweep } from '../../src/jobs/checks';
 import { routerOsKick } from '../../src/mikrotik/fallback';
@@ -45,7 +46,7 @@ beforeAll(async () => {
     routerOsKick,
     // 2 transmissions per attempt (300 + 600 ms), 3 attempts 200 ms apart; the quota check
     // every 300 ms; no sweep: subscription ends must be caught by the timer alone.
-    options: { schedule: { irt: 0.3, mrt: 0, mrc: 1, mrd: 0 }, sender: { retryDelaysMs: [200], pollMs: 200 }, sweepMs: 0, quotaMs: 300, staleMs: 0 },
+    options: { targets: loadConfig({ LANGO_ENV: 'test' }).enforcementTargets, schedule: { irt: 0.3, mrt: 0, mrc: 1, mrd: 0 }, sender: { retryDelaysMs: [200], pollMs: 200 }, sweepMs: 0, quotaMs: 300, staleMs: 0 },
   });
   await worker.ready;
 });

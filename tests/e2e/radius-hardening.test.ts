@@ -11,7 +11,7 @@
  */
 import request from 'supertest';
 import { createTestDatabase, TestDatabase } from '../helpers/db';
-import { createTestApi, TestApi, TestTenant } from '../helpers/api';
+import { ANY_TARGET, createTestApi, TestApi, TestTenant } from '../helpers/api';
 import { startTestFreeRadius, FreeRadiusHandle } from '../helpers/freeradius';
 import { radclient, q } from '../helpers/radclient';
 import { eventually } from '../integration/enforcement-fixtures';
@@ -211,7 +211,7 @@ describe('tenant suspension', () => {
 
 describe('NAS approval', () => {
   it('a NAS waiting for approval is ignored by FreeRADIUS; approved, it works; another tenant cannot take its address', async () => {
-    const services = createServices(tdb.appDb, { nasApproval: 'platform' });
+    const services = createServices(tdb.appDb, { nasApproval: 'platform', enforcementTargets: ANY_TARGET });
     const T = await api.newTenant();
     const U = await api.newTenant();
     const nas = await services.nas.create(SYSTEM, T.id, { name: 'pending', address: '127.0.0.6', secret: 'pending-secret' });

@@ -8,6 +8,7 @@ import { createServices, Services } from '../../src/services';
 import { createApp } from '../../src/http/app';
 import { signToken } from '../../src/http/auth';
 import type { RouteRegistry } from '../../src/http/registry';
+import type { TargetPolicy } from '../../src/config/networks';
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256';
 
@@ -33,11 +34,14 @@ export interface TestApi {
 
 export const suffix = () => randomBytes(4).toString('hex');
 
-export async function createTestApi(tdb?: TestDatabase, db?: Knex): Promise<TestApi> {
+/** NAS in tests may have any address (development mode: loopback too). */
+export const ANY_TARGET: TargetPolicy = { networks: ['0.0.0.0/0', '::/0'], allowLoopback: true };
+
+export async function createTestApi(tdb?: TestDatabase, db?: Knex, opts: { enforcementTargets?: TargetPolicy } = {}): Promise<TestApi> {
   const t = tdb ?? (await createTestDatabase());
   // The application role, as in production: a missing grant fails the tests.
   const handle = db ?? t.appDb;
-  const services = createServices(handle);
+  const services = createServices(handle, { enforcementTargets: opts.enforcementTargets ?? ANY_TARGET });
   const { app, registry, openapi } = createApp({ db: handle, services, config: { jwtSecret: JWT_SECRET, jwtTtlSeconds: 3600 }, logger: createLogger('silent') });
   const admin = await services.users.createPlatformAdmin(`root-${suffix()}@lango.test`, 'root-password-1');
   const adminAuth = { Authorization: `Bearer ${signToken(JWT_SECRET, 3600, { sub: admin.id, role: 'platform_admin', tid: null, ver: 0 })}` };

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { createTestDatabase, TestDatabase } from '../helpers/db';
-import { createTestApi, JWT_SECRET, TestApi } from '../helpers/api';
+import { ANY_TARGET, createTestApi, JWT_SECRET, TestApi } from '../helpers/api';
 import { createApp, type ReadinessCheck } from '../../src/http/app';
 import { createServices } from '../../src/services';
 import { createLogger } from '../../src/logger';
@@ -60,7 +60,7 @@ describe('/ready with injected checks', () => {
   afterAll(() => tdb.drop());
 
   const appWith = (readiness: ReadinessCheck[]) =>
-    createApp({ db: tdb.db, services: createServices(tdb.db), config: { jwtSecret: JWT_SECRET, jwtTtlSeconds: 3600 }, logger: createLogger('silent'), readiness }).app;
+    createApp({ db: tdb.db, services: createServices(tdb.db, { enforcementTargets: ANY_TARGET }), config: { jwtSecret: JWT_SECRET, jwtTtlSeconds: 3600 }, logger: createLogger('silent'), readiness }).app;
 
   it('reports every dependency, 200 when all are up, also as /readyz', async () => {
     const app = appWith([{ name: 'radius', check: async () => undefined }]);

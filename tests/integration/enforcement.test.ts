@@ -7,80 +7,19 @@
  */
 import { Writable } from 'node:stream';
 import request from 'supertest';
-import { createTestDatabase, TestDatabase } from '../helpers/db';
-import { createTestApi, TestApi, TestTenant, suffix } from '../helpers/api';
+import { suffix } from '../helpers/api';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 import { createDb } from '../../src/db/knex';
 import { createLogger } from '../../src/logger';
-import { startWorker, type Worker, type WorkerOptions } from '../../src/jobs/worker';
 import { claimDue } from '../../src/jobs/outbox';
 import { closeStaleSessions, runQuotaCheck, runSweep } from '../../src/jobs/checks';
 import { startNasSimulator } from '../../src/simulate/nas-simulator';
 import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/services/enforcement.service';
-import { addNas, eventually, openSession, scriptedNas, sessionIds, type ScriptedNas } from './enforcement-fixtures';
+import { actions, addNas, eventually, FAST, nas, openSession, SECRET, sessionIds, subscriber, useEnvs, worker } from './enforcement-fixtures';
 
 jest.setTimeout(60000);
 
-const SECRET = 'coa-secret-1';
-const silent = createLogger('silent');
-/** Fast retransmission for loopback: 2 transmissions, 200 + 400 ms. */
-const FAST: WorkerOptions = {
-  schedule: { irt: 0.2, mrt: 0, mrc: 1, mrd: 0 },
-  sender: { retryDelaysMs: [100], pollMs: 100 },
-  sweepMs: 0,
-  quotaMs: 0,
-  staleMs: 0,
-};
-
-interface Env {
-  tdb: TestDatabase;
-  api: TestApi;
-  t: TestTenant;
-  plan: any;
-  workers: Worker[];
-  nases: ScriptedNas[];
-}
-
-const envs: Env[] = [];
-
-async function env(): Promise<Env> {
-  const tdb = await createTestDatabase();
-  const api = await createTestApi(tdb);
-  const t = await api.newTenant();
-  const plan = (await request(api.app).post('/api/v1/plans').set(t.auth).send({ name: `Daily ${suffix()}`, durationSeconds: 86400, rateLimit: '2M/5M' })).body;
-  const e = { tdb, api, t, plan, workers: [], nases: [] };
-  envs.push(e);
-  return e;
-}
-
-afterEach(async () => {
-  for (const e of envs.splice(0)) {
-    for (const w of e.workers) await w.stop();
-    for (const n of e.nases) await n.close();
-    await e.api.close();
-    await e.tdb.drop();
-  }
-});
-
-async function subscriber(e: Env, username = `u-${suffix()}`, body: Record<string, unknown> = {}) {
-  const res = await request(e.api.app).post('/api/v1/subscribers').set(e.t.auth).send({ username, password: 'pw', planId: e.plan.id, ...body });
-  expect(res.status).toBe(201);
-  return res.body;
-}
-
-async function nas(e: Env, extra: Record<string, unknown> = {}): Promise<{ id: string; nas: ScriptedNas }> {
-  const n = await scriptedNas(SECRET);
-  e.nases.push(n);
-  return { id: await addNas(e.tdb.db, e.t.id, '127.0.0.1', SECRET, n.port, { identifier: `id-${suffix()}`, ...extra }), nas: n };
-}
-
-function worker(e: Env, options: WorkerOptions = FAST, db = e.tdb.db, url = e.tdb.url, logger = silent): Worker {
-  const w = startWorker({ db, databaseUrl: url, logger, options });
-  e.workers.push(w);
-  return w;
-}
-
-const actions = (e: Env, where: Record<string, unknown> = {}) => e.tdb.db('enforcement_actions').where({ tenant_id: e.t.id, ...where }).orderBy('created_at');
+const { env } = useEnvs();
 
 describe('the outbox is written in the transaction of the change', () => {
   it('suspend queues a Disconnect per open session of that subscriber only; activate queues nothing', async () => {
@@ -228,21 +167,24 @@ describe('the worker', () => {
     expect((await actions(e)).every((r) => r.attempts === 1)).toBe(true);
   });
 
-  it('a NAS that does not answer: retried with backoff, then timeout (no RouterOS API configured: no fallback)', async () => {
+  it.each([
+    ['the default 3', FAST, 3],
+    ['the configured number of (LANGO_WORKER_RETRY_MAX_ATTEMPTS)', { ...FAST, sender: { ...FAST.sender, maxAttempts: 2 } }, 2],
+  ])('a NAS that does not answer: retried with backoff, then timeout after %s attempts (no RouterOS API configured: no fallback)', async (_name, options, attempts) => {
     const e = await env();
     const n = await nas(e);
     n.nas.answer = 'silent';
     const s = await subscriber(e);
     const a = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username });
-    worker(e);
+    worker(e, options);
     const r = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(e.t.auth).send({});
     const done = await eventually(async () => {
       const v = (await request(e.api.app).get(`/api/v1/enforcement-actions/${r.body.id}`).set(e.t.auth)).body;
       return v.status === 'timeout' ? v : undefined;
     }, 'timeout');
-    // 3 attempts x 2 transmissions of the same packet each.
-    expect(done).toMatchObject({ attempts: 3, maxAttempts: 3, lastError: 'TIMEOUT', fallback: null, errorCause: null });
-    expect(n.nas.received).toHaveLength(6);
+    // Every attempt x 2 transmissions of the same packet.
+    expect(done).toMatchObject({ attempts, maxAttempts: attempts, lastError: 'TIMEOUT', fallback: null, errorCause: null });
+    expect(n.nas.received).toHaveLength(2 * attempts);
   });
 
   it('a NAS answering garbage does not stall the others; forged replies are dropped and logged, never trusted', async () => {
