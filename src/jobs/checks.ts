@@ -53,10 +53,11 @@ async function setCursor(trx: Knex.Transaction, name: string, position: Date): P
   );
 }
 
-/** `at` appears once (it may be a placeholder): starts_at <= at < ends_at. */
-const COVERED = (subscriber: string, at: string) => `EXISTS (
-  SELECT 1 FROM subscriptions cv
-  WHERE cv.subscriber_id = ${subscriber} AND cv.status = 'active' AND tstzrange(cv.starts_at, cv.ends_at, '[)') @> ${at})`;
+/**
+ * "Covered at t", the one definition authorize uses too (db/sql/functions/
+ * lango_covering_subscription). `at` appears once (it may be a placeholder).
+ */
+const COVERED = (subscriber: string, at: string) => `EXISTS (SELECT 1 FROM lango_covering_subscription(${subscriber}, ${at}))`;
 
 /** The reasons as SQL, spelled like the partial indexes' predicates so that the planner uses them. */
 const ONCE_SQL = `(${ONCE_REASONS.map((r) => `'${r}'`).join(', ')})`;
@@ -113,12 +114,23 @@ export interface ExpiryResult {
 export async function runExpiryWindow(db: Knex, opts: CheckOptions = {}): Promise<ExpiryResult> {
   return withTransaction(db, async (trx) => {
     const now = await clock(trx);
+    // The next instant something happens to a period: an end (disconnect) or a start (baselines).
     const nextOf = async (): Promise<Date | null> => {
-      const r = await trx.raw(`SELECT min(ends_at) AS next FROM subscriptions WHERE status = 'active' AND ends_at > ?`, [now]);
+      const r = await trx.raw(
+        `SELECT least((SELECT min(ends_at) FROM subscriptions WHERE status = 'active' AND ends_at > ?),
+                      (SELECT min(starts_at) FROM subscriptions WHERE status = 'active' AND starts_at > ?)) AS next`,
+        [now, now],
+      );
       return r.rows[0]?.next ? new Date(r.rows[0].next) : null;
     };
     if (!(await tryLock(trx, 'expiry'))) return { ran: false, enqueued: 0, now, next: await nextOf() };
     const from = await cursor(trx, 'expiry', new Date(now.getTime() - 86_400_000));
+    // Periods that began in (cursor, now]: their subscribers' open sessions get baselines, so that
+    // a renewal bought ahead counts only what is used after it starts (subscriptions_active_starts_idx).
+    await trx.raw(
+      `SELECT lango_snapshot_baselines(sb.id) FROM subscriptions sb WHERE sb.status = 'active' AND sb.starts_at > ? AND sb.starts_at <= ?`,
+      [from, now],
+    );
     const enqueued = await insertDisconnects(
       trx,
       `WITH ended AS (
@@ -164,7 +176,7 @@ export async function runSweep(db: Knex, opts: CheckOptions = {}): Promise<Sweep
     const enqueued = await insertDisconnects(
       trx,
       `WITH open AS (
-         SELECT a.radacctid, a.class, s.id AS subscriber_id, s.status, t.expiry_action,
+         SELECT a.radacctid, a.class, s.id AS subscriber_id, s.status, t.status AS tenant_status, t.expiry_action,
                 ${COVERED('s.id', '?::timestamptz')} AS covered
          FROM radacct a
          JOIN subscribers s ON s.tenant_id = a.tenant_id AND s.username = a.username
@@ -173,17 +185,20 @@ export async function runSweep(db: Knex, opts: CheckOptions = {}): Promise<Sweep
        ), c AS (
          SELECT o.radacctid AS radacct_id, o.subscriber_id,
                 CASE
+                  WHEN o.tenant_status <> 'active' THEN 'tenant_suspended'
                   WHEN o.status <> 'active' THEN 'suspended'
                   WHEN o.class IS NOT DISTINCT FROM ? THEN 'unblock'
                   WHEN o.expiry_action = 'soft_block' THEN 'soft_block'
                   ELSE 'expired'
                 END AS reason,
-                CASE WHEN o.status = 'active' AND NOT o.covered THEN coalesce(
+                CASE WHEN o.tenant_status = 'active' AND o.status = 'active' AND NOT o.covered THEN coalesce(
                   (SELECT max(sb.ends_at) FROM subscriptions sb WHERE sb.subscriber_id = o.subscriber_id AND sb.status = 'active' AND sb.ends_at <= ?::timestamptz),
                   ?::timestamptz) ELSE ?::timestamptz END AS due_at,
-                jsonb_build_object('cause', CASE WHEN o.status <> 'active' THEN 'suspended' WHEN o.covered THEN 'renewed' ELSE 'expired' END, 'sweep', true) AS context
+                jsonb_build_object('cause', CASE WHEN o.tenant_status <> 'active' THEN 'tenant_suspended' WHEN o.status <> 'active' THEN 'suspended'
+                                                 WHEN o.covered THEN 'renewed' ELSE 'expired' END, 'sweep', true) AS context
          FROM open o
-         WHERE o.status <> 'active'
+         WHERE o.tenant_status <> 'active'
+            OR o.status <> 'active'
             OR (o.class IS DISTINCT FROM ? AND NOT o.covered)
             OR (o.class IS NOT DISTINCT FROM ? AND o.covered)
        )`,
@@ -201,8 +216,8 @@ export interface QuotaOptions extends CheckOptions {
 
 /**
  * Data quota from interim updates: open sessions updated since the last run (minus an overlap)
- * whose subscriber's current period has a quota; usage is counted exactly as
- * lango_authorize_check() counts it (index radacct_tenant_user_start_idx). Every open session of
+ * whose subscriber's current period has a quota; usage is lango_period_usage(), the function
+ * lango_authorize_check() calls (index radacct_tenant_user_start_idx, per-period baselines). Every open session of
  * a user over quota is disconnected (reason quota, or soft_block at a soft-blocking tenant).
  *
  * The scan of open sessions uses the open-session partial indexes; acctupdatetime is on purpose
@@ -223,34 +238,24 @@ export async function runQuotaCheck(db: Knex, opts: QuotaOptions = {}): Promise<
          FROM radacct a
          JOIN subscribers s ON s.tenant_id = a.tenant_id AND s.username = a.username AND s.status = 'active'
          JOIN tenants t ON t.id = s.tenant_id
-         JOIN LATERAL (
-           SELECT sb.id, sb.starts_at, sb.data_quota_bytes FROM subscriptions sb
-           WHERE sb.subscriber_id = s.id AND sb.status = 'active' AND sb.starts_at <= ?::timestamptz AND sb.ends_at > ?::timestamptz
-           ORDER BY sb.ends_at DESC LIMIT 1
-         ) sb ON true
+         CROSS JOIN LATERAL lango_covering_subscription(s.id, ?::timestamptz) sb
          WHERE a.acctstoptime IS NULL AND a.acctupdatetime > ? AND sb.data_quota_bytes IS NOT NULL
            AND a.class IS DISTINCT FROM ?
        ), over AS (
-         SELECT u.*, used.bytes
+         SELECT u.*, lango_period_usage(u.tenant_id, u.username, u.subscription_id, u.starts_at) AS bytes
          FROM touched u
-         CROSS JOIN LATERAL (
-           SELECT coalesce(sum(coalesce(r.acctinputoctets, 0) + coalesce(r.acctoutputoctets, 0)), 0) AS bytes
-           FROM radacct r
-           WHERE r.tenant_id = u.tenant_id AND r.username = u.username
-             AND r.acctstarttime >= u.starts_at - interval '31 days'
-             AND (r.acctstarttime >= u.starts_at OR r.acctstoptime IS NULL OR r.acctstoptime > u.starts_at)
-         ) used
-         WHERE used.bytes >= u.data_quota_bytes
+       ), over_quota AS (
+         SELECT * FROM over WHERE bytes >= data_quota_bytes
        ), c AS (
          SELECT a.radacctid AS radacct_id, o.subscriber_id,
                 CASE WHEN o.expiry_action = 'soft_block' THEN 'soft_block' ELSE 'quota' END AS reason,
                 ?::timestamptz AS due_at,
                 jsonb_build_object('cause', 'quota', 'subscriptionId', o.subscription_id, 'quotaBytes', o.data_quota_bytes, 'usedBytes', o.bytes) AS context
-         FROM over o
+         FROM over_quota o
          JOIN radacct a ON a.tenant_id = o.tenant_id AND a.username = o.username AND a.acctstoptime IS NULL
          WHERE a.class IS DISTINCT FROM ?
        )`,
-      [now, now, since, SOFT_BLOCK_CLASS_RADACCT, now, SOFT_BLOCK_CLASS_RADACCT],
+      [now, since, SOFT_BLOCK_CLASS_RADACCT, now, SOFT_BLOCK_CLASS_RADACCT],
       opts,
     );
     await setCursor(trx, 'quota', now);

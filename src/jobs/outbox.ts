@@ -99,8 +99,7 @@ export async function claimDue(db: Knex, o: ClaimOptions): Promise<ClaimedAction
          WHEN e.radacct_id IS NOT NULL AND a.radacctid IS NOT NULL AND a.acctstoptime IS NOT NULL THEN 'session already ended'
          WHEN e.reason IN ('expired', 'soft_block') AND e.context->>'cause' = 'expired' AND s.id IS NOT NULL
               AND s.status = 'active' AND EXISTS (
-                SELECT 1 FROM subscriptions sb WHERE sb.subscriber_id = s.id AND sb.status = 'active'
-                AND sb.starts_at <= now() AND sb.ends_at > now()) THEN 'subscription renewed'
+                SELECT 1 FROM lango_covering_subscription(s.id, now())) THEN 'subscription renewed'
          WHEN e.reason = 'suspended' AND s.id IS NOT NULL AND s.status = 'active' THEN 'subscriber reactivated'
          WHEN e.reason = 'tenant_suspended' AND EXISTS (
                 SELECT 1 FROM tenants t WHERE t.id = e.tenant_id AND t.status = 'active') THEN 'tenant reactivated'

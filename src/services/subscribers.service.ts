@@ -149,7 +149,7 @@ export class SubscribersService {
       b.andWhere((w) => w.whereILike('s.username', like).orWhereILike('s.full_name', like).orWhereILike('s.phone', like));
     }
     if (q.expired !== undefined) {
-      const active = this.db.raw(`EXISTS (SELECT 1 FROM subscriptions sb WHERE sb.subscriber_id = s.id AND sb.status = 'active' AND sb.starts_at <= now() AND sb.ends_at > now())`);
+      const active = this.db.raw(`EXISTS (SELECT 1 FROM lango_covering_subscription(s.id, now()))`);
       if (q.expired) b.andWhereNot(active);
       else b.andWhere(active);
     }

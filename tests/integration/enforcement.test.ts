@@ -294,6 +294,19 @@ describe('the checks', () => {
     expect(sessionIds(n.nas)).toHaveLength(1);
   });
 
+  it("the sweep disconnects a suspended tenant's sessions that began after the suspension", async () => {
+    const e = await env();
+    const n = await nas(e);
+    const s = await subscriber(e);
+    // Suspended with nothing online; then a session's Start arrives (its login raced the
+    // suspension), so the suspension's own Disconnects could not cover it.
+    await e.tdb.db('tenants').where({ id: e.t.id }).update({ status: 'suspended' });
+    await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username });
+    expect((await runSweep(e.tdb.db)).enqueued).toBe(1);
+    expect((await actions(e)).map((r) => [r.reason, r.context.cause])).toEqual([['tenant_suspended', 'tenant_suspended']]);
+    expect((await runSweep(e.tdb.db)).enqueued).toBe(0);
+  });
+
   it('quota from interim updates: every open session of a user over quota is disconnected', async () => {
     const e = await env();
     const n = await nas(e);
