@@ -13,7 +13,7 @@ import { waitForSignal } from './cli/signals';
 import type { Logger } from './logger';
 import { up } from './cli/up';
 import { parseArgs, requireOpt, UsageError } from './cli/args';
-import { startRouterOsSimulator } from './mikrotik/routeros-simulator';
+import { startRouterOsSimulator } from './simulate/routeros-simulator';
 import { radtestCommand } from './cli/radtest';
 import { simulateNas } from './cli/simulate-nas';
 import { startWorker } from './jobs/worker';
