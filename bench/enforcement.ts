@@ -36,7 +36,7 @@ import { migrateDatabase } from '../src/db/migrate';
 import { createLogger } from '../src/logger';
 import { createServices } from '../src/services';
 import { SYSTEM } from '../src/services/context';
-import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius/runner';
+import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius';
 import { startWorker, type Worker } from '../src/jobs/worker';
 import { routerOsKick } from '../src/mikrotik/fallback';
 import { DynAuthClient, type DynAuthTarget } from '../src/radius/dynauth-client';

@@ -6,7 +6,7 @@ import { checkApplicationRole, loginRoleOf, type DatabaseRoles } from './db/role
 import { createServices } from './services';
 import { SYSTEM } from './services/context';
 import { startApi, radiusOptions, workerOptions } from './main';
-import { FreeRadiusError, startFreeRadius } from './freeradius/runner';
+import { FreeRadiusError, startFreeRadius } from './freeradius';
 import { EmbeddedPostgresError } from './db/embedded-postgres';
 import { describeExit } from './process/child';
 import { waitForSignal } from './cli/signals';

@@ -6,7 +6,7 @@ import { createDb } from './db/knex';
 import { checkApplicationRole } from './db/roles';
 import { createServices, Services } from './services';
 import { createApp, type ReadinessCheck } from './http/app';
-import type { StartFreeRadiusOptions } from './freeradius/runner';
+import type { StartFreeRadiusOptions } from './freeradius';
 import type { WorkerOptions } from './jobs/worker';
 
 /**

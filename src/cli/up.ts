@@ -10,7 +10,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-pos
 import { startApi, radiusOptions, workerOptions } from '../main';
 import { startWorker } from '../jobs/worker';
 import { routerOsKick } from '../mikrotik/fallback';
-import { startFreeRadius, FreeRadiusNotInstalledError, type FreeRadiusHandle } from '../freeradius/runner';
+import { startFreeRadius, FreeRadiusNotInstalledError, type FreeRadiusHandle } from '../freeradius';
 import { supervise, type Supervisor } from '../process/supervisor';
 import type { ReadinessCheck } from '../http/app';
 import { waitForSignal } from './signals';
