@@ -12,12 +12,12 @@ import { startTestFreeRadius, FreeRadiusHandle } from '../helpers/freeradius';
 import { createLogger } from '../../src/logger';
 import { loadConfig } from '../../src/config';
 import { startWorker, type Worker } from '../../src/jobs/worker';
-import { runSweep } from '../../src/jobs/checks';
+import { runSweep } from '../../src/jobs/sweep';
 import { routerOsKick } from '../../src/mikrotik/fallback';
 import { startRouterOsSimulator, type RouterOsSimulator } from '../../src/mikrotik/routeros-simulator';
 import { startNasSimulator, type NasSimulator } from '../../src/simulate/nas-simulator';
 import { RadiusClient, getString, getNumber, getAttributes } from '../../src/radius';
-import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/services/enforcement.service';
+import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/modules/enforcement/contract';
 import { eventually } from '../integration/enforcement-fixtures';
 
 jest.setTimeout(90000);

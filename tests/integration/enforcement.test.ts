@@ -11,10 +11,12 @@ import { suffix } from '../helpers/api';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 import { createDb } from '../../src/db/knex';
 import { createLogger } from '../../src/logger';
-import { claimDue } from '../../src/jobs/outbox';
-import { closeStaleSessions, runQuotaCheck, runSweep } from '../../src/jobs/checks';
+import { claimDue } from '../../src/modules/enforcement/outbox.repo';
+import { closeStaleSessions } from '../../src/jobs/stale';
+import { runQuotaCheck } from '../../src/jobs/quota';
+import { runSweep } from '../../src/jobs/sweep';
 import { startNasSimulator } from '../../src/simulate/nas-simulator';
-import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/services/enforcement.service';
+import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/modules/enforcement/contract';
 import { actions, addNas, eventually, FAST, nas, openSession, SECRET, sessionIds, subscriber, useEnvs, worker } from './enforcement-fixtures';
 
 jest.setTimeout(60000);
