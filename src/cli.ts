@@ -47,8 +47,10 @@ Configuration is read from the environment (see README.md).`;
 async function runRadius(config: Config, logger: Logger, debug: boolean): Promise<number> {
   const radius = await started(buildRadius(config, { logger, debug }));
   const r = radius.handle!;
+  // Listening before saying so: whoever reads the line may stop us at once.
+  const stopped = waitForSignal().then(() => undefined);
   process.stdout.write(`FreeRADIUS running (pid ${r.pid}): auth ${r.authPort}, accounting ${r.acctPort}, config ${r.dir}\n`);
-  const outcome = await Promise.race([waitForSignal().then(() => undefined), r.exited]);
+  const outcome = await Promise.race([stopped, r.exited]);
   if (!outcome) {
     await radius.stop();
     return 0;
