@@ -34,8 +34,9 @@ import { Client } from 'pg';
 import { createDb } from '../src/db/knex';
 import { migrateDatabase } from '../src/db/migrate';
 import { createLogger } from '../src/logger';
-import { createServices } from '../src/services';
-import { SYSTEM } from '../src/services/context';
+import { loadConfig } from '../src/config';
+import { createServices } from '../src/modules/services';
+import { SYSTEM } from '../src/modules/audit/actor';
 import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius';
 import { startWorker, type Worker } from '../src/jobs/worker';
 import { routerOsKick } from '../src/mikrotik/fallback';
@@ -257,7 +258,7 @@ export async function runEnforcementBench(options: EnforcementBenchOptions = {})
   let fr: Awaited<ReturnType<typeof startFreeRadius>> | undefined;
   try {
     await migrateDatabase(db, { radius: { ...BENCH_RADIUS_ROLE } });
-    const s = createServices(db, { enforcementTargets: LOOPBACK_TARGETS });
+    const s = createServices(db, { ...loadConfig({}), enforcementTargets: LOOPBACK_TARGETS });
     const { tenant } = await s.tenants.create(SYSTEM, { name: 'Enforcement bench', slug: 'enf-bench', admin: { email: 'admin@enf-bench.example', password: randomBytes(12).toString('hex') } });
     const plan = await s.plans.create(SYSTEM, tenant.id, { name: 'Bench 2M/5M', durationSeconds: 86400, rateLimit: '2M/5M', interimIntervalSeconds: 300 });
     await db.transaction(async (trx) => {

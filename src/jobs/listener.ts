@@ -5,7 +5,7 @@
  */
 import { Client } from 'pg';
 import type { Logger } from 'pino';
-import { retryDelay } from './retry-delay';
+import { retryDelay } from '../lib/retry-delay';
 
 export interface Listener {
   /** Resolves once the first LISTEN succeeded (or right away if it failed: it keeps retrying). */

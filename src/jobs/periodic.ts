@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { retryDelay } from './retry-delay';
+import { systemClock, type Clock, type Timer } from '../lib/clock';
+import { retryDelay } from '../lib/retry-delay';
 
 /**
  * Runs `fn` every `everyMs` (measured from the end of a run, so runs never overlap). A failed
@@ -7,7 +8,7 @@ import { retryDelay } from './retry-delay';
  * whole period, and never stops the loop.
  */
 export class Periodic {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
   private failures = 0;
@@ -18,6 +19,7 @@ export class Periodic {
     private readonly everyMs: number,
     private readonly fn: () => Promise<void>,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   start(initialDelayMs = 0): void {
@@ -26,12 +28,12 @@ export class Periodic {
 
   private schedule(ms: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimer(ms, () => {
       this.timer = undefined;
       this.running = this.once().finally(() => {
         this.running = undefined;
       });
-    }, ms);
+    });
   }
 
   private async once(): Promise<void> {
@@ -50,7 +52,7 @@ export class Periodic {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     await this.running;
   }
 }

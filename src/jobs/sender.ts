@@ -5,7 +5,7 @@
  *
  * Why two workers never send the same action: a row is sent only by the worker whose claim
  * moved it from pending to sending (FOR UPDATE SKIP LOCKED, status re-checked under the lock;
- * see outbox.ts). Another worker sees it again only after its lease (claimed_until) has run out,
+ * see modules/enforcement/outbox.repo.ts). Another worker sees it again only after its lease (claimed_until) has run out,
  * and this worker gives up on a send well before that (an AbortSignal at 80 % of the lease), so
  * the lease only ever expires when this worker is gone. Outcomes are written fenced by
  * claimed_by. A worker killed mid-batch loses nothing: its rows go back to pending when the
@@ -38,9 +38,10 @@ import type { DynAuthClient, DynAuthRequest, DynAuthResult } from '../radius/dyn
 import { RadiusCodecError } from '../radius/errors';
 import type { RouterOsTarget, SessionToKick, FallbackOptions } from '../mikrotik/fallback';
 import type { TargetGuard } from '../config/networks';
-import { isTransientDbError } from '../db/knex';
-import { claimDue, completeMany, reclaimExpired, type ActionResult, type ClaimedAction } from './outbox';
-import { retryDelay } from './retry-delay';
+import { isTransientDbError } from '../db/errors';
+import { systemClock, type Clock, type Timer } from '../lib/clock';
+import { retryDelay } from '../lib/retry-delay';
+import { claimDue, completeMany, reclaimExpired, type ActionResult, type ClaimedAction } from '../modules/enforcement/outbox.repo';
 
 export type RouterOsKickFn = (nas: RouterOsTarget, session: SessionToKick, opts: FallbackOptions) => Promise<{ removed: number }>;
 
@@ -83,8 +84,6 @@ export interface SenderStats {
 const NO_NAS = '-';
 const INT4_MAX = 2 ** 31 - 1;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export function defaultWorkerId(): string {
   return `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
@@ -105,7 +104,7 @@ export class EnforcementSender {
   private readonly inflight = new Map<string, string>(); // action id -> nas key
   private readonly perNasCount = new Map<string, number>();
   private results: ActionResult[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
+  private flushTimer: Timer | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private wakeUp: (() => void) | undefined;
   /** What the loop sleeps for: new work (NOTIFY, a local check), or also freed capacity. */
@@ -124,6 +123,8 @@ export class EnforcementSender {
     private readonly targets: TargetGuard,
     opts: SenderOptions = {},
     private readonly kick?: RouterOsKickFn,
+    /** Waits and timestamps (tests move a fake one). */
+    private readonly clock: Clock = systemClock,
   ) {
     this.workerId = opts.workerId ?? defaultWorkerId();
     this.o = {
@@ -166,7 +167,7 @@ export class EnforcementSender {
     this.wake();
     await this.loop;
     while (this.inflight.size > 0) await this.idle(50, 'capacity');
-    this.giveUpFlushAt = Date.now() + 10_000;
+    this.giveUpFlushAt = this.clock.now() + 10_000;
     await this.flush();
   }
 
@@ -178,7 +179,7 @@ export class EnforcementSender {
     this.waitingFor = waitingFor;
     return new Promise((resolve) => {
       const done = (): void => {
-        clearTimeout(t);
+        t.cancel();
         if (this.wakeUp === wakeUp) this.wakeUp = undefined;
         this.waitingFor = 'work';
         resolve();
@@ -189,7 +190,7 @@ export class EnforcementSender {
         this.woken = false;
         done();
       };
-      const t = setTimeout(done, ms);
+      const t = this.clock.setTimer(ms, done);
       this.wakeUp = wakeUp;
     });
   }
@@ -210,8 +211,8 @@ export class EnforcementSender {
     let failures = 0;
     const minRoom = Math.max(1, Math.min(this.o.batchSize, 64));
     while (!this.stopping) {
-      if (Date.now() - this.lastReclaim > Math.max(1000, (this.o.leaseSeconds * 1000) / 4)) {
-        this.lastReclaim = Date.now();
+      if (this.clock.now() - this.lastReclaim > Math.max(1000, (this.o.leaseSeconds * 1000) / 4)) {
+        this.lastReclaim = this.clock.now();
         // On its own: a failed reclaim must not keep the loop from claiming.
         try {
           const n = await reclaimExpired(this.db);
@@ -232,7 +233,7 @@ export class EnforcementSender {
         }
         const limit = Math.min(this.o.batchSize, room);
         const excludeNas = this.saturated();
-        const claimedAt = Date.now();
+        const claimedAt = this.clock.now();
         const rows = await claimDue(this.db, {
           worker: this.workerId,
           limit,
@@ -305,7 +306,7 @@ export class EnforcementSender {
       ...(a.kind === 'coa' && a.attributes.length > 0 ? { attributes: a.attributes } : {}),
     };
     // Give up well before the lease ends, so the lease only expires when this worker is gone.
-    const signal = AbortSignal.timeout(Math.max(1000, claimedAt + this.o.leaseSeconds * 800 - Date.now()));
+    const signal = AbortSignal.timeout(Math.max(1000, claimedAt + this.o.leaseSeconds * 800 - this.clock.now()));
     const attempt = a.attempts + 1;
     let result: DynAuthResult;
     try {
@@ -377,7 +378,7 @@ export class EnforcementSender {
   private record(r: ActionResult): void {
     this.results.push(r);
     if (this.results.length >= 500) void this.flush();
-    else this.flushTimer ??= setTimeout(() => void this.flush(), this.o.flushMs);
+    else this.flushTimer ??= this.clock.setTimer(this.o.flushMs, () => void this.flush());
   }
 
   /**
@@ -388,7 +389,7 @@ export class EnforcementSender {
    */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.flushTimer?.cancel();
       this.flushTimer = undefined;
       let failures = 0;
       while (this.results.length > 0) {
@@ -409,7 +410,7 @@ export class EnforcementSender {
             this.log.error({ err, actionIds: batch.map((r) => r.id) }, 'enforcement outcomes could not be written; their leases will run out');
             continue;
           }
-          if (Date.now() > this.giveUpFlushAt) {
+          if (this.clock.now() > this.giveUpFlushAt) {
             this.log.error({ err, lost: batch.length + this.results.length }, 'stopping without writing outcomes; their actions will be sent again');
             this.results = [];
             return;
@@ -419,7 +420,7 @@ export class EnforcementSender {
           this.stats.dbErrors++;
           const wait = retryDelay(failures, { capMs: 5000 });
           this.log.warn({ err, pending: this.results.length, retryInMs: wait }, 'writing enforcement outcomes failed');
-          await sleep(wait);
+          await this.clock.sleep(wait);
         }
       }
     });

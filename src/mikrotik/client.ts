@@ -14,9 +14,9 @@
  * The layers, as in go-routeros: protocol.ts (words and sentences, no I/O), transports.ts (the
  * byte stream), connection.ts (tags, replies, one call's deadline), this client (login,
  * reconnect on the next command, retry of idempotent commands), sessions.ts (what Lango asks
- * of a router). Time comes from an injected Clock (clock.ts).
+ * of a router). Time comes from an injected Clock (src/lib/clock.ts).
  */
-import { systemClock, type Clock } from './clock';
+import { systemClock, type Clock } from '../lib/clock';
 import { CallGuard, Connection, noopLogger, type CommandResult, type RouterOsLogger } from './connection';
 import {
   RouterOsClosedError,
@@ -198,9 +198,8 @@ export class RouterOsClient {
   private async openConnection(): Promise<Connection> {
     const abort = new AbortController();
     this.connectAbort = abort;
-    const timer = this.clock.setTimeout(
-      () => abort.abort(new RouterOsTimeoutError('connect', this.connectTimeoutMs)),
-      this.connectTimeoutMs,
+    const timer = this.clock.setTimer(this.connectTimeoutMs, () =>
+      abort.abort(new RouterOsTimeoutError('connect', this.connectTimeoutMs)),
     );
     let conn: Connection | undefined;
     const onAbort = (): void => conn?.fail(abort.signal.reason as Error);
@@ -230,7 +229,7 @@ export class RouterOsClient {
       conn?.fail(error);
       throw error;
     } finally {
-      this.clock.clearTimeout(timer);
+      timer.cancel();
       abort.signal.removeEventListener('abort', onAbort);
       if (this.connectAbort === abort) this.connectAbort = null;
     }

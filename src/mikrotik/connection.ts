@@ -6,10 +6,10 @@
  * RouterOsProtocolError that rejects every pending command and drops the connection; nothing
  * is thrown out of a stream listener. Reconnecting is the client's business (client.ts).
  *
- * Timers (idle close, liveness probe, call deadlines) run on an injected Clock.
+ * Timers (idle close, liveness probe, call deadlines) run on an injected Clock (src/lib/clock.ts).
  */
 import type { Duplex } from 'node:stream';
-import { unrefTimer, type Clock } from './clock';
+import type { Clock, Timer } from '../lib/clock';
 import {
   RouterOsAbortError,
   RouterOsConnectionError,
@@ -77,8 +77,8 @@ export class Connection {
   private readonly onClosed: (conn: Connection) => void;
   private nextTag = 1;
   private bytesReceived = 0; // any byte counts as a sign of life
-  private idleTimer: unknown;
-  private probeTimer: unknown;
+  private idleTimer: Timer | undefined;
+  private probeTimer: Timer | undefined;
 
   constructor(
     private readonly stream: Duplex,
@@ -104,11 +104,10 @@ export class Connection {
   expectTraffic(graceMs: number): void {
     if (this.closed || this.probeTimer !== undefined) return;
     const mark = this.bytesReceived;
-    this.probeTimer = this.clock.setTimeout(() => {
+    this.probeTimer = this.clock.setTimer(graceMs, () => {
       this.probeTimer = undefined;
       if (this.bytesReceived === mark) this.fail(new RouterOsConnectionError('RouterOS API connection unresponsive'));
-    }, graceMs);
-    unrefTimer(this.probeTimer);
+    });
   }
 
   send(words: readonly string[]): Request {
@@ -147,7 +146,7 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.disarmIdleTimer();
-    if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
+    this.probeTimer?.cancel();
     this.probeTimer = undefined;
     this.stream.destroy();
     for (const entry of this.pending.values()) {
@@ -260,15 +259,13 @@ export class Connection {
     if (this.idleCloseMs <= 0 || this.closed) return;
     for (const entry of this.pending.values()) if (!entry.settled) return;
     this.disarmIdleTimer();
-    this.idleTimer = this.clock.setTimeout(
-      () => this.fail(new RouterOsConnectionError('RouterOS API connection closed after idle period')),
-      this.idleCloseMs,
+    this.idleTimer = this.clock.setTimer(this.idleCloseMs, () =>
+      this.fail(new RouterOsConnectionError('RouterOS API connection closed after idle period')),
     );
-    unrefTimer(this.idleTimer);
   }
 
   private disarmIdleTimer(): void {
-    if (this.idleTimer !== undefined) this.clock.clearTimeout(this.idleTimer);
+    this.idleTimer?.cancel();
     this.idleTimer = undefined;
   }
 }
@@ -281,7 +278,7 @@ export class Connection {
 export class CallGuard {
   /** Rejects when the deadline passes or the signal aborts. */
   readonly stopped: Promise<never>;
-  private timer: unknown;
+  private timer: Timer | undefined;
   private readonly onStop: Array<(reason: Error) => void> = [];
   private reason: Error | undefined;
   private rejectStopped!: (reason: Error) => void;
@@ -300,7 +297,7 @@ export class CallGuard {
       this.rejectStopped = reject;
     });
     this.stopped.catch(() => undefined);
-    this.timer = clock.setTimeout(() => this.stop(new RouterOsTimeoutError(phase, timeoutMs)), timeoutMs);
+    this.timer = clock.setTimer(timeoutMs, () => this.stop(new RouterOsTimeoutError(phase, timeoutMs)));
     if (signal?.aborted) this.abortListener();
     else signal?.addEventListener('abort', this.abortListener, { once: true });
   }
@@ -319,7 +316,7 @@ export class CallGuard {
   }
 
   dispose(): void {
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.signal?.removeEventListener('abort', this.abortListener);
     this.onStop.length = 0;

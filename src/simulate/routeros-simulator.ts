@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { systemClock, unrefTimer, type Clock } from '../mikrotik/clock';
+import { systemClock, type Clock, type Timer } from '../lib/clock';
 import { encodeSentence, loginChallengeResponse, parseCommand, SentenceDecoder, type CommandSentence } from '../mikrotik/protocol';
 import { formatRouterOsDuration, SESSION_KINDS, SESSION_PATHS, type SessionKind } from '../mikrotik/sessions';
 
@@ -408,7 +408,7 @@ class SimulatorConnection {
   user: string | null = null;
   challenge: Buffer | null = null;
   private readonly decoder = new SentenceDecoder();
-  private idleTimer: unknown;
+  private idleTimer: Timer | undefined;
   /** Held commands by tag (or a made-up key when untagged). */
   private readonly held = new Map<string, Hold>();
   private nextUntagged = 1;
@@ -436,7 +436,7 @@ class SimulatorConnection {
 
   private finish(): void {
     this.closed = true;
-    if (this.idleTimer !== undefined) this.device.clock.clearTimeout(this.idleTimer);
+    this.idleTimer?.cancel();
     for (const hold of this.held.values()) hold.run = undefined;
     this.held.clear();
     this.onClose();
@@ -444,13 +444,11 @@ class SimulatorConnection {
 
   private touch(): void {
     if (this.idleTimeoutMs <= 0) return;
-    const clock = this.device.clock;
-    if (this.idleTimer !== undefined) clock.clearTimeout(this.idleTimer);
-    this.idleTimer = clock.setTimeout(() => {
+    this.idleTimer?.cancel();
+    this.idleTimer = this.device.clock.setTimer(this.idleTimeoutMs, () => {
       this.log.debug({}, 'routeros simulator closing idle connection');
       this.destroy();
-    }, this.idleTimeoutMs);
-    unrefTimer(this.idleTimer);
+    });
   }
 
   private onData(chunk: Buffer): void {

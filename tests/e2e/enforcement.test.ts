@@ -12,12 +12,13 @@ import { startTestFreeRadius, FreeRadiusHandle } from '../helpers/freeradius';
 import { createLogger } from '../../src/logger';
 import { loadConfig } from '../../src/config';
 import { startWorker, type Worker } from '../../src/jobs/worker';
-import { runSweep } from '../../src/jobs/checks';
+import { runSweep } from '../../src/jobs/sweep';
 import { routerOsKick } from '../../src/mikrotik/fallback';
 import { startRouterOsSimulator, type RouterOsSimulator } from '../../src/simulate/routeros-simulator';
 import { startNasSimulator, type NasSimulator } from '../../src/simulate/nas-simulator';
 import { RadiusClient, getString, getNumber, getAttributes } from '../../src/radius';
-import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/services/enforcement.service';
+import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/modules/enforcement/contract';
+import { softBlockReply } from '../../src/modules/enforcement/soft-block';
 import { eventually } from '../integration/enforcement-fixtures';
 
 jest.setTimeout(90000);
@@ -212,6 +213,14 @@ describe('enforcement through FreeRADIUS and the NAS simulator', () => {
       expect(getString(blocked.reply, 'Reply-Message')).toBeUndefined();
       expect(getString(blocked.reply, 'WISPr-Bandwidth-Max-Down')).toBeUndefined();
       expect(getAttributes(blocked.reply, 'Class').map((c) => Buffer.from(c as Buffer).toString())).toEqual(['lango-soft-block']);
+      // What FreeRADIUS built from the tenant's settings is the reply TypeScript states for them.
+      for (const { attribute, value } of softBlockReply(tenantSettings.body)) {
+        const got =
+          attribute === 'Class' ? Buffer.from(getAttributes(blocked.reply, 'Class')[0] as Buffer).toString()
+          : attribute === 'Session-Timeout' ? String(getNumber(blocked.reply, attribute))
+          : getString(blocked.reply, attribute);
+        expect([attribute, got]).toEqual([attribute, value]);
+      }
       const row = await eventually(async () => radacct(blocked.session!.acctSessionId), 'accounting start');
       expect(row.class).toBe(SOFT_BLOCK_CLASS_RADACCT);
       expect((await request(api.app).get(`/api/v1/sessions/${row.radacctid}`).set(t.auth)).body).toMatchObject({ softBlocked: true, live: true });

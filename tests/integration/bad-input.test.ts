@@ -7,8 +7,8 @@
 import request from 'supertest';
 import { gzipSync } from 'node:zlib';
 import { createTestApi, suffix, TestApi, TestTenant } from '../helpers/api';
-import { ERRORS, ErrorCode } from '../../src/errors';
-import { mapDbError } from '../../src/db/knex';
+import { ERRORS, ErrorCode } from '../../src/lib/errors';
+import { mapDbError } from '../../src/db/errors';
 import type { RouteSpec } from '../../src/http/registry';
 
 let api: TestApi;

@@ -7,9 +7,11 @@
 import request from 'supertest';
 import type { Knex } from 'knex';
 import { suffix, type TestTenant } from '../helpers/api';
-import { claimDue, completeMany, reclaimExpired } from '../../src/jobs/outbox';
+import { claimDue, completeMany, reclaimExpired } from '../../src/modules/enforcement/outbox.repo';
 import { getString } from '../../src/radius/codec';
-import { runExpiryWindow, runQuotaCheck, runSweep } from '../../src/jobs/checks';
+import { runExpiryWindow } from '../../src/jobs/expiry';
+import { runQuotaCheck } from '../../src/jobs/quota';
+import { runSweep } from '../../src/jobs/sweep';
 import * as merge from '../../db/migrations/20261201000301_enforcement_merge_duplicates';
 import * as unique from '../../db/migrations/20261201000302_enforcement_unique_live';
 import { eventually, FAST, liveSession, nas, openSession, sessionIds, subscriber, useEnvs, worker, type Env } from './enforcement-fixtures';

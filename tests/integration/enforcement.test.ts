@@ -11,10 +11,12 @@ import { suffix } from '../helpers/api';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 import { createDb } from '../../src/db/knex';
 import { createLogger } from '../../src/logger';
-import { claimDue } from '../../src/jobs/outbox';
-import { closeStaleSessions, runQuotaCheck, runSweep } from '../../src/jobs/checks';
+import { claimDue } from '../../src/modules/enforcement/outbox.repo';
+import { closeStaleSessions } from '../../src/jobs/stale';
+import { runQuotaCheck } from '../../src/jobs/quota';
+import { runSweep } from '../../src/jobs/sweep';
 import { startNasSimulator } from '../../src/simulate/nas-simulator';
-import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/services/enforcement.service';
+import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/modules/enforcement/contract';
 import { actions, addNas, eventually, FAST, nas, openSession, SECRET, sessionIds, subscriber, useEnvs, worker } from './enforcement-fixtures';
 
 jest.setTimeout(60000);
@@ -377,7 +379,8 @@ describe('the checks', () => {
 });
 
 describe('sessions API', () => {
-  it('lists live sessions with filters, a subscriber history, one session; tenant-scoped; disconnect is idempotent', async () => {
+  /** Two NAS, two subscribers: a, b live for s1 (on n1, n2), c live for s2 (n2), old ended for s1. */
+  async function sessions() {
     const e = await env();
     const n1 = await nas(e);
     const n2 = await nas(e);
@@ -389,36 +392,55 @@ describe('sessions API', () => {
     const old = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n1.id, username: s1.username });
     await e.tdb.db('radacct').where({ radacctid: old.id }).update({ acctstoptime: e.tdb.db.fn.now(), acctterminatecause: 'User-Request' });
     const get = (path: string) => request(e.api.app).get(`/api/v1${path}`).set(e.t.auth);
+    return { e, n1, n2, s1, s2, a, b, c, old, get };
+  }
 
+  it('lists live sessions, filtered by NAS, subscriber or username', async () => {
+    const { n2, s1, s2, a, b, c, get } = await sessions();
     const all = (await get('/sessions')).body;
     expect(all.page.total).toBe(3);
     expect(all.data.map((x: any) => x.id).sort()).toEqual([a.id, b.id, c.id].sort());
     expect((await get(`/sessions?nasId=${n2.id}`)).body.data.map((x: any) => x.id).sort()).toEqual([b.id, c.id].sort());
     expect((await get(`/sessions?subscriberId=${s1.id}`)).body.data.map((x: any) => x.id).sort()).toEqual([a.id, b.id].sort());
     expect((await get(`/sessions?username=${encodeURIComponent(s2.username)}`)).body.data.map((x: any) => x.id)).toEqual([c.id]);
+  });
+
+  it("shows a subscriber's history, live and ended, and one session with its counters", async () => {
+    const { n1, s1, a, b, old, get } = await sessions();
     const hist = (await get(`/subscribers/${s1.id}/sessions`)).body;
     expect(hist.data.map((x: any) => [x.id, x.live])).toEqual(expect.arrayContaining([[old.id, false], [a.id, true], [b.id, true]]));
     expect(hist.page.total).toBe(3);
     const one = (await get(`/sessions/${a.id}`)).body;
     expect(one).toMatchObject({ id: a.id, live: true, username: s1.username, subscriberId: s1.id, nasId: n1.id, inputOctets: 1234, acctSessionId: a.acctSessionId, framedIpAddress: '10.5.50.9' });
+  });
 
+  it("never shows or disconnects another tenant's sessions; needs a login", async () => {
+    const { e, a } = await sessions();
     const other = await e.api.newTenant();
     expect((await request(e.api.app).get(`/api/v1/sessions/${a.id}`).set(other.auth)).status).toBe(404);
     expect((await request(e.api.app).get('/api/v1/sessions').set(other.auth)).body.page.total).toBe(0);
     const foreign = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(other.auth).send({});
     expect([foreign.status, foreign.body.error.code]).toEqual([404, 'SESSION_NOT_FOUND']);
+    const d = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(e.t.auth).send({});
+    expect((await request(e.api.app).get(`/api/v1/enforcement-actions/${d.body.id}`).set(other.auth)).status).toBe(404);
+    expect((await request(e.api.app).get('/api/v1/sessions')).status).toBe(401);
+  });
+
+  it('refuses to disconnect an ended session, and bad ids and instants', async () => {
+    const { e, s1, old, get } = await sessions();
     const ended = await request(e.api.app).post(`/api/v1/sessions/${old.id}/disconnect`).set(e.t.auth).send({});
     expect([ended.status, ended.body.error.code]).toEqual([409, 'INVALID_STATE']);
     expect((await get('/sessions/abc')).status).toBe(400);
     expect((await get(`/subscribers/${s1.id}/sessions?from=yesterday`)).status).toBe(400);
+  });
 
+  it('disconnect is idempotent while the action is in flight, and audited once', async () => {
+    const { e, a, get } = await sessions();
     const d1 = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(e.t.auth).send({});
     const d2 = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(e.t.auth).send({});
     expect([d1.status, d2.status]).toEqual([202, 202]);
     expect(d2.body.id).toBe(d1.body.id);
     expect((await get(`/enforcement-actions?sessionId=${a.id}`)).body.data.map((x: any) => x.id)).toEqual([d1.body.id]);
-    expect((await request(e.api.app).get(`/api/v1/enforcement-actions/${d1.body.id}`).set(other.auth)).status).toBe(404);
-    expect((await request(e.api.app).get('/api/v1/sessions')).status).toBe(401);
     const audit = await e.tdb.db('audit_log').where({ tenant_id: e.t.id, action: 'session.disconnect' });
     expect(audit).toHaveLength(1);
   });

@@ -5,7 +5,8 @@
  *  - lango_authorize_check() and the worker's quota check give the same answer on the same rows.
  */
 import request from 'supertest';
-import { runExpiryWindow, runQuotaCheck } from '../../src/jobs/checks';
+import { runExpiryWindow } from '../../src/jobs/expiry';
+import { runQuotaCheck } from '../../src/jobs/quota';
 import { actions, nas, openSession, subscriber, useEnvs, type Env } from './enforcement-fixtures';
 
 const { env } = useEnvs();

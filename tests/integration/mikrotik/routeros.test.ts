@@ -1,7 +1,7 @@
 /**
  * RouterOS API client against the simulator and scripted fake devices, over real loopback
  * sockets on random free ports. Nothing here waits for time to pass: deadlines and idle timers
- * run on a ManualClock, and the order of events comes from the simulator's hooks (hold a
+ * run on a FakeClock, and the order of events comes from the simulator's hooks (hold a
  * command, report a command) and from the client's own log lines.
  */
 import { execFile } from 'node:child_process';
@@ -26,7 +26,7 @@ import {
   type RouterOsSimulatorOptions,
 } from '../../../src/simulate/routeros-simulator';
 import { encodeSentence } from '../../../src/mikrotik/protocol';
-import { ManualClock } from '../../helpers/manual-clock';
+import { FakeClock } from '../../helpers/clock';
 import { acceptLogin, startScriptedDevice, type ScriptedDevice } from './scripted-device';
 
 const USER = { name: 'lango-api', password: 'S3cret-€' };
@@ -154,16 +154,16 @@ describe('login', () => {
   });
 
   it('a device that accepts TCP but never answers hits the connect timeout', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const login = signal();
     const device = await scripted((_conn, words) => {
       if (words[0] === '/login') login.resolve(); // and never answer
     });
     const connecting = rejection(client(device.port, { connectTimeoutMs: 150, clock }).connect());
     await login.promise;
-    clock.advance(149);
+    await clock.advance(149);
     expect(await hasSettled(connecting)).toBe(false);
-    clock.advance(1);
+    await clock.advance(1);
     const err = await connecting;
     expect(err).toBeInstanceOf(RouterOsTimeoutError);
     expect((err as RouterOsTimeoutError).phase).toBe('connect');
@@ -365,16 +365,16 @@ describe('kicking', () => {
 
 describe('connection life cycle', () => {
   it('reconnects transparently after the router closed an idle connection', async () => {
-    const routerClock = new ManualClock();
+    const routerClock = new FakeClock();
     const sim = await simulator({ idleTimeoutMs: 100, clock: routerClock });
     sim.addActive('hotspot', { user: 'alice' });
     const log = watchedLogger();
     const c = client(sim.port, { logger: log.logger });
     expect(await c.listActiveSessions('hotspot')).toHaveLength(1);
     const noticed = log.next('routeros connection closed');
-    routerClock.advance(99);
+    await routerClock.advance(99);
     expect(sim.openConnections).toBe(1);
-    routerClock.advance(1);
+    await routerClock.advance(1);
     expect(sim.openConnections).toBe(0);
     await noticed;
     expect(await c.listActiveSessions('hotspot')).toHaveLength(1);
@@ -435,7 +435,7 @@ describe('connection life cycle', () => {
   });
 
   it('a command timeout rejects, cancels on the router and leaves the connection usable', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const sim = await simulator();
     const c = client(sim.port, { clock });
     await c.connect();
@@ -443,9 +443,9 @@ describe('connection life cycle', () => {
     const cancel = sim.received('/cancel');
     const pending = rejection(c.command(['/ppp/active/print'], { timeoutMs: 100 }));
     await print.arrived;
-    clock.advance(99);
+    await clock.advance(99);
     expect(await hasSettled(pending)).toBe(false);
-    clock.advance(1);
+    await clock.advance(1);
     const err = await pending;
     expect(err).toBeInstanceOf(RouterOsTimeoutError);
     expect((err as RouterOsTimeoutError).phase).toBe('command');
@@ -454,14 +454,14 @@ describe('connection life cycle', () => {
     expect((await cancel).attrs.tag).toBeDefined();
     expect(await c.command(['/system/identity/print'])).toHaveLength(1);
     // The router showed signs of life within the probe's grace period: the link stays up.
-    clock.advance(100);
+    await clock.advance(100);
     expect(await c.command(['/system/identity/print'])).toHaveLength(1);
     print.release(); // cancelled: nothing left to answer
     expect(sim.stats.connections).toBe(1);
   });
 
   it('a command to a device that went silent times out and the next one reconnects', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const silentCommand = signal();
     const device = await scripted((conn, words, tag) => {
       if (acceptLogin(conn, words, tag)) return;
@@ -475,9 +475,9 @@ describe('connection life cycle', () => {
     await c.connect();
     const pending = rejection(c.command(['/system/identity/print'], { timeoutMs: 100 }));
     await silentCommand.promise;
-    clock.advance(100);
+    await clock.advance(100);
     expect(await pending).toBeInstanceOf(RouterOsTimeoutError);
-    clock.advance(100); // no answer to the /cancel within the grace period: link declared dead
+    await clock.advance(100); // no answer to the /cancel within the grace period: link declared dead
     expect(await c.command(['/system/identity/print'])).toEqual([]);
     expect(device.connections).toBe(2);
   });
@@ -513,13 +513,13 @@ describe('connection life cycle', () => {
   });
 
   it('idleCloseMs closes our side when nothing is in flight', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const sim = await simulator();
     const c = client(sim.port, { idleCloseMs: 50, clock });
     await c.connect();
-    clock.advance(49);
+    await clock.advance(49);
     expect(sim.openConnections).toBe(1);
-    clock.advance(1);
+    await clock.advance(1);
     await sim.allClosed();
     expect(sim.openConnections).toBe(0);
     expect(await c.command(['/system/identity/print'])).toHaveLength(1);

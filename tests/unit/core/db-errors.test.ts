@@ -1,4 +1,4 @@
-import { isTransientDbError, mapDbError, sqlState } from '../../../src/db/knex';
+import { isTransientDbError, mapDbError, sqlState } from '../../../src/db/errors';
 
 const pg = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
 

@@ -1,5 +1,5 @@
 /**
- * Connection and CallGuard on an in-memory stream with a ManualClock (no sockets, no waiting):
+ * Connection and CallGuard on an in-memory stream with a FakeClock (no sockets, no waiting):
  * deadlines fire exactly when due, the idle close and the liveness probe follow the clock, and
  * timers are cleared when they are no longer needed.
  */
@@ -7,7 +7,7 @@ import { Duplex } from 'node:stream';
 import { CallGuard, Connection, noopLogger } from '../../../src/mikrotik/connection';
 import { RouterOsAbortError, RouterOsConnectionError, RouterOsTimeoutError } from '../../../src/mikrotik/errors';
 import { encodeSentence, SentenceDecoder } from '../../../src/mikrotik/protocol';
-import { ManualClock } from '../../helpers/manual-clock';
+import { FakeClock } from '../../helpers/clock';
 
 /** The router's end of an in-memory link: the sentences written to it, and a way to answer. */
 function link(): { stream: Duplex; sent: string[][]; answer(words: string[]): void } {
@@ -26,9 +26,9 @@ function link(): { stream: Duplex; sent: string[][]; answer(words: string[]): vo
 /** Lets queued stream events and promise callbacks run. */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function open(idleCloseMs = 0): { conn: Connection; clock: ManualClock; closed: Connection[] } & ReturnType<typeof link> {
+function open(idleCloseMs = 0): { conn: Connection; clock: FakeClock; closed: Connection[] } & ReturnType<typeof link> {
   const l = link();
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const closed: Connection[] = [];
   const conn = new Connection(l.stream, { clock, log: noopLogger, idleCloseMs, onClosed: (c) => closed.push(c) });
   return { ...l, conn, clock, closed };
@@ -38,14 +38,14 @@ const tagOf = (words: string[] | undefined): string => words?.find((w) => w.star
 
 describe('CallGuard', () => {
   it('stops with a timeout exactly when the deadline passes, not before', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const guard = new CallGuard(clock, 100, undefined, 'command');
     const reasons: Error[] = [];
     guard.whenStopped((r) => reasons.push(r));
     const raced = guard.race(new Promise<never>(() => undefined)).catch((e: unknown) => e);
-    clock.advance(99);
+    await clock.advance(99);
     expect(reasons).toEqual([]);
-    clock.advance(1);
+    await clock.advance(1);
     const err = await raced;
     expect(err).toBeInstanceOf(RouterOsTimeoutError);
     expect((err as RouterOsTimeoutError).phase).toBe('command');
@@ -54,7 +54,7 @@ describe('CallGuard', () => {
   });
 
   it('stops with an abort error carrying the reason; an already aborted signal stops at once', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const ac = new AbortController();
     const guard = new CallGuard(clock, 1000, ac.signal);
     const raced = guard.race(new Promise<never>(() => undefined)).catch((e: unknown) => e);
@@ -73,12 +73,12 @@ describe('CallGuard', () => {
   });
 
   it('lets a faster promise win, and dispose() clears its timer', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const guard = new CallGuard(clock, 100, undefined);
     expect(await guard.race(Promise.resolve('ok'))).toBe('ok');
-    expect(clock.pending).toBe(1);
+    expect(clock.timers().length).toBe(1);
     guard.dispose();
-    expect(clock.pending).toBe(0);
+    expect(clock.timers().length).toBe(0);
   });
 });
 
@@ -116,25 +116,28 @@ describe('Connection', () => {
   it('idle close: armed when nothing is in flight, fires after idleCloseMs on the clock', async () => {
     const { conn, sent, answer, clock, closed } = open(50);
     const request = conn.send(['/system/identity/print']);
-    clock.advance(1000); // in flight: no idle timer
+    await clock.advance(1000); // in flight: no idle timer
     expect(conn.closed).toBe(false);
     answer(['!done', `.tag=${tagOf(sent[0])}`]);
     await request.promise;
-    clock.advance(49);
+    await clock.advance(49);
     expect(conn.closed).toBe(false);
-    clock.advance(1);
+    await clock.advance(1);
     expect(conn.closed).toBe(true);
     expect(closed).toEqual([conn]);
-    expect(clock.pending).toBe(0);
+    expect(clock.timers().length).toBe(0);
   });
 
   it('probe: no byte within the grace period drops the connection and rejects what is pending', async () => {
     const { conn, clock } = open();
     const pending = conn.send(['/system/identity/print']);
+    const rejected = expect(pending.promise).rejects.toBeInstanceOf(RouterOsConnectionError);
     conn.expectTraffic(100);
-    clock.advance(100);
+    await clock.advance(99);
+    expect(conn.closed).toBe(false);
+    await clock.advance(1);
     expect(conn.closed).toBe(true);
-    await expect(pending.promise).rejects.toBeInstanceOf(RouterOsConnectionError);
+    await rejected;
   });
 
   it('probe: any byte within the grace period keeps the connection', async () => {
@@ -143,9 +146,9 @@ describe('Connection', () => {
     conn.expectTraffic(100);
     answer(['!re', '=name=x', `.tag=${tagOf(sent[0])}`]);
     await turn();
-    clock.advance(100);
+    await clock.advance(100);
     expect(conn.closed).toBe(false);
-    expect(clock.pending).toBe(0);
+    expect(clock.timers().length).toBe(0);
   });
 
   it('a command on a closed connection is rejected without being written', async () => {
