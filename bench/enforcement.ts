@@ -37,7 +37,7 @@ import { createLogger } from '../src/logger';
 import { loadConfig } from '../src/config';
 import { createServices } from '../src/modules/services';
 import { SYSTEM } from '../src/modules/audit/actor';
-import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius/runner';
+import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius';
 import { startWorker, type Worker } from '../src/jobs/worker';
 import { routerOsKick } from '../src/mikrotik/fallback';
 import { DynAuthClient, type DynAuthTarget } from '../src/radius/dynauth-client';

@@ -7,14 +7,14 @@ import { createLogger } from './logger';
 import { SYSTEM } from './modules/audit/actor';
 import { buildApi, buildRadius, buildWorker, migrate, MissingSettingError, withServices } from './main';
 import { started } from './lib/lifecycle';
-import { FreeRadiusError } from './freeradius/runner';
+import { FreeRadiusError } from './freeradius';
 import { EmbeddedPostgresError } from './db/embedded-postgres';
 import { describeExit } from './process/child';
 import { waitForSignal } from './cli/signals';
 import type { Logger } from './logger';
 import { up } from './cli/up';
 import { parseArgs, requireOpt, UsageError, type Parsed } from './cli/args';
-import { startRouterOsSimulator } from './mikrotik/routeros-simulator';
+import { startRouterOsSimulator } from './simulate/routeros-simulator';
 import { radtestCommand } from './cli/radtest';
 import { simulateNas } from './cli/simulate-nas';
 

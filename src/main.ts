@@ -22,7 +22,7 @@ import { systemClock, type Clock } from './lib/clock';
 import { ShutdownSteps, type Lifecycle } from './lib/lifecycle';
 import { createServices, type Services } from './modules/services';
 import { createApp, type ReadinessCheck } from './http/app';
-import { startFreeRadius, type FreeRadiusHandle, type StartFreeRadiusOptions } from './freeradius/runner';
+import { startFreeRadius, type FreeRadiusHandle, type StartFreeRadiusOptions } from './freeradius';
 import { startWorker, type Worker, type WorkerOptions } from './jobs/worker';
 import { routerOsKick } from './mikrotik/fallback';
 

@@ -15,7 +15,7 @@ import { stackDatabase } from './db/roles';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres';
 import { buildApi, buildWorker, radiusOptions } from './main';
 import { started, ShutdownSteps } from './lib/lifecycle';
-import { startFreeRadius, FreeRadiusNotInstalledError, type FreeRadiusHandle } from './freeradius/runner';
+import { startFreeRadius, FreeRadiusNotInstalledError, type FreeRadiusHandle } from './freeradius';
 import { supervise, type Supervisor } from './process/supervisor';
 import type { ReadinessCheck } from './http/app';
 import { createServices } from './modules/services';

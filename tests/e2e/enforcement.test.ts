@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config';
 import { startWorker, type Worker } from '../../src/jobs/worker';
 import { runSweep } from '../../src/jobs/sweep';
 import { routerOsKick } from '../../src/mikrotik/fallback';
-import { startRouterOsSimulator, type RouterOsSimulator } from '../../src/mikrotik/routeros-simulator';
+import { startRouterOsSimulator, type RouterOsSimulator } from '../../src/simulate/routeros-simulator';
 import { startNasSimulator, type NasSimulator } from '../../src/simulate/nas-simulator';
 import { RadiusClient, getString, getNumber, getAttributes } from '../../src/radius';
 import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/modules/enforcement/contract';

@@ -1,6 +1,6 @@
 /**
  * What the API, the worker, PostgreSQL and FreeRADIUS agree on about enforcement: the NOTIFY
- * channel, the soft-block Class (freeradius/policy.d/lango writes it; tests/unit/core/
+ * channel, the soft-block Class (freeradius/policy.d/lango-authorize writes it; tests/unit/core/
  * contract.test.ts checks the policy file says the same), and the outbox's vocabulary.
  */
 
@@ -24,7 +24,7 @@ export const ONCE_REASONS: readonly EnforcementReason[] = ['expired', 'quota', '
 export const ENFORCEMENT_CHANNEL = 'lango_enforcement';
 
 /**
- * Class of a soft-blocked session's Access-Accept (freeradius/policy.d/lango). FreeRADIUS
+ * Class of a soft-blocked session's Access-Accept (freeradius/policy.d/lango-authorize). FreeRADIUS
  * prints octets as 0x<hex> when it writes radacct.class.
  */
 export const SOFT_BLOCK_CLASS = 'lango-soft-block';

@@ -21,7 +21,7 @@ const notFound = () => new AppError('TENANT_NOT_FOUND', 'tenant not found');
 /**
  * A tenant's choice for users out of time or data: a Disconnect, or the soft block (the walled
  * garden at a trickle rate, built at authorize time from these columns by
- * lango_authorize_check() and freeradius/policy.d/lango; plans/radius-profile.ts softBlockReply
+ * lango_authorize_check() and freeradius/policy.d/lango-authorize; plans/radius-profile.ts softBlockReply
  * states the same reply in TypeScript).
  */
 export class SettingsService {

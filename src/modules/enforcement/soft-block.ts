@@ -1,7 +1,7 @@
 /**
  * The soft block's Access-Accept, in TypeScript. FreeRADIUS builds it at authorize time
  * (lango_authorize_check() puts the tenant's settings into control attributes, and
- * freeradius/policy.d/lango copies them into the reply); this is the same reply from the same
+ * freeradius/policy.d/lango-authorize copies them into the reply); this is the same reply from the same
  * settings, with the rate limit as plans/radius-profile.ts writes it (without the WISPr
  * attributes, which the policy removes), for whoever needs to know what a soft-blocked user
  * gets (tests compare it with FreeRADIUS's answer).

@@ -6,7 +6,7 @@
 import { parseRateLimit } from './rate-limit';
 
 /**
- * Acct-Interim-Interval of a login whose reply has none: freeradius/policy.d/lango sets this
+ * Acct-Interim-Interval of a login whose reply has none: freeradius/policy.d/lango-authorize sets this
  * floor for users without a plan group (tests/unit/core/contract.test.ts checks the file says
  * the same), a plan takes it by default, and the stale-session check assumes it for sessions
  * of users without a plan. Without interim updates neither quota nor stale-session

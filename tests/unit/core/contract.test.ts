@@ -1,10 +1,15 @@
-/** What TypeScript and freeradius/policy.d/lango must say alike (each is written once on each side). */
-import { readFileSync } from 'node:fs';
+/** What TypeScript and freeradius/policy.d/lango-* must say alike (each is written once on each side). */
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SOFT_BLOCK_CLASS, SOFT_BLOCK_CLASS_RADACCT } from '../../../src/modules/enforcement/contract';
 import { INTERIM_FLOOR_SECONDS } from '../../../src/modules/plans/radius-profile';
 
-const policy = readFileSync(path.join(__dirname, '../../../freeradius/policy.d/lango'), 'utf8');
+const POLICY_DIR = path.join(__dirname, '../../../freeradius/policy.d');
+/** Lango's policies, all files together (they are split by topic, like upstream's). */
+const policy = readdirSync(POLICY_DIR)
+  .filter((f) => f.startsWith('lango-'))
+  .map((f) => readFileSync(path.join(POLICY_DIR, f), 'utf8'))
+  .join('\n');
 
 describe('the FreeRADIUS policy and the TypeScript constants', () => {
   it('set the same interim floor for users without a plan group', () => {

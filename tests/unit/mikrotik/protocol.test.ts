@@ -6,11 +6,12 @@ import {
   encodeWin1252,
   encodeWord,
   lengthPrefixSize,
+  loginChallengeResponse,
+  parseCommand,
   parseReply,
   SentenceDecoder,
-} from '../../../src/mikrotik/api-protocol';
-import { RouterOsProtocolError } from '../../../src/mikrotik/routeros-errors';
-import { parseRouterOsDuration } from '../../../src/mikrotik/routeros-client';
+} from '../../../src/mikrotik/protocol';
+import { RouterOsProtocolError } from '../../../src/mikrotik/errors';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -224,21 +225,35 @@ describe('parseReply', () => {
   });
 });
 
-describe('parseRouterOsDuration', () => {
-  it.each([
-    ['0s', 0],
-    ['45s', 45],
-    ['1h2m3s', 3723],
-    ['1w2d3h4m5s', 604_800 + 2 * 86_400 + 3 * 3_600 + 4 * 60 + 5],
-    ['1s500ms', 1],
-    ['01:02:03', 3723],
-    ['2d 01:00:00', 2 * 86_400 + 3_600],
-    ['2d01:00:00', 2 * 86_400 + 3_600],
-  ])('%s -> %i', (text, seconds) => {
-    expect(parseRouterOsDuration(text)).toBe(seconds);
+describe('parseCommand (the router side)', () => {
+  it('splits path, attributes, ordered queries and the tag', () => {
+    expect(parseCommand(['/ip/hotspot/active/print', '=.proplist=user,address', '?user=a', '?user=c', '?#|', '.tag=7'])).toEqual({
+      command: '/ip/hotspot/active/print',
+      attrs: { '.proplist': 'user,address' },
+      queries: ['user=a', 'user=c', '#|'],
+      tag: '7',
+    });
   });
 
-  it.each(['', 'soon', '1x', '-1s', '1h 2m'])('rejects %j', (text) => {
-    expect(parseRouterOsDuration(text)).toBeUndefined();
+  it('keeps values with "=" in them, takes a bare =key as empty, and ignores an empty sentence', () => {
+    const cmd = parseCommand(['/login', '=name=a=b', '=flag']);
+    expect({ ...cmd?.attrs }).toEqual({ name: 'a=b', flag: '' });
+    expect(cmd?.tag).toBeUndefined();
+    expect(parseCommand([])).toBeUndefined();
+  });
+
+  it('does not let attribute names touch the prototype', () => {
+    const cmd = parseCommand(['/x', '=__proto__=1']);
+    expect(Object.getPrototypeOf(cmd?.attrs)).toBeNull();
+  });
+});
+
+describe('loginChallengeResponse', () => {
+  // md5(0x00 + password in Windows-1252 + challenge), computed independently with Python's hashlib
+  it.each([
+    ['S3cret-€', 'fd2079ac0a7a676d77c3f886584848d7'],
+    ['', '4fc766996a2175c8d712275fb6a3cb31'],
+  ])('password %j', (password, digest) => {
+    expect(loginChallengeResponse(password, '00112233445566778899aabbccddeeff')).toBe(digest);
   });
 });

@@ -1,25 +1,31 @@
 /**
- * A small RouterOS API device that speaks the real wire protocol over TCP, for demos
- * (`lango simulate routeros`) and tests. It knows just enough of RouterOS for Lango:
+ * A small RouterOS API device that speaks the real wire protocol (src/mikrotik/protocol.ts)
+ * over TCP or TLS, for demos (`lango simulate routeros`) and tests. It knows just enough of
+ * RouterOS for Lango:
  *
  *  - `/login` in both styles: 6.43+ plaintext (`=name= =password=`) and the pre-6.43 MD5
  *    challenge (`/login` -> `=ret=`, then `=name= =response=00<md5>`); `legacyLogin: true`
  *    behaves like an old router that answers even a plaintext login with a challenge;
- *  - `/ip/hotspot/active/print`, `/ppp/active/print` with `?` queries (`?k=v`, `?k`, `?-k`,
- *    `?<k=v`, `?>k=v`, `?#` operators) and `=.proplist=`;
- *  - `/ip/hotspot/active/remove`, `/ppp/active/remove` (`=.id=`, comma lists), `no such item`;
+ *  - `<path>/print` for the active hotspot and PPP sessions (src/mikrotik/sessions.ts paths)
+ *    with `?` queries (`?k=v`, `?k`, `?-k`, `?<k=v`, `?>k=v`, `?#` operators) and `=.proplist=`;
+ *  - `<path>/remove` (`=.id=`, comma lists), `no such item`;
  *  - `/system/identity/print`, `/cancel`, `/quit`; `!trap` for anything else;
  *  - `.tag=` on every reply; `emptyReplies` answers empty prints with `!empty` then `!done`
- *    (RouterOS >= 7.18); `idleTimeoutMs` drops quiet connections; `replyDelayMs` delays
- *    replies so tagged commands can complete out of order.
+ *    (RouterOS >= 7.18); `idleTimeoutMs` drops quiet connections (on the injected clock).
  *
- * Sessions are added and removed programmatically with addActive() / removeActive().
+ * Sessions are added and removed programmatically with addActive() / removeActive(). Tests
+ * order events with hooks instead of delays: hold() keeps a command unanswered until released
+ * (a `/cancel` for it answers `interrupted`, as RouterOS does), received() reports that a
+ * command arrived, allClosed() that every client connection is gone.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { encodeSentence, encodeWin1252, SentenceDecoder } from './api-protocol';
+import tls from 'node:tls';
+import { systemClock, type Clock, type Timer } from '../lib/clock';
+import { encodeSentence, loginChallengeResponse, parseCommand, SentenceDecoder, type CommandSentence } from '../mikrotik/protocol';
+import { formatRouterOsDuration, SESSION_KINDS, SESSION_PATHS, type SessionKind } from '../mikrotik/sessions';
 
-export type SimulatedSessionKind = 'hotspot' | 'ppp';
+export type { CommandSentence };
 
 export interface SimulatorUser {
   name: string;
@@ -42,8 +48,10 @@ export interface RouterOsSimulatorOptions {
   idleTimeoutMs?: number;
   /** Behave like RouterOS < 6.43: every `/login` without `=response=` gets a challenge. */
   legacyLogin?: boolean;
-  /** Delay before a command is executed and answered, per command or fixed. */
-  replyDelayMs?: number | ((command: string, words: readonly string[]) => number);
+  /** Serve api-ssl with this key and certificate (PEM) instead of plain TCP. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Idle timeouts and session uptimes. Default: the system clock. */
+  clock?: Clock;
   logger?: SimulatorLogger;
 }
 
@@ -63,7 +71,22 @@ export interface SimulatedSessionInput {
 export interface SimulatorStats {
   connections: number;
   logins: number;
+  /** Commands run (a held command counts when it is released). */
   commands: number;
+}
+
+/** Which command a hook is for: its path, or a test on the parsed sentence. */
+export type CommandMatch = string | ((command: CommandSentence) => boolean);
+
+/** A command the simulator keeps unanswered until release() (see hold()). */
+export interface HeldCommand {
+  /** Resolves with the command once it has arrived (it is then neither run nor answered). */
+  readonly arrived: Promise<CommandSentence>;
+  /**
+   * Runs and answers the command now, against the sessions as they are now; before arrival,
+   * lets it through when it comes. Nothing happens if it was cancelled or its connection closed.
+   */
+  release(): void;
 }
 
 interface StoredSession {
@@ -72,9 +95,24 @@ interface StoredSession {
   startedAt: number;
 }
 
-const PATHS: Record<SimulatedSessionKind, string> = { hotspot: '/ip/hotspot/active', ppp: '/ppp/active' };
+interface Hold {
+  match: CommandMatch;
+  arrive(command: CommandSentence): void;
+  /** Set on arrival; cleared once run or dropped. */
+  run: (() => void) | undefined;
+  released: boolean;
+}
+
+interface Watch {
+  match: CommandMatch;
+  resolve(command: CommandSentence): void;
+}
 
 const noopLogger: SimulatorLogger = { debug: () => undefined, warn: () => undefined };
+
+function matches(match: CommandMatch, command: CommandSentence): boolean {
+  return typeof match === 'string' ? command.command === match : match(command);
+}
 
 export class RouterOsSimulator {
   readonly stats: SimulatorStats = { connections: 0, logins: 0, commands: 0 };
@@ -83,9 +121,11 @@ export class RouterOsSimulator {
   private readonly emptyReplies: boolean;
   private readonly idleTimeoutMs: number;
   private readonly legacyLogin: boolean;
-  private readonly replyDelayMs: RouterOsSimulatorOptions['replyDelayMs'];
+  private readonly tlsOptions: RouterOsSimulatorOptions['tls'];
+  /** @internal */
+  readonly clock: Clock;
   private readonly log: SimulatorLogger;
-  private readonly sessions: Record<SimulatedSessionKind, Map<string, StoredSession>> = {
+  private readonly sessions: Record<SessionKind, Map<string, StoredSession>> = {
     hotspot: new Map(),
     ppp: new Map(),
   };
@@ -93,6 +133,9 @@ export class RouterOsSimulator {
   private server: net.Server | null = null;
   private readonly connections = new Set<SimulatorConnection>();
   private boundPort = 0;
+  private holds: Hold[] = [];
+  private watches: Watch[] = [];
+  private closedWaiters: Array<() => void> = [];
 
   constructor(options: RouterOsSimulatorOptions = {}) {
     this.users = options.users ?? [{ name: 'admin', password: '' }];
@@ -100,7 +143,8 @@ export class RouterOsSimulator {
     this.emptyReplies = options.emptyReplies ?? false;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
     this.legacyLogin = options.legacyLogin ?? false;
-    this.replyDelayMs = options.replyDelayMs;
+    this.tlsOptions = options.tls;
+    this.clock = options.clock ?? systemClock;
     this.log = options.logger ?? noopLogger;
   }
 
@@ -115,7 +159,9 @@ export class RouterOsSimulator {
 
   listen(port = 0, host = '127.0.0.1'): Promise<{ port: number }> {
     if (this.server) return Promise.reject(new Error('simulator already listening'));
-    const server = net.createServer((socket) => this.accept(socket));
+    const server = this.tlsOptions
+      ? tls.createServer({ key: this.tlsOptions.key, cert: this.tlsOptions.cert }, (socket) => this.accept(socket))
+      : net.createServer((socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -132,13 +178,12 @@ export class RouterOsSimulator {
   async close(): Promise<void> {
     const server = this.server;
     this.server = null;
-    for (const conn of this.connections) conn.destroy();
-    this.connections.clear();
+    this.dropConnections();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   /** Adds an active session and returns its `.id`. */
-  addActive(kind: SimulatedSessionKind, input: SimulatedSessionInput): string {
+  addActive(kind: SessionKind, input: SimulatedSessionInput): string {
     const id = `*${(this.nextId++).toString(16).toUpperCase()}`;
     const stored: SimulatedSessionInput = { ...input };
     if (kind === 'ppp' && stored.sessionId === undefined) {
@@ -147,71 +192,118 @@ export class RouterOsSimulator {
     this.sessions[kind].set(id, {
       id,
       input: stored,
-      startedAt: Date.now() - (input.uptimeSeconds ?? 0) * 1000,
+      startedAt: this.clock.now() - (input.uptimeSeconds ?? 0) * 1000,
     });
     return id;
   }
 
-  removeActive(kind: SimulatedSessionKind, id: string): boolean {
+  removeActive(kind: SessionKind, id: string): boolean {
     return this.sessions[kind].delete(id);
   }
 
   /** Rows as `print` would return them (all properties). */
-  listActive(kind: SimulatedSessionKind): Record<string, string>[] {
+  listActive(kind: SessionKind): Record<string, string>[] {
     return [...this.sessions[kind].values()].map((s) => this.toRow(kind, s));
   }
 
   /** Drops every client connection (as a router reboot or a NAT timeout would). */
   dropConnections(): void {
-    for (const conn of this.connections) conn.destroy();
-    this.connections.clear();
+    for (const conn of [...this.connections]) conn.destroy();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Hooks for tests
+
+  /** Holds the next command that matches (and has no earlier hold): see HeldCommand. */
+  hold(match: CommandMatch): HeldCommand {
+    let arrive!: (command: CommandSentence) => void;
+    const arrived = new Promise<CommandSentence>((resolve) => {
+      arrive = resolve;
+    });
+    const hold: Hold = { match, arrive, run: undefined, released: false };
+    this.holds.push(hold);
+    return {
+      arrived,
+      release: () => {
+        hold.released = true;
+        this.holds = this.holds.filter((h) => h !== hold);
+        const run = hold.run;
+        hold.run = undefined;
+        run?.();
+      },
+    };
+  }
+
+  /**
+   * Resolves with the next command that matches, once the simulator has dealt with it: its
+   * replies are written (they reach the client before anything answered later on the same
+   * connection), or it is held.
+   */
+  received(match: CommandMatch): Promise<CommandSentence> {
+    return new Promise((resolve) => this.watches.push({ match, resolve }));
+  }
+
+  /** Resolves once no client connection is open (at once if none is). */
+  allClosed(): Promise<void> {
+    if (this.connections.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 
   // -------------------------------------------------------------------------------------------
 
   private accept(socket: net.Socket): void {
     this.stats.connections += 1;
-    const conn = new SimulatorConnection(socket, this, this.idleTimeoutMs, this.log, () =>
-      this.connections.delete(conn),
-    );
+    const conn = new SimulatorConnection(socket, this, this.idleTimeoutMs, this.log, () => {
+      this.connections.delete(conn);
+      if (this.connections.size === 0) for (const resolve of this.closedWaiters.splice(0)) resolve();
+    });
     this.connections.add(conn);
   }
 
+  /** @internal The first waiting hold for this command, now arrived; undefined if none. */
+  takeHold(command: CommandSentence, run: () => void): Hold | undefined {
+    const hold = this.holds.find((h) => !h.released && matches(h.match, command));
+    if (!hold) return undefined;
+    this.holds = this.holds.filter((h) => h !== hold);
+    hold.run = run;
+    hold.arrive(command);
+    return hold;
+  }
+
   /** @internal */
-  delayFor(command: string, words: readonly string[]): number {
-    const delay = this.replyDelayMs;
-    if (delay === undefined) return 0;
-    return typeof delay === 'number' ? delay : delay(command, words);
+  notifyReceived(command: CommandSentence): void {
+    const watch = this.watches.find((w) => matches(w.match, command));
+    if (!watch) return;
+    this.watches = this.watches.filter((w) => w !== watch);
+    watch.resolve(command);
   }
 
   /** @internal Runs one command and returns the reply sentences (without tags). */
-  execute(conn: SimulatorConnection, command: string, request: ParsedRequest): string[][] {
+  execute(conn: SimulatorConnection, request: CommandSentence): string[][] {
+    const { command } = request;
     this.stats.commands += 1;
     if (command === '/login') return this.login(conn, request);
     if (command === '/quit') return [['!fatal', 'session terminated on request']];
     if (!conn.user) return trap('not logged in', 5);
-    if (command === '/cancel') return [['!done']]; // delayed commands are cancelled by the connection
+    if (command === '/cancel') return [['!done']]; // held commands are cancelled by the connection
     if (command === '/system/identity/print') return [['!re', `=name=${this.identity}`], ['!done']];
-    for (const kind of ['hotspot', 'ppp'] as const) {
-      if (command === `${PATHS[kind]}/print`) return this.print(kind, request);
-      if (command === `${PATHS[kind]}/remove`) return this.remove(kind, request);
+    for (const kind of SESSION_KINDS) {
+      if (command === `${SESSION_PATHS[kind]}/print`) return this.print(kind, request);
+      if (command === `${SESSION_PATHS[kind]}/remove`) return this.remove(kind, request);
     }
     return trap('no such command prefix', 0);
   }
 
-  private login(conn: SimulatorConnection, request: ParsedRequest): string[][] {
+  private login(conn: SimulatorConnection, request: CommandSentence): string[][] {
     const { name, password, response } = request.attrs;
     if (name !== undefined && response !== undefined) {
       const user = this.users.find((u) => u.name === name);
       const challenge = conn.challenge;
       conn.challenge = null;
       if (!user || !challenge || !/^00[0-9a-f]{32}$/i.test(response)) return trap('cannot log in');
-      const expected = createHash('md5')
-        .update(Buffer.from([0]))
-        .update(encodeWin1252(user.password))
-        .update(challenge)
-        .digest('hex');
-      if (response.slice(2).toLowerCase() !== expected) return trap('cannot log in');
+      if (response.slice(2).toLowerCase() !== loginChallengeResponse(user.password, challenge.toString('hex'))) {
+        return trap('cannot log in');
+      }
       return this.loggedIn(conn, user);
     }
     if (name !== undefined && password !== undefined && !this.legacyLogin) {
@@ -230,7 +322,7 @@ export class RouterOsSimulator {
     return [['!done']];
   }
 
-  private print(kind: SimulatedSessionKind, request: ParsedRequest): string[][] {
+  private print(kind: SessionKind, request: CommandSentence): string[][] {
     let matcher: (row: Record<string, string>) => boolean;
     try {
       matcher = compileQuery(request.queries);
@@ -255,7 +347,7 @@ export class RouterOsSimulator {
     return replies;
   }
 
-  private remove(kind: SimulatedSessionKind, request: ParsedRequest): string[][] {
+  private remove(kind: SessionKind, request: CommandSentence): string[][] {
     const idList = request.attrs['.id'] ?? request.attrs.numbers;
     if (idList === undefined || idList.length === 0) return trap('no such item', 1);
     const ids = idList.split(',');
@@ -265,9 +357,9 @@ export class RouterOsSimulator {
     return [['!done']];
   }
 
-  private toRow(kind: SimulatedSessionKind, session: StoredSession): Record<string, string> {
+  private toRow(kind: SessionKind, session: StoredSession): Record<string, string> {
     const s = session.input;
-    const uptime = formatDuration(Math.floor((Date.now() - session.startedAt) / 1000));
+    const uptime = formatRouterOsDuration((this.clock.now() - session.startedAt) / 1000);
     const row: Record<string, string> = { '.id': session.id };
     if (kind === 'hotspot') {
       row.server = s.server ?? 'hotspot1';
@@ -312,18 +404,14 @@ export async function startRouterOsSimulator(
 // ---------------------------------------------------------------------------------------------
 // One client connection
 
-interface ParsedRequest {
-  attrs: Record<string, string>;
-  queries: string[];
-  tag: string | undefined;
-}
-
 class SimulatorConnection {
   user: string | null = null;
   challenge: Buffer | null = null;
   private readonly decoder = new SentenceDecoder();
-  private idleTimer: NodeJS.Timeout | undefined;
-  private readonly delayed = new Map<string, NodeJS.Timeout>();
+  private idleTimer: Timer | undefined;
+  /** Held commands by tag (or a made-up key when untagged). */
+  private readonly held = new Map<string, Hold>();
+  private nextUntagged = 1;
   private closed = false;
 
   constructor(
@@ -342,21 +430,25 @@ class SimulatorConnection {
 
   destroy(): void {
     if (this.closed) return;
-    this.closed = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    for (const timer of this.delayed.values()) clearTimeout(timer);
-    this.delayed.clear();
     this.socket.destroy();
+    this.finish();
+  }
+
+  private finish(): void {
+    this.closed = true;
+    this.idleTimer?.cancel();
+    for (const hold of this.held.values()) hold.run = undefined;
+    this.held.clear();
     this.onClose();
   }
 
   private touch(): void {
     if (this.idleTimeoutMs <= 0) return;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => {
+    this.idleTimer?.cancel();
+    this.idleTimer = this.device.clock.setTimer(this.idleTimeoutMs, () => {
       this.log.debug({}, 'routeros simulator closing idle connection');
       this.destroy();
-    }, this.idleTimeoutMs);
+    });
   }
 
   private onData(chunk: Buffer): void {
@@ -377,40 +469,25 @@ class SimulatorConnection {
   }
 
   private handle(words: string[]): void {
-    const [command, ...rest] = words;
-    if (command === undefined) return; // empty sentences are ignored, as RouterOS does
-    const request: ParsedRequest = { attrs: Object.create(null) as Record<string, string>, queries: [], tag: undefined };
-    for (const word of rest) {
-      if (word.startsWith('.tag=')) request.tag = word.slice(5);
-      else if (word.startsWith('?')) request.queries.push(word.slice(1));
-      else if (word.startsWith('=')) {
-        const eq = word.indexOf('=', 1);
-        if (eq > 0) request.attrs[word.slice(1, eq)] = word.slice(eq + 1);
-        else request.attrs[word.slice(1)] = '';
-      }
-    }
-    if (command === '/cancel' && this.user) this.cancel(request.attrs.tag);
-    const delay = this.device.delayFor(command, words);
-    if (delay <= 0) {
-      this.reply(request.tag, this.device.execute(this, command, request));
-      return;
-    }
-    const key = request.tag ?? `untagged-${Math.random()}`;
-    this.delayed.set(
-      key,
-      setTimeout(() => {
-        this.delayed.delete(key);
-        if (!this.closed) this.reply(request.tag, this.device.execute(this, command, request));
-      }, delay),
-    );
+    const request = parseCommand(words);
+    if (request === undefined) return; // empty sentences are ignored, as RouterOS does
+    if (request.command === '/cancel' && this.user) this.cancel(request.attrs.tag);
+    const key = request.tag ?? `untagged-${this.nextUntagged++}`;
+    const hold = this.device.takeHold(request, () => {
+      this.held.delete(key);
+      if (!this.closed) this.reply(request.tag, this.device.execute(this, request));
+    });
+    if (hold) this.held.set(key, hold);
+    else this.reply(request.tag, this.device.execute(this, request));
+    this.device.notifyReceived(request);
   }
 
   private cancel(tag: string | undefined): void {
     if (tag === undefined) return;
-    const timer = this.delayed.get(tag);
-    if (!timer) return;
-    clearTimeout(timer);
-    this.delayed.delete(tag);
+    const hold = this.held.get(tag);
+    if (!hold) return;
+    hold.run = undefined;
+    this.held.delete(tag);
     this.reply(tag, trap('interrupted', 2));
   }
 
@@ -427,10 +504,8 @@ class SimulatorConnection {
     }
     this.socket.write(Buffer.concat(buffers));
     if (fatal) {
-      this.closed = true;
       this.socket.end(() => this.socket.destroy());
-      if (this.idleTimer) clearTimeout(this.idleTimer);
-      this.onClose();
+      this.finish();
     }
   }
 }
@@ -515,22 +590,4 @@ function compare(a: string, b: string): number {
   const nb = Number(b);
   if (a !== '' && b !== '' && Number.isFinite(na) && Number.isFinite(nb)) return Math.sign(na - nb);
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** RouterOS 7 style: `1w2d3h4m5s`, `0s` for zero. */
-function formatDuration(totalSeconds: number): string {
-  let rest = Math.max(0, totalSeconds);
-  let out = '';
-  for (const [unit, size] of [
-    ['w', 604_800],
-    ['d', 86_400],
-    ['h', 3_600],
-    ['m', 60],
-  ] as const) {
-    const n = Math.floor(rest / size);
-    if (n > 0) out += `${n}${unit}`;
-    rest -= n * size;
-  }
-  if (rest > 0 || out === '') out += `${rest}s`;
-  return out;
 }

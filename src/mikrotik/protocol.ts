@@ -11,8 +11,10 @@
  * A first byte >= 0xF8 is reserved (control bytes) and is rejected.
  *
  * RouterOS strings are Windows-1252; this module carries its own table for that.
+ * Used by the client (client.ts) and by the simulator (src/simulate/routeros-simulator.ts).
  */
-import { RouterOsProtocolError } from './routeros-errors';
+import { createHash } from 'node:crypto';
+import { RouterOsProtocolError } from './errors';
 
 // ---------------------------------------------------------------------------------------------
 // Windows-1252
@@ -295,4 +297,43 @@ export function attributeWord(key: string, value: string): string {
 /** Query word `?key=value`. */
 export function queryWord(key: string, value: string): string {
   return `?${key}=${value}`;
+}
+
+/** Pre-6.43 `/login` challenge answer: hex md5(0x00, password in Windows-1252, challenge bytes). */
+export function loginChallengeResponse(password: string, challengeHex: string): string {
+  return createHash('md5')
+    .update(Buffer.from([0]))
+    .update(encodeWin1252(password))
+    .update(Buffer.from(challengeHex, 'hex'))
+    .digest('hex');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands (the router's side of the conversation: the simulator, scripted test devices)
+
+export interface CommandSentence {
+  /** The command path, e.g. `/ip/hotspot/active/print`. */
+  command: string;
+  /** `=key=value` words (`=key` alone gives an empty value). */
+  attrs: Record<string, string>;
+  /** `?` query words without the `?`, in order (their order is their meaning). */
+  queries: string[];
+  tag: string | undefined;
+}
+
+/** Splits a command sentence; undefined for an empty sentence (which RouterOS ignores). */
+export function parseCommand(words: readonly string[]): CommandSentence | undefined {
+  const [command, ...rest] = words;
+  if (command === undefined) return undefined;
+  const sentence: CommandSentence = { command, attrs: Object.create(null) as Record<string, string>, queries: [], tag: undefined };
+  for (const word of rest) {
+    if (word.startsWith('.tag=')) sentence.tag = word.slice(5);
+    else if (word.startsWith('?')) sentence.queries.push(word.slice(1));
+    else if (word.startsWith('=')) {
+      const eq = word.indexOf('=', 1);
+      if (eq > 0) sentence.attrs[word.slice(1, eq)] = word.slice(eq + 1);
+      else sentence.attrs[word.slice(1)] = '';
+    }
+  }
+  return sentence;
 }
