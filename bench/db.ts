@@ -7,8 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { Client } from 'pg';
 import { createDb } from '../src/db/knex';
 import { migrateDatabase } from '../src/db/migrate';
-import { createServices } from '../src/services';
-import { SYSTEM } from '../src/services/context';
+import { createServices } from '../src/modules/services';
+import { SYSTEM } from '../src/modules/audit/actor';
+import type { TargetPolicy } from '../src/config/networks';
+import { loadConfig } from '../src/config';
 
 export const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const STOCK_SCHEMA = '/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql';
@@ -169,6 +171,9 @@ export interface LangoSeed {
   otherTenantId: string;
 }
 
+/** The bench's NAS all live on loopback (development's networks). */
+export const LOOPBACK_TARGETS: TargetPolicy = { networks: ['127.0.0.0/8'], allowLoopback: true };
+
 /**
  * FreeRADIUS connects to the Lango database as it does in production: a role that may only
  * execute the rlm_sql entry points (src/db/roles.ts), so the benchmark includes their
@@ -187,7 +192,7 @@ export async function seedLango(url: string): Promise<LangoSeed> {
   const db = createDb(url, { max: 4 });
   try {
     await migrateDatabase(db, { radius: { ...BENCH_RADIUS_ROLE } });
-    const s = createServices(db);
+    const s = createServices(db, { ...loadConfig({}), enforcementTargets: LOOPBACK_TARGETS });
     const tenantIds: string[] = [];
     for (const [slug, nasAddress, nasSecret, pwSuffix] of [
       ['bench-isp-a', '127.0.0.1', NAS_SECRET, '-x7'],

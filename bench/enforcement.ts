@@ -34,13 +34,14 @@ import { Client } from 'pg';
 import { createDb } from '../src/db/knex';
 import { migrateDatabase } from '../src/db/migrate';
 import { createLogger } from '../src/logger';
-import { createServices } from '../src/services';
-import { SYSTEM } from '../src/services/context';
-import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius/runner';
+import { loadConfig } from '../src/config';
+import { createServices } from '../src/modules/services';
+import { SYSTEM } from '../src/modules/audit/actor';
+import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius';
 import { startWorker, type Worker } from '../src/jobs/worker';
 import { routerOsKick } from '../src/mikrotik/fallback';
 import { DynAuthClient, type DynAuthTarget } from '../src/radius/dynauth-client';
-import { adminUrl, BENCH_RADIUS_ROLE, dropDatabases, langoRadiusUrl, withDatabase } from './db';
+import { adminUrl, BENCH_RADIUS_ROLE, dropDatabases, langoRadiusUrl, LOOPBACK_TARGETS, withDatabase } from './db';
 import { summarize, udpFloor, type Latency } from './load';
 import { CpuMeter, cpuMs } from './cpu';
 import { writeResultFiles } from './results';
@@ -258,7 +259,7 @@ export async function runEnforcementBench(options: EnforcementBenchOptions = {})
   let fr: Awaited<ReturnType<typeof startFreeRadius>> | undefined;
   try {
     await migrateDatabase(db, { radius: { ...BENCH_RADIUS_ROLE } });
-    const s = createServices(db);
+    const s = createServices(db, { ...loadConfig({}), enforcementTargets: LOOPBACK_TARGETS });
     const { tenant } = await s.tenants.create(SYSTEM, { name: 'Enforcement bench', slug: 'enf-bench', admin: { email: 'admin@enf-bench.example', password: randomBytes(12).toString('hex') } });
     const plan = await s.plans.create(SYSTEM, tenant.id, { name: 'Bench 2M/5M', durationSeconds: 86400, rateLimit: '2M/5M', interimIntervalSeconds: 300 });
     await db.transaction(async (trx) => {
@@ -321,7 +322,7 @@ export async function runEnforcementBench(options: EnforcementBenchOptions = {})
 
       const wdbs = Array.from({ length: cfg.workers }, () => createDb(url, { max: 10 }));
       workerDbs.push(...wdbs);
-      const ws = wdbs.map((wdb) => startWorker({ db: wdb, databaseUrl: url, logger: workerLogger, routerOsKick }));
+      const ws = wdbs.map((wdb) => startWorker({ db: wdb, databaseUrl: url, logger: workerLogger, routerOsKick, options: { targets: LOOPBACK_TARGETS } }));
       workers.push(...ws);
       await Promise.all(ws.map((w) => w.ready));
       await sleep(1500);

@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { execFileSync } from 'node:child_process';
 import { defaultBurst, NFT_TABLE, NftablesFirewallDriver } from '../src/gateway/firewall/nftables';
 import { createCommandRunner } from '../src/gateway/firewall/runner';
-import { resolveFreeRadiusSourceDir } from '../src/freeradius/runner';
+import { resolveFreeRadiusSourceDir } from '../src/freeradius';
 import { createLab, PROGRAMS, requireNetns, type NetnsLab } from '../tests/helpers/netns';
 import { sourceVersion } from './git';
 import { writeResultFiles } from './results';

@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
-import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius/runner';
+import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius';
 import { cpuMs } from './cpu';
 import { adminUrl, createDatabases, langoRadiusUrl, dropDatabases, NAS_SECRET, postgresInfo, seedLango, seedStock } from './db';
 import { acctPhase, authPhase, waitUntilAnswering, type AcctKind, type Target } from './load';

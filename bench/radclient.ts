@@ -40,7 +40,9 @@ export async function writeAuthFile(file: string, n: number, offset = 0): Promis
       { name: 'User-Password', value: password(k) },
       ...authExtras(k),
     ];
-    blocks.push(attrs.map(line).join('\n'));
+    // Message-Authenticator as RouterOS 7.15+ sends it (and Lango's RadiusClient does in the other
+    // phases); Lango's NAS require it by default.
+    blocks.push([...attrs.map(line), 'Message-Authenticator = 0x00'].join('\n'));
   }
   await writeFile(file, `${blocks.join('\n\n')}\n`);
 }

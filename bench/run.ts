@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
-import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius/runner';
+import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius';
 import { CpuMeter, type CpuDelta } from './cpu';
 import { adminUrl, createDatabases, langoRadiusUrl, dropDatabases, NAS_SECRET, postgresInfo, rowCounts, seedLango, seedStock } from './db';
 import { acctPhase, authPhase, udpFloor, waitUntilAnswering, type AcctKind, type PhaseResult, type Target } from './load';

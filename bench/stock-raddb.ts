@@ -1,16 +1,16 @@
 /**
  * Stock FreeRADIUS 3.2 as the lab notes (section 2) set it up: a copy of /etc/freeradius/3.0
  * with the smallest possible diff, the stock PostgreSQL queries.conf unchanged, one static
- * client, and a site whose sections list the stock modules. Run threaded (-f), never -X.
+ * client, and a site whose sections list the stock modules. Run threaded (-f), never -X, and
+ * started by the same launcher as Lango's overlay (src/freeradius/process.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, unlink, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { launchFreeRadius, type FreeRadiusProcess } from '../src/freeradius';
 import { postgresUrlToConninfo } from '../src/freeradius/conninfo';
 import { pickFreeUdpPorts } from '../src/freeradius/ports';
 
 export const STOCK_RADDB = '/etc/freeradius/3.0';
-const READY = 'Ready to process requests';
 
 export interface StockOptions {
   databaseUrl: string;
@@ -146,84 +146,26 @@ export async function buildStockRaddb(dir: string, o: StockOptions, authPort: nu
   await writeFile(sqlPath, s);
 }
 
-export interface StockHandle {
-  readonly pid: number;
+export interface StockHandle extends FreeRadiusProcess {
   readonly authPort: number;
   readonly acctPort: number;
-  readonly dir: string;
-  output(): string[];
-  stop(): Promise<void>;
 }
 
+/** Builds the stock raddb on two free loopback ports and starts it with Lango's launcher. */
 export async function startStockFreeRadius(o: StockOptions): Promise<StockHandle> {
   await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
   const [authPort, acctPort] = (await pickFreeUdpPorts('127.0.0.1', 2)) as [number, number];
   const dir = await mkdtemp(path.join(o.stateDir, 'stock-raddb-'));
-  await buildStockRaddb(dir, o, authPort, acctPort);
-
-  const lines: string[] = [];
-  const args = o.debug ? ['-X', '-d', dir] : ['-f', '-l', 'stdout', '-d', dir];
-  const child: ChildProcess = spawn(o.binary ?? 'freeradius', args, {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  );
-  const onExit = (): void => {
-    child.kill('SIGKILL');
-  };
-  process.once('exit', onExit);
-
-  let ready = false;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`stock FreeRADIUS not ready in 15 s:\n${lines.slice(-30).join('\n')}`)), 15000);
-    const take = (chunk: Buffer): void => {
-      for (const l of chunk.toString().split(/\r?\n/)) if (l) lines.push(l);
-      if (lines.length > 20000) lines.splice(0, lines.length - 20000);
-      if (!ready && lines.some((l) => l.includes(READY))) {
-        ready = true;
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', take);
-    child.stderr?.on('data', take);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      if (!ready) reject(new Error(`stock FreeRADIUS exited (${signal ?? code}):\n${lines.slice(-30).join('\n')}`));
-    });
-  }).catch(async (err: unknown) => {
-    child.kill('SIGKILL');
-    await exited;
-    process.off('exit', onExit);
+  try {
+    await buildStockRaddb(dir, o, authPort, acctPort);
+  } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
-  });
-
-  let stopping: Promise<void> | undefined;
-  return {
-    pid: child.pid as number,
-    authPort,
-    acctPort,
+  }
+  const fr = await launchFreeRadius({
     dir,
-    output: () => [...lines],
-    stop: () => {
-      stopping ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGTERM');
-          const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-          await exited;
-          clearTimeout(killer);
-        }
-        process.off('exit', onExit);
-        await rm(dir, { recursive: true, force: true });
-      })();
-      return stopping;
-    },
-  };
+    ...(o.binary ? { binary: o.binary } : {}),
+    ...(o.debug ? { debug: true } : {}),
+  });
+  return { ...fr, authPort, acctPort };
 }

@@ -1,23 +1,22 @@
+/**
+ * The `lango` command: parses arguments and calls the builders of src/main.ts (or src/stack.ts
+ * for `lango up`); nothing is wired here.
+ */
 import { loadConfig, ConfigError, Config } from './config';
 import { createLogger } from './logger';
-import { createDb } from './db/knex';
-import { migrateDatabase, migrateDownAll } from './db/migrate';
-import { checkApplicationRole, loginRoleOf, type DatabaseRoles } from './db/roles';
-import { createServices } from './services';
-import { SYSTEM } from './services/context';
-import { startApi, radiusOptions, workerOptions } from './main';
-import { FreeRadiusError, startFreeRadius } from './freeradius/runner';
+import { SYSTEM } from './modules/audit/actor';
+import { buildApi, buildRadius, buildWorker, migrate, MissingSettingError, withServices } from './main';
+import { started } from './lib/lifecycle';
+import { FreeRadiusError } from './freeradius';
 import { EmbeddedPostgresError } from './db/embedded-postgres';
 import { describeExit } from './process/child';
 import { waitForSignal } from './cli/signals';
 import type { Logger } from './logger';
 import { up } from './cli/up';
-import { parseArgs, requireOpt, UsageError } from './cli/args';
-import { startRouterOsSimulator } from './mikrotik/routeros-simulator';
+import { parseArgs, requireOpt, UsageError, type Parsed } from './cli/args';
+import { startRouterOsSimulator } from './simulate/routeros-simulator';
 import { radtestCommand } from './cli/radtest';
 import { simulateNas } from './cli/simulate-nas';
-import { startWorker } from './jobs/worker';
-import { routerOsKick } from './mikrotik/fallback';
 
 const USAGE = `lango <command>
 
@@ -44,44 +43,33 @@ const USAGE = `lango <command>
 
 Configuration is read from the environment (see README.md).`;
 
-function dbUrl(config: Config): string {
-  if (!config.databaseUrl) throw new UsageError('DATABASE_URL is not set (only `lango up` starts an embedded Postgres)');
-  return config.databaseUrl;
-}
-
-/**
- * The login roles `lango migrate` creates (when it may) and grants: the users of DATABASE_URL
- * and LANGO_RADIUS_DATABASE_URL, with their passwords. When DATABASE_URL is also the migrating
- * connection (a single-URL development setup), it is left as it is.
- */
-function migrationRoles(config: Config, adminUrl: string): DatabaseRoles {
-  const admin = loginRoleOf(adminUrl).name;
-  const roles: DatabaseRoles = {};
-  if (config.databaseUrl && loginRoleOf(config.databaseUrl).name !== admin) roles.app = loginRoleOf(config.databaseUrl);
-  if (config.radiusDatabaseUrl) roles.radius = loginRoleOf(config.radiusDatabaseUrl);
-  return roles;
-}
-
 /** `lango radius`: FreeRADIUS in the foreground until a signal; its unexpected death is our exit 1. */
 async function runRadius(config: Config, logger: Logger, debug: boolean): Promise<number> {
-  let url = config.radiusDatabaseUrl;
-  if (!url) {
-    if (config.mode === 'production') throw new UsageError('LANGO_RADIUS_DATABASE_URL is required in production (FreeRADIUS connects as its own role)');
-    logger.warn({ module: 'radius' }, 'LANGO_RADIUS_DATABASE_URL is not set: FreeRADIUS connects with DATABASE_URL (development only)');
-    url = dbUrl(config);
-  }
-  const r = await startFreeRadius({ ...radiusOptions(config, url), debug, logger });
+  const radius = await started(buildRadius(config, { logger, debug }));
+  const r = radius.handle!;
+  // Listening before saying so: whoever reads the line may stop us at once.
+  const stopped = waitForSignal().then(() => undefined);
   process.stdout.write(`FreeRADIUS running (pid ${r.pid}): auth ${r.authPort}, accounting ${r.acctPort}, config ${r.dir}\n`);
-  const outcome = await Promise.race([waitForSignal().then(() => undefined), r.exited]);
+  const outcome = await Promise.race([stopped, r.exited]);
   if (!outcome) {
-    await r.stop();
+    await radius.stop();
     return 0;
   }
   logger.error({ pid: r.pid, code: outcome.code, signal: outcome.signal, lastLines: r.output().slice(-20) }, 'FreeRADIUS exited unexpectedly');
-  await r.stop();
+  await radius.stop();
   process.stderr.write(`lango: FreeRADIUS (pid ${r.pid}) exited unexpectedly (${describeExit(outcome)}); exiting so that the service manager restarts it\n`);
   return 1;
 }
+
+/** `lango api` and `lango worker`: one builder until a signal. */
+async function untilSignal(part: { start(): Promise<void>; stop(): Promise<void> }): Promise<number> {
+  await started(part);
+  await waitForSignal();
+  await part.stop();
+  return 0;
+}
+
+const opt = (args: Parsed, name: string): string | undefined => (typeof args.options[name] === 'string' ? (args.options[name] as string) : undefined);
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
@@ -98,56 +86,32 @@ export async function run(argv: string[]): Promise<number> {
     case 'radtest':
       return radtestCommand(args);
     case 'migrate': {
-      const adminUrl = config.migrateDatabaseUrl ?? dbUrl(config);
-      const db = createDb(adminUrl, { max: 1 });
-      try {
-        const names = args.options['down-all'] ? await migrateDownAll(db) : await migrateDatabase(db, migrationRoles(config, adminUrl));
-        process.stdout.write(`${args.options['down-all'] ? 'rolled back' : 'applied'}: ${names.length ? names.join(', ') : 'nothing'}\n`);
-      } finally {
-        await db.destroy();
-      }
+      const downAll = Boolean(args.options['down-all']);
+      const names = await migrate(config, { downAll });
+      process.stdout.write(`${downAll ? 'rolled back' : 'applied'}: ${names.length ? names.join(', ') : 'nothing'}\n`);
       return 0;
     }
-    case 'api': {
-      const api = await startApi(config, logger, dbUrl(config));
-      await waitForSignal();
-      await api.stop();
-      return 0;
-    }
-    case 'worker': {
-      const url = dbUrl(config);
-      const db = createDb(url);
-      await checkApplicationRole(db, config.mode, (m) => logger.warn({ module: 'worker' }, m));
-      const worker = startWorker({ db, databaseUrl: url, logger, routerOsKick, options: workerOptions(config) });
-      await waitForSignal();
-      await worker.stop();
-      await db.destroy();
-      return 0;
-    }
+    case 'api':
+      return untilSignal(buildApi(config, { logger }));
+    case 'worker':
+      return untilSignal(buildWorker(config, { logger }));
     case 'radius':
       return runRadius(config, logger, args.options.debug === true);
     case 'admin':
     case 'tenant': {
       if (sub !== 'create') throw new UsageError(`unknown command: ${cmd} ${sub ?? ''}`);
-      const db = createDb(dbUrl(config));
-      try {
-        const services = createServices(db, { nasApproval: config.nasApproval });
-        if (cmd === 'admin') {
-          const u = await services.users.createPlatformAdmin(requireOpt(args, 'email'), requireOpt(args, 'password'));
-          process.stdout.write(JSON.stringify(u, null, 2) + '\n');
-        } else {
-          const t = await services.tenants.create(SYSTEM, {
-            name: requireOpt(args, 'name'),
-            slug: requireOpt(args, 'slug'),
-            timeZone: typeof args.options['time-zone'] === 'string' ? args.options['time-zone'] : undefined,
-            currency: typeof args.options.currency === 'string' ? args.options.currency : undefined,
-            admin: { email: requireOpt(args, 'admin-email'), password: requireOpt(args, 'admin-password') },
-          });
-          process.stdout.write(JSON.stringify(t, null, 2) + '\n');
-        }
-      } finally {
-        await db.destroy();
-      }
+      const created = await withServices<unknown>(config, (services) =>
+        cmd === 'admin'
+          ? services.users.createPlatformAdmin(requireOpt(args, 'email'), requireOpt(args, 'password'))
+          : services.tenants.create(SYSTEM, {
+              name: requireOpt(args, 'name'),
+              slug: requireOpt(args, 'slug'),
+              timeZone: opt(args, 'time-zone'),
+              currency: opt(args, 'currency'),
+              admin: { email: requireOpt(args, 'admin-email'), password: requireOpt(args, 'admin-password') },
+            }),
+      );
+      process.stdout.write(JSON.stringify(created, null, 2) + '\n');
       return 0;
     }
     case 'simulate': {
@@ -180,12 +144,12 @@ export function main(argv: string[]): void {
       process.exitCode = code;
     })
     .catch((err: unknown) => {
-      if (err instanceof UsageError) process.stderr.write(`lango: ${err.message}\n\n${USAGE}\n`);
+      if (err instanceof UsageError || err instanceof MissingSettingError) process.stderr.write(`lango: ${err.message}\n\n${USAGE}\n`);
       // What an operator can act on is said without a stack trace.
       else if (err instanceof ConfigError || err instanceof FreeRadiusError || err instanceof EmbeddedPostgresError) {
         process.stderr.write(`lango: ${err.message}\n`);
       }
       else process.stderr.write(`lango: ${(err as Error)?.stack ?? String(err)}\n`);
-      process.exitCode = err instanceof UsageError ? 2 : 1;
+      process.exitCode = err instanceof UsageError || err instanceof MissingSettingError ? 2 : 1;
     });
 }

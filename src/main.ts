@@ -1,54 +1,132 @@
+/**
+ * The composition root: each builder turns the configuration into a running part of Lango and
+ * back, config -> logger -> db -> services -> http/jobs, shutdown in reverse.
+ *
+ *   buildApi(config, o)       the HTTP API and pages (`lango api`, `lango up`)
+ *   buildWorker(config, o)    the enforcement worker (`lango worker`, `lango up`)
+ *   buildRadius(config, o)    FreeRADIUS in the foreground (`lango radius`)
+ *   withServices(config, fn)  the modules for one command (`lango admin|tenant create`)
+ *   migrate(config, o)        `lango migrate`
+ *
+ * The CLI (src/cli.ts) only parses arguments and calls these; `lango up` (src/stack.ts) composes
+ * the same builders with the supervision of FreeRADIUS and the embedded PostgreSQL.
+ */
 import http from 'node:http';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import { Config } from './config';
+import type { Config } from './config';
 import { createDb } from './db/knex';
-import { checkApplicationRole } from './db/roles';
-import { createServices, Services } from './services';
+import { migrateDatabase, migrateDownAll } from './db/migrate';
+import { checkApplicationRole, loginRoleOf, type DatabaseRoles } from './db/roles';
+import { systemClock, type Clock } from './lib/clock';
+import { ShutdownSteps, type Lifecycle } from './lib/lifecycle';
+import { createServices, type Services } from './modules/services';
 import { createApp, type ReadinessCheck } from './http/app';
-import type { StartFreeRadiusOptions } from './freeradius/runner';
-import type { WorkerOptions } from './jobs/worker';
+import { startFreeRadius, type FreeRadiusHandle, type StartFreeRadiusOptions } from './freeradius';
+import { startWorker, type Worker, type WorkerOptions } from './jobs/worker';
+import { routerOsKick } from './mikrotik/fallback';
 
-/**
- * Composition root for the API: config -> logger -> db -> services -> http.
- * `stop()` shuts down in reverse order.
- */
-export interface ApiServer {
-  url: string;
-  db: Knex;
-  services: Services;
-  stop(): Promise<void>;
+export class MissingSettingError extends Error {}
+
+/** DATABASE_URL, which every command but `lango up` needs. */
+export function databaseUrlOf(config: Config): string {
+  if (!config.databaseUrl) throw new MissingSettingError('DATABASE_URL is not set (only `lango up` starts an embedded Postgres)');
+  return config.databaseUrl;
 }
 
-export async function startApi(
-  config: Config,
-  logger: Logger,
-  databaseUrl: string,
-  opts: { readiness?: readonly ReadinessCheck[] } = {},
-): Promise<ApiServer> {
-  const db = createDb(databaseUrl);
-  await checkApplicationRole(db, config.mode, (m) => logger.warn({ module: 'api' }, m)).catch(async (err) => {
-    await db.destroy();
-    throw err;
-  });
-  const services = createServices(db, { nasApproval: config.nasApproval });
-  const { app } = createApp({ db, services, config, logger, ...(opts.readiness ? { readiness: opts.readiness } : {}) });
-  const server = http.createServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.api.port, config.api.host, () => resolve());
-  });
-  const addr = server.address() as { port: number };
-  const host = config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host;
-  logger.info({ module: 'api', url: `http://${host}:${addr.port}` }, 'api listening');
+export interface Api extends Lifecycle {
+  /** Known once started. */
+  readonly url: string;
+  readonly db: Knex;
+  readonly services: Services;
+}
+
+export interface BuildOptions {
+  logger: Logger;
+  /** Default config.databaseUrl. */
+  databaseUrl?: string;
+  clock?: Clock;
+}
+
+/** The app's settings from the configuration. */
+export function appConfig(config: Config) {
   return {
-    url: `http://${host}:${addr.port}`,
+    production: config.mode === 'production',
+    jwtSecret: config.jwtSecret,
+    jwtTtlSeconds: config.jwtTtlSeconds,
+    trustProxy: config.trustProxy,
+    radius: { publicAddress: config.radius.publicAddress, authPort: config.radius.authPort, acctPort: config.radius.acctPort },
+  };
+}
+
+export function buildApi(config: Config, o: BuildOptions & { readiness?: readonly ReadinessCheck[] }): Api {
+  const log = o.logger.child({ module: 'api' });
+  const db = createDb(o.databaseUrl ?? databaseUrlOf(config));
+  const services = createServices(db, config, o.clock ?? systemClock);
+  const { app } = createApp({ db, services, config: appConfig(config), logger: o.logger, ...(o.readiness ? { readiness: o.readiness } : {}) });
+  const server = http.createServer(app);
+  const steps = new ShutdownSteps((err) => log.error({ err }, 'shutdown step failed'));
+  steps.push(() => db.destroy());
+  let url = '';
+  return {
     db,
     services,
-    async stop() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await db.destroy();
+    get url() {
+      return url;
     },
+    async start() {
+      await checkApplicationRole(db, config.mode, (m) => log.warn(m));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.api.port, config.api.host, () => resolve());
+      });
+      steps.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      const addr = server.address() as { port: number };
+      const host = config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host;
+      url = `http://${host}:${addr.port}`;
+      log.info({ url }, 'api listening');
+    },
+    stop: () => steps.run(),
+  };
+}
+
+/** Worker settings from the configuration. */
+export function workerOptions(config: Config): WorkerOptions {
+  const { maxAttempts, ...schedule } = config.worker.retry;
+  return {
+    targets: config.enforcementTargets,
+    schedule,
+    sender: { maxAttempts },
+    sweepMs: config.worker.sweepSeconds * 1000,
+    staleMs: config.worker.staleCheckSeconds * 1000,
+    staleFactor: config.worker.staleFactor,
+    ...(config.worker.coaSourceAddress ? { bindAddress: config.worker.coaSourceAddress } : {}),
+  };
+}
+
+export interface WorkerProcess extends Lifecycle {
+  /** The running loops (after start). */
+  readonly worker: Worker | undefined;
+}
+
+export function buildWorker(config: Config, o: BuildOptions & { pool?: number }): WorkerProcess {
+  const log = o.logger.child({ module: 'worker' });
+  const databaseUrl = o.databaseUrl ?? databaseUrlOf(config);
+  const db = createDb(databaseUrl, o.pool ? { max: o.pool } : {});
+  const steps = new ShutdownSteps((err) => log.error({ err }, 'shutdown step failed'));
+  steps.push(() => db.destroy());
+  let worker: Worker | undefined;
+  return {
+    get worker() {
+      return worker;
+    },
+    async start() {
+      await checkApplicationRole(db, config.mode, (m) => log.warn(m));
+      const w = startWorker({ db, databaseUrl, logger: o.logger, routerOsKick, options: workerOptions(config), ...(o.clock ? { clock: o.clock } : {}) });
+      worker = w;
+      steps.push(() => w.stop());
+    },
+    stop: () => steps.run(),
   };
 }
 
@@ -66,11 +144,68 @@ export function radiusOptions(config: Config, databaseUrl: string): StartFreeRad
   };
 }
 
-/** Worker settings from the configuration (`lango worker` and `lango up`). */
-export function workerOptions(config: Config): WorkerOptions {
+/**
+ * FreeRADIUS connects as its own role; outside production `lango radius` may fall back to
+ * DATABASE_URL (with a warning).
+ */
+export function radiusDatabaseUrl(config: Config, logger: Logger): string {
+  if (config.radiusDatabaseUrl) return config.radiusDatabaseUrl;
+  if (config.mode === 'production') throw new MissingSettingError('LANGO_RADIUS_DATABASE_URL is required in production (FreeRADIUS connects as its own role)');
+  logger.warn({ module: 'radius' }, 'LANGO_RADIUS_DATABASE_URL is not set: FreeRADIUS connects with DATABASE_URL (development only)');
+  return databaseUrlOf(config);
+}
+
+export interface RadiusProcess extends Lifecycle {
+  /** After start. */
+  readonly handle: FreeRadiusHandle | undefined;
+}
+
+/** One FreeRADIUS, not supervised (`lango radius`: the service manager restarts the unit). */
+export function buildRadius(config: Config, o: { logger: Logger; debug: boolean }): RadiusProcess {
+  let handle: FreeRadiusHandle | undefined;
   return {
-    sweepMs: config.worker.sweepSeconds * 1000,
-    staleFactor: config.worker.staleFactor,
-    ...(config.worker.coaSourceAddress ? { bindAddress: config.worker.coaSourceAddress } : {}),
+    get handle() {
+      return handle;
+    },
+    async start() {
+      handle = await startFreeRadius({ ...radiusOptions(config, radiusDatabaseUrl(config, o.logger)), debug: o.debug, logger: o.logger });
+    },
+    async stop() {
+      await handle?.stop();
+    },
   };
+}
+
+/** The modules over a short-lived connection, for one command. */
+export async function withServices<T>(config: Config, fn: (services: Services) => Promise<T>): Promise<T> {
+  const db = createDb(databaseUrlOf(config));
+  try {
+    return await fn(createServices(db, config));
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * The login roles `lango migrate` creates (when it may) and grants: the users of DATABASE_URL
+ * and LANGO_RADIUS_DATABASE_URL, with their passwords. When DATABASE_URL is also the migrating
+ * connection (a single-URL development setup), it is left as it is.
+ */
+function migrationRoles(config: Config, adminUrl: string): DatabaseRoles {
+  const admin = loginRoleOf(adminUrl).name;
+  const roles: DatabaseRoles = {};
+  if (config.databaseUrl && loginRoleOf(config.databaseUrl).name !== admin) roles.app = loginRoleOf(config.databaseUrl);
+  if (config.radiusDatabaseUrl) roles.radius = loginRoleOf(config.radiusDatabaseUrl);
+  return roles;
+}
+
+/** `lango migrate`: the migrations (or all of them rolled back) and the roles; the names applied. */
+export async function migrate(config: Config, o: { downAll: boolean }): Promise<string[]> {
+  const adminUrl = config.migrateDatabaseUrl ?? databaseUrlOf(config);
+  const db = createDb(adminUrl, { max: 1 });
+  try {
+    return o.downAll ? await migrateDownAll(db) : await migrateDatabase(db, migrationRoles(config, adminUrl));
+  } finally {
+    await db.destroy();
+  }
 }

@@ -1,5 +1,5 @@
 -- Experiment: authorize in one round trip. The reply rows ride along as check items (into
--- control) and policy.d/lango copies the known reply attributes into the reply.
+-- control) and policy.d/lango-authorize copies the known reply attributes into the reply.
 CREATE OR REPLACE FUNCTION lango_authorize_all(src text, ident_hex text, user_hex text, calling_hex text)
 RETURNS TABLE (id integer, username text, attribute text, value text, op text)
 LANGUAGE plpgsql STABLE AS $$

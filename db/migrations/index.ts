@@ -10,6 +10,9 @@ import * as m8 from './20261201000001_radius_hardening';
 import * as m200 from './20261201000200_staff_credentials';
 import * as m201 from './20261201000201_platform_actor_and_tenant_suspension';
 import * as m202 from './20261201000202_platform_actor_backfill';
+import * as m300 from './20261201000300_enforcement_superseded_at';
+import * as m301 from './20261201000301_enforcement_merge_duplicates';
+import * as m302 from './20261201000302_enforcement_unique_live';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -33,6 +36,9 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261201000200_staff_credentials', m200],
   ['20261201000201_platform_actor_and_tenant_suspension', m201],
   ['20261201000202_platform_actor_backfill', m202],
+  ['20261201000300_enforcement_superseded_at', m300],
+  ['20261201000301_enforcement_merge_duplicates', m301],
+  ['20261201000302_enforcement_unique_live', m302],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { isNetwork, NetworkError, parseClientNetwork, parseNetwork, type TargetPolicy } from './networks';
 
 export type Mode = 'development' | 'test' | 'production';
 
@@ -59,9 +60,18 @@ export interface Config {
     readonly sweepSeconds: number;
     /** A session with no accounting update for k x its interim interval is closed as stale. */
     readonly staleFactor: number;
+    /** How often the stale-session check runs, seconds. */
+    readonly staleCheckSeconds: number;
+    /**
+     * CoA/Disconnect retransmission within one attempt (RFC 5080, FreeRADIUS's coa { irt mrt mrc
+     * mrd }, seconds), and how many attempts an action gets before it ends as timeout.
+     */
+    readonly retry: { readonly irt: number; readonly mrt: number; readonly mrc: number; readonly mrd: number; readonly maxAttempts: number };
     /** Source address for CoA/Disconnect (a NAS picks the secret by it); unset: any. */
     readonly coaSourceAddress: string | undefined;
   };
+  /** Where the worker may send CoA/Disconnect and RouterOS API requests (NAS addresses are checked on write too). */
+  readonly enforcementTargets: TargetPolicy;
   readonly stateDir: string;
   /** Port of the embedded PostgreSQL that `lango up` starts when DATABASE_URL is unset. */
   readonly embeddedPostgresPort: number;
@@ -113,7 +123,20 @@ function int(env: Env, key: string, def: number, min: number, max: number, probl
   return n;
 }
 
-const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
+/** A comma-separated list of CIDR networks; `check` throws NetworkError for a bad entry. */
+function networks(env: Env, key: string, def: string, check: (cidr: string) => unknown, problems: string[]): string[] {
+  const list = (env[key] ?? def).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const c of list) {
+    try {
+      check(c);
+    } catch (err) {
+      if (!(err instanceof NetworkError)) throw err;
+      problems.push(`${key}: ${err.message}`);
+    }
+  }
+  return list;
+}
+
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
@@ -133,7 +156,7 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): false | n
   }
   const list = v.split(',').map((s) => s.trim()).filter(Boolean);
   for (const item of list) {
-    if (!PROXY_RANGES.has(item) && isIP(item) === 0 && !CIDR.test(item)) {
+    if (!PROXY_RANGES.has(item) && isIP(item) === 0 && !isNetwork(item)) {
       problems.push(`LANGO_TRUST_PROXY: "${item}" is not a hop count, an address, a CIDR network or loopback/linklocal/uniquelocal`);
     }
   }
@@ -178,13 +201,11 @@ export function loadConfig(env: Env = process.env): Config {
 
   const trustProxy = parseTrustProxy(env.LANGO_TRUST_PROXY, problems);
 
-  const clientNetworks = (env.LANGO_RADIUS_CLIENT_NETWORKS ?? (prod ? '0.0.0.0/0' : '127.0.0.0/8'))
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const c of clientNetworks) {
-    if (!CIDR.test(c)) problems.push(`LANGO_RADIUS_CLIENT_NETWORKS: "${c}" is not a CIDR network`);
-  }
+  const clientNetworks = networks(env, 'LANGO_RADIUS_CLIENT_NETWORKS', prod ? '0.0.0.0/0' : '127.0.0.0/8', parseClientNetwork, problems);
+  // Default: the networks NAS are admitted from. Single hosts are fine here (one NAS).
+  const targetNetworks =
+    env.LANGO_ENFORCEMENT_TARGET_NETWORKS === undefined ? clientNetworks : networks(env, 'LANGO_ENFORCEMENT_TARGET_NETWORKS', '', parseNetwork, problems);
+  if (targetNetworks.length === 0) problems.push('LANGO_ENFORCEMENT_TARGET_NETWORKS: at least one network is required');
 
   const publicRadiusAddress = env.LANGO_PUBLIC_RADIUS_ADDRESS?.trim() || undefined;
   if (publicRadiusAddress !== undefined && isIP(publicRadiusAddress) === 0 && !HOSTNAME.test(publicRadiusAddress)) {
@@ -224,8 +245,19 @@ export function loadConfig(env: Env = process.env): Config {
     worker: {
       sweepSeconds: int(env, 'LANGO_WORKER_SWEEP_SECONDS', 30, 1, 3600, problems),
       staleFactor: int(env, 'LANGO_WORKER_STALE_FACTOR', 3, 2, 100, problems),
+      staleCheckSeconds: int(env, 'LANGO_WORKER_STALE_CHECK_SECONDS', 60, 1, 3600, problems),
+      // Defaults and ranges are FreeRADIUS's for a coa home server (raddb/proxy.conf); mrc 0
+      // retransmits until mrd.
+      retry: {
+        irt: int(env, 'LANGO_WORKER_RETRY_IRT', 2, 1, 5, problems),
+        mrt: int(env, 'LANGO_WORKER_RETRY_MRT', 16, 0, 30, problems),
+        mrc: int(env, 'LANGO_WORKER_RETRY_MRC', 5, 0, 20, problems),
+        mrd: int(env, 'LANGO_WORKER_RETRY_MRD', 30, 5, 60, problems),
+        maxAttempts: int(env, 'LANGO_WORKER_RETRY_MAX_ATTEMPTS', 3, 1, 20, problems),
+      },
       coaSourceAddress: coaSource,
     },
+    enforcementTargets: { networks: targetNetworks, allowLoopback: !prod },
     stateDir: path.resolve(env.LANGO_STATE_DIR ?? '.lango'),
     embeddedPostgresPort: int(env, 'LANGO_EMBEDDED_PG_PORT', 54329, 1, 65535, problems),
     logLevel: env.LANGO_LOG_LEVEL ?? (mode === 'test' ? 'warn' : 'info'),

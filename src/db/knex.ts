@@ -1,5 +1,5 @@
 import knexFactory, { Knex } from 'knex';
-import { AppError } from '../errors';
+import { mapDbError } from './errors';
 
 export type Db = Knex;
 /** A handle that may be a transaction: repositories take this. */
@@ -22,8 +22,8 @@ function isTransaction(h: Handle): h is Knex.Transaction {
 }
 
 /**
- * The one way to open a transaction: reuses `h` when it already is one, so services can call
- * each other inside a caller's transaction.
+ * The one way to open a transaction: reuses `h` when it already is one, so a module's repo and
+ * hook functions join the caller's transaction. Driver errors leave it mapped (db/errors.ts).
  */
 export async function withTransaction<T>(h: Handle, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
   if (isTransaction(h)) return fn(h);
@@ -32,53 +32,4 @@ export async function withTransaction<T>(h: Handle, fn: (trx: Knex.Transaction) 
   } catch (err) {
     throw mapDbError(err);
   }
-}
-
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
-
-/**
- * SQLSTATEs a bad value causes (the schemas should have refused it first; this is the safety
- * net), with what the client is told: never the driver's text, which quotes the value and SQL.
- */
-const BAD_VALUE = new Map<string, string>([
-  ['22001', 'a value is too long'],
-  ['22003', 'a number is out of range'],
-  ['22007', 'a date or time is malformed'],
-  ['22008', 'a date or time is out of range'],
-  ['22009', 'a time zone offset is out of range'],
-  ['22021', 'a text contains a character that cannot be stored (such as NUL)'],
-  ['22P05', 'a text contains a character that cannot be stored (such as NUL)'],
-  ['22P02', 'a value was rejected by the database'],
-  ['23502', 'a value was rejected by the database'],
-  ['23514', 'a value was rejected by the database'],
-]);
-
-/** Map driver errors to typed errors: unique/foreign key violations, bad values (BAD_VALUE), lost connections. */
-export function mapDbError(err: unknown): unknown {
-  if (err instanceof AppError) return err;
-  const e = err as { code?: string; constraint?: string; name?: string; message?: string };
-  if (!e || typeof e !== 'object') return err;
-  if (e.code && CONNECTION_CODES.has(e.code)) {
-    return new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable, try again shortly', undefined, { cause: err });
-  }
-  if (e.name === 'KnexTimeoutError' || /Timeout acquiring a connection|Connection terminated/i.test(e.message ?? '')) {
-    return new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable, try again shortly', undefined, { cause: err });
-  }
-  if (e.code === '23505') return new AppError('CONFLICT', 'a record with these values already exists', { constraint: e.constraint }, { cause: err });
-  if (e.code === '23503') return new AppError('CONFLICT', 'a referenced record does not exist or is still in use', { constraint: e.constraint }, { cause: err });
-  const badValue = e.code ? BAD_VALUE.get(e.code) : undefined;
-  if (badValue) return new AppError('VALIDATION_FAILED', badValue, { constraint: e.constraint }, { cause: err });
-  return err;
-}
-
-/**
- * For `.catch()` on a write: a unique violation of one of the named constraints (or unique
- * indexes) becomes its typed error. The database decides, so there is no racy pre-SELECT.
- */
-export function onUniqueViolation(errors: Record<string, () => AppError>): (err: unknown) => never {
-  return (err) => {
-    const e = err as { code?: string; constraint?: string } | null;
-    const make = e?.code === '23505' && e.constraint ? errors[e.constraint] : undefined;
-    throw make ? make() : err;
-  };
 }

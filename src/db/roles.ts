@@ -23,6 +23,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { parsePostgresUrl } from '../freeradius/conninfo';
+import { withTransaction } from './knex';
 
 /** Functions FreeRADIUS calls (queries.conf and sites-available/dynamic-clients). */
 export const RADIUS_ENTRY_POINTS = [
@@ -132,7 +133,7 @@ export async function applyPrivileges(db: Knex, roles: DatabaseRoles): Promise<{
     await setPassword(db, role);
   }
 
-  await db.transaction(async (trx) => {
+  await withTransaction(db, async (trx) => {
     // Serialise concurrent runs on one database (two `lango migrate` at once).
     await trx.raw(`SELECT pg_advisory_xact_lock(hashtext('lango:privileges'))`);
     if (superuser) {

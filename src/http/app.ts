@@ -1,17 +1,26 @@
-import express, { NextFunction, Request, Response } from 'express';
-import { randomUUID } from 'node:crypto';
+/**
+ * The HTTP app, without listen (tests drive it with supertest). Four surfaces, each with its
+ * own middleware:
+ *   /api/v1      JSON API (api/): JSON bodies, the route registry, OpenAPI, bearer/API-key auth
+ *   /portal      captive portal pages (portal/): HTML, forms, cookies, CSRF
+ *   /dashboard   staff dashboard pages (dashboard/): the same, with a session cookie
+ *   /callbacks   inbound callbacks (callbacks/): raw bodies with size and type limits
+ * plus /health and /ready. Errors are one shape (middleware/errors.ts), as JSON or as a page.
+ */
+import express, { type Request, type Response } from 'express';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import { AppError } from '../errors';
-import { mapDbError } from '../db/knex';
-import { createAuthenticator } from './auth';
-import { RouteRegistry } from './registry';
-import { registerAdminRoutes } from './routes/admin.routes';
-import { registerTenantRoutes } from './routes/tenant.routes';
-import { registerSessionRoutes } from './routes/sessions.routes';
-import type { Services } from '../services';
-import { DEFAULT_LOGIN_LIMITS, type Config } from '../config';
-import { LoginThrottle } from './login-throttle';
+import { AppError } from '../lib/errors';
+import type { Services } from '../modules/services';
+import type { RouteRegistry } from './registry';
+import { apiSurface } from './api';
+import type { RadiusFacts } from './api/nas.routes';
+import { callbacksSurface } from './callbacks';
+import { dashboardSurface } from './dashboard';
+import { portalSurface } from './portal';
+import { Csrf } from './middleware/csrf';
+import { jsonErrors } from './middleware/errors';
+import { requestId } from './middleware/request-id';
 
 /** A dependency that /ready reports on besides the database: check() resolves while it is up. */
 export interface ReadinessCheck {
@@ -22,11 +31,20 @@ export interface ReadinessCheck {
 export interface AppDeps {
   db: Knex;
   services: Services;
-  config: Pick<Config, 'jwtSecret' | 'jwtTtlSeconds'> &
-    Partial<Pick<Config, 'login' | 'trustProxy'>> & { radius?: Pick<Config['radius'], 'publicAddress' | 'authPort' | 'acctPort'> };
+  config: {
+    production: boolean;
+    /** Signs the HTML surfaces' CSRF tokens (a key is derived from it). */
+    jwtSecret: string;
+    jwtTtlSeconds: number;
+    /** Which proxies may set the client address (X-Forwarded-For) that login limits count. */
+    trustProxy: false | number | readonly string[];
+    radius: RadiusFacts;
+  };
   logger: Logger;
   /** Injected by whoever runs the dependency (`lango up`: FreeRADIUS); `lango api` has none. */
   readiness?: readonly ReadinessCheck[];
+  /** Validate every API answer against its schema (tests). */
+  checkResponses?: boolean;
 }
 
 /** A check that does not answer in this time counts as down (a hung pool, a lost packet). */
@@ -40,28 +58,14 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Builds the Express app without listening (tests drive it with supertest). */
 export function createApp(deps: AppDeps): { app: express.Express; registry: RouteRegistry; openapi: Record<string, unknown> } {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  // Which proxies may set the client address (X-Forwarded-For) that login limits count.
-  app.set('trust proxy', deps.config.trustProxy ?? false);
+  app.set('trust proxy', deps.config.trustProxy);
   const log = deps.logger.child({ module: 'http' });
 
-  app.use((req, res, next) => {
-    const given = req.get('x-request-id');
-    const id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
-    res.locals.requestId = id;
-    res.setHeader('X-Request-Id', id);
-    const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      log.info({ requestId: id, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - start) / 1e6 }, 'request');
-    });
-    next();
-  });
-
-  app.use(express.json({ limit: '256kb', strict: true }));
+  app.use(requestId(log));
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
@@ -91,50 +95,16 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
   app.get('/ready', ready);
   app.get('/readyz', ready);
 
-  const router = express.Router();
-  const registry = new RouteRegistry(router, createAuthenticator(deps.db, deps.config.jwtSecret));
-  const throttle = new LoginThrottle(deps.db, deps.config.login ?? DEFAULT_LOGIN_LIMITS);
-  registerAdminRoutes(registry, deps.services, { jwtSecret: deps.config.jwtSecret, ttl: deps.config.jwtTtlSeconds, throttle });
-  registerTenantRoutes(registry, deps.services, deps.db, deps.config.radius ? { radius: deps.config.radius } : {});
-  registerSessionRoutes(registry, deps.services);
-  const openapi = registry.openapi({ title: 'Lango API', version: '1' });
-  router.get('/openapi.json', (_req, res) => {
-    res.json(openapi);
-  });
-  app.use('/api/v1', router);
+  const api = apiSurface({ services: deps.services, radius: deps.config.radius, checkResponses: deps.checkResponses ?? false });
+  app.use('/api/v1', api.router);
+
+  const csrf = new Csrf(deps.config.jwtSecret, { production: deps.config.production });
+  app.use('/portal', portalSurface({ services: deps.services, csrf, log }));
+  app.use('/dashboard', dashboardSurface({ services: deps.services, csrf, cookies: { production: deps.config.production }, sessionSeconds: deps.config.jwtTtlSeconds, log }));
+  app.use('/callbacks', callbacksSurface({ log }));
 
   app.use((_req, _res, next) => next(new AppError('ROUTE_NOT_FOUND', 'no such route')));
+  app.use(jsonErrors(log));
 
-  // One error shape; unknown errors are logged with their cause and answered as INTERNAL.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    let e = requestError(err) ?? mapDbError(err);
-    if (!(e instanceof AppError)) {
-      log.error({ err, requestId: res.locals.requestId, method: req.method, path: req.path }, 'unhandled error');
-      e = new AppError('INTERNAL', 'internal error');
-    } else if (e.status >= 500) {
-      log.warn({ code: e.code, cause: (e.cause as Error | undefined)?.message, requestId: res.locals.requestId }, 'request failed');
-    }
-    const ae = e as AppError;
-    res.status(ae.status).json({ error: { code: ae.code, message: ae.message, ...(ae.details ? { details: ae.details } : {}) } });
-  });
-
-  return { app, registry, openapi };
-}
-
-/**
- * Errors Express raises before a route runs, as client errors: the router's URIError (status
- * 400) for a path parameter with malformed percent-encoding, and body-parser's http-errors
- * (4xx, `expose`; a body that does not decompress is the zlib error, wrapped with status 400).
- */
-function requestError(err: unknown): AppError | undefined {
-  const h = err as { type?: string; status?: number; expose?: boolean } | null;
-  if (err instanceof URIError && h?.status === 400) {
-    return new AppError('VALIDATION_FAILED', 'a path parameter has malformed percent-encoding', { errors: [{ path: 'params', message: 'malformed percent-encoding' }] });
-  }
-  if (!h || typeof h !== 'object' || h.expose !== true || typeof h.status !== 'number' || h.status < 400 || h.status > 499) return undefined;
-  if (h.type === 'entity.parse.failed') return new AppError('BAD_JSON', 'the body is not valid JSON');
-  if (h.type === 'entity.too.large' || h.status === 413) return new AppError('PAYLOAD_TOO_LARGE', 'the body is too large');
-  if (h.type === 'encoding.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Encoding: send gzip, deflate, br or none');
-  if (h.type === 'charset.unsupported' || h.status === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body charset: send UTF-8');
-  return new AppError('BAD_REQUEST', 'the body could not be read: truncated, or not compressed as its Content-Encoding says');
+  return { app, registry: api.registry, openapi: api.openapi };
 }

@@ -5,6 +5,7 @@
  */
 import { Client } from 'pg';
 import type { Logger } from 'pino';
+import { retryDelay } from '../lib/retry-delay';
 
 export interface Listener {
   /** Resolves once the first LISTEN succeeded (or right away if it failed: it keeps retrying). */
@@ -28,7 +29,7 @@ export function listen(
 
   const schedule = (): void => {
     if (closed || timer) return;
-    const wait = Math.min(10_000, 200 * 2 ** Math.min(failures, 6));
+    const wait = retryDelay(failures, { capMs: 10_000, baseMs: 200 });
     failures++;
     timer = setTimeout(() => {
       timer = undefined;

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { systemClock, type Clock, type Timer } from '../lib/clock';
+import { retryDelay } from '../lib/retry-delay';
 
 /**
  * Runs `fn` every `everyMs` (measured from the end of a run, so runs never overlap). A failed
@@ -6,7 +8,7 @@ import type { Logger } from 'pino';
  * whole period, and never stops the loop.
  */
 export class Periodic {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
   private failures = 0;
@@ -17,6 +19,7 @@ export class Periodic {
     private readonly everyMs: number,
     private readonly fn: () => Promise<void>,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   start(initialDelayMs = 0): void {
@@ -25,12 +28,12 @@ export class Periodic {
 
   private schedule(ms: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimer(ms, () => {
       this.timer = undefined;
       this.running = this.once().finally(() => {
         this.running = undefined;
       });
-    }, ms);
+    });
   }
 
   private async once(): Promise<void> {
@@ -41,7 +44,7 @@ export class Periodic {
       this.schedule(this.everyMs);
     } catch (err) {
       this.failures++;
-      const wait = Math.min(this.everyMs, 100 * 2 ** Math.min(this.failures, 7));
+      const wait = retryDelay(this.failures, { capMs: this.everyMs });
       this.log.warn({ err, job: this.name, retryInMs: wait }, 'periodic job failed');
       this.schedule(wait);
     }
@@ -49,7 +52,7 @@ export class Periodic {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     await this.running;
   }
 }

@@ -5,7 +5,7 @@
  *
  * Why two workers never send the same action: a row is sent only by the worker whose claim
  * moved it from pending to sending (FOR UPDATE SKIP LOCKED, status re-checked under the lock;
- * see outbox.ts). Another worker sees it again only after its lease (claimed_until) has run out,
+ * see modules/enforcement/outbox.repo.ts). Another worker sees it again only after its lease (claimed_until) has run out,
  * and this worker gives up on a send well before that (an AbortSignal at 80 % of the lease), so
  * the lease only ever expires when this worker is gone. Outcomes are written fenced by
  * claimed_by. A worker killed mid-batch loses nothing: its rows go back to pending when the
@@ -20,6 +20,14 @@
  * Retries: a timeout is tried again after retryDelaysMs[attempt-1] until max_attempts; then the
  * action ends as timeout and, for a NAS with RouterOS API credentials, the fallback kick runs
  * (src/mikrotik/fallback.ts) and its outcome is recorded next to the RADIUS one. A NAK is final.
+ *
+ * Targets: the NAS address comes from a row a tenant writes, so it is checked against the
+ * enforcement target networks (src/config/networks.ts) before anything is sent; an address
+ * outside them ends the action as failed (TARGET_NOT_ALLOWED) without a packet or a fallback.
+ *
+ * Database errors: a lost connection is retried with backoff (claims and outcomes alike); an
+ * outcome the database refuses for any other reason is not retried: completeMany narrows it
+ * down to the row, which is marked failed and logged once with its id.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -29,7 +37,11 @@ import type { Logger } from 'pino';
 import type { DynAuthClient, DynAuthRequest, DynAuthResult } from '../radius/dynauth-client';
 import { RadiusCodecError } from '../radius/errors';
 import type { RouterOsTarget, SessionToKick, FallbackOptions } from '../mikrotik/fallback';
-import { claimDue, completeMany, reclaimExpired, type ActionResult, type ClaimedAction } from './outbox';
+import type { TargetGuard } from '../config/networks';
+import { isTransientDbError } from '../db/errors';
+import { systemClock, type Clock, type Timer } from '../lib/clock';
+import { retryDelay } from '../lib/retry-delay';
+import { claimDue, completeMany, reclaimExpired, type ActionResult, type ClaimedAction } from '../modules/enforcement/outbox.repo';
 
 export type RouterOsKickFn = (nas: RouterOsTarget, session: SessionToKick, opts: FallbackOptions) => Promise<{ removed: number }>;
 
@@ -46,6 +58,8 @@ export interface SenderOptions {
   leaseSeconds?: number;
   /** Delay before attempt n+1 after attempt n timed out: entry n-1 (the last repeats). Default 5 s, 30 s, 2 min. */
   retryDelaysMs?: readonly number[];
+  /** Attempts per action before it ends as timeout. Default: the row's max_attempts (3). */
+  maxAttempts?: number;
   /** Poll for due rows when nothing woke us. Default 1000 ms. */
   pollMs?: number;
   /** Give up on the RouterOS fallback after this long. Default 15 s. */
@@ -68,8 +82,7 @@ export interface SenderStats {
 }
 
 const NO_NAS = '-';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const INT4_MAX = 2 ** 31 - 1;
 
 export function defaultWorkerId(): string {
   return `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -86,12 +99,12 @@ function errorCode(err: unknown): string {
 export class EnforcementSender {
   readonly workerId: string;
   readonly stats: SenderStats = { claimed: 0, ack: 0, nak: 0, timeout: 0, retried: 0, failed: 0, cancelled: 0, fallbacks: 0, reclaimed: 0, dbErrors: 0 };
-  private readonly o: Required<SenderOptions>;
+  private readonly o: Required<Omit<SenderOptions, 'maxAttempts'>> & Pick<SenderOptions, 'maxAttempts'>;
   private readonly log: Logger;
   private readonly inflight = new Map<string, string>(); // action id -> nas key
   private readonly perNasCount = new Map<string, number>();
   private results: ActionResult[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
+  private flushTimer: Timer | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private wakeUp: (() => void) | undefined;
   /** What the loop sleeps for: new work (NOTIFY, a local check), or also freed capacity. */
@@ -107,8 +120,11 @@ export class EnforcementSender {
     private readonly db: Knex,
     private readonly dynauth: DynAuthClient,
     logger: Logger,
+    private readonly targets: TargetGuard,
     opts: SenderOptions = {},
     private readonly kick?: RouterOsKickFn,
+    /** Waits and timestamps (tests move a fake one). */
+    private readonly clock: Clock = systemClock,
   ) {
     this.workerId = opts.workerId ?? defaultWorkerId();
     this.o = {
@@ -118,6 +134,7 @@ export class EnforcementSender {
       perNas: opts.perNas ?? 256,
       leaseSeconds: opts.leaseSeconds ?? 120,
       retryDelaysMs: opts.retryDelaysMs ?? [5_000, 30_000, 120_000],
+      maxAttempts: opts.maxAttempts,
       pollMs: opts.pollMs ?? 1000,
       fallbackTimeoutMs: opts.fallbackTimeoutMs ?? 15_000,
       flushMs: opts.flushMs ?? 20,
@@ -150,7 +167,7 @@ export class EnforcementSender {
     this.wake();
     await this.loop;
     while (this.inflight.size > 0) await this.idle(50, 'capacity');
-    this.giveUpFlushAt = Date.now() + 10_000;
+    this.giveUpFlushAt = this.clock.now() + 10_000;
     await this.flush();
   }
 
@@ -162,7 +179,7 @@ export class EnforcementSender {
     this.waitingFor = waitingFor;
     return new Promise((resolve) => {
       const done = (): void => {
-        clearTimeout(t);
+        t.cancel();
         if (this.wakeUp === wakeUp) this.wakeUp = undefined;
         this.waitingFor = 'work';
         resolve();
@@ -173,7 +190,7 @@ export class EnforcementSender {
         this.woken = false;
         done();
       };
-      const t = setTimeout(done, ms);
+      const t = this.clock.setTimer(ms, done);
       this.wakeUp = wakeUp;
     });
   }
@@ -194,15 +211,21 @@ export class EnforcementSender {
     let failures = 0;
     const minRoom = Math.max(1, Math.min(this.o.batchSize, 64));
     while (!this.stopping) {
-      try {
-        if (Date.now() - this.lastReclaim > Math.max(1000, (this.o.leaseSeconds * 1000) / 4)) {
-          this.lastReclaim = Date.now();
+      if (this.clock.now() - this.lastReclaim > Math.max(1000, (this.o.leaseSeconds * 1000) / 4)) {
+        this.lastReclaim = this.clock.now();
+        // On its own: a failed reclaim must not keep the loop from claiming.
+        try {
           const n = await reclaimExpired(this.db);
           if (n > 0) {
             this.stats.reclaimed += n;
             this.log.warn({ count: n }, 'reclaimed actions whose lease expired');
           }
+        } catch (err) {
+          this.stats.dbErrors++;
+          this.log.warn({ err }, 'reclaiming expired leases failed');
         }
+      }
+      try {
         const room = this.o.maxInFlight - this.inflight.size;
         if (room < minRoom && this.inflight.size > 0) {
           await this.idle(this.o.pollMs, 'capacity');
@@ -210,8 +233,14 @@ export class EnforcementSender {
         }
         const limit = Math.min(this.o.batchSize, room);
         const excludeNas = this.saturated();
-        const claimedAt = Date.now();
-        const rows = await claimDue(this.db, { worker: this.workerId, limit, leaseSeconds: this.o.leaseSeconds, excludeNas });
+        const claimedAt = this.clock.now();
+        const rows = await claimDue(this.db, {
+          worker: this.workerId,
+          limit,
+          leaseSeconds: this.o.leaseSeconds,
+          excludeNas,
+          ...(this.o.maxAttempts !== undefined ? { maxAttempts: this.o.maxAttempts } : {}),
+        });
         failures = 0;
         this.stats.claimed += rows.length;
         for (const a of rows) this.dispatch(a, claimedAt);
@@ -219,7 +248,7 @@ export class EnforcementSender {
       } catch (err) {
         failures++;
         this.stats.dbErrors++;
-        const wait = Math.min(5000, 100 * 2 ** Math.min(failures, 6));
+        const wait = retryDelay(failures, { capMs: 5000 });
         this.log.warn({ err, retryInMs: wait }, 'enforcement claim failed');
         await this.idle(wait, 'work');
       }
@@ -236,6 +265,8 @@ export class EnforcementSender {
         return { id: a.id, status: 'failed', attempted: false, lastError: errorCode(err) };
       })
       .then((r) => {
+        // A plan change merged into this CoA meanwhile is told apart by its attributes.
+        if (a.kind === 'coa') r.claimedAttributes = a.attributes;
         this.inflight.delete(a.id);
         const n = (this.perNasCount.get(nasKey) ?? 1) - 1;
         if (n <= 0) this.perNasCount.delete(nasKey);
@@ -259,6 +290,12 @@ export class EnforcementSender {
       this.stats.failed++;
       return { id: a.id, status: 'failed', attempted: false, lastError: 'NAS_NOT_FOUND' };
     }
+    const refused = this.targets.refusal(a.nas_address);
+    if (refused !== null) {
+      this.stats.failed++;
+      this.log.warn({ actionId: a.id, tenantId: a.tenant_id, nas: a.nas_address, refused }, 'enforcement target not allowed');
+      return { id: a.id, status: 'failed', attempted: false, lastError: `TARGET_NOT_ALLOWED: ${a.nas_address}: ${refused}` };
+    }
     const req: DynAuthRequest = {
       kind: a.kind,
       userName: a.username,
@@ -269,7 +306,7 @@ export class EnforcementSender {
       ...(a.kind === 'coa' && a.attributes.length > 0 ? { attributes: a.attributes } : {}),
     };
     // Give up well before the lease ends, so the lease only expires when this worker is gone.
-    const signal = AbortSignal.timeout(Math.max(1000, claimedAt + this.o.leaseSeconds * 800 - Date.now()));
+    const signal = AbortSignal.timeout(Math.max(1000, claimedAt + this.o.leaseSeconds * 800 - this.clock.now()));
     const attempt = a.attempts + 1;
     let result: DynAuthResult;
     try {
@@ -297,7 +334,13 @@ export class EnforcementSender {
     if (result.outcome === 'nak') {
       this.stats.nak++;
       this.log.info({ actionId: a.id, errorCause: result.errorCause, nas: a.nas_address }, 'enforcement nak');
-      return { id: a.id, status: 'nak', attempted: true, rttMs: result.rttMs, errorCause: result.errorCause ?? null };
+      // Error-Cause is a 32-bit unsigned value from the NAS; the column holds what RFC 5176
+      // defines (201..508) and anything else that fits, never what would make the row unwritable.
+      const cause = result.errorCause;
+      if (cause !== undefined && cause > INT4_MAX) {
+        return { id: a.id, status: 'nak', attempted: true, rttMs: result.rttMs, errorCause: null, lastError: `ERROR_CAUSE_OUT_OF_RANGE: ${cause}` };
+      }
+      return { id: a.id, status: 'nak', attempted: true, rttMs: result.rttMs, errorCause: cause ?? null };
     }
     if (attempt < a.max_attempts) {
       this.stats.retried++;
@@ -335,25 +378,39 @@ export class EnforcementSender {
   private record(r: ActionResult): void {
     this.results.push(r);
     if (this.results.length >= 500) void this.flush();
-    else this.flushTimer ??= setTimeout(() => void this.flush(), this.o.flushMs);
+    else this.flushTimer ??= this.clock.setTimer(this.o.flushMs, () => void this.flush());
   }
 
-  /** Writes buffered outcomes; on a database error they are kept and written later. */
+  /**
+   * Writes buffered outcomes. When the database is unreachable they are kept and written later
+   * (with backoff); any other refusal was narrowed down to single rows by completeMany, which
+   * marked them failed; what even that could not write is given up (its lease runs out and the
+   * action is sent again), never retried in a loop.
+   */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.flushTimer?.cancel();
       this.flushTimer = undefined;
       let failures = 0;
       while (this.results.length > 0) {
         const batch = this.results.splice(0, 1000);
         try {
-          const owned = await completeMany(this.db, this.workerId, batch);
+          const { owned, rejected } = await completeMany(this.db, this.workerId, batch);
+          for (const r of rejected) {
+            this.stats.failed++;
+            this.log.error({ err: r.cause, actionId: r.id, error: r.error }, 'enforcement outcome refused by the database; action marked failed');
+          }
           if (owned.length < batch.length) {
             this.log.warn({ lost: batch.length - owned.length }, 'outcomes for actions no longer claimed by this worker were not written');
           }
           failures = 0;
         } catch (err) {
-          if (Date.now() > this.giveUpFlushAt) {
+          if (!isTransientDbError(err)) {
+            this.stats.dbErrors++;
+            this.log.error({ err, actionIds: batch.map((r) => r.id) }, 'enforcement outcomes could not be written; their leases will run out');
+            continue;
+          }
+          if (this.clock.now() > this.giveUpFlushAt) {
             this.log.error({ err, lost: batch.length + this.results.length }, 'stopping without writing outcomes; their actions will be sent again');
             this.results = [];
             return;
@@ -361,9 +418,9 @@ export class EnforcementSender {
           this.results.unshift(...batch);
           failures++;
           this.stats.dbErrors++;
-          const wait = Math.min(5000, 100 * 2 ** Math.min(failures, 6));
+          const wait = retryDelay(failures, { capMs: 5000 });
           this.log.warn({ err, pending: this.results.length, retryInMs: wait }, 'writing enforcement outcomes failed');
-          await sleep(wait);
+          await this.clock.sleep(wait);
         }
       }
     });

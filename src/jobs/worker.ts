@@ -2,11 +2,13 @@
  * `lango worker`: the enforcement loops, wired together.
  *
  *   sender           claims and sends outbox rows (sender.ts), woken by NOTIFY 'outbox'
- *   expiry           a timer at the next subscription end (expiry-scheduler.ts), re-armed by
+ *   expiry           a timer at the next subscription end (expiry.ts), re-armed by
  *                    NOTIFY 'schedule'
- *   sweep            safety net over all open sessions (checks.ts runSweep)
- *   quota            data quota from interim updates (checks.ts runQuotaCheck)
- *   stale            closes sessions without updates for k x interim (checks.ts closeStaleSessions)
+ *   sweep            safety net over all open sessions (sweep.ts)
+ *   quota            data quota from interim updates (quota.ts)
+ *   stale            closes sessions without updates for k x interim (stale.ts)
+ *
+ * Every loop takes the worker's Clock (lib/clock.ts) for its timers.
  *
  * Any number of workers may run against one database: the sender's claims never overlap, and
  * each timed check runs in one worker at a time (advisory locks). Everything survives a Postgres
@@ -15,14 +17,20 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { DynAuthClient, DEFAULT_DYNAUTH_SCHEDULE, type DynAuthSchedule } from '../radius/dynauth-client';
-import { ENFORCEMENT_CHANNEL } from '../services/enforcement.service';
-import { closeStaleSessions, runQuotaCheck, runSweep } from './checks';
-import { ExpiryScheduler } from './expiry-scheduler';
+import { TargetGuard, type TargetPolicy } from '../config/networks';
+import { systemClock, type Clock } from '../lib/clock';
+import { ENFORCEMENT_CHANNEL } from '../modules/enforcement/contract';
+import { ExpiryScheduler } from './expiry';
 import { listen, type Listener } from './listener';
 import { Periodic } from './periodic';
+import { runQuotaCheck } from './quota';
+import { closeStaleSessions } from './stale';
+import { runSweep } from './sweep';
 import { EnforcementSender, type RouterOsKickFn, type SenderOptions } from './sender';
 
 export interface WorkerOptions {
+  /** Where CoA/Disconnect and the RouterOS fallback may go (config.enforcementTargets). */
+  targets: TargetPolicy;
   sender?: SenderOptions;
   /** CoA/Disconnect retransmission schedule (seconds). Default FreeRADIUS's: irt 2, mrt 16, mrc 5, mrd 30. */
   schedule?: DynAuthSchedule;
@@ -51,9 +59,10 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logger; routerOsKick?: RouterOsKickFn; options?: WorkerOptions }): Worker {
+export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logger; routerOsKick?: RouterOsKickFn; options: WorkerOptions; clock?: Clock }): Worker {
   const { db, logger } = deps;
-  const o = deps.options ?? {};
+  const clock = deps.clock ?? systemClock;
+  const o = deps.options;
   const log = logger.child({ module: 'worker' });
   const dynauth = new DynAuthClient({
     schedule: o.schedule ?? DEFAULT_DYNAUTH_SCHEDULE,
@@ -65,10 +74,10 @@ export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logge
   const sendSeconds = schedule.mrd > 0 ? schedule.mrd : schedule.irt * 2 ** (schedule.mrc + 1);
   const fallbackSeconds = (o.sender?.fallbackTimeoutMs ?? 15_000) / 1000;
   const leaseSeconds = o.sender?.leaseSeconds ?? Math.max(60, Math.ceil((sendSeconds + fallbackSeconds) * 2));
-  const sender = new EnforcementSender(db, dynauth, logger, { ...o.sender, leaseSeconds }, deps.routerOsKick);
+  const sender = new EnforcementSender(db, dynauth, logger, new TargetGuard(o.targets), { ...o.sender, leaseSeconds }, deps.routerOsKick, clock);
   const checks = { requeueAfterSeconds: o.requeueAfterSeconds ?? 600 };
   const wake = (): void => sender.wake();
-  const scheduler = new ExpiryScheduler(db, logger, { ...checks, maxSleepMs: o.expiryMaxSleepMs ?? 60_000, onEnqueued: wake });
+  const scheduler = new ExpiryScheduler(db, logger, { ...checks, maxSleepMs: o.expiryMaxSleepMs ?? 60_000, onEnqueued: wake, clock });
 
   const sweep = new Periodic('sweep', o.sweepMs ?? 30_000, async () => {
     const r = await runSweep(db, checks);
@@ -76,18 +85,18 @@ export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logge
       log.info({ count: r.enqueued }, 'sweep queued actions');
       wake();
     }
-  }, log);
+  }, log, clock);
   const quota = new Periodic('quota', o.quotaMs ?? 15_000, async () => {
     const r = await runQuotaCheck(db, checks);
     if (r.enqueued > 0) {
       log.info({ count: r.enqueued }, 'quota check queued actions');
       wake();
     }
-  }, log);
+  }, log, clock);
   const stale = new Periodic('stale', o.staleMs ?? 60_000, async () => {
     const r = await closeStaleSessions(db, { factor: o.staleFactor ?? 3 });
     if (r.closed > 0) log.info({ count: r.closed }, 'stale sessions closed');
-  }, log);
+  }, log, clock);
 
   const listener: Listener = listen(
     deps.databaseUrl,

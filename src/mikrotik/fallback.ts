@@ -2,36 +2,28 @@
  * The RouterOS API as a fallback: when a CoA/Disconnect-Request to a MikroTik gets no answer
  * (UDP 3799 filtered, `/radius incoming` off, NAT in the way), the enforcement worker logs in to
  * the router's API and removes the session from `/ip hotspot active` or `/ppp active` itself.
- * Also the live session list for the sessions view.
  *
  * Each call opens one connection, does its work and closes it: fallbacks are rare, and a
- * long-lived connection per router would only meet idle timeouts. Errors are the typed
- * RouterOs*Error classes of routeros-client.ts and propagate unchanged (login refused:
- * RouterOsLoginError, code ROUTEROS_LOGIN_FAILED; unreachable: RouterOsConnectionError; ...).
+ * long-lived connection per router would only meet idle timeouts. Listing and removing are
+ * sessions.ts's; this file adds what a RADIUS session means on the router (pickTargets).
+ * Errors are the typed RouterOs*Error classes of errors.ts and propagate unchanged (login
+ * refused: RouterOsLoginError, code ROUTEROS_LOGIN_FAILED; unreachable:
+ * RouterOsConnectionError; ...).
  */
 import { isIP } from 'node:net';
-import tls from 'node:tls';
-import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import {
-  RouterOsClient,
-  RouterOsConnectionError,
-  RouterOsTrapError,
-  tcpTransport,
-  type ActiveSession,
-  type RouterOsTransport,
-  type SessionFilter,
-  type SessionKind,
-} from './routeros-client';
+import { RouterOsClient } from './client';
+import { listSessions, removeSessions, SESSION_KINDS, type ActiveSession, type SessionFilter, type SessionKind } from './sessions';
+import { tcpTransport, tlsTransport } from './transports';
 
-/** What the fallback needs to know about a NAS (see NasService.routerOsTarget). */
+/** What the fallback needs to know about a NAS (the enforcement sender reads it from the nas row). */
 export interface RouterOsTarget {
   /** Where the API listens; normally the NAS address. */
   address: string;
   apiPort: number;
   apiUsername: string;
   apiPassword: string;
-  /** api-ssl: the router's certificate must be trusted by this host (no anonymous DH). */
+  /** api-ssl: the router's certificate must be trusted by this host (see transports.ts). */
   apiTls?: boolean;
 }
 
@@ -56,11 +48,6 @@ export interface KickResult {
   /** Where matching sessions were found; null when none were. */
   kind: SessionKind | null;
 }
-
-export type RouterSession = ActiveSession & { kind: SessionKind };
-
-const PATHS: Record<SessionKind, string> = { hotspot: '/ip/hotspot/active', ppp: '/ppp/active' };
-const DEFAULT_KINDS: readonly SessionKind[] = ['hotspot', 'ppp'];
 
 /**
  * Finds the session in the hotspot, then the PPP active list and removes it.
@@ -92,19 +79,9 @@ export async function routerOsKick(
     for (const kind of kinds) {
       const filter: SessionFilter = { user: session.username };
       if (session.framedIp !== null) filter.address = session.framedIp;
-      const rows = await client.listActiveSessions(kind, filter, command);
-      const targets = pickTargets(rows, session);
+      const targets = pickTargets(await listSessions(client, kind, filter, command), session);
       if (targets.length === 0) continue;
-      let removed = 0;
-      for (const target of targets) {
-        try {
-          await client.command([`${PATHS[kind]}/remove`, `=.id=${target.id}`], { ...command, idempotent: true });
-          removed += 1;
-        } catch (err) {
-          // Logged out between our print and our remove: gone is what we wanted.
-          if (!(err instanceof RouterOsTrapError && /no such item/i.test(err.routerMessage))) throw err;
-        }
-      }
+      const removed = await removeSessions(client, kind, targets, command);
       log?.info({ host: nas.address, kind, matched: targets.length, removed }, 'routeros fallback kick');
       return { removed, kind };
     }
@@ -115,30 +92,10 @@ export async function routerOsKick(
   }
 }
 
-/** Active sessions on the router (hotspot, then PPP unless `kinds` says otherwise). */
-export async function listRouterSessions(
-  nas: RouterOsTarget,
-  opts: FallbackOptions & { filter?: SessionFilter } = {},
-): Promise<RouterSession[]> {
-  const kinds = checkKinds(opts.kinds);
-  const client = openClient(nas, opts.logger?.child({ module: 'routeros-sessions' }));
-  const command = opts.signal ? { signal: opts.signal } : {};
-  try {
-    await client.connect(command);
-    const out: RouterSession[] = [];
-    for (const kind of kinds) {
-      for (const s of await client.listActiveSessions(kind, opts.filter ?? {}, command)) out.push({ ...s, kind });
-    }
-    return out;
-  } finally {
-    await client.close();
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 
 function checkKinds(kinds: readonly SessionKind[] | undefined): SessionKind[] {
-  const list = [...new Set(kinds ?? DEFAULT_KINDS)];
+  const list = [...new Set(kinds ?? SESSION_KINDS)];
   if (list.length === 0 || list.some((k) => k !== 'hotspot' && k !== 'ppp')) {
     throw new TypeError('kinds must list hotspot and/or ppp');
   }
@@ -178,42 +135,3 @@ function openClient(nas: RouterOsTarget, log: Logger | undefined): RouterOsClien
     ...(log ? { logger: log } : {}),
   });
 }
-
-/**
- * api-ssl (8729). The router's certificate is verified like any other (install one the Lango
- * host trusts, e.g. through NODE_EXTRA_CA_CERTS); RouterOS without a certificate offers only
- * anonymous DH, which we do not accept.
- */
-export const tlsTransport: RouterOsTransport = ({ host, port }, signal) =>
-  new Promise<Duplex>((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const socket = tls.connect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}) });
-    const cleanup = (): void => {
-      socket.off('secureConnect', onConnect);
-      socket.off('error', onError);
-      signal.removeEventListener('abort', onAbort);
-    };
-    const onConnect = (): void => {
-      cleanup();
-      socket.setNoDelay(true);
-      socket.setKeepAlive(true, 30_000);
-      resolve(socket);
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      socket.destroy();
-      reject(new RouterOsConnectionError(`cannot connect to RouterOS api-ssl at ${host}:${port}`, { cause: err }));
-    };
-    const onAbort = (): void => {
-      cleanup();
-      socket.on('error', () => undefined);
-      socket.destroy();
-      reject(signal.reason);
-    };
-    socket.once('secureConnect', onConnect);
-    socket.once('error', onError);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });

@@ -1,182 +1,29 @@
 /**
- * FreeRADIUS 3.2 as an independent NAS for Lango's RFC 5176 client: a small raddb written to a
- * temp dir with one client (127.0.0.1, require_message_authenticator = yes) and a
- * `listen { type = coa }` server whose recv-coa logs every packet to a detail file, ACKs
- * Acct-Session-Id "known-session-1" and NAKs anything else with Error-Cause
- * Session-Context-Not-Found. FreeRADIUS checks the Request Authenticator and the
- * Message-Authenticator: code nobody here wrote judges our packets.
+ * FreeRADIUS 3.2 as an independent NAS for Lango's RFC 5176 client: the raddb in
+ * tests/fixtures/freeradius-coa-nas, started by Lango's own launcher, has one client
+ * (127.0.0.1, require_message_authenticator = yes) and a `listen { type = coa }` server whose
+ * recv-coa logs every packet to a detail file, ACKs Acct-Session-Id "known-session-1" and NAKs
+ * anything else with Error-Cause Session-Context-Not-Found. FreeRADIUS checks the Request
+ * Authenticator and the Message-Authenticator: code nobody here wrote judges our packets.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RadiusClient } from '../../src/radius/client';
 import { PacketCode } from '../../src/radius/codec';
 import { RadiusTimeoutError } from '../../src/radius/errors';
 import { DynAuthClient, type DynAuthTarget } from '../../src/radius/dynauth-client';
-import { pickFreeUdpPort } from '../helpers/ports';
+import { startTestFreeRadius, type FreeRadiusHandle } from '../helpers/freeradius';
 
 jest.setTimeout(60000);
 
+/** Both are written in the fixture too (sites-enabled/coa-nas). */
 const SECRET = 'e2e-coa-s3cret';
 const KNOWN = 'known-session-1';
 /** 2 transmissions, 300 + 600 ms: enough on loopback, short for the timeout cases. */
 const SCHEDULE = { irt: 0.3, mrt: 0, mrc: 1, mrd: 0 };
-
-function raddb(port: number): Record<string, string> {
-  const radiusd = `# Minimal FreeRADIUS acting as a NAS's CoA/Disconnect receiver (Lango e2e test).
-prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = /var
-sbindir = \${exec_prefix}/sbin
-logdir = \${confdir}/var/log
-radacctdir = \${logdir}/radacct
-name = freeradius
-modconfdir = \${confdir}/mods-config
-run_dir = \${confdir}/var/run
-db_dir = \${confdir}/var
-libdir = /usr/lib/freeradius
-pidfile = \${run_dir}/\${name}.pid
-max_request_time = 30
-cleanup_delay = 5
-max_requests = 1024
-hostname_lookups = no
-
-log {
-	destination = files
-	colourise = no
-	file = \${logdir}/radius.log
-}
-
-security {
-	allow_core_dumps = no
-	max_attributes = 200
-	reject_delay = 0
-	status_server = no
-}
-
-proxy_requests = no
-
-$INCLUDE clients.conf
-
-thread pool {
-	start_servers = 2
-	max_servers = 4
-	min_spare_servers = 1
-	max_spare_servers = 2
-	max_requests_per_server = 0
-}
-
-modules {
-	$INCLUDE mods-enabled/
-}
-
-$INCLUDE sites-enabled/
-`;
-  const clients = `client lango {
-	ipaddr = 127.0.0.1
-	secret = "${SECRET}"
-	# Packets without a (correct) Message-Authenticator are dropped.
-	require_message_authenticator = yes
-}
-`;
-  const always = `always ok {
-	rcode = ok
-}
-always reject {
-	rcode = reject
-}
-`;
-  const detail = `detail coa_log {
-	filename = \${logdir}/coa-received.detail
-	escape_filenames = no
-	permissions = 0600
-	header = "%t"
-	locking = no
-}
-`;
-  const site = `server coa-nas {
-	listen {
-		type = coa
-		ipaddr = 127.0.0.1
-		port = ${port}
-	}
-	recv-coa {
-		coa_log
-		if (&Acct-Session-Id && &Acct-Session-Id == "${KNOWN}") {
-			ok
-		}
-		else {
-			update reply {
-				&Error-Cause := Session-Context-Not-Found
-			}
-			reject
-		}
-	}
-	send-coa {
-		ok
-	}
-}
-`;
-  return {
-    'radiusd.conf': radiusd,
-    'clients.conf': clients,
-    'mods-enabled/always': always,
-    'mods-enabled/detail': detail,
-    'sites-enabled/coa-nas': site,
-  };
-}
-
-interface Running {
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly output: string[];
-  readonly exited: Promise<void>;
-}
-
-async function startFreeRadius(dir: string): Promise<Running> {
-  const binary = process.env.LANGO_FREERADIUS_BIN ?? 'freeradius';
-  let lastOutput: string[] = [];
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await pickFreeUdpPort('127.0.0.1');
-    for (const [name, text] of Object.entries(raddb(port))) {
-      await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
-      await writeFile(path.join(dir, name), text, { mode: 0o600 });
-    }
-    await mkdir(path.join(dir, 'var/log'), { recursive: true });
-    await mkdir(path.join(dir, 'var/run'), { recursive: true });
-    const output: string[] = [];
-    const child = spawn(binary, ['-f', '-l', 'stdout', '-d', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const ready = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 15000);
-      const onData = (chunk: Buffer): void => {
-        output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        if (output.some((l) => l.includes('Ready to process requests'))) {
-          clearTimeout(timer);
-          resolve(true);
-        }
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
-      child.once('error', (err) => {
-        output.push(String(err));
-        clearTimeout(timer);
-        resolve(false);
-      });
-      void exited.then(() => {
-        clearTimeout(timer);
-        resolve(false);
-      });
-    });
-    if (ready) return { child, port, output, exited };
-    child.kill('SIGKILL');
-    await exited;
-    lastOutput = output;
-  }
-  throw new Error(`FreeRADIUS did not start:\n${lastOutput.join('\n')}`);
-}
+const FIXTURE = path.resolve(__dirname, '../fixtures/freeradius-coa-nas');
+/** The fixture loads no sql module: the URL only fills $ENV{LANGO_RADIUS_DB}, which it never reads. */
+const UNUSED_DATABASE_URL = 'postgres://unused@127.0.0.1:1/unused';
 
 /** The detail file as packet blocks (attribute lines of one received packet each). */
 async function detailBlocks(dir: string): Promise<string[]> {
@@ -184,26 +31,19 @@ async function detailBlocks(dir: string): Promise<string[]> {
   return text.split(/\n\s*\n/).filter((b) => b.trim() !== '');
 }
 
-let dir: string;
-let fr: Running;
+let fr: FreeRadiusHandle;
 let target: DynAuthTarget;
 const client = new DynAuthClient({ schedule: SCHEDULE });
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'lango-coa-e2e-'));
-  fr = await startFreeRadius(dir);
-  target = { host: '127.0.0.1', port: fr.port, secret: SECRET };
+  // The CoA socket takes the port the launcher picks for "auth" ($ENV{LANGO_RADIUS_AUTH_PORT}).
+  fr = await startTestFreeRadius(UNUSED_DATABASE_URL, { sourceDir: FIXTURE });
+  target = { host: '127.0.0.1', port: fr.authPort, secret: SECRET };
 });
 
 afterAll(async () => {
   await client.close();
-  if (fr && fr.child.exitCode === null && fr.child.signalCode === null) {
-    fr.child.kill('SIGTERM');
-    const killer = setTimeout(() => fr.child.kill('SIGKILL'), 10000);
-    await fr.exited;
-    clearTimeout(killer);
-  }
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await fr?.stop();
 });
 
 describe('DynAuthClient against FreeRADIUS as the NAS', () => {
@@ -227,7 +67,7 @@ describe('DynAuthClient against FreeRADIUS as the NAS', () => {
       attributes: [{ name: 'Mikrotik-Rate-Limit', value: '2M/5M' }],
     });
     expect(res).toMatchObject({ outcome: 'ack', attempts: 1 });
-    const block = (await detailBlocks(dir)).find((b) => b.includes('Packet-Type = CoA-Request') && b.includes('2M/5M'));
+    const block = (await detailBlocks(fr.dir)).find((b) => b.includes('Packet-Type = CoA-Request') && b.includes('2M/5M'));
     expect(block).toBeDefined();
     expect(block).toContain('Mikrotik-Rate-Limit = "2M/5M"');
     expect(block).toMatch(/Message-Authenticator = 0x[0-9a-f]{32}/);
@@ -254,7 +94,7 @@ describe('DynAuthClient against FreeRADIUS as the NAS', () => {
   });
 
   it('FreeRADIUS really checks the Message-Authenticator: none, or a wrong one, is dropped', async () => {
-    const raw = new RadiusClient({ host: '127.0.0.1', port: fr.port, secret: SECRET, retransmit: [400] });
+    const raw = new RadiusClient({ host: '127.0.0.1', port: fr.authPort, secret: SECRET, retransmit: [400] });
     try {
       const ts = { name: 'Event-Timestamp', value: Math.floor(Date.now() / 1000) };
       const asid = { name: 'Acct-Session-Id', value: KNOWN };

@@ -10,13 +10,15 @@ import { createTestDatabase, TestDatabase } from '../helpers/db';
 import { createTestApi, TestApi, TestTenant, suffix } from '../helpers/api';
 import { startTestFreeRadius, FreeRadiusHandle } from '../helpers/freeradius';
 import { createLogger } from '../../src/logger';
+import { loadConfig } from '../../src/config';
 import { startWorker, type Worker } from '../../src/jobs/worker';
-import { runSweep } from '../../src/jobs/checks';
+import { runSweep } from '../../src/jobs/sweep';
 import { routerOsKick } from '../../src/mikrotik/fallback';
-import { startRouterOsSimulator, type RouterOsSimulator } from '../../src/mikrotik/routeros-simulator';
+import { startRouterOsSimulator, type RouterOsSimulator } from '../../src/simulate/routeros-simulator';
 import { startNasSimulator, type NasSimulator } from '../../src/simulate/nas-simulator';
 import { RadiusClient, getString, getNumber, getAttributes } from '../../src/radius';
-import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/services/enforcement.service';
+import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/modules/enforcement/contract';
+import { softBlockReply } from '../../src/modules/enforcement/soft-block';
 import { eventually } from '../integration/enforcement-fixtures';
 
 jest.setTimeout(90000);
@@ -45,7 +47,7 @@ beforeAll(async () => {
     routerOsKick,
     // 2 transmissions per attempt (300 + 600 ms), 3 attempts 200 ms apart; the quota check
     // every 300 ms; no sweep: subscription ends must be caught by the timer alone.
-    options: { schedule: { irt: 0.3, mrt: 0, mrc: 1, mrd: 0 }, sender: { retryDelaysMs: [200], pollMs: 200 }, sweepMs: 0, quotaMs: 300, staleMs: 0 },
+    options: { targets: loadConfig({ LANGO_ENV: 'test' }).enforcementTargets, schedule: { irt: 0.3, mrt: 0, mrc: 1, mrd: 0 }, sender: { retryDelaysMs: [200], pollMs: 200 }, sweepMs: 0, quotaMs: 300, staleMs: 0 },
   });
   await worker.ready;
 });
@@ -211,6 +213,14 @@ describe('enforcement through FreeRADIUS and the NAS simulator', () => {
       expect(getString(blocked.reply, 'Reply-Message')).toBeUndefined();
       expect(getString(blocked.reply, 'WISPr-Bandwidth-Max-Down')).toBeUndefined();
       expect(getAttributes(blocked.reply, 'Class').map((c) => Buffer.from(c as Buffer).toString())).toEqual(['lango-soft-block']);
+      // What FreeRADIUS built from the tenant's settings is the reply TypeScript states for them.
+      for (const { attribute, value } of softBlockReply(tenantSettings.body)) {
+        const got =
+          attribute === 'Class' ? Buffer.from(getAttributes(blocked.reply, 'Class')[0] as Buffer).toString()
+          : attribute === 'Session-Timeout' ? String(getNumber(blocked.reply, attribute))
+          : getString(blocked.reply, attribute);
+        expect([attribute, got]).toEqual([attribute, value]);
+      }
       const row = await eventually(async () => radacct(blocked.session!.acctSessionId), 'accounting start');
       expect(row.class).toBe(SOFT_BLOCK_CLASS_RADACCT);
       expect((await request(api.app).get(`/api/v1/sessions/${row.radacctid}`).set(t.auth)).body).toMatchObject({ softBlocked: true, live: true });

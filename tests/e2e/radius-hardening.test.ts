@@ -11,13 +11,12 @@
  */
 import request from 'supertest';
 import { createTestDatabase, TestDatabase } from '../helpers/db';
-import { createTestApi, TestApi, TestTenant } from '../helpers/api';
+import { ANY_TARGET, createTestApi, testServices, TestApi, TestTenant } from '../helpers/api';
 import { startTestFreeRadius, FreeRadiusHandle } from '../helpers/freeradius';
 import { radclient, q } from '../helpers/radclient';
 import { eventually } from '../integration/enforcement-fixtures';
 import { RadiusClient, PacketCode, getString } from '../../src/radius';
-import { createServices } from '../../src/services';
-import { SYSTEM } from '../../src/services/context';
+import { SYSTEM } from '../../src/modules/audit/actor';
 
 let tdb: TestDatabase;
 let api: TestApi;
@@ -211,7 +210,7 @@ describe('tenant suspension', () => {
 
 describe('NAS approval', () => {
   it('a NAS waiting for approval is ignored by FreeRADIUS; approved, it works; another tenant cannot take its address', async () => {
-    const services = createServices(tdb.appDb, { nasApproval: 'platform' });
+    const services = testServices(tdb.appDb, { nasApproval: 'platform' });
     const T = await api.newTenant();
     const U = await api.newTenant();
     const nas = await services.nas.create(SYSTEM, T.id, { name: 'pending', address: '127.0.0.6', secret: 'pending-secret' });

@@ -4,10 +4,13 @@ import request from 'supertest';
 import type { Knex } from 'knex';
 import { createTestDatabase, TestDatabase } from './db';
 import { createLogger } from '../../src/logger';
-import { createServices, Services } from '../../src/services';
-import { createApp } from '../../src/http/app';
-import { signToken } from '../../src/http/auth';
+import { loadConfig, type Config } from '../../src/config';
+import { createServices, Services } from '../../src/modules/services';
+import { createApp, type AppDeps } from '../../src/http/app';
+import { appConfig } from '../../src/main';
+import { signToken } from '../../src/modules/tenancy/credentials';
 import type { RouteRegistry } from '../../src/http/registry';
+import type { TargetPolicy } from '../../src/config/networks';
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256';
 
@@ -33,12 +36,29 @@ export interface TestApi {
 
 export const suffix = () => randomBytes(4).toString('hex');
 
-export async function createTestApi(tdb?: TestDatabase, db?: Knex): Promise<TestApi> {
+/** NAS in tests may have any address (development mode: loopback too). */
+export const ANY_TARGET: TargetPolicy = { networks: ['0.0.0.0/0', '::/0'], allowLoopback: true };
+
+/** The configuration of a test run: the defaults (src/config), the test secret, any address as a NAS. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return { ...loadConfig({ LANGO_ENV: 'test', LANGO_JWT_SECRET: JWT_SECRET, LANGO_JWT_TTL: '3600', ...env }), enforcementTargets: ANY_TARGET };
+}
+
+export function testServices(db: Knex, overrides: Partial<Config> = {}): Services {
+  return createServices(db, { ...testConfig(), ...overrides });
+}
+
+/** The app as `lango api` builds it, every answer checked against its schema. */
+export function testApp(db: Knex, services: Services, config: Config = testConfig(), extra: Partial<AppDeps> = {}) {
+  return createApp({ db, services, config: appConfig(config), logger: createLogger('silent'), checkResponses: true, ...extra });
+}
+
+export async function createTestApi(tdb?: TestDatabase, db?: Knex, opts: { enforcementTargets?: TargetPolicy } = {}): Promise<TestApi> {
   const t = tdb ?? (await createTestDatabase());
   // The application role, as in production: a missing grant fails the tests.
   const handle = db ?? t.appDb;
-  const services = createServices(handle);
-  const { app, registry, openapi } = createApp({ db: handle, services, config: { jwtSecret: JWT_SECRET, jwtTtlSeconds: 3600 }, logger: createLogger('silent') });
+  const services = testServices(handle, opts.enforcementTargets ? { enforcementTargets: opts.enforcementTargets } : {});
+  const { app, registry, openapi } = testApp(handle, services);
   const admin = await services.users.createPlatformAdmin(`root-${suffix()}@lango.test`, 'root-password-1');
   const adminAuth = { Authorization: `Bearer ${signToken(JWT_SECRET, 3600, { sub: admin.id, role: 'platform_admin', tid: null, ver: 0 })}` };
   return {

@@ -9,7 +9,7 @@ import {
   startFreeRadius,
   type FreeRadiusHandle,
   type StartFreeRadiusOptions,
-} from '../../src/freeradius/runner';
+} from '../../src/freeradius';
 
 export type { FreeRadiusHandle };
 

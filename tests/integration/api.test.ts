@@ -85,7 +85,10 @@ describe('plans are FreeRADIUS groups', () => {
     const p = await plan(t);
     const s = await request(api.app).post('/api/v1/subscribers').set(t.auth).send({ username: `u${suffix()}`, password: 'pw', planId: p.id });
     expect(s.status).toBe(201);
-    expect((await request(api.app).delete(`/api/v1/plans/${p.id}`).set(t.auth)).status).toBe(409);
+    const inUse = await request(api.app).delete(`/api/v1/plans/${p.id}`).set(t.auth);
+    expect([inUse.status, inUse.body.error.code]).toEqual([409, 'PLAN_IN_USE']);
+    // Refused as a whole: the group rows are still there.
+    expect(await api.db('radgroupreply').where({ groupname: p.groupname }).count()).not.toEqual([{ count: '0' }]);
     const p2 = await plan(t);
     expect((await request(api.app).delete(`/api/v1/plans/${p2.id}`).set(t.auth)).status).toBe(204);
     expect(await api.db('radgroupreply').where({ groupname: p2.groupname }).count()).toEqual([{ count: '0' }]);
@@ -159,22 +162,33 @@ describe('subscribers', () => {
     }
   });
 
-  it('suspends, activates, renews, changes plan, resets the password and deletes without orphans', async () => {
+  /** A tenant with two plans and a subscriber on the first. */
+  async function bob() {
     const t = await api.newTenant();
     const p1 = await plan(t, { durationSeconds: 3600 });
     const p2 = await plan(t, { durationSeconds: 7200, rateLimit: '10M/10M' });
     const s = (await request(api.app).post('/api/v1/subscribers').set(t.auth).send({ username: 'bob', password: 'pw1', planId: p1.id })).body;
+    const post = (path: string, body: Record<string, unknown> = {}) => request(api.app).post(`/api/v1/subscribers/${s.id}${path}`).set(t.auth).send(body);
+    return { t, p1, p2, s, post };
+  }
 
-    const sus = await request(api.app).post(`/api/v1/subscribers/${s.id}/suspend`).set(t.auth).send({ reason: 'unpaid' });
+  it('suspends with a reason and activates', async () => {
+    const { post } = await bob();
+    const sus = await post('/suspend', { reason: 'unpaid' });
     expect(sus.body).toMatchObject({ status: 'suspended', suspendedReason: 'unpaid' });
-    expect((await request(api.app).post(`/api/v1/subscribers/${s.id}/activate`).set(t.auth).send({})).body.status).toBe('active');
+    expect((await post('/activate')).body.status).toBe('active');
+  });
 
-    const ren = await request(api.app).post(`/api/v1/subscribers/${s.id}/renew`).set(t.auth).send({});
+  it('renews: the new period starts when the current one ends', async () => {
+    const { s, post } = await bob();
+    const ren = await post('/renew');
     expect(ren.status).toBe(200);
-    // renewal starts when the current period ends
     expect(new Date(ren.body.subscription.startsAt).getTime()).toBeCloseTo(new Date(s.expiresAt).getTime(), -3);
+  });
 
-    const ch = await request(api.app).post(`/api/v1/subscribers/${s.id}/change-plan`).set(t.auth).send({ planId: p2.id });
+  it('changes plan now: the FreeRADIUS group and the one live period are the new plan', async () => {
+    const { t, p2, s, post } = await bob();
+    const ch = await post('/change-plan', { planId: p2.id });
     expect(ch.status).toBe(200);
     expect(ch.body.subscriber.planId).toBe(p2.id);
     expect(await api.db('radusergroup').where({ tenant_id: t.id, username: 'bob' }).pluck('groupname')).toEqual([p2.groupname]);
@@ -182,16 +196,30 @@ describe('subscribers', () => {
     const live = subs.filter((x: { status: string; endsAt: string }) => x.status === 'active' && new Date(x.endsAt) > new Date());
     expect(live).toHaveLength(1);
     expect(live[0].planId).toBe(p2.id);
+  });
 
-    expect((await request(api.app).post(`/api/v1/subscribers/${s.id}/reset-password`).set(t.auth).send({ password: 'pw2' })).status).toBe(204);
+  it('resets the password in radcheck', async () => {
+    const { t, post } = await bob();
+    expect((await post('/reset-password', { password: 'pw2' })).status).toBe(204);
     expect(await api.db('radcheck').where({ tenant_id: t.id, username: 'bob' }).pluck('value')).toEqual(['pw2']);
+  });
 
+  it('deletes without orphans: no FreeRADIUS rows, no periods, 404 after', async () => {
+    const { t, s } = await bob();
     expect((await request(api.app).delete(`/api/v1/subscribers/${s.id}`).set(t.auth)).status).toBe(204);
     for (const table of ['radcheck', 'radreply', 'radusergroup']) {
       expect(await api.db(table).where({ tenant_id: t.id, username: 'bob' }).count()).toEqual([{ count: '0' }]);
     }
     expect(await api.db('subscriptions').where({ subscriber_id: s.id }).count()).toEqual([{ count: '0' }]);
     expect((await request(api.app).get(`/api/v1/subscribers/${s.id}`).set(t.auth)).status).toBe(404);
+  });
+
+  it('records every step in the audit trail, newest first, also after the delete', async () => {
+    const { t, p2, s, post } = await bob();
+    for (const [path, body] of [['/suspend', { reason: 'unpaid' }], ['/activate', {}], ['/renew', {}], ['/change-plan', { planId: p2.id }], ['/reset-password', { password: 'pw2' }]] as const) {
+      expect((await post(path, body)).status).toBeLessThan(300);
+    }
+    expect((await request(api.app).delete(`/api/v1/subscribers/${s.id}`).set(t.auth)).status).toBe(204);
     const trail = (await request(api.app).get(`/api/v1/audit-log?entity=subscriber&entityId=${s.id}`).set(t.auth)).body.data.map((a: { action: string }) => a.action);
     expect(trail).toEqual(['subscriber.delete', 'subscriber.reset_password', 'subscriber.change_plan', 'subscriber.renew', 'subscriber.activate', 'subscriber.suspend', 'subscriber.create']);
   });

@@ -7,8 +7,8 @@
 import request from 'supertest';
 import { gzipSync } from 'node:zlib';
 import { createTestApi, suffix, TestApi, TestTenant } from '../helpers/api';
-import { ERRORS, ErrorCode } from '../../src/errors';
-import { mapDbError } from '../../src/db/knex';
+import { ERRORS, ErrorCode } from '../../src/lib/errors';
+import { mapDbError } from '../../src/db/errors';
 import type { RouteSpec } from '../../src/http/registry';
 
 let api: TestApi;
@@ -285,7 +285,8 @@ describe('the bounds keep valid input working', () => {
     const sub = await request(api.app).post('/api/v1/subscribers').set(t.auth).send({ username: `ü-${suffix()}-😀`, password: 'pässwörd\u0007', fullName: 'Wanjirũ 😀' });
     expect(sub.status).toBe(201);
     expect(sub.body.fullName).toBe('Wanjirũ 😀');
-    const v6 = await request(api.app).post('/api/v1/nas').set(t.auth).send({ name: 'v6', address: `fe80::${Math.floor(Math.random() * 0xffff).toString(16)}`, secret: 'sekret123' });
+    // Not link-local: that is never a NAS address the worker may send to (decision 29).
+    const v6 = await request(api.app).post('/api/v1/nas').set(t.auth).send({ name: 'v6', address: `fd00::${Math.floor(Math.random() * 0xffff).toString(16)}`, secret: 'sekret123' });
     expect(v6.status).toBe(201);
   });
 });

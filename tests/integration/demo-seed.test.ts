@@ -6,9 +6,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, TestDatabase } from '../helpers/db';
-import { createServices } from '../../src/services';
-import { seedDemo, stateJwtSecret } from '../../src/cli/up';
-import { SYSTEM } from '../../src/services/context';
+import { testServices } from '../helpers/api';
+import { seedDemo } from '../../src/demo-seed';
+import { stateJwtSecret } from '../../src/stack';
+import { SYSTEM } from '../../src/modules/audit/actor';
 import { DEVELOPMENT_JWT_SECRET } from '../../src/config';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -33,7 +34,7 @@ const mode = (file: string) => statSync(file).mode & 0o777;
 describe('demo seeding', () => {
   it("gives the demo owner its own password, kept beside the platform admin's; seeding again changes nothing", async () => {
     const tdb = await database();
-    const services = createServices(tdb.db);
+    const services = testServices(tdb.db);
     const dir = stateDir();
     const cred = await seedDemo(tdb.db, services, dir);
     expect(cred.tenantAdminEmail).toBe('owner@demo.lango.local');
@@ -53,7 +54,7 @@ describe('demo seeding', () => {
 
   it("gives an owner seeded before it had a password of its own a new one: no longer the admin's", async () => {
     const tdb = await database();
-    const services = createServices(tdb.db);
+    const services = testServices(tdb.db);
     const dir = stateDir();
     // What the previous seedDemo left: one password for both accounts, and a file without the owner's.
     const old = { adminEmail: 'admin@lango.local', adminPassword: 'old-shared-password' };

@@ -7,80 +7,21 @@
  */
 import { Writable } from 'node:stream';
 import request from 'supertest';
-import { createTestDatabase, TestDatabase } from '../helpers/db';
-import { createTestApi, TestApi, TestTenant, suffix } from '../helpers/api';
+import { suffix } from '../helpers/api';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 import { createDb } from '../../src/db/knex';
 import { createLogger } from '../../src/logger';
-import { startWorker, type Worker, type WorkerOptions } from '../../src/jobs/worker';
-import { claimDue } from '../../src/jobs/outbox';
-import { closeStaleSessions, runQuotaCheck, runSweep } from '../../src/jobs/checks';
+import { claimDue } from '../../src/modules/enforcement/outbox.repo';
+import { closeStaleSessions } from '../../src/jobs/stale';
+import { runQuotaCheck } from '../../src/jobs/quota';
+import { runSweep } from '../../src/jobs/sweep';
 import { startNasSimulator } from '../../src/simulate/nas-simulator';
-import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/services/enforcement.service';
-import { addNas, eventually, openSession, scriptedNas, sessionIds, type ScriptedNas } from './enforcement-fixtures';
+import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/modules/enforcement/contract';
+import { actions, addNas, eventually, FAST, nas, openSession, SECRET, sessionIds, subscriber, useEnvs, worker } from './enforcement-fixtures';
 
 jest.setTimeout(60000);
 
-const SECRET = 'coa-secret-1';
-const silent = createLogger('silent');
-/** Fast retransmission for loopback: 2 transmissions, 200 + 400 ms. */
-const FAST: WorkerOptions = {
-  schedule: { irt: 0.2, mrt: 0, mrc: 1, mrd: 0 },
-  sender: { retryDelaysMs: [100], pollMs: 100 },
-  sweepMs: 0,
-  quotaMs: 0,
-  staleMs: 0,
-};
-
-interface Env {
-  tdb: TestDatabase;
-  api: TestApi;
-  t: TestTenant;
-  plan: any;
-  workers: Worker[];
-  nases: ScriptedNas[];
-}
-
-const envs: Env[] = [];
-
-async function env(): Promise<Env> {
-  const tdb = await createTestDatabase();
-  const api = await createTestApi(tdb);
-  const t = await api.newTenant();
-  const plan = (await request(api.app).post('/api/v1/plans').set(t.auth).send({ name: `Daily ${suffix()}`, durationSeconds: 86400, rateLimit: '2M/5M' })).body;
-  const e = { tdb, api, t, plan, workers: [], nases: [] };
-  envs.push(e);
-  return e;
-}
-
-afterEach(async () => {
-  for (const e of envs.splice(0)) {
-    for (const w of e.workers) await w.stop();
-    for (const n of e.nases) await n.close();
-    await e.api.close();
-    await e.tdb.drop();
-  }
-});
-
-async function subscriber(e: Env, username = `u-${suffix()}`, body: Record<string, unknown> = {}) {
-  const res = await request(e.api.app).post('/api/v1/subscribers').set(e.t.auth).send({ username, password: 'pw', planId: e.plan.id, ...body });
-  expect(res.status).toBe(201);
-  return res.body;
-}
-
-async function nas(e: Env, extra: Record<string, unknown> = {}): Promise<{ id: string; nas: ScriptedNas }> {
-  const n = await scriptedNas(SECRET);
-  e.nases.push(n);
-  return { id: await addNas(e.tdb.db, e.t.id, '127.0.0.1', SECRET, n.port, { identifier: `id-${suffix()}`, ...extra }), nas: n };
-}
-
-function worker(e: Env, options: WorkerOptions = FAST, db = e.tdb.db, url = e.tdb.url, logger = silent): Worker {
-  const w = startWorker({ db, databaseUrl: url, logger, options });
-  e.workers.push(w);
-  return w;
-}
-
-const actions = (e: Env, where: Record<string, unknown> = {}) => e.tdb.db('enforcement_actions').where({ tenant_id: e.t.id, ...where }).orderBy('created_at');
+const { env } = useEnvs();
 
 describe('the outbox is written in the transaction of the change', () => {
   it('suspend queues a Disconnect per open session of that subscriber only; activate queues nothing', async () => {
@@ -228,21 +169,24 @@ describe('the worker', () => {
     expect((await actions(e)).every((r) => r.attempts === 1)).toBe(true);
   });
 
-  it('a NAS that does not answer: retried with backoff, then timeout (no RouterOS API configured: no fallback)', async () => {
+  it.each([
+    ['the default 3', FAST, 3],
+    ['the configured number of (LANGO_WORKER_RETRY_MAX_ATTEMPTS)', { ...FAST, sender: { ...FAST.sender, maxAttempts: 2 } }, 2],
+  ])('a NAS that does not answer: retried with backoff, then timeout after %s attempts (no RouterOS API configured: no fallback)', async (_name, options, attempts) => {
     const e = await env();
     const n = await nas(e);
     n.nas.answer = 'silent';
     const s = await subscriber(e);
     const a = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username });
-    worker(e);
+    worker(e, options);
     const r = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(e.t.auth).send({});
     const done = await eventually(async () => {
       const v = (await request(e.api.app).get(`/api/v1/enforcement-actions/${r.body.id}`).set(e.t.auth)).body;
       return v.status === 'timeout' ? v : undefined;
     }, 'timeout');
-    // 3 attempts x 2 transmissions of the same packet each.
-    expect(done).toMatchObject({ attempts: 3, maxAttempts: 3, lastError: 'TIMEOUT', fallback: null, errorCause: null });
-    expect(n.nas.received).toHaveLength(6);
+    // Every attempt x 2 transmissions of the same packet.
+    expect(done).toMatchObject({ attempts, maxAttempts: attempts, lastError: 'TIMEOUT', fallback: null, errorCause: null });
+    expect(n.nas.received).toHaveLength(2 * attempts);
   });
 
   it('a NAS answering garbage does not stall the others; forged replies are dropped and logged, never trusted', async () => {
@@ -352,6 +296,19 @@ describe('the checks', () => {
     expect(sessionIds(n.nas)).toHaveLength(1);
   });
 
+  it("the sweep disconnects a suspended tenant's sessions that began after the suspension", async () => {
+    const e = await env();
+    const n = await nas(e);
+    const s = await subscriber(e);
+    // Suspended with nothing online; then a session's Start arrives (its login raced the
+    // suspension), so the suspension's own Disconnects could not cover it.
+    await e.tdb.db('tenants').where({ id: e.t.id }).update({ status: 'suspended' });
+    await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username });
+    expect((await runSweep(e.tdb.db)).enqueued).toBe(1);
+    expect((await actions(e)).map((r) => [r.reason, r.context.cause])).toEqual([['tenant_suspended', 'tenant_suspended']]);
+    expect((await runSweep(e.tdb.db)).enqueued).toBe(0);
+  });
+
   it('quota from interim updates: every open session of a user over quota is disconnected', async () => {
     const e = await env();
     const n = await nas(e);
@@ -422,7 +379,8 @@ describe('the checks', () => {
 });
 
 describe('sessions API', () => {
-  it('lists live sessions with filters, a subscriber history, one session; tenant-scoped; disconnect is idempotent', async () => {
+  /** Two NAS, two subscribers: a, b live for s1 (on n1, n2), c live for s2 (n2), old ended for s1. */
+  async function sessions() {
     const e = await env();
     const n1 = await nas(e);
     const n2 = await nas(e);
@@ -434,36 +392,55 @@ describe('sessions API', () => {
     const old = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n1.id, username: s1.username });
     await e.tdb.db('radacct').where({ radacctid: old.id }).update({ acctstoptime: e.tdb.db.fn.now(), acctterminatecause: 'User-Request' });
     const get = (path: string) => request(e.api.app).get(`/api/v1${path}`).set(e.t.auth);
+    return { e, n1, n2, s1, s2, a, b, c, old, get };
+  }
 
+  it('lists live sessions, filtered by NAS, subscriber or username', async () => {
+    const { n2, s1, s2, a, b, c, get } = await sessions();
     const all = (await get('/sessions')).body;
     expect(all.page.total).toBe(3);
     expect(all.data.map((x: any) => x.id).sort()).toEqual([a.id, b.id, c.id].sort());
     expect((await get(`/sessions?nasId=${n2.id}`)).body.data.map((x: any) => x.id).sort()).toEqual([b.id, c.id].sort());
     expect((await get(`/sessions?subscriberId=${s1.id}`)).body.data.map((x: any) => x.id).sort()).toEqual([a.id, b.id].sort());
     expect((await get(`/sessions?username=${encodeURIComponent(s2.username)}`)).body.data.map((x: any) => x.id)).toEqual([c.id]);
+  });
+
+  it("shows a subscriber's history, live and ended, and one session with its counters", async () => {
+    const { n1, s1, a, b, old, get } = await sessions();
     const hist = (await get(`/subscribers/${s1.id}/sessions`)).body;
     expect(hist.data.map((x: any) => [x.id, x.live])).toEqual(expect.arrayContaining([[old.id, false], [a.id, true], [b.id, true]]));
     expect(hist.page.total).toBe(3);
     const one = (await get(`/sessions/${a.id}`)).body;
     expect(one).toMatchObject({ id: a.id, live: true, username: s1.username, subscriberId: s1.id, nasId: n1.id, inputOctets: 1234, acctSessionId: a.acctSessionId, framedIpAddress: '10.5.50.9' });
+  });
 
+  it("never shows or disconnects another tenant's sessions; needs a login", async () => {
+    const { e, a } = await sessions();
     const other = await e.api.newTenant();
     expect((await request(e.api.app).get(`/api/v1/sessions/${a.id}`).set(other.auth)).status).toBe(404);
     expect((await request(e.api.app).get('/api/v1/sessions').set(other.auth)).body.page.total).toBe(0);
     const foreign = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(other.auth).send({});
     expect([foreign.status, foreign.body.error.code]).toEqual([404, 'SESSION_NOT_FOUND']);
+    const d = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(e.t.auth).send({});
+    expect((await request(e.api.app).get(`/api/v1/enforcement-actions/${d.body.id}`).set(other.auth)).status).toBe(404);
+    expect((await request(e.api.app).get('/api/v1/sessions')).status).toBe(401);
+  });
+
+  it('refuses to disconnect an ended session, and bad ids and instants', async () => {
+    const { e, s1, old, get } = await sessions();
     const ended = await request(e.api.app).post(`/api/v1/sessions/${old.id}/disconnect`).set(e.t.auth).send({});
     expect([ended.status, ended.body.error.code]).toEqual([409, 'INVALID_STATE']);
     expect((await get('/sessions/abc')).status).toBe(400);
     expect((await get(`/subscribers/${s1.id}/sessions?from=yesterday`)).status).toBe(400);
+  });
 
+  it('disconnect is idempotent while the action is in flight, and audited once', async () => {
+    const { e, a, get } = await sessions();
     const d1 = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(e.t.auth).send({});
     const d2 = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(e.t.auth).send({});
     expect([d1.status, d2.status]).toEqual([202, 202]);
     expect(d2.body.id).toBe(d1.body.id);
     expect((await get(`/enforcement-actions?sessionId=${a.id}`)).body.data.map((x: any) => x.id)).toEqual([d1.body.id]);
-    expect((await request(e.api.app).get(`/api/v1/enforcement-actions/${d1.body.id}`).set(other.auth)).status).toBe(404);
-    expect((await request(e.api.app).get('/api/v1/sessions')).status).toBe(401);
     const audit = await e.tdb.db('audit_log').where({ tenant_id: e.t.id, action: 'session.disconnect' });
     expect(audit).toHaveLength(1);
   });

@@ -3,6 +3,7 @@
  * with the independent radtest/radclient client from freeradius-utils.
  */
 import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,7 +17,7 @@ import {
   resolveFreeRadiusSourceDir,
   startFreeRadius,
   type FreeRadiusHandle,
-} from '../../src/freeradius/runner';
+} from '../../src/freeradius';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { startTestFreeRadius, TEST_FREERADIUS_STATE_DIR } from '../helpers/freeradius';
 import { migrationSource } from '../../db/migrations';
@@ -52,6 +53,22 @@ function isRunning(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Whether a UDP socket can bind 127.0.0.1:port right now (it is closed again at once). */
+async function canBindUdp(port: number): Promise<boolean> {
+  const socket = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ port, address: '127.0.0.1', exclusive: true }, () => resolve());
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    socket.close();
   }
 }
 
@@ -179,15 +196,17 @@ describe('stop()', () => {
     const t = await createTestDatabase();
     try {
       const radius = await startTestFreeRadius(t.radiusUrl);
-      const { pid, dir, authPort } = radius;
-      const started = Date.now();
+      const { pid, dir, authPort, acctPort, statusPort } = radius;
       await Promise.all([radius.stop(), radius.stop()]);
-      expect(Date.now() - started).toBeLessThan(6000);
+      // SIGTERM was enough: a clean exit, not the SIGKILL that follows after 5 s.
+      expect(await radius.exited).toEqual({ code: 0, signal: null });
       expect(isRunning(pid)).toBe(false);
       expect(existsSync(dir)).toBe(false);
+      // Every port it held can be bound again.
+      for (const port of [authPort, acctPort, statusPort]) expect(await canBindUdp(port)).toBe(true);
       await radius.stop(); // idempotent
       // The same fixed ports can be used again at once.
-      const again = await startTestFreeRadius(t.radiusUrl, { authPort, acctPort: radius.acctPort });
+      const again = await startTestFreeRadius(t.radiusUrl, { authPort, acctPort });
       expect(again.authPort).toBe(authPort);
       await again.stop();
       expect(isRunning(again.pid)).toBe(false);
@@ -289,7 +308,6 @@ describe('failures', () => {
   });
 
   it('a port already in use gives FreeRadiusStartError with the last lines of output', async () => {
-    const dgram = await import('node:dgram');
     const blocker = dgram.createSocket('udp4');
     await new Promise<void>((r) => blocker.bind(0, '127.0.0.1', () => r()));
     const port = blocker.address().port;
@@ -332,7 +350,7 @@ describe('failures', () => {
     const broken = await mkdtemp(path.join(os.tmpdir(), 'lango-broken-raddb-'));
     try {
       await cp(resolveFreeRadiusSourceDir(), broken, { recursive: true, verbatimSymlinks: true });
-      await appendFile(path.join(broken, 'policy.d', 'lango'), '\nlango_broken {\n\tif (&reply:Nope-Such-Attribute) {\n');
+      await appendFile(path.join(broken, 'policy.d', 'lango-authorize'), '\nlango_broken {\n\tif (&reply:Nope-Such-Attribute) {\n');
       const err = await checkFreeRadiusConfig({
         databaseUrl: 'postgres://u:p@127.0.0.1:1/d',
         authPort: 0,

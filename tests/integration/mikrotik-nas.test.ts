@@ -2,9 +2,7 @@
  * NAS RouterOS API credentials (write-only) and GET /nas/{id}/mikrotik.rsc through the REST API.
  */
 import request from 'supertest';
-import { createApp } from '../../src/http/app';
-import { createLogger } from '../../src/logger';
-import { createTestApi, JWT_SECRET, suffix, TestApi, TestTenant } from './../helpers/api';
+import { createTestApi, suffix, testApp, testConfig, TestApi, TestTenant } from './../helpers/api';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -154,12 +152,7 @@ describe('GET /nas/{id}/mikrotik.rsc', () => {
   it('uses LANGO_PUBLIC_RADIUS_ADDRESS and the FreeRADIUS ports from config when given', async () => {
     const t = await api.newTenant();
     const n = await nas(t);
-    const { app } = createApp({
-      db: api.db,
-      services: api.services,
-      config: { jwtSecret: JWT_SECRET, jwtTtlSeconds: 3600, radius: { publicAddress: 'radius.isp.example', authPort: 11812, acctPort: 11813 } },
-      logger: createLogger('silent'),
-    });
+    const { app } = testApp(api.db, api.services, testConfig({ LANGO_PUBLIC_RADIUS_ADDRESS: 'radius.isp.example', LANGO_RADIUS_AUTH_PORT: '11812', LANGO_RADIUS_ACCT_PORT: '11813' }));
     const res = await request(app).get(`/api/v1/nas/${n.id}/mikrotik.rsc`).set(t.auth);
     expect(res.status).toBe(200);
     expect(res.text).toContain(':local langoRadius "radius.isp.example"');

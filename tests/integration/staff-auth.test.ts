@@ -4,12 +4,9 @@
  * tokens and keys, per-tenant staff emails, and login rate limits.
  */
 import request from 'supertest';
-import { createTestApi, JWT_SECRET, TestApi, TestTenant, suffix } from '../helpers/api';
-import { createApp } from '../../src/http/app';
-import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { signToken } from '../../src/http/auth';
-import { claimDue } from '../../src/jobs/outbox';
+import { createTestApi, JWT_SECRET, TestApi, TestTenant, suffix, testApp, testConfig, testServices } from '../helpers/api';
+import { signToken } from '../../src/modules/tenancy/credentials';
+import { claimDue } from '../../src/modules/enforcement/outbox.repo';
 import * as platformActorBackfill from '../../db/migrations/20261201000202_platform_actor_backfill';
 import { addNas, openSession } from './enforcement-fixtures';
 
@@ -291,8 +288,8 @@ describe('staff emails are unique per tenant', () => {
 describe('login rate limits', () => {
   /** An app over the same database with small limits, behind a trusted proxy on loopback. */
   function throttledApp(env: Record<string, string>) {
-    const config = loadConfig({ LANGO_ENV: 'test', LANGO_JWT_SECRET: JWT_SECRET, ...env });
-    return createApp({ db: api.db, services: api.services, config, logger: createLogger('silent') }).app;
+    const config = testConfig(env);
+    return testApp(api.db, testServices(api.db, config), config).app;
   }
   const from = (app: import('express').Express, address: string | null, body: Record<string, unknown>) => {
     const r = request(app).post('/api/v1/auth/login');

@@ -1,11 +1,11 @@
 /**
- * The fallback kick and the live session list against the RouterOS simulator, over real
- * loopback sockets: the right session goes, the others stay, errors are typed, and RouterOS
- * 7.18's `!empty` replies are handled.
+ * The fallback kick against the RouterOS simulator, over real loopback sockets: the right
+ * session goes, the others stay, errors are typed, and RouterOS 7.18's `!empty` replies are
+ * handled. Ordering comes from the simulator's hooks, never from sleeping.
  */
-import { listRouterSessions, routerOsKick, type RouterOsTarget } from '../../../src/mikrotik/fallback';
-import { RouterOsAbortError, RouterOsConnectionError, RouterOsLoginError } from '../../../src/mikrotik/routeros-client';
-import { startRouterOsSimulator, type RouterOsSimulator, type RouterOsSimulatorOptions } from '../../../src/mikrotik/routeros-simulator';
+import { routerOsKick, type RouterOsTarget } from '../../../src/mikrotik/fallback';
+import { RouterOsAbortError, RouterOsConnectionError, RouterOsLoginError } from '../../../src/mikrotik/errors';
+import { startRouterOsSimulator, type RouterOsSimulator, type RouterOsSimulatorOptions } from '../../../src/simulate/routeros-simulator';
 
 const USER = { name: 'lango-api', password: 'S3cret-€' };
 
@@ -22,11 +22,6 @@ async function simulator(options: RouterOsSimulatorOptions = {}): Promise<Router
 
 function target(sim: RouterOsSimulator, overrides: Partial<RouterOsTarget> = {}): RouterOsTarget {
   return { address: '127.0.0.1', apiPort: sim.port, apiUsername: USER.name, apiPassword: USER.password, ...overrides };
-}
-
-/** Waits (no time limit of its own: jest's test timeout applies) until the simulator saw every connection closed. */
-async function closedBy(sim: RouterOsSimulator): Promise<void> {
-  while (sim.openConnections > 0) await new Promise((resolve) => setImmediate(resolve));
 }
 
 const users = (rows: Record<string, string>[], key: string) => rows.map((r) => `${r[key]}@${r.address ?? '-'}`).sort();
@@ -47,7 +42,8 @@ describe.each([
     expect(result).toEqual({ removed: 1, kind: 'hotspot' });
     expect(users(sim.listActive('hotspot'), 'user')).toEqual(['alice@10.5.50.10', 'bob@10.5.50.12']);
     expect(users(sim.listActive('ppp'), 'name')).toEqual(['alice@10.10.0.9']);
-    await closedBy(sim);
+    await sim.allClosed();
+    expect(sim.openConnections).toBe(0);
   });
 
   it('falls through to PPP and prefers the row whose session-id is the Acct-Session-Id', async () => {
@@ -84,20 +80,33 @@ describe.each([
     expect(await routerOsKick(target(sim), { username: 'alice', framedIp: null, acctSessionId: 'x' }, { kinds: ['ppp'] })).toEqual({ removed: 0, kind: null });
     expect(sim.listActive('hotspot')).toHaveLength(1);
     expect(sim.listActive('ppp')).toHaveLength(1);
-    await closedBy(sim);
+    await sim.allClosed();
+    expect(sim.openConnections).toBe(0);
   });
 
-  it('lists live sessions from both lists, tagged with their kind', async () => {
+  it('a session that logged out between the print and the remove is not counted, and is no error', async () => {
     const sim = await simulator({ emptyReplies });
-    expect(await listRouterSessions(target(sim))).toEqual([]);
-    sim.addActive('hotspot', { user: 'alice', address: '10.5.50.10', macAddress: 'aa:bb:cc:00:00:01', bytesIn: 1200, bytesOut: 34000 });
-    sim.addActive('ppp', { user: 'bob', address: '10.10.0.5', macAddress: '02:00:00:00:00:0a' });
-    const sessions = await listRouterSessions(target(sim));
-    expect(sessions).toEqual([
-      expect.objectContaining({ kind: 'hotspot', user: 'alice', address: '10.5.50.10', macAddress: 'AA:BB:CC:00:00:01', bytesIn: 1200, bytesOut: 34000 }),
-      expect.objectContaining({ kind: 'ppp', user: 'bob', address: '10.10.0.5', macAddress: '02:00:00:00:00:0A' }),
-    ]);
-    expect(await listRouterSessions(target(sim), { kinds: ['ppp'], filter: { user: 'nobody' } })).toEqual([]);
+    const id = sim.addActive('hotspot', { user: 'gina', address: '10.5.50.30' });
+    const remove = sim.hold('/ip/hotspot/active/remove');
+    const kick = routerOsKick(target(sim), { username: 'gina', framedIp: '10.5.50.30', acctSessionId: 'x' });
+    expect((await remove.arrived).attrs['.id']).toBe(id);
+    expect(sim.removeActive('hotspot', id)).toBe(true);
+    remove.release();
+    expect(await kick).toEqual({ removed: 0, kind: 'hotspot' });
+    await sim.allClosed();
+    expect(sim.openConnections).toBe(0);
+  });
+
+  it('removes several matching sessions on one connection and closes it', async () => {
+    const sim = await simulator({ emptyReplies });
+    for (const address of ['10.5.50.40', '10.5.50.40', '10.5.50.40']) sim.addActive('hotspot', { user: 'hal', address });
+    sim.addActive('hotspot', { user: 'hal', address: '10.5.50.41' });
+    expect(await routerOsKick(target(sim), { username: 'hal', framedIp: '10.5.50.40', acctSessionId: '' })).toEqual({ removed: 3, kind: 'hotspot' });
+    expect(users(sim.listActive('hotspot'), 'user')).toEqual(['hal@10.5.50.41']);
+    expect(sim.stats.connections).toBe(1);
+    expect(sim.stats.logins).toBe(1);
+    await sim.allClosed();
+    expect(sim.openConnections).toBe(0);
   });
 });
 
@@ -109,7 +118,8 @@ describe('routerOsKick errors', () => {
     await expect(kick).rejects.toBeInstanceOf(RouterOsLoginError);
     await expect(kick).rejects.toMatchObject({ code: 'ROUTEROS_LOGIN_FAILED' });
     expect(sim.listActive('hotspot')).toHaveLength(1);
-    await closedBy(sim);
+    await sim.allClosed();
+    expect(sim.openConnections).toBe(0);
   });
 
   it('an unreachable router is a typed connection error', async () => {

@@ -1,13 +1,16 @@
 /**
  * RouterOS API client against the simulator and scripted fake devices, over real loopback
- * sockets on random free ports.
+ * sockets on random free ports. Nothing here waits for time to pass: deadlines and idle timers
+ * run on a FakeClock, and the order of events comes from the simulator's hooks (hold a
+ * command, report a command) and from the client's own log lines.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { RouterOsClient, type RouterOsClientOptions, type RouterOsLogger } from '../../../src/mikrotik/client';
 import {
   RouterOsAbortError,
-  RouterOsClient,
   RouterOsClosedError,
   RouterOsConnectionError,
   RouterOsFatalError,
@@ -15,14 +18,15 @@ import {
   RouterOsProtocolError,
   RouterOsTimeoutError,
   RouterOsTrapError,
-  type RouterOsClientOptions,
-} from '../../../src/mikrotik/routeros-client';
+} from '../../../src/mikrotik/errors';
+import { createTlsTransport, tlsTransport } from '../../../src/mikrotik/transports';
 import {
   RouterOsSimulator,
   startRouterOsSimulator,
   type RouterOsSimulatorOptions,
-} from '../../../src/mikrotik/routeros-simulator';
-import { encodeSentence } from '../../../src/mikrotik/api-protocol';
+} from '../../../src/simulate/routeros-simulator';
+import { encodeSentence } from '../../../src/mikrotik/protocol';
+import { FakeClock } from '../../helpers/clock';
 import { acceptLogin, startScriptedDevice, type ScriptedDevice } from './scripted-device';
 
 const USER = { name: 'lango-api', password: 'S3cret-€' };
@@ -58,7 +62,36 @@ async function scripted(...args: Parameters<typeof startScriptedDevice>): Promis
   return device;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** A client logger that tells when a given message has been logged. */
+function watchedLogger(): { logger: RouterOsLogger; next(msg: string): Promise<void> } {
+  const waiters: Array<{ msg: string; resolve: () => void }> = [];
+  const seen = (_obj: object, msg: string): void => {
+    const i = waiters.findIndex((w) => w.msg === msg);
+    if (i >= 0) waiters.splice(i, 1)[0]?.resolve();
+  };
+  return {
+    logger: { debug: seen, info: seen, warn: seen },
+    next: (msg) => new Promise((resolve) => waiters.push({ msg, resolve })),
+  };
+}
+
+/** Whether `promise` has settled once the microtasks and I/O callbacks queued so far have run. */
+async function hasSettled(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  return settled;
+}
+
+/** A promise and its resolver, for scripted devices that report what they received. */
+function signal<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -121,10 +154,34 @@ describe('login', () => {
   });
 
   it('a device that accepts TCP but never answers hits the connect timeout', async () => {
-    const device = await scripted(() => undefined);
-    const err = await rejection(client(device.port, { connectTimeoutMs: 150 }).connect());
+    const clock = new FakeClock();
+    const login = signal();
+    const device = await scripted((_conn, words) => {
+      if (words[0] === '/login') login.resolve(); // and never answer
+    });
+    const connecting = rejection(client(device.port, { connectTimeoutMs: 150, clock }).connect());
+    await login.promise;
+    await clock.advance(149);
+    expect(await hasSettled(connecting)).toBe(false);
+    await clock.advance(1);
+    const err = await connecting;
     expect(err).toBeInstanceOf(RouterOsTimeoutError);
     expect((err as RouterOsTimeoutError).phase).toBe('connect');
+    expect((err as RouterOsTimeoutError).timeoutMs).toBe(150);
+  });
+
+  it('api-ssl: logs in over TLS to a router whose certificate is trusted, refuses an untrusted one', async () => {
+    const fixtures = path.resolve(__dirname, '../../fixtures/routeros-tls');
+    const cert = readFileSync(path.join(fixtures, 'cert.pem'));
+    const sim = await simulator({ tls: { key: readFileSync(path.join(fixtures, 'key.pem')), cert } });
+    sim.addActive('hotspot', { user: 'alice', address: '10.5.50.10' });
+    const trusted = client(sim.port, { transport: createTlsTransport({ ca: cert }) });
+    expect(await trusted.listActiveSessions('hotspot')).toEqual([expect.objectContaining({ user: 'alice' })]);
+    expect(sim.stats.logins).toBe(1);
+    // The host's own store does not know this self-signed certificate.
+    const err = await rejection(client(sim.port, { transport: tlsTransport }).connect());
+    expect(err).toBeInstanceOf(RouterOsConnectionError);
+    expect(sim.stats.logins).toBe(1);
   });
 });
 
@@ -278,15 +335,17 @@ describe('kicking', () => {
   });
 
   it('a session that vanished between print and remove is not counted', async () => {
-    const sim = await simulator({
-      replyDelayMs: (command) => (command.endsWith('/remove') ? 50 : 0),
-    });
+    const sim = await simulator();
     const id = sim.addActive('hotspot', { user: 'alice' });
+    sim.addActive('hotspot', { user: 'alice', address: '10.5.50.13' });
     const c = client(sim.port);
+    const remove = sim.hold((cmd) => cmd.command === '/ip/hotspot/active/remove' && cmd.attrs['.id'] === id);
     const kick = c.kickSessions({ kind: 'hotspot', user: 'alice' });
-    await sleep(20);
-    sim.removeActive('hotspot', id); // logged out on its own meanwhile
-    expect(await kick).toBe(0);
+    expect((await remove.arrived).attrs['.id']).toBe(id);
+    expect(sim.removeActive('hotspot', id)).toBe(true); // logged out on its own meanwhile
+    remove.release();
+    expect(await kick).toBe(1); // only the other one was still there to remove
+    expect(sim.listActive('hotspot')).toEqual([]);
   });
 
   it('removing an unknown .id is a trap with the router message', async () => {
@@ -306,12 +365,18 @@ describe('kicking', () => {
 
 describe('connection life cycle', () => {
   it('reconnects transparently after the router closed an idle connection', async () => {
-    const sim = await simulator({ idleTimeoutMs: 100 });
+    const routerClock = new FakeClock();
+    const sim = await simulator({ idleTimeoutMs: 100, clock: routerClock });
     sim.addActive('hotspot', { user: 'alice' });
-    const c = client(sim.port);
+    const log = watchedLogger();
+    const c = client(sim.port, { logger: log.logger });
     expect(await c.listActiveSessions('hotspot')).toHaveLength(1);
-    await sleep(300);
+    const noticed = log.next('routeros connection closed');
+    await routerClock.advance(99);
+    expect(sim.openConnections).toBe(1);
+    await routerClock.advance(1);
     expect(sim.openConnections).toBe(0);
+    await noticed;
     expect(await c.listActiveSessions('hotspot')).toHaveLength(1);
     expect(sim.stats.connections).toBe(2);
     expect(sim.stats.logins).toBe(2);
@@ -319,10 +384,12 @@ describe('connection life cycle', () => {
 
   it('reconnects after the router dropped every connection', async () => {
     const sim = await simulator();
-    const c = client(sim.port);
+    const log = watchedLogger();
+    const c = client(sim.port, { logger: log.logger });
     await c.connect();
+    const noticed = log.next('routeros connection closed');
     sim.dropConnections();
-    await sleep(50);
+    await noticed;
     expect(await c.command(['/system/identity/print'])).toHaveLength(1);
     expect(sim.stats.logins).toBe(2);
   });
@@ -368,39 +435,61 @@ describe('connection life cycle', () => {
   });
 
   it('a command timeout rejects, cancels on the router and leaves the connection usable', async () => {
-    const sim = await simulator({ replyDelayMs: (command) => (command === '/ppp/active/print' ? 400 : 0) });
-    const c = client(sim.port);
+    const clock = new FakeClock();
+    const sim = await simulator();
+    const c = client(sim.port, { clock });
     await c.connect();
-    const err = await rejection(c.command(['/ppp/active/print'], { timeoutMs: 100 }));
+    const print = sim.hold('/ppp/active/print');
+    const cancel = sim.received('/cancel');
+    const pending = rejection(c.command(['/ppp/active/print'], { timeoutMs: 100 }));
+    await print.arrived;
+    await clock.advance(99);
+    expect(await hasSettled(pending)).toBe(false);
+    await clock.advance(1);
+    const err = await pending;
     expect(err).toBeInstanceOf(RouterOsTimeoutError);
     expect((err as RouterOsTimeoutError).phase).toBe('command');
-    await sleep(500); // the late `!trap interrupted` / `!done` must be absorbed quietly
+    // The router got the /cancel for that tag and answered the held print `interrupted`; those
+    // late replies come before the next answer on the connection and are absorbed quietly.
+    expect((await cancel).attrs.tag).toBeDefined();
     expect(await c.command(['/system/identity/print'])).toHaveLength(1);
+    // The router showed signs of life within the probe's grace period: the link stays up.
+    await clock.advance(100);
+    expect(await c.command(['/system/identity/print'])).toHaveLength(1);
+    print.release(); // cancelled: nothing left to answer
     expect(sim.stats.connections).toBe(1);
   });
 
   it('a command to a device that went silent times out and the next one reconnects', async () => {
+    const clock = new FakeClock();
+    const silentCommand = signal();
     const device = await scripted((conn, words, tag) => {
       if (acceptLogin(conn, words, tag)) return;
-      if (conn.index === 0) return; // silent
+      if (conn.index === 0) {
+        if (words[0] === '/system/identity/print') silentCommand.resolve();
+        return; // silent, also to the /cancel
+      }
       conn.send(['!done', `.tag=${tag}`]);
     });
-    const c = client(device.port);
+    const c = client(device.port, { clock });
     await c.connect();
-    await expect(c.command(['/system/identity/print'], { timeoutMs: 100 })).rejects.toBeInstanceOf(
-      RouterOsTimeoutError,
-    );
-    await sleep(200); // no answer to the /cancel within the grace period: link declared dead
+    const pending = rejection(c.command(['/system/identity/print'], { timeoutMs: 100 }));
+    await silentCommand.promise;
+    await clock.advance(100);
+    expect(await pending).toBeInstanceOf(RouterOsTimeoutError);
+    await clock.advance(100); // no answer to the /cancel within the grace period: link declared dead
     expect(await c.command(['/system/identity/print'])).toEqual([]);
     expect(device.connections).toBe(2);
   });
 
   it('honours an AbortSignal', async () => {
-    const sim = await simulator({ replyDelayMs: 300 });
+    const sim = await simulator();
     const c = client(sim.port);
     const ac = new AbortController();
+    const print = sim.hold('/system/identity/print');
     const pending = c.command(['/system/identity/print'], { signal: ac.signal });
-    setTimeout(() => ac.abort(new Error('shutdown')), 50);
+    await print.arrived;
+    ac.abort(new Error('shutdown'));
     const err = await rejection(pending);
     expect(err).toBeInstanceOf(RouterOsAbortError);
     expect(((err as RouterOsAbortError).cause as Error).message).toBe('shutdown');
@@ -412,21 +501,26 @@ describe('connection life cycle', () => {
   });
 
   it('close() rejects pending commands and later ones', async () => {
-    const sim = await simulator({ replyDelayMs: 300 });
+    const sim = await simulator();
     const c = client(sim.port);
     await c.connect();
+    const print = sim.hold('/system/identity/print');
     const pending = c.command(['/system/identity/print']);
-    await sleep(20);
+    await print.arrived;
     await c.close();
     await expect(pending).rejects.toBeInstanceOf(RouterOsClosedError);
     await expect(c.command(['/system/identity/print'])).rejects.toBeInstanceOf(RouterOsClosedError);
   });
 
   it('idleCloseMs closes our side when nothing is in flight', async () => {
+    const clock = new FakeClock();
     const sim = await simulator();
-    const c = client(sim.port, { idleCloseMs: 50 });
+    const c = client(sim.port, { idleCloseMs: 50, clock });
     await c.connect();
-    await sleep(200);
+    await clock.advance(49);
+    expect(sim.openConnections).toBe(1);
+    await clock.advance(1);
+    await sim.allClosed();
     expect(sim.openConnections).toBe(0);
     expect(await c.command(['/system/identity/print'])).toHaveLength(1);
     expect(sim.stats.connections).toBe(2);
@@ -435,9 +529,8 @@ describe('connection life cycle', () => {
 
 describe('tags: several commands in flight', () => {
   it('routes out-of-order replies to the right callers', async () => {
-    const sim = await simulator({
-      replyDelayMs: (command) => (command === '/ppp/active/print' ? 150 : 0),
-    });
+    const sim = await simulator();
+    const held = sim.hold('/ppp/active/print');
     sim.addActive('ppp', { user: 'slow' });
     sim.addActive('hotspot', { user: 'fast' });
     const c = client(sim.port);
@@ -455,20 +548,35 @@ describe('tags: several commands in flight', () => {
       order.push('identity');
       return r;
     });
-    const [pppRows, hotspotRows, identityRows] = await Promise.all([slow, fast, identity]);
-    expect(order[order.length - 1]).toBe('ppp');
+    const [hotspotRows, identityRows] = await Promise.all([fast, identity]);
+    await held.arrived;
+    expect([...order].sort()).toEqual(['hotspot', 'identity']); // both answered while ppp waits
+    held.release();
+    const pppRows = await slow;
+    expect(order[2]).toBe('ppp');
     expect(pppRows.map((r) => r.user)).toEqual(['slow']);
     expect(hotspotRows.map((r) => r.user)).toEqual(['fast']);
     expect(identityRows).toEqual([{ name: 'MikroTik' }]);
     expect(sim.stats.connections).toBe(1);
   });
 
-  it('runs 50 concurrent commands on one connection, opened once', async () => {
-    const sim = await simulator({ replyDelayMs: () => Math.floor(Math.random() * 30) });
+  it('runs 50 concurrent commands on one connection, opened once, answered in reverse order', async () => {
+    const sim = await simulator();
     const users = Array.from({ length: 50 }, (_, i) => `user-${i}`);
     for (const user of users) sim.addActive('hotspot', { user });
+    const holds = users.map((user) => sim.hold((cmd) => cmd.queries.includes(`user=${user}`)));
     const c = client(sim.port);
-    const results = await Promise.all(users.map((user) => c.listActiveSessions('hotspot', { user })));
+    const answered: string[] = [];
+    const pending = users.map((user) =>
+      c.listActiveSessions('hotspot', { user }).then((rows) => {
+        answered.push(user);
+        return rows;
+      }),
+    );
+    await Promise.all(holds.map((h) => h.arrived));
+    for (const hold of [...holds].reverse()) hold.release();
+    const results = await Promise.all(pending);
+    expect(answered).toEqual([...users].reverse());
     expect(results.map((rows) => rows.map((r) => r.user))).toEqual(users.map((u) => [u]));
     expect(sim.stats.connections).toBe(1);
     expect(sim.stats.logins).toBe(1);
@@ -515,13 +623,10 @@ describe('untrusted replies', () => {
   });
 
   it('junk after login rejects every pending command and the process survives', async () => {
-    let junkSent = false;
     const device = await scripted((conn, words, tag) => {
       if (acceptLogin(conn, words, tag)) return;
-      if (!junkSent && words[0] === '/ppp/active/print') {
-        junkSent = true;
-        setTimeout(() => conn.raw(encodeSentence(['!bogus', `.tag=${tag}`])), 30);
-      }
+      // the last of the three: all of them are pending now
+      if (words[0] === '/system/identity/print') conn.raw(encodeSentence(['!bogus', `.tag=${tag}`]));
     });
     const c = client(device.port);
     await c.connect();
@@ -550,22 +655,22 @@ describe('untrusted replies', () => {
     expect((err as RouterOsProtocolError).reason).toBe(reason);
   });
 
-  it('a trap without category and a late !done for an abandoned tag are fine', async () => {
+  it('a trap without category and a late !done for an already rejected tag are fine', async () => {
+    // Each trap's `!done` is held back and sent just before the next command's answer.
+    let lateDone: string | undefined;
     const device = await scripted((conn, words, tag) => {
       if (acceptLogin(conn, words, tag)) return;
-      if (words[0] === '/cancel') {
-        conn.send(['!done', `.tag=${tag}`]);
-        return;
-      }
+      if (lateDone !== undefined) conn.send(['!done', `.tag=${lateDone}`]);
       conn.send(['!trap', '=message=failure: already have such entry', `.tag=${tag}`]);
-      setTimeout(() => conn.send(['!done', `.tag=${tag}`]), 20);
+      lateDone = tag;
     });
     const c = client(device.port);
     const err = await rejection(c.command(['/ip/hotspot/user/add', '=name=v1']));
     expect(err).toBeInstanceOf(RouterOsTrapError);
     expect((err as RouterOsTrapError).category).toBeUndefined();
-    await sleep(50);
+    expect((err as RouterOsTrapError).routerMessage).toBe('failure: already have such entry');
     await expect(c.command(['/ip/hotspot/user/add', '=name=v2'])).rejects.toBeInstanceOf(RouterOsTrapError);
+    await expect(c.command(['/ip/hotspot/user/add', '=name=v3'])).rejects.toBeInstanceOf(RouterOsTrapError);
     expect(device.connections).toBe(1);
   });
 });

@@ -3,7 +3,7 @@
  * sentence the client sends and lets the test decide what bytes go back.
  */
 import net from 'node:net';
-import { encodeSentence, SentenceDecoder } from '../../../src/mikrotik/api-protocol';
+import { encodeSentence, SentenceDecoder } from '../../../src/mikrotik/protocol';
 
 export interface ScriptedConnection {
   readonly index: number;

@@ -1,5 +1,5 @@
-import { canonicalAddress } from '../../../src/services/nas.service';
-import { AppError } from '../../../src/errors';
+import { canonicalAddress } from '../../../src/modules/nas/nas.service';
+import { AppError } from '../../../src/lib/errors';
 
 describe('canonicalAddress', () => {
   it('prints addresses as FreeRADIUS does', () => {

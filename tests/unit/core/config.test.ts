@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, ConfigError, DEVELOPMENT_JWT_SECRET } from '../../../src/config';
+import { workerOptions } from '../../../src/main';
 
 describe('configuration', () => {
   it('has working development defaults', () => {
@@ -67,5 +68,58 @@ describe('configuration', () => {
   it('is frozen', () => {
     const c = loadConfig({});
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('validates client networks with the same rule as the FreeRADIUS runner (no single address)', () => {
+    expect(() => loadConfig({ LANGO_RADIUS_CLIENT_NETWORKS: '10.0.0.5/32' })).toThrow(/LANGO_RADIUS_CLIENT_NETWORKS: "10.0.0.5\/32" is a single address/);
+    expect(loadConfig({ LANGO_RADIUS_CLIENT_NETWORKS: '10.0.0.0/8, fd00::/8' }).radius.clientNetworks).toEqual(['10.0.0.0/8', 'fd00::/8']);
+  });
+
+  it('enforcement targets: the client networks by default, or LANGO_ENFORCEMENT_TARGET_NETWORKS; loopback only outside production', () => {
+    expect(loadConfig({}).enforcementTargets).toEqual({ networks: ['127.0.0.0/8'], allowLoopback: true });
+    expect(loadConfig({ LANGO_RADIUS_CLIENT_NETWORKS: '10.0.0.0/8' }).enforcementTargets.networks).toEqual(['10.0.0.0/8']);
+    const prod = { LANGO_ENV: 'production', DATABASE_URL: 'postgres://u@db/lango', LANGO_JWT_SECRET: 'x'.repeat(40) };
+    expect(loadConfig({ ...prod, LANGO_ENFORCEMENT_TARGET_NETWORKS: '10.20.0.0/16,10.30.0.1/32' }).enforcementTargets).toEqual({
+      networks: ['10.20.0.0/16', '10.30.0.1/32'],
+      allowLoopback: false,
+    });
+    expect(() => loadConfig({ LANGO_ENFORCEMENT_TARGET_NETWORKS: '10.0.0.0/8,169.254.0.0/sixteen' })).toThrow(/LANGO_ENFORCEMENT_TARGET_NETWORKS: "169.254.0.0\/sixteen" is not a CIDR/);
+    expect(() => loadConfig({ LANGO_ENFORCEMENT_TARGET_NETWORKS: ' , ' })).toThrow(/LANGO_ENFORCEMENT_TARGET_NETWORKS: at least one network/);
+  });
+
+  it('worker retry schedule, attempts and stale-check period: FreeRADIUS defaults, ranges checked, wired into the worker', () => {
+    const d = loadConfig({});
+    expect(d.worker.retry).toEqual({ irt: 2, mrt: 16, mrc: 5, mrd: 30, maxAttempts: 3 });
+    expect(d.worker.staleCheckSeconds).toBe(60);
+    const c = loadConfig({
+      LANGO_WORKER_RETRY_IRT: '3',
+      LANGO_WORKER_RETRY_MRT: '0',
+      LANGO_WORKER_RETRY_MRC: '2',
+      LANGO_WORKER_RETRY_MRD: '20',
+      LANGO_WORKER_RETRY_MAX_ATTEMPTS: '5',
+      LANGO_WORKER_STALE_CHECK_SECONDS: '120',
+    });
+    expect(workerOptions(c)).toMatchObject({
+      schedule: { irt: 3, mrt: 0, mrc: 2, mrd: 20 },
+      sender: { maxAttempts: 5 },
+      staleMs: 120_000,
+      targets: { networks: ['127.0.0.0/8'], allowLoopback: true },
+    });
+    let err: unknown;
+    try {
+      loadConfig({
+        LANGO_WORKER_RETRY_IRT: '0',
+        LANGO_WORKER_RETRY_MRT: '31',
+        LANGO_WORKER_RETRY_MRC: '-1',
+        LANGO_WORKER_RETRY_MRD: '4',
+        LANGO_WORKER_RETRY_MAX_ATTEMPTS: '21',
+        LANGO_WORKER_STALE_CHECK_SECONDS: '1.5',
+      });
+    } catch (e) {
+      err = e;
+    }
+    const problems = (err as ConfigError).problems;
+    for (const key of ['IRT', 'MRT', 'MRC', 'MRD', 'MAX_ATTEMPTS']) expect(problems.some((p) => p.startsWith(`LANGO_WORKER_RETRY_${key}:`))).toBe(true);
+    expect(problems.some((p) => p.startsWith('LANGO_WORKER_STALE_CHECK_SECONDS:'))).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { DatabaseError } from 'pg';
-import { mapDbError } from '../../../src/db/knex';
-import { AppError } from '../../../src/errors';
+import { mapDbError } from '../../../src/db/errors';
+import { AppError } from '../../../src/lib/errors';
 
 /** A driver error as pg raises it: the server's message (it quotes the value) and SQLSTATE. */
 function pgError(code: string, message: string): DatabaseError {
@@ -38,5 +38,31 @@ describe('mapDbError', () => {
     const app = new AppError('NOT_FOUND', 'x');
     expect(mapDbError(app)).toBe(app);
     expect(mapDbError(undefined)).toBeUndefined();
+  });
+});
+
+describe('constraint names map to domain errors (db/errors.ts CONSTRAINTS)', () => {
+  const violation = (code: string, constraint: string, detail = '') => Object.assign(pgError(code, 'x'), { constraint, detail });
+
+  it.each([
+    ['tenants_slug_key', 'TENANT_EXISTS'],
+    ['users_email_tenant_unique', 'USER_EXISTS'],
+    ['plans_tenant_name_unique', 'PLAN_EXISTS'],
+    ['subscribers_tenant_id_username_key', 'SUBSCRIBER_EXISTS'],
+  ])('a unique violation of %s is %s (409), without the constraint in details', (constraint, code) => {
+    const mapped = mapDbError(violation('23505', constraint)) as AppError;
+    expect(mapped).toMatchObject({ code, status: 409 });
+    expect(mapped.details).toBeUndefined();
+  });
+
+  it('a foreign key tells a missing reference from one still in use', () => {
+    expect(mapDbError(violation('23503', 'subscribers_plan_id_fkey', 'Key (id)=(x) is still referenced from table "subscribers".'))).toMatchObject({ code: 'PLAN_IN_USE', status: 409 });
+    expect(mapDbError(violation('23503', 'subscribers_plan_id_fkey', 'Key (plan_id)=(x) is not present in table "plans".'))).toMatchObject({ code: 'PLAN_NOT_FOUND', status: 404 });
+    expect(mapDbError(violation('23503', 'subscribers_plan_id_fkey', 'localised detail'))).toMatchObject({ code: 'CONFLICT', status: 409 });
+  });
+
+  it('other constraints stay a CONFLICT naming the constraint; a name under another SQLSTATE is not taken for it', () => {
+    expect(mapDbError(violation('23505', 'api_keys_prefix_key'))).toMatchObject({ code: 'CONFLICT', details: { constraint: 'api_keys_prefix_key' } });
+    expect(mapDbError(violation('23503', 'tenants_slug_key'))).toMatchObject({ code: 'CONFLICT' });
   });
 });

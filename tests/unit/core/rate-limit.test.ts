@@ -1,4 +1,4 @@
-import { parseRate, parseRateLimit } from '../../../src/services/rate-limit';
+import { parseRate, parseRateLimit } from '../../../src/modules/plans/rate-limit';
 
 describe('MikroTik rate-limit strings', () => {
   it.each([

@@ -10,7 +10,7 @@ import {
   renderClientsConf,
   resolveFreeRadiusSourceDir,
   validateClientNetwork,
-} from '../../../src/freeradius/runner';
+} from '../../../src/freeradius';
 
 describe('quoteConninfoValue', () => {
   it.each([

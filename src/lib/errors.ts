@@ -1,0 +1,61 @@
+/**
+ * One catalogue of error codes with their HTTP status. Services throw AppError; the HTTP layer
+ * turns it into {"error": {"code", "message", "details"}}. Unknown errors become INTERNAL.
+ */
+export const ERRORS = {
+  VALIDATION_FAILED: 400,
+  BAD_JSON: 400,
+  /** The request could not be read: a body its Content-Encoding does not decode, a wrong Content-Length. */
+  BAD_REQUEST: 400,
+  TENANT_REQUIRED: 400,
+  UNAUTHENTICATED: 401,
+  INVALID_CREDENTIALS: 401,
+  API_KEY_EXPIRED: 401,
+  API_KEY_CREATOR_DISABLED: 401,
+  FORBIDDEN: 403,
+  TENANT_SUSPENDED: 403,
+  /** An HTML form without its CSRF token, or with one that does not match its cookie. */
+  CSRF_FAILED: 403,
+  NOT_FOUND: 404,
+  TENANT_NOT_FOUND: 404,
+  PLAN_NOT_FOUND: 404,
+  SUBSCRIBER_NOT_FOUND: 404,
+  NAS_NOT_FOUND: 404,
+  API_KEY_NOT_FOUND: 404,
+  USER_NOT_FOUND: 404,
+  SESSION_NOT_FOUND: 404,
+  ENFORCEMENT_ACTION_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  CONFLICT: 409,
+  TENANT_EXISTS: 409,
+  USER_EXISTS: 409,
+  PLAN_EXISTS: 409,
+  PLAN_IN_USE: 409,
+  SUBSCRIBER_EXISTS: 409,
+  NAS_ADDRESS_IN_USE: 409,
+  INVALID_STATE: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  DATABASE_UNAVAILABLE: 503,
+  NOT_READY: 503,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'AppError';
+    this.status = ERRORS[code];
+  }
+}
+
+export const notFound = (code: ErrorCode, what: string) => new AppError(code, `${what} not found`);

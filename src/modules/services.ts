@@ -1,0 +1,54 @@
+/**
+ * The modules' services, wired once at boot (no module singletons). Services share the root
+ * Knex handle and open their own transactions (db/knex.ts withTransaction); work across
+ * modules inside a transaction goes through the other module's repo and hook functions.
+ */
+import type { Knex } from 'knex';
+import type { Config } from '../config';
+import { TargetGuard } from '../config/networks';
+import { systemClock, type Clock } from '../lib/clock';
+import { AuditService } from './audit/audit.service';
+import { EnforcementService } from './enforcement/enforcement.service';
+import { SettingsService } from './enforcement/settings.service';
+import { NasService } from './nas/nas.service';
+import { PlansService } from './plans/plans.service';
+import { SessionsService } from './sessions/sessions.service';
+import { SubscribersService } from './subscribers/subscribers.service';
+import { ApiKeysService } from './tenancy/api-keys.service';
+import { Authenticator } from './tenancy/authenticator';
+import { LoginThrottle } from './tenancy/login-throttle';
+import { TenantsService } from './tenancy/tenants.service';
+import { UsersService } from './tenancy/users.service';
+
+export interface Services {
+  authenticator: Authenticator;
+  tenants: TenantsService;
+  users: UsersService;
+  apiKeys: ApiKeysService;
+  audit: AuditService;
+  plans: PlansService;
+  subscribers: SubscribersService;
+  nas: NasService;
+  sessions: SessionsService;
+  enforcement: EnforcementService;
+  settings: SettingsService;
+}
+
+/** What the services take from the configuration (tests give the parts they need). */
+export type ServicesConfig = Pick<Config, 'jwtSecret' | 'jwtTtlSeconds' | 'login' | 'nasApproval' | 'enforcementTargets'>;
+
+export function createServices(db: Knex, config: ServicesConfig, clock: Clock = systemClock): Services {
+  return {
+    authenticator: new Authenticator({ db, jwtSecret: config.jwtSecret, clock }),
+    tenants: new TenantsService({ db }),
+    users: new UsersService({ db, throttle: new LoginThrottle(db, config.login), tokens: config }),
+    apiKeys: new ApiKeysService({ db, clock }),
+    audit: new AuditService({ db }),
+    plans: new PlansService({ db }),
+    subscribers: new SubscribersService({ db, clock }),
+    nas: new NasService({ db, targets: new TargetGuard(config.enforcementTargets), approval: config.nasApproval }),
+    sessions: new SessionsService({ db }),
+    enforcement: new EnforcementService({ db }),
+    settings: new SettingsService({ db }),
+  };
+}
