@@ -25,8 +25,8 @@
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -44,6 +44,7 @@ import { DynAuthClient, type DynAuthTarget } from '../src/radius/dynauth-client'
 import { adminUrl, BENCH_RADIUS_ROLE, dropDatabases, langoRadiusUrl, LOOPBACK_TARGETS, withDatabase } from './db';
 import { summarize, udpFloor, type Latency } from './load';
 import { CpuMeter, cpuMs } from './cpu';
+import { writeResultFiles } from './results';
 
 export interface EnforcementBenchOptions {
   sessions?: number;
@@ -505,16 +506,7 @@ a complete exchange with Message-Authenticator and authenticator checks on both 
 
 async function writeResults(report: EnforcementBenchReport): Promise<{ md: string; json: string }> {
   const dir = path.join(path.dirname(resolveFreeRadiusSourceDir(__dirname)), 'bench', 'results');
-  await mkdir(dir, { recursive: true });
-  const date = report.date.slice(0, 10);
-  for (let n = 1; ; n++) {
-    const base = path.join(dir, n === 1 ? `enforcement-${date}` : `enforcement-${date}-${n}`);
-    if (!existsSync(`${base}.md`) && !existsSync(`${base}.json`)) {
-      await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-      await writeFile(`${base}.md`, renderEnforcementMarkdown(report));
-      return { md: `${base}.md`, json: `${base}.json` };
-    }
-  }
+  return writeResultFiles(dir, 'enforcement', report.date.slice(0, 10), report, renderEnforcementMarkdown(report));
 }
 
 if (require.main === module) {
