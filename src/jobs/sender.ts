@@ -14,8 +14,9 @@
  * Throughput and isolation: up to `maxInFlight` requests at once, and per NAS a window that
  * adapts to its measured round trip (src/jobs/nas-window.ts: starts small, grows while the round
  * trip stays flat, shrinks when the NAS queues or needed a retransmission), at most `perNas` (the
- * 256 RADIUS Identifiers per destination bound it anyway). Claims take at most each NAS's room,
- * so a router that handles CoA one at a time gets them paced instead of all at once, and
+ * 256 RADIUS Identifiers per destination bound it anyway). Claimed actions beyond a NAS's window
+ * wait in this worker for a free slot, and a NAS with a full window gets no new claims, so a
+ * router that handles CoA one at a time gets them paced instead of all at once, and
  * retransmissions are left for packets really lost. A NAS that is silent or answers garbage
  * (every such reply fails the authenticator check and is dropped and logged by the client) only
  * fills its own window until its requests time out; claims skip a saturated NAS, so the others
@@ -55,7 +56,7 @@ export interface SenderOptions {
   workerId?: string;
   /** Rows per claim. Default 500. */
   batchSize?: number;
-  /** Requests in flight at once. Default 4096. */
+  /** Actions held at once (sent, or waiting for their NAS's window). Default 4096. */
   maxInFlight?: number;
   /** Most requests in flight per NAS. Default 256 (the RADIUS Identifier space). */
   perNas?: number;
@@ -112,7 +113,9 @@ export class EnforcementSender {
   readonly stats: SenderStats = { claimed: 0, ack: 0, nak: 0, timeout: 0, retried: 0, failed: 0, cancelled: 0, fallbacks: 0, reclaimed: 0, dbErrors: 0 };
   private readonly o: Required<Omit<SenderOptions, 'maxAttempts'>> & Pick<SenderOptions, 'maxAttempts'>;
   private readonly log: Logger;
-  private readonly inflight = new Map<string, string>(); // action id -> nas key
+  private readonly inflight = new Map<string, string>(); // action id -> nas key (sent or waiting)
+  /** Claimed actions waiting for a slot in their NAS's window, per NAS, in claim order. */
+  private readonly waiting = new Map<string, Array<{ a: ClaimedAction; claimedAt: number }>>();
   private readonly windows: NasWindows;
   private results: ActionResult[] = [];
   private flushTimer: Timer | undefined;
@@ -186,6 +189,7 @@ export class EnforcementSender {
     this.stopping = true;
     this.wake();
     await this.loop;
+    for (const nasKey of [...this.waiting.keys()]) this.pump(nasKey);
     while (this.inflight.size > 0) await this.idle(50, 'capacity');
     this.giveUpFlushAt = this.clock.now() + 10_000;
     await this.flush();
@@ -215,16 +219,12 @@ export class EnforcementSender {
     });
   }
 
-  /** Room per NAS this worker knows (0 = saturated: its rows are left for later or for other workers). */
-  private nasRooms(): { rooms: Record<string, number>; saturated: boolean } {
-    const rooms: Record<string, number> = {};
-    let saturated = false;
-    for (const [nas, room] of this.windows.rooms()) {
-      if (nas === NO_NAS) continue;
-      rooms[nas] = room;
-      if (room === 0) saturated = true;
-    }
-    return { rooms, saturated };
+  /** NAS whose window is full or that have actions waiting here: their rows are left for later or for other workers. */
+  private saturated(): string[] {
+    const out = new Set<string>(this.waiting.keys());
+    for (const [nas, room] of this.windows.rooms()) if (room === 0) out.add(nas);
+    out.delete(NO_NAS);
+    return [...out];
   }
 
   /**
@@ -258,24 +258,22 @@ export class EnforcementSender {
           continue;
         }
         const limit = Math.min(this.o.batchSize, room);
-        const { rooms, saturated } = this.nasRooms();
+        const excludeNas = this.saturated();
         const claimedAt = this.clock.now();
         const rows = await claimDue(this.db, {
           worker: this.workerId,
           limit,
           leaseSeconds: this.o.leaseSeconds,
-          excludeNas: [],
-          nasRoom: rooms,
-          otherNasRoom: this.windows.initialRoom,
+          excludeNas,
           ...(this.o.maxAttempts !== undefined ? { maxAttempts: this.o.maxAttempts } : {}),
         });
         failures = 0;
         this.stats.claimed += rows.length;
         for (const a of rows) this.dispatch(a, claimedAt);
         if (rows.length < limit) {
-          // Held back by the windows: wait for answers, but claim again no more often than
-          // claimGapMs (each claim ranks the due rows; one per answer would cost more than it sends).
-          if (saturated || rows.length > 0) {
+          if (excludeNas.length > 0) {
+            // Held back by full windows: wait for answers, then claim no more often than
+            // claimGapMs (a claim per answer would cost the database more than it sends).
             await this.idle(this.o.pollMs, 'capacity');
             await this.clock.sleep(this.o.claimGapMs);
           } else {
@@ -296,6 +294,31 @@ export class EnforcementSender {
   private dispatch(a: ClaimedAction, claimedAt: number): void {
     const nasKey = a.nas_id ?? NO_NAS;
     this.inflight.set(a.id, nasKey);
+    const queue = this.waiting.get(nasKey);
+    if (nasKey === NO_NAS || (!queue && this.windows.room(nasKey) > 0)) this.send(a, claimedAt, nasKey);
+    else if (queue) queue.push({ a, claimedAt });
+    else this.waiting.set(nasKey, [{ a, claimedAt }]);
+  }
+
+  /** Sends what waits for this NAS while its window has room. */
+  private pump(nasKey: string): void {
+    const queue = this.waiting.get(nasKey);
+    if (!queue) return;
+    while (queue.length > 0 && (this.stopping || this.windows.room(nasKey) > 0)) {
+      const next = queue.shift()!;
+      if (this.stopping) this.giveBack(next.a);
+      else this.send(next.a, next.claimedAt, nasKey);
+    }
+    if (queue.length === 0) this.waiting.delete(nasKey);
+  }
+
+  /** An action that waited here and will not be sent by this worker: pending again at once, not an attempt. */
+  private giveBack(a: ClaimedAction): void {
+    this.inflight.delete(a.id);
+    this.record({ id: a.id, status: 'pending', attempted: false, retryInMs: 0 });
+  }
+
+  private send(a: ClaimedAction, claimedAt: number, nasKey: string): void {
     this.windows.sent(nasKey);
     void this.handle(a, claimedAt, nasKey)
       .catch((err: unknown): ActionResult => {
@@ -308,6 +331,7 @@ export class EnforcementSender {
         this.inflight.delete(a.id);
         this.windows.release(nasKey);
         this.record(r);
+        this.pump(nasKey);
         this.freed();
       });
   }

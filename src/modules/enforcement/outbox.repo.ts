@@ -165,22 +165,12 @@ export interface ClaimedAction {
   cancel_reason: string | null;
 }
 
-/** Due rows one claim looks at (ranked per NAS); the rest wait for the next claim. */
-const DUE_SCAN_LIMIT = 20000;
-const INT4_MAX = 2 ** 31 - 1;
-
 export interface ClaimOptions {
   worker: string;
   limit: number;
   leaseSeconds: number;
   /** NAS this worker is already saturating (their rows are left for later or for other workers). */
   excludeNas: readonly string[];
-  /**
-   * At most this many rows per NAS id (the sender's per-NAS windows, src/jobs/nas-window.ts);
-   * a NAS not named gets `otherNasRoom`. Unset: no per-NAS cap.
-   */
-  nasRoom?: Readonly<Record<string, number>>;
-  otherNasRoom?: number;
   /** Attempts an action gets (the worker's setting); unset: the row's own max_attempts. */
   maxAttempts?: number;
 }
@@ -192,21 +182,11 @@ export interface ClaimOptions {
  */
 export async function claimDue(db: Knex, o: ClaimOptions): Promise<ClaimedAction[]> {
   const res = await db.raw(
-    `WITH due AS (
-       -- Due rows ranked per NAS, so that no NAS gets more than its room (a window function
-       -- cannot share a query level with FOR UPDATE, hence two steps; the lock re-checks status).
-       SELECT d.id, d.nas_id, d.next_attempt_at,
-              row_number() OVER (PARTITION BY d.nas_id ORDER BY d.next_attempt_at, d.id) AS rn
-       FROM (SELECT x.id, x.nas_id, x.next_attempt_at FROM enforcement_actions x
-             WHERE x.status = 'pending' AND x.next_attempt_at <= now()
-             ORDER BY x.next_attempt_at LIMIT ${DUE_SCAN_LIMIT}) d
-     ),
-     locked AS (
-       SELECT e.id FROM enforcement_actions e JOIN due d ON d.id = e.id
+    `WITH locked AS (
+       SELECT e.id FROM enforcement_actions e
        WHERE e.status = 'pending' AND e.next_attempt_at <= now()
          AND (e.nas_id IS NULL OR NOT (e.nas_id = ANY(?::uuid[])))
-         AND (e.nas_id IS NULL OR d.rn <= coalesce((?::jsonb ->> e.nas_id::text)::int, ?::int))
-       ORDER BY d.next_attempt_at
+       ORDER BY e.next_attempt_at
        LIMIT ?
        FOR UPDATE OF e SKIP LOCKED
      )
@@ -235,7 +215,7 @@ export async function claimDue(db: Knex, o: ClaimOptions): Promise<ClaimedAction
                 SELECT 1 FROM tenants t WHERE t.id = e.tenant_id AND t.status = 'active') THEN 'tenant reactivated'
          WHEN e.reason = 'unblock' AND a.radacctid IS NOT NULL AND a.class IS DISTINCT FROM ? THEN 'session not soft-blocked'
        END AS cancel_reason`,
-    [`{${o.excludeNas.join(',')}}`, JSON.stringify(o.nasRoom ?? {}), o.otherNasRoom ?? INT4_MAX, o.limit, o.worker, o.leaseSeconds, o.maxAttempts ?? null, SOFT_BLOCK_CLASS_RADACCT],
+    [`{${o.excludeNas.join(',')}}`, o.limit, o.worker, o.leaseSeconds, o.maxAttempts ?? null, SOFT_BLOCK_CLASS_RADACCT],
   );
   return res.rows as ClaimedAction[];
 }
