@@ -204,7 +204,8 @@ export class DarajaSimulator {
   /** Every STK Push accepted, by CheckoutRequestID. */
   readonly transactions = new Map<string, SimulatedStk>();
   readonly registrations = new Map<string, C2bRegistrationRecord>();
-  readonly stats = { tokensIssued: 0, stkPushes: 0, queries: 0, callbacksSent: 0, c2bSent: 0 };
+  /** `unanswered`: requests held open by a `no-answer` scenario. */
+  readonly stats = { tokensIssued: 0, stkPushes: 0, queries: 0, callbacksSent: 0, c2bSent: 0, unanswered: 0 };
   private readonly apps: SimulatorApp[];
   private readonly shortcodes: SimulatorShortcode[];
   private readonly answerDelayMs: number;
@@ -422,6 +423,7 @@ export class DarajaSimulator {
     const scenario = this.takeScenario(phone, amount);
     if (scenario?.reject === 'no-answer') {
       this.hung.add(res);
+      this.stats.unanswered += 1;
       res.on('close', () => this.hung.delete(res));
       return 'hang';
     }
@@ -710,16 +712,13 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(invalidField('Request too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
+      if (size > MAX_BODY) tooLarge = true; // read on and drop, so the caller gets the answer
+      else chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => (tooLarge ? reject(invalidField('Request too large')) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
   });
 }
