@@ -30,7 +30,7 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { systemClock, type Clock } from '../lib/clock';
+import { systemClock, type Clock, type Timer } from '../lib/clock';
 import { darajaTimestamp, stkPassword } from '../mpesa/password';
 import { hashPhone, isMsisdn, maskPhone, parsePhone, type Msisdn } from '../mpesa/phone';
 import { SANDBOX_PASSKEY, SANDBOX_SHORTCODE, FORBIDDEN_URL_WORDS } from '../mpesa/daraja-client';
@@ -219,6 +219,7 @@ export class DarajaSimulator {
   private server: http.Server | undefined;
   private readonly pendingWork = new Set<Promise<unknown>>();
   private readonly hung = new Set<http.ServerResponse>();
+  private readonly timers = new Set<Timer>();
 
   constructor(options: DarajaSimulatorOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -252,6 +253,8 @@ export class DarajaSimulator {
   }
 
   async close(): Promise<void> {
+    for (const t of this.timers) t.cancel();
+    this.timers.clear();
     for (const res of this.hung) res.destroy();
     this.hung.clear();
     const server = this.server;
@@ -474,13 +477,13 @@ export class DarajaSimulator {
     const answerDelay = scenario?.answerDelayMs ?? this.answerDelayMs;
     const callbackDelay = scenario?.callbackDelayMs ?? 0;
     const copies = scenario?.copies ?? 1;
-    this.clock.setTimer(answerDelay, () => {
+    this.later(answerDelay, () => {
       stk.resultCode = code;
       stk.resultDesc = desc;
       stk.answeredAt = this.clock.now();
       if (code === 0) stk.receipt = receiptNumber();
       if (copies <= 0) return;
-      this.clock.setTimer(callbackDelay, () => this.track(this.deliverCallback(stk, copies)));
+      this.later(callbackDelay, () => void this.track(this.deliverCallback(stk, copies)));
     });
     return {
       MerchantRequestID: stk.merchantRequestId,
@@ -662,6 +665,15 @@ export class DarajaSimulator {
   }
 
   // --- outgoing
+
+  /** A timer on the clock that close() cancels. */
+  private later(ms: number, fn: () => void): void {
+    const t = this.clock.setTimer(ms, () => {
+      this.timers.delete(t);
+      fn();
+    });
+    this.timers.add(t);
+  }
 
   private track<T>(p: Promise<T>): Promise<T> {
     this.pendingWork.add(p);
