@@ -370,6 +370,8 @@ describe('bad arguments are refused before any request', () => {
     ['a fraction', { amountMinor: 1.5 }, 'Amount'],
     ['an account reference too long', { accountReference: 'ABCDEFGHIJKLM' }, 'AccountReference'],
     ['an empty account reference', { accountReference: '  ' }, 'AccountReference'],
+    ['a control character in the account reference', { accountReference: 'a\u0000b' }, 'AccountReference'],
+    ['a control character in the description', { description: 'wifi\n' + 'x' }, 'TransactionDesc'],
     ['a callback URL that is not one', { callbackUrl: 'not a url' }, 'CallBackURL'],
     ['a callback URL not http(s)', { callbackUrl: 'ftp://example.com/x' }, 'CallBackURL'],
   ])('%s', async (_, over, field) => {
