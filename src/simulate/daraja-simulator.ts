@@ -173,6 +173,7 @@ const REJECTIONS: Record<Exclude<ScenarioRejection, 'html-503' | 'no-answer'>, {
 };
 
 const MAX_BODY = 64 * 1024;
+const MAX_TRANSACTIONS = 10_000;
 
 class HttpError extends Error {
   constructor(
@@ -455,6 +456,8 @@ export class DarajaSimulator {
       ...(scenario ? { scenarioId: scenario.id } : {}),
     };
     this.transactions.set(stk.checkoutRequestId, stk);
+    // A long demo keeps the latest transactions only (Map keeps insertion order).
+    if (this.transactions.size > MAX_TRANSACTIONS) this.transactions.delete(this.transactions.keys().next().value as string);
     this.stats.stkPushes += 1;
 
     // The result the phone will give: a wrong product setup fails whatever the buyer does.
