@@ -13,3 +13,4 @@ export * from './identification';
 export * from './transport';
 export { md4 } from './md4';
 export { desEncryptBlock, desDecryptBlock, expandDesKey } from './des';
+export * from './dynauth-server';
