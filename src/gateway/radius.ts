@@ -44,7 +44,8 @@ export class GatewayRadius {
   constructor(private readonly opts: GatewayRadiusOptions) {
     if (opts.servers.length === 0) throw new Error('at least one RADIUS server');
     const retransmit = opts.retransmit ?? [2000, 2000, 2000];
-    const common = { secret: opts.secret, retransmit, clock: opts.clock, ...(opts.bindAddress ? { bindAddress: opts.bindAddress } : {}) };
+    // Retransmission is an I/O detail on the system clock; the gateway's clock orders retries and delays.
+    const common = { secret: opts.secret, retransmit, ...(opts.bindAddress ? { bindAddress: opts.bindAddress } : {}) };
     this.pairs = opts.servers.map((server) => ({
       server,
       auth: new RadiusClient({ ...common, host: server.host, port: server.authPort }),
