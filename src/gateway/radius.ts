@@ -40,6 +40,7 @@ export class GatewayRadius {
   private queued = 0;
   private stopped = false;
   private readonly waiters = new Set<() => void>();
+  private readonly sleepers = new Set<() => void>();
 
   constructor(private readonly opts: GatewayRadiusOptions) {
     if (opts.servers.length === 0) throw new Error('at least one RADIUS server');
@@ -122,13 +123,27 @@ export class GatewayRadius {
           this.opts.logger?.warn({ server: this.pairs[index]!.server.host }, 'gateway: accounting not answered, trying the next server');
         }
       }
-      await this.opts.clock.sleep(this.opts.accountingRetryMs ?? 5000);
+      await this.pause(this.opts.accountingRetryMs ?? 5000);
     }
+  }
+
+  /** The wait between rounds; drain() cuts it short (a stopping gateway tries once more at once). */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        timer.cancel();
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = this.opts.clock.setTimer(ms, wake);
+      this.sleepers.add(wake);
+    });
   }
 
   /** Resolves when the queue is empty or after `ms` (whichever first); true if empty. */
   drain(ms: number): Promise<boolean> {
     if (this.queued === 0) return Promise.resolve(true);
+    for (const wake of [...this.sleepers]) wake();
     return new Promise<boolean>((resolve) => {
       const timer = this.opts.clock.setTimer(ms, () => {
         this.waiters.delete(done);
@@ -145,6 +160,7 @@ export class GatewayRadius {
 
   async close(): Promise<void> {
     this.stopped = true;
+    for (const wake of [...this.sleepers]) wake();
     await Promise.all(this.pairs.flatMap((p) => [p.auth.close(), p.acct.close()]));
   }
 }
