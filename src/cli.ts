@@ -101,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
     case 'radius':
       return runRadius(config, logger, args.options.debug === true);
     case 'gateway':
-      return untilSignal(buildGateway(await loadGatewayConfig(requireOpt(args, 'config')), { logger }));
+      return untilSignal(buildGateway(await loadGatewayConfig(requireOpt(args, 'config')), { logger, production: config.mode === 'production' }));
     case 'admin':
     case 'tenant': {
       if (sub !== 'create') throw new UsageError(`unknown command: ${cmd} ${sub ?? ''}`);

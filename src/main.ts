@@ -27,7 +27,7 @@ import { startFreeRadius, type FreeRadiusHandle, type StartFreeRadiusOptions } f
 import { startWorker, type Worker, type WorkerOptions } from './jobs/worker';
 import { routerOsKick } from './mikrotik/fallback';
 import { Gateway, type GatewayDeps } from './gateway/gateway';
-import type { GatewayConfig } from './gateway/config';
+import { GatewayConfigError, type GatewayConfig } from './gateway/config';
 
 export class MissingSettingError extends Error {}
 
@@ -217,7 +217,10 @@ export async function migrate(config: Config, o: { downAll: boolean }): Promise<
  * The local gateway NAS from its own config file (it never reads the database: RADIUS is its
  * only source of truth, as for a MikroTik).
  */
-export function buildGateway(gw: GatewayConfig, o: { logger: Logger; clock?: Clock } & Partial<Omit<GatewayDeps, 'clock' | 'logger'>>): Gateway {
-  const { logger, clock, ...rest } = o;
+export function buildGateway(gw: GatewayConfig, o: { logger: Logger; clock?: Clock; production?: boolean } & Partial<Omit<GatewayDeps, 'clock' | 'logger'>>): Gateway {
+  const { logger, clock, production, ...rest } = o;
+  if (production && gw.portal.trustClientHeaders) {
+    throw new GatewayConfigError('gateway config: portal.trustClientHeaders lets any client log in as another; it is refused in production');
+  }
   return new Gateway(gw, { ...rest, clock: clock ?? systemClock, logger: logger.child({ part: 'gateway' }) });
 }
