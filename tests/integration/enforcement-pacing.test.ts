@@ -4,39 +4,30 @@
  * Before the windows, 120 Disconnects went out at once; at 25 ms each the last waited 3 s in
  * the NAS's queue, past the 2 s retransmission timer, and 46 were sent twice.
  */
-import { createSocket, type Socket } from 'node:dgram';
 import request from 'supertest';
-import { decodePacket, encodeResponse, getString, PacketCode, verifyRequest } from '../../src/radius/codec';
+import { getString, PacketCode } from '../../src/radius/codec';
+import { answer, ignore, startRadiusPeer } from '../helpers/fakes/radius-peer';
 import { actions, addNas, eventually, FAST, openSession, SECRET, subscriber, useEnvs, worker } from './enforcement-fixtures';
 
-/** A NAS that answers its queue one request at a time, `serviceMs` each, and counts what it got. */
+/**
+ * A NAS that works through its queue one request at a time, `serviceMs` each (each answer is
+ * delayed until the requests before it are done), and counts what it got per session.
+ */
 async function serialNas(serviceMs: number) {
-  const sock: Socket = createSocket('udp4');
-  const queue: Array<{ msg: Buffer; port: number; address: string }> = [];
   const received = new Map<string, number>();
-  let busy = false;
-  const next = (): void => {
-    const job = queue.shift();
-    if (!job) {
-      busy = false;
-      return;
-    }
-    busy = true;
-    setTimeout(() => {
-      const packet = decodePacket(job.msg);
-      const reply = encodeResponse({ code: PacketCode.DisconnectAck, request: packet, secret: SECRET, attributes: [] });
-      sock.send(reply.buffer, job.port, job.address, () => next());
-    }, serviceMs);
-  };
-  sock.on('message', (msg, rinfo) => {
-    if (!verifyRequest(msg, SECRET).ok) return;
-    const id = getString(decodePacket(msg), 'Acct-Session-Id') ?? '';
-    received.set(id, (received.get(id) ?? 0) + 1);
-    queue.push({ msg, port: rinfo.port, address: rinfo.address });
-    if (!busy) next();
+  let busyUntil = 0;
+  const peer = await startRadiusPeer({
+    secret: SECRET,
+    script: (r) => {
+      if (!r.verified || !r.packet) return ignore;
+      const id = getString(r.packet, 'Acct-Session-Id') ?? '';
+      received.set(id, (received.get(id) ?? 0) + 1);
+      const now = Date.now();
+      busyUntil = Math.max(busyUntil, now) + serviceMs;
+      return answer(PacketCode.DisconnectAck, [], { delayMs: busyUntil - now });
+    },
   });
-  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
-  return { port: sock.address().port, received, close: () => new Promise<void>((r) => sock.close(() => r())) };
+  return { port: peer.port, received, close: () => peer.close() };
 }
 
 const { env } = useEnvs();
