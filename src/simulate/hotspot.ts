@@ -24,12 +24,11 @@
  * address (02:00 + the IPv4 bytes), so tests pose as several phones by binding 127.0.0.x.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getString } from '../radius';
 import { systemClock, type Clock, type Timer } from '../lib/clock';
-import { resolveMikrotikTemplate } from '../mikrotik/script';
+import { hotspotLoginHtml } from '../mikrotik/script';
 import type { NasSimulator, SimulatedSession } from './nas-simulator';
 
 export type HotspotLoginBy = 'http-chap' | 'http-pap';
@@ -200,9 +199,8 @@ class HotspotServer implements Hotspot {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.loginBy = opts.loginBy ?? ['http-chap', 'http-pap'];
-    this.loginTemplate = opts.portalUrl
-      ? readFileSync(resolveMikrotikTemplate('hotspot/login.html', __dirname), 'utf8').replaceAll('LANGO_PORTAL_URL', esc(opts.portalUrl))
-      : undefined;
+    // The same file, rendered the same way, as the per-NAS .rsc installs on a router.
+    this.loginTemplate = opts.portalUrl ? hotspotLoginHtml(opts.portalUrl) : undefined;
   }
 
   setDevice(ip: string, mac: string): void {
