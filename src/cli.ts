@@ -43,7 +43,9 @@ const USAGE = `lango <command>
   simulate nas --secret S [--address 127.0.0.1] [--coa-port 3799] [--radius HOST]
                [--auth-port P] [--acct-port P] [--login user:pw,...] [--interim SECONDS]
                [--mode normal|silent|garbage] [--nas-identifier ID]
-                           a NAS (MikroTik as RADIUS sees it): logs in, accounts, answers CoA
+               [--hotspot-port P] [--hotspot-portal URL]
+                           a NAS (MikroTik as RADIUS sees it): logs in, accounts, answers CoA;
+                           with --hotspot-port also RouterOS's hotspot login page (HTTP)
   simulate daraja [--port 8090] [--consumer-key K] [--consumer-secret S] [--shortcode 174379]
                   [--passkey P] [--till T --store S] [--validation] [--answer-delay-ms 3000]
                            an M-Pesa Daraja simulator (OAuth, STK Push/Query, C2B), scriptable

@@ -30,6 +30,9 @@ beforeAll(async () => {
   ids.nas = (await post('/nas', { name: 'r1', address: randomIp(), secret: 'sekret123' })).id;
   ids.user = (await post('/users', { email: `op-${suffix()}@lango.test`, password: 'operator-pw-1', role: 'tenant_operator' })).id;
   ids.apiKey = (await post('/api-keys', { name: 'k', role: 'tenant_operator' })).id;
+  const vb = await post('/voucher-batches', { planId: ids.plan, quantity: 2 });
+  ids.voucherBatch = vb.batch.id;
+  ids.voucher = (await request(api.app).get('/api/v1/vouchers').query({ batchId: vb.batch.id }).set(t.auth)).body.data[0].id;
 });
 afterAll(async () => {
   await api.close();
@@ -43,6 +46,7 @@ function urlOf(s: RouteSpec, id?: string): string {
   const prefix = s.path.split('/')[1];
   const existing: Record<string, string> = {
     plans: ids.plan!, subscribers: ids.subscriber!, nas: ids.nas!, users: ids.user!, 'api-keys': ids.apiKey!, tenants: t.id, sessions: '1',
+    'voucher-batches': ids.voucherBatch!, vouchers: ids.voucher!,
   };
   return `/api/v1${s.path.replace(':id', id ?? existing[prefix!] ?? '00000000-0000-4000-8000-000000000000')}`;
 }
@@ -200,6 +204,9 @@ describe('text the database cannot store in bodies', () => {
     'post /nas': () => ({ name: 'n', address: randomIp(), identifier: `id-${suffix()}`, secret: 'sekret123', kind: 'mikrotik', description: 'd', routerOsApi: { username: 'api', password: 'pw' } }),
     'patch /nas/:id': () => ({}),
     'patch /enforcement/settings': () => ({ softBlockRateLimit: '64k/64k' }),
+    'post /voucher-batches': () => ({ planId: ids.plan, quantity: 1, note: 'Shop' }),
+    'post /voucher-batches/:id/revoke': () => ({ reason: 'lost' }),
+    'post /vouchers/:id/revoke': () => ({ reason: 'refund' }),
   };
   // Compared with bcrypt, never stored: a wrong-password answer is a fine 4xx.
   const notStored = new Set(['post /auth/login password']);
