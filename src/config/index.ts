@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { isNetwork, NetworkError, parseClientNetwork, parseNetwork, type TargetPolicy } from './networks';
+import { parseSecretKey, SecretBoxError } from '../lib/secret-box';
 
 export type Mode = 'development' | 'test' | 'production';
 
@@ -33,6 +34,12 @@ export interface Config {
    */
   readonly jwtSecret: string;
   readonly jwtTtlSeconds: number;
+  /**
+   * The master key of src/lib/secret-box.ts (secrets at rest, e.g. tenants' Daraja
+   * credentials): `current` seals, `old` (rotation) still open. Keys in parseSecretKey's forms.
+   * Outside production it falls back to DEVELOPMENT_SECRET_KEY, which is public.
+   */
+  readonly secretKey: { readonly current: string; readonly old: readonly string[] };
   readonly login: LoginLimits;
   /**
    * Express "trust proxy": which hops may set X-Forwarded-For (the client address that login
@@ -117,6 +124,9 @@ export const DEFAULT_LOGIN_LIMITS: LoginLimits = Object.freeze({ maxFailuresPerA
 /** The development fallback: published in this file, so refused in production. */
 export const DEVELOPMENT_JWT_SECRET = 'lango-development-only-jwt-secret-change-me';
 
+/** The development master key: published in this file, so refused in production. */
+export const DEVELOPMENT_SECRET_KEY = '6c616e676f2d646576656c6f706d656e742d6f6e6c792d7365637265742d6b79';
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
@@ -190,6 +200,36 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): false | n
   return list;
 }
 
+/**
+ * LANGO_SECRET_KEY(_FILE): the key that seals; LANGO_SECRET_KEY_OLD(_FILE): keys that only open,
+ * comma- or newline-separated (the previous key while values are re-sealed).
+ */
+function secretKeys(env: Env, prod: boolean, problems: string[]): { current: string; old: string[] } {
+  const check = (key: string, value: string): boolean => {
+    try {
+      parseSecretKey(value);
+      return true;
+    } catch (err) {
+      if (!(err instanceof SecretBoxError)) throw err;
+      problems.push(`${key}: ${err.message}`);
+      return false;
+    }
+  };
+  let current = secret(env, 'LANGO_SECRET_KEY', problems)?.trim();
+  if (!current) {
+    if (prod) problems.push('LANGO_SECRET_KEY: required in production (32 random bytes, e.g. `openssl rand -base64 32`)');
+    current = DEVELOPMENT_SECRET_KEY;
+  } else if (check('LANGO_SECRET_KEY', current) && prod && parseSecretKey(current).equals(parseSecretKey(DEVELOPMENT_SECRET_KEY))) {
+    problems.push('LANGO_SECRET_KEY: the development key is public; set a random one in production');
+  }
+  const old = (secret(env, 'LANGO_SECRET_KEY_OLD', problems) ?? '')
+    .split(/[,\n]/)
+    .map((k) => k.trim())
+    .filter(Boolean);
+  old.forEach((k, i) => check(`LANGO_SECRET_KEY_OLD (entry ${i + 1})`, k));
+  return { current, old };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   const modeRaw = env.LANGO_ENV ?? env.NODE_ENV ?? 'development';
@@ -226,6 +266,8 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('LANGO_JWT_SECRET: must be at least 32 characters in production');
   }
 
+  const secretKey = secretKeys(env, prod, problems);
+
   const trustProxy = parseTrustProxy(env.LANGO_TRUST_PROXY, problems);
 
   const clientNetworks = networks(env, 'LANGO_RADIUS_CLIENT_NETWORKS', prod ? '0.0.0.0/0' : '127.0.0.0/8', parseClientNetwork, problems);
@@ -258,6 +300,7 @@ export function loadConfig(env: Env = process.env): Config {
     nasApproval: nasApprovalRaw === 'platform' ? 'platform' : 'auto',
     jwtSecret: jwtSecret ?? '',
     jwtTtlSeconds: int(env, 'LANGO_JWT_TTL', 12 * 3600, 60, 30 * 86400, problems),
+    secretKey,
     login: {
       maxFailuresPerAccount: int(env, 'LANGO_LOGIN_MAX_FAILURES_PER_ACCOUNT', DEFAULT_LOGIN_LIMITS.maxFailuresPerAccount, 1, 1000, problems),
       maxFailuresPerAddress: int(env, 'LANGO_LOGIN_MAX_FAILURES_PER_ADDRESS', DEFAULT_LOGIN_LIMITS.maxFailuresPerAddress, 1, 100000, problems),
