@@ -112,6 +112,23 @@ export function callbackView(r: CallbackRow): CallbackView {
 
 const notFound = () => new AppError('PAYMENT_NOT_FOUND', 'payment not found');
 
+/**
+ * `fn` inside a savepoint of `trx`: a unique violation (a receipt recorded on another payment)
+ * undoes `fn` alone and gives undefined; the transaction goes on.
+ */
+async function savepoint<T>(trx: Knex.Transaction, fn: () => Promise<T>): Promise<T | undefined> {
+  await trx.raw('SAVEPOINT lango_receipt');
+  try {
+    const v = await fn();
+    await trx.raw('RELEASE SAVEPOINT lango_receipt');
+    return v;
+  } catch (err) {
+    await trx.raw('ROLLBACK TO SAVEPOINT lango_receipt');
+    if (sqlState(err) === '23505') return undefined;
+    throw err;
+  }
+}
+
 export interface RawCallback {
   token: string;
   kind: 'stk' | 'c2b_validation' | 'c2b_confirmation';
@@ -176,30 +193,20 @@ export class PaymentsService {
       if (r.payment.phone && p.phone && r.payment.phone !== p.phone) return { outcome: 'phone_mismatch', detail: 'the callback names another phone', payment: p };
     }
     const receipt = r.payment?.receipt ?? null;
-    let row: PaymentRow;
-    try {
-      // A savepoint: a receipt already recorded on another payment fails here alone.
-      row = await trx.transaction((sp) =>
-        updatePayment(sp, p.tenant_id, p.id, {
-          state: 'completed', result_code: r.resultCode, result_desc: r.resultDesc.slice(0, 300), mpesa_receipt: receipt, settled_at: now, settled_by: by,
-          transaction_time: r.payment?.transactedAt ?? now, next_query_at: null, claimed_until: null,
-        }),
-      );
-    } catch (err) {
-      if (sqlState(err) === '23505') return { outcome: 'duplicate_receipt', detail: 'this receipt is recorded on another payment', payment: p };
-      throw err;
-    }
+    const row0 = await savepoint(trx, () =>
+      updatePayment(trx, p.tenant_id, p.id, {
+        state: 'completed', result_code: r.resultCode, result_desc: r.resultDesc.slice(0, 300), mpesa_receipt: receipt, settled_at: now, settled_by: by,
+        transaction_time: r.payment?.transactedAt ?? now, next_query_at: null, claimed_until: null,
+      }),
+    );
+    if (!row0) return { outcome: 'duplicate_receipt', detail: 'this receipt is recorded on another payment', payment: p };
+    let row = row0;
     row = await allocate(trx, row, { now, actor: SYSTEM });
     return { outcome: 'credited', payment: row };
   }
 
   private async recordReceipt(trx: Knex.Transaction, p: PaymentRow, receipt: string): Promise<PaymentRow | undefined> {
-    try {
-      return await trx.transaction((sp) => updatePayment(sp, p.tenant_id, p.id, { mpesa_receipt: receipt }));
-    } catch (err) {
-      if (sqlState(err) === '23505') return undefined;
-      throw err;
-    }
+    return savepoint(trx, () => updatePayment(trx, p.tenant_id, p.id, { mpesa_receipt: receipt }));
   }
 
   /**
