@@ -24,7 +24,7 @@ export async function up(knex: Knex): Promise<void> {
     CREATE SEQUENCE subscriber_account_seq START 100001;
     ALTER TABLE subscribers
       ADD COLUMN account_number text NOT NULL DEFAULT ('A' || nextval('subscriber_account_seq')),
-      ADD COLUMN phone_hash text GENERATED ALWAYS AS (encode(sha256(convert_to(lango_msisdn(phone), 'UTF8')), 'hex')) STORED;
+      ADD COLUMN phone_hash text GENERATED ALWAYS AS (encode(sha256(lango_msisdn(phone)::bytea), 'hex')) STORED;
     CREATE UNIQUE INDEX subscribers_tenant_account_number_unique ON subscribers (tenant_id, upper(account_number));
     CREATE INDEX subscribers_tenant_phone_hash_idx ON subscribers (tenant_id, phone_hash) WHERE phone_hash IS NOT NULL;
 
