@@ -17,6 +17,7 @@ import { parseArgs, requireOpt, UsageError, type Parsed } from './cli/args';
 import { startRouterOsSimulator } from './simulate/routeros-simulator';
 import { radtestCommand } from './cli/radtest';
 import { simulateNas } from './cli/simulate-nas';
+import { simulateDaraja } from './cli/simulate-daraja';
 
 const USAGE = `lango <command>
 
@@ -40,6 +41,10 @@ const USAGE = `lango <command>
                [--auth-port P] [--acct-port P] [--login user:pw,...] [--interim SECONDS]
                [--mode normal|silent|garbage] [--nas-identifier ID]
                            a NAS (MikroTik as RADIUS sees it): logs in, accounts, answers CoA
+  simulate daraja [--port 8090] [--consumer-key K] [--consumer-secret S] [--shortcode 174379]
+                  [--passkey P] [--till T --store S] [--validation] [--answer-delay-ms 3000]
+                           an M-Pesa Daraja simulator (OAuth, STK Push/Query, C2B), scriptable
+                           through its control API at /simulator
 
 Configuration is read from the environment (see README.md).`;
 
@@ -131,7 +136,8 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       }
       if (sub === 'nas') return simulateNas(args, { authPort: config.radius.authPort, acctPort: config.radius.acctPort }, logger, waitForSignal().then(() => undefined));
-      throw new UsageError(`unknown simulator: ${sub ?? ''} (available: routeros, nas)`);
+      if (sub === 'daraja') return simulateDaraja(args, logger, waitForSignal().then(() => undefined));
+      throw new UsageError(`unknown simulator: ${sub ?? ''} (available: routeros, nas, daraja)`);
     }
     default:
       throw new UsageError(`unknown command: ${cmd}`);
