@@ -39,7 +39,7 @@ export async function up(knex: Knex): Promise<void> {
       consumer_key_sealed text NOT NULL,
       consumer_secret_sealed text NOT NULL,
       passkey_sealed text NOT NULL,
-      callback_token text NOT NULL CHECK (length(callback_token) >= 32),
+      callback_token text NOT NULL CHECK (callback_token ~ '^[0-9a-f]{64}$'),
       validate_accounts boolean NOT NULL DEFAULT false,
       active boolean NOT NULL DEFAULT true,
       created_at timestamptz NOT NULL DEFAULT now(),

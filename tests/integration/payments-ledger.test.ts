@@ -91,7 +91,7 @@ describe('M-Pesa accounts', () => {
     for (const v of SECRET_VALUES) expect(text).not.toContain(v);
     const row = await tdb.db('mpesa_accounts').where({ id: accountA.id }).first();
     for (const v of SECRET_VALUES) expect(JSON.stringify(row)).not.toContain(v);
-    expect(accountA.callbackPaths.stk).toMatch(/^\/callbacks\/mpesa\/[A-Za-z0-9_-]{43}\/stk$/);
+    expect(accountA.callbackPaths.stk).toMatch(/^\/callbacks\/pay\/[0-9a-f]{64}\/stk$/);
   });
 
   it('are per tenant', async () => {
@@ -202,7 +202,7 @@ describe('STK callbacks', () => {
   it('a bad token is stored without a tenant, answered 404, never credited', async () => {
     const sub = await subscriber(A, { username: 'stk-token', planId: planA.id, startSubscription: false });
     const { checkoutRequestId, payment } = await pendingStk(A, accountA, sub, planA);
-    const res = await post(`/callbacks/mpesa/${'x'.repeat(43)}/stk`, stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' }));
+    const res = await post(`/callbacks/pay/${'0'.repeat(64)}/stk`, stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' }));
     expect(res.status).toBe(404);
     expect(await credits(payment.id)).toBe(0);
     const stored = await tdb.db('mpesa_callbacks').whereNull('tenant_id').orderBy('id', 'desc').first();

@@ -1,7 +1,7 @@
 import type { RouteRegistry } from '../registry';
 import type { Services } from '../../modules/services';
 import { ROLES } from '../../modules/tenancy/principals';
-import { IdParams, PageOf, Type } from '../../lib/schema';
+import { IdParams, Obj, PageOf, Type } from '../../lib/schema';
 import { Empty } from '../../modules/subscribers/subscribers.schemas';
 import {
   AssignPayment, CallbackQuery, CallbackView, CreateMpesaAccount, InitiateStk, MpesaAccountPatch, MpesaAccountView, PaymentQuery, PaymentView, ReconciliationQuery,
@@ -29,6 +29,13 @@ export function registerPaymentRoutes(r: RouteRegistry, s: Services): void {
   r.add(
     { method: 'post', path: '/mpesa-accounts/:id/rotate-token', tag: 'payments', summary: 'New callback URLs (the old ones stop working)', auth: ROLES.admin, scope: 'tenant', params: IdParams, body: Empty, response: MpesaAccountView },
     async ({ tenantId, params, actor }) => s.mpesaAccounts.rotateToken(actor, tenantId, params.id),
+  );
+  r.add(
+    {
+      method: 'post', path: '/mpesa-accounts/:id/register-c2b', tag: 'payments', summary: "Register the account's C2B confirmation and validation URLs with Daraja", auth: ROLES.admin, scope: 'tenant', params: IdParams, body: Empty,
+      response: Obj({ confirmationUrl: Type.String(), validationUrl: Type.String(), responseDescription: Type.String() }),
+    },
+    async ({ tenantId, params, actor }) => s.stk.registerC2b(actor, tenantId, params.id),
   );
   r.add(
     { method: 'delete', path: '/mpesa-accounts/:id', tag: 'payments', summary: 'Delete an account without payments (else deactivate it)', auth: ROLES.admin, scope: 'tenant', params: IdParams, status: 204 },

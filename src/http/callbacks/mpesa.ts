@@ -1,5 +1,5 @@
 /**
- * Daraja's callbacks: /callbacks/mpesa/<token>/{stk, c2b/validation, c2b/confirmation}.
+ * Daraja's callbacks: /callbacks/pay/<token>/{stk, c2b/validation, c2b/confirmation}.
  *
  * The body is read here, not by a parser: any content type, at most `maxBytes` kept (a larger
  * body is kept cut and read no further), and stored with its headers and source address before
@@ -143,8 +143,8 @@ export function mpesaCallbacks(o: { payments: PaymentsService; log: Logger; opti
     }
   };
 
-  router.post('/mpesa/:token/stk', handle('stk'));
-  router.post('/mpesa/:token/c2b/validation', handle('c2b_validation'));
-  router.post('/mpesa/:token/c2b/confirmation', handle('c2b_confirmation'));
+  router.post('/pay/:token/stk', handle('stk'));
+  router.post('/pay/:token/c2b/validation', handle('c2b_validation'));
+  router.post('/pay/:token/c2b/confirmation', handle('c2b_confirmation'));
   return router;
 }

@@ -1,7 +1,7 @@
 /**
  * A tenant's M-Pesa collection accounts. Credentials are sealed (AEAD, lib/secret-box.ts) before
  * they are written and never leave the service but to the Daraja client; the callback token is
- * 32 random bytes (base64url) in the callback URLs, rotated on request.
+ * 32 random bytes (hex) in the callback URLs, rotated on request.
  */
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
@@ -20,11 +20,18 @@ export interface Sealer {
   open(sealed: string): string;
 }
 
-export const newCallbackToken = (): string => randomBytes(32).toString('base64url');
+/**
+ * 32 random bytes in hex: Daraja refuses C2B URLs containing "exe", "cmd", "sql", "query"...,
+ * which base64 could spell by chance and hex cannot.
+ */
+export const newCallbackToken = (): string => randomBytes(32).toString('hex');
 
-/** The paths of an account's callbacks (under /callbacks; the public URL is config.payments.publicUrl). */
+/**
+ * The paths of an account's callbacks (under /callbacks; the public URL is
+ * config.payments.publicUrl). "pay", not "mpesa": Daraja refuses "mpesa" in C2B URLs.
+ */
 export function callbackPaths(token: string) {
-  return { stk: `/callbacks/mpesa/${token}/stk`, c2bValidation: `/callbacks/mpesa/${token}/c2b/validation`, c2bConfirmation: `/callbacks/mpesa/${token}/c2b/confirmation` };
+  return { stk: `/callbacks/pay/${token}/stk`, c2bValidation: `/callbacks/pay/${token}/c2b/validation`, c2bConfirmation: `/callbacks/pay/${token}/c2b/confirmation` };
 }
 
 export function accountView(r: AccountRow): MpesaAccountView {

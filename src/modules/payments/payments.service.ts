@@ -215,7 +215,7 @@ export class PaymentsService {
    * unknown token is kept without a tenant, outcome bad_token.
    */
   async storeCallback(input: RawCallback): Promise<{ id: string; account: AccountRow | undefined }> {
-    const account = /^[A-Za-z0-9_-]{32,100}$/.test(input.token) ? await accountByToken(this.db, input.token) : undefined;
+    const account = /^[0-9a-f]{64}$/.test(input.token) ? await accountByToken(this.db, input.token) : undefined;
     const outcome = !account ? 'bad_token' : input.refused ? 'source_refused' : 'received';
     const id = await insertCallback(this.db, {
       tenant_id: account?.tenant_id ?? null,

@@ -26,7 +26,7 @@ import {
 import type { InitiateStk, PaymentView } from './payments.schemas';
 import { msisdnOf, paymentView, type PaymentsService } from './payments.service';
 
-export type DarajaFactory = (account: DarajaAccount) => Pick<DarajaClient, 'stkPush' | 'stkQuery'>;
+export type DarajaFactory = (account: DarajaAccount) => Pick<DarajaClient, 'stkPush' | 'stkQuery' | 'registerC2bUrls'>;
 
 export interface StkOptions {
   publicUrl: string | undefined;
@@ -129,6 +129,23 @@ export class StkService {
     });
     await this.replayEarlyCallbacks(tenantId, r.value.checkoutRequestId);
     return paymentView((await lockFree(db, tenantId, row.id)) ?? row);
+  }
+
+  /**
+   * Register the account's C2B URLs with Daraja (production allows this once; later changes go
+   * through Safaricom). ResponseType Completed: a validation that does not answer in time accepts.
+   */
+  async registerC2b(actor: Actor, tenantId: string, accountId: string): Promise<{ confirmationUrl: string; validationUrl: string; responseDescription: string }> {
+    const { db, options } = this.deps;
+    if (!options.publicUrl) throw new AppError('NOT_CONFIGURED', 'payments need LANGO_PUBLIC_URL (the address Daraja sends callbacks to)');
+    const account = await findAccount(db, tenantId, accountId);
+    if (!account) throw new AppError('MPESA_ACCOUNT_NOT_FOUND', 'M-Pesa account not found');
+    const paths = callbackPaths(account.callback_token);
+    const urls = { confirmationUrl: `${options.publicUrl}${paths.c2bConfirmation}`, validationUrl: `${options.publicUrl}${paths.c2bValidation}` };
+    const r = await this.deps.daraja(this.deps.accounts.darajaAccount(account)).registerC2bUrls({ ...urls, responseType: 'Completed' });
+    if (!r.ok) throw pushError(r.error);
+    await withTransaction(db, (trx) => audit(trx, { tenantId, actor, action: 'mpesa_account.register_c2b', entity: 'mpesa_account', entityId: accountId }));
+    return { ...urls, responseDescription: r.value.responseDescription };
   }
 
   /** Callbacks that came before their request was recorded are handled now (their rows keep the bytes). */
