@@ -1,4 +1,4 @@
-import { Type, Obj, Str, Nullable, Enum, Uuid, Instant, PageQuery, type Static } from '../../lib/schema';
+import { Type, Obj, Str, Nullable, Enum, Uuid, Instant, Timestamp, PageQuery, type Static } from '../../lib/schema';
 
 const Digits = Type.String({ pattern: '^[0-9]{5,10}$' });
 /** Credentials as Daraja issues them: printable ASCII, bounded. */
@@ -90,8 +90,8 @@ export const PaymentQuery = Obj({
   allocation: Type.Optional(Enum(ALLOCATIONS)),
   subscriberId: Type.Optional(Uuid),
   phone: Type.Optional(Type.String({ pattern: '^254[17][0-9]{8}$' })),
-  from: Type.Optional(Instant),
-  to: Type.Optional(Instant),
+  from: Type.Optional(Timestamp),
+  to: Type.Optional(Timestamp),
 });
 export type PaymentQuery = Static<typeof PaymentQuery>;
 
@@ -124,7 +124,7 @@ export const InitiateStk = Obj({
   /** Default: the subscriber's plan. */
   planId: Type.Optional(Uuid),
   /** Default: the subscriber's phone. Any Kenyan form (07.., 01.., +254.., 254..). */
-  phone: Type.Optional(Type.String({ minLength: 9, maxLength: 20 })),
+  phone: Type.Optional(Type.String({ minLength: 9, maxLength: 20, pattern: '^[0-9 +().-]+$' })),
   /** Default: the tenant's first active account. */
   accountId: Type.Optional(Uuid),
 });
@@ -158,7 +158,7 @@ export type ReconciliationView = Static<typeof ReconciliationView>;
 
 export const StatementImport = Obj({
   /** The M-Pesa org portal's CSV export (Receipt No., Completion Time, Paid In, ...). */
-  csv: Type.String({ minLength: 1, maxLength: 5_000_000 }),
+  csv: Type.String({ minLength: 1, maxLength: 5_000_000, pattern: '^[^\\u0000\\ud800-\\udfff]*$' }),
 });
 
 const StatementLine = Obj({ receipt: Type.String(), amount: Type.Integer(), completedAt: Nullable(Type.String()) });
