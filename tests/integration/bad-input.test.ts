@@ -31,6 +31,7 @@ beforeAll(async () => {
   ids.user = (await post('/users', { email: `op-${suffix()}@lango.test`, password: 'operator-pw-1', role: 'tenant_operator' })).id;
   ids.apiKey = (await post('/api-keys', { name: 'k', role: 'tenant_operator' })).id;
   ids.mpesaAccount = (await post('/mpesa-accounts', { name: 'pb', kind: 'paybill', shortcode: '600111', environment: 'sandbox', consumerKey: 'k', consumerSecret: 's', passkey: 'p' })).id;
+  ids.buyer = (await post('/subscribers', { username: `b-${suffix()}`, password: 'pw', planId: ids.plan, startSubscription: false })).id;
   // Money that matched nobody (as a C2B confirmation leaves it): assign and refund act on it.
   ids.payment = (await api.db('payments').insert({ tenant_id: t.id, account_id: ids.mpesaAccount, channel: 'c2b', mpesa_receipt: `R${suffix()}`.toUpperCase(), amount: 100, state: 'completed', allocation: 'unallocated', unallocated_reason: 'no_subscriber' }).returning('id'))[0].id;
 });
@@ -207,7 +208,8 @@ describe('text the database cannot store in bodies', () => {
     'post /mpesa-accounts': () => ({ name: 'M', kind: 'paybill', shortcode: String(700000 + Math.floor(Math.random() * 99999)), environment: 'sandbox', consumerKey: 'k', consumerSecret: 's', passkey: 'p' }),
     'patch /mpesa-accounts/:id': () => ({}),
     'post /payments/stk-push': () => ({ subscriberId: ids.subscriber, phone: '0708374149' }),
-    'post /payments/:id/assign': () => ({ subscriberId: ids.subscriber }),
+    // Another subscriber: the base of /subscribers/:id/suspend suspends ids.subscriber.
+    'post /payments/:id/assign': () => ({ subscriberId: ids.buyer }),
     'post /payments/:id/refund': () => ({ note: 'refunded in the org portal' }),
     'post /payments/statement': () => ({ csv: 'Receipt No.,Paid In\n' }),
   };
