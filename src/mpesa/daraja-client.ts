@@ -121,6 +121,8 @@ export interface C2bRegistered {
 }
 
 const MAX_AMOUNT_KES = 250_000;
+/** What a prompt on a feature phone shows: printable ASCII. */
+const PRINTABLE = /^[\x20-\x7e]+$/;
 const MAX_BODY = 64 * 1024;
 /** Words Daraja refuses anywhere in a C2B URL (reference/protocols.md 3.5). */
 export const FORBIDDEN_URL_WORDS = ['m-pesa', 'mpesa', 'safaricom', 'exe', 'exec', 'cmd', 'sql', 'query'] as const;
@@ -241,7 +243,9 @@ export class DarajaClient {
     if (amount < 1 || amount > MAX_AMOUNT_KES) return invalid('Amount', `an STK amount is between KES 1 and KES ${MAX_AMOUNT_KES}`);
     const accountReference = req.accountReference.trim();
     if (accountReference.length < 1 || accountReference.length > 12) return invalid('AccountReference', 'the account reference has 1 to 12 characters');
+    if (!PRINTABLE.test(accountReference)) return invalid('AccountReference', 'letters, digits, spaces and punctuation only (it is shown on the buyer\'s phone)');
     const description = (req.description ?? accountReference).trim().slice(0, 13) || accountReference;
+    if (!PRINTABLE.test(description)) return invalid('TransactionDesc', 'letters, digits, spaces and punctuation only');
     const urlProblem = callbackUrlProblem(req.callbackUrl, this.account.environment, 'stk');
     if (urlProblem) return invalid('CallBackURL', urlProblem);
 

@@ -139,6 +139,26 @@ export interface DarajaError {
 
 const RETRYABLE: ReadonlySet<DarajaErrorKind> = new Set(['pending', 'subscriber-locked', 'busy', 'quota', 'internal', 'timeout', 'network', 'invalid-token']);
 
+/**
+ * A line a buyer can read when the request itself failed (English; translate by kind). Daraja's
+ * own errorMessage is for logs and staff, never for buyers.
+ */
+export const DARAJA_ERROR_MESSAGES: Readonly<Record<DarajaErrorKind, string>> = Object.freeze({
+  'invalid-request': 'The payment request was not accepted; check the phone number and amount.',
+  'auth-failed': 'M-Pesa payments are not available right now (the operator must check the M-Pesa settings).',
+  'invalid-token': 'M-Pesa is not answering right now; try again in a moment.',
+  'wrong-endpoint': 'M-Pesa payments are not available right now (the operator must check the M-Pesa settings).',
+  pending: 'The payment is still being processed; answer the prompt on your phone.',
+  'subscriber-locked': 'Another M-Pesa request is open on your phone; finish or cancel it, then try again in a minute.',
+  'bad-credentials': 'M-Pesa payments are not available right now (the operator must check the M-Pesa settings).',
+  busy: 'M-Pesa is busy right now; try again in a few minutes.',
+  quota: 'M-Pesa is busy right now; try again in a few minutes.',
+  internal: 'M-Pesa is not answering right now; try again in a few minutes.',
+  timeout: 'M-Pesa did not answer in time; if a prompt reaches your phone you can still pay, otherwise try again.',
+  network: 'M-Pesa cannot be reached right now; try again in a few minutes.',
+  unexpected: 'M-Pesa is not answering right now; try again in a few minutes.',
+});
+
 export function darajaError(kind: DarajaErrorKind, message: string, extra: { code?: string; httpStatus?: number } = {}): DarajaError {
   const e: DarajaError = {
     kind,

@@ -30,7 +30,7 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { systemClock, type Clock } from '../lib/clock';
+import { systemClock, type Clock, type Timer } from '../lib/clock';
 import { darajaTimestamp, stkPassword } from '../mpesa/password';
 import { hashPhone, isMsisdn, maskPhone, parsePhone, type Msisdn } from '../mpesa/phone';
 import { SANDBOX_PASSKEY, SANDBOX_SHORTCODE, FORBIDDEN_URL_WORDS } from '../mpesa/daraja-client';
@@ -173,6 +173,7 @@ const REJECTIONS: Record<Exclude<ScenarioRejection, 'html-503' | 'no-answer'>, {
 };
 
 const MAX_BODY = 64 * 1024;
+const MAX_TRANSACTIONS = 10_000;
 
 class HttpError extends Error {
   constructor(
@@ -204,7 +205,8 @@ export class DarajaSimulator {
   /** Every STK Push accepted, by CheckoutRequestID. */
   readonly transactions = new Map<string, SimulatedStk>();
   readonly registrations = new Map<string, C2bRegistrationRecord>();
-  readonly stats = { tokensIssued: 0, stkPushes: 0, queries: 0, callbacksSent: 0, c2bSent: 0 };
+  /** `unanswered`: requests held open by a `no-answer` scenario. */
+  readonly stats = { tokensIssued: 0, stkPushes: 0, queries: 0, callbacksSent: 0, c2bSent: 0, unanswered: 0 };
   private readonly apps: SimulatorApp[];
   private readonly shortcodes: SimulatorShortcode[];
   private readonly answerDelayMs: number;
@@ -218,6 +220,7 @@ export class DarajaSimulator {
   private server: http.Server | undefined;
   private readonly pendingWork = new Set<Promise<unknown>>();
   private readonly hung = new Set<http.ServerResponse>();
+  private readonly timers = new Set<Timer>();
 
   constructor(options: DarajaSimulatorOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -251,6 +254,8 @@ export class DarajaSimulator {
   }
 
   async close(): Promise<void> {
+    for (const t of this.timers) t.cancel();
+    this.timers.clear();
     for (const res of this.hung) res.destroy();
     this.hung.clear();
     const server = this.server;
@@ -422,6 +427,7 @@ export class DarajaSimulator {
     const scenario = this.takeScenario(phone, amount);
     if (scenario?.reject === 'no-answer') {
       this.hung.add(res);
+      this.stats.unanswered += 1;
       res.on('close', () => this.hung.delete(res));
       return 'hang';
     }
@@ -450,6 +456,8 @@ export class DarajaSimulator {
       ...(scenario ? { scenarioId: scenario.id } : {}),
     };
     this.transactions.set(stk.checkoutRequestId, stk);
+    // A long demo keeps the latest transactions only (Map keeps insertion order).
+    if (this.transactions.size > MAX_TRANSACTIONS) this.transactions.delete(this.transactions.keys().next().value as string);
     this.stats.stkPushes += 1;
 
     // The result the phone will give: a wrong product setup fails whatever the buyer does.
@@ -472,13 +480,13 @@ export class DarajaSimulator {
     const answerDelay = scenario?.answerDelayMs ?? this.answerDelayMs;
     const callbackDelay = scenario?.callbackDelayMs ?? 0;
     const copies = scenario?.copies ?? 1;
-    this.clock.setTimer(answerDelay, () => {
+    this.later(answerDelay, () => {
       stk.resultCode = code;
       stk.resultDesc = desc;
       stk.answeredAt = this.clock.now();
       if (code === 0) stk.receipt = receiptNumber();
       if (copies <= 0) return;
-      this.clock.setTimer(callbackDelay, () => this.track(this.deliverCallback(stk, copies)));
+      this.later(callbackDelay, () => void this.track(this.deliverCallback(stk, copies)));
     });
     return {
       MerchantRequestID: stk.merchantRequestId,
@@ -661,6 +669,15 @@ export class DarajaSimulator {
 
   // --- outgoing
 
+  /** A timer on the clock that close() cancels. */
+  private later(ms: number, fn: () => void): void {
+    const t = this.clock.setTimer(ms, () => {
+      this.timers.delete(t);
+      fn();
+    });
+    this.timers.add(t);
+  }
+
   private track<T>(p: Promise<T>): Promise<T> {
     this.pendingWork.add(p);
     void p.finally(() => this.pendingWork.delete(p)).catch(() => undefined);
@@ -710,16 +727,13 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(invalidField('Request too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
+      if (size > MAX_BODY) tooLarge = true; // read on and drop, so the caller gets the answer
+      else chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => (tooLarge ? reject(invalidField('Request too large')) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
   });
 }

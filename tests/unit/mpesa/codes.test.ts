@@ -1,5 +1,5 @@
 import { darajaTimestamp, stkPassword } from '../../../src/mpesa/password';
-import { classifyDarajaError, darajaError, stkOutcome, stkPaymentState, STK_OUTCOME_MESSAGES } from '../../../src/mpesa/result-codes';
+import { classifyDarajaError, DARAJA_ERROR_MESSAGES, darajaError, stkOutcome, stkPaymentState, STK_OUTCOME_MESSAGES } from '../../../src/mpesa/result-codes';
 
 describe('Daraja codes', () => {
   it.each([
@@ -51,6 +51,7 @@ describe('Daraja codes', () => {
     const k = classifyDarajaError(code, message);
     expect(k).toBe(kind);
     expect(darajaError(k, message, { code }).retryable).toBe(retryable);
+    expect(DARAJA_ERROR_MESSAGES[k]).not.toContain(message);
   });
 
   it('waits a minute after a locked subscriber', () => {
