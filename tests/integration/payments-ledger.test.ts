@@ -94,6 +94,13 @@ describe('M-Pesa accounts', () => {
     expect(accountA.callbackPaths.stk).toMatch(/^\/callbacks\/pay\/[0-9a-f]{64}\/stk$/);
   });
 
+  it('open only where they were sealed (a value copied to another tenant does not open)', async () => {
+    const a = await tdb.db('mpesa_accounts').where({ id: accountA.id }).first();
+    expect(api.services.mpesaAccounts.darajaAccount(a)).toMatchObject({ consumerKey: SECRET_VALUES[0], consumerSecret: SECRET_VALUES[1], passkey: SECRET_VALUES[2] });
+    const b = await tdb.db('mpesa_accounts').where({ id: accountB.id }).first();
+    expect(() => api.services.mpesaAccounts.darajaAccount({ ...b, passkey_sealed: a.passkey_sealed })).toThrow();
+  });
+
   it('are per tenant', async () => {
     expect((await request(api.app).get(`/api/v1/mpesa-accounts/${accountA.id}`).set(B.auth)).status).toBe(404);
     const dup = await request(api.app).post('/api/v1/mpesa-accounts').set(A.auth).send({ name: 'again', kind: 'paybill', shortcode: '600100', environment: 'sandbox', consumerKey: 'k', consumerSecret: 's', passkey: 'p' });

@@ -109,6 +109,18 @@ describe('settlement by STK Query', () => {
   });
 });
 
+describe('the portal entry', () => {
+  it('is rate-limited per phone (Daraja refuses repeats within 2 minutes: code 17)', async () => {
+    const s = await buyer('0708374220');
+    const initiate = () => api.services.stk.initiate({ type: 'system', id: null }, t.id, { subscriberId: s.id }, { portal: true });
+    await initiate();
+    await initiate();
+    await expect(initiate()).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    await clock.advance(121_000);
+    await expect(initiate()).resolves.toMatchObject({ state: 'pending' });
+  });
+});
+
 describe('SMS outbox', () => {
   it('sends the receipt after commit to the provider, records the message id', async () => {
     const r = await sms.sendDue();

@@ -16,9 +16,13 @@ import type { CreateMpesaAccount, MpesaAccountPatch, MpesaAccountView } from './
 
 /** Seals and opens secrets (lib/secret-box.ts SecretBox). */
 export interface Sealer {
-  seal(plain: string): string;
-  open(sealed: string): string;
+  /** `context` binds the sealed value to where it is stored (it opens only with the same context). */
+  seal(plain: string, context?: string): string;
+  open(sealed: string, context?: string): string;
 }
+
+/** What a credential is sealed for: its tenant, account and field (a copied value does not open elsewhere). */
+const where = (tenantId: string, field: string) => `mpesa_accounts:${tenantId}:${field}`;
 
 /**
  * 32 random bytes in hex: Daraja refuses C2B URLs containing "exe", "cmd", "sql", "query"...,
@@ -69,9 +73,9 @@ export class MpesaAccountsService {
       id: r.id,
       environment: r.environment,
       ...(r.environment === 'sandbox' && this.sandboxUrl ? { baseUrl: this.sandboxUrl } : {}),
-      consumerKey: this.sealer.open(r.consumer_key_sealed),
-      consumerSecret: this.sealer.open(r.consumer_secret_sealed),
-      passkey: this.sealer.open(r.passkey_sealed),
+      consumerKey: this.sealer.open(r.consumer_key_sealed, where(r.tenant_id, 'consumer_key')),
+      consumerSecret: this.sealer.open(r.consumer_secret_sealed, where(r.tenant_id, 'consumer_secret')),
+      passkey: this.sealer.open(r.passkey_sealed, where(r.tenant_id, 'passkey')),
       type: r.kind,
       shortcode: r.shortcode,
       ...(r.store_number ? { storeNumber: r.store_number } : {}),
@@ -100,9 +104,9 @@ export class MpesaAccountsService {
         shortcode: input.shortcode,
         store_number: input.kind === 'till' ? (input.storeNumber ?? null) : null,
         environment: input.environment,
-        consumer_key_sealed: this.sealer.seal(input.consumerKey),
-        consumer_secret_sealed: this.sealer.seal(input.consumerSecret),
-        passkey_sealed: this.sealer.seal(input.passkey),
+        consumer_key_sealed: this.sealer.seal(input.consumerKey, where(tenantId, 'consumer_key')),
+        consumer_secret_sealed: this.sealer.seal(input.consumerSecret, where(tenantId, 'consumer_secret')),
+        passkey_sealed: this.sealer.seal(input.passkey, where(tenantId, 'passkey')),
         callback_token: newCallbackToken(),
         validate_accounts: input.validateAccounts ?? false,
       });
@@ -125,9 +129,9 @@ export class MpesaAccountsService {
         if (patch.storeNumber === null) throw new AppError('VALIDATION_FAILED', 'a till needs its store number', { errors: [{ path: 'body.storeNumber', message: 'required for a till' }] });
         row.store_number = patch.storeNumber;
       }
-      if (patch.consumerKey !== undefined) row.consumer_key_sealed = this.sealer.seal(patch.consumerKey);
-      if (patch.consumerSecret !== undefined) row.consumer_secret_sealed = this.sealer.seal(patch.consumerSecret);
-      if (patch.passkey !== undefined) row.passkey_sealed = this.sealer.seal(patch.passkey);
+      if (patch.consumerKey !== undefined) row.consumer_key_sealed = this.sealer.seal(patch.consumerKey, where(tenantId, 'consumer_key'));
+      if (patch.consumerSecret !== undefined) row.consumer_secret_sealed = this.sealer.seal(patch.consumerSecret, where(tenantId, 'consumer_secret'));
+      if (patch.passkey !== undefined) row.passkey_sealed = this.sealer.seal(patch.passkey, where(tenantId, 'passkey'));
       const credentialsChanged = patch.consumerKey !== undefined || patch.consumerSecret !== undefined || patch.environment !== undefined;
       if (credentialsChanged) await trx('mpesa_tokens').where({ account_id: id }).del();
       const r = (await updateAccount(trx, tenantId, id, row))!;

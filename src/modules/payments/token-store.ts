@@ -18,7 +18,7 @@ export class PgTokenStore implements TokenStore {
     const r = await this.db('mpesa_tokens').where({ account_id: key }).first('token_sealed', 'expires_at_ms');
     if (!r?.token_sealed) return undefined;
     try {
-      return { accessToken: this.sealer.open(r.token_sealed), expiresAt: Number(r.expires_at_ms) };
+      return { accessToken: this.sealer.open(r.token_sealed, `mpesa_tokens:${key}`), expiresAt: Number(r.expires_at_ms) };
     } catch {
       return undefined; // sealed under a key no longer configured: fetch a new one
     }
@@ -41,7 +41,7 @@ export class PgTokenStore implements TokenStore {
        ON CONFLICT (account_id) DO UPDATE SET token_sealed = EXCLUDED.token_sealed, expires_at_ms = EXCLUDED.expires_at_ms,
          claim_holder = CASE WHEN mpesa_tokens.claim_holder = ? THEN NULL ELSE mpesa_tokens.claim_holder END,
          claim_until_ms = CASE WHEN mpesa_tokens.claim_holder = ? THEN NULL ELSE mpesa_tokens.claim_until_ms END`,
-      [key, this.sealer.seal(token.accessToken), token.expiresAt, holder, holder],
+      [key, this.sealer.seal(token.accessToken, `mpesa_tokens:${key}`), token.expiresAt, holder, holder],
     );
   }
 
