@@ -480,7 +480,7 @@ Setup: ${e.sessions} logins through FreeRADIUS, ${f(e.login.perSecond)}/s (${e.l
 
 ${r.machine.nproc} CPU (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}, ${r.machine.postgres}, ${r.machine.freeradius}.
 Everything on this one machine: Postgres, FreeRADIUS (project config), ${r.config.workers} worker(s) with production
-defaults (CoA schedule irt 2 s/mrc 5/mrd 30 s, batch 500, 256 in flight per NAS), and ${r.config.nas} NAS simulators in
+defaults (CoA schedule irt 2 s/mrc 5/mrd 30 s, batch 500, a per-NAS window from 8 up to 256 in flight that follows the round trip), and ${r.config.nas} NAS simulators in
 one child process, answering Disconnect-Requests and then sending Accounting Stop.
 
 ## ${r.config.sessions} live sessions whose subscriptions end at the same instant

@@ -5,7 +5,8 @@
 import { loadConfig, ConfigError, Config } from './config';
 import { createLogger } from './logger';
 import { SYSTEM } from './modules/audit/actor';
-import { buildApi, buildRadius, buildWorker, migrate, MissingSettingError, withServices } from './main';
+import { buildApi, buildGateway, buildRadius, buildWorker, migrate, MissingSettingError, withServices } from './main';
+import { GatewayConfigError, loadGatewayConfig } from './gateway/config';
 import { started } from './lib/lifecycle';
 import { FreeRadiusError } from './freeradius';
 import { EmbeddedPostgresError } from './db/embedded-postgres';
@@ -31,6 +32,8 @@ const USAGE = `lango <command>
                            stale sessions (run as many as you like)
   radius [--debug]         run FreeRADIUS with the project's configuration (foreground); exits
                            non-zero if FreeRADIUS dies, for systemd or compose to restart it
+  gateway --config FILE    run the local hotspot gateway (a NAS in software: RADIUS client, CoA
+                           server, login endpoint, firewall driver memory or nftables)
   admin create --email E --password P
                            create a platform admin
   tenant create --name N --slug S --admin-email E --admin-password P [--time-zone TZ] [--currency KES]
@@ -105,6 +108,8 @@ export async function run(argv: string[]): Promise<number> {
       return untilSignal(buildWorker(config, { logger }));
     case 'radius':
       return runRadius(config, logger, args.options.debug === true);
+    case 'gateway':
+      return untilSignal(buildGateway(await loadGatewayConfig(requireOpt(args, 'config')), { logger, production: config.mode === 'production' }));
     case 'admin':
     case 'tenant': {
       if (sub !== 'create') throw new UsageError(`unknown command: ${cmd} ${sub ?? ''}`);
@@ -156,7 +161,7 @@ export function main(argv: string[]): void {
     .catch((err: unknown) => {
       if (err instanceof UsageError || err instanceof MissingSettingError) process.stderr.write(`lango: ${err.message}\n\n${USAGE}\n`);
       // What an operator can act on is said without a stack trace.
-      else if (err instanceof ConfigError || err instanceof FreeRadiusError || err instanceof EmbeddedPostgresError) {
+      else if (err instanceof ConfigError || err instanceof FreeRadiusError || err instanceof EmbeddedPostgresError || err instanceof GatewayConfigError) {
         process.stderr.write(`lango: ${err.message}\n`);
       }
       else process.stderr.write(`lango: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -5,6 +5,7 @@
  *   buildApi(config, o)       the HTTP API and pages (`lango api`, `lango up`)
  *   buildWorker(config, o)    the enforcement worker (`lango worker`, `lango up`)
  *   buildRadius(config, o)    FreeRADIUS in the foreground (`lango radius`)
+ *   buildGateway(gw, o)       the local NAS (`lango gateway --config FILE`; src/gateway/)
  *   withServices(config, fn)  the modules for one command (`lango admin|tenant create`)
  *   migrate(config, o)        `lango migrate`
  *
@@ -26,6 +27,8 @@ import { startFreeRadius, type FreeRadiusHandle, type StartFreeRadiusOptions } f
 import { startWorker, type Worker, type WorkerOptions } from './jobs/worker';
 import { routerOsKick } from './mikrotik/fallback';
 import { SmsSender } from './modules/payments/sms';
+import { Gateway, type GatewayDeps } from './gateway/gateway';
+import { GatewayConfigError, type GatewayConfig } from './gateway/config';
 
 export class MissingSettingError extends Error {}
 
@@ -213,4 +216,16 @@ export async function migrate(config: Config, o: { downAll: boolean }): Promise<
   } finally {
     await db.destroy();
   }
+}
+
+/**
+ * The local gateway NAS from its own config file (it never reads the database: RADIUS is its
+ * only source of truth, as for a MikroTik).
+ */
+export function buildGateway(gw: GatewayConfig, o: { logger: Logger; clock?: Clock; production?: boolean } & Partial<Omit<GatewayDeps, 'clock' | 'logger'>>): Gateway {
+  const { logger, clock, production, ...rest } = o;
+  if (production && gw.portal.trustClientHeaders) {
+    throw new GatewayConfigError('gateway config: portal.trustClientHeaders lets any client log in as another; it is refused in production');
+  }
+  return new Gateway(gw, { ...rest, clock: clock ?? systemClock, logger: logger.child({ part: 'gateway' }) });
 }

@@ -24,6 +24,18 @@ export class RadiusCodecError extends Error {
   }
 }
 
+/**
+ * A caller's argument is unusable (bad port, schedule, address family, a Disconnect with
+ * non-identification attributes). A RadiusCodecError('INVALID_ARGUMENT') so callers that treat
+ * "the request cannot be built" as final keep doing so.
+ */
+export class RadiusArgumentError extends RadiusCodecError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+    Object.defineProperty(this, 'name', { value: 'RadiusArgumentError' });
+  }
+}
+
 /** No valid reply arrived before the retransmission schedule ran out. */
 export class RadiusTimeoutError extends Error {
   override readonly name = 'RadiusTimeoutError';

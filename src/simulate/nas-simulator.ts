@@ -10,7 +10,8 @@
  * Every accounting packet of a session carries the same identification (FreeRADIUS derives
  * Acct-Unique-Session-Id from it) and echoes the Accept's Class.
  *
- * Towards Lango it is an RFC 5176 server on `coa.port`:
+ * Towards Lango it is an RFC 5176 server on `coa.port` (src/radius/dynauth-server.ts does the
+ * socket, the verification and the duplicate cache; this file decides what a request does):
  *  - Request Authenticator and Message-Authenticator are verified with the shared secret; a
  *    packet that fails (wrong secret) is dropped without an answer and counted, like FreeRADIUS
  *    and RouterOS do; so is an Event-Timestamp outside the replay window (RFC 5176 §3.5);
@@ -31,13 +32,10 @@
  *    a random authenticator (so a client must really check the authenticator).
  */
 import { randomBytes } from 'node:crypto';
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import {
   ACCT_TERMINATE_CAUSE,
-  DEFAULT_RECV_BUFFER_SIZE,
   decodePacket,
-  encodeResponse,
   getAttributes,
   getNumber,
   getString,
@@ -45,11 +43,11 @@ import {
   PacketCode,
   packetCodeName,
   RadiusClient,
-  verifyRequest,
   type RadiusAttribute,
   type RadiusPacket,
   type RadiusResponse,
 } from '../radius';
+import { DynAuthServer, type DynAuthAnswer, type DynAuthIncoming, type DynAuthServerEvent, type Peer } from '../radius/dynauth-server';
 
 export type NasSimulatorMode = 'normal' | 'silent' | 'garbage';
 
@@ -194,14 +192,6 @@ const TWO_32 = 0x1_0000_0000n;
 
 type MutableSession = { -readonly [K in keyof SimulatedSession]: SimulatedSession[K] } & { classes: Buffer[] };
 
-interface CachedAnswer {
-  readonly authenticator: Buffer;
-  readonly at: number;
-  /** Undefined while the first answer is still being delayed. */
-  response?: Buffer;
-  answer?: ReceivedDynAuth['answer'];
-}
-
 function toBig(v: number | bigint): bigint {
   return typeof v === 'bigint' ? v : BigInt(Math.max(0, Math.floor(v)));
 }
@@ -236,9 +226,9 @@ class Simulator implements NasSimulator {
   readonly nasIpAddress: string;
   private readonly log: NasSimulatorLogger;
   private readonly live = new Map<string, MutableSession>();
-  private readonly cache = new Map<string, CachedAnswer>();
   private readonly background = new Set<Promise<unknown>>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly delays = new Set<() => void>();
+  private server!: DynAuthServer;
   private readonly auth: RadiusClient;
   private readonly acct: RadiusClient;
   private readonly coaSecret: string;
@@ -247,10 +237,7 @@ class Simulator implements NasSimulator {
   private nextIp = 2;
   private closed = false;
 
-  constructor(
-    private readonly opts: NasSimulatorOptions,
-    private readonly socket: Socket,
-  ) {
+  constructor(private readonly opts: NasSimulatorOptions) {
     this.mode = opts.mode ?? 'normal';
     this.log = opts.logger ?? noopLogger;
     this.coaSecret = opts.secret ?? opts.radius.secret;
@@ -265,16 +252,28 @@ class Simulator implements NasSimulator {
     };
     this.auth = new RadiusClient({ ...common, port: opts.radius.authPort });
     this.acct = new RadiusClient({ ...common, port: opts.radius.acctPort });
-    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.onDynAuth(msg, rinfo));
-    socket.on('error', (err: Error) => this.log.warn({ err }, 'nas simulator coa socket error'));
+  }
+
+  async listen(): Promise<void> {
+    this.server = await DynAuthServer.listen({
+      host: this.opts.coa?.host ?? '127.0.0.1',
+      port: this.opts.coa?.port ?? 0,
+      secret: this.coaSecret,
+      eventTimestampWindowSec: this.opts.eventTimestampWindowSec ?? 300,
+      duplicateWindowMs: this.opts.duplicateWindowMs ?? 30_000,
+      intercept: (msg, from) => this.intercept(msg, from),
+      onEvent: (e) => this.onServerEvent(e),
+      handler: (req) => this.onRequest(req),
+      logger: this.log,
+    });
   }
 
   get coaPort(): number {
-    return this.socket.address().port;
+    return this.server.port;
   }
 
   get coaAddress(): string {
-    return this.socket.address().address;
+    return this.server.address;
   }
 
   sessions(): SimulatedSession[] {
@@ -453,118 +452,122 @@ class Simulator implements NasSimulator {
     if (this.received.length > limit) this.received.splice(0, this.received.length - limit);
   }
 
-  private sendTo(buf: Buffer, rinfo: RemoteInfo): void {
-    if (this.closed) return;
-    this.socket.send(buf, rinfo.port, rinfo.address, (err) => {
-      if (err) this.log.warn({ err }, 'nas simulator send failed');
-    });
-  }
-
-  private later(fn: () => void): void {
-    const delay = this.opts.respondDelayMs ?? 0;
-    if (delay <= 0) {
-      fn();
-      return;
-    }
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, delay);
-    this.timers.add(t);
-  }
-
-  private pruneCache(now: number): void {
-    const window = this.opts.duplicateWindowMs ?? 30_000;
-    for (const [key, entry] of this.cache) {
-      if (now - entry.at > window) this.cache.delete(key);
-      else break; // insertion order = age order
-    }
-  }
-
-  private onDynAuth(msg: Buffer, rinfo: RemoteInfo): void {
-    this.stats.requests++;
-    const base = {
+  private base(msg: Buffer, from: Peer): Omit<ReceivedDynAuth, 'attributes' | 'verdict'> {
+    return {
       at: new Date(),
-      from: { address: rinfo.address, port: rinfo.port },
+      from: { address: from.address, port: from.port },
       code: msg[0] ?? 0,
       codeName: packetCodeName(msg[0] ?? 0),
       identifier: msg[1] ?? 0,
       duplicate: false,
     };
+  }
+
+  /** Every datagram: counted; the silent and garbage modes take it over before any check. */
+  private intercept(msg: Buffer, from: Peer): boolean {
+    this.stats.requests++;
+    if (this.mode === 'normal') return false;
     let attributes: RadiusAttribute[] = [];
-    let packet: RadiusPacket | undefined;
     try {
-      packet = decodePacket(msg);
-      attributes = packet.attributes;
+      attributes = decodePacket(msg).attributes;
     } catch {
-      packet = undefined;
+      attributes = [];
     }
+    const base = this.base(msg, from);
     if (this.mode === 'silent') {
       this.stats.silent++;
       this.record({ ...base, attributes, verdict: 'silent' });
-      return;
+      return true;
     }
-    if (this.mode === 'garbage') {
-      this.stats.garbage++;
-      this.record({ ...base, attributes, verdict: 'garbage' });
-      this.later(() => {
-        this.sendTo(randomBytes(1 + (randomBytes(1)[0] ?? 0) % 60), rinfo);
-        const fake = randomBytes(20 + ((randomBytes(1)[0] ?? 0) % 40));
-        fake[0] = base.code === PacketCode.CoARequest ? PacketCode.CoAAck : PacketCode.DisconnectAck;
-        fake[1] = base.identifier;
-        fake.writeUInt16BE(20, 2); // header only: the rest is padding
-        this.sendTo(fake, rinfo);
-      });
-      return;
-    }
-    const drop = (reason: string, counter: 'droppedBadAuthenticator' | 'droppedMalformed' | 'droppedStale'): void => {
-      this.stats[counter]++;
-      this.log.warn({ reason, from: `${rinfo.address}:${rinfo.port}`, id: base.identifier }, 'nas simulator dropped request');
-      this.record({ ...base, attributes, verdict: 'dropped', dropReason: reason });
-    };
-    if (!packet) return drop('malformed', 'droppedMalformed');
-    if (packet.code !== PacketCode.CoARequest && packet.code !== PacketCode.DisconnectRequest) {
-      return drop('unsupported-code', 'droppedMalformed');
-    }
-    const check = verifyRequest(msg, this.coaSecret);
-    if (!check.ok) return drop(check.reason, 'droppedBadAuthenticator');
-    const window = this.opts.eventTimestampWindowSec ?? 300;
-    const ts = getNumber(packet, 'Event-Timestamp');
-    if (window > 0 && ts !== undefined && Math.abs(Date.now() / 1000 - ts) > window) {
-      return drop('stale-event-timestamp', 'droppedStale');
-    }
-
-    const now = Date.now();
-    this.pruneCache(now);
-    const key = `${rinfo.address}|${rinfo.port}|${packet.identifier}`;
-    const cached = this.cache.get(key);
-    if (cached && cached.authenticator.equals(packet.authenticator)) {
-      this.stats.duplicates++;
-      const { response, answer } = cached;
-      this.record({ ...base, attributes, verdict: 'answered', duplicate: true, ...(answer ? { answer } : {}) });
-      if (response) this.sendTo(response, rinfo); // else: the first answer is still on its way
-      return;
-    }
-    const entry: CachedAnswer = { authenticator: packet.authenticator, at: now };
-    this.cache.delete(key);
-    this.cache.set(key, entry);
-
-    const { code, errorCause } = this.apply(packet);
-    const response = encodeResponse({
-      code,
-      request: packet,
-      secret: this.coaSecret,
-      attributes: errorCause === undefined ? [] : [{ name: 'Error-Cause', value: errorCause }],
-    }).buffer;
-    const answer = { code, codeName: packetCodeName(code), ...(errorCause === undefined ? {} : { errorCause }) };
-    entry.answer = answer;
-    this.record({ ...base, attributes, verdict: 'answered', answer });
-    this.log.debug({ request: base.codeName, answer: answer.codeName, errorCause }, 'nas simulator answered');
-    this.later(() => {
-      entry.response = response;
-      this.stats.answered++;
-      this.sendTo(response, rinfo);
+    this.stats.garbage++;
+    this.record({ ...base, attributes, verdict: 'garbage' });
+    void this.delayed().then((go) => {
+      if (!go) return;
+      this.server.sendRaw(randomBytes(1 + ((randomBytes(1)[0] ?? 0) % 60)), from);
+      const fake = randomBytes(20 + ((randomBytes(1)[0] ?? 0) % 40));
+      fake[0] = base.code === PacketCode.CoARequest ? PacketCode.CoAAck : PacketCode.DisconnectAck;
+      fake[1] = base.identifier;
+      fake.writeUInt16BE(20, 2); // header only: the rest is padding
+      this.server.sendRaw(fake, from);
     });
+    return true;
+  }
+
+  private onServerEvent(e: DynAuthServerEvent): void {
+    if (e.type === 'dropped') {
+      const counter =
+        e.reason === 'stale-event-timestamp'
+          ? 'droppedStale'
+          : e.reason === 'malformed' || e.reason === 'unsupported-code'
+            ? 'droppedMalformed'
+            : 'droppedBadAuthenticator';
+      this.stats[counter]++;
+      this.record({
+        at: new Date(),
+        from: { address: e.from.address, port: e.from.port },
+        code: e.code,
+        codeName: packetCodeName(e.code),
+        identifier: e.identifier,
+        duplicate: false,
+        attributes: e.packet?.attributes ?? [],
+        verdict: 'dropped',
+        dropReason: e.reason,
+      });
+    } else if (e.type === 'duplicate') {
+      this.stats.duplicates++;
+      this.record({
+        at: new Date(),
+        from: { address: e.from.address, port: e.from.port },
+        code: e.packet.code,
+        codeName: packetCodeName(e.packet.code),
+        identifier: e.packet.identifier,
+        attributes: e.packet.attributes,
+        verdict: 'answered',
+        duplicate: true,
+        ...(e.answer ? { answer: e.answer } : {}),
+      });
+    } else {
+      this.stats.answered++;
+    }
+  }
+
+  /** Resolves true after respondDelayMs (at once without one), false if the simulator closed meanwhile. */
+  private delayed(): Promise<boolean> {
+    const delay = this.opts.respondDelayMs ?? 0;
+    if (delay <= 0) return Promise.resolve(!this.closed);
+    return new Promise<boolean>((resolve) => {
+      const cancel = (): void => {
+        clearTimeout(t);
+        this.delays.delete(cancel);
+        resolve(false);
+      };
+      const t = setTimeout(() => {
+        this.delays.delete(cancel);
+        resolve(!this.closed);
+      }, delay);
+      this.delays.add(cancel);
+    });
+  }
+
+  /** A verified, fresh request: applied at once, answered after respondDelayMs. */
+  private async onRequest(req: DynAuthIncoming): Promise<DynAuthAnswer> {
+    const packet = req.packet;
+    const { code, errorCause } = this.apply(packet);
+    const answer = { code, codeName: packetCodeName(code), ...(errorCause === undefined ? {} : { errorCause }) };
+    this.record({
+      at: new Date(),
+      from: { address: req.from.address, port: req.from.port },
+      code: packet.code,
+      codeName: packetCodeName(packet.code),
+      identifier: packet.identifier,
+      duplicate: false,
+      attributes: packet.attributes,
+      verdict: 'answered',
+      answer,
+    });
+    this.log.debug({ request: packetCodeName(packet.code), answer: answer.codeName, errorCause }, 'nas simulator answered');
+    await this.delayed();
+    return errorCause === undefined ? { outcome: 'ack' } : { outcome: 'nak', errorCause };
   }
 
   /** Decide and apply; returns the answer code and Error-Cause. */
@@ -617,9 +620,8 @@ class Simulator implements NasSimulator {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    for (const cancel of [...this.delays]) cancel();
+    await this.server.close();
     await Promise.allSettled([...this.background]);
     await Promise.all([this.auth.close(), this.acct.close()]);
   }
@@ -627,23 +629,7 @@ class Simulator implements NasSimulator {
 
 /** Start a simulated NAS: binds the CoA port at once; auth/acct sockets open on first use. */
 export async function startNasSimulator(opts: NasSimulatorOptions): Promise<NasSimulator> {
-  const host = opts.coa?.host ?? '127.0.0.1';
-  const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4' });
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => {
-      socket.close();
-      reject(err);
-    };
-    socket.once('error', onError);
-    socket.bind({ port: opts.coa?.port ?? 0, address: host, exclusive: true }, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  });
-  try {
-    socket.setRecvBufferSize(DEFAULT_RECV_BUFFER_SIZE);
-  } catch {
-    // kernel default is fine for a simulator
-  }
-  return new Simulator(opts, socket);
+  const sim = new Simulator(opts);
+  await sim.listen();
+  return sim;
 }

@@ -4,10 +4,10 @@
  * a per-test environment (database, API, tenant, plan, workers) torn down after each test.
  */
 import { randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
 import type { Knex } from 'knex';
 import request from 'supertest';
-import { decodePacket, encodeResponse, getString, PacketCode, verifyRequest, type RadiusPacket } from '../../src/radius/codec';
+import { getString, PacketCode, type RadiusPacket } from '../../src/radius/codec';
+import { answer, ignore, startRadiusPeer } from '../helpers/fakes/radius-peer';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createTestApi, suffix, type TestApi, type TestTenant } from '../helpers/api';
 import { createLogger } from '../../src/logger';
@@ -103,29 +103,27 @@ export interface ScriptedNas {
   close(): Promise<void>;
 }
 
+/** The scriptable fake peer (tests/helpers/fakes/radius-peer.ts) answering as a NAS's CoA port. */
 export async function scriptedNas(secret: string, host = '127.0.0.1'): Promise<ScriptedNas> {
-  const sock: Socket = createSocket('udp4');
-  const received: RadiusPacket[] = [];
+  const peer = await startRadiusPeer({
+    secret,
+    host,
+    script: (r) => {
+      const packet = r.packet;
+      if (!r.verified || !packet || nas.answer === 'silent') return ignore;
+      const disconnect = packet.code === PacketCode.DisconnectRequest;
+      const ack = nas.answer === 'ack';
+      const code = disconnect ? (ack ? PacketCode.DisconnectAck : PacketCode.DisconnectNak) : ack ? PacketCode.CoAAck : PacketCode.CoANak;
+      return answer(code, ack ? [] : [{ name: 'Error-Cause', value: nas.errorCause }]);
+    },
+  });
   const nas: ScriptedNas = {
-    port: 0,
-    received,
+    port: peer.port,
+    received: peer.packets,
     answer: 'ack',
     errorCause: 503,
-    close: () => new Promise<void>((resolve) => sock.close(() => resolve())),
+    close: () => peer.close(),
   };
-  sock.on('message', (msg, rinfo) => {
-    if (!verifyRequest(msg, secret).ok) return;
-    const packet = decodePacket(msg);
-    received.push(packet);
-    if (nas.answer === 'silent') return;
-    const disconnect = packet.code === PacketCode.DisconnectRequest;
-    const ack = nas.answer === 'ack';
-    const code = disconnect ? (ack ? PacketCode.DisconnectAck : PacketCode.DisconnectNak) : ack ? PacketCode.CoAAck : PacketCode.CoANak;
-    const reply = encodeResponse({ code, request: packet, secret, attributes: ack ? [] : [{ name: 'Error-Cause', value: nas.errorCause }] });
-    sock.send(reply.buffer, rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((resolve) => sock.bind(0, host, resolve));
-  (nas as { port: number }).port = sock.address().port;
   return nas;
 }
 

@@ -4,13 +4,13 @@
  * RouterOS API request, since rows can change by other paths. Real Postgres, the real worker,
  * real sockets listening where a packet must never arrive.
  */
-import { createSocket, type Socket } from 'node:dgram';
 import net from 'node:net';
 import request from 'supertest';
 import { suffix } from '../helpers/api';
 import { routerOsKick } from '../../src/mikrotik/fallback';
 import { startWorker } from '../../src/jobs/worker';
 import type { TargetPolicy } from '../../src/config/networks';
+import { ignore, startRadiusPeer } from '../helpers/fakes/radius-peer';
 import { eventually, FAST, nas, openSession, silent, subscriber, useEnvs, type Env } from './enforcement-fixtures';
 
 jest.setTimeout(60000);
@@ -50,25 +50,22 @@ describe('the API refuses a NAS address the worker must not send to', () => {
   });
 });
 
-/** A UDP socket and a TCP server on `host`; they record whatever reaches them. */
+/** A RADIUS peer that never answers and a TCP server on `host`; they record whatever reaches them. */
 async function listeners(host: string) {
-  const datagrams: Buffer[] = [];
   let connections = 0;
-  const udp: Socket = createSocket('udp4');
-  udp.on('message', (m) => datagrams.push(m));
-  await new Promise<void>((resolve) => udp.bind(0, host, resolve));
+  const udp = await startRadiusPeer({ secret: 'unused', host, script: () => ignore });
   const tcp = net.createServer((c) => {
     connections++;
     c.destroy();
   });
   await new Promise<void>((resolve) => tcp.listen(0, host, resolve));
   return {
-    udpPort: udp.address().port,
+    udpPort: udp.port,
     tcpPort: (tcp.address() as net.AddressInfo).port,
-    datagrams,
+    datagrams: udp.received,
     connections: () => connections,
     close: async () => {
-      await new Promise<void>((resolve) => udp.close(() => resolve()));
+      await udp.close();
       await new Promise<void>((resolve) => tcp.close(() => resolve()));
     },
   };

@@ -1,13 +1,11 @@
 /**
- * RadiusClient against fake servers on loopback UDP (built with our own codec), no external
- * processes. Short retransmission schedules keep it fast.
+ * RadiusClient against the scriptable fake peer on loopback UDP (tests/helpers/fakes/radius-peer.ts,
+ * answers built with our own codec), no external processes. Short retransmission schedules keep it fast.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { backoffSchedule } from '../../../src/radius/backoff';
 import { RadiusClient, type DropReason, type RadiusClientOptions } from '../../../src/radius/client';
 import {
   decodePacket,
-  encodeResponse,
   generateAuthenticatorResponse,
   generateNtResponse,
   getBuffer,
@@ -19,53 +17,17 @@ import {
   type RadiusAttribute,
 } from '../../../src/radius/codec';
 import { RadiusClientClosedError, RadiusTimeoutError } from '../../../src/radius/errors';
+import { answer, ignore, raw, signedReply, startRadiusPeer, type PeerAction, type RadiusPeer, type Received, type Script } from '../../helpers/fakes/radius-peer';
+import { eventually } from '../../helpers/wait';
 
 const SECRET = 'testing123';
 
-/** Reply function: return reply buffers to send (possibly none, possibly several). */
-type Handler = (msg: Buffer, rinfo: RemoteInfo, seen: number) => Buffer[];
-
-interface FakeServer {
-  readonly port: number;
-  readonly received: Buffer[];
-  close(): Promise<void>;
-}
-
-async function fakeServer(handler: Handler, host = '127.0.0.1', delayMs = 0): Promise<FakeServer> {
-  const socket: Socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  const received: Buffer[] = [];
-  socket.on('message', (msg, rinfo) => {
-    received.push(Buffer.from(msg));
-    const replies = handler(msg, rinfo, received.length);
-    const send = (): void => {
-      for (const r of replies) socket.send(r, rinfo.port, rinfo.address);
-    };
-    if (delayMs > 0) setTimeout(send, delayMs);
-    else send();
-  });
-  await new Promise<void>((resolve) => socket.bind(0, host, resolve));
-  return {
-    port: socket.address().port,
-    received,
-    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
-  };
-}
-
-function reply(msg: Buffer, code: number, attributes: RadiusAttribute[] = [], secret = SECRET, ma?: boolean): Buffer {
-  return encodeResponse({
-    code,
-    request: decodePacket(msg),
-    secret,
-    attributes,
-    ...(ma === undefined ? {} : { addMessageAuthenticator: ma }),
-  }).buffer;
-}
-
 /** An Access-Request handler that knows one user (PAP, CHAP, MS-CHAPv2). */
-function authServer(msg: Buffer): Buffer[] {
-  const req = decodePacket(msg, { secret: SECRET });
-  if (req.code === PacketCode.StatusServer) return [reply(msg, PacketCode.AccessAccept)];
-  if (!verifyRequest(msg, SECRET).ok) return [];
+function authServer(r: Received): PeerAction {
+  const req = r.packet;
+  if (!req) return ignore;
+  if (req.code === PacketCode.StatusServer) return answer(PacketCode.AccessAccept);
+  if (!r.verified) return ignore;
   const user = getString(req, 'User-Name');
   const password = 'alicepw';
   let ok = false;
@@ -86,20 +48,22 @@ function authServer(msg: Buffer): Buffer[] {
   }
   ok &&= user === 'alice';
   return ok
-    ? [reply(msg, PacketCode.AccessAccept, [{ name: 'Session-Timeout', value: 3600 }, { name: 'Mikrotik-Rate-Limit', value: '10M/20M' }, ...extra])]
-    : [reply(msg, PacketCode.AccessReject)];
+    ? answer(PacketCode.AccessAccept, [{ name: 'Session-Timeout', value: 3600 }, { name: 'Mikrotik-Rate-Limit', value: '10M/20M' }, ...extra])
+    : answer(PacketCode.AccessReject);
 }
 
-const servers: FakeServer[] = [];
+const servers: RadiusPeer[] = [];
 const clients: RadiusClient[] = [];
 
+/** The bytes of every datagram the peer received. */
+const bytes = (peer: RadiusPeer): Buffer[] => peer.received.map((r) => r.bytes);
+
 async function setup(
-  handler: Handler,
+  script: Script,
   clientOpts: Partial<RadiusClientOptions> = {},
   host = '127.0.0.1',
-  delayMs = 0,
-): Promise<{ server: FakeServer; client: RadiusClient; drops: DropReason[] }> {
-  const server = await fakeServer(handler, host, delayMs);
+): Promise<{ server: RadiusPeer; client: RadiusClient; drops: DropReason[] }> {
+  const server = await startRadiusPeer({ secret: SECRET, script, host });
   servers.push(server);
   const drops: DropReason[] = [];
   const client = new RadiusClient({
@@ -121,7 +85,7 @@ afterEach(async () => {
 
 describe('RadiusClient', () => {
   it('PAP Access-Request gets an authenticated Access-Accept with VSAs', async () => {
-    const { client, drops } = await setup((m) => authServer(m));
+    const { client, drops } = await setup(authServer);
     const res = await client.accessRequestPap('alice', 'alicepw', [{ name: 'NAS-Identifier', value: 'hs1' }]);
     expect(res.packet.code).toBe(PacketCode.AccessAccept);
     expect(getNumber(res.packet, 'Session-Timeout')).toBe(3600);
@@ -134,7 +98,7 @@ describe('RadiusClient', () => {
   });
 
   it('CHAP via CHAP-Challenge and via the Request Authenticator', async () => {
-    const { client } = await setup((m) => authServer(m));
+    const { client } = await setup(authServer);
     expect((await client.accessRequestChap('alice', 'alicepw')).packet.code).toBe(PacketCode.AccessAccept);
     const viaAuth = await client.accessRequestChap('alice', 'alicepw', [], { chap: { useRequestAuthenticator: true } });
     expect(viaAuth.packet.code).toBe(PacketCode.AccessAccept);
@@ -143,7 +107,7 @@ describe('RadiusClient', () => {
   });
 
   it('MS-CHAPv2 verifies MS-CHAP2-Success', async () => {
-    const { client } = await setup((m) => authServer(m));
+    const { client } = await setup(authServer);
     const res = await client.accessRequestMschapv2('alice', 'alicepw');
     expect(res.packet.code).toBe(PacketCode.AccessAccept);
     expect(res.mschapv2Verified).toBe(true);
@@ -153,11 +117,11 @@ describe('RadiusClient', () => {
   });
 
   it('MS-CHAPv2: an Accept whose S= does not match is reported unverified', async () => {
-    const { client } = await setup((m) => {
-      const req = decodePacket(m);
+    const { client } = await setup((r) => {
+      const req = decodePacket(r.bytes);
       const ms = getBuffer(req, 'MS-CHAP2-Response') ?? Buffer.alloc(1);
       const forged = Buffer.concat([ms.subarray(0, 1), Buffer.from(`S=${'0'.repeat(40)}`)]);
-      return [reply(m, PacketCode.AccessAccept, [{ name: 'MS-CHAP2-Success', value: forged }])];
+      return answer(PacketCode.AccessAccept, [{ name: 'MS-CHAP2-Success', value: forged }]);
     });
     const res = await client.accessRequestMschapv2('alice', 'alicepw');
     expect(res.packet.code).toBe(PacketCode.AccessAccept);
@@ -165,7 +129,7 @@ describe('RadiusClient', () => {
   });
 
   it('drops replies signed with the wrong secret and times out with RadiusTimeoutError', async () => {
-    const { client, drops, server } = await setup((m) => [reply(m, PacketCode.AccessAccept, [], 'wrong-secret')]);
+    const { client, drops, server } = await setup(() => answer(PacketCode.AccessAccept, [], { secret: 'wrong-secret' }));
     const err = await client.accessRequestPap('alice', 'alicepw').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RadiusTimeoutError);
     expect((err as RadiusTimeoutError).attempts).toBe(2);
@@ -175,7 +139,7 @@ describe('RadiusClient', () => {
   });
 
   it('retransmits the identical bytes (same id and authenticator) when the first is lost', async () => {
-    const { client, server } = await setup((m, _r, seen) => (seen === 1 ? [] : [reply(m, PacketCode.AccountingResponse)]));
+    const { client, server } = await setup((r) => (r.n === 1 ? ignore : answer(PacketCode.AccountingResponse)));
     const res = await client.accounting(
       [
         { name: 'Acct-Status-Type', value: 'Start' },
@@ -187,42 +151,41 @@ describe('RadiusClient', () => {
     expect(res.packet.code).toBe(PacketCode.AccountingResponse);
     expect(res.attempts).toBe(2);
     expect(server.received).toHaveLength(2);
-    expect(server.received[1]).toEqual(server.received[0]);
-    expect(server.received[0]).toEqual(res.request.buffer);
+    expect(bytes(server)[1]).toEqual(bytes(server)[0]);
+    expect(bytes(server)[0]).toEqual(res.request.buffer);
   });
 
   it('works with a backoffSchedule (deterministic jitter)', async () => {
-    const { client, server } = await setup((m, _r, seen) => (seen < 3 ? [] : [reply(m, PacketCode.CoAAck)]));
+    const { client, server } = await setup((r) => (r.n < 3 ? ignore : answer(PacketCode.CoAAck)));
     const retransmit = backoffSchedule({ irt: 0.02, mrt: 0.05, mrc: 5, mrd: 1, random: () => 0.5 });
     expect(retransmit).toEqual([20, 40, 50, 50, 50, 50]);
     const res = await client.coa([{ name: 'User-Name', value: 'alice' }], { retransmit });
     expect(res.attempts).toBe(3);
-    expect(new Set(server.received.map((b) => b.toString('hex'))).size).toBe(1);
+    expect(new Set(bytes(server).map((b) => b.toString('hex'))).size).toBe(1);
   });
 
   it('ignores garbage, unknown ids and foreign sources; resolves on the real reply', async () => {
-    const { client, drops } = await setup((m) => {
-      const wrongId = Buffer.from(reply(m, PacketCode.DisconnectAck));
-      wrongId[1] = ((m[1] ?? 0) + 1) & 0xff;
-      return [Buffer.from('garbage'), wrongId, reply(m, PacketCode.DisconnectAck)];
+    const { client, drops } = await setup((r) => {
+      const wrongId = signedReply(r, PacketCode.DisconnectAck, [], SECRET);
+      wrongId[1] = ((r.bytes[1] ?? 0) + 1) & 0xff;
+      return [raw(Buffer.from('garbage')), raw(wrongId), answer(PacketCode.DisconnectAck)];
     });
-    const stranger = createSocket('udp4');
+    const stranger = await startRadiusPeer({ secret: SECRET, script: () => ignore });
+    servers.push(stranger);
     await client.start();
     const local = client.address();
     stranger.send(Buffer.alloc(20), local?.port ?? 0, '127.0.0.1');
     const res = await client.disconnect([{ name: 'User-Name', value: 'alice' }, { name: 'Acct-Session-Id', value: '81a0000b' }]);
     expect(res.packet.code).toBe(PacketCode.DisconnectAck);
-    await new Promise((r) => setTimeout(r, 20));
-    stranger.close();
+    // The stranger's datagram may arrive after the reply: wait for its drop, not for a time.
+    await eventually(async () => drops.includes('unexpected-source'), 'the stranger dropped');
     expect(drops).toEqual(expect.arrayContaining(['malformed', 'unknown-id', 'unexpected-source']));
   });
 
   it('Disconnect/CoA with Message-Authenticator verify at the receiver; NAK carries Error-Cause', async () => {
-    const { client } = await setup((m) => {
-      const check = verifyRequest(m, SECRET, { requireMessageAuthenticator: true });
-      return check.ok
-        ? [reply(m, PacketCode.CoANak, [{ name: 'Error-Cause', value: 'Session-Context-Not-Found' }])]
-        : [];
+    const { client } = await setup((r) => {
+      const check = verifyRequest(r.bytes, SECRET, { requireMessageAuthenticator: true });
+      return check.ok ? answer(PacketCode.CoANak, [{ name: 'Error-Cause', value: 'Session-Context-Not-Found' }]) : ignore;
     });
     const res = await client.coa([{ name: 'Mikrotik-Rate-Limit', value: '2M/5M' }], { addMessageAuthenticator: true });
     expect(res.packet.code).toBe(PacketCode.CoANak);
@@ -230,7 +193,7 @@ describe('RadiusClient', () => {
   });
 
   it('requireMessageAuthenticator drops replies without one', async () => {
-    const { client, drops } = await setup((m) => [reply(m, PacketCode.AccessAccept, [], SECRET, false)], {
+    const { client, drops } = await setup(() => answer(PacketCode.AccessAccept, [], { messageAuthenticator: false }), {
       requireMessageAuthenticator: true,
       retransmit: [60],
     });
@@ -239,14 +202,14 @@ describe('RadiusClient', () => {
   });
 
   it('Status-Server', async () => {
-    const { client, server } = await setup((m) => authServer(m));
+    const { client, server } = await setup(authServer);
     const res = await client.statusServer();
     expect(res.packet.code).toBe(PacketCode.AccessAccept);
-    expect(verifyRequest(server.received[0] ?? Buffer.alloc(0), SECRET)).toEqual({ ok: true });
+    expect(verifyRequest(bytes(server)[0] ?? Buffer.alloc(0), SECRET)).toEqual({ ok: true });
   });
 
   it('keeps 300 requests in flight on one socket, queueing beyond 256 ids', async () => {
-    const { client, server } = await setup((m) => [reply(m, PacketCode.AccountingResponse)], { retransmit: [5000] }, '127.0.0.1', 100);
+    const { client, server } = await setup(() => answer(PacketCode.AccountingResponse, [], { delayMs: 100 }), { retransmit: [5000] });
     const all = Promise.all(
       Array.from({ length: 300 }, (_, i) =>
         client.accounting([
@@ -270,7 +233,7 @@ describe('RadiusClient', () => {
   });
 
   it('AbortSignal cancels an in-flight request and frees its id', async () => {
-    const { client } = await setup(() => [], { retransmit: [5000] });
+    const { client } = await setup(() => ignore, { retransmit: [5000] });
     const ctl = new AbortController();
     const p = client.accounting([{ name: 'Acct-Session-Id', value: 'x' }], { signal: ctl.signal });
     setTimeout(() => ctl.abort(new Error('user abort')), 20);
@@ -281,7 +244,7 @@ describe('RadiusClient', () => {
   });
 
   it('close() rejects in-flight requests with RadiusClientClosedError', async () => {
-    const { client } = await setup(() => [], { retransmit: [5000] });
+    const { client } = await setup(() => ignore, { retransmit: [5000] });
     const p = client.disconnect([{ name: 'User-Name', value: 'a' }]);
     await new Promise((r) => setTimeout(r, 10));
     await client.close();
@@ -298,7 +261,7 @@ describe('RadiusClient', () => {
 
   // Linux always has ::1 on lo unless IPv6 is disabled, which Lango's machines do not do.
   it('works over IPv6 loopback', async () => {
-    const { client } = await setup((m) => authServer(m), {}, '::1');
+    const { client } = await setup(authServer, {}, '::1');
     const res = await client.accessRequestPap('alice', 'alicepw');
     expect(res.packet.code).toBe(PacketCode.AccessAccept);
     expect(client.address()?.address).toBe('::');

@@ -1,10 +1,10 @@
 /**
- * DynAuthClient (RFC 5176) against scripted fake NAS on loopback UDP. Fake NAS answers are
- * built with the codec's encodeResponse; the request bytes are also checked by an independent
- * few-line implementation of RFC 5176 §3.4 / RFC 3579 §3.2 (node:crypto only).
+ * DynAuthClient (RFC 5176) against scripted fake NAS on loopback UDP (the scriptable peer of
+ * tests/helpers/fakes/radius-peer.ts; answers built with the codec's encodeResponse); the request
+ * bytes are also checked by an independent few-line implementation of RFC 5176 §3.4 / RFC 3579
+ * §3.2 (node:crypto only).
  */
 import { createHash, createHmac } from 'node:crypto';
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import {
   buildDynAuthAttributes,
   DynAuthClient,
@@ -12,63 +12,39 @@ import {
   type DynAuthLogger,
   type DynAuthTarget,
 } from '../../../src/radius/dynauth-client';
-import {
-  decodePacket,
-  encodeResponse,
-  getNumber,
-  getString,
-  isNamedAttribute,
-  PacketCode,
-  verifyRequest,
-  type RadiusAttribute,
-} from '../../../src/radius/codec';
+import { decodePacket, getNumber, getString, isNamedAttribute, PacketCode, verifyRequest, type RadiusAttribute } from '../../../src/radius/codec';
 import type { DropReason } from '../../../src/radius/client';
 import { RadiusClientClosedError, RadiusCodecError } from '../../../src/radius/errors';
+import {
+  ackCode,
+  answer,
+  forgedAck,
+  ignore,
+  nakCode,
+  raw,
+  signedReply,
+  startRadiusPeer,
+  type RadiusPeer,
+  type Script,
+} from '../../helpers/fakes/radius-peer';
 
 const SECRET = 'coa-secret-1';
 /** Tiny schedule: 3 transmissions 50 / 100 ms apart (jitter ±10 %). */
 const FAST = { irt: 0.05, mrt: 0, mrc: 2, mrd: 0 };
 
-type Handler = (msg: Buffer, rinfo: RemoteInfo, n: number, nas: FakeNas) => Buffer[];
+const open: RadiusPeer[] = [];
 
-interface FakeNas {
-  readonly port: number;
-  readonly socket: Socket;
-  readonly received: { msg: Buffer; rinfo: RemoteInfo }[];
-  target(secret?: string): DynAuthTarget;
-  close(): Promise<void>;
-}
-
-const open: FakeNas[] = [];
-
-async function fakeNas(handler: Handler): Promise<FakeNas> {
-  const socket = createSocket('udp4');
-  const received: FakeNas['received'] = [];
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const nas: FakeNas = {
-    port: socket.address().port,
-    socket,
-    received,
-    target: (secret = SECRET) => ({ host: '127.0.0.1', port: socket.address().port, secret }),
-    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
-  };
-  socket.on('message', (msg, rinfo) => {
-    received.push({ msg: Buffer.from(msg), rinfo });
-    for (const r of handler(msg, rinfo, received.length, nas)) socket.send(r, rinfo.port, rinfo.address);
-  });
+/** A fake NAS on 127.0.0.1 whose CoA secret is SECRET. */
+async function fakeNas(script: Script): Promise<RadiusPeer> {
+  const nas = await startRadiusPeer({ secret: SECRET, script });
   open.push(nas);
   return nas;
 }
 
-function answer(msg: Buffer, code: number, attributes: RadiusAttribute[] = [], secret = SECRET): Buffer {
-  return encodeResponse({ code, request: decodePacket(msg), secret, attributes }).buffer;
-}
-
-const ackOf = (msg: Buffer): number => (msg[0] === PacketCode.CoARequest ? PacketCode.CoAAck : PacketCode.DisconnectAck);
-const nakOf = (msg: Buffer): number => (msg[0] === PacketCode.CoARequest ? PacketCode.CoANak : PacketCode.DisconnectNak);
+const target = (nas: RadiusPeer, secret = SECRET): DynAuthTarget => ({ host: '127.0.0.1', port: nas.port, secret });
 
 /** ACKs every request that verifies with SECRET. */
-const acking: Handler = (msg) => (verifyRequest(msg, SECRET).ok ? [answer(msg, ackOf(msg))] : []);
+const acking: Script = (r) => (r.verified ? answer(ackCode(r.bytes[0] ?? 0)) : ignore);
 
 interface Captured {
   readonly warns: { obj: object; msg: string }[];
@@ -121,7 +97,7 @@ describe('DynAuthClient packets', () => {
   it('sends a golden Disconnect-Request: MA first, identification, Event-Timestamp, byte-exact', async () => {
     const nas = await fakeNas(acking);
     const c = client();
-    const res = await c.send(nas.target(), {
+    const res = await c.send(target(nas), {
       kind: 'disconnect',
       userName: '0712345678',
       acctSessionId: '81a0000b',
@@ -131,7 +107,7 @@ describe('DynAuthClient packets', () => {
       eventTimestamp: 1_750_000_000,
     });
     expect(res).toEqual({ outcome: 'ack', rttMs: expect.any(Number), attempts: 1 });
-    const msg = nas.received[0]!.msg;
+    const msg = nas.received[0]!.bytes;
     expect(verifyRequest(msg, SECRET, { requireMessageAuthenticator: true })).toEqual({ ok: true });
     expect(verifyRequest(msg, 'wrong', { requireMessageAuthenticator: true }).ok).toBe(false);
     const pkt = decodePacket(msg);
@@ -161,7 +137,7 @@ describe('DynAuthClient packets', () => {
 
   it('sends a CoA-Request with Mikrotik-Rate-Limit as a vendor attribute', async () => {
     const nas = await fakeNas(acking);
-    const res = await client().send(nas.target(), {
+    const res = await client().send(target(nas), {
       kind: 'coa',
       userName: 'alice',
       acctSessionId: 'sess-1',
@@ -169,7 +145,7 @@ describe('DynAuthClient packets', () => {
       eventTimestamp: 1_750_000_001,
     });
     expect(res.outcome).toBe('ack');
-    const msg = nas.received[0]!.msg;
+    const msg = nas.received[0]!.bytes;
     expect(verifyRequest(msg, SECRET, { requireMessageAuthenticator: true }).ok).toBe(true);
     const pkt = decodePacket(msg);
     expect(pkt.code).toBe(PacketCode.CoARequest);
@@ -202,8 +178,8 @@ describe('DynAuthClient packets', () => {
 
 describe('DynAuthClient outcomes', () => {
   it('returns nak with Error-Cause 503 and its name', async () => {
-    const nas = await fakeNas((msg) => [answer(msg, nakOf(msg), [{ name: 'Error-Cause', value: 503 }])]);
-    const res = await client().send(nas.target(), { kind: 'disconnect', acctSessionId: 'gone' });
+    const nas = await fakeNas((r) => answer(nakCode(r.bytes[0] ?? 0), [{ name: 'Error-Cause', value: 503 }]));
+    const res = await client().send(target(nas), { kind: 'disconnect', acctSessionId: 'gone' });
     expect(res).toEqual({
       outcome: 'nak',
       errorCause: 503,
@@ -214,16 +190,16 @@ describe('DynAuthClient outcomes', () => {
   });
 
   it('returns nak without Error-Cause when the NAS gives none', async () => {
-    const nas = await fakeNas((msg) => [answer(msg, nakOf(msg))]);
-    const res = await client().send(nas.target(), { kind: 'coa', userName: 'u' });
+    const nas = await fakeNas((r) => answer(nakCode(r.bytes[0] ?? 0)));
+    const res = await client().send(target(nas), { kind: 'coa', userName: 'u' });
     expect(res).toEqual({ outcome: 'nak', rttMs: expect.any(Number), attempts: 1 });
   });
 
   it('times out after the schedule, retransmitting identical bytes from the same source port', async () => {
-    const nas = await fakeNas(() => []);
+    const nas = await fakeNas(() => ignore);
     const c = client();
     const started = Date.now();
-    const res = await c.send(nas.target(), { kind: 'disconnect', userName: 'u', acctSessionId: 's' });
+    const res = await c.send(target(nas), { kind: 'disconnect', userName: 'u', acctSessionId: 's' });
     expect(res).toEqual({ outcome: 'timeout', attempts: 3, elapsedMs: expect.any(Number) });
     if (res.outcome !== 'timeout') throw new Error('unreachable');
     // 50 + 100 + 200 ms (±10 %): generous bounds only
@@ -232,33 +208,33 @@ describe('DynAuthClient outcomes', () => {
     expect(nas.received).toHaveLength(3);
     const [first, ...rest] = nas.received;
     for (const r of rest) {
-      expect(r.msg.equals(first!.msg)).toBe(true);
-      expect(r.rinfo.port).toBe(first!.rinfo.port);
+      expect(r.bytes.equals(first!.bytes)).toBe(true);
+      expect(r.from.port).toBe(first!.from.port);
     }
     expect(c.stats()).toMatchObject({ requests: 1, transmissions: 3, timeouts: 1 });
     expect(c.inFlight).toBe(0);
   });
 
   it('accepts an answer to a retransmission (attempts 2)', async () => {
-    const nas = await fakeNas((msg, _r, n) => (n === 2 ? [answer(msg, ackOf(msg))] : []));
-    const res = await client().send(nas.target(), { kind: 'coa', acctSessionId: 's' });
+    const nas = await fakeNas((r) => (r.n === 2 ? answer(ackCode(r.bytes[0] ?? 0)) : ignore));
+    const res = await client().send(target(nas), { kind: 'coa', acctSessionId: 's' });
     expect(res).toMatchObject({ outcome: 'ack', attempts: 2 });
-    expect(nas.received[1]!.msg.equals(nas.received[0]!.msg)).toBe(true);
+    expect(nas.received[1]!.bytes.equals(nas.received[0]!.bytes)).toBe(true);
   });
 
   it('uses the FreeRADIUS defaults when no schedule is given', async () => {
     const nas = await fakeNas(acking);
     const c = new DynAuthClient();
     clients.push(c);
-    await expect(c.send(nas.target(), { kind: 'coa', userName: 'u' })).resolves.toMatchObject({ outcome: 'ack' });
+    await expect(c.send(target(nas), { kind: 'coa', userName: 'u' })).resolves.toMatchObject({ outcome: 'ack' });
   });
 });
 
 describe('DynAuthClient reply checking', () => {
   it('drops replies signed with the wrong secret (and logs them) until the request times out', async () => {
-    const nas = await fakeNas((msg) => [answer(msg, ackOf(msg), [], 'not-the-secret')]);
+    const nas = await fakeNas((r) => answer(ackCode(r.bytes[0] ?? 0), [], { secret: 'not-the-secret' }));
     const cap = capture();
-    const res = await client({}, cap).send(nas.target(), { kind: 'disconnect', userName: 'u' });
+    const res = await client({}, cap).send(target(nas), { kind: 'disconnect', userName: 'u' });
     expect(res.outcome).toBe('timeout');
     expect(cap.drops).toEqual(['bad-authenticator', 'bad-authenticator', 'bad-authenticator']);
     expect(cap.warns.map((w) => w.msg)).toEqual(Array(3).fill('dynauth reply dropped'));
@@ -266,20 +242,15 @@ describe('DynAuthClient reply checking', () => {
   });
 
   it('a NAS answering garbage does not stall a parallel request to a good NAS', async () => {
-    const garbage = await fakeNas((msg) => {
-      const forged = Buffer.from(msg.subarray(0, 20));
-      forged[0] = ackOf(msg); // right id and length, random authenticator
-      forged.writeUInt16BE(20, 2);
-      forged.fill(0xab, 4, 20);
-      return [Buffer.from('garbage!'), Buffer.alloc(300, 0x5a), forged];
-    });
-    const good = await fakeNas((msg) => [answer(msg, ackOf(msg))]);
+    // right id and length, wrong authenticator
+    const garbage = await fakeNas((r) => [raw(Buffer.from('garbage!')), raw(Buffer.alloc(300, 0x5a)), raw(forgedAck(r))]);
+    const good = await fakeNas((r) => answer(ackCode(r.bytes[0] ?? 0)));
     const cap = capture();
     const c = client({ schedule: { irt: 0.2, mrt: 0, mrc: 1, mrd: 0 } }, cap);
     const [bad, ok, ok2] = await Promise.all([
-      c.send(garbage.target(), { kind: 'coa', userName: 'u', attributes: [{ name: 'Mikrotik-Rate-Limit', value: '1M/1M' }] }),
-      c.send(good.target(), { kind: 'coa', userName: 'u', attributes: [{ name: 'Mikrotik-Rate-Limit', value: '1M/1M' }] }),
-      c.send(good.target(), { kind: 'disconnect', userName: 'v' }),
+      c.send(target(garbage), { kind: 'coa', userName: 'u', attributes: [{ name: 'Mikrotik-Rate-Limit', value: '1M/1M' }] }),
+      c.send(target(good), { kind: 'coa', userName: 'u', attributes: [{ name: 'Mikrotik-Rate-Limit', value: '1M/1M' }] }),
+      c.send(target(good), { kind: 'disconnect', userName: 'v' }),
     ]);
     expect(ok).toMatchObject({ outcome: 'ack', attempts: 1 });
     expect(ok2).toMatchObject({ outcome: 'ack', attempts: 1 });
@@ -290,34 +261,28 @@ describe('DynAuthClient reply checking', () => {
   });
 
   it('drops a correctly signed reply that comes from another port', async () => {
-    const impostor = createSocket('udp4');
-    await new Promise<void>((resolve) => impostor.bind(0, '127.0.0.1', resolve));
-    const nas = await fakeNas((msg, rinfo, n) => {
-      const reply = answer(msg, ackOf(msg));
-      if (n === 1) {
-        impostor.send(reply, rinfo.port, rinfo.address);
-        return [];
+    const impostor = await fakeNas(() => ignore);
+    const nas = await fakeNas((r) => {
+      if (r.n === 1) {
+        impostor.send(signedReply(r, ackCode(r.bytes[0] ?? 0), [], SECRET), r.from.port, r.from.address);
+        return ignore;
       }
-      return [reply];
+      return answer(ackCode(r.bytes[0] ?? 0));
     });
     const cap = capture();
-    try {
-      const res = await client({}, cap).send(nas.target(), { kind: 'coa', userName: 'u' });
-      expect(res).toMatchObject({ outcome: 'ack', attempts: 2 });
-      expect(cap.drops).toEqual(['unexpected-source']);
-    } finally {
-      await new Promise<void>((resolve) => impostor.close(() => resolve()));
-    }
+    const res = await client({}, cap).send(target(nas), { kind: 'coa', userName: 'u' });
+    expect(res).toMatchObject({ outcome: 'ack', attempts: 2 });
+    expect(cap.drops).toEqual(['unexpected-source']);
   });
 
   it('drops a duplicate late answer as unknown-id without affecting anything', async () => {
-    const nas = await fakeNas((msg) => {
-      const r = answer(msg, ackOf(msg));
-      return [r, r];
+    const nas = await fakeNas((r) => {
+      const reply = raw(signedReply(r, ackCode(r.bytes[0] ?? 0), [], SECRET));
+      return [reply, reply];
     });
     const cap = capture();
     const c = client({}, cap);
-    expect((await c.send(nas.target(), { kind: 'coa', userName: 'u' })).outcome).toBe('ack');
+    expect((await c.send(target(nas), { kind: 'coa', userName: 'u' })).outcome).toBe('ack');
     await new Promise((r) => setTimeout(r, 50));
     expect(cap.drops).toEqual(['unknown-id']);
   });
@@ -329,31 +294,31 @@ describe('DynAuthClient multiplexing', () => {
     const b = await fakeNas(acking);
     const c = client();
     await Promise.all([
-      c.send(a.target(), { kind: 'coa', userName: 'u' }),
-      c.send(b.target(), { kind: 'coa', userName: 'u' }),
+      c.send(target(a), { kind: 'coa', userName: 'u' }),
+      c.send(target(b), { kind: 'coa', userName: 'u' }),
     ]);
-    expect(a.received[0]!.rinfo.port).toBe(b.received[0]!.rinfo.port);
-    expect(a.received[0]!.msg[1]).toBe(0);
-    expect(b.received[0]!.msg[1]).toBe(0);
-    expect((await c.address())?.port).toBe(a.received[0]!.rinfo.port);
+    expect(a.received[0]!.from.port).toBe(b.received[0]!.from.port);
+    expect(a.received[0]!.bytes[1]).toBe(0);
+    expect(b.received[0]!.bytes[1]).toBe(0);
+    expect((await c.address())?.port).toBe(a.received[0]!.from.port);
   });
 
   it('handles more than 256 concurrent requests to one NAS (ids are queued, none reused while in flight)', async () => {
     const inFlightIds = new Set<number>();
     let reused = false;
-    const nas = await fakeNas((msg, rinfo, _n, self) => {
-      const id = msg[1]!;
+    const nas = await fakeNas((r, self) => {
+      const id = r.bytes[1]!;
       if (inFlightIds.has(id)) reused = true;
       inFlightIds.add(id);
       setTimeout(() => {
         inFlightIds.delete(id);
-        self.socket.send(answer(msg, ackOf(msg)), rinfo.port, rinfo.address);
+        self.send(signedReply(r, ackCode(r.bytes[0] ?? 0), [], SECRET), r.from.port, r.from.address);
       }, 5);
-      return [];
+      return ignore;
     });
     const c = client({ schedule: { irt: 5, mrt: 0, mrc: 1, mrd: 0 } });
     const results = await Promise.all(
-      Array.from({ length: 400 }, (_, i) => c.send(nas.target(), { kind: 'disconnect', acctSessionId: `s${i}` })),
+      Array.from({ length: 400 }, (_, i) => c.send(target(nas), { kind: 'disconnect', acctSessionId: `s${i}` })),
     );
     expect(results.every((r) => r.outcome === 'ack')).toBe(true);
     expect(reused).toBe(false);
@@ -361,16 +326,16 @@ describe('DynAuthClient multiplexing', () => {
   });
 
   it('rejects on abort and on close', async () => {
-    const nas = await fakeNas(() => []);
+    const nas = await fakeNas(() => ignore);
     const c = client({ schedule: { irt: 5, mrt: 0, mrc: 1, mrd: 0 } });
     const ac = new AbortController();
-    const aborted = c.send(nas.target(), { kind: 'coa', userName: 'u' }, { signal: ac.signal });
-    const closed = c.send(nas.target(), { kind: 'coa', userName: 'v' });
+    const aborted = c.send(target(nas), { kind: 'coa', userName: 'u' }, { signal: ac.signal });
+    const closed = c.send(target(nas), { kind: 'coa', userName: 'v' });
     await new Promise((r) => setTimeout(r, 20));
     ac.abort(new Error('stop'));
     await expect(aborted).rejects.toThrow('stop');
     await c.close();
     await expect(closed).rejects.toBeInstanceOf(RadiusClientClosedError);
-    await expect(c.send(nas.target(), { kind: 'coa', userName: 'u' })).rejects.toBeInstanceOf(RadiusClientClosedError);
+    await expect(c.send(target(nas), { kind: 'coa', userName: 'u' })).rejects.toBeInstanceOf(RadiusClientClosedError);
   });
 });

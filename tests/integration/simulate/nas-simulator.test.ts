@@ -1,93 +1,89 @@
 /**
- * The NAS simulator on loopback: its auth/accounting side against a fake RADIUS server built
- * with the codec, its RFC 5176 side against DynAuthClient and hand-built packets.
+ * The NAS simulator on loopback: its auth/accounting side against the scriptable fake RADIUS
+ * peer (tests/helpers/fakes/radius-peer.ts), its RFC 5176 side against DynAuthClient and
+ * hand-built packets sent from another peer.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { attributeValueName } from '../../../src/radius/dictionary';
 import { DynAuthClient, type DynAuthTarget } from '../../../src/radius/dynauth-client';
 import {
   decodePacket,
   encodeRequest,
-  encodeResponse,
   getBuffer,
   getNumber,
   getString,
   PacketCode,
   verifyChapPassword,
-  verifyRequest,
   type RadiusAttribute,
   type RadiusPacket,
 } from '../../../src/radius/codec';
 import { startNasSimulator, type NasSimulator, type NasSimulatorOptions } from '../../../src/simulate/nas-simulator';
+import { answer, ignore, startRadiusPeer, type RadiusPeer } from '../../helpers/fakes/radius-peer';
+import { eventually } from '../../helpers/wait';
 
 const RADIUS_SECRET = 'radius-secret';
 const COA_SECRET = 'coa-secret';
 const FAST = { irt: 0.05, mrt: 0, mrc: 2, mrd: 0 };
 
+interface Seen {
+  readonly packet: RadiusPacket;
+  readonly rinfo: { readonly address: string; readonly port: number };
+}
+
 interface FakeRadius {
   readonly authPort: number;
   readonly acctPort: number;
-  readonly auth: { packet: RadiusPacket; rinfo: RemoteInfo }[];
-  readonly acct: { packet: RadiusPacket; rinfo: RemoteInfo }[];
+  readonly auth: Seen[];
+  readonly acct: Seen[];
   close(): Promise<void>;
 }
 
-async function bound(handler: (msg: Buffer, rinfo: RemoteInfo) => Buffer | undefined): Promise<Socket> {
-  const s = createSocket('udp4');
-  s.on('message', (msg, rinfo) => {
-    const r = handler(msg, rinfo);
-    if (r) s.send(r, rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  return s;
-}
-
-/** Knows alice/alicepw (PAP and CHAP); ACKs all accounting. */
+/** Knows alice/alicepw (PAP and CHAP, Message-Authenticator required); ACKs all accounting. */
 async function fakeRadius(): Promise<FakeRadius> {
-  const auth: FakeRadius['auth'] = [];
-  const acct: FakeRadius['acct'] = [];
-  const authSocket = await bound((msg, rinfo) => {
-    if (!verifyRequest(msg, RADIUS_SECRET, { requireMessageAuthenticator: true }).ok) return undefined;
-    const packet = decodePacket(msg, { secret: RADIUS_SECRET });
-    auth.push({ packet, rinfo });
-    const chap = getBuffer(packet, 'CHAP-Password');
-    const ok =
-      getString(packet, 'User-Name') === 'alice' &&
-      (chap
-        ? verifyChapPassword(chap, 'alicepw', getBuffer(packet, 'CHAP-Challenge') ?? packet.authenticator)
-        : getString(packet, 'User-Password') === 'alicepw');
-    const attributes: RadiusAttribute[] = ok
-      ? [
-          { name: 'Session-Timeout', value: 3600 },
-          { name: 'Idle-Timeout', value: 600 },
-          { name: 'Acct-Interim-Interval', value: 300 },
-          { name: 'Mikrotik-Rate-Limit', value: '10M/20M' },
-          { name: 'Mikrotik-Total-Limit', value: 5 },
-          { name: 'Mikrotik-Total-Limit-Gigawords', value: 1 },
-          { name: 'Class', value: Buffer.from('plan-gold') },
-        ]
-      : [{ name: 'Reply-Message', value: 'no' }];
-    return encodeResponse({
-      code: ok ? PacketCode.AccessAccept : PacketCode.AccessReject,
-      request: packet,
-      secret: RADIUS_SECRET,
-      attributes,
-    }).buffer;
+  const auth: Seen[] = [];
+  const acct: Seen[] = [];
+  const authPeer = await startRadiusPeer({
+    secret: RADIUS_SECRET,
+    requireMessageAuthenticator: true,
+    script: (r) => {
+      const packet = r.packet;
+      if (!r.verified || !packet) return ignore;
+      auth.push({ packet, rinfo: r.from });
+      const chap = getBuffer(packet, 'CHAP-Password');
+      const ok =
+        getString(packet, 'User-Name') === 'alice' &&
+        (chap
+          ? verifyChapPassword(chap, 'alicepw', getBuffer(packet, 'CHAP-Challenge') ?? packet.authenticator)
+          : getString(packet, 'User-Password') === 'alicepw');
+      const attributes: RadiusAttribute[] = ok
+        ? [
+            { name: 'Session-Timeout', value: 3600 },
+            { name: 'Idle-Timeout', value: 600 },
+            { name: 'Acct-Interim-Interval', value: 300 },
+            { name: 'Mikrotik-Rate-Limit', value: '10M/20M' },
+            { name: 'Mikrotik-Total-Limit', value: 5 },
+            { name: 'Mikrotik-Total-Limit-Gigawords', value: 1 },
+            { name: 'Class', value: Buffer.from('plan-gold') },
+          ]
+        : [{ name: 'Reply-Message', value: 'no' }];
+      return answer(ok ? PacketCode.AccessAccept : PacketCode.AccessReject, attributes);
+    },
   });
-  const acctSocket = await bound((msg, rinfo) => {
-    if (!verifyRequest(msg, RADIUS_SECRET).ok) return undefined;
-    const packet = decodePacket(msg);
-    acct.push({ packet, rinfo });
-    return encodeResponse({ code: PacketCode.AccountingResponse, request: packet, secret: RADIUS_SECRET }).buffer;
+  const acctPeer = await startRadiusPeer({
+    secret: RADIUS_SECRET,
+    script: (r) => {
+      if (!r.verified || !r.packet) return ignore;
+      acct.push({ packet: decodePacket(r.bytes), rinfo: r.from });
+      return answer(PacketCode.AccountingResponse);
+    },
   });
   return {
-    authPort: authSocket.address().port,
-    acctPort: acctSocket.address().port,
+    authPort: authPeer.port,
+    acctPort: acctPeer.port,
     auth,
     acct,
     close: async () => {
-      await new Promise<void>((r) => authSocket.close(() => r()));
-      await new Promise<void>((r) => acctSocket.close(() => r()));
+      await authPeer.close();
+      await acctPeer.close();
     },
   };
 }
@@ -131,16 +127,17 @@ const acctStatus = (p: RadiusPacket): string | undefined =>
 const terminateCause = (p: RadiusPacket): string | undefined =>
   attributeValueName('Acct-Terminate-Cause', getNumber(p, 'Acct-Terminate-Cause') ?? -1);
 
-/** Send raw bytes to the simulator's CoA port; resolve with every reply within `waitMs`. */
-async function raw(s: NasSimulator, packets: Buffer[], waitMs = 150): Promise<Buffer[]> {
-  const sock = createSocket('udp4');
-  const replies: Buffer[] = [];
-  sock.on('message', (m) => replies.push(Buffer.from(m)));
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
-  for (const p of packets) sock.send(p, s.coaPort, '127.0.0.1');
-  await new Promise((r) => setTimeout(r, waitMs));
-  await new Promise<void>((r) => sock.close(() => r()));
-  return replies;
+const senders: RadiusPeer[] = [];
+afterEach(async () => {
+  await Promise.all(senders.splice(0).map((p) => p.close()));
+});
+
+/** Send raw bytes to the simulator's CoA port from a fresh peer; resolve with the first `replies` answers. */
+async function raw(s: NasSimulator, packets: Buffer[], replies = 1): Promise<Buffer[]> {
+  const sender = await startRadiusPeer({ secret: COA_SECRET, script: () => ignore });
+  senders.push(sender);
+  for (const p of packets) sender.send(p, s.coaPort, '127.0.0.1');
+  return (await sender.waitFor(replies)).map((r) => r.bytes);
 }
 
 function dynAuthPacket(code: number, attributes: RadiusAttribute[], id = 7, secret = COA_SECRET): Buffer {
@@ -297,7 +294,7 @@ describe('NAS simulator: CoA and Disconnect (RFC 5176)', () => {
       { name: 'Acct-Session-Id', value: session!.acctSessionId },
       { name: 'Mikrotik-Rate-Limit', value: '3M/3M' },
     ]);
-    const replies = await raw(s, [pkt, pkt]);
+    const replies = await raw(s, [pkt, pkt], 2);
     expect(replies).toHaveLength(2);
     expect(replies[0]!.equals(replies[1]!)).toBe(true);
     expect(replies[0]![0]).toBe(PacketCode.CoAAck);
@@ -353,7 +350,11 @@ describe('NAS simulator: CoA and Disconnect (RFC 5176)', () => {
       ],
       addMessageAuthenticator: true,
     }).buffer;
-    expect(await raw(s, [old])).toEqual([]);
+    const sender = await startRadiusPeer({ secret: COA_SECRET, script: () => ignore });
+    senders.push(sender);
+    sender.send(old, s.coaPort, '127.0.0.1');
+    await eventually(async () => s.stats.droppedStale === 1, 'the stale request dropped');
+    expect(sender.received).toEqual([]);
     expect(s.stats.droppedStale).toBe(1);
     expect(s.sessions()).toHaveLength(1);
   });
