@@ -19,6 +19,7 @@ import { startRouterOsSimulator } from './simulate/routeros-simulator';
 import { radtestCommand } from './cli/radtest';
 import { simulateNas } from './cli/simulate-nas';
 import { simulateDaraja } from './cli/simulate-daraja';
+import { simulateSms } from './cli/simulate-sms';
 
 const USAGE = `lango <command>
 
@@ -50,6 +51,8 @@ const USAGE = `lango <command>
                   [--passkey P] [--till T --store S] [--validation] [--answer-delay-ms 3000]
                            an M-Pesa Daraja simulator (OAuth, STK Push/Query, C2B), scriptable
                            through its control API at /simulator
+  simulate sms [--port 8091] [--api-key K]
+                           an Africa's Talking SMS API simulator (set LANGO_SMS_BASE_URL to it)
 
 Configuration is read from the environment (see README.md).`;
 
@@ -144,7 +147,8 @@ export async function run(argv: string[]): Promise<number> {
       }
       if (sub === 'nas') return simulateNas(args, { authPort: config.radius.authPort, acctPort: config.radius.acctPort }, logger, waitForSignal().then(() => undefined));
       if (sub === 'daraja') return simulateDaraja(args, logger, waitForSignal().then(() => undefined));
-      throw new UsageError(`unknown simulator: ${sub ?? ''} (available: routeros, nas, daraja)`);
+      if (sub === 'sms') return simulateSms(args, waitForSignal().then(() => undefined));
+      throw new UsageError(`unknown simulator: ${sub ?? ''} (available: routeros, nas, daraja, sms)`);
     }
     default:
       throw new UsageError(`unknown command: ${cmd}`);

@@ -85,10 +85,37 @@ export interface Config {
   };
   /** Where the worker may send CoA/Disconnect and RouterOS API requests (NAS addresses are checked on write too). */
   readonly enforcementTargets: TargetPolicy;
+  /** M-Pesa payments (src/modules/payments). */
+  readonly payments: PaymentsConfig;
   readonly stateDir: string;
   /** Port of the embedded PostgreSQL that `lango up` starts when DATABASE_URL is unset. */
   readonly embeddedPostgresPort: number;
   readonly logLevel: string;
+}
+
+export interface PaymentsConfig {
+  /**
+   * The public base URL Daraja reaches this API at (callback URLs are built on it, e.g.
+   * https://billing.example.com). Unset: STK Push is refused with NOT_CONFIGURED.
+   */
+  readonly publicUrl: string | undefined;
+  /** Replaces Daraja's sandbox base URL (the simulator); production accounts always use Safaricom's. */
+  readonly darajaSandboxUrl: string | undefined;
+  /** Largest callback body stored and read, bytes. */
+  readonly callbackMaxBytes: number;
+  /** Source networks callbacks are taken from (empty: any; production: set Safaricom's). */
+  readonly callbackNetworks: readonly string[];
+  /** A pending STK payment without a final answer is expired after this, seconds. */
+  readonly stkExpirySeconds: number;
+  /** The first STK Query of a payment without a callback, seconds after the push. */
+  readonly stkFirstQuerySeconds: number;
+  /** Later queries back off from this (doubling, lib/retry-delay.ts) up to stkQueryCapSeconds. */
+  readonly stkQueryBaseSeconds: number;
+  readonly stkQueryCapSeconds: number;
+  /** STK pushes the portal may start per phone number per 2 minutes (Daraja refuses repeats: code 17). */
+  readonly portalPushesPerPhone: number;
+  /** Africa's Talking: API key (secret) and username; unset key: SMS stay queued. */
+  readonly sms: { readonly apiKey: string | undefined; readonly username: string; readonly baseUrl: string; readonly senderId: string | undefined; readonly maxAttempts: number };
 }
 
 /** Failed staff logins allowed per window, per account (email) and per client address. */
@@ -275,6 +302,14 @@ export function loadConfig(env: Env = process.env): Config {
   const coaSource = env.LANGO_COA_SOURCE_ADDRESS?.trim() || undefined;
   if (coaSource !== undefined && isIP(coaSource) === 0) problems.push(`LANGO_COA_SOURCE_ADDRESS: expected an IP address, got "${coaSource}"`);
 
+  const publicUrl = env.LANGO_PUBLIC_URL?.trim().replace(/\/+$/, '') || undefined;
+  if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(publicUrl)) problems.push(`LANGO_PUBLIC_URL: expected an http(s) URL, got "${publicUrl}"`);
+  if (prod && publicUrl && !publicUrl.startsWith('https://')) problems.push('LANGO_PUBLIC_URL: Daraja needs HTTPS callback URLs in production');
+  const darajaSandboxUrl = env.LANGO_DARAJA_SANDBOX_URL?.trim() || undefined;
+  if (darajaSandboxUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(darajaSandboxUrl)) problems.push(`LANGO_DARAJA_SANDBOX_URL: expected an http(s) URL, got "${darajaSandboxUrl}"`);
+  const callbackNetworks = networks(env, 'LANGO_MPESA_CALLBACK_NETWORKS', '', parseNetwork, problems);
+  const smsApiKey = secret(env, 'LANGO_SMS_API_KEY', problems) || undefined;
+
   const config: Config = {
     mode,
     databaseUrl,
@@ -320,6 +355,24 @@ export function loadConfig(env: Env = process.env): Config {
       coaSourceAddress: coaSource,
     },
     enforcementTargets: { networks: targetNetworks, allowLoopback: !prod },
+    payments: {
+      publicUrl,
+      darajaSandboxUrl,
+      callbackMaxBytes: int(env, 'LANGO_MPESA_CALLBACK_MAX_BYTES', 16384, 1024, 65536, problems),
+      callbackNetworks,
+      stkExpirySeconds: int(env, 'LANGO_STK_EXPIRY_SECONDS', 600, 60, 86400, problems),
+      stkFirstQuerySeconds: int(env, 'LANGO_STK_FIRST_QUERY_SECONDS', 45, 1, 3600, problems),
+      stkQueryBaseSeconds: int(env, 'LANGO_STK_QUERY_BASE_SECONDS', 15, 1, 3600, problems),
+      stkQueryCapSeconds: int(env, 'LANGO_STK_QUERY_CAP_SECONDS', 120, 1, 3600, problems),
+      portalPushesPerPhone: int(env, 'LANGO_PORTAL_PUSHES_PER_PHONE', 2, 1, 100, problems),
+      sms: {
+        apiKey: smsApiKey,
+        username: env.LANGO_SMS_USERNAME?.trim() || 'sandbox',
+        baseUrl: (env.LANGO_SMS_BASE_URL?.trim() || 'https://api.sandbox.africastalking.com').replace(/\/+$/, ''),
+        senderId: env.LANGO_SMS_SENDER_ID?.trim() || undefined,
+        maxAttempts: int(env, 'LANGO_SMS_MAX_ATTEMPTS', 5, 1, 50, problems),
+      },
+    },
     stateDir: path.resolve(env.LANGO_STATE_DIR ?? '.lango'),
     embeddedPostgresPort: int(env, 'LANGO_EMBEDDED_PG_PORT', 54329, 1, 65535, problems),
     logLevel: env.LANGO_LOG_LEVEL ?? (mode === 'test' ? 'warn' : 'info'),

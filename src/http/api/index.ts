@@ -6,6 +6,7 @@ import { apiAuthentication } from '../middleware/authenticate';
 import { registerAuditRoutes } from './audit.routes';
 import { registerEnforcementRoutes } from './enforcement.routes';
 import { registerNasRoutes, type RadiusFacts } from './nas.routes';
+import { registerPaymentRoutes } from './payments.routes';
 import { registerPlanRoutes } from './plans.routes';
 import { registerSessionRoutes } from './sessions.routes';
 import { registerSubscriberRoutes } from './subscribers.routes';
@@ -24,6 +25,7 @@ export function apiSurface(o: { services: Services; radius: RadiusFacts; checkRe
   registerSessionRoutes(registry, o.services);
   registerEnforcementRoutes(registry, o.services);
   registerVoucherRoutes(registry, o.services);
+  registerPaymentRoutes(registry, o.services);
   const openapi = registry.openapi({ title: 'Lango API', version: '1' });
   router.get('/openapi.json', (_req, res) => {
     res.json(openapi);

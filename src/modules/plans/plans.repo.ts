@@ -15,6 +15,8 @@ export interface PlanRow {
   simultaneous_use: number;
   interim_interval_seconds: number;
   active: boolean;
+  /** Expiry reminder lead time (payments' SMS), seconds; null: no reminder. */
+  reminder_lead_seconds: number | null;
   created_at: Date;
   updated_at: Date;
 }

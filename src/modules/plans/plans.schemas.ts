@@ -11,6 +11,8 @@ const PlanFields = {
   simultaneousUse: Type.Integer({ minimum: 1, maximum: 1000 }),
   interimIntervalSeconds: Type.Integer({ minimum: 60, maximum: 86400 }),
   active: Type.Boolean(),
+  /** Expiry reminder (SMS) this long before the end: minutes for hourly packages, days for monthly ones. Null: none. */
+  reminderLeadSeconds: Nullable(Type.Integer({ minimum: 60, maximum: 60 * 86400 })),
 };
 
 export const CreatePlan = Obj({
@@ -24,6 +26,7 @@ export const CreatePlan = Obj({
   simultaneousUse: Type.Optional(PlanFields.simultaneousUse),
   interimIntervalSeconds: Type.Optional(PlanFields.interimIntervalSeconds),
   active: Type.Optional(PlanFields.active),
+  reminderLeadSeconds: Type.Optional(PlanFields.reminderLeadSeconds),
 });
 export type CreatePlan = Static<typeof CreatePlan>;
 
@@ -47,6 +50,7 @@ export const PlanView = Obj({
   simultaneousUse: Type.Integer(),
   interimIntervalSeconds: Type.Integer(),
   active: Type.Boolean(),
+  reminderLeadSeconds: Nullable(Type.Integer()),
   createdAt: Instant,
   updatedAt: Instant,
 });
