@@ -14,6 +14,7 @@ import * as m300 from './20261201000300_enforcement_superseded_at';
 import * as m301 from './20261201000301_enforcement_merge_duplicates';
 import * as m302 from './20261201000302_enforcement_unique_live';
 import * as m20261202_1 from './20261202000001_radius_auth_cost';
+import * as m20261203000300 from './20261203000300_vouchers';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -41,6 +42,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261201000301_enforcement_merge_duplicates', m301],
   ['20261201000302_enforcement_unique_live', m302],
   ['20261202000001_radius_auth_cost', m20261202_1],
+  ['20261203000300_vouchers', m20261203000300],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

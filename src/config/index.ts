@@ -40,6 +40,12 @@ export interface Config {
    */
   readonly trustProxy: false | number | readonly string[];
   readonly api: { readonly host: string; readonly port: number };
+  /**
+   * The address buyers' phones reach Lango's portal at (scheme, host, optional port), e.g.
+   * https://wifi.example.com: printed voucher QR codes open <publicUrl>/portal/... Outside
+   * production it defaults to http://<api host>:<api port>; unset in production, printing is refused.
+   */
+  readonly publicUrl: string | undefined;
   readonly radius: {
     readonly listenAddress: string;
     readonly authPort: number;
@@ -212,6 +218,18 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`LANGO_PUBLIC_RADIUS_ADDRESS: expected an IP address or a DNS name, got "${publicRadiusAddress}"`);
   }
 
+  const publicUrlRaw = env.LANGO_PUBLIC_URL?.trim() || undefined;
+  if (publicUrlRaw !== undefined) {
+    let ok = false;
+    try {
+      const u = new URL(publicUrlRaw);
+      ok = (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password && !u.search && !u.hash;
+    } catch {
+      ok = false;
+    }
+    if (!ok) problems.push(`LANGO_PUBLIC_URL: expected an http(s) URL without credentials, query or fragment, got "${publicUrlRaw}"`);
+  }
+
   const coaSource = env.LANGO_COA_SOURCE_ADDRESS?.trim() || undefined;
   if (coaSource !== undefined && isIP(coaSource) === 0) problems.push(`LANGO_COA_SOURCE_ADDRESS: expected an IP address, got "${coaSource}"`);
 
@@ -233,6 +251,7 @@ export function loadConfig(env: Env = process.env): Config {
       host: env.LANGO_API_HOST ?? (prod ? '0.0.0.0' : '127.0.0.1'),
       port: int(env, 'LANGO_API_PORT', 3000, 0, 65535, problems),
     },
+    publicUrl: publicUrlRaw?.replace(/\/+$/, '') ?? (prod ? undefined : `http://${(env.LANGO_API_HOST ?? '127.0.0.1').replace(/^0\.0\.0\.0$/, '127.0.0.1')}:${env.LANGO_API_PORT ?? 3000}`),
     radius: {
       listenAddress: env.LANGO_RADIUS_LISTEN ?? (prod ? '*' : '127.0.0.1'),
       authPort: int(env, 'LANGO_RADIUS_AUTH_PORT', 1812, 0, 65535, problems),

@@ -34,6 +34,7 @@ export const RADIUS_ENTRY_POINTS = [
   'lango_acct(text, text, text, text, text, text, text, text, text, text, bigint, bigint, bigint, bigint, bigint, bigint, text, text, text, text, text, text, text, text, text, text, text, text, text)',
   'lango_client_secret(text)',
   'lango_client_require_ma(text)',
+  'lango_voucher_login(text, text, text)',
 ] as const;
 
 export const OWNER_ROLE = 'lango_owner';

@@ -19,6 +19,7 @@ import { Authenticator } from './tenancy/authenticator';
 import { LoginThrottle } from './tenancy/login-throttle';
 import { TenantsService } from './tenancy/tenants.service';
 import { UsersService } from './tenancy/users.service';
+import { VouchersService } from './vouchers/vouchers.service';
 
 export interface Services {
   authenticator: Authenticator;
@@ -32,10 +33,11 @@ export interface Services {
   sessions: SessionsService;
   enforcement: EnforcementService;
   settings: SettingsService;
+  vouchers: VouchersService;
 }
 
 /** What the services take from the configuration (tests give the parts they need). */
-export type ServicesConfig = Pick<Config, 'jwtSecret' | 'jwtTtlSeconds' | 'login' | 'nasApproval' | 'enforcementTargets'>;
+export type ServicesConfig = Pick<Config, 'jwtSecret' | 'jwtTtlSeconds' | 'login' | 'nasApproval' | 'enforcementTargets'> & Partial<Pick<Config, 'publicUrl'>>;
 
 export function createServices(db: Knex, config: ServicesConfig, clock: Clock = systemClock): Services {
   return {
@@ -50,5 +52,6 @@ export function createServices(db: Knex, config: ServicesConfig, clock: Clock = 
     sessions: new SessionsService({ db }),
     enforcement: new EnforcementService({ db }),
     settings: new SettingsService({ db }),
+    vouchers: new VouchersService({ db, clock, portalUrl: config.publicUrl }),
   };
 }

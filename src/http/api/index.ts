@@ -10,6 +10,7 @@ import { registerPlanRoutes } from './plans.routes';
 import { registerSessionRoutes } from './sessions.routes';
 import { registerSubscriberRoutes } from './subscribers.routes';
 import { registerTenancyRoutes } from './tenancy.routes';
+import { registerVoucherRoutes } from './vouchers.routes';
 
 export function apiSurface(o: { services: Services; radius: RadiusFacts; checkResponses?: boolean }): { router: Router; registry: RouteRegistry; openapi: Record<string, unknown> } {
   const router = express.Router();
@@ -22,6 +23,7 @@ export function apiSurface(o: { services: Services; radius: RadiusFacts; checkRe
   registerAuditRoutes(registry, o.services);
   registerSessionRoutes(registry, o.services);
   registerEnforcementRoutes(registry, o.services);
+  registerVoucherRoutes(registry, o.services);
   const openapi = registry.openapi({ title: 'Lango API', version: '1' });
   router.get('/openapi.json', (_req, res) => {
     res.json(openapi);

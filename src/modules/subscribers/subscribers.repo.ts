@@ -56,7 +56,8 @@ export function subscribersQuery(
   tenantId: string,
   q: { status?: string | undefined; planId?: string | undefined; q?: string | undefined; expired?: boolean | undefined },
 ) {
-  const b = h('subscribers as s').where('s.tenant_id', tenantId);
+  // Vouchers are subscribers of kind 'voucher' (modules/vouchers), listed by /vouchers.
+  const b = h('subscribers as s').where('s.tenant_id', tenantId).andWhere('s.kind', 'account');
   if (q.status) b.andWhere('s.status', q.status);
   if (q.planId) b.andWhere('s.plan_id', q.planId);
   if (q.q) {
