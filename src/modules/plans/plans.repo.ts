@@ -15,6 +15,7 @@ export interface PlanRow {
   simultaneous_use: number;
   interim_interval_seconds: number;
   active: boolean;
+  sellable: boolean;
   created_at: Date;
   updated_at: Date;
 }

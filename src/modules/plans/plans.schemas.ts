@@ -11,6 +11,8 @@ const PlanFields = {
   simultaneousUse: Type.Integer({ minimum: 1, maximum: 1000 }),
   interimIntervalSeconds: Type.Integer({ minimum: 60, maximum: 86400 }),
   active: Type.Boolean(),
+  /** Offered on the captive portal (sold to walk-in buyers); staff-only plans say false. */
+  sellable: Type.Boolean(),
 };
 
 export const CreatePlan = Obj({
@@ -24,6 +26,7 @@ export const CreatePlan = Obj({
   simultaneousUse: Type.Optional(PlanFields.simultaneousUse),
   interimIntervalSeconds: Type.Optional(PlanFields.interimIntervalSeconds),
   active: Type.Optional(PlanFields.active),
+  sellable: Type.Optional(PlanFields.sellable),
 });
 export type CreatePlan = Static<typeof CreatePlan>;
 
@@ -47,6 +50,7 @@ export const PlanView = Obj({
   simultaneousUse: Type.Integer(),
   interimIntervalSeconds: Type.Integer(),
   active: Type.Boolean(),
+  sellable: Type.Boolean(),
   createdAt: Instant,
   updatedAt: Instant,
 });

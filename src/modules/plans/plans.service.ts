@@ -25,6 +25,7 @@ export function planView(r: PlanRow): PlanView {
     simultaneousUse: r.simultaneous_use,
     interimIntervalSeconds: r.interim_interval_seconds,
     active: r.active,
+    sellable: r.sellable,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
@@ -42,7 +43,7 @@ const notFound = () => new AppError('PLAN_NOT_FOUND', 'plan not found');
 const COLUMNS: Record<keyof PlanPatch, string> = {
   name: 'name', price: 'price', durationSeconds: 'duration_seconds', dataQuotaBytes: 'data_quota_bytes', rateLimit: 'rate_limit',
   sessionTimeoutSeconds: 'session_timeout_seconds', idleTimeoutSeconds: 'idle_timeout_seconds', simultaneousUse: 'simultaneous_use',
-  interimIntervalSeconds: 'interim_interval_seconds', active: 'active',
+  interimIntervalSeconds: 'interim_interval_seconds', active: 'active', sellable: 'sellable',
 };
 
 /**
@@ -77,6 +78,7 @@ export class PlansService {
           simultaneous_use: input.simultaneousUse ?? 1,
           interim_interval_seconds: input.interimIntervalSeconds ?? INTERIM_FLOOR_SECONDS,
           active: input.active ?? true,
+          sellable: input.sellable ?? true,
         }),
       );
       await writeGroup(trx, tenantId, plan.groupname, groupRows(tenantId, plan.groupname, plan));
