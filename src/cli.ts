@@ -39,7 +39,9 @@ const USAGE = `lango <command>
   simulate nas --secret S [--address 127.0.0.1] [--coa-port 3799] [--radius HOST]
                [--auth-port P] [--acct-port P] [--login user:pw,...] [--interim SECONDS]
                [--mode normal|silent|garbage] [--nas-identifier ID]
-                           a NAS (MikroTik as RADIUS sees it): logs in, accounts, answers CoA
+               [--hotspot-port P] [--hotspot-portal URL]
+                           a NAS (MikroTik as RADIUS sees it): logs in, accounts, answers CoA;
+                           with --hotspot-port also RouterOS's hotspot login page (HTTP)
 
 Configuration is read from the environment (see README.md).`;
 

@@ -29,7 +29,7 @@ const newPassword = () => randomBytes(9).toString('base64url');
 
 /**
  * Idempotent demo data: a platform admin, tenant "demo" with its owner, a plan, a NAS, a
- * subscriber. The two staff passwords are random, distinct, and kept in
+ * subscriber, ten vouchers. The two staff passwords are random, distinct, and kept in
  * <stateDir>/demo-credentials.json (0600). A state directory from before the owner had a
  * password of its own (the file has no tenantAdminPassword) gets one generated, and the
  * owner's password is reset to it: until then it was the platform admin's.
@@ -82,6 +82,10 @@ export async function seedDemo(db: Knex, services: Services, stateDir: string): 
     // Keep the printed radtest line working on every `lango up`: top up a lapsed demo period.
     const active = await db('subscriptions').where({ subscriber_id: sub.id, status: 'active' }).andWhere('ends_at', '>', new Date(Date.now() + 3600_000)).first();
     if (!active) await services.subscribers.renew(SYSTEM, tid, sub.id);
+  }
+  // Ten vouchers of the plan to try the voucher path with (GET /api/v1/vouchers, or print them).
+  if (!(await db('voucher_batches').where({ tenant_id: tid }).first())) {
+    await services.vouchers.createBatch(SYSTEM, tid, { planId: plan.id, quantity: 10, alphabet: 'alphanumeric', deviceLimit: 1, note: 'Demo shop' });
   }
   return cred;
 }

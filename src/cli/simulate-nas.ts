@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { startNasSimulator, type NasSimulatorMode } from '../simulate/nas-simulator';
+import { startHotspot, type Hotspot } from '../simulate/hotspot';
 import { UsageError, type Parsed } from './args';
 
 function opt(p: Parsed, name: string): string | undefined {
@@ -44,6 +45,13 @@ export async function simulateNas(p: Parsed, defaults: SimulateNasDefaults, logg
     logger: logger.child({ module: 'nas-simulator' }),
   });
   out(`NAS simulator ${address}: CoA/Disconnect on ${sim.coaAddress}:${sim.coaPort}, mode ${mode}`);
+  let hotspot: Hotspot | undefined;
+  if (opt(p, 'hotspot-port') !== undefined) {
+    const portal = opt(p, 'hotspot-portal');
+    if (portal !== undefined && !/^https?:\/\/[^\s"<>]+$/.test(portal)) throw new UsageError('--hotspot-portal must be an http(s) URL');
+    hotspot = await startHotspot({ nas: sim, host: address, port: port(p, 'hotspot-port', 0), ...(portal ? { portalUrl: portal } : {}) });
+    out(`hotspot login page on ${hotspot.loginUrl}${portal ? ` (external portal ${portal})` : ''}`);
+  }
 
   for (const pair of (opt(p, 'login') ?? '').split(',').filter(Boolean)) {
     const i = pair.indexOf(':');
@@ -79,6 +87,7 @@ export async function simulateNas(p: Parsed, defaults: SimulateNasDefaults, logg
   await until;
   clearInterval(events);
   if (interims) clearInterval(interims);
+  await hotspot?.close();
   await sim.close();
   return 0;
 }

@@ -228,6 +228,22 @@ export function loadMikrotikTemplate(): string {
   return cachedTemplate;
 }
 
+let cachedLoginHtml: string | undefined;
+
+/**
+ * mikrotik/hotspot/login.html for a tenant's portal: the router's login page as a redirect to
+ * http://<portalHost>/portal/<slug>/hotspot (the hotspot simulator serves the same file).
+ */
+export function hotspotPortalUrl(portalHost: string, tenantSlug: string): string {
+  return `http://${portalHost}/portal/${encodeURIComponent(tenantSlug)}/hotspot`;
+}
+
+export function hotspotLoginHtml(portalUrl: string): string {
+  cachedLoginHtml ??= readFileSync(resolveMikrotikTemplate('hotspot/login.html'), 'utf8');
+  const attr = portalUrl.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return cachedLoginHtml.replaceAll('LANGO_PORTAL_URL', attr);
+}
+
 /** The values the template sees. Exported so tests can check the template uses no others. */
 export function mikrotikScriptData(input: MikrotikScriptInput): Record<string, TemplateValue> {
   const services = [...new Set(input.services)].sort();
@@ -255,6 +271,8 @@ export function mikrotikScriptData(input: MikrotikScriptInput): Record<string, T
     portal: input.portalHost !== null,
     portalHost: input.portalHost ?? '',
     portalIsName: input.portalHost !== null && isIP(input.portalHost) === 0,
+    hotspotPortalUrl: input.portalHost !== null ? hotspotPortalUrl(input.portalHost, input.tenant.slug) : '',
+    hotspotLoginHtml: input.portalHost !== null ? hotspotLoginHtml(hotspotPortalUrl(input.portalHost, input.tenant.slug)) : '',
     softBlockList: SOFT_BLOCK_ADDRESS_LIST,
     apiService: nas.apiTls ? 'api-ssl' : 'api',
     apiPort: nas.apiPort,

@@ -114,6 +114,11 @@ export interface LoginOptions {
   readonly framedIp?: string;
   readonly macAddress?: string;
   readonly method?: 'pap' | 'chap';
+  /**
+   * CHAP computed elsewhere (a hotspot login page: MD5(id + password + challenge) in the
+   * browser): sent as CHAP-Password (id + response) and CHAP-Challenge; `password` is unused.
+   */
+  readonly chapResponse?: { readonly id: number; readonly challenge: Buffer; readonly response: Buffer };
 }
 
 export interface LoginResult {
@@ -165,7 +170,8 @@ export interface NasSimulator {
   mode: NasSimulatorMode;
   login(user: string, password: string, opts?: LoginOptions): Promise<LoginResult>;
   interim(acctSessionId: string, counters?: CounterUpdate): Promise<SimulatedSession>;
-  logout(acctSessionId: string, cause?: keyof typeof ACCT_TERMINATE_CAUSE): Promise<SimulatedSession>;
+  /** Stop (default User-Request), with the session's final counters when given. */
+  logout(acctSessionId: string, cause?: keyof typeof ACCT_TERMINATE_CAUSE, counters?: CounterUpdate): Promise<SimulatedSession>;
   /** NAS reboot: drops every local session and sends Accounting-On. */
   accountingOn(): Promise<void>;
   sessions(): SimulatedSession[];
@@ -350,8 +356,14 @@ class Simulator implements NasSimulator {
       { name: 'Acct-Session-Id', value: acctSessionId },
       ...(requestedIp ? [{ name: 'Framed-IP-Address', value: requestedIp }] : []),
     ];
-    const res =
-      opts.method === 'chap'
+    const res = opts.chapResponse
+      ? await this.auth.send(PacketCode.AccessRequest, [
+          { name: 'User-Name', value: user },
+          { name: 'CHAP-Password', value: Buffer.concat([Buffer.from([opts.chapResponse.id & 0xff]), opts.chapResponse.response]) },
+          { name: 'CHAP-Challenge', value: opts.chapResponse.challenge },
+          ...extra,
+        ])
+      : opts.method === 'chap'
         ? await this.auth.accessRequestChap(user, password, extra)
         : await this.auth.accessRequestPap(user, password, extra);
     const reply = res.packet.attributes;
@@ -421,9 +433,11 @@ class Simulator implements NasSimulator {
     return snapshot(s);
   }
 
-  async logout(acctSessionId: string, cause: keyof typeof ACCT_TERMINATE_CAUSE = 'User-Request'): Promise<SimulatedSession> {
+  async logout(acctSessionId: string, cause: keyof typeof ACCT_TERMINATE_CAUSE = 'User-Request', counters: CounterUpdate = {}): Promise<SimulatedSession> {
     const s = this.mustGet(acctSessionId);
     this.live.delete(acctSessionId);
+    if (counters.inputOctets !== undefined) s.inputOctets = toBig(counters.inputOctets);
+    if (counters.outputOctets !== undefined) s.outputOctets = toBig(counters.outputOctets);
     await this.sendStop(s, cause);
     return snapshot(s);
   }

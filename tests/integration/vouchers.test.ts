@@ -225,6 +225,25 @@ describe('revoke', () => {
     expect(usage).toMatchObject({ sessions: 1, openSessions: 1, inputBytes: 1234 });
   });
 
+  it('revoking a batch revokes each voucher once and disconnects only the live ones', async () => {
+    const { batch: b, codes } = await batch(A, { quantity: 3 });
+    const live = await voucherOf(codes[0]!);
+    expect(await login(null, live.id, '02:00:00:00:04:01')).toBe('ok');
+    const session = await openSession(tdb.db, { tenantId: A.id, nasId, username: codes[0]! });
+    const single = await voucherOf(codes[1]!);
+    await request(api.app).post(`/api/v1/vouchers/${single.id}/revoke`).set(A.auth).send({ reason: 'first' });
+    const res = await request(api.app).post(`/api/v1/voucher-batches/${b.id}/revoke`).set(A.auth).send({ reason: 'stolen' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ revoked: 2, disconnecting: 1 });
+    expect(await tdb.db('enforcement_actions').where({ radacct_id: session.id, kind: 'disconnect' }).count()).toEqual([{ count: '1' }]);
+    const rows = await tdb.db('vouchers').where({ batch_id: b.id }).orderBy('code');
+    expect(rows.every((r: any) => r.revoked_at !== null)).toBe(true);
+    expect((await voucherOf(codes[1]!)).revoked_reason).toBe('first');
+    expect((await request(api.app).post(`/api/v1/voucher-batches/${b.id}/revoke`).set(A.auth).send({})).body).toEqual({ revoked: 0, disconnecting: 0 });
+    const B = await api.newTenant();
+    expect((await request(api.app).post(`/api/v1/voucher-batches/${b.id}/revoke`).set(B.auth).send({})).status).toBe(404);
+  });
+
   it('another tenant cannot see or revoke it', async () => {
     const B = await api.newTenant();
     const { codes } = await batch(A, { quantity: 1 });
@@ -267,6 +286,16 @@ describe('printing and export', () => {
     const now = await tdb.db('voucher_login_tokens').whereIn('voucher_id', tdb.db('vouchers').select('id').where({ batch_id: b.id }));
     expect(now).toHaveLength(3);
     expect(now.map((t: any) => t.token_hash.toString('hex')).sort()).not.toEqual(tokens.map((t: any) => t.token_hash.toString('hex')).sort());
+  });
+
+  it('printing a slice issues tokens for that slice only', async () => {
+    const { batch: b } = await batch(A, { quantity: 5 });
+    const res = await request(api.app).post(`/api/v1/voucher-batches/${b.id}/print`).query({ offset: 1, limit: 2, layout: 'thermal' }).set(A.auth);
+    expect(res.status).toBe(200);
+    expect(res.text.match(/class="card"/g)).toHaveLength(2);
+    const n = await tdb.db('voucher_login_tokens').whereIn('voucher_id', tdb.db('vouchers').select('id').where({ batch_id: b.id })).count();
+    expect(n).toEqual([{ count: '2' }]);
+    expect((await request(api.app).post(`/api/v1/voucher-batches/${b.id}/print`).query({ limit: 0 }).set(A.auth)).status).toBe(400);
   });
 
   it('redeeming a login token gives the code once; a replay, a foreign tenant or a revoked voucher gets nothing', async () => {

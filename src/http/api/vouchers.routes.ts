@@ -4,7 +4,7 @@ import type { Services } from '../../modules/services';
 import { ROLES } from '../../modules/tenancy/principals';
 import { IdParams, PageOf } from '../../lib/schema';
 import type { PrintOutput } from '../../modules/vouchers/vouchers.service';
-import { BatchQuery, BatchView, CreateBatch, CreatedBatch, PrintQuery, Revoke, VoucherQuery, VoucherUsage, VoucherView } from '../../modules/vouchers/vouchers.schemas';
+import { BatchQuery, BatchRevoked, BatchView, CreateBatch, CreatedBatch, PrintQuery, Revoke, VoucherQuery, VoucherUsage, VoucherView } from '../../modules/vouchers/vouchers.schemas';
 
 /** A file answer: never cached (a sheet holds live login tokens), downloaded under its name. */
 function sendFile(res: Response, out: PrintOutput): void {
@@ -34,6 +34,13 @@ export function registerVoucherRoutes(r: RouteRegistry, s: Services): void {
       produces: 'text/html', responseDescription: 'HTML or PDF (application/pdf) with live login tokens',
     },
     async ({ res, tenantId, params, query, actor }) => sendFile(res, await s.vouchers.print(actor, tenantId, params.id, query)),
+  );
+  r.add(
+    {
+      method: 'post', path: '/voucher-batches/:id/revoke', tag: 'vouchers', summary: 'Revoke every voucher of a batch (lost or stolen); live sessions are disconnected',
+      auth: ROLES.admin, scope: 'tenant', params: IdParams, body: Revoke, response: BatchRevoked,
+    },
+    async ({ tenantId, params, body, actor }) => s.vouchers.revokeBatch(actor, tenantId, params.id, body.reason),
   );
   r.add(
     {

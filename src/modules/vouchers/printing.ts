@@ -72,6 +72,29 @@ export async function renderHtml(sheet: PrintSheet): Promise<string> {
 
 const MM = 72 / 25.4;
 
+/**
+ * A QR code drawn as vector rectangles (one per run of dark modules in a row) at (x, y), `size`
+ * points wide with a one-module quiet zone: no PNG to encode and decode per voucher.
+ */
+function drawQr(doc: PDFKit.PDFDocument, url: string, x: number, y: number, size: number): void {
+  const qr = QRCode.create(url, { errorCorrectionLevel: 'M' });
+  const n = qr.modules.size;
+  const cell = size / (n + 2);
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < n; ) {
+      if (!qr.modules.get(r, c)) {
+        c++;
+        continue;
+      }
+      let end = c;
+      while (end < n && qr.modules.get(r, end)) end++;
+      doc.rect(x + (c + 1) * cell, y + (r + 1) * cell, (end - c) * cell, cell);
+      c = end;
+    }
+  }
+  doc.fill('#000000');
+}
+
 /** The same cards as a PDF: A4 pages of 3 x 7 cards, or one 58 mm x 80 mm page per voucher. */
 export async function renderPdf(sheet: PrintSheet): Promise<Buffer> {
   const thermal = sheet.layout === 'thermal';
@@ -93,11 +116,10 @@ export async function renderPdf(sheet: PrintSheet): Promise<Buffer> {
   const cardH = (297 - 20 - (rows - 1) * 3) / rows;
   for (let i = 0; i < sheet.cards.length; i++) {
     const c = sheet.cards[i]!;
-    const qr = await QRCode.toBuffer(c.loginUrl, { type: 'png', errorCorrectionLevel: 'M', margin: 1, scale: 4 });
     if (thermal) {
       doc.addPage();
       const w = 54 * MM;
-      doc.image(qr, (2 + 9) * MM, 3 * MM, { width: 36 * MM });
+      drawQr(doc, c.loginUrl, (2 + 9) * MM, 3 * MM, 36 * MM);
       let y = 41 * MM;
       doc.font('Helvetica').fontSize(9).text(`${sheet.tenantName}: ${c.planName}`, 2 * MM, y, { width: w, align: 'center' });
       y += 6 * MM;
@@ -115,7 +137,7 @@ export async function renderPdf(sheet: PrintSheet): Promise<Buffer> {
     const x = (10 + (slot % cols) * (cardW + 4)) * MM;
     const y = (10 + Math.floor(slot / cols) * (cardH + 3)) * MM;
     doc.save().dash(2, { space: 2 }).rect(x, y, cardW * MM, cardH * MM).stroke('#555555').undash().restore();
-    doc.image(qr, x + 2 * MM, y + 2 * MM, { width: (cardH - 4) * MM });
+    drawQr(doc, c.loginUrl, x + 2 * MM, y + 2 * MM, (cardH - 4) * MM);
     const tx = x + (cardH + 0) * MM;
     const tw = (cardW - cardH - 2) * MM;
     doc.fillColor('#000000').font('Helvetica').fontSize(7).text(`${sheet.tenantName}: ${c.planName}`, tx, y + 3 * MM, { width: tw, height: 8 * MM, ellipsis: true });

@@ -153,6 +153,36 @@ export async function markRevoked(h: Handle, tenantId: string, v: { id: string; 
   await h('subscribers').where({ tenant_id: tenantId, id: v.subscriberId }).update({ status: 'suspended', suspended_reason: 'voucher revoked', updated_at: at });
 }
 
+/**
+ * Revokes every voucher of a batch not revoked yet, in two set-based statements (voucher rows
+ * locked first, as lango_voucher_login() locks them); returns those revoked now, with whether
+ * they have an open session.
+ */
+export async function revokeBatchVouchers(
+  h: Handle,
+  tenantId: string,
+  batchId: string,
+  at: Date,
+  reason: string | null,
+): Promise<Array<{ id: string; subscriber_id: string; code: string; open: boolean }>> {
+  const r = await h.raw<{ rows: Array<{ id: string; subscriber_id: string; code: string; open: boolean }> }>(
+    `WITH locked AS (
+       SELECT id FROM vouchers WHERE tenant_id = :tenant AND batch_id = :batch AND revoked_at IS NULL ORDER BY id FOR UPDATE
+     ), v AS (
+       UPDATE vouchers vo SET revoked_at = :at, revoked_reason = :reason FROM locked WHERE vo.id = locked.id
+       RETURNING vo.id, vo.subscriber_id, vo.code
+     ), s AS (
+       UPDATE subscribers su SET status = 'suspended', suspended_reason = 'voucher revoked', updated_at = :at
+       FROM v WHERE su.tenant_id = :tenant AND su.id = v.subscriber_id
+     )
+     SELECT v.id, v.subscriber_id, v.code,
+            EXISTS (SELECT 1 FROM radacct a WHERE a.tenant_id = :tenant AND a.username = v.code AND a.acctstoptime IS NULL) AS open
+       FROM v`,
+    { tenant: tenantId, batch: batchId, at, reason },
+  );
+  return r.rows;
+}
+
 export async function voucherDevices(h: Handle, voucherId: string): Promise<Array<{ mac_address: string; bound_at: Date }>> {
   return h('voucher_devices').where({ voucher_id: voucherId }).orderBy('bound_at').select('mac_address', 'bound_at');
 }

@@ -84,6 +84,14 @@ export type VoucherView = Static<typeof VoucherView>;
 export const Revoke = Obj({ reason: Type.Optional(Str(200)) });
 export type Revoke = Static<typeof Revoke>;
 
+export const BatchRevoked = Obj({
+  /** Vouchers revoked by this request (those revoked before are left as they were). */
+  revoked: Type.Integer(),
+  /** Of them, with a live session that is being disconnected. */
+  disconnecting: Type.Integer(),
+});
+export type BatchRevoked = Static<typeof BatchRevoked>;
+
 export const VoucherUsage = Obj({
   voucher: VoucherView,
   devices: Type.Array(Obj({ macAddress: Type.String(), boundAt: Instant })),
@@ -102,6 +110,9 @@ export const PrintQuery = Obj({
   layout: EnumDefault(['a4', 'thermal'] as const, 'a4'),
   /** Which vouchers of the batch: the unused ones (default) or every one not revoked. */
   which: EnumDefault(['unused', 'all'] as const, 'unused'),
+  /** A slice of them, by code (a sheet of 10,000 QR codes is 30 MB of HTML). */
+  offset: Defaulted(Type.Integer({ minimum: 0, maximum: 10000, default: 0 })),
+  limit: Defaulted(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
 });
 export type PrintQuery = Static<typeof PrintQuery>;
 

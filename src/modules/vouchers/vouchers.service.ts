@@ -12,10 +12,10 @@ import { findPlan } from '../plans/plans.repo';
 import { DEFAULT_LENGTH, keyspaceBits, MIN_LENGTH, randomCodes } from './codes';
 import { renderHtml, renderPdf, toCsv, type PrintCard } from './printing';
 import {
-  batchesQuery, batchVouchers, findBatch, findVoucher, insertBatch, insertVoucherCodes, lockVoucher, markRevoked, replaceLoginTokens,
+  batchesQuery, batchVouchers, findBatch, findVoucher, insertBatch, insertVoucherCodes, lockVoucher, markRevoked, replaceLoginTokens, revokeBatchVouchers,
   tenantInfo, useLoginToken, voucherDevices, voucherUsage, vouchersQuery, type BatchRow, type VoucherRow,
 } from './vouchers.repo';
-import type { BatchQuery, BatchView, CreateBatch, CreatedBatch, PrintQuery, VoucherQuery, VoucherUsage, VoucherView } from './vouchers.schemas';
+import type { BatchQuery, BatchRevoked, BatchView, CreateBatch, CreatedBatch, PrintQuery, VoucherQuery, VoucherUsage, VoucherView } from './vouchers.schemas';
 
 export function batchView(r: BatchRow): BatchView {
   return {
@@ -197,6 +197,21 @@ export class VouchersService {
     });
   }
 
+  /** A lost or stolen batch: every voucher of it revoked at once, live sessions disconnected. */
+  async revokeBatch(actor: Actor, tenantId: string, batchId: string, reason?: string): Promise<BatchRevoked> {
+    return withTransaction(this.db, async (trx) => {
+      const batch = await findBatch(trx, tenantId, batchId);
+      if (!batch) throw batchNotFound();
+      const revoked = await revokeBatchVouchers(trx, tenantId, batchId, this.clock.date(), reason ?? null);
+      const live = revoked.filter((v) => v.open);
+      for (const v of live) await onSubscriberSuspended(trx, tenantId, { id: v.subscriber_id, username: v.code }, actor, 'voucher revoked');
+      if (revoked.length > 0) {
+        await audit(trx, { tenantId, actor, action: 'voucher_batch.revoke', entity: 'voucher_batch', entityId: batchId, data: { reason: reason ?? null, revoked: revoked.length } });
+      }
+      return { revoked: revoked.length, disconnecting: live.length };
+    });
+  }
+
   async usage(tenantId: string, id: string): Promise<VoucherUsage> {
     const v = await findVoucher(this.db, tenantId, id, this.clock.date());
     if (!v) throw notFound();
@@ -224,10 +239,12 @@ export class VouchersService {
       const batch = await findBatch(trx, tenantId, batchId);
       if (!batch) throw batchNotFound();
       const tenant = (await tenantInfo(trx, tenantId))!;
-      const vouchers = (await batchVouchers(trx, tenantId, batchId, this.clock.date())).filter((v) => (q.which === 'all' ? v.status !== 'revoked' : v.status === 'unused'));
+      const vouchers = (await batchVouchers(trx, tenantId, batchId, this.clock.date()))
+        .filter((v) => (q.which === 'all' ? v.status !== 'revoked' : v.status === 'unused'))
+        .slice(q.offset, q.offset + q.limit);
       const tokens = vouchers.map((v) => ({ voucherId: v.id, token: randomBytes(32).toString('base64url') }));
       await replaceLoginTokens(trx, tenantId, tokens.map((t) => ({ voucherId: t.voucherId, hash: tokenHash(t.token) })));
-      await audit(trx, { tenantId, actor, action: 'voucher_batch.print', entity: 'voucher_batch', entityId: batchId, data: { format: q.format, layout: q.layout, which: q.which, vouchers: vouchers.length } });
+      await audit(trx, { tenantId, actor, action: 'voucher_batch.print', entity: 'voucher_batch', entityId: batchId, data: { format: q.format, layout: q.layout, which: q.which, offset: q.offset, vouchers: vouchers.length } });
       const dateFmt = new Intl.DateTimeFormat('en-GB', { timeZone: tenant.time_zone, dateStyle: 'medium' });
       const allowance = allowanceText(batch.duration_seconds, batch.data_quota_bytes === null ? null : Number(batch.data_quota_bytes));
       const printCards: PrintCard[] = vouchers.map((v, i) => ({

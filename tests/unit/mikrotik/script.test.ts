@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  hotspotLoginHtml,
   loadMikrotikTemplate,
   mikrotikScriptData,
   renderMikrotikScript,
@@ -204,5 +205,15 @@ describe('the provisioning template', () => {
 
   it('needs at least one service', () => {
     expect(() => renderMikrotikScript({ ...SAMPLE, services: [] }, template)).toThrow(TypeError);
+  });
+
+  it("installs mikrotik/hotspot/login.html with the tenant's portal URL (the hotspot simulator serves the same file)", () => {
+    const out = renderMikrotikScript(SAMPLE, template);
+    const m = /^\/file set \[find name=\$langoLoginFile\] contents=(".*")$/m.exec(out);
+    expect(m).not.toBeNull();
+    const decoded = routerOsUnquote(m![1]!).toString('utf8');
+    expect(decoded).toBe(hotspotLoginHtml(`http://pay.mtaa.example/portal/${SAMPLE.tenant.slug}/hotspot`));
+    expect(decoded).toContain(`url=http://pay.mtaa.example/portal/${SAMPLE.tenant.slug}/hotspot?link-login-only=$(link-login-only-esc)`);
+    expect(renderMikrotikScript({ ...SAMPLE, portalHost: null }, template)).not.toContain('langoLoginFile');
   });
 });

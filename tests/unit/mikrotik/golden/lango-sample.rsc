@@ -64,6 +64,18 @@
 /ip hotspot walled-garden ip remove [find comment="lango-portal"]
 /ip hotspot walled-garden ip add dst-host="pay.mtaa.example" action=accept comment="lango-portal"
 
+# The hotspot's login page becomes Lango's mikrotik/hotspot/login.html, a redirect to the portal
+#   "http://pay.mtaa.example/portal/mtaa-wifi/hotspot"
+# carrying link-login-only, mac, ip, chap-id, chap-challenge and link-orig. The portal posts the login back to the router with the CHAP response computed in
+# the page (login-by http-chap), so the password never crosses the network in clear. Plain
+# HTTP on purpose: a login form on an HTTPS page that posts to the router's HTTP address is
+# blocked or warned about by browsers (mixed content).
+:local langoHtmlDir [/ip hotspot profile get [find name="hsprof1"] html-directory]
+:if ([:len $langoHtmlDir] = 0) do={ :set langoHtmlDir "hotspot" }
+:local langoLoginFile ($langoHtmlDir . "/login.html")
+:if ([:len [/file find name=$langoLoginFile]] = 0) do={ /file add name=$langoLoginFile contents="" }
+/file set [find name=$langoLoginFile] contents="<!doctype html>\n<html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>WiFi login</title>\n<!-- Lango external portal (MikroTik hotspot login.html). RouterOS fills in the \$(...) servlet\n     variables; the portal receives where to post the login (link-login-only), the device (mac,\n     ip), the CHAP challenge for this login (chap-id, chap-challenge: octal-escaped bytes, as\n     RouterOS writes them, then URL-escaped), where the user was going (link-orig) and the last\n     error. The portal posts username and MD5(chap-id + password + chap-challenge) back to\n     link-login-only, so the password never crosses the network in clear. -->\n\$(if chap-id)\n<meta http-equiv=\"refresh\" content=\"0; url=http://pay.mtaa.example/portal/mtaa-wifi/hotspot\?link-login-only=\$(link-login-only-esc)&amp;mac=\$(mac-esc)&amp;ip=\$(ip-esc)&amp;chap-id=\$(chap-id-esc)&amp;chap-challenge=\$(chap-challenge-esc)&amp;link-orig=\$(link-orig-esc)&amp;error=\$(error-esc)\">\n</head><body><p><a href=\"http://pay.mtaa.example/portal/mtaa-wifi/hotspot\?link-login-only=\$(link-login-only-esc)&amp;mac=\$(mac-esc)&amp;ip=\$(ip-esc)&amp;chap-id=\$(chap-id-esc)&amp;chap-challenge=\$(chap-challenge-esc)&amp;link-orig=\$(link-orig-esc)&amp;error=\$(error-esc)\">Continue to the WiFi login page</a></p></body></html>\n\$(else)\n<meta http-equiv=\"refresh\" content=\"0; url=http://pay.mtaa.example/portal/mtaa-wifi/hotspot\?link-login-only=\$(link-login-only-esc)&amp;mac=\$(mac-esc)&amp;ip=\$(ip-esc)&amp;link-orig=\$(link-orig-esc)&amp;error=\$(error-esc)\">\n</head><body><p><a href=\"http://pay.mtaa.example/portal/mtaa-wifi/hotspot\?link-login-only=\$(link-login-only-esc)&amp;mac=\$(mac-esc)&amp;ip=\$(ip-esc)&amp;link-orig=\$(link-orig-esc)&amp;error=\$(error-esc)\">Continue to the WiFi login page</a></p></body></html>\n\$(endif)\n"
+
 # --- 6. Soft block: the "please pay" redirect --------------------------------------------------
 # Instead of a hard cut, Lango can put a subscriber on the address list "lango-blocked": the
 # Access-Accept carries Mikrotik-Address-List and RouterOS lists the client's address for the
