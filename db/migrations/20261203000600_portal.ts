@@ -22,7 +22,7 @@ export async function up(knex: Knex): Promise<void> {
         CHECK (cardinality(hotspot_dns_names) <= 20),
       paybill text CHECK (paybill IS NULL OR paybill ~ '^[0-9]{5,7}$'),
       till text CHECK (till IS NULL OR till ~ '^[0-9]{5,7}$'),
-      support_phone text CHECK (support_phone IS NULL OR support_phone ~ '^\\+?[0-9]{9,15}$'),
+      support_phone text CHECK (support_phone IS NULL OR support_phone ~ '^[+]{0,1}[0-9]{9,15}$'),
       updated_at timestamptz NOT NULL DEFAULT now()
     );
   `);
