@@ -17,6 +17,8 @@ import { parseArgs, requireOpt, UsageError, type Parsed } from './cli/args';
 import { startRouterOsSimulator } from './simulate/routeros-simulator';
 import { radtestCommand } from './cli/radtest';
 import { simulateNas } from './cli/simulate-nas';
+import { simulateDaraja } from './cli/simulate-daraja';
+import { simulateSms } from './cli/simulate-sms';
 
 const USAGE = `lango <command>
 
@@ -42,6 +44,12 @@ const USAGE = `lango <command>
                [--hotspot-port P] [--hotspot-portal URL]
                            a NAS (MikroTik as RADIUS sees it): logs in, accounts, answers CoA;
                            with --hotspot-port also RouterOS's hotspot login page (HTTP)
+  simulate daraja [--port 8090] [--consumer-key K] [--consumer-secret S] [--shortcode 174379]
+                  [--passkey P] [--till T --store S] [--validation] [--answer-delay-ms 3000]
+                           an M-Pesa Daraja simulator (OAuth, STK Push/Query, C2B), scriptable
+                           through its control API at /simulator
+  simulate sms [--port 8091] [--api-key K]
+                           an Africa's Talking SMS API simulator (set LANGO_SMS_BASE_URL to it)
 
 Configuration is read from the environment (see README.md).`;
 
@@ -133,7 +141,9 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       }
       if (sub === 'nas') return simulateNas(args, { authPort: config.radius.authPort, acctPort: config.radius.acctPort }, logger, waitForSignal().then(() => undefined));
-      throw new UsageError(`unknown simulator: ${sub ?? ''} (available: routeros, nas)`);
+      if (sub === 'daraja') return simulateDaraja(args, logger, waitForSignal().then(() => undefined));
+      if (sub === 'sms') return simulateSms(args, waitForSignal().then(() => undefined));
+      throw new UsageError(`unknown simulator: ${sub ?? ''} (available: routeros, nas, daraja, sms)`);
     }
     default:
       throw new UsageError(`unknown command: ${cmd}`);

@@ -8,6 +8,8 @@ import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Services } from './modules/services';
 import { SYSTEM } from './modules/audit/actor';
+import { SANDBOX_PASSKEY } from './mpesa/daraja-client';
+import { SIMULATOR_APP } from './simulate/daraja-simulator';
 
 export const DEMO = {
   tenantSlug: 'demo',
@@ -15,6 +17,10 @@ export const DEMO = {
   nasSecret: 'lango-demo-secret',
   username: 'demo',
   password: 'demo-password',
+  /** The demo subscriber's phone (what the Daraja simulator's STK Push prompts). */
+  phone: '254708374149',
+  /** Daraja's sandbox paybill, which the simulator knows (with its public passkey). */
+  paybill: '174379',
 };
 
 export interface Credentials {
@@ -28,8 +34,8 @@ const OWNER_EMAIL = 'owner@demo.lango.local';
 const newPassword = () => randomBytes(9).toString('base64url');
 
 /**
- * Idempotent demo data: a platform admin, tenant "demo" with its owner, a plan, a NAS, a
- * subscriber, ten vouchers. The two staff passwords are random, distinct, and kept in
+ * Idempotent demo data: a platform admin, tenant "demo" with its owner, two plans, a NAS, a
+ * subscriber with a phone, a sandbox paybill, ten vouchers. The two staff passwords are random, distinct, and kept in
  * <stateDir>/demo-credentials.json (0600). A state directory from before the owner had a
  * password of its own (the file has no tenantAdminPassword) gets one generated, and the
  * owner's password is reset to it: until then it was the platform admin's.
@@ -75,9 +81,19 @@ export async function seedDemo(db: Knex, services: Services, stateDir: string): 
   if (!(await db('nas').where({ nasname: DEMO.nasAddress }).first())) {
     await services.nas.create(SYSTEM, tid, { name: 'local', address: DEMO.nasAddress, secret: DEMO.nasSecret, kind: 'other' });
   }
+  // M-Pesa: the sandbox paybill with the simulator's app keys (outside production, `lango up`
+  // points sandbox accounts at the simulator), and a plan priced in whole shillings.
+  if (!(await db('mpesa_accounts').where({ tenant_id: tid, shortcode: DEMO.paybill }).first())) {
+    await services.mpesaAccounts.create(SYSTEM, tid, {
+      name: 'Demo paybill', kind: 'paybill', shortcode: DEMO.paybill, environment: 'sandbox', consumerKey: SIMULATOR_APP.consumerKey, consumerSecret: SIMULATOR_APP.consumerSecret, passkey: SANDBOX_PASSKEY,
+    });
+  }
+  if (!(await db('plans').where({ tenant_id: tid, name: 'Hour 500 MB' }).first())) {
+    await services.plans.create(SYSTEM, tid, { name: 'Hour 500 MB', price: 1000, durationSeconds: 3600, dataQuotaBytes: 500 * 1024 ** 2, rateLimit: '5M/5M', reminderLeadSeconds: 600 });
+  }
   const sub = await db('subscribers').where({ tenant_id: tid, username: DEMO.username }).first();
   if (!sub) {
-    await services.subscribers.create(SYSTEM, tid, { username: DEMO.username, password: DEMO.password, planId: plan.id, fullName: 'Demo customer' });
+    await services.subscribers.create(SYSTEM, tid, { username: DEMO.username, password: DEMO.password, planId: plan.id, fullName: 'Demo customer', phone: DEMO.phone });
   } else {
     // Keep the printed radtest line working on every `lango up`: top up a lapsed demo period.
     const active = await db('subscriptions').where({ subscriber_id: sub.id, status: 'active' }).andWhere('ends_at', '>', new Date(Date.now() + 3600_000)).first();

@@ -25,6 +25,7 @@ import { createApp, type ReadinessCheck } from './http/app';
 import { startFreeRadius, type FreeRadiusHandle, type StartFreeRadiusOptions } from './freeradius';
 import { startWorker, type Worker, type WorkerOptions } from './jobs/worker';
 import { routerOsKick } from './mikrotik/fallback';
+import { SmsSender } from './modules/payments/sms';
 
 export class MissingSettingError extends Error {}
 
@@ -56,6 +57,7 @@ export function appConfig(config: Config) {
     jwtTtlSeconds: config.jwtTtlSeconds,
     trustProxy: config.trustProxy,
     radius: { publicAddress: config.radius.publicAddress, authPort: config.radius.authPort, acctPort: config.radius.acctPort },
+    mpesaCallbacks: { maxBytes: config.payments.callbackMaxBytes, networks: config.payments.callbackNetworks },
   };
 }
 
@@ -122,7 +124,10 @@ export function buildWorker(config: Config, o: BuildOptions & { pool?: number })
     },
     async start() {
       await checkApplicationRole(db, config.mode, (m) => log.warn(m));
-      const w = startWorker({ db, databaseUrl, logger: o.logger, routerOsKick, options: workerOptions(config), ...(o.clock ? { clock: o.clock } : {}) });
+      const clock = o.clock ?? systemClock;
+      const services = createServices(db, config, clock);
+      const sms = new SmsSender({ db, clock, options: config.payments.sms, logger: o.logger.child({ module: 'sms' }) });
+      const w = startWorker({ db, databaseUrl, logger: o.logger, routerOsKick, options: workerOptions(config), clock, payments: { stk: services.stk, sms } });
       worker = w;
       steps.push(() => w.stop());
     },

@@ -3,6 +3,8 @@
  * API and worker as `lango api` and `lango worker`), with an embedded PostgreSQL when
  * DATABASE_URL is unset, migrations, demo data (demo-seed.ts), and FreeRADIUS; FreeRADIUS and
  * the embedded PostgreSQL are supervised (process/supervisor.ts: restarted when they die).
+ * Outside production, with no Daraja or SMS provider configured, it also starts the Daraja and
+ * Africa's Talking simulators and points the demo tenant's paybill and the SMS outbox at them.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -20,6 +22,9 @@ import { supervise, type Supervisor } from './process/supervisor';
 import type { ReadinessCheck } from './http/app';
 import { createServices } from './modules/services';
 import { DEMO, seedDemo, type Credentials } from './demo-seed';
+import net from 'node:net';
+import { startDarajaSimulator } from './simulate/daraja-simulator';
+import { startSmsSimulator } from './simulate/sms-simulator';
 
 export { DEMO, type Credentials } from './demo-seed';
 
@@ -45,9 +50,23 @@ export interface Stack {
   databaseUrl: string;
   radius: { host: string; authPort: number; acctPort: number };
   credentials: Credentials;
+  /** The simulators `lango up` started (development only), by base URL. */
+  simulators: { daraja: string | undefined; sms: string | undefined };
   /** Pids of the supervised processes right now (undefined while one is down or not run). */
   pids(): { freeradius: number | undefined; postgres: number | undefined };
   stop(): Promise<void>;
+}
+
+/** A TCP port free right now on `host`. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /** The URL to print: the password replaced by where it is kept. */
@@ -132,7 +151,27 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     say(`Migrations: ${applied.length ? applied.join(', ') : 'up to date'}`);
     const databaseUrl = stackDb.appUrl;
     const jwtSecret = config.jwtSecret === DEVELOPMENT_JWT_SECRET ? stateJwtSecret(config.stateDir) : config.jwtSecret;
-    const stackConfig: Config = Object.freeze({ ...config, jwtSecret });
+    // Callback URLs need the API's address before it listens: a port of 0 is chosen now.
+    const apiPort = config.api.port === 0 ? await freePort(config.api.host) : config.api.port;
+    const simulators: Stack['simulators'] = { daraja: undefined, sms: undefined };
+    let payments = config.payments;
+    if (config.mode !== 'production') {
+      if (!payments.darajaSandboxUrl) {
+        const sim = await startDarajaSimulator({ answerDelayMs: 3000, logger: logger.child({ module: 'daraja-simulator' }) });
+        steps.push(() => sim.close());
+        simulators.daraja = sim.url;
+        payments = { ...payments, darajaSandboxUrl: sim.url };
+      }
+      if (!payments.sms.apiKey) {
+        const sim = await startSmsSimulator();
+        steps.push(() => sim.close());
+        simulators.sms = sim.url;
+        payments = { ...payments, sms: { ...payments.sms, apiKey: 'lango-simulator', baseUrl: sim.url } };
+      }
+      const apiHost = config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host;
+      if (!payments.publicUrl) payments = { ...payments, publicUrl: `http://${apiHost}:${apiPort}` };
+    }
+    const stackConfig: Config = Object.freeze({ ...config, jwtSecret, api: { ...config.api, port: apiPort }, payments });
     const db = createDb(databaseUrl, { max: 4 });
     steps.push(() => db.destroy());
     const credentials = await seedDemo(db, createServices(db, { ...stackConfig, nasApproval: 'auto' }), config.stateDir);
@@ -168,6 +207,8 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
       `  Database       ${describeDatabaseUrl(stackDb.appUrl, `in ${shortPath(stackDb.passwordFile)}`)} (API and worker; FreeRADIUS connects as lango_radius)`,
       `  FreeRADIUS     auth ${host}:${authPort}, accounting ${host}:${acctPort} (NAS are read from the nas table)`,
       '  Worker         enforcing expiry, quota, suspension and plan changes on live sessions (CoA/Disconnect)',
+      ...(simulators.daraja ? [`  M-Pesa         Daraja simulator ${simulators.daraja} (demo paybill ${DEMO.paybill}; scenarios: ${simulators.daraja}/simulator/scenarios)`] : []),
+      ...(simulators.sms ? [`  SMS            Africa's Talking simulator ${simulators.sms} (sent messages: ${simulators.sms}/simulator/messages)`] : []),
       `  Readiness      ${api.url}/ready (database and FreeRADIUS; ${postgres ? 'both are restarted when they die' : 'FreeRADIUS is restarted when it dies'})`,
       '',
       'Try it (expects Access-Accept with Mikrotik-Rate-Limit, Session-Timeout and the data limit):',
@@ -179,6 +220,7 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
       databaseUrl,
       radius: { host, authPort, acctPort },
       credentials,
+      simulators,
       pids: () => ({ freeradius: radius.current()?.pid, postgres: postgres?.current()?.pid }),
       stop,
     };

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { isNetwork, NetworkError, parseClientNetwork, parseNetwork, type TargetPolicy } from './networks';
+import { parseSecretKey, SecretBoxError } from '../lib/secret-box';
 
 export type Mode = 'development' | 'test' | 'production';
 
@@ -33,6 +34,12 @@ export interface Config {
    */
   readonly jwtSecret: string;
   readonly jwtTtlSeconds: number;
+  /**
+   * The master key of src/lib/secret-box.ts (secrets at rest, e.g. tenants' Daraja
+   * credentials): `current` seals, `old` (rotation) still open. Keys in parseSecretKey's forms.
+   * Outside production it falls back to DEVELOPMENT_SECRET_KEY, which is public.
+   */
+  readonly secretKey: { readonly current: string; readonly old: readonly string[] };
   readonly login: LoginLimits;
   /**
    * Express "trust proxy": which hops may set X-Forwarded-For (the client address that login
@@ -78,10 +85,37 @@ export interface Config {
   };
   /** Where the worker may send CoA/Disconnect and RouterOS API requests (NAS addresses are checked on write too). */
   readonly enforcementTargets: TargetPolicy;
+  /** M-Pesa payments (src/modules/payments). */
+  readonly payments: PaymentsConfig;
   readonly stateDir: string;
   /** Port of the embedded PostgreSQL that `lango up` starts when DATABASE_URL is unset. */
   readonly embeddedPostgresPort: number;
   readonly logLevel: string;
+}
+
+export interface PaymentsConfig {
+  /**
+   * The public base URL Daraja reaches this API at (callback URLs are built on it, e.g.
+   * https://billing.example.com). Unset: STK Push is refused with NOT_CONFIGURED.
+   */
+  readonly publicUrl: string | undefined;
+  /** Replaces Daraja's sandbox base URL (the simulator); production accounts always use Safaricom's. */
+  readonly darajaSandboxUrl: string | undefined;
+  /** Largest callback body stored and read, bytes. */
+  readonly callbackMaxBytes: number;
+  /** Source networks callbacks are taken from (empty: any; production: set Safaricom's). */
+  readonly callbackNetworks: readonly string[];
+  /** A pending STK payment without a final answer is expired after this, seconds. */
+  readonly stkExpirySeconds: number;
+  /** The first STK Query of a payment without a callback, seconds after the push. */
+  readonly stkFirstQuerySeconds: number;
+  /** Later queries back off from this (doubling, lib/retry-delay.ts) up to stkQueryCapSeconds. */
+  readonly stkQueryBaseSeconds: number;
+  readonly stkQueryCapSeconds: number;
+  /** STK pushes the portal may start per phone number per 2 minutes (Daraja refuses repeats: code 17). */
+  readonly portalPushesPerPhone: number;
+  /** Africa's Talking: API key (secret) and username; unset key: SMS stay queued. */
+  readonly sms: { readonly apiKey: string | undefined; readonly username: string; readonly baseUrl: string; readonly senderId: string | undefined; readonly maxAttempts: number };
 }
 
 /** Failed staff logins allowed per window, per account (email) and per client address. */
@@ -95,6 +129,9 @@ export const DEFAULT_LOGIN_LIMITS: LoginLimits = Object.freeze({ maxFailuresPerA
 
 /** The development fallback: published in this file, so refused in production. */
 export const DEVELOPMENT_JWT_SECRET = 'lango-development-only-jwt-secret-change-me';
+
+/** The development master key: published in this file, so refused in production. */
+export const DEVELOPMENT_SECRET_KEY = '6c616e676f2d646576656c6f706d656e742d6f6e6c792d7365637265742d6b79';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -169,6 +206,36 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): false | n
   return list;
 }
 
+/**
+ * LANGO_SECRET_KEY(_FILE): the key that seals; LANGO_SECRET_KEY_OLD(_FILE): keys that only open,
+ * comma- or newline-separated (the previous key while values are re-sealed).
+ */
+function secretKeys(env: Env, prod: boolean, problems: string[]): { current: string; old: string[] } {
+  const check = (key: string, value: string): boolean => {
+    try {
+      parseSecretKey(value);
+      return true;
+    } catch (err) {
+      if (!(err instanceof SecretBoxError)) throw err;
+      problems.push(`${key}: ${err.message}`);
+      return false;
+    }
+  };
+  let current = secret(env, 'LANGO_SECRET_KEY', problems)?.trim();
+  if (!current) {
+    if (prod) problems.push('LANGO_SECRET_KEY: required in production (32 random bytes, e.g. `openssl rand -base64 32`)');
+    current = DEVELOPMENT_SECRET_KEY;
+  } else if (check('LANGO_SECRET_KEY', current) && prod && parseSecretKey(current).equals(parseSecretKey(DEVELOPMENT_SECRET_KEY))) {
+    problems.push('LANGO_SECRET_KEY: the development key is public; set a random one in production');
+  }
+  const old = (secret(env, 'LANGO_SECRET_KEY_OLD', problems) ?? '')
+    .split(/[,\n]/)
+    .map((k) => k.trim())
+    .filter(Boolean);
+  old.forEach((k, i) => check(`LANGO_SECRET_KEY_OLD (entry ${i + 1})`, k));
+  return { current, old };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   const modeRaw = env.LANGO_ENV ?? env.NODE_ENV ?? 'development';
@@ -205,6 +272,8 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('LANGO_JWT_SECRET: must be at least 32 characters in production');
   }
 
+  const secretKey = secretKeys(env, prod, problems);
+
   const trustProxy = parseTrustProxy(env.LANGO_TRUST_PROXY, problems);
 
   const clientNetworks = networks(env, 'LANGO_RADIUS_CLIENT_NETWORKS', prod ? '0.0.0.0/0' : '127.0.0.0/8', parseClientNetwork, problems);
@@ -233,6 +302,14 @@ export function loadConfig(env: Env = process.env): Config {
   const coaSource = env.LANGO_COA_SOURCE_ADDRESS?.trim() || undefined;
   if (coaSource !== undefined && isIP(coaSource) === 0) problems.push(`LANGO_COA_SOURCE_ADDRESS: expected an IP address, got "${coaSource}"`);
 
+  const publicUrl = env.LANGO_PUBLIC_URL?.trim().replace(/\/+$/, '') || undefined;
+  if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(publicUrl)) problems.push(`LANGO_PUBLIC_URL: expected an http(s) URL, got "${publicUrl}"`);
+  if (prod && publicUrl && !publicUrl.startsWith('https://')) problems.push('LANGO_PUBLIC_URL: Daraja needs HTTPS callback URLs in production');
+  const darajaSandboxUrl = env.LANGO_DARAJA_SANDBOX_URL?.trim() || undefined;
+  if (darajaSandboxUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(darajaSandboxUrl)) problems.push(`LANGO_DARAJA_SANDBOX_URL: expected an http(s) URL, got "${darajaSandboxUrl}"`);
+  const callbackNetworks = networks(env, 'LANGO_MPESA_CALLBACK_NETWORKS', '', parseNetwork, problems);
+  const smsApiKey = secret(env, 'LANGO_SMS_API_KEY', problems) || undefined;
+
   const config: Config = {
     mode,
     databaseUrl,
@@ -241,6 +318,7 @@ export function loadConfig(env: Env = process.env): Config {
     nasApproval: nasApprovalRaw === 'platform' ? 'platform' : 'auto',
     jwtSecret: jwtSecret ?? '',
     jwtTtlSeconds: int(env, 'LANGO_JWT_TTL', 12 * 3600, 60, 30 * 86400, problems),
+    secretKey,
     login: {
       maxFailuresPerAccount: int(env, 'LANGO_LOGIN_MAX_FAILURES_PER_ACCOUNT', DEFAULT_LOGIN_LIMITS.maxFailuresPerAccount, 1, 1000, problems),
       maxFailuresPerAddress: int(env, 'LANGO_LOGIN_MAX_FAILURES_PER_ADDRESS', DEFAULT_LOGIN_LIMITS.maxFailuresPerAddress, 1, 100000, problems),
@@ -277,6 +355,24 @@ export function loadConfig(env: Env = process.env): Config {
       coaSourceAddress: coaSource,
     },
     enforcementTargets: { networks: targetNetworks, allowLoopback: !prod },
+    payments: {
+      publicUrl,
+      darajaSandboxUrl,
+      callbackMaxBytes: int(env, 'LANGO_MPESA_CALLBACK_MAX_BYTES', 16384, 1024, 65536, problems),
+      callbackNetworks,
+      stkExpirySeconds: int(env, 'LANGO_STK_EXPIRY_SECONDS', 600, 60, 86400, problems),
+      stkFirstQuerySeconds: int(env, 'LANGO_STK_FIRST_QUERY_SECONDS', 45, 1, 3600, problems),
+      stkQueryBaseSeconds: int(env, 'LANGO_STK_QUERY_BASE_SECONDS', 15, 1, 3600, problems),
+      stkQueryCapSeconds: int(env, 'LANGO_STK_QUERY_CAP_SECONDS', 120, 1, 3600, problems),
+      portalPushesPerPhone: int(env, 'LANGO_PORTAL_PUSHES_PER_PHONE', 2, 1, 100, problems),
+      sms: {
+        apiKey: smsApiKey,
+        username: env.LANGO_SMS_USERNAME?.trim() || 'sandbox',
+        baseUrl: (env.LANGO_SMS_BASE_URL?.trim() || 'https://api.sandbox.africastalking.com').replace(/\/+$/, ''),
+        senderId: env.LANGO_SMS_SENDER_ID?.trim() || undefined,
+        maxAttempts: int(env, 'LANGO_SMS_MAX_ATTEMPTS', 5, 1, 50, problems),
+      },
+    },
     stateDir: path.resolve(env.LANGO_STATE_DIR ?? '.lango'),
     embeddedPostgresPort: int(env, 'LANGO_EMBEDDED_PG_PORT', 54329, 1, 65535, problems),
     logLevel: env.LANGO_LOG_LEVEL ?? (mode === 'test' ? 'warn' : 'info'),

@@ -25,6 +25,12 @@ export const CONSTRAINTS: Readonly<Record<string, Meaning | { missing: Meaning; 
   users_email_tenant_unique: { code: 'USER_EXISTS', message: 'a user with this email exists' },
   plans_tenant_name_unique: { code: 'PLAN_EXISTS', message: 'a plan with this name exists' },
   subscribers_tenant_id_username_key: { code: 'SUBSCRIBER_EXISTS', message: 'a subscriber with this username exists' },
+  mpesa_accounts_tenant_shortcode_unique: { code: 'MPESA_ACCOUNT_EXISTS', message: 'an M-Pesa account with this shortcode exists' },
+  subscribers_tenant_account_number_unique: { code: 'CONFLICT', message: 'a subscriber with this account number exists' },
+  payments_tenant_id_account_id_fkey: {
+    missing: { code: 'MPESA_ACCOUNT_NOT_FOUND', message: 'M-Pesa account not found' },
+    inUse: { code: 'MPESA_ACCOUNT_IN_USE', message: 'payments were made through this account; deactivate it instead' },
+  },
   subscribers_plan_id_fkey: {
     missing: { code: 'PLAN_NOT_FOUND', message: 'plan not found' },
     inUse: { code: 'PLAN_IN_USE', message: 'subscribers are on this plan; move them or deactivate the plan instead' },

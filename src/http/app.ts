@@ -16,6 +16,7 @@ import type { RouteRegistry } from './registry';
 import { apiSurface } from './api';
 import type { RadiusFacts } from './api/nas.routes';
 import { callbacksSurface } from './callbacks';
+import type { MpesaCallbackOptions } from './callbacks/mpesa';
 import { dashboardSurface } from './dashboard';
 import { portalSurface } from './portal';
 import { Csrf } from './middleware/csrf';
@@ -39,6 +40,8 @@ export interface AppDeps {
     /** Which proxies may set the client address (X-Forwarded-For) that login limits count. */
     trustProxy: false | number | readonly string[];
     radius: RadiusFacts;
+    /** Daraja callbacks: body size limit and allowed source networks (config.payments). */
+    mpesaCallbacks?: MpesaCallbackOptions;
   };
   logger: Logger;
   /** Injected by whoever runs the dependency (`lango up`: FreeRADIUS); `lango api` has none. */
@@ -101,7 +104,7 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
   const csrf = new Csrf(deps.config.jwtSecret, { production: deps.config.production });
   app.use('/portal', portalSurface({ services: deps.services, csrf, cookies: { production: deps.config.production }, secret: deps.config.jwtSecret, log }));
   app.use('/dashboard', dashboardSurface({ services: deps.services, csrf, cookies: { production: deps.config.production }, sessionSeconds: deps.config.jwtTtlSeconds, log }));
-  app.use('/callbacks', callbacksSurface({ log }));
+  app.use('/callbacks', callbacksSurface({ log, payments: deps.services.payments, mpesa: deps.config.mpesaCallbacks ?? { maxBytes: 16384, networks: [] } }));
 
   app.use((_req, _res, next) => next(new AppError('ROUTE_NOT_FOUND', 'no such route')));
   app.use(jsonErrors(log));

@@ -7,6 +7,7 @@
  *   sweep            safety net over all open sessions (sweep.ts)
  *   quota            data quota from interim updates (quota.ts)
  *   stale            closes sessions without updates for k x interim (stale.ts)
+ *   payments-*       STK settlement by query, the SMS outbox, reminders (payments.ts)
  *
  * Every loop takes the worker's Clock (lib/clock.ts) for its timers.
  *
@@ -27,6 +28,7 @@ import { runQuotaCheck } from './quota';
 import { closeStaleSessions } from './stale';
 import { runSweep } from './sweep';
 import { EnforcementSender, type RouterOsKickFn, type SenderOptions } from './sender';
+import { startPaymentLoops, type PaymentLoopsOptions } from './payments';
 
 export interface WorkerOptions {
   /** Where CoA/Disconnect and the RouterOS fallback may go (config.enforcementTargets). */
@@ -59,7 +61,7 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logger; routerOsKick?: RouterOsKickFn; options: WorkerOptions; clock?: Clock }): Worker {
+export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logger; routerOsKick?: RouterOsKickFn; options: WorkerOptions; clock?: Clock; payments?: PaymentLoopsOptions }): Worker {
   const { db, logger } = deps;
   const clock = deps.clock ?? systemClock;
   const o = deps.options;
@@ -119,6 +121,7 @@ export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logge
   if (o.sweepMs !== 0) sweep.start(1000);
   if (o.quotaMs !== 0) quota.start(2000);
   if (o.staleMs !== 0) stale.start(3000);
+  const payments = deps.payments ? startPaymentLoops(deps.payments, log, clock) : undefined;
   log.info({ worker: sender.workerId, leaseSeconds }, 'worker started');
 
   return {
@@ -127,7 +130,7 @@ export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logge
     dynauth,
     ready: listener.ready,
     async stop() {
-      await Promise.all([scheduler.stop(), sweep.stop(), quota.stop(), stale.stop(), listener.close()]);
+      await Promise.all([scheduler.stop(), sweep.stop(), quota.stop(), stale.stop(), listener.close(), payments?.stop()]);
       await sender.stop();
       await dynauth.close();
       log.info({ worker: sender.workerId, stats: sender.stats }, 'worker stopped');

@@ -32,6 +32,8 @@ export const ERRORS = {
   VOUCHER_NOT_FOUND: 404,
   VOUCHER_BATCH_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
+  PAYMENT_NOT_FOUND: 404,
+  MPESA_ACCOUNT_NOT_FOUND: 404,
   CONFLICT: 409,
   TENANT_EXISTS: 409,
   USER_EXISTS: 409,
@@ -40,10 +42,19 @@ export const ERRORS = {
   SUBSCRIBER_EXISTS: 409,
   NAS_ADDRESS_IN_USE: 409,
   INVALID_STATE: 409,
+  MPESA_ACCOUNT_IN_USE: 409,
+  MPESA_ACCOUNT_EXISTS: 409,
+  /** A feature that needs configuration the tenant or the operator has not given (an M-Pesa account, LANGO_PUBLIC_URL). */
+  NOT_CONFIGURED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
   DATABASE_UNAVAILABLE: 503,
+  /** Daraja refused for now (busy, spike arrest, another prompt open): try again shortly. */
+  PAYMENT_PROVIDER_BUSY: 503,
+  PAYMENT_PROVIDER_UNAVAILABLE: 503,
+  /** Daraja refused the collection account's credentials or shortcode. */
+  PAYMENT_PROVIDER_ERROR: 502,
   NOT_READY: 503,
   INTERNAL: 500,
 } as const;

@@ -15,6 +15,12 @@ import { PlansService } from './plans/plans.service';
 import { PortalService } from './portal/portal.service';
 import { SessionsService } from './sessions/sessions.service';
 import { SubscribersService } from './subscribers/subscribers.service';
+import { SecretBox, parseSecretKey } from '../lib/secret-box';
+import { DarajaClient } from '../mpesa/daraja-client';
+import { MpesaAccountsService } from './payments/accounts.service';
+import { PaymentsService } from './payments/payments.service';
+import { StkService, type DarajaFactory } from './payments/stk.service';
+import { PgTokenStore } from './payments/token-store';
 import { ApiKeysService } from './tenancy/api-keys.service';
 import { Authenticator } from './tenancy/authenticator';
 import { LoginThrottle } from './tenancy/login-throttle';
@@ -36,13 +42,25 @@ export interface Services {
   enforcement: EnforcementService;
   settings: SettingsService;
   vouchers: VouchersService;
+  mpesaAccounts: MpesaAccountsService;
+  payments: PaymentsService;
+  stk: StkService;
 }
 
 /** What the services take from the configuration (tests give the parts they need). */
-export type ServicesConfig = Pick<Config, 'jwtSecret' | 'jwtTtlSeconds' | 'login' | 'nasApproval' | 'enforcementTargets'> & Partial<Pick<Config, 'publicUrl'>>;
+export type ServicesConfig = Pick<Config, 'jwtSecret' | 'jwtTtlSeconds' | 'login' | 'nasApproval' | 'enforcementTargets' | 'payments' | 'secretKey'> & Partial<Pick<Config, 'publicUrl'>>;
 
-export function createServices(db: Knex, config: ServicesConfig, clock: Clock = systemClock): Services {
+export function createServices(db: Knex, config: ServicesConfig, clock: Clock = systemClock, o: { daraja?: DarajaFactory } = {}): Services {
+  const sealer = new SecretBox(parseSecretKey(config.secretKey.current), config.secretKey.old.map(parseSecretKey));
+  const tokenStore = new PgTokenStore(db, sealer);
+  const daraja: DarajaFactory = o.daraja ?? ((account) => new DarajaClient(account, { tokenStore, clock }));
+  const mpesaAccounts = new MpesaAccountsService({ db, sealer, darajaSandboxUrl: config.payments.darajaSandboxUrl });
+  const payments = new PaymentsService({ db, clock });
+  const stk = new StkService({ db, clock, accounts: mpesaAccounts, payments, daraja, options: config.payments });
   return {
+    mpesaAccounts,
+    payments,
+    stk,
     authenticator: new Authenticator({ db, jwtSecret: config.jwtSecret, clock }),
     tenants: new TenantsService({ db }),
     users: new UsersService({ db, throttle: new LoginThrottle(db, config.login), tokens: config }),

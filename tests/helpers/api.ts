@@ -11,6 +11,7 @@ import { appConfig } from '../../src/main';
 import { signToken } from '../../src/modules/tenancy/credentials';
 import type { RouteRegistry } from '../../src/http/registry';
 import type { TargetPolicy } from '../../src/config/networks';
+import type { Clock } from '../../src/lib/clock';
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256';
 
@@ -53,12 +54,13 @@ export function testApp(db: Knex, services: Services, config: Config = testConfi
   return createApp({ db, services, config: appConfig(config), logger: createLogger('silent'), checkResponses: true, ...extra });
 }
 
-export async function createTestApi(tdb?: TestDatabase, db?: Knex, opts: { enforcementTargets?: TargetPolicy } = {}): Promise<TestApi> {
+export async function createTestApi(tdb?: TestDatabase, db?: Knex, opts: { enforcementTargets?: TargetPolicy; env?: Record<string, string>; clock?: Clock } = {}): Promise<TestApi> {
   const t = tdb ?? (await createTestDatabase());
   // The application role, as in production: a missing grant fails the tests.
   const handle = db ?? t.appDb;
-  const services = testServices(handle, opts.enforcementTargets ? { enforcementTargets: opts.enforcementTargets } : {});
-  const { app, registry, openapi } = testApp(handle, services);
+  const config = { ...testConfig(opts.env ?? {}), ...(opts.enforcementTargets ? { enforcementTargets: opts.enforcementTargets } : {}) };
+  const services = createServices(handle, config, opts.clock);
+  const { app, registry, openapi } = testApp(handle, services, config);
   const admin = await services.users.createPlatformAdmin(`root-${suffix()}@lango.test`, 'root-password-1');
   const adminAuth = { Authorization: `Bearer ${signToken(JWT_SECRET, 3600, { sub: admin.id, role: 'platform_admin', tid: null, ver: 0 })}` };
   return {

@@ -6,6 +6,7 @@ import { apiAuthentication } from '../middleware/authenticate';
 import { registerAuditRoutes } from './audit.routes';
 import { registerEnforcementRoutes } from './enforcement.routes';
 import { registerNasRoutes, type RadiusFacts } from './nas.routes';
+import { registerPaymentRoutes } from './payments.routes';
 import { registerPlanRoutes } from './plans.routes';
 import { registerPortalRoutes } from './portal.routes';
 import { registerSessionRoutes } from './sessions.routes';
@@ -26,6 +27,7 @@ export function apiSurface(o: { services: Services; radius: RadiusFacts; checkRe
   registerEnforcementRoutes(registry, o.services);
   registerVoucherRoutes(registry, o.services);
   registerPortalRoutes(registry, o.services);
+  registerPaymentRoutes(registry, o.services);
   const openapi = registry.openapi({ title: 'Lango API', version: '1' });
   router.get('/openapi.json', (_req, res) => {
     res.json(openapi);

@@ -3,13 +3,16 @@
  * raw (middleware/raw-body.ts: a size limit, the content types it expects), so the bytes can be
  * kept as received before anything is made of them; answers and errors are JSON. The payment
  * provider's callbacks (Daraja) come here; the first route is the browsers' Content Security
- * Policy reports for the HTML surfaces (middleware/html.ts points report-uri here).
+ * Policy reports for the HTML surfaces (middleware/html.ts points report-uri here); Daraja's
+ * are in mpesa.ts (they read their own bodies: any type is stored, then answered).
  */
 import express, { type Router } from 'express';
 import type { Logger } from 'pino';
 import { AppError } from '../../lib/errors';
 import { jsonErrors } from '../middleware/errors';
 import { rawBody } from '../middleware/raw-body';
+import type { PaymentsService } from '../../modules/payments/payments.service';
+import { mpesaCallbacks, type MpesaCallbackOptions } from './mpesa';
 
 /** CSP level 2 (application/csp-report) and the Reporting API (application/reports+json). */
 const CSP_TYPES = ['application/csp-report', 'application/reports+json', 'application/json'];
@@ -38,7 +41,7 @@ export function cspViolations(body: unknown): Array<{ document?: string; blocked
   return out;
 }
 
-export function callbacksSurface(o: { log: Logger }): Router {
+export function callbacksSurface(o: { log: Logger; payments: PaymentsService; mpesa: MpesaCallbackOptions }): Router {
   const router = express.Router();
   const log = o.log.child({ surface: 'callbacks' });
 
@@ -52,6 +55,8 @@ export function callbacksSurface(o: { log: Logger }): Router {
     for (const v of cspViolations(body)) log.warn({ csp: v }, 'content security policy violation');
     res.status(204).end();
   });
+
+  router.use(mpesaCallbacks({ payments: o.payments, log: o.log, options: o.mpesa }));
 
   router.use((_req, _res, next) => next(new AppError('ROUTE_NOT_FOUND', 'no such route')));
   router.use(jsonErrors(o.log));

@@ -16,6 +16,8 @@ export interface PlanRow {
   interim_interval_seconds: number;
   active: boolean;
   sellable: boolean;
+  /** Expiry reminder lead time (payments' SMS), seconds; null: no reminder. */
+  reminder_lead_seconds: number | null;
   created_at: Date;
   updated_at: Date;
 }

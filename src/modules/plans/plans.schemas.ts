@@ -13,6 +13,8 @@ const PlanFields = {
   active: Type.Boolean(),
   /** Offered on the captive portal (sold to walk-in buyers); staff-only plans say false. */
   sellable: Type.Boolean(),
+  /** Expiry reminder (SMS) this long before the end: minutes for hourly packages, days for monthly ones. Null: none. */
+  reminderLeadSeconds: Nullable(Type.Integer({ minimum: 60, maximum: 60 * 86400 })),
 };
 
 export const CreatePlan = Obj({
@@ -27,6 +29,7 @@ export const CreatePlan = Obj({
   interimIntervalSeconds: Type.Optional(PlanFields.interimIntervalSeconds),
   active: Type.Optional(PlanFields.active),
   sellable: Type.Optional(PlanFields.sellable),
+  reminderLeadSeconds: Type.Optional(PlanFields.reminderLeadSeconds),
 });
 export type CreatePlan = Static<typeof CreatePlan>;
 
@@ -51,6 +54,7 @@ export const PlanView = Obj({
   interimIntervalSeconds: Type.Integer(),
   active: Type.Boolean(),
   sellable: Type.Boolean(),
+  reminderLeadSeconds: Nullable(Type.Integer()),
   createdAt: Instant,
   updatedAt: Instant,
 });

@@ -26,6 +26,7 @@ export function planView(r: PlanRow): PlanView {
     interimIntervalSeconds: r.interim_interval_seconds,
     active: r.active,
     sellable: r.sellable,
+    reminderLeadSeconds: r.reminder_lead_seconds,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
@@ -44,6 +45,7 @@ const COLUMNS: Record<keyof PlanPatch, string> = {
   name: 'name', price: 'price', durationSeconds: 'duration_seconds', dataQuotaBytes: 'data_quota_bytes', rateLimit: 'rate_limit',
   sessionTimeoutSeconds: 'session_timeout_seconds', idleTimeoutSeconds: 'idle_timeout_seconds', simultaneousUse: 'simultaneous_use',
   interimIntervalSeconds: 'interim_interval_seconds', active: 'active', sellable: 'sellable',
+  reminderLeadSeconds: 'reminder_lead_seconds',
 };
 
 /**
@@ -79,6 +81,7 @@ export class PlansService {
           interim_interval_seconds: input.interimIntervalSeconds ?? INTERIM_FLOOR_SECONDS,
           active: input.active ?? true,
           sellable: input.sellable ?? true,
+          reminder_lead_seconds: input.reminderLeadSeconds ?? null,
         }),
       );
       await writeGroup(trx, tenantId, plan.groupname, groupRows(tenantId, plan.groupname, plan));

@@ -20,6 +20,8 @@ export interface SubscriberRow {
   mac_address: string | null;
   static_ip: string | null;
   notes: string | null;
+  /** The reference a buyer types to pay by M-Pesa paybill (payments: C2B by account). */
+  account_number: string;
   /** End of the latest active subscription (selected with the row). */
   expires_at: Date | null;
   created_at: Date;

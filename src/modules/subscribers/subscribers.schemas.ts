@@ -48,6 +48,8 @@ export const SubscriberView = Obj({
   macAddress: Nullable(Type.String()),
   staticIp: Nullable(Type.String()),
   notes: Nullable(Type.String()),
+  /** The M-Pesa account reference (paybill) that credits this subscriber. */
+  accountNumber: Type.String(),
   /** End of the latest active subscription (may be in the past: expired). */
   expiresAt: Nullable(Instant),
   createdAt: Instant,

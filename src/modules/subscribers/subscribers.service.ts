@@ -71,6 +71,7 @@ function subscriberView(r: SubscriberRow): SubscriberView {
     macAddress: r.mac_address,
     staticIp: r.static_ip,
     notes: r.notes,
+    accountNumber: r.account_number,
     expiresAt: isoOrNull(r.expires_at),
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),

@@ -24,6 +24,7 @@ describe('configuration', () => {
     const problems = (err as ConfigError).problems.join('\n');
     expect(problems).toMatch(/DATABASE_URL: required in production/);
     expect(problems).toMatch(/LANGO_JWT_SECRET: required in production/);
+    expect(problems).toMatch(/LANGO_SECRET_KEY: required in production/);
     expect(problems).toMatch(/LANGO_API_PORT/);
     expect(problems).toMatch(/"nonsense" is not a CIDR/);
   });
@@ -32,7 +33,7 @@ describe('configuration', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'lango-cfg-'));
     writeFileSync(path.join(dir, 'jwt'), 'x'.repeat(40) + '\n');
     writeFileSync(path.join(dir, 'db'), 'postgres://u:p@db:5432/lango\n');
-    const c = loadConfig({ LANGO_ENV: 'production', LANGO_JWT_SECRET_FILE: path.join(dir, 'jwt'), DATABASE_URL_FILE: path.join(dir, 'db') });
+    const c = loadConfig({ LANGO_ENV: 'production', LANGO_JWT_SECRET_FILE: path.join(dir, 'jwt'), DATABASE_URL_FILE: path.join(dir, 'db'), LANGO_SECRET_KEY: 'a'.repeat(64) });
     expect(c.jwtSecret).toBe('x'.repeat(40));
     expect(c.databaseUrl).toBe('postgres://u:p@db:5432/lango');
     expect(c.api.host).toBe('0.0.0.0');
@@ -78,7 +79,7 @@ describe('configuration', () => {
   it('enforcement targets: the client networks by default, or LANGO_ENFORCEMENT_TARGET_NETWORKS; loopback only outside production', () => {
     expect(loadConfig({}).enforcementTargets).toEqual({ networks: ['127.0.0.0/8'], allowLoopback: true });
     expect(loadConfig({ LANGO_RADIUS_CLIENT_NETWORKS: '10.0.0.0/8' }).enforcementTargets.networks).toEqual(['10.0.0.0/8']);
-    const prod = { LANGO_ENV: 'production', DATABASE_URL: 'postgres://u@db/lango', LANGO_JWT_SECRET: 'x'.repeat(40) };
+    const prod = { LANGO_ENV: 'production', DATABASE_URL: 'postgres://u@db/lango', LANGO_JWT_SECRET: 'x'.repeat(40), LANGO_SECRET_KEY: 'a'.repeat(64) };
     expect(loadConfig({ ...prod, LANGO_ENFORCEMENT_TARGET_NETWORKS: '10.20.0.0/16,10.30.0.1/32' }).enforcementTargets).toEqual({
       networks: ['10.20.0.0/16', '10.30.0.1/32'],
       allowLoopback: false,
