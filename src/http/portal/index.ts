@@ -10,7 +10,8 @@ import type { Request, Response, Router } from 'express';
 import type { Logger } from 'pino';
 import { AppError } from '../../lib/errors';
 import { chapResponse } from '../../modules/portal/chap';
-import { RouterRedirect, VoucherEntry, type RouterContext } from '../../modules/portal/portal.schemas';
+import { PayEntry, RouterRedirect, VoucherEntry, type RouterContext } from '../../modules/portal/portal.schemas';
+import { PORTAL_ACTOR } from '../../modules/portal/portal.service';
 import type { HotspotLogin } from '../../modules/portal/portal.service';
 import { hasRouterParameters } from '../../modules/portal/router-context';
 import type { Services } from '../../modules/services';
@@ -21,7 +22,7 @@ import { htmlSurface } from '../middleware/html';
 import { compileBody, compileQuery } from '../validation';
 import { ContextCookie } from './context-cookie';
 import { isLang, LANG_COOKIE, pickLang, WORDS } from './i18n';
-import { homeBody, loginBody, messageBody, send, type Shell } from './pages';
+import { failedBody, failureText, homeBody, loginBody, messageBody, send, waitingBody, type Shell } from './pages';
 
 export interface PortalOptions {
   services: Services;
@@ -34,9 +35,11 @@ export interface PortalOptions {
 
 const validRedirect = compileQuery(RouterRedirect);
 const validVoucher = compileBody(VoucherEntry);
+const validPay = compileBody(PayEntry);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Errors the buyer can act on: shown on the portal's own page, in their language. */
-const BUYER_ERRORS = new Set(['PORTAL_REDIRECT_INVALID', 'PORTAL_NO_DEVICE', 'VOUCHER_NOT_FOUND', 'INVALID_STATE', 'RATE_LIMITED', 'VALIDATION_FAILED', 'PLAN_NOT_FOUND']);
+const BUYER_ERRORS = new Set(['PORTAL_REDIRECT_INVALID', 'PORTAL_NO_DEVICE', 'VOUCHER_NOT_FOUND', 'INVALID_STATE', 'RATE_LIMITED', 'VALIDATION_FAILED', 'PLAN_NOT_FOUND', 'PAYMENT_PROVIDER_ERROR', 'NOT_CONFIGURED', 'PAYMENT_NOT_FOUND']);
 
 export function portalSurface(o: PortalOptions): Router {
   const ctxCookie = new ContextCookie(o.secret, o.cookies, () => Date.now());
@@ -97,7 +100,7 @@ export function portalSurface(o: PortalOptions): Router {
         const routerError = typeof q.error === 'string' ? q.error.slice(0, 200) : '';
         send(res, sh, {
           title: WORDS[sh.lang].choose,
-          body: homeBody(sh, { plans, onHotspot: !!ctxCookie.get(req, tenant.id), canPay: false, ...(routerError ? { message: { text: routerError } } : {}) }),
+          body: homeBody(sh, { plans, onHotspot: !!ctxCookie.get(req, tenant.id), canPay: true, ...(routerError ? { message: { text: routerError } } : {}) }),
         });
       });
 
@@ -109,6 +112,55 @@ export function portalSurface(o: PortalOptions): Router {
           if (!validVoucher(req.body)) throw new AppError('VALIDATION_FAILED', WORDS[sh.lang].code);
           const creds = await services.portal.voucherLogin(tenant.id, (req.body as { code: string }).code, ctx);
           login(res, sh, ctx, creds);
+        } catch (err) {
+          buyerError(res, sh, err);
+        }
+      });
+
+      // Pay with M-Pesa: the STK push to the phone, then the status page.
+      r.post('/:slug/pay', async (req, res) => {
+        const { sh, tenant } = await shell(req, res, '');
+        try {
+          device(req, tenant.id);
+          if (!validPay(req.body)) throw new AppError('VALIDATION_FAILED', WORDS[sh.lang].phone);
+          const body = req.body as { planId: string; phone: string };
+          const buyer = await services.portal.walkInBuyer(tenant.id, body.planId, body.phone);
+          const p = await services.stk.initiate(PORTAL_ACTOR, tenant.id, buyer, { portal: true });
+          ctxCookie.addPayment(req, res, tenant.slug, tenant.id, p.id);
+          res.redirect(303, `/portal/${tenant.slug}/pay/${p.id}`);
+        } catch (err) {
+          buyerError(res, sh, err);
+        }
+      });
+
+      /** A payment this browser started (others are not found: ids do not travel between phones). */
+      async function ownPayment(req: Request, tenantId: string) {
+        const id = String(req.params.id);
+        if (!UUID.test(id) || !ctxCookie.payments(req, tenantId).includes(id)) throw new AppError('PAYMENT_NOT_FOUND', 'payment not found');
+        return services.payments.get(tenantId, id);
+      }
+
+      r.get('/:slug/pay/:id/state', async (req, res) => {
+        const tenant = await services.tenants.portalTenant(String(req.params.slug));
+        const p = await ownPayment(req, tenant.id);
+        res.json({ state: p.state });
+      });
+
+      r.get('/:slug/pay/:id', async (req, res) => {
+        const { sh, tenant } = await shell(req, res, `/pay/${String(req.params.id)}`);
+        try {
+          const ctx = device(req, tenant.id);
+          const p = await ownPayment(req, tenant.id);
+          const self = `/portal/${tenant.slug}/pay/${p.id}`;
+          if (p.state === 'pending') {
+            return send(res, sh, { title: WORDS[sh.lang].waiting, scripts: ['poll'], refreshSeconds: 4, refreshUrl: self, body: waitingBody(sh, { pollUrl: `${self}/state`, nextUrl: self, state: p.state, amount: p.amount }) });
+          }
+          if (p.state === 'completed' && p.allocation === 'allocated' && p.subscriberId) {
+            return login(res, sh, ctx, await services.portal.buyerLogin(tenant.id, p.subscriberId), WORDS[sh.lang].paidOk);
+          }
+          const account = p.subscriberId ? (await services.subscribers.get(tenant.id, p.subscriberId)).accountNumber : null;
+          const text = p.state === 'completed' ? p.message : failureText(sh, p.resultCode);
+          send(res, sh, { title: WORDS[sh.lang].failed, body: failedBody(sh, { text, account }) });
         } catch (err) {
           buyerError(res, sh, err);
         }

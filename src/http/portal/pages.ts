@@ -86,7 +86,7 @@ ${canPay ? html`<form method="post" action="/portal/${sh.slug}/pay">${csrfField(
 <button type="submit">${w.buy}</button></form>` : ''}</div>`;
 }
 
-export function homeBody(sh: Shell, o: { plans: PlanView[]; onHotspot: boolean; canPay: boolean; message?: { text: string; ok?: boolean } }): SafeHtml {
+export function homeBody(sh: Shell, o: { plans: PlanView[]; onHotspot: boolean; canPay: boolean; canRestore?: boolean; message?: { text: string; ok?: boolean } }): SafeHtml {
   const w = WORDS[sh.lang];
   return html`${o.message ? html`<p class="msg${o.message.ok ? ' ok' : ''}" role="alert">${o.message.text}</p>` : ''}
 ${o.onHotspot ? '' : html`<p class="msg">${w.notOnWifi}</p>`}
@@ -95,7 +95,7 @@ ${o.plans.length === 0 ? html`<p>${w.none}</p>` : o.plans.map((p) => planCard(sh
 ${o.onHotspot ? html`<h2>${w.voucher}</h2><form method="post" action="/portal/${sh.slug}/voucher">${csrfField(sh)}
 <label for="code">${w.code}</label><input id="code" name="code" required maxlength="64" autocomplete="off" autocapitalize="characters" spellcheck="false">
 <button type="submit">${w.useVoucher}</button></form>
-${o.canPay ? html`<details><summary>${w.paid}</summary><p class="meta">${w.paidHelp}</p><form method="post" action="/portal/${sh.slug}/paid">${csrfField(sh)}
+${o.canRestore ? html`<details><summary>${w.paid}</summary><p class="meta">${w.paidHelp}</p><form method="post" action="/portal/${sh.slug}/paid">${csrfField(sh)}
 <label for="pp">${w.phone}</label><input id="pp" name="phone" type="tel" inputmode="tel" required maxlength="20">
 <label for="rc">${w.receipt}</label><input id="rc" name="receipt" required maxlength="20" autocapitalize="characters" autocomplete="off">
 <button type="submit">${w.restore}</button></form></details>` : ''}` : ''}`;
@@ -118,4 +118,37 @@ ${o.dst ? html`<input type="hidden" name="dst" value="${o.dst}">` : ''}<input ty
 export function messageBody(sh: Shell, text: string): SafeHtml {
   const w = WORDS[sh.lang];
   return html`<p class="msg" role="alert">${text}</p><p><a href="/portal/${sh.slug}">${w.tryAgain}</a></p>`;
+}
+
+/** What the buyer reads about an STK push that did not end in a payment, by Daraja's ResultCode. */
+export function failureText(sh: Shell, resultCode: string | null): string {
+  const w = WORDS[sh.lang];
+  switch (resultCode) {
+    case '1032': return w.cancelled;
+    case '2001': return w.wrongPin;
+    case '1037': case '1019': return w.timeout;
+    case '1': return w.insufficient;
+    default: return w.failed;
+  }
+}
+
+/** The paybill/till fallback, with the account to pay to (the buyer's account number). */
+export function fallbackBody(sh: Shell, account: string | null): SafeHtml {
+  const w = WORDS[sh.lang];
+  const s = sh.settings;
+  if (!s.paybill && !s.till) return html``;
+  return html`<p>${w.fallback}</p><ul>
+${s.paybill ? html`<li>${w.paybill} <b>${s.paybill}</b>${account ? html`, ${w.account} <b>${account}</b>` : ''}</li>` : ''}
+${s.till ? html`<li>${w.till} <b>${s.till}</b></li>` : ''}</ul><p class="meta">${w.thenPaid}</p>`;
+}
+
+export function waitingBody(sh: Shell, o: { pollUrl: string; nextUrl: string; state: string; amount: number }): SafeHtml {
+  const w = WORDS[sh.lang];
+  return html`<div id="status" data-poll="${o.pollUrl}" data-next="${o.nextUrl}" data-state="${o.state}"><p class="msg" role="status"><b>${w.waiting}</b></p>
+<p>${w.waitingHelp}</p><p class="meta">${money(sh, o.amount)}</p></div>`;
+}
+
+export function failedBody(sh: Shell, o: { text: string; account: string | null }): SafeHtml {
+  const w = WORDS[sh.lang];
+  return html`<p class="msg" role="alert">${o.text}</p>${fallbackBody(sh, o.account)}<p><a href="/portal/${sh.slug}">${w.tryAgain}</a></p>`;
 }

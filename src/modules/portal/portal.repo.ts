@@ -1,5 +1,6 @@
 /** Queries of the captive portal: its settings row, the plans it sells, the tenant's NAS addresses. */
 import type { Knex } from 'knex';
+import { hashPhone } from '../../mpesa/phone';
 import type { PlanRow } from '../plans/plans.repo';
 
 type Handle = Knex | Knex.Transaction;
@@ -44,4 +45,24 @@ export async function findSellablePlan(h: Handle, tenantId: string, id: string):
 export async function nasAddresses(h: Handle, tenantId: string): Promise<string[]> {
   const rows: Array<{ nasname: string }> = await h('nas').where({ tenant_id: tenantId }).select('nasname');
   return rows.map((r) => r.nasname.toLowerCase());
+}
+
+/** The portal's own buyer for this phone (username hs-...), the newest if several. */
+export async function findWalkInBuyer(h: Handle, tenantId: string, msisdn: string): Promise<{ id: string; username: string; status: string } | undefined> {
+  return h('subscribers')
+    .where({ tenant_id: tenantId, kind: 'account' })
+    .andWhereLike('username', 'hs-%')
+    .andWhere('phone_hash', hashPhone(msisdn))
+    .orderBy('created_at', 'desc')
+    .first('id', 'username', 'status');
+}
+
+/** The hotspot password FreeRADIUS checks (radcheck Cleartext-Password), for the page's CHAP. */
+export async function hotspotPassword(h: Handle, tenantId: string, subscriberId: string): Promise<{ username: string; password: string } | undefined> {
+  return h('subscribers as s')
+    .join('radcheck as c', function () {
+      this.on('c.tenant_id', 's.tenant_id').andOn('c.username', 's.username');
+    })
+    .where({ 's.tenant_id': tenantId, 's.id': subscriberId, 'c.attribute': 'Cleartext-Password' })
+    .first('s.username as username', 'c.value as password');
 }

@@ -66,3 +66,5 @@ export interface RouterContext {
 }
 
 export const VoucherEntry = Obj({ code: Str(64), _csrf: Str(100) }, { additionalProperties: true });
+
+export const PayEntry = Obj({ planId: Type.String({ maxLength: 36 }), phone: Type.String({ minLength: 1, maxLength: 20 }), _csrf: Str(100) }, { additionalProperties: true });

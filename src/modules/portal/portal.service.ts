@@ -5,6 +5,7 @@
  * guessing of codes is throttled per device and per router (rate-limiter-flexible counting in
  * PostgreSQL, shared by every API process).
  */
+import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Actor } from '../audit/actor';
@@ -17,7 +18,9 @@ import type { PlanView } from '../plans/plans.schemas';
 import { planView } from '../plans/plans.service';
 import { findVoucherByCode } from '../vouchers/vouchers.repo';
 import { normalizeCode } from '../vouchers/codes';
-import { findSellablePlan, findSettings, nasAddresses, sellablePlans, upsertSettings, type PortalSettingsRow } from './portal.repo';
+import { parsePhone } from '../../mpesa/phone';
+import { insertSubscriber, setGroup, setPassword } from '../subscribers/subscribers.repo';
+import { findSellablePlan, findSettings, findWalkInBuyer, hotspotPassword, nasAddresses, sellablePlans, upsertSettings, type PortalSettingsRow } from './portal.repo';
 import type { PortalSettingsPatch, PortalSettingsView, RouterContext, RouterRedirect } from './portal.schemas';
 import { routerContext } from './router-context';
 
@@ -122,7 +125,47 @@ export class PortalService {
     if (v.status === 'revoked' || v.status === 'expired') throw new AppError('INVALID_STATE', `this voucher is ${v.status}`);
     return { username: v.code, password: v.code };
   }
+
+  /**
+   * The buyer paying from this phone: the portal's own account for the phone (hs-<random>,
+   * a random password, FreeRADIUS rows) found or created in one transaction, so that repeat
+   * purchases from the same phone extend one subscription, and a new (randomised) MAC logs in
+   * to it within the plan's device limit. Returns what the STK push names.
+   */
+  async walkInBuyer(tenantId: string, planId: string, phone: string): Promise<{ subscriberId: string; planId: string; phone: string }> {
+    const parsed = parsePhone(phone);
+    if (!parsed.ok) throw new AppError('VALIDATION_FAILED', parsed.message, { errors: [{ path: 'body.phone', message: parsed.message }] });
+    const plan = await this.plan(tenantId, planId);
+    return withTransaction(this.db, async (trx) => {
+      const found = await findWalkInBuyer(trx, tenantId, parsed.msisdn);
+      if (found) {
+        if (found.status !== 'active') throw new AppError('INVALID_STATE', 'this phone cannot buy here; ask the operator');
+        return { subscriberId: found.id, planId: plan.id, phone: parsed.msisdn };
+      }
+      const username = `hs-${randomBytes(6).toString('hex')}`;
+      const { id } = await insertSubscriber(trx, {
+        tenant_id: tenantId, username, plan_id: plan.id, full_name: null, phone: parsed.msisdn, email: null, mac_address: null, static_ip: null, notes: 'captive portal',
+      });
+      await setPassword(trx, tenantId, username, randomPassword());
+      await setGroup(trx, tenantId, username, plan.groupname);
+      await audit(trx, { tenantId, actor: PORTAL_ACTOR, action: 'subscriber.create', entity: 'subscriber', entityId: id, data: { username, planId: plan.id, via: 'portal' } });
+      return { subscriberId: id, planId: plan.id, phone: parsed.msisdn };
+    });
+  }
+
+  /** The login of a paid buyer (their hotspot username and random password). */
+  async buyerLogin(tenantId: string, subscriberId: string): Promise<HotspotLogin> {
+    const r = await hotspotPassword(this.db, tenantId, subscriberId);
+    if (!r) throw new AppError('SUBSCRIBER_NOT_FOUND', 'the account of this payment is gone; ask the operator');
+    return r;
+  }
 }
+
+/** The portal acting for a walk-in buyer (audit log). */
+export const PORTAL_ACTOR: Actor = { type: 'system', id: null };
+
+/** A random hotspot password: 24 characters the buyer never sees nor types. */
+const randomPassword = () => randomBytes(18).toString('base64url');
 
 async function blocked(limiter: RateLimiterPostgres, key: string): Promise<void> {
   let res: RateLimiterRes | null;
