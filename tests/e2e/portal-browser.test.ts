@@ -20,6 +20,9 @@ import { eventually } from '../helpers/wait';
 import { launchBrowser, measureTransfer, phoneContext, screenshot } from '../helpers/browser';
 import { startNasSimulator, type NasSimulator } from '../../src/simulate/nas-simulator';
 import { startHotspot, type Hotspot } from '../../src/simulate/hotspot';
+import { startDarajaSimulator, SIMULATOR_APP, type DarajaSimulator } from '../../src/simulate/daraja-simulator';
+import { SANDBOX_PASSKEY, SANDBOX_SHORTCODE } from '../../src/mpesa/daraja-client';
+import { freeTcpPort } from '../helpers/ports';
 
 jest.setTimeout(90000);
 
@@ -37,6 +40,7 @@ let browser: Browser;
 let A: TestTenant;
 let B: TestTenant;
 let hourPlan: any;
+let daraja: DarajaSimulator;
 const clock = new FakeClock(Date.now());
 
 async function voucher(planId: string, body: Record<string, unknown> = {}): Promise<string> {
@@ -69,7 +73,10 @@ function redirectUrl(slug: string, change: Record<string, string | null> = {}): 
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
-  api = await createTestApi(tdb);
+  // Daraja (the simulator) calls back to the portal's app on its public URL.
+  daraja = await startDarajaSimulator({ answerDelayMs: 1500 });
+  const port = await freeTcpPort();
+  api = await createTestApi(tdb, undefined, { env: { LANGO_PUBLIC_URL: `http://127.0.0.1:${port}`, LANGO_DARAJA_SANDBOX_URL: daraja.url } });
   fr = await startTestFreeRadius(tdb.radiusUrl);
   A = await api.newTenant();
   B = await api.newTenant();
@@ -77,11 +84,15 @@ beforeAll(async () => {
   await request(api.app).post('/api/v1/plans').set(A.auth).send({ name: 'Day 2 GB', price: 5000, durationSeconds: 86400, dataQuotaBytes: 2 * 1024 ** 3 });
   await request(api.app).post('/api/v1/plans').set(A.auth).send({ name: 'Staff PPPoE', price: 150000, durationSeconds: 30 * 86400, sellable: false });
   server = createServer(api.app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   portalBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   sim = await startNasSimulator({ radius: { host: '127.0.0.1', authPort: fr.authPort, acctPort: fr.acctPort, secret: SECRET }, bindAddress: '127.0.0.1' });
   expect((await request(api.app).post('/api/v1/nas').set(A.auth).send({ name: 'hotspot-sim', address: '127.0.0.1', secret: SECRET, coaPort: sim.coaPort })).status).toBe(201);
   expect((await request(api.app).post('/api/v1/nas').set(B.auth).send({ name: 'b-router', address: '127.0.0.2', secret: 'secret-of-b' })).status).toBe(201);
+  const acct = await request(api.app).post('/api/v1/mpesa-accounts').set(A.auth)
+    .send({ name: 'Sandbox', kind: 'paybill', shortcode: SANDBOX_SHORTCODE, environment: 'sandbox', consumerKey: SIMULATOR_APP.consumerKey, consumerSecret: SIMULATOR_APP.consumerSecret, passkey: SANDBOX_PASSKEY });
+  expect(acct.status).toBe(201);
+  expect((await request(api.app).patch('/api/v1/portal-settings').set(A.auth).send({ paybill: '174379' })).status).toBe(200);
   hs = await startHotspot({ nas: sim, clock, portalUrl: `${portalBase}/portal/${A.slug}` });
   browser = await launchBrowser();
 });
@@ -90,6 +101,8 @@ afterAll(async () => {
   await browser?.close();
   await hs?.close();
   await sim?.close();
+  await daraja?.close();
+  server?.closeAllConnections();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await fr?.stop();
   await api?.close();
@@ -183,6 +196,56 @@ describe('voucher login through the router', () => {
     await page.fill('#code', code);
     await page.click('form[action$="/voucher"] button');
     await expect(page.locator('.msg').textContent()).resolves.toContain('revoked');
+    await ctx.close();
+  });
+});
+
+describe('paying with M-Pesa', () => {
+  it('package -> phone -> STK push (Daraja simulator) -> status page updates by itself -> CHAP login -> Accounting Start', async () => {
+    const ctx = await phoneContext(browser);
+    const page = await ctx.newPage();
+    await arrive(page);
+    const card = page.locator('.plan', { hasText: '1 hour' });
+    await card.locator('input[name=phone]').fill('0708 374 149');
+    await card.locator('button').click();
+    await page.waitForSelector('#status');
+    await expect(page.locator('#status').textContent()).resolves.toContain('Check your phone');
+    await screenshot(page, 'portal-waiting-for-payment');
+    // The phone answers after 1.5 s; the callback credits the payment; the page follows by itself.
+    const posted = page.waitForRequest((r) => r.url() === hs.loginUrl && r.method() === 'POST', { timeout: 30000 });
+    const login = new URLSearchParams((await posted).postData() ?? '');
+    expect(login.get('username')).toMatch(/^hs-[0-9a-f]{12}$/);
+    expect(login.get('password')).toMatch(/^[0-9a-f]{32}$/);
+    await page.waitForURL(`${hs.url}/status`);
+    const username = login.get('username')!;
+    await expect(page.locator('#username').textContent()).resolves.toBe(username);
+    const row = await eventually(() => tdb.db('radacct').where({ tenant_id: A.id, username }).first(), 'the Accounting Start');
+    expect(row.callingstationid).toBe(MAC);
+    const payment = await tdb.db('payments').where({ tenant_id: A.id, phone: '254708374149' }).first();
+    expect(payment).toMatchObject({ state: 'completed', allocation: 'allocated', amount: '2000' });
+    await ctx.close();
+  });
+
+  it.each([
+    ['cancelled', 'You cancelled the payment'],
+    ['wrong-pin', 'The M-Pesa PIN was wrong'],
+    ['unreachable', 'did not answer in time'],
+    ['insufficient-funds', 'Not enough money'],
+  ] as const)('%s: a clear message and the paybill fallback, nothing logged in', async (result, text) => {
+    const phone = `07083742${String(10 + ['cancelled', 'wrong-pin', 'unreachable', 'insufficient-funds'].indexOf(result))}`;
+    daraja.addScenario({ phone, result, times: 1 });
+    const ctx = await phoneContext(browser);
+    const page = await ctx.newPage();
+    await arrive(page);
+    const card = page.locator('.plan', { hasText: '1 hour' });
+    await card.locator('input[name=phone]').fill(phone);
+    await card.locator('button').click();
+    await page.waitForSelector('#status');
+    await page.waitForSelector('.msg[role=alert]', { timeout: 30000 });
+    await expect(page.locator('.msg').textContent()).resolves.toContain(text);
+    await expect(page.locator('main').textContent()).resolves.toContain('Paybill 174379');
+    if (result === 'cancelled') await screenshot(page, 'portal-payment-cancelled');
+    expect(hs.device('127.0.0.1')?.user).toBeUndefined();
     await ctx.close();
   });
 });
