@@ -23,6 +23,9 @@ import { startHotspot, type Hotspot } from '../../src/simulate/hotspot';
 import { startDarajaSimulator, SIMULATOR_APP, type DarajaSimulator } from '../../src/simulate/daraja-simulator';
 import { SANDBOX_PASSKEY, SANDBOX_SHORTCODE } from '../../src/mpesa/daraja-client';
 import { freeTcpPort } from '../helpers/ports';
+import { randomBytes } from 'node:crypto';
+import { replaceLoginTokens } from '../../src/modules/vouchers/vouchers.repo';
+import { tokenHash } from '../../src/modules/vouchers/vouchers.service';
 
 jest.setTimeout(90000);
 
@@ -196,6 +199,38 @@ describe('voucher login through the router', () => {
     await page.fill('#code', code);
     await page.click('form[action$="/voucher"] button');
     await expect(page.locator('.msg').textContent()).resolves.toContain('revoked');
+    await ctx.close();
+  });
+});
+
+describe('a voucher QR code (one-time login token)', () => {
+  it('logs the device in without typing; a replay is a clear page; without the hotspot the token is kept', async () => {
+    const code = await voucher(hourPlan.id);
+    const id = (await request(api.app).get('/api/v1/vouchers').query({ code }).set(A.auth)).body.data[0].id;
+    // The token as printing issues it (only its SHA-256 is stored).
+    const token = randomBytes(32).toString('base64url');
+    await replaceLoginTokens(tdb.db, A.id, [{ voucherId: id, hash: tokenHash(token) }]);
+    const qrUrl = `${portalBase}/portal/${A.slug}/voucher?token=${token}`;
+
+    // Scanned before joining the hotspot: nothing to log in, and the token is not used up.
+    const away = await phoneContext(browser);
+    const awayPage = await away.newPage();
+    expect((await awayPage.goto(qrUrl))?.status()).toBe(400);
+    await expect(awayPage.locator('.msg').textContent()).resolves.toContain('Connect to this WiFi network');
+    await away.close();
+
+    const ctx = await phoneContext(browser);
+    const page = await ctx.newPage();
+    await arrive(page);
+    const posted = page.waitForRequest((r) => r.url() === hs.loginUrl && r.method() === 'POST');
+    await page.goto(qrUrl, { waitUntil: 'commit' });
+    expect(new URLSearchParams((await posted).postData() ?? '').get('username')).toBe(code);
+    await page.waitForURL(`${hs.url}/status`);
+    await expect(page.locator('#username').textContent()).resolves.toBe(code);
+    // Replayed: used up.
+    await page.goto(`${portalBase}/portal/${A.slug}`);
+    expect((await page.goto(qrUrl))?.status()).toBe(404);
+    await expect(page.locator('.msg').textContent()).resolves.toContain('not valid');
     await ctx.close();
   });
 });
