@@ -11,11 +11,16 @@ import { sqlObject } from '../../src/db/sql-objects';
  * QR login tokens (never the token).
  *
  * lango_authorize_check v4 decides vouchers; lango_voucher_login v1 (post-auth) binds the device
- * and starts the clock (docs/decisions.md "Vouchers: the clock starts in post-auth").
+ * and starts the clock (docs/decisions.md "Vouchers: the clock starts in post-auth");
+ * lango_nas_failures v1 and tenants.voucher_guess_limit throttle guessing codes through a NAS.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     ALTER TABLE subscribers ADD COLUMN kind text NOT NULL DEFAULT 'account' CHECK (kind IN ('account', 'voucher'));
+    -- Failed logins through one NAS (any name) in auth_fail_window_seconds after which unknown
+    -- names and vouchers are throttled there (guessing codes; lango_nas_failures()).
+    ALTER TABLE tenants ADD COLUMN voucher_guess_limit integer NOT NULL DEFAULT 100 CHECK (voucher_guess_limit BETWEEN 1 AND 100000);
+    CREATE INDEX radpostauth_nas_failures_idx ON radpostauth (nas_id, authdate) WHERE reply = 'Access-Reject' AND reason IS NULL;
 
     CREATE TABLE voucher_batches (
       id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -74,6 +79,7 @@ export async function up(knex: Knex): Promise<void> {
     );
     CREATE INDEX voucher_login_tokens_voucher_idx ON voucher_login_tokens (voucher_id);
   `);
+  await knex.raw(sqlObject('functions/lango_nas_failures', 1));
   await knex.raw(sqlObject('functions/lango_authorize_check', 4));
   await knex.raw(sqlObject('functions/lango_voucher_login', 1));
 }
@@ -82,6 +88,9 @@ export async function down(knex: Knex): Promise<void> {
   await knex.raw(sqlObject('functions/lango_authorize_check', 3));
   await knex.raw(`
     DROP FUNCTION lango_voucher_login(text, text, text);
+    DROP FUNCTION lango_nas_failures(uuid, integer, integer);
+    DROP INDEX radpostauth_nas_failures_idx;
+    ALTER TABLE tenants DROP COLUMN voucher_guess_limit;
     DELETE FROM radcheck c USING subscribers s WHERE s.kind = 'voucher' AND c.tenant_id = s.tenant_id AND c.username = s.username;
     DELETE FROM radusergroup g USING subscribers s WHERE s.kind = 'voucher' AND g.tenant_id = s.tenant_id AND g.username = s.username;
     DELETE FROM subscribers WHERE kind = 'voucher';

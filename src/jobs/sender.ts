@@ -11,11 +11,16 @@
  * claimed_by. A worker killed mid-batch loses nothing: its rows go back to pending when the
  * lease runs out (reclaimExpired) and are sent by whoever runs next.
  *
- * Throughput and isolation: up to `maxInFlight` requests at once, at most `perNas` per NAS (the
- * 256 RADIUS Identifiers per destination bound it anyway). A NAS that is silent or answers
- * garbage (every such reply fails the authenticator check and is dropped and logged by the
- * client) only fills its own `perNas` slots until its requests time out; claims skip a saturated
- * NAS, so the others keep flowing. Outcomes are written in batches (one UPDATE per flush).
+ * Throughput and isolation: up to `maxInFlight` requests at once, and per NAS a window that
+ * adapts to its measured round trip (src/jobs/nas-window.ts: starts small, grows while the round
+ * trip stays flat, shrinks when the NAS queues or needed a retransmission), at most `perNas` (the
+ * 256 RADIUS Identifiers per destination bound it anyway). Claimed actions beyond a NAS's window
+ * wait in this worker for a free slot, and a NAS with a full window gets no new claims, so a
+ * router that handles CoA one at a time gets them paced instead of all at once, and
+ * retransmissions are left for packets really lost. A NAS that is silent or answers garbage
+ * (every such reply fails the authenticator check and is dropped and logged by the client) only
+ * fills its own window until its requests time out; claims skip a saturated NAS, so the others
+ * keep flowing. Outcomes are written in batches (one UPDATE per flush).
  *
  * Retries: a timeout is tried again after retryDelaysMs[attempt-1] until max_attempts; then the
  * action ends as timeout and, for a NAS with RouterOS API credentials, the fallback kick runs
@@ -41,6 +46,7 @@ import type { TargetGuard } from '../config/networks';
 import { isTransientDbError } from '../db/errors';
 import { systemClock, type Clock, type Timer } from '../lib/clock';
 import { retryDelay } from '../lib/retry-delay';
+import { NasWindows } from './nas-window';
 import { claimDue, completeMany, reclaimExpired, type ActionResult, type ClaimedAction } from '../modules/enforcement/outbox.repo';
 
 export type RouterOsKickFn = (nas: RouterOsTarget, session: SessionToKick, opts: FallbackOptions) => Promise<{ removed: number }>;
@@ -50,10 +56,16 @@ export interface SenderOptions {
   workerId?: string;
   /** Rows per claim. Default 500. */
   batchSize?: number;
-  /** Requests in flight at once. Default 4096. */
+  /** Actions held at once (sent, or waiting for their NAS's window). Default 4096. */
   maxInFlight?: number;
-  /** Requests in flight per NAS. Default 256 (the RADIUS Identifier space). */
+  /** Most requests in flight per NAS. Default 256 (the RADIUS Identifier space). */
   perNas?: number;
+  /** Window of a NAS not heard from yet (it adapts from there, nas-window.ts). Default 8. */
+  initialPerNas?: number;
+  /** Queueing delay a NAS may build before its window stops growing. Default 250 ms. */
+  nasQueueDelayMs?: number;
+  /** While only capacity holds claims back, claim at most this often. Default 10 ms. */
+  claimGapMs?: number;
   /** Claim lease. Must exceed the longest send (CoA schedule mrd + fallback). Default 120 s. */
   leaseSeconds?: number;
   /** Delay before attempt n+1 after attempt n timed out: entry n-1 (the last repeats). Default 5 s, 30 s, 2 min. */
@@ -101,8 +113,10 @@ export class EnforcementSender {
   readonly stats: SenderStats = { claimed: 0, ack: 0, nak: 0, timeout: 0, retried: 0, failed: 0, cancelled: 0, fallbacks: 0, reclaimed: 0, dbErrors: 0 };
   private readonly o: Required<Omit<SenderOptions, 'maxAttempts'>> & Pick<SenderOptions, 'maxAttempts'>;
   private readonly log: Logger;
-  private readonly inflight = new Map<string, string>(); // action id -> nas key
-  private readonly perNasCount = new Map<string, number>();
+  private readonly inflight = new Map<string, string>(); // action id -> nas key (sent or waiting)
+  /** Claimed actions waiting for a slot in their NAS's window, per NAS, in claim order. */
+  private readonly waiting = new Map<string, Array<{ a: ClaimedAction; claimedAt: number }>>();
+  private readonly windows: NasWindows;
   private results: ActionResult[] = [];
   private flushTimer: Timer | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -132,6 +146,9 @@ export class EnforcementSender {
       batchSize: opts.batchSize ?? 500,
       maxInFlight: opts.maxInFlight ?? 4096,
       perNas: opts.perNas ?? 256,
+      initialPerNas: opts.initialPerNas ?? 8,
+      nasQueueDelayMs: opts.nasQueueDelayMs ?? 250,
+      claimGapMs: opts.claimGapMs ?? 10,
       leaseSeconds: opts.leaseSeconds ?? 120,
       retryDelaysMs: opts.retryDelaysMs ?? [5_000, 30_000, 120_000],
       maxAttempts: opts.maxAttempts,
@@ -140,6 +157,12 @@ export class EnforcementSender {
       flushMs: opts.flushMs ?? 20,
     };
     this.log = logger.child({ module: 'enforcement-sender', worker: this.workerId });
+    this.windows = new NasWindows({ initial: this.o.initialPerNas, max: this.o.perNas, queueDelayMs: this.o.nasQueueDelayMs });
+  }
+
+  /** The current window of a NAS (requests it may have in flight). */
+  nasWindow(nasId: string): number {
+    return this.windows.window(nasId);
   }
 
   get inFlight(): number {
@@ -166,6 +189,7 @@ export class EnforcementSender {
     this.stopping = true;
     this.wake();
     await this.loop;
+    for (const nasKey of [...this.waiting.keys()]) this.pump(nasKey);
     while (this.inflight.size > 0) await this.idle(50, 'capacity');
     this.giveUpFlushAt = this.clock.now() + 10_000;
     await this.flush();
@@ -195,10 +219,12 @@ export class EnforcementSender {
     });
   }
 
+  /** NAS whose window is full or that have actions waiting here: their rows are left for later or for other workers. */
   private saturated(): string[] {
-    const out: string[] = [];
-    for (const [nas, n] of this.perNasCount) if (n >= this.o.perNas && nas !== NO_NAS) out.push(nas);
-    return out;
+    const out = new Set<string>(this.waiting.keys());
+    for (const [nas, room] of this.windows.rooms()) if (room === 0) out.add(nas);
+    out.delete(NO_NAS);
+    return [...out];
   }
 
   /**
@@ -244,7 +270,17 @@ export class EnforcementSender {
         failures = 0;
         this.stats.claimed += rows.length;
         for (const a of rows) this.dispatch(a, claimedAt);
-        if (rows.length < limit) await this.idle(this.o.pollMs, excludeNas.length > 0 ? 'capacity' : 'work');
+        if (rows.length < limit) {
+          if (excludeNas.length > 0) {
+            // Held back by full windows: wait for answers, then claim no more often than
+            // claimGapMs (a claim per answer would cost the database more than it sends).
+            await this.idle(this.o.pollMs, 'capacity');
+            await this.clock.sleep(this.o.claimGapMs);
+          } else {
+            await this.idle(this.o.pollMs, 'work');
+          }
+          this.windows.prune(this.clock.now());
+        }
       } catch (err) {
         failures++;
         this.stats.dbErrors++;
@@ -258,8 +294,33 @@ export class EnforcementSender {
   private dispatch(a: ClaimedAction, claimedAt: number): void {
     const nasKey = a.nas_id ?? NO_NAS;
     this.inflight.set(a.id, nasKey);
-    this.perNasCount.set(nasKey, (this.perNasCount.get(nasKey) ?? 0) + 1);
-    void this.handle(a, claimedAt)
+    const queue = this.waiting.get(nasKey);
+    if (nasKey === NO_NAS || (!queue && this.windows.room(nasKey) > 0)) this.send(a, claimedAt, nasKey);
+    else if (queue) queue.push({ a, claimedAt });
+    else this.waiting.set(nasKey, [{ a, claimedAt }]);
+  }
+
+  /** Sends what waits for this NAS while its window has room. */
+  private pump(nasKey: string): void {
+    const queue = this.waiting.get(nasKey);
+    if (!queue) return;
+    while (queue.length > 0 && (this.stopping || this.windows.room(nasKey) > 0)) {
+      const next = queue.shift()!;
+      if (this.stopping) this.giveBack(next.a);
+      else this.send(next.a, next.claimedAt, nasKey);
+    }
+    if (queue.length === 0) this.waiting.delete(nasKey);
+  }
+
+  /** An action that waited here and will not be sent by this worker: pending again at once, not an attempt. */
+  private giveBack(a: ClaimedAction): void {
+    this.inflight.delete(a.id);
+    this.record({ id: a.id, status: 'pending', attempted: false, retryInMs: 0 });
+  }
+
+  private send(a: ClaimedAction, claimedAt: number, nasKey: string): void {
+    this.windows.sent(nasKey);
+    void this.handle(a, claimedAt, nasKey)
       .catch((err: unknown): ActionResult => {
         this.log.error({ err, actionId: a.id }, 'enforcement action crashed');
         return { id: a.id, status: 'failed', attempted: false, lastError: errorCode(err) };
@@ -268,10 +329,9 @@ export class EnforcementSender {
         // A plan change merged into this CoA meanwhile is told apart by its attributes.
         if (a.kind === 'coa') r.claimedAttributes = a.attributes;
         this.inflight.delete(a.id);
-        const n = (this.perNasCount.get(nasKey) ?? 1) - 1;
-        if (n <= 0) this.perNasCount.delete(nasKey);
-        else this.perNasCount.set(nasKey, n);
+        this.windows.release(nasKey);
         this.record(r);
+        this.pump(nasKey);
         this.freed();
       });
   }
@@ -281,7 +341,7 @@ export class EnforcementSender {
     return d[Math.min(attempt - 1, d.length - 1)] ?? 5000;
   }
 
-  private async handle(a: ClaimedAction, claimedAt: number): Promise<ActionResult> {
+  private async handle(a: ClaimedAction, claimedAt: number, nasKey: string): Promise<ActionResult> {
     if (a.cancel_reason) {
       this.stats.cancelled++;
       return { id: a.id, status: 'cancelled', attempted: false, lastError: a.cancel_reason };
@@ -311,6 +371,11 @@ export class EnforcementSender {
     let result: DynAuthResult;
     try {
       result = await this.dynauth.send({ host: a.nas_address, port: a.nas_coa_port, secret: a.nas_secret }, req, { signal });
+      this.windows.observe(
+        nasKey,
+        result.outcome === 'timeout' ? { answered: false } : { answered: true, rttMs: result.rttMs, attempts: result.attempts },
+        this.clock.now(),
+      );
     } catch (err) {
       if (err instanceof RadiusCodecError) {
         // The request itself is wrong (an attribute the dictionary does not know...): no retry helps.

@@ -152,3 +152,31 @@ it('tenant isolation: the same code in two tenants, each NAS sees its own tenant
   const [onlyA] = await batch(A, planA.id);
   expect((await viaB.accessRequestPap(onlyA!, onlyA!, [{ name: 'Calling-Station-Id', value: '02:bb:00:00:00:02' }])).packet.code).toBe(PacketCode.AccessReject);
 });
+
+it('guessing codes through a NAS: past the limit unknown names and vouchers are throttled alike there, accounts are not', async () => {
+  await tdb.db('tenants').where({ id: A.id }).update({ voucher_guess_limit: 3 });
+  // The failed logins of the tests above are out of the window.
+  await tdb.db('radpostauth').where({ tenant_id: A.id }).update({ authdate: tdb.db.raw(`authdate - interval '1 hour'`) });
+  const [code] = await batch(A, planA.id);
+  const sub = await request(api.app).post('/api/v1/subscribers').set(A.auth).send({ username: 'regular-account', password: 'acct-pw', planId: planA.id });
+  expect(sub.status).toBe(201);
+  for (const guess of ['GUESS2345A', 'GUESS2345B', 'GUESS2345C']) {
+    const r = await pap(guess, '02:66:00:00:00:01');
+    expect(r.code).toBe('Access-Reject');
+    expect(r.attrs['Reply-Message']).toBeUndefined();
+  }
+  const hit = await pap(code!, '02:66:00:00:00:01');
+  const miss = await pap('GUESS2345D', '02:66:00:00:00:01');
+  expect([hit.code, hit.attrs['Reply-Message']]).toEqual(['Access-Reject', ['Too many failed logins, try again later']]);
+  expect([miss.code, miss.attrs['Reply-Message']]).toEqual(['Access-Reject', ['Too many failed logins, try again later']]);
+  expect((await tdb.db('vouchers').where({ tenant_id: A.id, code }).first()).activated_at).toBeNull();
+  const acct = await radclient({ port: fr.authPort, secret: SECRET_A, type: 'auth', attrs: ['User-Name = "regular-account"', 'User-Password = "acct-pw"', 'NAS-IP-Address = 127.0.0.1'] });
+  expect(acct.code).toBe('Access-Accept');
+  // Another tenant's NAS is not slowed down by it.
+  const [bCode] = await batch(B, planB.id);
+  const viaB = nas('127.0.0.2', SECRET_B);
+  expect((await viaB.accessRequestPap(bCode!, bCode!, [{ name: 'Calling-Station-Id', value: '02:bb:00:00:00:09' }])).packet.code).toBe(PacketCode.AccessAccept);
+  // The window slides: once the failures are older than it, the voucher works.
+  await tdb.db('radpostauth').where({ tenant_id: A.id }).update({ authdate: tdb.db.raw(`authdate - interval '1 hour'`) });
+  expect((await pap(code!, '02:66:00:00:00:01')).code).toBe('Access-Accept');
+});

@@ -34,6 +34,9 @@ beforeAll(async () => {
   ids.buyer = (await post('/subscribers', { username: `b-${suffix()}`, password: 'pw', planId: ids.plan, startSubscription: false })).id;
   // Money that matched nobody (as a C2B confirmation leaves it): assign and refund act on it.
   ids.payment = (await api.db('payments').insert({ tenant_id: t.id, account_id: ids.mpesaAccount, channel: 'c2b', mpesa_receipt: `R${suffix()}`.toUpperCase(), amount: 100, state: 'completed', allocation: 'unallocated', unallocated_reason: 'no_subscriber' }).returning('id'))[0].id;
+  const vb = await post('/voucher-batches', { planId: ids.plan, quantity: 2 });
+  ids.voucherBatch = vb.batch.id;
+  ids.voucher = (await request(api.app).get('/api/v1/vouchers').query({ batchId: vb.batch.id }).set(t.auth)).body.data[0].id;
 });
 afterAll(async () => {
   await api.close();
@@ -48,6 +51,7 @@ function urlOf(s: RouteSpec, id?: string): string {
   const existing: Record<string, string> = {
     plans: ids.plan!, subscribers: ids.subscriber!, nas: ids.nas!, users: ids.user!, 'api-keys': ids.apiKey!, tenants: t.id, sessions: '1',
     'mpesa-accounts': ids.mpesaAccount!, payments: ids.payment!,
+    'voucher-batches': ids.voucherBatch!, vouchers: ids.voucher!,
   };
   return `/api/v1${s.path.replace(':id', id ?? existing[prefix!] ?? '00000000-0000-4000-8000-000000000000')}`;
 }
@@ -212,6 +216,10 @@ describe('text the database cannot store in bodies', () => {
     'post /payments/:id/assign': () => ({ subscriberId: ids.buyer }),
     'post /payments/:id/refund': () => ({ note: 'refunded in the org portal' }),
     'post /payments/statement': () => ({ csv: 'Receipt No.,Paid In\n' }),
+    'post /voucher-batches': () => ({ planId: ids.plan, quantity: 1, note: 'Shop' }),
+    'post /voucher-batches/:id/revoke': () => ({ reason: 'lost' }),
+    'post /vouchers/:id/revoke': () => ({ reason: 'refund' }),
+    'patch /portal-settings': () => ({ displayName: 'Mtaani WiFi', hotspotDnsNames: ['hotspot.example.net'] }),
   };
   /** A valid body that still cannot succeed here: no Daraja in this test (LANGO_PUBLIC_URL unset). */
   const baseStatus: Record<string, number> = { 'post /payments/stk-push': 409 };

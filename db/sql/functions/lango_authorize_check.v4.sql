@@ -4,7 +4,9 @@
 --   Lango-Tenant-Id, Lango-Nas-Id    who is asking
 --   Lango-Throttled                  too many failed password checks for this name through this
 --                                    NAS: rejected before the password is looked at (the same for
---                                    names that do not exist, so it reveals nothing)
+--                                    names that do not exist, so it reveals nothing); v4 also: too
+--                                    many failed logins through this NAS, for unknown names and
+--                                    vouchers (guessing codes)
 --   Lango-Reject-Reason              service (tenant) suspended / account suspended / expired /
 --                                    no subscription / quota / device; applied only after the
 --                                    password matched (policy.d/lango)
@@ -31,11 +33,12 @@ DECLARE
   v_left bigint;
   v_voucher record;
   v_mac text;
+  v_found boolean;
 BEGIN
   SELECT * INTO v_nas FROM lango_nas_find(src, lango_text(ident_hex));
   IF NOT FOUND THEN RETURN; END IF;
   SELECT t.status, t.expiry_action, t.walled_garden_list, t.soft_block_rate_limit, t.soft_block_session_timeout,
-         t.auth_fail_limit, t.auth_fail_window_seconds
+         t.auth_fail_limit, t.auth_fail_window_seconds, t.voucher_guess_limit
     INTO v_tenant
   FROM tenants t WHERE t.id = v_nas.tenant_id;
 
@@ -47,9 +50,21 @@ BEGIN
     RETURN;
   END IF;
 
-  SELECT s.id, s.status, s.mac_address INTO v_subscriber
+  SELECT s.id, s.status, s.mac_address, s.kind INTO v_subscriber
   FROM subscribers s WHERE s.tenant_id = v_nas.tenant_id AND s.username = v_user;
-  IF NOT FOUND THEN RETURN; END IF;
+  v_found := FOUND;
+
+  -- Guessing voucher codes (v4): past tenants.voucher_guess_limit failed logins through this NAS
+  -- in the window, unknown names and vouchers are throttled before the password is looked at,
+  -- answered alike, so a right guess is not told from a wrong one. Accounts are not affected.
+  IF (NOT v_found OR v_subscriber.kind = 'voucher')
+     AND lango_nas_failures(v_nas.nas_id, v_tenant.auth_fail_window_seconds, v_tenant.voucher_guess_limit) >= v_tenant.voucher_guess_limit THEN
+    RETURN QUERY SELECT 0, v_user, 'Lango-Tenant-Id'::text, v_nas.tenant_id::text, ':='::text;
+    RETURN QUERY SELECT 0, v_user, 'Lango-Nas-Id'::text, v_nas.nas_id::text, ':='::text;
+    RETURN QUERY SELECT 0, v_user, 'Lango-Throttled'::text, 'Too many failed logins, try again later'::text, ':='::text;
+    RETURN;
+  END IF;
+  IF NOT v_found THEN RETURN; END IF;
 
   RETURN QUERY
     SELECT c.id, c.username, c.attribute, c.value, c.op::text
