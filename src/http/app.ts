@@ -102,7 +102,7 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
   app.use('/api/v1', api.router);
 
   const csrf = new Csrf(deps.config.jwtSecret, { production: deps.config.production });
-  app.use('/portal', portalSurface({ services: deps.services, csrf, log }));
+  app.use('/portal', portalSurface({ services: deps.services, csrf, cookies: { production: deps.config.production }, secret: deps.config.jwtSecret, log }));
   app.use('/dashboard', dashboardSurface({ services: deps.services, csrf, cookies: { production: deps.config.production }, sessionSeconds: deps.config.jwtTtlSeconds, log }));
   app.use('/callbacks', callbacksSurface({ log, payments: deps.services.payments, mpesa: deps.config.mpesaCallbacks ?? { maxBytes: 16384, networks: [] } }));
 

@@ -8,6 +8,10 @@ export const ERRORS = {
   /** The request could not be read: a body its Content-Encoding does not decode, a wrong Content-Length. */
   BAD_REQUEST: 400,
   TENANT_REQUIRED: 400,
+  /** A captive-portal visit whose router parameters are missing, malformed or name a foreign router. */
+  PORTAL_REDIRECT_INVALID: 400,
+  /** The portal page was opened without the router's redirect (no device to log in). */
+  PORTAL_NO_DEVICE: 400,
   UNAUTHENTICATED: 401,
   INVALID_CREDENTIALS: 401,
   API_KEY_EXPIRED: 401,

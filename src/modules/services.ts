@@ -12,6 +12,7 @@ import { EnforcementService } from './enforcement/enforcement.service';
 import { SettingsService } from './enforcement/settings.service';
 import { NasService } from './nas/nas.service';
 import { PlansService } from './plans/plans.service';
+import { PortalService } from './portal/portal.service';
 import { SessionsService } from './sessions/sessions.service';
 import { SubscribersService } from './subscribers/subscribers.service';
 import { SecretBox, parseSecretKey } from '../lib/secret-box';
@@ -34,6 +35,7 @@ export interface Services {
   apiKeys: ApiKeysService;
   audit: AuditService;
   plans: PlansService;
+  portal: PortalService;
   subscribers: SubscribersService;
   nas: NasService;
   sessions: SessionsService;
@@ -66,6 +68,7 @@ export function createServices(db: Knex, config: ServicesConfig, clock: Clock = 
     apiKeys: new ApiKeysService({ db, clock }),
     audit: new AuditService({ db }),
     plans: new PlansService({ db }),
+    portal: new PortalService({ db, clock }),
     subscribers: new SubscribersService({ db, clock }),
     nas: new NasService({ db, targets: new TargetGuard(config.enforcementTargets), approval: config.nasApproval }),
     sessions: new SessionsService({ db }),

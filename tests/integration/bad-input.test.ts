@@ -30,13 +30,13 @@ beforeAll(async () => {
   ids.nas = (await post('/nas', { name: 'r1', address: randomIp(), secret: 'sekret123' })).id;
   ids.user = (await post('/users', { email: `op-${suffix()}@lango.test`, password: 'operator-pw-1', role: 'tenant_operator' })).id;
   ids.apiKey = (await post('/api-keys', { name: 'k', role: 'tenant_operator' })).id;
-  const vb = await post('/voucher-batches', { planId: ids.plan, quantity: 2 });
-  ids.voucherBatch = vb.batch.id;
-  ids.voucher = (await request(api.app).get('/api/v1/vouchers').query({ batchId: vb.batch.id }).set(t.auth)).body.data[0].id;
   ids.mpesaAccount = (await post('/mpesa-accounts', { name: 'pb', kind: 'paybill', shortcode: '600111', environment: 'sandbox', consumerKey: 'k', consumerSecret: 's', passkey: 'p' })).id;
   ids.buyer = (await post('/subscribers', { username: `b-${suffix()}`, password: 'pw', planId: ids.plan, startSubscription: false })).id;
   // Money that matched nobody (as a C2B confirmation leaves it): assign and refund act on it.
   ids.payment = (await api.db('payments').insert({ tenant_id: t.id, account_id: ids.mpesaAccount, channel: 'c2b', mpesa_receipt: `R${suffix()}`.toUpperCase(), amount: 100, state: 'completed', allocation: 'unallocated', unallocated_reason: 'no_subscriber' }).returning('id'))[0].id;
+  const vb = await post('/voucher-batches', { planId: ids.plan, quantity: 2 });
+  ids.voucherBatch = vb.batch.id;
+  ids.voucher = (await request(api.app).get('/api/v1/vouchers').query({ batchId: vb.batch.id }).set(t.auth)).body.data[0].id;
 });
 afterAll(async () => {
   await api.close();
@@ -50,8 +50,8 @@ function urlOf(s: RouteSpec, id?: string): string {
   const prefix = s.path.split('/')[1];
   const existing: Record<string, string> = {
     plans: ids.plan!, subscribers: ids.subscriber!, nas: ids.nas!, users: ids.user!, 'api-keys': ids.apiKey!, tenants: t.id, sessions: '1',
-    'voucher-batches': ids.voucherBatch!, vouchers: ids.voucher!,
     'mpesa-accounts': ids.mpesaAccount!, payments: ids.payment!,
+    'voucher-batches': ids.voucherBatch!, vouchers: ids.voucher!,
   };
   return `/api/v1${s.path.replace(':id', id ?? existing[prefix!] ?? '00000000-0000-4000-8000-000000000000')}`;
 }
@@ -209,9 +209,6 @@ describe('text the database cannot store in bodies', () => {
     'post /nas': () => ({ name: 'n', address: randomIp(), identifier: `id-${suffix()}`, secret: 'sekret123', kind: 'mikrotik', description: 'd', routerOsApi: { username: 'api', password: 'pw' } }),
     'patch /nas/:id': () => ({}),
     'patch /enforcement/settings': () => ({ softBlockRateLimit: '64k/64k' }),
-    'post /voucher-batches': () => ({ planId: ids.plan, quantity: 1, note: 'Shop' }),
-    'post /voucher-batches/:id/revoke': () => ({ reason: 'lost' }),
-    'post /vouchers/:id/revoke': () => ({ reason: 'refund' }),
     'post /mpesa-accounts': () => ({ name: 'M', kind: 'paybill', shortcode: String(700000 + Math.floor(Math.random() * 99999)), environment: 'sandbox', consumerKey: 'k', consumerSecret: 's', passkey: 'p' }),
     'patch /mpesa-accounts/:id': () => ({}),
     'post /payments/stk-push': () => ({ subscriberId: ids.subscriber, phone: '0708374149' }),
@@ -219,6 +216,10 @@ describe('text the database cannot store in bodies', () => {
     'post /payments/:id/assign': () => ({ subscriberId: ids.buyer }),
     'post /payments/:id/refund': () => ({ note: 'refunded in the org portal' }),
     'post /payments/statement': () => ({ csv: 'Receipt No.,Paid In\n' }),
+    'post /voucher-batches': () => ({ planId: ids.plan, quantity: 1, note: 'Shop' }),
+    'post /voucher-batches/:id/revoke': () => ({ reason: 'lost' }),
+    'post /vouchers/:id/revoke': () => ({ reason: 'refund' }),
+    'patch /portal-settings': () => ({ displayName: 'Mtaani WiFi', hotspotDnsNames: ['hotspot.example.net'] }),
   };
   /** A valid body that still cannot succeed here: no Daraja in this test (LANGO_PUBLIC_URL unset). */
   const baseStatus: Record<string, number> = { 'post /payments/stk-push': 409 };

@@ -49,7 +49,7 @@ function browser() {
 describe('the captive portal', () => {
   it("lists a tenant's active plans by its slug, escaped, with the HTML surface's headers", async () => {
     const create = (body: Record<string, unknown>) => request(api.app).post('/api/v1/plans').set(t.auth).send({ durationSeconds: 86400, ...body });
-    expect((await create({ name: `Daily <b>1 GB</b> ${suffix()}`, price: 50, dataQuotaBytes: 1024 ** 3, rateLimit: '2M/5M' })).status).toBe(201);
+    expect((await create({ name: `Daily <b>1 GB</b> ${suffix()}`, price: 5000, dataQuotaBytes: 1024 ** 3, rateLimit: '2M/5M' })).status).toBe(201);
     expect((await create({ name: `Retired ${suffix()}`, active: false })).status).toBe(201);
     const res = await request(api.app).get(`/portal/${t.slug}`);
     expect(res.status).toBe(200);

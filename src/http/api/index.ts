@@ -8,6 +8,7 @@ import { registerEnforcementRoutes } from './enforcement.routes';
 import { registerNasRoutes, type RadiusFacts } from './nas.routes';
 import { registerPaymentRoutes } from './payments.routes';
 import { registerPlanRoutes } from './plans.routes';
+import { registerPortalRoutes } from './portal.routes';
 import { registerSessionRoutes } from './sessions.routes';
 import { registerSubscriberRoutes } from './subscribers.routes';
 import { registerTenancyRoutes } from './tenancy.routes';
@@ -25,6 +26,7 @@ export function apiSurface(o: { services: Services; radius: RadiusFacts; checkRe
   registerSessionRoutes(registry, o.services);
   registerEnforcementRoutes(registry, o.services);
   registerVoucherRoutes(registry, o.services);
+  registerPortalRoutes(registry, o.services);
   registerPaymentRoutes(registry, o.services);
   const openapi = registry.openapi({ title: 'Lango API', version: '1' });
   router.get('/openapi.json', (_req, res) => {

@@ -15,6 +15,7 @@ export interface PlanRow {
   simultaneous_use: number;
   interim_interval_seconds: number;
   active: boolean;
+  sellable: boolean;
   /** Expiry reminder lead time (payments' SMS), seconds; null: no reminder. */
   reminder_lead_seconds: number | null;
   created_at: Date;

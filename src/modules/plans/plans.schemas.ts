@@ -11,6 +11,8 @@ const PlanFields = {
   simultaneousUse: Type.Integer({ minimum: 1, maximum: 1000 }),
   interimIntervalSeconds: Type.Integer({ minimum: 60, maximum: 86400 }),
   active: Type.Boolean(),
+  /** Offered on the captive portal (sold to walk-in buyers); staff-only plans say false. */
+  sellable: Type.Boolean(),
   /** Expiry reminder (SMS) this long before the end: minutes for hourly packages, days for monthly ones. Null: none. */
   reminderLeadSeconds: Nullable(Type.Integer({ minimum: 60, maximum: 60 * 86400 })),
 };
@@ -26,6 +28,7 @@ export const CreatePlan = Obj({
   simultaneousUse: Type.Optional(PlanFields.simultaneousUse),
   interimIntervalSeconds: Type.Optional(PlanFields.interimIntervalSeconds),
   active: Type.Optional(PlanFields.active),
+  sellable: Type.Optional(PlanFields.sellable),
   reminderLeadSeconds: Type.Optional(PlanFields.reminderLeadSeconds),
 });
 export type CreatePlan = Static<typeof CreatePlan>;
@@ -50,6 +53,7 @@ export const PlanView = Obj({
   simultaneousUse: Type.Integer(),
   interimIntervalSeconds: Type.Integer(),
   active: Type.Boolean(),
+  sellable: Type.Boolean(),
   reminderLeadSeconds: Nullable(Type.Integer()),
   createdAt: Instant,
   updatedAt: Instant,

@@ -25,6 +25,7 @@ export function planView(r: PlanRow): PlanView {
     simultaneousUse: r.simultaneous_use,
     interimIntervalSeconds: r.interim_interval_seconds,
     active: r.active,
+    sellable: r.sellable,
     reminderLeadSeconds: r.reminder_lead_seconds,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
@@ -43,7 +44,8 @@ const notFound = () => new AppError('PLAN_NOT_FOUND', 'plan not found');
 const COLUMNS: Record<keyof PlanPatch, string> = {
   name: 'name', price: 'price', durationSeconds: 'duration_seconds', dataQuotaBytes: 'data_quota_bytes', rateLimit: 'rate_limit',
   sessionTimeoutSeconds: 'session_timeout_seconds', idleTimeoutSeconds: 'idle_timeout_seconds', simultaneousUse: 'simultaneous_use',
-  interimIntervalSeconds: 'interim_interval_seconds', active: 'active', reminderLeadSeconds: 'reminder_lead_seconds',
+  interimIntervalSeconds: 'interim_interval_seconds', active: 'active', sellable: 'sellable',
+  reminderLeadSeconds: 'reminder_lead_seconds',
 };
 
 /**
@@ -78,6 +80,7 @@ export class PlansService {
           simultaneous_use: input.simultaneousUse ?? 1,
           interim_interval_seconds: input.interimIntervalSeconds ?? INTERIM_FLOOR_SECONDS,
           active: input.active ?? true,
+          sellable: input.sellable ?? true,
           reminder_lead_seconds: input.reminderLeadSeconds ?? null,
         }),
       );

@@ -238,3 +238,8 @@ export async function useLoginToken(h: Handle, tenantId: string, hash: Buffer, a
   );
   return r.rows[0]?.voucher_id;
 }
+
+/** The voucher with this code (exact, already normalised), with its status (the portal's code entry). */
+export async function findVoucherByCode(h: Handle, tenantId: string, code: string, now: Date): Promise<VoucherRow | undefined> {
+  return voucherSelect(h, now).where('v.tenant_id', tenantId).andWhere('v.code', code).first();
+}
