@@ -15,7 +15,8 @@ import { createDb } from './db/knex';
 import { migrateDatabase } from './db/migrate';
 import { stackDatabase } from './db/roles';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres';
-import { buildApi, buildWorker, radiusOptions } from './main';
+import { buildApi, buildGateway, buildWorker, radiusOptions } from './main';
+import { parseGatewayConfig } from './gateway/config';
 import { started, ShutdownSteps } from './lib/lifecycle';
 import { startFreeRadius, FreeRadiusNotInstalledError, type FreeRadiusHandle } from './freeradius';
 import { supervise, type Supervisor } from './process/supervisor';
@@ -198,6 +199,35 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
 
     const host = config.radius.listenAddress === '*' ? '127.0.0.1' : config.radius.listenAddress;
     const { authPort, acctPort } = radius.current() as FreeRadiusHandle;
+    const gatewayLines: string[] = [];
+    if (config.upGatewayPort !== undefined) {
+      // A pretend hotspot beside the demo: the demo NAS row (127.0.0.1) is this gateway.
+      const demoNas = await db('nas').where({ nasname: DEMO.nasAddress }).first('coa_port');
+      const gatewayPort = config.upGatewayPort;
+      const gateway = await started(
+        buildGateway(
+          parseGatewayConfig({
+            lanInterface: 'lan0',
+            wanInterface: 'wan0',
+            lanSubnet: '10.5.50.0/24',
+            nasIpAddress: DEMO.nasAddress,
+            nasIdentifier: 'lango-up-gateway',
+            radius: { servers: [{ host, authPort, acctPort }], secret: DEMO.nasSecret, bindAddress: DEMO.nasAddress },
+            coa: { host: DEMO.nasAddress, port: Number(demoNas?.coa_port ?? 3799) },
+            portal: { url: `http://127.0.0.1:${gatewayPort}/`, host: '127.0.0.1', port: gatewayPort, trustClientHeaders: true },
+            driver: 'memory',
+          }),
+          { logger, production: config.mode === 'production', stopDrainMs: 3000 },
+        ),
+      );
+      steps.push(() => gateway.stop());
+      gatewayLines.push(
+        `  Gateway        login http://127.0.0.1:${gatewayPort}/login, CoA/Disconnect ${DEMO.nasAddress}:${gateway.coaPort} (memory driver, the demo NAS)`,
+        '',
+        'Log a pretend client in through the gateway (radacct gets its Start):',
+        `  curl -H 'Accept: application/json' -H 'X-Client-IP: 10.5.50.10' -H 'X-Client-MAC: 02:00:00:00:00:0a' -d username=${DEMO.username} -d password=${DEMO.password} http://127.0.0.1:${gatewayPort}/login`,
+      );
+    }
     for (const line of [
       '',
       'Lango is up.',
@@ -213,6 +243,7 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
       '',
       'Try it (expects Access-Accept with Mikrotik-Rate-Limit, Session-Timeout and the data limit):',
       `  radtest ${DEMO.username} ${DEMO.password} ${host}:${authPort} 0 ${DEMO.nasSecret}`,
+      ...gatewayLines,
       '',
     ]) say(line);
     return {

@@ -90,6 +90,8 @@ export interface Config {
   readonly stateDir: string;
   /** Port of the embedded PostgreSQL that `lango up` starts when DATABASE_URL is unset. */
   readonly embeddedPostgresPort: number;
+  /** `lango up`: also run a local gateway (memory driver) whose login endpoint listens here; undefined = none. */
+  readonly upGatewayPort: number | undefined;
   readonly logLevel: string;
 }
 
@@ -375,6 +377,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     stateDir: path.resolve(env.LANGO_STATE_DIR ?? '.lango'),
     embeddedPostgresPort: int(env, 'LANGO_EMBEDDED_PG_PORT', 54329, 1, 65535, problems),
+    upGatewayPort: env.LANGO_UP_GATEWAY_PORT === undefined || env.LANGO_UP_GATEWAY_PORT === '' ? undefined : int(env, 'LANGO_UP_GATEWAY_PORT', 8002, 1, 65535, problems),
     logLevel: env.LANGO_LOG_LEVEL ?? (mode === 'test' ? 'warn' : 'info'),
   };
   if (problems.length) throw new ConfigError(problems);
