@@ -13,6 +13,7 @@ import * as m202 from './20261201000202_platform_actor_backfill';
 import * as m300 from './20261201000300_enforcement_superseded_at';
 import * as m301 from './20261201000301_enforcement_merge_duplicates';
 import * as m302 from './20261201000302_enforcement_unique_live';
+import * as m400 from './20261203000400_reports';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -39,6 +40,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261201000300_enforcement_superseded_at', m300],
   ['20261201000301_enforcement_merge_duplicates', m301],
   ['20261201000302_enforcement_unique_live', m302],
+  ['20261203000400_reports', m400],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
