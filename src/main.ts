@@ -62,11 +62,13 @@ export function appConfig(config: Config) {
 export function buildApi(config: Config, o: BuildOptions & { readiness?: readonly ReadinessCheck[] }): Api {
   const log = o.logger.child({ module: 'api' });
   const db = createDb(o.databaseUrl ?? databaseUrlOf(config));
-  const services = createServices(db, config, o.clock ?? systemClock);
+  const reportsDb = config.reportsDatabaseUrl ? createDb(config.reportsDatabaseUrl) : undefined;
+  const services = createServices(db, config, o.clock ?? systemClock, reportsDb ? { reportsDb } : {});
   const { app } = createApp({ db, services, config: appConfig(config), logger: o.logger, ...(o.readiness ? { readiness: o.readiness } : {}) });
   const server = http.createServer(app);
   const steps = new ShutdownSteps((err) => log.error({ err }, 'shutdown step failed'));
   steps.push(() => db.destroy());
+  if (reportsDb) steps.push(() => reportsDb.destroy());
   let url = '';
   return {
     db,
@@ -205,6 +207,19 @@ export async function migrate(config: Config, o: { downAll: boolean }): Promise<
   const db = createDb(adminUrl, { max: 1 });
   try {
     return o.downAll ? await migrateDownAll(db) : await migrateDatabase(db, migrationRoles(config, adminUrl));
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * Work on the migrating connection (LANGO_MIGRATE_DATABASE_URL, else DATABASE_URL): what needs
+ * rights the API has not, e.g. `lango report-role` (CREATEROLE) or `lango partition-radacct`.
+ */
+export async function withMigrationDb<T>(config: Config, fn: (db: Knex) => Promise<T>): Promise<T> {
+  const db = createDb(config.migrateDatabaseUrl ?? databaseUrlOf(config), { max: 2 });
+  try {
+    return await fn(db);
   } finally {
     await db.destroy();
   }

@@ -25,6 +25,11 @@ export interface Config {
    * application and FreeRADIUS roles, roles). Default DATABASE_URL.
    */
   readonly migrateDatabaseUrl: string | undefined;
+  /**
+   * Where the API reads reports (/api/v1/reports): a streaming replica of DATABASE_URL's
+   * database, as the application role. Default DATABASE_URL.
+   */
+  readonly reportsDatabaseUrl: string | undefined;
   /** Who admits a new NAS address: auto (default outside production) or platform (an admin approves). */
   readonly nasApproval: 'auto' | 'platform';
   /**
@@ -186,6 +191,7 @@ export function loadConfig(env: Env = process.env): Config {
   };
   const radiusDatabaseUrl = pgUrl('LANGO_RADIUS_DATABASE_URL', false);
   const migrateDatabaseUrl = pgUrl('LANGO_MIGRATE_DATABASE_URL', false);
+  const reportsDatabaseUrl = pgUrl('LANGO_REPORTS_DATABASE_URL', false);
   const nasApprovalRaw = env.LANGO_NAS_APPROVAL ?? (prod ? 'platform' : 'auto');
   if (nasApprovalRaw !== 'auto' && nasApprovalRaw !== 'platform') problems.push(`LANGO_NAS_APPROVAL: expected auto or platform, got "${nasApprovalRaw}"`);
 
@@ -220,6 +226,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     radiusDatabaseUrl,
     migrateDatabaseUrl,
+    reportsDatabaseUrl,
     nasApproval: nasApprovalRaw === 'platform' ? 'platform' : 'auto',
     jwtSecret: jwtSecret ?? '',
     jwtTtlSeconds: int(env, 'LANGO_JWT_TTL', 12 * 3600, 60, 30 * 86400, problems),

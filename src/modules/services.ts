@@ -12,6 +12,7 @@ import { EnforcementService } from './enforcement/enforcement.service';
 import { SettingsService } from './enforcement/settings.service';
 import { NasService } from './nas/nas.service';
 import { PlansService } from './plans/plans.service';
+import { ReportsService } from './reports/reports.service';
 import { SessionsService } from './sessions/sessions.service';
 import { SubscribersService } from './subscribers/subscribers.service';
 import { ApiKeysService } from './tenancy/api-keys.service';
@@ -32,12 +33,17 @@ export interface Services {
   sessions: SessionsService;
   enforcement: EnforcementService;
   settings: SettingsService;
+  reports: ReportsService;
 }
 
 /** What the services take from the configuration (tests give the parts they need). */
 export type ServicesConfig = Pick<Config, 'jwtSecret' | 'jwtTtlSeconds' | 'login' | 'nasApproval' | 'enforcementTargets'>;
 
-export function createServices(db: Knex, config: ServicesConfig, clock: Clock = systemClock): Services {
+/**
+ * `reportsDb`: where reports are read (LANGO_REPORTS_DATABASE_URL, a streaming replica); the
+ * primary when absent.
+ */
+export function createServices(db: Knex, config: ServicesConfig, clock: Clock = systemClock, o: { reportsDb?: Knex } = {}): Services {
   return {
     authenticator: new Authenticator({ db, jwtSecret: config.jwtSecret, clock }),
     tenants: new TenantsService({ db }),
@@ -50,5 +56,6 @@ export function createServices(db: Knex, config: ServicesConfig, clock: Clock = 
     sessions: new SessionsService({ db }),
     enforcement: new EnforcementService({ db }),
     settings: new SettingsService({ db }),
+    reports: new ReportsService({ db: o.reportsDb ?? db, clock }),
   };
 }

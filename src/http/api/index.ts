@@ -7,6 +7,7 @@ import { registerAuditRoutes } from './audit.routes';
 import { registerEnforcementRoutes } from './enforcement.routes';
 import { registerNasRoutes, type RadiusFacts } from './nas.routes';
 import { registerPlanRoutes } from './plans.routes';
+import { registerReportRoutes } from './reports.routes';
 import { registerSessionRoutes } from './sessions.routes';
 import { registerSubscriberRoutes } from './subscribers.routes';
 import { registerTenancyRoutes } from './tenancy.routes';
@@ -22,6 +23,7 @@ export function apiSurface(o: { services: Services; radius: RadiusFacts; checkRe
   registerAuditRoutes(registry, o.services);
   registerSessionRoutes(registry, o.services);
   registerEnforcementRoutes(registry, o.services);
+  registerReportRoutes(registry, o.services);
   const openapi = registry.openapi({ title: 'Lango API', version: '1' });
   router.get('/openapi.json', (_req, res) => {
     res.json(openapi);
