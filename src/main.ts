@@ -54,6 +54,7 @@ export function appConfig(config: Config) {
     production: config.mode === 'production',
     jwtSecret: config.jwtSecret,
     jwtTtlSeconds: config.jwtTtlSeconds,
+    ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     trustProxy: config.trustProxy,
     radius: { publicAddress: config.radius.publicAddress, authPort: config.radius.authPort, acctPort: config.radius.acctPort },
   };

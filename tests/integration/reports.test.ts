@@ -8,7 +8,10 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { Client } from 'pg';
 import type { Knex } from 'knex';
-import { createTestApi, type TestApi, type TestTenant } from '../helpers/api';
+import { createTestApi, testConfig, type TestApi, type TestTenant } from '../helpers/api';
+import { createApp } from '../../src/http/app';
+import { appConfig } from '../../src/main';
+import { createLogger } from '../../src/logger';
 import { createTestDatabase, withRole, type TestDatabase } from '../helpers/db';
 import { addNas } from './enforcement-fixtures';
 import { createReportRole, dropReportRole } from '../../src/modules/reports/report-roles';
@@ -352,5 +355,31 @@ describe('REST', () => {
       const res = await get(name, {});
       expect([name, res.status]).toEqual([name, 200]);
     }
+  });
+});
+
+describe('/metrics', () => {
+  it('HTTP latency by route pattern, authentication outcomes from the rollup, the enforcement queue', async () => {
+    await request(api.app).get('/api/v1/reports/usage').set(a.auth);
+    await request(api.app).get('/api/v1/reports/nonsense').set(a.auth);
+    const res = await request(api.app).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.text).toMatch(/lango_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/reports\/:name",status="200"\} \d+/);
+    expect(res.text).not.toContain('route="/api/v1/reports/usage"');
+    expect(res.text).toContain(`lango_radius_auth_attempts{tenant="${b.slug}",reply="Access-Reject"} 3`);
+    expect(res.text).toContain(`lango_radius_auth_attempts{tenant="${b.slug}",reply="Access-Accept"} 1`);
+    expect(res.text).toMatch(/lango_enforcement_queue_depth \d+/);
+    expect(res.text).toContain('lango_process_cpu_seconds_total');
+  });
+
+  it('needs its token when one is set, and is not served in production without one', async () => {
+    const app = (config: ReturnType<typeof appConfig>) => createApp({ db: tdb.appDb, services: api.services, config, logger: createLogger('silent') }).app;
+    const prodNoToken = app({ ...appConfig(testConfig()), production: true });
+    expect((await request(prodNoToken).get('/metrics')).status).toBe(404);
+    const withToken = app({ ...appConfig(testConfig({ LANGO_METRICS_TOKEN: 'metrics-token-0123456789' })), production: true });
+    expect((await request(withToken).get('/metrics')).status).toBe(401);
+    expect((await request(withToken).get('/metrics').set('Authorization', 'Bearer wrong')).status).toBe(401);
+    expect((await request(withToken).get('/metrics').set('Authorization', 'Bearer metrics-token-0123456789')).status).toBe(200);
   });
 });

@@ -98,3 +98,32 @@ export async function runReport(h: Handle, q: Query, f: ReportFilter): Promise<A
   const r = await h.raw(`${q.sql.replace('%W', where.join(' AND '))} LIMIT ?`, [...bindings, f.limit + 1] as Knex.RawBinding[]);
   return r.rows;
 }
+
+export interface OperationalSnapshot {
+  auth: Array<{ tenant: string; reply: string; attempts: number }>;
+  enforcement: Array<{ kind: string; status: string; actions: number }>;
+  queue: { depth: number; oldestDueSeconds: number };
+  openSessions: Array<{ tenant: string; sessions: number }>;
+}
+
+/**
+ * What /metrics reports, read on each scrape: cumulative authentication outcomes per tenant
+ * (the auth_daily rollup, never radpostauth), enforcement outcomes of the last 24 hours, the
+ * outbox's due queue (its partial index) and open sessions per tenant (radacct's open-session index).
+ */
+export async function operationalSnapshot(h: Handle, at: Date): Promise<OperationalSnapshot> {
+  const now = at.toISOString();
+  const [auth, enforcement, queue, open] = await Promise.all([
+    h.raw(`SELECT t.slug AS tenant, a.reply, sum(a.attempts)::float8 AS attempts FROM auth_daily a JOIN tenants t ON t.id = a.tenant_id GROUP BY t.slug, a.reply`),
+    h.raw(`SELECT kind, status, count(*)::float8 AS actions FROM enforcement_actions WHERE created_at >= ?::timestamptz - interval '24 hours' GROUP BY kind, status`, [now]),
+    h.raw(`SELECT count(*)::float8 AS depth, coalesce(extract(epoch FROM ?::timestamptz - min(next_attempt_at)), 0)::float8 AS oldest
+           FROM enforcement_actions WHERE status = 'pending' AND next_attempt_at <= ?::timestamptz`, [now, now]),
+    h.raw(`SELECT t.slug AS tenant, count(*)::float8 AS sessions FROM radacct a JOIN tenants t ON t.id = a.tenant_id WHERE a.acctstoptime IS NULL GROUP BY t.slug`),
+  ]);
+  return {
+    auth: auth.rows,
+    enforcement: enforcement.rows,
+    queue: { depth: queue.rows[0].depth, oldestDueSeconds: Math.max(0, queue.rows[0].oldest) },
+    openSessions: open.rows,
+  };
+}

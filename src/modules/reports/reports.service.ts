@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { AppError } from '../../lib/errors';
 import type { Clock } from '../../lib/clock';
-import { findTenantDay, reportQuery, runReport } from './reports.repo';
+import { findTenantDay, operationalSnapshot, reportQuery, runReport, type OperationalSnapshot } from './reports.repo';
 import { MAX_RANGE_DAYS, REPORT_GROUPS, type ReportName, type ReportQuery, type ReportView, type Row } from './reports.schemas';
 
 const DAY_MS = 86400000;
@@ -44,6 +44,11 @@ export class ReportsService {
   constructor(deps: { db: Knex; clock: Clock }) {
     this.db = deps.db;
     this.clock = deps.clock;
+  }
+
+  /** Platform-wide operational figures for /metrics (read on the primary: they must be current). */
+  operational(primary: Knex): Promise<OperationalSnapshot> {
+    return operationalSnapshot(primary, this.clock.date());
   }
 
   async run(tenantId: string, name: ReportName, q: ReportQuery): Promise<ReportView> {
