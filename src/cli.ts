@@ -19,6 +19,7 @@ import { parseArgs, requireOpt, UsageError, type Parsed } from './cli/args';
 import { startRouterOsSimulator } from './simulate/routeros-simulator';
 import { radtestCommand } from './cli/radtest';
 import { simulateNas } from './cli/simulate-nas';
+import { seedAccounting } from './cli/seed-accounting';
 
 const USAGE = `lango <command>
 
@@ -38,6 +39,8 @@ const USAGE = `lango <command>
                            a read-only PostgreSQL login that sees only this tenant's rows through
                            the views of schema reports (psql, Metabase, Grafana); prints its password
   report-role list | report-role drop --name N
+  seed-accounting --rows N [--tenants 3] [--days 90] [--users 1000]
+                           fill the database with accounting for benchmarks (tenants seed-1..N)
   radtest USER PASSWORD --secret S [--server HOST:PORT] [--from ADDR] [--method pap|chap|mschapv2]
                            send an Access-Request from any local address (play a NAS)
   simulate routeros [--port 8728] [--user admin] [--password PW] [--empty-replies]
@@ -132,6 +135,11 @@ export async function run(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command: report-role ${sub ?? ''} (create, list, drop)`);
       });
       process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+      return 0;
+    }
+    case 'seed-accounting': {
+      const r = await withMigrationDb(config, (db) => seedAccounting(db, args));
+      process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       return 0;
     }
     case 'simulate': {
