@@ -91,7 +91,8 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), seeded, counts, reports: results, acctInterimsPerSecond: { withTrigger, withoutTrigger } }, null, 2) + '\n');
   } finally {
     await db.destroy();
-    await dropDatabases(admin, dbs.names);
+    if (process.env.LANGO_BENCH_KEEP) process.stderr.write(`kept ${url}\n`);
+    else await dropDatabases(admin, dbs.names);
   }
 }
 

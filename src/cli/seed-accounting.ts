@@ -66,7 +66,8 @@ export async function seedAccounting(db: Knex, args: Parsed, out: NodeJS.Writabl
               extract(epoch FROM s.len)::bigint, (random() * 2e8)::bigint, (random() * 2e9)::bigint,
               ('10.5.' || (g % 250) || '.' || (1 + g % 250))::inet, 'User-Request'
        FROM generate_series(1, ?) g,
-            LATERAL (SELECT now() - make_interval(secs => random() * ? * 86400) AS start, make_interval(secs => 60 + random() * 14400) AS len) s`,
+            -- g in the subquery makes it correlated: otherwise it is evaluated once for the whole batch.
+            LATERAL (SELECT now() - make_interval(secs => random() * ? * 86400 + g * 0) AS start, make_interval(secs => 60 + random() * 14400 + g * 0) AS len) s`,
       [t.id, t.nas, users, n, days],
     );
     done += n;
