@@ -44,7 +44,8 @@ function urlOf(s: RouteSpec, id?: string): string {
   const existing: Record<string, string> = {
     plans: ids.plan!, subscribers: ids.subscriber!, nas: ids.nas!, users: ids.user!, 'api-keys': ids.apiKey!, tenants: t.id, sessions: '1',
   };
-  return `/api/v1${s.path.replace(':id', id ?? existing[prefix!] ?? '00000000-0000-4000-8000-000000000000')}`;
+  // /reports/:name: a report that takes every query parameter (usage).
+  return `/api/v1${s.path.replace(':id', id ?? existing[prefix!] ?? '00000000-0000-4000-8000-000000000000').replace(':name', 'usage')}`;
 }
 
 function authOf(s: RouteSpec): Record<string, string> {
