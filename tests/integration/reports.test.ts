@@ -231,7 +231,7 @@ describe('report roles', () => {
   it("sees its tenant's rows through the views, and only those", async () => {
     const mine = await c.query('SELECT DISTINCT tenant_id FROM usage_daily');
     expect(mine.rows).toEqual([{ tenant_id: a.id }]);
-    for (const view of ['usage_daily', 'usage_monthly', 'top_users', 'active_sessions', 'auth_outcomes', 'auth_failures', 'nas_health', 'enforcement_outcomes']) {
+    for (const view of ['usage_daily', 'usage_nas_daily', 'usage_monthly', 'top_users', 'active_sessions', 'auth_outcomes', 'auth_failures', 'nas_health', 'enforcement_outcomes']) {
       const r = await c.query(`SELECT count(*)::int AS n FROM reports.${view} WHERE tenant_id <> $1`, [a.id]);
       expect([view, r.rows[0].n]).toEqual([view, 0]);
     }
@@ -342,6 +342,8 @@ describe('REST', () => {
     // An empty answer still has its header.
     const empty = await get('usage', { from: '2020-01-01', to: '2020-01-02', format: 'csv' });
     expect(empty.text).toBe('day,users,input_octets,output_octets,total_octets,session_seconds,sessions\r\n');
+    const emptyUsers = await get('top-users', { from: '2020-01-01', to: '2020-01-02', format: 'csv' });
+    expect(emptyUsers.text).toBe('username,subscriber_id,input_octets,output_octets,total_octets,session_seconds,sessions\r\n');
   });
 
   it("one tenant's API never answers with another's rows", async () => {

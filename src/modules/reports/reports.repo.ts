@@ -32,6 +32,15 @@ export async function findTenantDay(h: Handle, tenantId: string, at: Date): Prom
 const USAGE_SUMS = `sum(input_octets)::float8 AS input_octets, sum(output_octets)::float8 AS output_octets,
   sum(total_octets)::float8 AS total_octets, sum(session_seconds)::float8 AS session_seconds, sum(sessions)::float8 AS sessions`;
 
+/**
+ * Per user over the range: summed from the rollup's rows first, the subscriber looked up only for
+ * the rows answered (%L: the limit goes inside).
+ */
+const BY_USER = `SELECT u.username, s.id AS subscriber_id, u.input_octets, u.output_octets, u.total_octets, u.session_seconds, u.sessions
+  FROM (SELECT tenant_id, username, ${USAGE_SUMS} FROM reports.usage_nas_daily WHERE %W GROUP BY tenant_id, username ORDER BY total_octets DESC, username %L) u
+  LEFT JOIN subscribers s ON s.tenant_id = u.tenant_id AND s.username = u.username
+  ORDER BY u.total_octets DESC, u.username`;
+
 interface Query {
   sql: string;
   /** The view's filters take these (after tenant, from, to). */
@@ -42,13 +51,13 @@ interface Query {
 
 const QUERIES: Record<ReportName, Record<string, Query>> = {
   usage: {
-    day: { range: true, user: true, sql: `SELECT day::text AS day, count(DISTINCT username)::int AS users, ${USAGE_SUMS} FROM reports.usage_daily WHERE %W GROUP BY day ORDER BY day` },
-    month: { range: true, user: true, sql: `SELECT date_trunc('month', day)::date::text AS month, count(DISTINCT username)::int AS users, ${USAGE_SUMS} FROM reports.usage_daily WHERE %W GROUP BY 1 ORDER BY 1` },
-    user: { range: true, user: true, sql: `SELECT username, subscriber_id, ${USAGE_SUMS} FROM reports.usage_daily WHERE %W GROUP BY username, subscriber_id ORDER BY total_octets DESC, username` },
+    day: { range: true, user: true, sql: `SELECT day::text AS day, count(DISTINCT username)::int AS users, ${USAGE_SUMS} FROM reports.usage_nas_daily WHERE %W GROUP BY day ORDER BY day` },
+    month: { range: true, user: true, sql: `SELECT date_trunc('month', day)::date::text AS month, count(DISTINCT username)::int AS users, ${USAGE_SUMS} FROM reports.usage_nas_daily WHERE %W GROUP BY 1 ORDER BY 1` },
+    user: { range: true, user: true, sql: BY_USER },
     user_day: { range: true, user: true, sql: `SELECT day::text AS day, username, subscriber_id, ${USAGE_SUMS} FROM reports.usage_daily WHERE %W GROUP BY day, username, subscriber_id ORDER BY day, username` },
   },
   'top-users': {
-    user: { range: true, sql: `SELECT username, subscriber_id, ${USAGE_SUMS} FROM reports.usage_daily WHERE %W GROUP BY username, subscriber_id ORDER BY total_octets DESC, username` },
+    user: { range: true, sql: BY_USER },
   },
   sessions: {
     nas: { range: false, nas: true, sql: `SELECT nas_id, nas_name, nas_address, active_sessions::int AS active_sessions, active_users::int AS active_users, oldest_start, last_update_at FROM reports.active_sessions WHERE %W ORDER BY active_sessions DESC, nas_name, nas_id` },
@@ -95,7 +104,8 @@ export async function runReport(h: Handle, q: Query, f: ReportFilter): Promise<A
     where.push('nas_id = ?');
     bindings.push(f.nasId);
   }
-  const r = await h.raw(`${q.sql.replace('%W', where.join(' AND '))} LIMIT ?`, [...bindings, f.limit + 1] as Knex.RawBinding[]);
+  const sql = q.sql.replace('%W', where.join(' AND '));
+  const r = await h.raw(sql.includes('%L') ? sql.replace('%L', 'LIMIT ?') : `${sql} LIMIT ?`, [...bindings, f.limit + 1] as Knex.RawBinding[]);
   return r.rows;
 }
 

@@ -88,7 +88,7 @@ export class ReportsService {
 
 /** The output column names of a report's SELECT (for an empty answer's CSV header). */
 function columnsOf(sql: string): string[] {
-  const list = /^SELECT\s+([\s\S]*?)\s+FROM\s+reports\./i.exec(sql)?.[1] ?? '';
+  const list = /^SELECT\s+([\s\S]*?)\s+FROM\s/i.exec(sql)?.[1] ?? '';
   const out: string[] = [];
   let depth = 0;
   let cur = '';
@@ -104,6 +104,6 @@ function columnsOf(sql: string): string[] {
   return out.map((c) => {
     const t = c.trim();
     const as = /\s+AS\s+(\w+)$/i.exec(t);
-    return as ? as[1]! : t;
+    return as ? as[1]! : t.replace(/^\w+\./, '');
   });
 }
