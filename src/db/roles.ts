@@ -180,7 +180,7 @@ export async function applyPrivileges(db: Knex, roles: DatabaseRoles): Promise<{
       await trx.raw(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${a}`);
       await trx.raw(`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO ${a}`);
     }
-    if (reportsGroup) await grantReports(trx, reportsGroup, app?.name);
+    await grantReports(trx, reportsGroup, app?.name);
     if (radius) {
       const r = ident(radius.name);
       await trx.raw(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${r}`);
@@ -197,17 +197,19 @@ export async function applyPrivileges(db: Knex, roles: DatabaseRoles): Promise<{
  * Schema reports: the application role and the report roles' group read its views, nothing
  * else; the views decide which tenants' rows a login sees (lango_report_tenants()).
  */
-async function grantReports(trx: Knex.Transaction, group: string, app: string | undefined): Promise<void> {
+async function grantReports(trx: Knex.Transaction, group: string | undefined, app: string | undefined): Promise<void> {
   const has = await trx.raw(`SELECT 1 FROM pg_namespace WHERE nspname = 'reports'`);
   if (has.rows.length === 0) return;
-  const g = ident(group);
   await trx.raw(`REVOKE ALL ON SCHEMA reports FROM PUBLIC`);
   await trx.raw(`REVOKE ALL ON ALL TABLES IN SCHEMA reports FROM PUBLIC`);
-  await trx.raw(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${g}`);
-  await trx.raw(`REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM ${g}`);
-  await trx.raw(`GRANT USAGE ON SCHEMA reports TO ${g}`);
-  await trx.raw(`GRANT SELECT ON ALL TABLES IN SCHEMA reports TO ${g}`);
-  await trx.raw(`GRANT EXECUTE ON FUNCTION lango_report_tenants() TO ${g}`);
+  if (group) {
+    const g = ident(group);
+    await trx.raw(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${g}`);
+    await trx.raw(`REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM ${g}`);
+    await trx.raw(`GRANT USAGE ON SCHEMA reports TO ${g}`);
+    await trx.raw(`GRANT SELECT ON ALL TABLES IN SCHEMA reports TO ${g}`);
+    await trx.raw(`GRANT EXECUTE ON FUNCTION lango_report_tenants() TO ${g}`);
+  }
   if (app) {
     await trx.raw(`GRANT USAGE ON SCHEMA reports TO ${ident(app)}`);
     await trx.raw(`GRANT SELECT ON ALL TABLES IN SCHEMA reports TO ${ident(app)}`);
