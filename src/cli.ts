@@ -5,8 +5,10 @@
 import { loadConfig, ConfigError, Config } from './config';
 import { createLogger } from './logger';
 import { SYSTEM } from './modules/audit/actor';
-import { buildApi, buildGateway, buildRadius, buildWorker, migrate, MissingSettingError, withServices } from './main';
+import { buildApi, buildGateway, buildRadius, buildWorker, migrate, MissingSettingError, withMigrationDb, withServices } from './main';
 import { GatewayConfigError, loadGatewayConfig } from './gateway/config';
+import { createReportRole, dropReportRole, listReportRoles } from './modules/reports/report-roles';
+import { AppError } from './lib/errors';
 import { started } from './lib/lifecycle';
 import { FreeRadiusError } from './freeradius';
 import { EmbeddedPostgresError } from './db/embedded-postgres';
@@ -20,6 +22,7 @@ import { radtestCommand } from './cli/radtest';
 import { simulateNas } from './cli/simulate-nas';
 import { simulateDaraja } from './cli/simulate-daraja';
 import { simulateSms } from './cli/simulate-sms';
+import { seedAccounting } from './cli/seed-accounting';
 
 const USAGE = `lango <command>
 
@@ -37,6 +40,12 @@ const USAGE = `lango <command>
   admin create --email E --password P
                            create a platform admin
   tenant create --name N --slug S --admin-email E --admin-password P [--time-zone TZ] [--currency KES]
+  report-role create --tenant ID|SLUG [--name N] [--password P]
+                           a read-only PostgreSQL login that sees only this tenant's rows through
+                           the views of schema reports (psql, Metabase, Grafana); prints its password
+  report-role list | report-role drop --name N
+  seed-accounting --rows N [--tenants 3] [--days 90] [--users 1000]
+                           fill the database with accounting for benchmarks (tenants seed-1..N)
   radtest USER PASSWORD --secret S [--server HOST:PORT] [--from ADDR] [--method pap|chap|mschapv2]
                            send an Access-Request from any local address (play a NAS)
   simulate routeros [--port 8728] [--user admin] [--password PW] [--empty-replies]
@@ -129,6 +138,25 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(created, null, 2) + '\n');
       return 0;
     }
+    case 'report-role': {
+      const out = await withMigrationDb(config, async (db) => {
+        if (sub === 'create') {
+          const name = opt(args, 'name');
+          const password = opt(args, 'password');
+          return createReportRole(db, { tenant: requireOpt(args, 'tenant'), ...(name ? { name } : {}), ...(password ? { password } : {}) });
+        }
+        if (sub === 'drop') return dropReportRole(db, requireOpt(args, 'name')).then(() => ({ dropped: requireOpt(args, 'name') }));
+        if (sub === 'list') return listReportRoles(db);
+        throw new UsageError(`unknown command: report-role ${sub ?? ''} (create, list, drop)`);
+      });
+      process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+      return 0;
+    }
+    case 'seed-accounting': {
+      const r = await withMigrationDb(config, (db) => seedAccounting(db, args));
+      process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      return 0;
+    }
     case 'simulate': {
       if (sub === 'routeros') {
         const user = typeof args.options.user === 'string' ? args.options.user : 'admin';
@@ -163,7 +191,7 @@ export function main(argv: string[]): void {
     .catch((err: unknown) => {
       if (err instanceof UsageError || err instanceof MissingSettingError) process.stderr.write(`lango: ${err.message}\n\n${USAGE}\n`);
       // What an operator can act on is said without a stack trace.
-      else if (err instanceof ConfigError || err instanceof FreeRadiusError || err instanceof EmbeddedPostgresError || err instanceof GatewayConfigError) {
+      else if (err instanceof ConfigError || err instanceof FreeRadiusError || err instanceof EmbeddedPostgresError || err instanceof GatewayConfigError || err instanceof AppError) {
         process.stderr.write(`lango: ${err.message}\n`);
       }
       else process.stderr.write(`lango: ${(err as Error)?.stack ?? String(err)}\n`);

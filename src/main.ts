@@ -58,6 +58,7 @@ export function appConfig(config: Config) {
     production: config.mode === 'production',
     jwtSecret: config.jwtSecret,
     jwtTtlSeconds: config.jwtTtlSeconds,
+    ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     trustProxy: config.trustProxy,
     radius: { publicAddress: config.radius.publicAddress, authPort: config.radius.authPort, acctPort: config.radius.acctPort },
     mpesaCallbacks: { maxBytes: config.payments.callbackMaxBytes, networks: config.payments.callbackNetworks },
@@ -67,11 +68,13 @@ export function appConfig(config: Config) {
 export function buildApi(config: Config, o: BuildOptions & { readiness?: readonly ReadinessCheck[] }): Api {
   const log = o.logger.child({ module: 'api' });
   const db = createDb(o.databaseUrl ?? databaseUrlOf(config));
-  const services = createServices(db, config, o.clock ?? systemClock);
+  const reportsDb = config.reportsDatabaseUrl ? createDb(config.reportsDatabaseUrl) : undefined;
+  const services = createServices(db, config, o.clock ?? systemClock, reportsDb ? { reportsDb } : {});
   const { app } = createApp({ db, services, config: appConfig(config), logger: o.logger, ...(o.readiness ? { readiness: o.readiness } : {}) });
   const server = http.createServer(app);
   const steps = new ShutdownSteps((err) => log.error({ err }, 'shutdown step failed'));
   steps.push(() => db.destroy());
+  if (reportsDb) steps.push(() => reportsDb.destroy());
   let url = '';
   return {
     db,
@@ -228,4 +231,17 @@ export function buildGateway(gw: GatewayConfig, o: { logger: Logger; clock?: Clo
     throw new GatewayConfigError('gateway config: portal.trustClientHeaders lets any client log in as another; it is refused in production');
   }
   return new Gateway(gw, { ...rest, clock: clock ?? systemClock, logger: logger.child({ part: 'gateway' }) });
+}
+
+/**
+ * Work on the migrating connection (LANGO_MIGRATE_DATABASE_URL, else DATABASE_URL): what needs
+ * rights the API has not, e.g. `lango report-role` (CREATEROLE) or `lango partition-radacct`.
+ */
+export async function withMigrationDb<T>(config: Config, fn: (db: Knex) => Promise<T>): Promise<T> {
+  const db = createDb(config.migrateDatabaseUrl ?? databaseUrlOf(config), { max: 2 });
+  try {
+    return await fn(db);
+  } finally {
+    await db.destroy();
+  }
 }

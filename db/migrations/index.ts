@@ -16,6 +16,7 @@ import * as m302 from './20261201000302_enforcement_unique_live';
 import * as m20261202_1 from './20261202000001_radius_auth_cost';
 import * as m3200 from './20261203000200_payments';
 import * as m20261203000300 from './20261203000300_vouchers';
+import * as m400 from './20261203000400_reports';
 import * as m20261203000600 from './20261203000600_portal';
 
 interface Migration {
@@ -46,6 +47,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261202000001_radius_auth_cost', m20261202_1],
   ['20261203000200_payments', m3200],
   ['20261203000300_vouchers', m20261203000300],
+  ['20261203000400_reports', m400],
   ['20261203000600_portal', m20261203000600],
 ];
 

@@ -26,6 +26,16 @@ export interface Config {
    * application and FreeRADIUS roles, roles). Default DATABASE_URL.
    */
   readonly migrateDatabaseUrl: string | undefined;
+  /**
+   * Where the API reads reports (/api/v1/reports): a streaming replica of DATABASE_URL's
+   * database, as the application role. Default DATABASE_URL.
+   */
+  readonly reportsDatabaseUrl: string | undefined;
+  /**
+   * Bearer token /metrics requires. Unset: /metrics is open outside production and not served
+   * in production.
+   */
+  readonly metricsToken: string | undefined;
   /** Who admits a new NAS address: auto (default outside production) or platform (an admin approves). */
   readonly nasApproval: 'auto' | 'platform';
   /**
@@ -261,6 +271,9 @@ export function loadConfig(env: Env = process.env): Config {
   };
   const radiusDatabaseUrl = pgUrl('LANGO_RADIUS_DATABASE_URL', false);
   const migrateDatabaseUrl = pgUrl('LANGO_MIGRATE_DATABASE_URL', false);
+  const reportsDatabaseUrl = pgUrl('LANGO_REPORTS_DATABASE_URL', false);
+  const metricsToken = secret(env, 'LANGO_METRICS_TOKEN', problems) || undefined;
+  if (metricsToken !== undefined && metricsToken.length < 16) problems.push('LANGO_METRICS_TOKEN: at least 16 characters');
   const nasApprovalRaw = env.LANGO_NAS_APPROVAL ?? (prod ? 'platform' : 'auto');
   if (nasApprovalRaw !== 'auto' && nasApprovalRaw !== 'platform') problems.push(`LANGO_NAS_APPROVAL: expected auto or platform, got "${nasApprovalRaw}"`);
 
@@ -317,6 +330,8 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     radiusDatabaseUrl,
     migrateDatabaseUrl,
+    reportsDatabaseUrl,
+    metricsToken,
     nasApproval: nasApprovalRaw === 'platform' ? 'platform' : 'auto',
     jwtSecret: jwtSecret ?? '',
     jwtTtlSeconds: int(env, 'LANGO_JWT_TTL', 12 * 3600, 60, 30 * 86400, problems),

@@ -38,6 +38,8 @@ export const RADIUS_ENTRY_POINTS = [
 ] as const;
 
 export const OWNER_ROLE = 'lango_owner';
+/** NOLOGIN group of the tenant report roles: USAGE on schema reports, SELECT on its views. */
+export const REPORTS_GROUP = 'lango_reports';
 
 export interface LoginRole {
   name: string;
@@ -134,6 +136,16 @@ export async function applyPrivileges(db: Knex, roles: DatabaseRoles): Promise<{
     await setPassword(db, role);
   }
 
+  // The group every report role (`lango report-role create`) is a member of; without the right
+  // to create it, report roles are not available (the API still reads the views).
+  let reportsGroup: string | undefined;
+  try {
+    await ensureRole(db, REPORTS_GROUP, false);
+    reportsGroup = REPORTS_GROUP;
+  } catch (err) {
+    if (!(err instanceof DatabaseRoleError)) throw err;
+  }
+
   await withTransaction(db, async (trx) => {
     // Serialise concurrent runs on one database (two `lango migrate` at once).
     await trx.raw(`SELECT pg_advisory_xact_lock(hashtext('lango:privileges'))`);
@@ -141,7 +153,7 @@ export async function applyPrivileges(db: Knex, roles: DatabaseRoles): Promise<{
       const objects = await trx.raw(
         `SELECT format('ALTER %s %s OWNER TO %I', CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, c.oid::regclass, ?::text) AS stmt
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+         WHERE n.nspname IN ('public', 'reports') AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
            AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
            AND pg_get_userbyid(c.relowner) <> ?
          UNION ALL
@@ -151,6 +163,7 @@ export async function applyPrivileges(db: Knex, roles: DatabaseRoles): Promise<{
         [owner, owner, owner, owner],
       );
       for (const { stmt } of objects.rows as Array<{ stmt: string }>) await trx.raw(stmt);
+      await trx.raw(`DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'reports') THEN EXECUTE format('ALTER SCHEMA reports OWNER TO %I', ${literal(owner)}); END IF; END $$`);
       // Large objects are storage outside Lango's tables that any role may create by default.
       await trx.raw(`REVOKE EXECUTE ON FUNCTION lo_creat(integer), lo_create(oid), lo_from_bytea(oid, bytea), lo_import(text), lo_import(text, oid) FROM PUBLIC`);
     }
@@ -168,6 +181,7 @@ export async function applyPrivileges(db: Knex, roles: DatabaseRoles): Promise<{
       await trx.raw(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${a}`);
       await trx.raw(`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO ${a}`);
     }
+    await grantReports(trx, reportsGroup, app?.name);
     if (radius) {
       const r = ident(radius.name);
       await trx.raw(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${r}`);
@@ -178,6 +192,29 @@ export async function applyPrivileges(db: Knex, roles: DatabaseRoles): Promise<{
     }
   });
   return { owner };
+}
+
+/**
+ * Schema reports: the application role and the report roles' group read its views, nothing
+ * else; the views decide which tenants' rows a login sees (lango_report_tenants()).
+ */
+async function grantReports(trx: Knex.Transaction, group: string | undefined, app: string | undefined): Promise<void> {
+  const has = await trx.raw(`SELECT 1 FROM pg_namespace WHERE nspname = 'reports'`);
+  if (has.rows.length === 0) return;
+  await trx.raw(`REVOKE ALL ON SCHEMA reports FROM PUBLIC`);
+  await trx.raw(`REVOKE ALL ON ALL TABLES IN SCHEMA reports FROM PUBLIC`);
+  if (group) {
+    const g = ident(group);
+    await trx.raw(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${g}`);
+    await trx.raw(`REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM ${g}`);
+    await trx.raw(`GRANT USAGE ON SCHEMA reports TO ${g}`);
+    await trx.raw(`GRANT SELECT ON ALL TABLES IN SCHEMA reports TO ${g}`);
+    await trx.raw(`GRANT EXECUTE ON FUNCTION lango_report_tenants() TO ${g}`);
+  }
+  if (app) {
+    await trx.raw(`GRANT USAGE ON SCHEMA reports TO ${ident(app)}`);
+    await trx.raw(`GRANT SELECT ON ALL TABLES IN SCHEMA reports TO ${ident(app)}`);
+  }
 }
 
 /**

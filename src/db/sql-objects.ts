@@ -1,5 +1,5 @@
 /**
- * SQL objects (functions now, report views later) are defined once, in
+ * SQL objects (functions, and the views of schema reports) are defined once, in
  * db/sql/<kind>/<name>.v<N>.sql: one file per version of one object, frozen once it has landed,
  * exactly like a migration. Migrations load a named version (`up` loads vN, `down` loads vN-1)
  * instead of restating bodies, and tests/integration/sql-objects.test.ts checks that after

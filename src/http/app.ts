@@ -5,7 +5,7 @@
  *   /portal      captive portal pages (portal/): HTML, forms, cookies, CSRF
  *   /dashboard   staff dashboard pages (dashboard/): the same, with a session cookie
  *   /callbacks   inbound callbacks (callbacks/): raw bodies with size and type limits
- * plus /health and /ready. Errors are one shape (middleware/errors.ts), as JSON or as a page.
+ * plus /health, /ready and /metrics (metrics.ts). Errors are one shape (middleware/errors.ts), as JSON or as a page.
  */
 import express, { type Request, type Response } from 'express';
 import type { Knex } from 'knex';
@@ -22,6 +22,7 @@ import { portalSurface } from './portal';
 import { Csrf } from './middleware/csrf';
 import { jsonErrors } from './middleware/errors';
 import { requestId } from './middleware/request-id';
+import { createMetrics } from './metrics';
 
 /** A dependency that /ready reports on besides the database: check() resolves while it is up. */
 export interface ReadinessCheck {
@@ -42,6 +43,8 @@ export interface AppDeps {
     radius: RadiusFacts;
     /** Daraja callbacks: body size limit and allowed source networks (config.payments). */
     mpesaCallbacks?: MpesaCallbackOptions;
+    /** /metrics needs this bearer token; without one it is open, or not served in production. */
+    metricsToken?: string;
   };
   logger: Logger;
   /** Injected by whoever runs the dependency (`lango up`: FreeRADIUS); `lango api` has none. */
@@ -69,6 +72,11 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
   const log = deps.logger.child({ module: 'http' });
 
   app.use(requestId(log));
+  if (deps.config.metricsToken !== undefined || !deps.config.production) {
+    const metrics = createMetrics({ db: deps.db, services: deps.services, ...(deps.config.metricsToken !== undefined ? { token: deps.config.metricsToken } : {}) });
+    app.use(metrics.middleware);
+    app.get('/metrics', metrics.handler);
+  }
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });

@@ -13,6 +13,7 @@ import { SettingsService } from './enforcement/settings.service';
 import { NasService } from './nas/nas.service';
 import { PlansService } from './plans/plans.service';
 import { PortalService } from './portal/portal.service';
+import { ReportsService } from './reports/reports.service';
 import { SessionsService } from './sessions/sessions.service';
 import { SubscribersService } from './subscribers/subscribers.service';
 import { SecretBox, parseSecretKey } from '../lib/secret-box';
@@ -45,13 +46,18 @@ export interface Services {
   mpesaAccounts: MpesaAccountsService;
   payments: PaymentsService;
   stk: StkService;
+  reports: ReportsService;
 }
 
 /** What the services take from the configuration (tests give the parts they need). */
 export type ServicesConfig = Pick<Config, 'jwtSecret' | 'jwtTtlSeconds' | 'login' | 'nasApproval' | 'enforcementTargets' | 'payments' | 'secretKey'> &
   Partial<Pick<Config, 'publicUrl'>>;
 
-export function createServices(db: Knex, config: ServicesConfig, clock: Clock = systemClock, o: { daraja?: DarajaFactory } = {}): Services {
+/**
+ * `reportsDb`: where reports are read (LANGO_REPORTS_DATABASE_URL, a streaming replica); the
+ * primary when absent.
+ */
+export function createServices(db: Knex, config: ServicesConfig, clock: Clock = systemClock, o: { daraja?: DarajaFactory; reportsDb?: Knex } = {}): Services {
   const sealer = new SecretBox(parseSecretKey(config.secretKey.current), config.secretKey.old.map(parseSecretKey));
   const tokenStore = new PgTokenStore(db, sealer);
   const daraja: DarajaFactory = o.daraja ?? ((account) => new DarajaClient(account, { tokenStore, clock }));
@@ -75,5 +81,6 @@ export function createServices(db: Knex, config: ServicesConfig, clock: Clock = 
     enforcement: new EnforcementService({ db }),
     settings: new SettingsService({ db }),
     vouchers: new VouchersService({ db, clock, portalUrl: config.publicUrl }),
+    reports: new ReportsService({ db: o.reportsDb ?? db, clock }),
   };
 }

@@ -269,6 +269,22 @@ describe('accounting', () => {
     expect(Number(again[0].acctinputoctets)).toBe(2 * 2 ** 32 + 2000);
   });
 
+  it('the reports rollup follows what FreeRADIUS accounts, and Accounting-On is counted per NAS', async () => {
+    const base = ['User-Name = "rollup"', 'Acct-Session-Id = "rollup-1"', 'NAS-IP-Address = 127.0.0.1'];
+    await acct([...base, 'Acct-Status-Type = Start']);
+    await acct([...base, 'Acct-Status-Type = Interim-Update', 'Acct-Session-Time = 60', 'Acct-Input-Octets = 700', 'Acct-Output-Octets = 7000', 'Acct-Output-Gigawords = 1']);
+    await acct([...base, 'Acct-Status-Type = Stop', 'Acct-Session-Time = 90', 'Acct-Input-Octets = 900', 'Acct-Output-Octets = 9000', 'Acct-Output-Gigawords = 1']);
+    const direct = (await tdb.db.raw(`SELECT sum(acctinputoctets)::float8 AS i, sum(acctoutputoctets)::float8 AS o, sum(acctsessiontime)::float8 AS s, count(*)::int AS n FROM radacct WHERE tenant_id = ? AND username = 'rollup'`, [A.id])).rows[0];
+    expect(direct).toEqual({ i: 900, o: 2 ** 32 + 9000, s: 90, n: 1 });
+    const rolled = (await tdb.db.raw(`SELECT sum(input_octets)::float8 AS i, sum(output_octets)::float8 AS o, sum(session_seconds)::float8 AS s, sum(sessions)::int AS n FROM usage_daily WHERE tenant_id = ? AND username = 'rollup'`, [A.id])).rows[0];
+    expect(rolled).toEqual(direct);
+    const nasId = (await tdb.db('radacct').where({ acctsessionid: 'rollup-1' }).first()).nas_id;
+    const ons = async () => Number((await tdb.db('nas_acct_state').where({ nas_id: nasId }).first())?.accounting_on_count ?? 0);
+    const before = await ons();
+    expect((await acct(['Acct-Status-Type = Accounting-On', 'NAS-IP-Address = 127.0.0.1'])).code).toBe('Accounting-Response');
+    expect(await ons()).toBe(before + 1);
+  });
+
   it('an Interim without a Start (lost packet) still creates the session', async () => {
     await acct(['User-Name = "acc"', 'Acct-Session-Id = "acc-lost-start"', 'Acct-Status-Type = Interim-Update', 'Acct-Session-Time = 300', 'Acct-Input-Octets = 42']);
     const row = await tdb.db('radacct').where({ acctsessionid: 'acc-lost-start' }).first();

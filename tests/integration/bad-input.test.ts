@@ -53,7 +53,8 @@ function urlOf(s: RouteSpec, id?: string): string {
     'mpesa-accounts': ids.mpesaAccount!, payments: ids.payment!,
     'voucher-batches': ids.voucherBatch!, vouchers: ids.voucher!,
   };
-  return `/api/v1${s.path.replace(':id', id ?? existing[prefix!] ?? '00000000-0000-4000-8000-000000000000')}`;
+  // /reports/:name: a report that takes every query parameter (usage).
+  return `/api/v1${s.path.replace(':id', id ?? existing[prefix!] ?? '00000000-0000-4000-8000-000000000000').replace(':name', 'usage')}`;
 }
 
 function authOf(s: RouteSpec): Record<string, string> {

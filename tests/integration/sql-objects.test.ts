@@ -57,4 +57,26 @@ describe('db/sql objects', () => {
     ).rows as Array<{ proname: string }>;
     expect(rows.map((r) => `functions/${r.proname}`)).toEqual(functions.map((f) => f.name));
   });
+
+  const views = newestSqlObjects('views').filter((v) => !v.dropped);
+  const viewDef = async (h: TestDatabase['db'], name: string) =>
+    (await h.raw(`SELECT c.oid::int AS oid, pg_get_viewdef(c.oid) AS def, c.reloptions AS options FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'reports' AND c.relname = ?`, [name])).rows;
+
+  it.each(views.map((v) => [v.name, v.version, v.file] as const))('%s: the database holds v%d', async (name, _version, file) => {
+    const view = name.replace(/^views\//, '');
+    const before = await viewDef(tdb.db, view);
+    expect(before.length).toBe(1);
+    const trx = await tdb.db.transaction();
+    try {
+      await trx.raw(readFileSync(file, 'utf8'));
+      expect(await viewDef(trx as unknown as TestDatabase['db'], view)).toEqual(before);
+    } finally {
+      await trx.rollback();
+    }
+  });
+
+  it('every view in schema reports has a file', async () => {
+    const rows = (await tdb.db.raw(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'reports' ORDER BY 1`)).rows as Array<{ relname: string }>;
+    expect(rows.map((r) => `views/${r.relname}`)).toEqual(views.map((v) => v.name));
+  });
 });

@@ -9,6 +9,7 @@ import { registerNasRoutes, type RadiusFacts } from './nas.routes';
 import { registerPaymentRoutes } from './payments.routes';
 import { registerPlanRoutes } from './plans.routes';
 import { registerPortalRoutes } from './portal.routes';
+import { registerReportRoutes } from './reports.routes';
 import { registerSessionRoutes } from './sessions.routes';
 import { registerSubscriberRoutes } from './subscribers.routes';
 import { registerTenancyRoutes } from './tenancy.routes';
@@ -28,6 +29,7 @@ export function apiSurface(o: { services: Services; radius: RadiusFacts; checkRe
   registerVoucherRoutes(registry, o.services);
   registerPortalRoutes(registry, o.services);
   registerPaymentRoutes(registry, o.services);
+  registerReportRoutes(registry, o.services);
   const openapi = registry.openapi({ title: 'Lango API', version: '1' });
   router.get('/openapi.json', (_req, res) => {
     res.json(openapi);
