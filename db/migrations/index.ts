@@ -17,6 +17,7 @@ import * as m20261202_1 from './20261202000001_radius_auth_cost';
 import * as m3200 from './20261203000200_payments';
 import * as m20261203000300 from './20261203000300_vouchers';
 import * as m400 from './20261203000400_reports';
+import * as m401 from './20261203000401_auth_rollup_shards';
 import * as m20261203000600 from './20261203000600_portal';
 
 interface Migration {
@@ -48,6 +49,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261203000200_payments', m3200],
   ['20261203000300_vouchers', m20261203000300],
   ['20261203000400_reports', m400],
+  ['20261203000401_auth_rollup_shards', m401],
   ['20261203000600_portal', m20261203000600],
 ];
 
