@@ -1,7 +1,6 @@
 import knexFactory, { Knex } from 'knex';
 import { mapDbError } from './errors';
 
-export type Db = Knex;
 /** A handle that may be a transaction: repositories take this. */
 export type Handle = Knex | Knex.Transaction;
 

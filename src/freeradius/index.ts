@@ -18,5 +18,4 @@ export {
   startFreeRadius,
   type FreeRadiusHandle,
   type FreeRadiusProcess,
-  type LaunchFreeRadiusOptions,
 } from './process';

@@ -289,11 +289,6 @@ export function parseReply(words: readonly string[]): ReplySentence {
   return reply;
 }
 
-/** Attribute word `=key=value`. */
-export function attributeWord(key: string, value: string): string {
-  return `=${key}=${value}`;
-}
-
 /** Query word `?key=value`. */
 export function queryWord(key: string, value: string): string {
   return `?${key}=${value}`;

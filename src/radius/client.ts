@@ -17,7 +17,7 @@ import { mschapv2Attributes, verifyMschapv2Success, type MschapV2Options } from 
 import { DEFAULT_RECV_BUFFER_SIZE, type Family } from './transport/socket';
 import { UdpEndpoint, validSchedule, type DropReason } from './transport/udp-endpoint';
 
-export { DEFAULT_RECV_BUFFER_SIZE, type DropReason };
+export type { DropReason };
 
 export interface RadiusClientOptions {
   readonly host: string;

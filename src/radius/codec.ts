@@ -38,7 +38,6 @@ export const PacketCode = {
   CoANak: 45,
 } as const;
 
-export type KnownPacketCode = (typeof PacketCode)[keyof typeof PacketCode];
 
 export const PACKET_CODE_NAMES: ReadonlyMap<number, string> = new Map<number, string>([
   [1, 'Access-Request'],
@@ -384,4 +383,4 @@ export * from './attributes';
 export * from './pap';
 export * from './chap';
 export * from './mschapv2';
-export { RadiusCodecError, type RadiusCodecErrorCode } from './errors';
+export { RadiusCodecError } from './errors';

@@ -11,6 +11,4 @@ export * from './id-allocator';
 export * from './client';
 export * from './identification';
 export * from './transport';
-export { md4 } from './md4';
-export { desEncryptBlock, desDecryptBlock, expandDesKey } from './des';
 export * from './dynauth-server';

@@ -160,10 +160,6 @@ export async function findPayment(h: Handle, tenantId: string, id: string): Prom
   return h('payments').where({ tenant_id: tenantId, id }).first();
 }
 
-export async function findPaymentByReceipt(h: Handle, tenantId: string, receipt: string): Promise<PaymentRow | undefined> {
-  return h('payments').where({ tenant_id: tenantId, mpesa_receipt: receipt }).first();
-}
-
 /** Locks the payment for the rest of the transaction: callbacks, queries and staff act on it in turn. */
 export async function lockPayment(trx: Knex.Transaction, tenantId: string, id: string): Promise<PaymentRow | undefined> {
   return trx('payments').where({ tenant_id: tenantId, id }).forUpdate().first();
@@ -228,10 +224,6 @@ export async function insertLedgerEntry(
 ): Promise<boolean> {
   const r = await h('ledger_entries').insert(row).onConflict(h.raw('(payment_id, kind)')).ignore().returning('id');
   return r.length > 0;
-}
-
-export function ledgerQuery(h: Handle, tenantId: string, paymentId: string) {
-  return h('ledger_entries').where({ tenant_id: tenantId, payment_id: paymentId }).orderBy('id');
 }
 
 /** One day's totals in the tenant's time zone: asked (STK requested), credited, unallocated, refunded. */
@@ -341,8 +333,4 @@ export async function smsOutcome(h: Handle, id: string, o: { status: 'sent' | 'f
       ...(o.nextAttemptAt ? { next_attempt_at: o.nextAttemptAt } : {}),
       ...(o.sentAt ? { sent_at: o.sentAt } : {}),
     });
-}
-
-export function smsQuery(h: Handle, tenantId: string) {
-  return h('sms_outbox').where({ tenant_id: tenantId }).orderBy('id', 'desc');
 }

@@ -176,14 +176,3 @@ export const StatementReport = Obj({
 });
 export type StatementReport = Static<typeof StatementReport>;
 
-export const SmsView = Obj({
-  id: Type.String(),
-  kind: Type.String(),
-  phone: Type.String(),
-  body: Type.String(),
-  status: Type.String(),
-  attempts: Type.Integer(),
-  lastError: Nullable(Type.String()),
-  createdAt: Instant,
-  sentAt: Nullable(Instant),
-});

@@ -23,7 +23,6 @@ export const CreateBatch = Obj({
 export type CreateBatch = Static<typeof CreateBatch>;
 
 export const VOUCHER_STATUSES = ['unused', 'active', 'expired', 'revoked'] as const;
-export type VoucherStatus = (typeof VOUCHER_STATUSES)[number];
 
 export const BatchView = Obj({
   id: Type.String(),
