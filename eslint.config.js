@@ -4,7 +4,10 @@
  */
 const tseslint = require('typescript-eslint');
 
-const layer = (from, forbidden, why) => ({ regex: `(^|/)(${forbidden.join('|')})(/|$)`, message: `${from} may not import this: ${why}` });
+const layer = (from, forbidden, why) => ({
+  regex: `(^|/)(${forbidden.join('|')})(/|$)`,
+  message: `${from} may not import this: ${why}`,
+});
 
 module.exports = tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bench/results/**'] },
@@ -14,33 +17,90 @@ module.exports = tseslint.config(
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
       // Only src/config reads the environment (a validated, frozen Config for everyone else).
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read configuration from src/config (the only reader of process.env)' }],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'read configuration from src/config (the only reader of process.env)',
+        },
+      ],
       // One helper opens transactions and reuses an open one (db/knex.ts withTransaction).
-      'no-restricted-syntax': ['error', { selector: "CallExpression[callee.property.name='transaction']", message: 'open transactions with withTransaction (src/db/knex.ts)' }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='transaction']",
+          message: 'open transactions with withTransaction (src/db/knex.ts)',
+        },
+      ],
     },
   },
   {
     files: ['src/modules/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [layer('a module', ['http', 'jobs', 'cli', 'main', 'stack', 'cli\\.ts'], 'modules are below HTTP, the worker and the composition root')] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            layer(
+              'a module',
+              ['http', 'jobs', 'cli', 'main', 'stack', 'cli\\.ts'],
+              'modules are below HTTP, the worker and the composition root',
+            ),
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/lib/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [layer('lib/', ['modules', 'http', 'jobs', 'db', 'cli', 'main', 'stack', 'radius', 'mikrotik'], 'lib/ is domain-free')] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            layer(
+              'lib/',
+              ['modules', 'http', 'jobs', 'db', 'cli', 'main', 'stack', 'radius', 'mikrotik'],
+              'lib/ is domain-free',
+            ),
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/db/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [layer('db/', ['modules', 'http', 'jobs', 'cli', 'main', 'stack'], 'the database layer knows no domain module')] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            layer(
+              'db/',
+              ['modules', 'http', 'jobs', 'cli', 'main', 'stack'],
+              'the database layer knows no domain module',
+            ),
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/jobs/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [layer('the worker', ['http', 'cli', 'main', 'stack'], 'the worker does not depend on HTTP or the composition root')] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            layer(
+              'the worker',
+              ['http', 'cli', 'main', 'stack'],
+              'the worker does not depend on HTTP or the composition root',
+            ),
+          ],
+        },
+      ],
     },
   },
   {

@@ -86,7 +86,9 @@ export class CpuMeter {
   }
 
   private async backendPids(): Promise<number[]> {
-    const r = await this.admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [this.database]);
+    const r = await this.admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [
+      this.database,
+    ]);
     return r.rows.map((x) => Number(x.pid));
   }
 
@@ -105,11 +107,18 @@ export class CpuMeter {
     const after = await this.sample(serverPid);
     let pg = 0;
     for (const [pid, ms] of after.backends) pg += ms - (before.backends.get(pid) ?? 0);
-    const freeradiusMs = before.server !== undefined && after.server !== undefined ? after.server - before.server : undefined;
+    const freeradiusMs =
+      before.server !== undefined && after.server !== undefined ? after.server - before.server : undefined;
     const postgresMs = this.local && after.backends.size > 0 ? pg : undefined;
     const clientMs = before.self !== undefined && after.self !== undefined ? after.self - before.self : undefined;
     let otherPct: number | undefined;
-    if (before.machine && after.machine && freeradiusMs !== undefined && postgresMs !== undefined && clientMs !== undefined) {
+    if (
+      before.machine &&
+      after.machine &&
+      freeradiusMs !== undefined &&
+      postgresMs !== undefined &&
+      clientMs !== undefined
+    ) {
       const total = after.machine.total - before.machine.total;
       const busy = after.machine.busy - before.machine.busy;
       if (total > 0) otherPct = Math.max(0, ((busy - freeradiusMs - postgresMs - clientMs) / total) * 100);

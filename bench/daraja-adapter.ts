@@ -12,7 +12,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { generateSecretKey, SecretBox } from '../src/lib/secret-box';
-import { DarajaClient, hashPhone, MemoryTokenStore, parseC2bNotification, parseStkCallback, SANDBOX_PASSKEY, SANDBOX_SHORTCODE } from '../src/mpesa';
+import {
+  DarajaClient,
+  hashPhone,
+  MemoryTokenStore,
+  parseC2bNotification,
+  parseStkCallback,
+  SANDBOX_PASSKEY,
+  SANDBOX_SHORTCODE,
+} from '../src/mpesa';
 import { SIMULATOR_APP, startDarajaSimulator } from '../src/simulate/daraja-simulator';
 import { sourceVersion } from './git';
 
@@ -23,7 +31,11 @@ const int = (name: string, dflt: number): number => {
   return n;
 };
 
-const CONFIG = { ops: int('BENCH_OPS', 100_000), pushes: int('BENCH_PUSHES', 2000), concurrency: int('BENCH_CONCURRENCY', 20) };
+const CONFIG = {
+  ops: int('BENCH_OPS', 100_000),
+  pushes: int('BENCH_PUSHES', 2000),
+  concurrency: int('BENCH_CONCURRENCY', 20),
+};
 
 const STK = {
   Body: {
@@ -32,13 +44,33 @@ const STK = {
       CheckoutRequestID: 'ws_CO_191220191020363925',
       ResultCode: 0,
       ResultDesc: 'The service request is processed successfully.',
-      CallbackMetadata: { Item: [{ Name: 'Amount', Value: 1.0 }, { Name: 'MpesaReceiptNumber', Value: 'NLJ7RT61SV' }, { Name: 'TransactionDate', Value: 20191219102115 }, { Name: 'PhoneNumber', Value: 254708374149 }] },
+      CallbackMetadata: {
+        Item: [
+          { Name: 'Amount', Value: 1.0 },
+          { Name: 'MpesaReceiptNumber', Value: 'NLJ7RT61SV' },
+          { Name: 'TransactionDate', Value: 20191219102115 },
+          { Name: 'PhoneNumber', Value: 254708374149 },
+        ],
+      },
     },
   },
 };
-const C2B = { TransactionType: 'Pay Bill', TransID: 'RKTQDM7W6S', TransTime: '20191122063845', TransAmount: '10', BusinessShortCode: '600638', BillRefNumber: 'A123', MSISDN: hashPhone('0708374149'), FirstName: 'John' };
+const C2B = {
+  TransactionType: 'Pay Bill',
+  TransID: 'RKTQDM7W6S',
+  TransTime: '20191122063845',
+  TransAmount: '10',
+  BusinessShortCode: '600638',
+  BillRefNumber: 'A123',
+  MSISDN: hashPhone('0708374149'),
+  FirstName: 'John',
+};
 
-function perSecond(label: string, n: number, fn: (i: number) => unknown): { label: string; ops: number; perSecond: number } {
+function perSecond(
+  label: string,
+  n: number,
+  fn: (i: number) => unknown,
+): { label: string; ops: number; perSecond: number } {
   for (let i = 0; i < Math.min(n, 1000); i++) fn(i); // warm up
   const t0 = performance.now();
   for (let i = 0; i < n; i++) fn(i);
@@ -46,7 +78,8 @@ function perSecond(label: string, n: number, fn: (i: number) => unknown): { labe
   return { label, ops: n, perSecond: Math.round(n / s) };
 }
 
-const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const pct = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 async function main(): Promise<void> {
   const box = SecretBox.fromKeys(generateSecretKey());
@@ -56,14 +89,25 @@ async function main(): Promise<void> {
     perSecond('JSON.parse + parseStkCallback (success)', CONFIG.ops, () => parseStkCallback(JSON.parse(rawStk))),
     perSecond('parseC2bNotification (hashed MSISDN)', CONFIG.ops, () => parseC2bNotification(C2B)),
     perSecond('hashPhone', CONFIG.ops, (i) => hashPhone(`07${String(i % 100_000_000).padStart(8, '0')}`)),
-    perSecond('SecretBox.seal (64-char passkey)', CONFIG.ops, () => box.seal('bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919', 'tenant:x:passkey')),
+    perSecond('SecretBox.seal (64-char passkey)', CONFIG.ops, () =>
+      box.seal('bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919', 'tenant:x:passkey'),
+    ),
     perSecond('SecretBox.open', CONFIG.ops, () => box.open(sealed, 'tenant:x:passkey')),
   ];
 
   const sim = await startDarajaSimulator({ answerDelayMs: 3_600_000 });
   sim.addScenario({ copies: 0 });
   const client = new DarajaClient(
-    { id: 'bench', environment: 'sandbox', baseUrl: sim.url, consumerKey: SIMULATOR_APP.consumerKey, consumerSecret: SIMULATOR_APP.consumerSecret, passkey: SANDBOX_PASSKEY, type: 'paybill', shortcode: SANDBOX_SHORTCODE },
+    {
+      id: 'bench',
+      environment: 'sandbox',
+      baseUrl: sim.url,
+      consumerKey: SIMULATOR_APP.consumerKey,
+      consumerSecret: SIMULATOR_APP.consumerSecret,
+      passkey: SANDBOX_PASSKEY,
+      type: 'paybill',
+      shortcode: SANDBOX_SHORTCODE,
+    },
     { tokenStore: new MemoryTokenStore() },
   );
   const latencies: number[] = [];
@@ -73,7 +117,12 @@ async function main(): Promise<void> {
     while (next < CONFIG.pushes) {
       next += 1;
       const t = performance.now();
-      const r = await client.stkPush({ phone: '0708374149', amountMinor: 1000, accountReference: 'bench', callbackUrl: 'http://127.0.0.1:9/cb' });
+      const r = await client.stkPush({
+        phone: '0708374149',
+        amountMinor: 1000,
+        accountReference: 'bench',
+        callbackUrl: 'http://127.0.0.1:9/cb',
+      });
       latencies.push(performance.now() - t);
       if (!r.ok) failures += 1;
     }
@@ -86,10 +135,25 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   await sim.close();
   latencies.sort((a, b) => a - b);
-  const push = { requests: latencies.length, concurrency: CONFIG.concurrency, failures, perSecond: Math.round(latencies.length / seconds), p50Ms: +pct(latencies, 50).toFixed(2), p99Ms: +pct(latencies, 99).toFixed(2), tokensIssued: sim.stats.tokensIssued };
+  const push = {
+    requests: latencies.length,
+    concurrency: CONFIG.concurrency,
+    failures,
+    perSecond: Math.round(latencies.length / seconds),
+    p50Ms: +pct(latencies, 50).toFixed(2),
+    p99Ms: +pct(latencies, 99).toFixed(2),
+    tokensIssued: sim.stats.tokensIssued,
+  };
 
   const root = path.resolve(__dirname, existsSync(path.resolve(__dirname, '../../package.json')) ? '../..' : '..');
-  const report = { date: new Date().toISOString(), source: sourceVersion(root), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, load: os.loadavg() }, config: CONFIG, micro, push };
+  const report = {
+    date: new Date().toISOString(),
+    source: sourceVersion(root),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, load: os.loadavg() },
+    config: CONFIG,
+    micro,
+    push,
+  };
   const md = [
     `# Daraja adapter, ${report.date.slice(0, 10)}`,
     '',
@@ -105,7 +169,8 @@ async function main(): Promise<void> {
   const dir = path.join(root, 'bench', 'results');
   await mkdir(dir, { recursive: true });
   let base = path.join(dir, `daraja-adapter-${report.date.slice(0, 10)}`);
-  for (let i = 2; existsSync(`${base}.json`); i++) base = path.join(dir, `daraja-adapter-${report.date.slice(0, 10)}-${i}`);
+  for (let i = 2; existsSync(`${base}.json`); i++)
+    base = path.join(dir, `daraja-adapter-${report.date.slice(0, 10)}-${i}`);
   await writeFile(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
   await writeFile(`${base}.md`, md);
   process.stdout.write(md);

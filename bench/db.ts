@@ -54,7 +54,9 @@ export async function postgresInfo(url: string): Promise<PgInfo> {
   return withClient(url, async (c) => {
     const v = await c.query<{ v: string }>('SELECT version() AS v');
     const m = await c.query<{ m: string }>("SELECT current_setting('max_connections') AS m");
-    const a = await c.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = $1', ['client backend']);
+    const a = await c.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = $1', [
+      'client backend',
+    ]);
     return {
       version: (v.rows[0]?.v ?? '').replace(/ on .*$/, ''),
       maxConnections: Number(m.rows[0]?.m ?? 0),
@@ -204,7 +206,12 @@ export async function seedLango(url: string): Promise<LangoSeed> {
         admin: { email: `admin@${slug}.example`, password: randomBytes(12).toString('hex') },
       });
       const plan = await s.plans.create(SYSTEM, tenant.id, { name: 'Bench 10M/20M', price: 1500, ...PLAN });
-      await s.nas.create(SYSTEM, tenant.id, { name: `${slug}-router`, address: nasAddress, secret: nasSecret, kind: 'mikrotik' });
+      await s.nas.create(SYSTEM, tenant.id, {
+        name: `${slug}-router`,
+        address: nasAddress,
+        secret: nasSecret,
+        kind: 'mikrotik',
+      });
       // Bulk version of SubscribersService.create() + a started subscription: the same rows.
       await db.transaction(async (trx) => {
         await trx.raw(
@@ -270,7 +277,9 @@ export async function seedBackgroundSessions(url: string, tenant?: { tenantId: s
          'hotspot1', '02:00:00:01:00:00', CASE WHEN i > $1::int THEN 'User-Request' END,
          ('10.9.0.0'::inet + i)
        FROM generate_series(1, $1::int + $2::int) i`,
-      tenant ? [BACKGROUND_OPEN, BACKGROUND_CLOSED, tenant.tenantId, tenant.nasId] : [BACKGROUND_OPEN, BACKGROUND_CLOSED],
+      tenant
+        ? [BACKGROUND_OPEN, BACKGROUND_CLOSED, tenant.tenantId, tenant.nasId]
+        : [BACKGROUND_OPEN, BACKGROUND_CLOSED],
     );
     await c.query('ANALYZE radacct');
   });

@@ -129,8 +129,14 @@ async function handle(m: Msg): Promise<unknown> {
   }
   if (m.cmd === 'stats') {
     const now = sims.map(counts);
-    const delta = (k: 'disconnects' | 'duplicates' | 'acks'): number => now.reduce((n, c, i) => n + c[k] - (statsBase[i]?.[k] ?? 0), 0);
-    return { live: sims.reduce((n, s) => n + s.sessions().length, 0), disconnectRequests: delta('disconnects'), disconnectRetransmissions: delta('duplicates'), disconnectAcks: delta('acks') };
+    const delta = (k: 'disconnects' | 'duplicates' | 'acks'): number =>
+      now.reduce((n, c, i) => n + c[k] - (statsBase[i]?.[k] ?? 0), 0);
+    return {
+      live: sims.reduce((n, s) => n + s.sessions().length, 0),
+      disconnectRequests: delta('disconnects'),
+      disconnectRetransmissions: delta('duplicates'),
+      disconnectAcks: delta('acks'),
+    };
   }
   if (m.cmd === 'drain') {
     await Promise.all(sims.map((s) => s.drain()));

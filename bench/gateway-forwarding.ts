@@ -84,7 +84,11 @@ const bps = (bytes: number, ms: number): number => (bytes * 8) / (ms / 1000);
 async function transfer(lab: NetnsLab, kind: Kind): Promise<number> {
   const [a, b] = lab.clients as [NetnsLab['clients'][0], NetnsLab['clients'][0]];
   const one = async (ns: string, action: 'put-for' | 'get-for'): Promise<number> => {
-    const r = await lab.client<TransferAnswer>(ns, [action, lab.upstream.ip, PORT, String(CONFIG.seconds)], (CONFIG.seconds + 30) * 1000);
+    const r = await lab.client<TransferAnswer>(
+      ns,
+      [action, lab.upstream.ip, PORT, String(CONFIG.seconds)],
+      (CONFIG.seconds + 30) * 1000,
+    );
     if (r.error) throw new Error(`${action} from ${ns} failed: ${r.error}`);
     return action === 'put-for' ? bps(r.server!.bytes, r.server!.ms) : bps(r.bytes!, r.ms!);
   };
@@ -99,14 +103,24 @@ const mbit = (v: number): string => (v / 1e6).toFixed(2);
 function fakeClient(i: number): { ip: string; mac: string } {
   // 10.88.1.0 - 10.88.1.255 and on: inside the lab's /16, never used by a namespace.
   const n = 256 + i;
-  return { ip: `10.88.${Math.floor(n / 256)}.${n % 256}`, mac: `02:00:00:00:${Math.floor(n / 256).toString(16).padStart(2, '0')}:${(n % 256).toString(16).padStart(2, '0')}` };
+  return {
+    ip: `10.88.${Math.floor(n / 256)}.${n % 256}`,
+    mac: `02:00:00:00:${Math.floor(n / 256)
+      .toString(16)
+      .padStart(2, '0')}:${(n % 256).toString(16).padStart(2, '0')}`,
+  };
 }
 
 export async function runGatewayBench(): Promise<Report> {
   await requireNetns();
   const started = new Date();
   const lab = await createLab({ clients: 2 });
-  const driver = new NftablesFirewallDriver({ lanInterface: lab.gateway.lan, wanInterface: lab.gateway.wan, portalPort: PORTAL_PORT, runner: createCommandRunner({ netns: lab.gateway.ns }) });
+  const driver = new NftablesFirewallDriver({
+    lanInterface: lab.gateway.lan,
+    wanInterface: lab.gateway.wan,
+    portalPort: PORTAL_PORT,
+    runner: createCommandRunner({ netns: lab.gateway.ns }),
+  });
   const server = await lab.serve(lab.upstream.ns, PROGRAMS.trafficServer, [PORT]);
   try {
     const real = lab.clients.map((c) => ({ ip: c.ip, mac: c.mac }));
@@ -115,7 +129,8 @@ export async function runGatewayBench(): Promise<Report> {
     const transfers: Transfer[] = [];
     const clean = async (round: number): Promise<void> => {
       await lab.routeBack(true);
-      for (const kind of KINDS) transfers.push({ mode: 'no gateway (clean)', kind, round, bps: await transfer(lab, kind) });
+      for (const kind of KINDS)
+        transfers.push({ mode: 'no gateway (clean)', kind, round, bps: await transfer(lab, kind) });
       await lab.routeBack(false);
     };
     await clean(1);
@@ -124,7 +139,8 @@ export async function runGatewayBench(): Promise<Report> {
     await driver.setup();
     const t0 = performance.now();
     for (const c of real) await driver.allow(c, limits);
-    for (let i = 0; i < CONFIG.clients - real.length; i++) await driver.allow(fakeClient(i), { uploadBps: 10_000_000, downloadBps: 20_000_000 });
+    for (let i = 0; i < CONFIG.clients - real.length; i++)
+      await driver.allow(fakeClient(i), { uploadBps: 10_000_000, downloadBps: 20_000_000 });
     const allow200Ms = performance.now() - t0;
 
     const reads: number[] = [];
@@ -132,7 +148,8 @@ export async function runGatewayBench(): Promise<Report> {
       const t = performance.now();
       const list = await driver.listAllowed();
       reads.push(performance.now() - t);
-      if (list.length !== CONFIG.clients) throw new Error(`listAllowed() returned ${list.length} clients, not ${CONFIG.clients}`);
+      if (list.length !== CONFIG.clients)
+        throw new Error(`listAllowed() returned ${list.length} clients, not ${CONFIG.clients}`);
     }
     reads.sort((x, y) => x - y);
 
@@ -149,7 +166,8 @@ export async function runGatewayBench(): Promise<Report> {
           await lab.routeBack(false);
           await nftIn(lab, `add table inet ${NFT_TABLE}\n`);
         }
-        for (const c of real) await driver.updateLimits(c, mode === 'gateway, HTB class' ? limits : { uploadBps: 0, downloadBps: 0 });
+        for (const c of real)
+          await driver.updateLimits(c, mode === 'gateway, HTB class' ? limits : { uploadBps: 0, downloadBps: 0 });
       }
       current = mode;
     };
@@ -161,7 +179,12 @@ export async function runGatewayBench(): Promise<Report> {
           transfers.push({ mode, kind, round, bps: await transfer(lab, kind) });
         }
       }
-      log(`round ${round}: ${transfers.filter((t) => t.round === round && t.mode !== 'no gateway (clean)').map((t) => `${t.mode} ${t.kind} ${gbit(t.bps)}`).join(', ')}`);
+      log(
+        `round ${round}: ${transfers
+          .filter((t) => t.round === round && t.mode !== 'no gateway (clean)')
+          .map((t) => `${t.mode} ${t.kind} ${gbit(t.bps)}`)
+          .join(', ')}`,
+      );
     }
     await enter('gateway, no class');
 
@@ -171,9 +194,15 @@ export async function runGatewayBench(): Promise<Report> {
     const limiting: Report['limiting'] = [];
     const limited = async (mechanism: 'htb' | 'nft limit', limitBps: number): Promise<void> => {
       for (const seconds of CONFIG.shapingSeconds) {
-        const r = await lab.client<TransferAnswer>(lab.clients[0]!.ns, ['put', lab.upstream.ip, PORT, Math.round((limitBps / 8) * seconds)], 120_000);
+        const r = await lab.client<TransferAnswer>(
+          lab.clients[0]!.ns,
+          ['put', lab.upstream.ip, PORT, Math.round((limitBps / 8) * seconds)],
+          120_000,
+        );
         limiting.push({ mechanism, limitBps, seconds, measuredBps: bps(r.server!.bytes, r.server!.ms) });
-        log(`${mechanism} at ${mbit(limitBps)} Mbit/s, ${seconds} s: ${mbit(limiting[limiting.length - 1]!.measuredBps)}`);
+        log(
+          `${mechanism} at ${mbit(limitBps)} Mbit/s, ${seconds} s: ${mbit(limiting[limiting.length - 1]!.measuredBps)}`,
+        );
       }
     };
     for (const limitBps of CONFIG.shapingRatesBps) {
@@ -202,18 +231,29 @@ export async function runGatewayBench(): Promise<Report> {
 
     let nftVersion = '';
     try {
-      nftVersion = execFileSync('nft', ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+      nftVersion = execFileSync('nft', ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim();
     } catch {
       nftVersion = 'unknown';
     }
     return {
       date: started.toISOString(),
       source: sourceVersion(repoRoot()),
-      host: { kernel: os.release(), cpus: os.cpus().length, loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100), nft: nftVersion },
+      host: {
+        kernel: os.release(),
+        cpus: os.cpus().length,
+        loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100),
+        nft: nftVersion,
+      },
       config: CONFIG,
       transfers,
       allow200Ms,
-      listAllowedMs: { p50: reads[Math.floor(reads.length / 2)]!, max: reads[reads.length - 1]!, clients: CONFIG.clients },
+      listAllowedMs: {
+        p50: reads[Math.floor(reads.length / 2)]!,
+        max: reads[reads.length - 1]!,
+        clients: CONFIG.clients,
+      },
       limiting,
     };
   } finally {
@@ -234,11 +274,14 @@ const median = (xs: number[]): number => {
 
 export function renderGatewayMarkdown(r: Report): string {
   const modes: Mode[] = ['no gateway (clean)', 'gateway table dormant', 'gateway, no class', 'gateway, HTB class'];
-  const of = (mode: Mode, kind: Kind): number[] => r.transfers.filter((t) => t.mode === mode && t.kind === kind).map((t) => t.bps);
+  const of = (mode: Mode, kind: Kind): number[] =>
+    r.transfers.filter((t) => t.mode === mode && t.kind === kind).map((t) => t.bps);
   const row = (mode: Mode): string => {
     const cell = (kind: Kind): string => {
       const v = of(mode, kind);
-      const ratio = mode.startsWith('gateway,') ? ` (${(Math.max(...v) / Math.max(...of('gateway table dormant', kind))).toFixed(2)}x)` : '';
+      const ratio = mode.startsWith('gateway,')
+        ? ` (${(Math.max(...v) / Math.max(...of('gateway table dormant', kind))).toFixed(2)}x)`
+        : '';
       return `${gbit(Math.max(...v))} / ${gbit(median(v))}${ratio}`;
     };
     return `| ${mode} | ${of(mode, 'upload').length} | ${KINDS.map(cell).join(' | ')} |`;
@@ -293,12 +336,20 @@ machine's load; compare rows of the same run.
 if (require.main === module) {
   runGatewayBench()
     .then(async (report) => {
-      const files = await writeResultFiles(path.join(repoRoot(), 'bench', 'results'), 'gateway-forwarding', report.date.slice(0, 10), report, renderGatewayMarkdown(report));
+      const files = await writeResultFiles(
+        path.join(repoRoot(), 'bench', 'results'),
+        'gateway-forwarding',
+        report.date.slice(0, 10),
+        report,
+        renderGatewayMarkdown(report),
+      );
       process.stdout.write(renderGatewayMarkdown(report) + '\n');
       log(`wrote ${path.relative(process.cwd(), files.md)} and ${path.relative(process.cwd(), files.json)}`);
     })
     .catch((err: unknown) => {
-      process.stderr.write(`gateway bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `gateway bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exit(1);
     });
 }

@@ -68,7 +68,13 @@ export interface Target {
 const SCHEDULE = [5000, 5000, 5000];
 
 function client(t: Target, port: number): RadiusClient {
-  return new RadiusClient({ host: t.host, port, secret: t.secret, retransmit: SCHEDULE, recvBufferSize: 4 * 1024 * 1024 });
+  return new RadiusClient({
+    host: t.host,
+    port,
+    secret: t.secret,
+    retransmit: SCHEDULE,
+    recvBufferSize: 4 * 1024 * 1024,
+  });
 }
 
 /** The attributes a MikroTik hotspot sends with a login (apart from User-Name/User-Password). */
@@ -132,7 +138,8 @@ async function run(
 }
 
 function failure(err: unknown): { outcome: Outcome; rttMs: number; attempts: number; note: string } {
-  if (err instanceof RadiusTimeoutError) return { outcome: 'timeout', rttMs: err.elapsedMs, attempts: err.attempts, note: 'timeout' };
+  if (err instanceof RadiusTimeoutError)
+    return { outcome: 'timeout', rttMs: err.elapsedMs, attempts: err.attempts, note: 'timeout' };
   return { outcome: 'error', rttMs: 0, attempts: 1, note: String((err as Error)?.message ?? err) };
 }
 
@@ -142,7 +149,13 @@ function replyMessage(attrs: readonly RadiusAttribute[]): string {
 }
 
 /** PAP over the 1,000 users, round robin; every reply must be an Access-Accept. */
-export async function authPhase(t: Target, name: string, n: number, concurrency: number, offset = 0): Promise<PhaseResult> {
+export async function authPhase(
+  t: Target,
+  name: string,
+  n: number,
+  concurrency: number,
+  offset = 0,
+): Promise<PhaseResult> {
   const c = client(t, t.authPort);
   try {
     return await run(name, n, concurrency, async (i) => {
@@ -151,7 +164,12 @@ export async function authPhase(t: Target, name: string, n: number, concurrency:
         const r = await c.accessRequestPap(username(k), password(k), authExtras(k));
         if (r.packet.code === PacketCode.AccessAccept) return { outcome: 'ok', rttMs: r.rttMs, attempts: r.attempts };
         if (r.packet.code === PacketCode.AccessReject) {
-          return { outcome: 'reject', rttMs: r.rttMs, attempts: r.attempts, note: `reject ${username(k)}: ${replyMessage(r.packet.attributes)}` };
+          return {
+            outcome: 'reject',
+            rttMs: r.rttMs,
+            attempts: r.attempts,
+            note: `reject ${username(k)}: ${replyMessage(r.packet.attributes)}`,
+          };
         }
         return { outcome: 'error', rttMs: r.rttMs, attempts: r.attempts, note: `reply code ${r.packet.code}` };
       } catch (err) {
@@ -180,7 +198,7 @@ export function acctAttributes(kind: AcctKind, tag: string, i: number): RadiusAt
     { name: 'Acct-Authentic', value: 'RADIUS' },
     { name: 'Calling-Station-Id', value: mac(i) },
     { name: 'Called-Station-Id', value: 'hotspot1' },
-    { name: 'Framed-IP-Address', value: `10.5.${(i >> 8) & 255}.${(i & 255) || 1}` },
+    { name: 'Framed-IP-Address', value: `10.5.${(i >> 8) & 255}.${i & 255 || 1}` },
     { name: 'Acct-Delay-Time', value: 0 },
   ];
   if (kind !== 'Start') {
@@ -199,13 +217,20 @@ export function acctAttributes(kind: AcctKind, tag: string, i: number): RadiusAt
   return attrs;
 }
 
-export async function acctPhase(t: Target, kind: AcctKind, tag: string, n: number, concurrency: number): Promise<PhaseResult> {
+export async function acctPhase(
+  t: Target,
+  kind: AcctKind,
+  tag: string,
+  n: number,
+  concurrency: number,
+): Promise<PhaseResult> {
   const c = client(t, t.acctPort);
   try {
     return await run(`acct ${kind}`, n, concurrency, async (i) => {
       try {
         const r = await c.accounting(acctAttributes(kind, tag, i));
-        if (r.packet.code === PacketCode.AccountingResponse) return { outcome: 'ok', rttMs: r.rttMs, attempts: r.attempts };
+        if (r.packet.code === PacketCode.AccountingResponse)
+          return { outcome: 'ok', rttMs: r.rttMs, attempts: r.attempts };
         return { outcome: 'error', rttMs: r.rttMs, attempts: r.attempts, note: `reply code ${r.packet.code}` };
       } catch (err) {
         return failure(err);
@@ -224,14 +249,21 @@ export async function acctPhase(t: Target, kind: AcctKind, tag: string, n: numbe
 export async function waitUntilAnswering(t: Target, timeoutMs = 20000): Promise<string[]> {
   // The same packet is retransmitted (not a new one with another id): the server treats the
   // copies as duplicates of one request instead of "conflicting packets".
-  const c = new RadiusClient({ host: t.host, port: t.authPort, secret: t.secret, retransmit: [250, 250, 250, 250, 250, 250, 250, 250] });
+  const c = new RadiusClient({
+    host: t.host,
+    port: t.authPort,
+    secret: t.secret,
+    retransmit: [250, 250, 250, 250, 250, 250, 250, 250],
+  });
   const until = Date.now() + timeoutMs;
   try {
     for (;;) {
       try {
         const r = await c.accessRequestPap(username(0), password(0), authExtras(0));
         if (r.packet.code !== PacketCode.AccessAccept) {
-          throw new Error(`warm-up login of ${username(0)} got code ${r.packet.code}: ${replyMessage(r.packet.attributes)}`);
+          throw new Error(
+            `warm-up login of ${username(0)} got code ${r.packet.code}: ${replyMessage(r.packet.attributes)}`,
+          );
         }
         return r.packet.attributes.map((a) => ('name' in a ? a.name : `type-${a.type}`));
       } catch (err) {

@@ -56,8 +56,18 @@ function body(checkoutRequestId: string, receipt: string) {
   return JSON.stringify({
     Body: {
       stkCallback: {
-        MerchantRequestID: 'bench-1', CheckoutRequestID: checkoutRequestId, ResultCode: 0, ResultDesc: 'The service request is processed successfully.',
-        CallbackMetadata: { Item: [{ Name: 'Amount', Value: 10 }, { Name: 'MpesaReceiptNumber', Value: receipt }, { Name: 'TransactionDate', Value: 20261202102115 }, { Name: 'PhoneNumber', Value: 254708374149 }] },
+        MerchantRequestID: 'bench-1',
+        CheckoutRequestID: checkoutRequestId,
+        ResultCode: 0,
+        ResultDesc: 'The service request is processed successfully.',
+        CallbackMetadata: {
+          Item: [
+            { Name: 'Amount', Value: 10 },
+            { Name: 'MpesaReceiptNumber', Value: receipt },
+            { Name: 'TransactionDate', Value: 20261202102115 },
+            { Name: 'PhoneNumber', Value: 254708374149 },
+          ],
+        },
       },
     },
   });
@@ -71,7 +81,10 @@ async function main(): Promise<void> {
   await c.query(`CREATE DATABASE ${name}`);
   await c.end();
   const url = withDatabase(admin, name);
-  const roles = { app: { name: 'lango_bench_app', password: 'lango-bench-app' }, radius: { name: 'lango_bench_radius', password: 'lango-bench-radius' } };
+  const roles = {
+    app: { name: 'lango_bench_app', password: 'lango-bench-app' },
+    radius: { name: 'lango_bench_radius', password: 'lango-bench-radius' },
+  };
   const as = (role: { name: string; password: string }) => {
     const u = new URL(url);
     u.username = role.name;
@@ -81,31 +94,100 @@ async function main(): Promise<void> {
   const adminDb = createDb(url, { max: 2 });
   await migrateDatabase(adminDb, roles);
   const db = createDb(as(roles.app), { max: 10 });
-  const config = { ...loadConfig({ LANGO_ENV: 'test', LANGO_JWT_SECRET: 'bench-secret-that-is-long-enough-for-hs256' }), enforcementTargets: { networks: ['127.0.0.0/8'], allowLoopback: true } };
+  const config = {
+    ...loadConfig({ LANGO_ENV: 'test', LANGO_JWT_SECRET: 'bench-secret-that-is-long-enough-for-hs256' }),
+    enforcementTargets: { networks: ['127.0.0.0/8'], allowLoopback: true },
+  };
   const services = createServices(db, config);
   const { app } = createApp({ db, services, config: appConfig(config), logger: createLogger('silent') });
   const server = http.createServer(app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const fr = await startFreeRadius({ databaseUrl: as(roles.radius), listenAddress: '127.0.0.1', authPort: 0, acctPort: 0, clientNetworks: ['127.0.0.0/8'], clientLifetime: 60, stateDir: path.join(os.tmpdir(), 'lango-bench-payments') });
-  const radius = new RadiusClient({ host: '127.0.0.1', port: fr.authPort, secret: 'bench-nas-secret', timeoutMs: 2000, retries: 1 });
+  const fr = await startFreeRadius({
+    databaseUrl: as(roles.radius),
+    listenAddress: '127.0.0.1',
+    authPort: 0,
+    acctPort: 0,
+    clientNetworks: ['127.0.0.0/8'],
+    clientLifetime: 60,
+    stateDir: path.join(os.tmpdir(), 'lango-bench-payments'),
+  });
+  const radius = new RadiusClient({
+    host: '127.0.0.1',
+    port: fr.authPort,
+    secret: 'bench-nas-secret',
+    timeoutMs: 2000,
+    retries: 1,
+  });
   try {
-    const tenant = await services.tenants.create(SYSTEM, { name: 'Bench', slug: `bench-${randomBytes(3).toString('hex')}`, timeZone: 'Africa/Nairobi', currency: 'KES', admin: { email: `b-${randomBytes(3).toString('hex')}@bench.test`, password: 'bench-password-1' } });
+    const tenant = await services.tenants.create(SYSTEM, {
+      name: 'Bench',
+      slug: `bench-${randomBytes(3).toString('hex')}`,
+      timeZone: 'Africa/Nairobi',
+      currency: 'KES',
+      admin: { email: `b-${randomBytes(3).toString('hex')}@bench.test`, password: 'bench-password-1' },
+    });
     const tid = tenant.tenant.id;
-    const plan = await services.plans.create(SYSTEM, tid, { name: 'Hour', price: 1000, durationSeconds: 3600, rateLimit: '5M/5M' });
-    await services.nas.create(SYSTEM, tid, { name: 'bench', address: '127.0.0.1', secret: 'bench-nas-secret', kind: 'other' });
-    const account = await services.mpesaAccounts.create(SYSTEM, tid, { name: 'pb', kind: 'paybill', shortcode: '174379', environment: 'sandbox', consumerKey: 'k', consumerSecret: 's', passkey: 'p' });
+    const plan = await services.plans.create(SYSTEM, tid, {
+      name: 'Hour',
+      price: 1000,
+      durationSeconds: 3600,
+      rateLimit: '5M/5M',
+    });
+    await services.nas.create(SYSTEM, tid, {
+      name: 'bench',
+      address: '127.0.0.1',
+      secret: 'bench-nas-secret',
+      kind: 'other',
+    });
+    const account = await services.mpesaAccounts.create(SYSTEM, tid, {
+      name: 'pb',
+      kind: 'paybill',
+      shortcode: '174379',
+      environment: 'sandbox',
+      consumerKey: 'k',
+      consumerSecret: 's',
+      passkey: 'p',
+    });
     const total = CONFIG.payments + CONFIG.accepts;
     log(`seeding ${total} buyers with pending STK payments`);
     const buyers: Array<{ username: string; checkout: string; receipt: string }> = [];
     for (let i = 0; i < total; i += 500) {
-      const batch = Array.from({ length: Math.min(500, total - i) }, (_, k) => ({ username: `buyer${i + k}`, checkout: `ws_CO_bench_${i + k}_${randomBytes(4).toString('hex')}`, receipt: `B${String(i + k).padStart(9, '0')}` }));
-      const subs = await adminDb('subscribers').insert(batch.map((b) => ({ tenant_id: tid, username: b.username, plan_id: plan.id, phone: '0708374149' }))).returning(['id', 'username']);
-      await adminDb('radcheck').insert(batch.map((b) => ({ tenant_id: tid, username: b.username, attribute: 'Cleartext-Password', op: ':=', value: 'pw' })));
-      await adminDb('radusergroup').insert(batch.map((b) => ({ tenant_id: tid, username: b.username, groupname: plan.groupname, priority: 1 })));
-      await adminDb('payments').insert(batch.map((b, k) => ({
-        tenant_id: tid, account_id: account.id, channel: 'stk', checkout_request_id: b.checkout, merchant_request_id: 'bench-1', phone: '254708374149', amount: 1000, plan_id: plan.id, subscriber_id: subs[k].id, expires_at: new Date(Date.now() + 3600_000), next_query_at: new Date(Date.now() + 3600_000),
-      })));
+      const batch = Array.from({ length: Math.min(500, total - i) }, (_, k) => ({
+        username: `buyer${i + k}`,
+        checkout: `ws_CO_bench_${i + k}_${randomBytes(4).toString('hex')}`,
+        receipt: `B${String(i + k).padStart(9, '0')}`,
+      }));
+      const subs = await adminDb('subscribers')
+        .insert(batch.map((b) => ({ tenant_id: tid, username: b.username, plan_id: plan.id, phone: '0708374149' })))
+        .returning(['id', 'username']);
+      await adminDb('radcheck').insert(
+        batch.map((b) => ({
+          tenant_id: tid,
+          username: b.username,
+          attribute: 'Cleartext-Password',
+          op: ':=',
+          value: 'pw',
+        })),
+      );
+      await adminDb('radusergroup').insert(
+        batch.map((b) => ({ tenant_id: tid, username: b.username, groupname: plan.groupname, priority: 1 })),
+      );
+      await adminDb('payments').insert(
+        batch.map((b, k) => ({
+          tenant_id: tid,
+          account_id: account.id,
+          channel: 'stk',
+          checkout_request_id: b.checkout,
+          merchant_request_id: 'bench-1',
+          phone: '254708374149',
+          amount: 1000,
+          plan_id: plan.id,
+          subscriber_id: subs[k].id,
+          expires_at: new Date(Date.now() + 3600_000),
+          next_query_at: new Date(Date.now() + 3600_000),
+        })),
+      );
       buyers.push(...batch);
     }
     const path_ = `${base}${account.callbackPaths.stk}`;
@@ -121,25 +203,53 @@ async function main(): Promise<void> {
     const unique = buyers.slice(0, CONFIG.payments).map((b) => body(b.checkout, b.receipt));
     const dups = Math.round((CONFIG.payments * CONFIG.duplicateShare) / (1 - CONFIG.duplicateShare));
     const sends = [...unique];
-    for (let i = 0; i < dups; i++) sends.splice(Math.floor(Math.random() * (sends.length + 1)), 0, unique[Math.floor(Math.random() * unique.length)]!);
+    for (let i = 0; i < dups; i++)
+      sends.splice(
+        Math.floor(Math.random() * (sends.length + 1)),
+        0,
+        unique[Math.floor(Math.random() * unique.length)]!,
+      );
     log(`phase 1: ${sends.length} callbacks (${dups} duplicates), ${CONFIG.concurrency} at a time`);
     const latencies: number[] = [];
     let next = 0;
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: CONFIG.concurrency }, async () => {
-      while (next < sends.length) latencies.push(await post(sends[next++]!));
-    }));
+    await Promise.all(
+      Array.from({ length: CONFIG.concurrency }, async () => {
+        while (next < sends.length) latencies.push(await post(sends[next++]!));
+      }),
+    );
     const seconds = (performance.now() - t0) / 1000;
-    const credits = Number((await adminDb('ledger_entries').where({ tenant_id: tid, kind: 'credit' }).count<{ n: string }[]>({ n: '*' }))[0]!.n);
-    const subsCreated = Number((await adminDb('subscriptions').where({ tenant_id: tid }).count<{ n: string }[]>({ n: '*' }))[0]!.n);
-    const outcomes = await adminDb('mpesa_callbacks').where({ tenant_id: tid }).groupBy('outcome').select('outcome').count<{ outcome: string; count: string }[]>({ count: '*' });
+    const credits = Number(
+      (await adminDb('ledger_entries').where({ tenant_id: tid, kind: 'credit' }).count<{ n: string }[]>({ n: '*' }))[0]!
+        .n,
+    );
+    const subsCreated = Number(
+      (await adminDb('subscriptions').where({ tenant_id: tid }).count<{ n: string }[]>({ n: '*' }))[0]!.n,
+    );
+    const outcomes = await adminDb('mpesa_callbacks')
+      .where({ tenant_id: tid })
+      .groupBy('outcome')
+      .select('outcome')
+      .count<{ outcome: string; count: string }[]>({ count: '*' });
     const throughput = {
-      callbacks: sends.length, duplicates: dups, seconds: round(seconds), perSecond: round(sends.length / seconds),
-      latencyMs: { p50: round(pct(latencies, 50)), p95: round(pct(latencies, 95)), p99: round(pct(latencies, 99)), max: round(Math.max(...latencies)) },
-      credits, subscriptions: subsCreated, exactlyOnce: credits === CONFIG.payments && subsCreated === CONFIG.payments,
+      callbacks: sends.length,
+      duplicates: dups,
+      seconds: round(seconds),
+      perSecond: round(sends.length / seconds),
+      latencyMs: {
+        p50: round(pct(latencies, 50)),
+        p95: round(pct(latencies, 95)),
+        p99: round(pct(latencies, 99)),
+        max: round(Math.max(...latencies)),
+      },
+      credits,
+      subscriptions: subsCreated,
+      exactlyOnce: credits === CONFIG.payments && subsCreated === CONFIG.payments,
       outcomes: Object.fromEntries(outcomes.map((o) => [o.outcome, Number(o.count)])),
     };
-    log(`phase 1: ${throughput.perSecond}/s, p99 ${throughput.latencyMs.p99} ms, exactly once: ${throughput.exactlyOnce}`);
+    log(
+      `phase 1: ${throughput.perSecond}/s, p99 ${throughput.latencyMs.p99} ms, exactly once: ${throughput.exactlyOnce}`,
+    );
 
     // 2. Callback -> Access-Accept
     log(`phase 2: ${CONFIG.accepts} buyers, callback then Access-Request until Access-Accept`);
@@ -156,11 +266,28 @@ async function main(): Promise<void> {
       }
       toAccept.push(performance.now() - s);
     }
-    const accept = { buyers: CONFIG.accepts, ms: { p50: round(pct(toAccept, 50)), p95: round(pct(toAccept, 95)), p99: round(pct(toAccept, 99)), max: round(Math.max(...toAccept)) }, rejectsBeforeAccept, goalP99Ms: 1000 };
+    const accept = {
+      buyers: CONFIG.accepts,
+      ms: {
+        p50: round(pct(toAccept, 50)),
+        p95: round(pct(toAccept, 95)),
+        p99: round(pct(toAccept, 99)),
+        max: round(Math.max(...toAccept)),
+      },
+      rejectsBeforeAccept,
+      goalP99Ms: 1000,
+    };
     log(`phase 2: p50 ${accept.ms.p50} ms, p99 ${accept.ms.p99} ms`);
 
     const date = new Date().toISOString().slice(0, 10);
-    const report = { date, source: sourceVersion(path.resolve(__dirname, '../..')), host: { cpus: os.cpus().length, loadavg: os.loadavg().map(round) }, config: CONFIG, throughput, accept };
+    const report = {
+      date,
+      source: sourceVersion(path.resolve(__dirname, '../..')),
+      host: { cpus: os.cpus().length, loadavg: os.loadavg().map(round) },
+      config: CONFIG,
+      throughput,
+      accept,
+    };
     const md = `# Payments bench ${date}
 
 Source ${report.source}; ${report.host.cpus} CPUs, load ${report.host.loadavg.join(' ')} at the end (shared machine).
@@ -171,7 +298,9 @@ Source ${report.source}; ${report.host.cpus} CPUs, load ${report.host.loadavg.jo
 |---|---|---|---|---|---|---|---|---|---|---|
 | ${throughput.callbacks} | ${throughput.duplicates} | ${CONFIG.concurrency} | ${throughput.seconds} | ${throughput.perSecond} | ${throughput.latencyMs.p50} | ${throughput.latencyMs.p95} | ${throughput.latencyMs.p99} | ${throughput.latencyMs.max} | ${throughput.credits} | ${throughput.exactlyOnce} |
 
-Outcomes recorded: ${Object.entries(throughput.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}.
+Outcomes recorded: ${Object.entries(throughput.outcomes)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.
 
 ## Callback -> Access-Accept (one buyer at a time)
 

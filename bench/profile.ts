@@ -24,7 +24,16 @@ import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius';
 import { cpuMs } from './cpu';
-import { adminUrl, createDatabases, langoRadiusUrl, dropDatabases, NAS_SECRET, postgresInfo, seedLango, seedStock } from './db';
+import {
+  adminUrl,
+  createDatabases,
+  langoRadiusUrl,
+  dropDatabases,
+  NAS_SECRET,
+  postgresInfo,
+  seedLango,
+  seedStock,
+} from './db';
 import { acctPhase, authPhase, waitUntilAnswering, type AcctKind, type Target } from './load';
 import { sourceVersion } from './git';
 import { startStockFreeRadius } from './stock-raddb';
@@ -74,12 +83,22 @@ function captureQueries(lines: readonly string[], packet: Packet): Captured[] {
 async function overlay(stateDir: string): Promise<string | undefined> {
   if (!EXPERIMENT.overlayPatch) return EXPERIMENT.sourceDir;
   const dir = path.join(stateDir, 'lango-overlay');
-  await cp(EXPERIMENT.sourceDir ?? resolveFreeRadiusSourceDir(__dirname), dir, { recursive: true, verbatimSymlinks: true });
-  execFileSync('patch', ['-p1', '--forward', '--batch', '-d', dir, '-i', EXPERIMENT.overlayPatch], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await cp(EXPERIMENT.sourceDir ?? resolveFreeRadiusSourceDir(__dirname), dir, {
+    recursive: true,
+    verbatimSymlinks: true,
+  });
+  execFileSync('patch', ['-p1', '--forward', '--batch', '-d', dir, '-i', EXPERIMENT.overlayPatch], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return dir;
 }
 
-async function capture(server: ServerName, url: string, stateDir: string, sourceDir: string | undefined): Promise<Captured[]> {
+async function capture(
+  server: ServerName,
+  url: string,
+  stateDir: string,
+  sourceDir: string | undefined,
+): Promise<Captured[]> {
   const fr =
     server === 'stock'
       ? await startStockFreeRadius({ databaseUrl: url, secret: NAS_SECRET, stateDir, recvBuff: 4194304, debug: true })
@@ -107,7 +126,12 @@ async function capture(server: ServerName, url: string, stateDir: string, source
         const m = /^\((\d+)\) /.exec(l);
         if (m) last = Math.max(last, Number(m[1]));
       }
-      out.push(...captureQueries(lines.filter((l) => l.startsWith(`(${last}) `)), packet));
+      out.push(
+        ...captureQueries(
+          lines.filter((l) => l.startsWith(`(${last}) `)),
+          packet,
+        ),
+      );
     };
     const a = await authPhase(t, 'profile', 1, 1, 3);
     if (a.ok !== 1) throw new Error(`${server}: the profiling login was not accepted`);
@@ -176,13 +200,17 @@ async function replay(url: string, queries: Captured[]): Promise<Profiled[]> {
 function render(date: string, pg: string, res: Record<ServerName, Profiled[]>, experiment: boolean): string {
   const L: string[] = [];
   L.push(`# Per-query database cost: stock vs Lango (${date.slice(0, 10)})`, '');
-  if (experiment) L.push(`**EXPERIMENT: "lango" is not the repository's configuration: ${JSON.stringify(EXPERIMENT)}**`, '');
+  if (experiment)
+    L.push(`**EXPERIMENT: "lango" is not the repository's configuration: ${JSON.stringify(EXPERIMENT)}**`, '');
   L.push(
     `Each query FreeRADIUS sent for one login and one Start/Interim-Update/Stop, replayed ${REPEAT} times on one ` +
       `connection as rlm_sql sends it (simple protocol, autocommit). CPU = that backend's CPU time per query ` +
       `(parse, plan, execute, commit); wall = round trip from Node. Planning/execution: one EXPLAIN ANALYZE. ` +
       `Lango commit ${sourceVersion(path.dirname(resolveFreeRadiusSourceDir(__dirname)))}. ` +
-      `${os.availableParallelism()} CPUs, ${pg}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`,
+      `${os.availableParallelism()} CPUs, ${pg}, load average ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}.`,
     '',
   );
   const totals: Record<string, Record<ServerName, { cpu: number; wall: number; n: number }>> = {};
@@ -196,7 +224,7 @@ function render(date: string, pg: string, res: Record<ServerName, Profiled[]>, e
         `| ${q.packet} | ${q.section} | \`${short}${q.sql.length > 90 ? '…' : ''}\` | ${q.cpuUs.toFixed(0)} | ${q.wallUs.toFixed(0)} | ` +
           `${q.planningMs?.toFixed(3) ?? '–'} | ${q.executionMs?.toFixed(3) ?? '–'} |`,
       );
-      const t = ((totals[q.packet] ??= { stock: { cpu: 0, wall: 0, n: 0 }, lango: { cpu: 0, wall: 0, n: 0 } })[server]);
+      const t = (totals[q.packet] ??= { stock: { cpu: 0, wall: 0, n: 0 }, lango: { cpu: 0, wall: 0, n: 0 } })[server];
       t.cpu += q.cpuUs;
       t.wall += q.wallUs;
       t.n++;
@@ -204,7 +232,9 @@ function render(date: string, pg: string, res: Record<ServerName, Profiled[]>, e
     L.push('');
   }
   L.push('## Per packet', '');
-  L.push('| packet | stock queries | stock CPU µs | lango queries | lango CPU µs | lango/stock CPU | stock wall µs | lango wall µs |');
+  L.push(
+    '| packet | stock queries | stock CPU µs | lango queries | lango CPU µs | lango/stock CPU | stock wall µs | lango wall µs |',
+  );
   L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const [packet, t] of Object.entries(totals)) {
     L.push(
@@ -251,7 +281,10 @@ async function main(): Promise<void> {
     let base = path.join(dir, stem);
     for (let n = 2; existsSync(`${base}.md`); n++) base = path.join(dir, `${stem}-${n}`);
     await writeFile(`${base}.md`, md);
-    await writeFile(`${base}.json`, `${JSON.stringify({ date: started.toISOString(), repeat: REPEAT, experiment: experiment ? EXPERIMENT : undefined, results: res }, null, 2)}\n`);
+    await writeFile(
+      `${base}.json`,
+      `${JSON.stringify({ date: started.toISOString(), repeat: REPEAT, experiment: experiment ? EXPERIMENT : undefined, results: res }, null, 2)}\n`,
+    );
     process.stdout.write(`${md}\n`);
     log(`wrote ${path.relative(process.cwd(), base)}.md`);
   } finally {

@@ -47,8 +47,29 @@ export async function writeAuthFile(file: string, n: number, offset = 0): Promis
   await writeFile(file, `${blocks.join('\n\n')}\n`);
 }
 
-export async function runRadclient(file: string, n: number, host: string, port: number, secret: string, parallel = 200): Promise<RadclientResult> {
-  const args = ['-f', file, '-p', String(parallel), '-s', '-q', '-t', '5', '-r', '3', `${host}:${port}`, 'auth', secret];
+export async function runRadclient(
+  file: string,
+  n: number,
+  host: string,
+  port: number,
+  secret: string,
+  parallel = 200,
+): Promise<RadclientResult> {
+  const args = [
+    '-f',
+    file,
+    '-p',
+    String(parallel),
+    '-s',
+    '-q',
+    '-t',
+    '5',
+    '-r',
+    '3',
+    `${host}:${port}`,
+    'auth',
+    secret,
+  ];
   const t0 = performance.now();
   const child = spawn('radclient', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -78,7 +78,13 @@ export function summarizeRuns(runs: readonly ServerRun[]): Metric[] {
     ['auth one at a time: p99', 'ms', 'lower', (r) => r.serial.latencyMs.p99, { ratio: 1.0, text: '<= 1.0x' }],
     ['auth one at a time: max', 'ms', 'lower', (r) => r.serial.latencyMs.max],
     ['acct Start, 200 in flight', 'req/s', 'higher', (r) => r.acctStart.perSecond, { ratio: 1.0, text: '>= 1.0x' }],
-    ['acct Interim-Update, 200 in flight', 'req/s', 'higher', (r) => r.acctInterim.perSecond, { ratio: 1.0, text: '>= 1.0x' }],
+    [
+      'acct Interim-Update, 200 in flight',
+      'req/s',
+      'higher',
+      (r) => r.acctInterim.perSecond,
+      { ratio: 1.0, text: '>= 1.0x' },
+    ],
     ['acct Stop, 200 in flight', 'req/s', 'higher', (r) => r.acctStop.perSecond, { ratio: 1.0, text: '>= 1.0x' }],
     [
       'acct all three (30k / total time)',
@@ -126,7 +132,11 @@ function cpuPer(ms: number | undefined, n: number): number | undefined {
 function cpuAcct(r: ServerRun, key: keyof CpuDelta): number | undefined {
   let total = 0;
   let n = 0;
-  for (const [k, p] of [['acct Start', r.acctStart], ['acct Interim-Update', r.acctInterim], ['acct Stop', r.acctStop]] as const) {
+  for (const [k, p] of [
+    ['acct Start', r.acctStart],
+    ['acct Interim-Update', r.acctInterim],
+    ['acct Stop', r.acctStop],
+  ] as const) {
     const v = r.cpu[k]?.[key];
     if (v === undefined) return undefined;
     total += v;
@@ -170,7 +180,9 @@ export function renderMarkdown(rep: BenchReport): string {
       `Started ${rep.date}. Lango: commit ${m.source}.`,
     '',
   );
-  const others = rep.runs.flatMap((r) => Object.values(r.cpu).map((c) => c.otherPct)).filter((v): v is number => v !== undefined);
+  const others = rep.runs
+    .flatMap((r) => Object.values(r.cpu).map((c) => c.otherPct))
+    .filter((v): v is number => v !== undefined);
   const busiest = Math.max(0, ...others);
   if (busiest > 15 || m.loadAverageBefore[0]! > 1.5 * m.nproc) {
     L.push(
@@ -200,17 +212,22 @@ export function renderMarkdown(rep: BenchReport): string {
     const goal = x.goal ? `${x.goal.text} ${x.met ? 'met' : '**not met**'}` : '';
     const perRound = x.roundRatios.length > 1 ? ` (${x.roundRatios.map((v) => v.toFixed(2)).join(', ')})` : '';
     const ratio = Number.isFinite(x.ratio) ? `${x.ratio.toFixed(2)}x${perRound}` : '–';
-    L.push(`| ${x.label} | ${x.unit} | ${cells.join(' | ')} | ${fmt(x.mean.stock, x.unit)} | ${fmt(x.mean.lango, x.unit)} | ${ratio} | ${goal} |`);
+    L.push(
+      `| ${x.label} | ${x.unit} | ${cells.join(' | ')} | ${fmt(x.mean.stock, x.unit)} | ${fmt(x.mean.lango, x.unit)} | ${ratio} | ${goal} |`,
+    );
   }
   L.push('');
 
   L.push('## Errors', '');
   L.push('Every Access-Request must get an Access-Accept and every Accounting-Request an Accounting-Response.', '');
-  L.push('| server | round | requests | rejects | timeouts | other errors | retransmitted | radclient accepted / rejected / lost | other CPU load: auth / acct (max) |');
+  L.push(
+    '| server | round | requests | rejects | timeouts | other errors | retransmitted | radclient accepted / rejected / lost | other CPU load: auth / acct (max) |',
+  );
   L.push('|---|---:|---:|---:|---:|---:|---:|---|---|');
   for (const r of rep.runs) {
     const ps = phases(r);
-    const sum = (k: 'requests' | 'rejects' | 'timeouts' | 'errors' | 'retransmitted'): number => ps.reduce((a, p) => a + p[k], 0);
+    const sum = (k: 'requests' | 'rejects' | 'timeouts' | 'errors' | 'retransmitted'): number =>
+      ps.reduce((a, p) => a + p[k], 0);
     L.push(
       `| ${r.server} | ${r.round} | ${sum('requests').toLocaleString('en-US')} | ${sum('rejects')} | ${sum('timeouts')} | ${sum('errors')} | ${sum('retransmitted')} | ` +
         `${r.radclient.accepted} / ${r.radclient.rejected} / ${r.radclient.lost} | ${pct(r.cpu.auth?.otherPct)} / ${pct(maxOther(r, ['acct Start', 'acct Interim-Update', 'acct Stop']))} |`,
@@ -219,13 +236,18 @@ export function renderMarkdown(rep: BenchReport): string {
   for (const r of rep.runs) {
     for (const p of phases(r)) {
       if (p.rejects + p.timeouts + p.errors === 0) continue;
-      const first = p.samples.length ? `; first: ${p.samples.map((x) => x.replace(/: $/, ' (no Reply-Message)')).join('; ')}` : '';
-      L.push(`- ${r.server} r${r.round} ${p.name}: ${p.rejects} rejects, ${p.timeouts} timeouts, ${p.errors} other errors of ${p.requests}${first}`);
+      const first = p.samples.length
+        ? `; first: ${p.samples.map((x) => x.replace(/: $/, ' (no Reply-Message)')).join('; ')}`
+        : '';
+      L.push(
+        `- ${r.server} r${r.round} ${p.name}: ${p.rejects} rejects, ${p.timeouts} timeouts, ${p.errors} other errors of ${p.requests}${first}`,
+      );
     }
     for (const n of r.radclient.notes.slice(0, 2)) L.push(`- ${r.server} r${r.round} radclient: ${n}`);
   }
   for (const r of rep.runs) {
-    for (const e of r.logErrors.slice(0, 3)) L.push(`- ${r.server} r${r.round} log (last 1,000 lines): ${e.count} x \`${e.line}\``);
+    for (const e of r.logErrors.slice(0, 3))
+      L.push(`- ${r.server} r${r.round} log (last 1,000 lines): ${e.count} x \`${e.line}\``);
   }
   L.push('');
 
@@ -236,7 +258,10 @@ export function renderMarkdown(rep: BenchReport): string {
       `p50 ${f.latencyUs.p50.toFixed(1)} µs, p99 ${f.latencyUs.p99.toFixed(1)} µs, ${Math.round(f.perSecond).toLocaleString('en-US')} RTT/s.`,
   );
   const startup = (s: ServerName): string =>
-    rep.runs.filter((r) => r.server === s).map((r) => r.startupMs.toFixed(0)).join(', ');
+    rep.runs
+      .filter((r) => r.server === s)
+      .map((r) => r.startupMs.toFixed(0))
+      .join(', ');
   L.push(`- Start-up until "Ready to process requests" (ms): stock ${startup('stock')}; lango ${startup('lango')}.`);
   for (const s of ['stock', 'lango'] as const) {
     const r = rep.runs.find((x) => x.server === s);

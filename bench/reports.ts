@@ -38,7 +38,12 @@ async function main(): Promise<void> {
     const seeded = await seedAccounting(db, parseArgs(['--rows', String(ROWS), '--tenants', '3']));
     await db.raw('VACUUM ANALYZE');
     const t = (await db.raw(`SELECT id FROM tenants WHERE slug = 'seed-1'`)).rows[0].id as string;
-    const user = (await db.raw(`INSERT INTO users (tenant_id, email, password_hash, role) VALUES (?, 'bench@seed.test', 'x', 'tenant_admin') RETURNING id`, [t])).rows[0].id;
+    const user = (
+      await db.raw(
+        `INSERT INTO users (tenant_id, email, password_hash, role) VALUES (?, 'bench@seed.test', 'x', 'tenant_admin') RETURNING id`,
+        [t],
+      )
+    ).rows[0].id;
     const config = { ...loadConfig({ LANGO_ENV: 'test', LANGO_JWT_SECRET: SECRET }) };
     const services = createServices(db, config);
     const { app } = createApp({ db, services, config: appConfig(config), logger: createLogger('silent') });
@@ -57,7 +62,9 @@ async function main(): Promise<void> {
       let rows = 0;
       for (let i = 0; i < REQUESTS; i++) {
         const t0 = process.hrtime.bigint();
-        const res = await fetch(`http://127.0.0.1:${port}/api/v1/reports/${name}?${q}`, { headers: { Authorization: `Bearer ${token}` } });
+        const res = await fetch(`http://127.0.0.1:${port}/api/v1/reports/${name}?${q}`, {
+          headers: { Authorization: `Bearer ${token}` },
+        });
         const body = (await res.json()) as { rows: unknown[] };
         if (res.status !== 200) throw new Error(`${name}: ${res.status} ${JSON.stringify(body)}`);
         times.push(Number(process.hrtime.bigint() - t0) / 1e6);
@@ -86,9 +93,25 @@ async function main(): Promise<void> {
     await c.query('ALTER TABLE radacct DISABLE TRIGGER radacct_usage_rollup');
     const withoutTrigger = await interims('off');
     await c.query('ALTER TABLE radacct ENABLE TRIGGER radacct_usage_rollup');
-    const counts = (await c.query(`SELECT (SELECT count(*) FROM radacct)::int AS radacct, (SELECT count(*) FROM usage_daily)::int AS usage_daily`)).rows[0];
+    const counts = (
+      await c.query(
+        `SELECT (SELECT count(*) FROM radacct)::int AS radacct, (SELECT count(*) FROM usage_daily)::int AS usage_daily`,
+      )
+    ).rows[0];
     await c.end();
-    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), seeded, counts, reports: results, acctInterimsPerSecond: { withTrigger, withoutTrigger } }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          seeded,
+          counts,
+          reports: results,
+          acctInterimsPerSecond: { withTrigger, withoutTrigger },
+        },
+        null,
+        2,
+      ) + '\n',
+    );
   } finally {
     await db.destroy();
     if (process.env.LANGO_BENCH_KEEP) process.stderr.write(`kept ${url}\n`);

@@ -12,8 +12,26 @@ import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { resolveFreeRadiusSourceDir, startFreeRadius } from '../src/freeradius';
 import { CpuMeter, type CpuDelta } from './cpu';
-import { adminUrl, createDatabases, langoRadiusUrl, dropDatabases, NAS_SECRET, postgresInfo, rowCounts, seedLango, seedStock } from './db';
-import { acctPhase, authPhase, udpFloor, waitUntilAnswering, type AcctKind, type PhaseResult, type Target } from './load';
+import {
+  adminUrl,
+  createDatabases,
+  langoRadiusUrl,
+  dropDatabases,
+  NAS_SECRET,
+  postgresInfo,
+  rowCounts,
+  seedLango,
+  seedStock,
+} from './db';
+import {
+  acctPhase,
+  authPhase,
+  udpFloor,
+  waitUntilAnswering,
+  type AcctKind,
+  type PhaseResult,
+  type Target,
+} from './load';
 import { runRadclient, writeAuthFile, type RadclientResult } from './radclient';
 import { renderMarkdown, summarizeRuns, type BenchReport, type ServerName, type ServerRun } from './report';
 import { sourceVersion } from './git';
@@ -50,7 +68,11 @@ export const CONFIG = {
 export const EXPERIMENT = {
   sourceDir: process.env.BENCH_LANGO_SOURCE_DIR ? path.resolve(process.env.BENCH_LANGO_SOURCE_DIR) : undefined,
   overlayPatch: process.env.BENCH_LANGO_OVERLAY_PATCH ? path.resolve(process.env.BENCH_LANGO_OVERLAY_PATCH) : undefined,
-  sql: process.env.BENCH_LANGO_SQL ? process.env.BENCH_LANGO_SQL.split(',').map((f) => path.resolve(f)).join(',') : undefined,
+  sql: process.env.BENCH_LANGO_SQL
+    ? process.env.BENCH_LANGO_SQL.split(',')
+        .map((f) => path.resolve(f))
+        .join(',')
+    : undefined,
   /** Stock's thread pool max_servers instead of the lab's (Debian's) 32. */
   stockMaxServers: process.env.BENCH_STOCK_MAX_SERVERS ? Number(process.env.BENCH_STOCK_MAX_SERVERS) : undefined,
 };
@@ -59,8 +81,13 @@ export const EXPERIMENT = {
 async function langoOverlay(stateDir: string): Promise<string | undefined> {
   if (!EXPERIMENT.overlayPatch) return EXPERIMENT.sourceDir;
   const dir = path.join(stateDir, 'lango-overlay');
-  await cp(EXPERIMENT.sourceDir ?? resolveFreeRadiusSourceDir(__dirname), dir, { recursive: true, verbatimSymlinks: true });
-  execFileSync('patch', ['-p1', '--forward', '--batch', '-d', dir, '-i', EXPERIMENT.overlayPatch], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await cp(EXPERIMENT.sourceDir ?? resolveFreeRadiusSourceDir(__dirname), dir, {
+    recursive: true,
+    verbatimSymlinks: true,
+  });
+  execFileSync('patch', ['-p1', '--forward', '--batch', '-d', dir, '-i', EXPERIMENT.overlayPatch], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return dir;
 }
 
@@ -70,9 +97,16 @@ const log = (msg: string): void => {
 
 function version(cmd: string, args: string[]): string {
   try {
-    return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString().split('\n')[0]?.trim() ?? '';
+    return (
+      execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+        .toString()
+        .split('\n')[0]
+        ?.trim() ?? ''
+    );
   } catch (err) {
-    throw new Error(`${cmd} is not installed (apt-get install -y freeradius freeradius-postgresql freeradius-utils)`, { cause: err });
+    throw new Error(`${cmd} is not installed (apt-get install -y freeradius freeradius-postgresql freeradius-utils)`, {
+      cause: err,
+    });
   }
 }
 
@@ -91,10 +125,18 @@ function logErrors(lines: readonly string[]): Array<{ line: string; count: numbe
     const m = /\b(Error|ERROR):\s*(.*)$/.exec(l);
     if (m) counts.set(m[2] as string, (counts.get(m[2] as string) ?? 0) + 1);
   }
-  return [...counts].map(([line, count]) => ({ line, count })).sort((a, b) => b.count - a.count).slice(0, 10);
+  return [...counts]
+    .map(([line, count]) => ({ line, count }))
+    .sort((a, b) => b.count - a.count)
+    .slice(0, 10);
 }
 
-async function start(server: ServerName, urls: { lango: string; stock: string }, stateDir: string, overlay: string | undefined): Promise<Running> {
+async function start(
+  server: ServerName,
+  urls: { lango: string; stock: string },
+  stateDir: string,
+  overlay: string | undefined,
+): Promise<Running> {
   if (server === 'stock') {
     return startStockFreeRadius({
       databaseUrl: urls.stock,
@@ -141,21 +183,38 @@ async function measure(
   try {
     const t: Target = { host: '127.0.0.1', authPort: fr.authPort, acctPort: fr.acctPort, secret: NAS_SECRET };
     const replyAttributes = await waitUntilAnswering(t);
-    log(`${server} round ${round}: pid ${fr.pid}, auth ${fr.authPort}, acct ${fr.acctPort}, ready in ${startupMs.toFixed(0)} ms; warming up`);
+    log(
+      `${server} round ${round}: pid ${fr.pid}, auth ${fr.authPort}, acct ${fr.acctPort}, ready in ${startupMs.toFixed(0)} ms; warming up`,
+    );
     const warmup = await authPhase(t, 'warm-up', CONFIG.warmupRequests, CONFIG.concurrency, 500);
 
     const auth = await phase('auth', () => authPhase(t, 'auth PAP', CONFIG.authRequests, CONFIG.concurrency));
-    log(`${server} round ${round}: auth ${auth.perSecond.toFixed(0)}/s (${auth.rejects} rejects, ${auth.timeouts} timeouts)`);
+    log(
+      `${server} round ${round}: auth ${auth.perSecond.toFixed(0)}/s (${auth.rejects} rejects, ${auth.timeouts} timeouts)`,
+    );
     const serial = await phase('serial', () => authPhase(t, 'auth PAP serial', CONFIG.serialRequests, 1, 7));
-    log(`${server} round ${round}: serial p50 ${serial.latencyMs.p50.toFixed(3)} ms, p99 ${serial.latencyMs.p99.toFixed(3)} ms`);
-    const radclient: RadclientResult = await runRadclient(authFile, CONFIG.authRequests, t.host, t.authPort, t.secret, CONFIG.concurrency);
-    log(`${server} round ${round}: radclient ${(radclient.wallMs / 1000).toFixed(2)} s (${radclient.accepted} accepted, ${radclient.rejected} rejected, ${radclient.lost} lost)`);
+    log(
+      `${server} round ${round}: serial p50 ${serial.latencyMs.p50.toFixed(3)} ms, p99 ${serial.latencyMs.p99.toFixed(3)} ms`,
+    );
+    const radclient: RadclientResult = await runRadclient(
+      authFile,
+      CONFIG.authRequests,
+      t.host,
+      t.authPort,
+      t.secret,
+      CONFIG.concurrency,
+    );
+    log(
+      `${server} round ${round}: radclient ${(radclient.wallMs / 1000).toFixed(2)} s (${radclient.accepted} accepted, ${radclient.rejected} rejected, ${radclient.lost} lost)`,
+    );
 
     const acct: Partial<Record<AcctKind, PhaseResult>> = {};
     const tag = `${server === 'stock' ? 's' : 'l'}${round}-`;
     for (const kind of ['Start', 'Interim-Update', 'Stop'] as const) {
       acct[kind] = await phase(`acct ${kind}`, () => acctPhase(t, kind, tag, CONFIG.acctRequests, CONFIG.concurrency));
-      log(`${server} round ${round}: acct ${kind} ${acct[kind]?.perSecond.toFixed(0)}/s (${acct[kind]?.timeouts} timeouts)`);
+      log(
+        `${server} round ${round}: acct ${kind} ${acct[kind]?.perSecond.toFixed(0)}/s (${acct[kind]?.timeouts} timeouts)`,
+      );
     }
     return {
       server,
@@ -196,14 +255,17 @@ async function resultPaths(dir: string, date: string, experiment: boolean): Prom
 
 async function main(): Promise<void> {
   const started = new Date();
-  if (Object.values(EXPERIMENT).some(Boolean)) log(`EXPERIMENT: "lango" is not the repository's configuration: ${JSON.stringify(EXPERIMENT)}`);
+  if (Object.values(EXPERIMENT).some(Boolean))
+    log(`EXPERIMENT: "lango" is not the repository's configuration: ${JSON.stringify(EXPERIMENT)}`);
   const admin = adminUrl();
   const freeradiusVersion = version('freeradius', ['-v']).replace(/^radiusd: /, '');
   version('radclient', ['-v']);
   const pg = await postgresInfo(admin);
   log(`Postgres: ${pg.version}; ${pg.activeConnections}/${pg.maxConnections} connections in use`);
   if (pg.maxConnections - pg.activeConnections < 40) {
-    log(`WARNING: only ${pg.maxConnections - pg.activeConnections} Postgres connections free; a FreeRADIUS pool may grow to 32`);
+    log(
+      `WARNING: only ${pg.maxConnections - pg.activeConnections} Postgres connections free; a FreeRADIUS pool may grow to 32`,
+    );
   }
 
   const stateDir = path.join(os.tmpdir(), `lango-bench-${process.pid}`);
@@ -286,7 +348,12 @@ async function main(): Promise<void> {
         loadAverageAfter: os.loadavg(),
       },
       experiment: Object.values(EXPERIMENT).some(Boolean)
-        ? { sourceDir: EXPERIMENT.sourceDir, overlayPatch: EXPERIMENT.overlayPatch, sql: EXPERIMENT.sql, stockMaxServers: EXPERIMENT.stockMaxServers }
+        ? {
+            sourceDir: EXPERIMENT.sourceDir,
+            overlayPatch: EXPERIMENT.overlayPatch,
+            sql: EXPERIMENT.sql,
+            stockMaxServers: EXPERIMENT.stockMaxServers,
+          }
         : undefined,
       floor,
       runs,
@@ -294,7 +361,11 @@ async function main(): Promise<void> {
       rowCounts: counts,
     };
     const md = renderMarkdown(report);
-    const out = await resultPaths(path.join(repoRoot(), 'bench', 'results'), started.toISOString().slice(0, 10), report.experiment !== undefined);
+    const out = await resultPaths(
+      path.join(repoRoot(), 'bench', 'results'),
+      started.toISOString().slice(0, 10),
+      report.experiment !== undefined,
+    );
     await writeFile(out.json, `${JSON.stringify(report, null, 2)}\n`);
     await writeFile(out.md, md);
     process.stdout.write(`${md}\n`);
@@ -311,7 +382,8 @@ async function all(): Promise<void> {
   const { runEnforcementBench, renderEnforcementMarkdown } = await import('./enforcement');
   const e = await runEnforcementBench();
   process.stdout.write(`${renderEnforcementMarkdown(e.report)}\n`);
-  if (e.files) log(`wrote ${path.relative(process.cwd(), e.files.md)} and ${path.relative(process.cwd(), e.files.json)}`);
+  if (e.files)
+    log(`wrote ${path.relative(process.cwd(), e.files.md)} and ${path.relative(process.cwd(), e.files.json)}`);
 }
 
 all().catch((err: unknown) => {

@@ -119,7 +119,8 @@ export async function buildStockRaddb(dir: string, o: StockOptions, authPort: nu
   r = replaceLine(r, /^(\s*)group\s*=\s*freerad\s*$/m, '$1#group = freerad', 'group = freerad');
   r = replaceLine(r, /^(\s*)reject_delay\s*=.*$/m, '$1reject_delay = 0', 'reject_delay');
   r = replaceLine(r, /^(\s*)proxy_requests\s*=.*$/m, '$1proxy_requests = no', 'proxy_requests');
-  if (o.threadMaxServers) r = replaceLine(r, /^(\s*)max_servers\s*=.*$/m, `$1max_servers = ${o.threadMaxServers}`, 'max_servers');
+  if (o.threadMaxServers)
+    r = replaceLine(r, /^(\s*)max_servers\s*=.*$/m, `$1max_servers = ${o.threadMaxServers}`, 'max_servers');
   await writeFile(conf, r);
 
   await writeFile(
@@ -141,7 +142,12 @@ export async function buildStockRaddb(dir: string, o: StockOptions, authPort: nu
   s = replaceLine(s, /^(\s*)driver\s*=\s*"rlm_sql_null"\s*$/m, '$1driver = "rlm_sql_${dialect}"', 'driver');
   // A libpq string instead of server/port/login/password/radius_db: the same connection,
   // and it works for any DATABASE_URL (Lango's overlay connects the same way).
-  s = replaceLine(s, /^(\s*)radius_db\s*=\s*"radius"\s*$/m, `$1radius_db = ${quoted(postgresUrlToConninfo(o.databaseUrl))}`, 'radius_db');
+  s = replaceLine(
+    s,
+    /^(\s*)radius_db\s*=\s*"radius"\s*$/m,
+    `$1radius_db = ${quoted(postgresUrlToConninfo(o.databaseUrl))}`,
+    'radius_db',
+  );
   s = replaceLine(s, /^#(\s*)read_clients\s*=\s*yes\s*$/m, '$1read_clients = yes', 'read_clients');
   await writeFile(sqlPath, s);
 }

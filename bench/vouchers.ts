@@ -40,17 +40,33 @@ async function main(): Promise<void> {
   try {
     await migrateDatabase(db, {});
     const s = createServices(db, { ...loadConfig({}), publicUrl: 'http://127.0.0.1:3000' });
-    const { tenant } = await s.tenants.create(SYSTEM, { name: 'Voucher bench', slug: 'voucher-bench', admin: { email: 'admin@voucher-bench.example', password: randomBytes(12).toString('hex') } });
-    const plan = await s.plans.create(SYSTEM, tenant.id, { name: 'Day', durationSeconds: 86400, rateLimit: '2M/5M', price: 5000 });
+    const { tenant } = await s.tenants.create(SYSTEM, {
+      name: 'Voucher bench',
+      slug: 'voucher-bench',
+      admin: { email: 'admin@voucher-bench.example', password: randomBytes(12).toString('hex') },
+    });
+    const plan = await s.plans.create(SYSTEM, tenant.id, {
+      name: 'Day',
+      durationSeconds: 86400,
+      rateLimit: '2M/5M',
+      price: 5000,
+    });
     for (let i = 0; i < runs; i++) {
       const t0 = process.hrtime.bigint();
-      const out = await s.vouchers.createBatch(SYSTEM, tenant.id, { planId: plan.id, quantity: size, alphabet: 'alphanumeric', deviceLimit: 1 });
+      const out = await s.vouchers.createBatch(SYSTEM, tenant.id, {
+        planId: plan.id,
+        quantity: size,
+        alphabet: 'alphanumeric',
+        deviceLimit: 1,
+      });
       const t = Number(process.hrtime.bigint() - t0) / 1e6;
       if (out.codes.length !== size) throw new Error(`expected ${size} codes, got ${out.codes.length}`);
       ms.push(t);
       console.log(`run ${i + 1}: ${size} codes in ${t.toFixed(0)} ms`);
     }
-    const rows = await db.raw(`SELECT (SELECT count(*) FROM radcheck) AS c, (SELECT count(*) FROM radusergroup) AS g, (SELECT count(*) FROM vouchers) AS v`);
+    const rows = await db.raw(
+      `SELECT (SELECT count(*) FROM radcheck) AS c, (SELECT count(*) FROM radusergroup) AS g, (SELECT count(*) FROM vouchers) AS v`,
+    );
     const sorted = [...ms].sort((a, b) => a - b);
     const report = {
       date: new Date().toISOString(),
@@ -75,7 +91,13 @@ async function main(): Promise<void> {
       `Runs (ms): ${report.runs.join(', ')}. Rows at the end: ${JSON.stringify(report.rows)}.`,
       '',
     ].join('\n');
-    const files = await writeResultFiles(path.join(repoRoot(), 'bench', 'results'), 'vouchers', report.date.slice(0, 10), report, md);
+    const files = await writeResultFiles(
+      path.join(repoRoot(), 'bench', 'results'),
+      'vouchers',
+      report.date.slice(0, 10),
+      report,
+      md,
+    );
     console.log(md);
     console.log(`wrote ${files.md} and ${files.json}`);
   } finally {

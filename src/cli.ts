@@ -5,7 +5,16 @@
 import { loadConfig, ConfigError, Config } from './config';
 import { createLogger } from './logger';
 import { SYSTEM } from './modules/audit/actor';
-import { buildApi, buildGateway, buildRadius, buildWorker, migrate, MissingSettingError, withMigrationDb, withServices } from './main';
+import {
+  buildApi,
+  buildGateway,
+  buildRadius,
+  buildWorker,
+  migrate,
+  MissingSettingError,
+  withMigrationDb,
+  withServices,
+} from './main';
 import { GatewayConfigError, loadGatewayConfig } from './gateway/config';
 import { createReportRole, dropReportRole, listReportRoles } from './modules/reports/report-roles';
 import { AppError } from './lib/errors';
@@ -71,15 +80,22 @@ async function runRadius(config: Config, logger: Logger, debug: boolean): Promis
   const r = radius.handle!;
   // Listening before saying so: whoever reads the line may stop us at once.
   const stopped = waitForSignal().then(() => undefined);
-  process.stdout.write(`FreeRADIUS running (pid ${r.pid}): auth ${r.authPort}, accounting ${r.acctPort}, config ${r.dir}\n`);
+  process.stdout.write(
+    `FreeRADIUS running (pid ${r.pid}): auth ${r.authPort}, accounting ${r.acctPort}, config ${r.dir}\n`,
+  );
   const outcome = await Promise.race([stopped, r.exited]);
   if (!outcome) {
     await radius.stop();
     return 0;
   }
-  logger.error({ pid: r.pid, code: outcome.code, signal: outcome.signal, lastLines: r.output().slice(-20) }, 'FreeRADIUS exited unexpectedly');
+  logger.error(
+    { pid: r.pid, code: outcome.code, signal: outcome.signal, lastLines: r.output().slice(-20) },
+    'FreeRADIUS exited unexpectedly',
+  );
   await radius.stop();
-  process.stderr.write(`lango: FreeRADIUS (pid ${r.pid}) exited unexpectedly (${describeExit(outcome)}); exiting so that the service manager restarts it\n`);
+  process.stderr.write(
+    `lango: FreeRADIUS (pid ${r.pid}) exited unexpectedly (${describeExit(outcome)}); exiting so that the service manager restarts it\n`,
+  );
   return 1;
 }
 
@@ -91,7 +107,8 @@ async function untilSignal(part: { start(): Promise<void>; stop(): Promise<void>
   return 0;
 }
 
-const opt = (args: Parsed, name: string): string | undefined => (typeof args.options[name] === 'string' ? (args.options[name] as string) : undefined);
+const opt = (args: Parsed, name: string): string | undefined =>
+  typeof args.options[name] === 'string' ? (args.options[name] as string) : undefined;
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
@@ -120,7 +137,12 @@ export async function run(argv: string[]): Promise<number> {
     case 'radius':
       return runRadius(config, logger, args.options.debug === true);
     case 'gateway':
-      return untilSignal(buildGateway(await loadGatewayConfig(requireOpt(args, 'config')), { logger, production: config.mode === 'production' }));
+      return untilSignal(
+        buildGateway(await loadGatewayConfig(requireOpt(args, 'config')), {
+          logger,
+          production: config.mode === 'production',
+        }),
+      );
     case 'admin':
     case 'tenant': {
       if (sub !== 'create') throw new UsageError(`unknown command: ${cmd} ${sub ?? ''}`);
@@ -143,9 +165,14 @@ export async function run(argv: string[]): Promise<number> {
         if (sub === 'create') {
           const name = opt(args, 'name');
           const password = opt(args, 'password');
-          return createReportRole(db, { tenant: requireOpt(args, 'tenant'), ...(name ? { name } : {}), ...(password ? { password } : {}) });
+          return createReportRole(db, {
+            tenant: requireOpt(args, 'tenant'),
+            ...(name ? { name } : {}),
+            ...(password ? { password } : {}),
+          });
         }
-        if (sub === 'drop') return dropReportRole(db, requireOpt(args, 'name')).then(() => ({ dropped: requireOpt(args, 'name') }));
+        if (sub === 'drop')
+          return dropReportRole(db, requireOpt(args, 'name')).then(() => ({ dropped: requireOpt(args, 'name') }));
         if (sub === 'list') return listReportRoles(db);
         throw new UsageError(`unknown command: report-role ${sub ?? ''} (create, list, drop)`);
       });
@@ -173,9 +200,24 @@ export async function run(argv: string[]): Promise<number> {
         await sim.close();
         return 0;
       }
-      if (sub === 'nas') return simulateNas(args, { authPort: config.radius.authPort, acctPort: config.radius.acctPort }, logger, waitForSignal().then(() => undefined));
-      if (sub === 'daraja') return simulateDaraja(args, logger, waitForSignal().then(() => undefined));
-      if (sub === 'sms') return simulateSms(args, waitForSignal().then(() => undefined));
+      if (sub === 'nas')
+        return simulateNas(
+          args,
+          { authPort: config.radius.authPort, acctPort: config.radius.acctPort },
+          logger,
+          waitForSignal().then(() => undefined),
+        );
+      if (sub === 'daraja')
+        return simulateDaraja(
+          args,
+          logger,
+          waitForSignal().then(() => undefined),
+        );
+      if (sub === 'sms')
+        return simulateSms(
+          args,
+          waitForSignal().then(() => undefined),
+        );
       throw new UsageError(`unknown simulator: ${sub ?? ''} (available: routeros, nas, daraja, sms)`);
     }
     default:
@@ -189,12 +231,18 @@ export function main(argv: string[]): void {
       process.exitCode = code;
     })
     .catch((err: unknown) => {
-      if (err instanceof UsageError || err instanceof MissingSettingError) process.stderr.write(`lango: ${err.message}\n\n${USAGE}\n`);
+      if (err instanceof UsageError || err instanceof MissingSettingError)
+        process.stderr.write(`lango: ${err.message}\n\n${USAGE}\n`);
       // What an operator can act on is said without a stack trace.
-      else if (err instanceof ConfigError || err instanceof FreeRadiusError || err instanceof EmbeddedPostgresError || err instanceof GatewayConfigError || err instanceof AppError) {
+      else if (
+        err instanceof ConfigError ||
+        err instanceof FreeRadiusError ||
+        err instanceof EmbeddedPostgresError ||
+        err instanceof GatewayConfigError ||
+        err instanceof AppError
+      ) {
         process.stderr.write(`lango: ${err.message}\n`);
-      }
-      else process.stderr.write(`lango: ${(err as Error)?.stack ?? String(err)}\n`);
+      } else process.stderr.write(`lango: ${(err as Error)?.stack ?? String(err)}\n`);
       process.exitCode = err instanceof UsageError || err instanceof MissingSettingError ? 2 : 1;
     });
 }

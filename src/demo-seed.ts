@@ -68,40 +68,82 @@ export async function seedDemo(db: Knex, services: Services, stateDir: string): 
     });
     tenant = { id: created.tenant.id };
   } else if (resetOwner) {
-    const owner = await db('users').where({ tenant_id: tenant.id }).whereRaw('lower(email) = lower(?)', [cred.tenantAdminEmail]).first('id');
+    const owner = await db('users')
+      .where({ tenant_id: tenant.id })
+      .whereRaw('lower(email) = lower(?)', [cred.tenantAdminEmail])
+      .first('id');
     if (owner) await services.users.update(SYSTEM, tenant.id, owner.id, { password: cred.tenantAdminPassword });
   }
   const tid: string = tenant.id;
   let plan = await db('plans').where({ tenant_id: tid, name: 'Daily 1 GB' }).first();
   if (!plan) {
     plan = await services.plans.create(SYSTEM, tid, {
-      name: 'Daily 1 GB', price: 50, durationSeconds: 86400, dataQuotaBytes: 1024 ** 3, rateLimit: '2M/5M', simultaneousUse: 1, interimIntervalSeconds: 300,
+      name: 'Daily 1 GB',
+      price: 50,
+      durationSeconds: 86400,
+      dataQuotaBytes: 1024 ** 3,
+      rateLimit: '2M/5M',
+      simultaneousUse: 1,
+      interimIntervalSeconds: 300,
     });
   }
   if (!(await db('nas').where({ nasname: DEMO.nasAddress }).first())) {
-    await services.nas.create(SYSTEM, tid, { name: 'local', address: DEMO.nasAddress, secret: DEMO.nasSecret, kind: 'other' });
+    await services.nas.create(SYSTEM, tid, {
+      name: 'local',
+      address: DEMO.nasAddress,
+      secret: DEMO.nasSecret,
+      kind: 'other',
+    });
   }
   // M-Pesa: the sandbox paybill with the simulator's app keys (outside production, `lango up`
   // points sandbox accounts at the simulator), and a plan priced in whole shillings.
   if (!(await db('mpesa_accounts').where({ tenant_id: tid, shortcode: DEMO.paybill }).first())) {
     await services.mpesaAccounts.create(SYSTEM, tid, {
-      name: 'Demo paybill', kind: 'paybill', shortcode: DEMO.paybill, environment: 'sandbox', consumerKey: SIMULATOR_APP.consumerKey, consumerSecret: SIMULATOR_APP.consumerSecret, passkey: SANDBOX_PASSKEY,
+      name: 'Demo paybill',
+      kind: 'paybill',
+      shortcode: DEMO.paybill,
+      environment: 'sandbox',
+      consumerKey: SIMULATOR_APP.consumerKey,
+      consumerSecret: SIMULATOR_APP.consumerSecret,
+      passkey: SANDBOX_PASSKEY,
     });
   }
   if (!(await db('plans').where({ tenant_id: tid, name: 'Hour 500 MB' }).first())) {
-    await services.plans.create(SYSTEM, tid, { name: 'Hour 500 MB', price: 1000, durationSeconds: 3600, dataQuotaBytes: 500 * 1024 ** 2, rateLimit: '5M/5M', reminderLeadSeconds: 600 });
+    await services.plans.create(SYSTEM, tid, {
+      name: 'Hour 500 MB',
+      price: 1000,
+      durationSeconds: 3600,
+      dataQuotaBytes: 500 * 1024 ** 2,
+      rateLimit: '5M/5M',
+      reminderLeadSeconds: 600,
+    });
   }
   const sub = await db('subscribers').where({ tenant_id: tid, username: DEMO.username }).first();
   if (!sub) {
-    await services.subscribers.create(SYSTEM, tid, { username: DEMO.username, password: DEMO.password, planId: plan.id, fullName: 'Demo customer', phone: DEMO.phone });
+    await services.subscribers.create(SYSTEM, tid, {
+      username: DEMO.username,
+      password: DEMO.password,
+      planId: plan.id,
+      fullName: 'Demo customer',
+      phone: DEMO.phone,
+    });
   } else {
     // Keep the printed radtest line working on every `lango up`: top up a lapsed demo period.
-    const active = await db('subscriptions').where({ subscriber_id: sub.id, status: 'active' }).andWhere('ends_at', '>', new Date(Date.now() + 3600_000)).first();
+    const active = await db('subscriptions')
+      .where({ subscriber_id: sub.id, status: 'active' })
+      .andWhere('ends_at', '>', new Date(Date.now() + 3600_000))
+      .first();
     if (!active) await services.subscribers.renew(SYSTEM, tid, sub.id);
   }
   // Ten vouchers of the plan to try the voucher path with (GET /api/v1/vouchers, or print them).
   if (!(await db('voucher_batches').where({ tenant_id: tid }).first())) {
-    await services.vouchers.createBatch(SYSTEM, tid, { planId: plan.id, quantity: 10, alphabet: 'alphanumeric', deviceLimit: 1, note: 'Demo shop' });
+    await services.vouchers.createBatch(SYSTEM, tid, {
+      planId: plan.id,
+      quantity: 10,
+      alphabet: 'alphanumeric',
+      deviceLimit: 1,
+      note: 'Demo shop',
+    });
   }
   return cred;
 }

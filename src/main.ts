@@ -34,7 +34,8 @@ export class MissingSettingError extends Error {}
 
 /** DATABASE_URL, which every command but `lango up` needs. */
 export function databaseUrlOf(config: Config): string {
-  if (!config.databaseUrl) throw new MissingSettingError('DATABASE_URL is not set (only `lango up` starts an embedded Postgres)');
+  if (!config.databaseUrl)
+    throw new MissingSettingError('DATABASE_URL is not set (only `lango up` starts an embedded Postgres)');
   return config.databaseUrl;
 }
 
@@ -60,7 +61,11 @@ export function appConfig(config: Config) {
     jwtTtlSeconds: config.jwtTtlSeconds,
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     trustProxy: config.trustProxy,
-    radius: { publicAddress: config.radius.publicAddress, authPort: config.radius.authPort, acctPort: config.radius.acctPort },
+    radius: {
+      publicAddress: config.radius.publicAddress,
+      authPort: config.radius.authPort,
+      acctPort: config.radius.acctPort,
+    },
     mpesaCallbacks: { maxBytes: config.payments.callbackMaxBytes, networks: config.payments.callbackNetworks },
   };
 }
@@ -70,7 +75,13 @@ export function buildApi(config: Config, o: BuildOptions & { readiness?: readonl
   const db = createDb(o.databaseUrl ?? databaseUrlOf(config));
   const reportsDb = config.reportsDatabaseUrl ? createDb(config.reportsDatabaseUrl) : undefined;
   const services = createServices(db, config, o.clock ?? systemClock, reportsDb ? { reportsDb } : {});
-  const { app } = createApp({ db, services, config: appConfig(config), logger: o.logger, ...(o.readiness ? { readiness: o.readiness } : {}) });
+  const { app } = createApp({
+    db,
+    services,
+    config: appConfig(config),
+    logger: o.logger,
+    ...(o.readiness ? { readiness: o.readiness } : {}),
+  });
   const server = http.createServer(app);
   const steps = new ShutdownSteps((err) => log.error({ err }, 'shutdown step failed'));
   steps.push(() => db.destroy());
@@ -133,7 +144,15 @@ export function buildWorker(config: Config, o: BuildOptions & { pool?: number })
       const clock = o.clock ?? systemClock;
       const services = createServices(db, config, clock);
       const sms = new SmsSender({ db, clock, options: config.payments.sms, logger: o.logger.child({ module: 'sms' }) });
-      const w = startWorker({ db, databaseUrl, logger: o.logger, routerOsKick, options: workerOptions(config), clock, payments: { stk: services.stk, sms } });
+      const w = startWorker({
+        db,
+        databaseUrl,
+        logger: o.logger,
+        routerOsKick,
+        options: workerOptions(config),
+        clock,
+        payments: { stk: services.stk, sms },
+      });
       worker = w;
       steps.push(() => w.stop());
     },
@@ -161,8 +180,14 @@ export function radiusOptions(config: Config, databaseUrl: string): StartFreeRad
  */
 export function radiusDatabaseUrl(config: Config, logger: Logger): string {
   if (config.radiusDatabaseUrl) return config.radiusDatabaseUrl;
-  if (config.mode === 'production') throw new MissingSettingError('LANGO_RADIUS_DATABASE_URL is required in production (FreeRADIUS connects as its own role)');
-  logger.warn({ module: 'radius' }, 'LANGO_RADIUS_DATABASE_URL is not set: FreeRADIUS connects with DATABASE_URL (development only)');
+  if (config.mode === 'production')
+    throw new MissingSettingError(
+      'LANGO_RADIUS_DATABASE_URL is required in production (FreeRADIUS connects as its own role)',
+    );
+  logger.warn(
+    { module: 'radius' },
+    'LANGO_RADIUS_DATABASE_URL is not set: FreeRADIUS connects with DATABASE_URL (development only)',
+  );
   return databaseUrlOf(config);
 }
 
@@ -179,7 +204,11 @@ export function buildRadius(config: Config, o: { logger: Logger; debug: boolean 
       return handle;
     },
     async start() {
-      handle = await startFreeRadius({ ...radiusOptions(config, radiusDatabaseUrl(config, o.logger)), debug: o.debug, logger: o.logger });
+      handle = await startFreeRadius({
+        ...radiusOptions(config, radiusDatabaseUrl(config, o.logger)),
+        debug: o.debug,
+        logger: o.logger,
+      });
     },
     async stop() {
       await handle?.stop();
@@ -225,10 +254,15 @@ export async function migrate(config: Config, o: { downAll: boolean }): Promise<
  * The local gateway NAS from its own config file (it never reads the database: RADIUS is its
  * only source of truth, as for a MikroTik).
  */
-export function buildGateway(gw: GatewayConfig, o: { logger: Logger; clock?: Clock; production?: boolean } & Partial<Omit<GatewayDeps, 'clock' | 'logger'>>): Gateway {
+export function buildGateway(
+  gw: GatewayConfig,
+  o: { logger: Logger; clock?: Clock; production?: boolean } & Partial<Omit<GatewayDeps, 'clock' | 'logger'>>,
+): Gateway {
   const { logger, clock, production, ...rest } = o;
   if (production && gw.portal.trustClientHeaders) {
-    throw new GatewayConfigError('gateway config: portal.trustClientHeaders lets any client log in as another; it is refused in production');
+    throw new GatewayConfigError(
+      'gateway config: portal.trustClientHeaders lets any client log in as another; it is refused in production',
+    );
   }
   return new Gateway(gw, { ...rest, clock: clock ?? systemClock, logger: logger.child({ part: 'gateway' }) });
 }

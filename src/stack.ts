@@ -93,7 +93,11 @@ function superviseEmbeddedPostgres(config: Config, logger: Logger): Promise<Supe
 }
 
 /** FreeRADIUS, restarted when it dies, on the ports of its first start (NAS are set up with them). */
-function superviseFreeRadius(config: Config, databaseUrl: string, logger: Logger): Promise<Supervisor<FreeRadiusHandle>> {
+function superviseFreeRadius(
+  config: Config,
+  databaseUrl: string,
+  logger: Logger,
+): Promise<Supervisor<FreeRadiusHandle>> {
   const options = { ...radiusOptions(config, databaseUrl), logger };
   let ports: { authPort?: number; acctPort?: number } = {};
   return supervise({
@@ -135,7 +139,9 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     let postgres: Supervisor<EmbeddedPostgres> | undefined;
     if (!adminUrl) {
       const port = config.embeddedPostgresPort;
-      say(`No DATABASE_URL: starting an embedded PostgreSQL in ${path.join(config.stateDir, 'postgres')} on 127.0.0.1:${port}`);
+      say(
+        `No DATABASE_URL: starting an embedded PostgreSQL in ${path.join(config.stateDir, 'postgres')} on 127.0.0.1:${port}`,
+      );
       const pg = await superviseEmbeddedPostgres(config, logger);
       postgres = pg;
       steps.push(() => pg.stop());
@@ -158,7 +164,10 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
     let payments = config.payments;
     if (config.mode !== 'production') {
       if (!payments.darajaSandboxUrl) {
-        const sim = await startDarajaSimulator({ answerDelayMs: 3000, logger: logger.child({ module: 'daraja-simulator' }) });
+        const sim = await startDarajaSimulator({
+          answerDelayMs: 3000,
+          logger: logger.child({ module: 'daraja-simulator' }),
+        });
         steps.push(() => sim.close());
         simulators.daraja = sim.url;
         payments = { ...payments, darajaSandboxUrl: sim.url };
@@ -172,10 +181,19 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
       const apiHost = config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host;
       if (!payments.publicUrl) payments = { ...payments, publicUrl: `http://${apiHost}:${apiPort}` };
     }
-    const stackConfig: Config = Object.freeze({ ...config, jwtSecret, api: { ...config.api, port: apiPort }, payments });
+    const stackConfig: Config = Object.freeze({
+      ...config,
+      jwtSecret,
+      api: { ...config.api, port: apiPort },
+      payments,
+    });
     const db = createDb(databaseUrl, { max: 4 });
     steps.push(() => db.destroy());
-    const credentials = await seedDemo(db, createServices(db, { ...stackConfig, nasApproval: 'auto' }), config.stateDir);
+    const credentials = await seedDemo(
+      db,
+      createServices(db, { ...stackConfig, nasApproval: 'auto' }),
+      config.stateDir,
+    );
 
     let radius: Supervisor<FreeRadiusHandle>;
     try {
@@ -214,7 +232,12 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
             nasIdentifier: 'lango-up-gateway',
             radius: { servers: [{ host, authPort, acctPort }], secret: DEMO.nasSecret, bindAddress: DEMO.nasAddress },
             coa: { host: DEMO.nasAddress, port: Number(demoNas?.coa_port ?? 3799) },
-            portal: { url: `http://127.0.0.1:${gatewayPort}/`, host: '127.0.0.1', port: gatewayPort, trustClientHeaders: true },
+            portal: {
+              url: `http://127.0.0.1:${gatewayPort}/`,
+              host: '127.0.0.1',
+              port: gatewayPort,
+              trustClientHeaders: true,
+            },
             driver: 'memory',
           }),
           { logger, production: config.mode === 'production', stopDrainMs: 3000 },
@@ -237,15 +260,24 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
       `  Database       ${describeDatabaseUrl(stackDb.appUrl, `in ${shortPath(stackDb.passwordFile)}`)} (API and worker; FreeRADIUS connects as lango_radius)`,
       `  FreeRADIUS     auth ${host}:${authPort}, accounting ${host}:${acctPort} (NAS are read from the nas table)`,
       '  Worker         enforcing expiry, quota, suspension and plan changes on live sessions (CoA/Disconnect)',
-      ...(simulators.daraja ? [`  M-Pesa         Daraja simulator ${simulators.daraja} (demo paybill ${DEMO.paybill}; scenarios: ${simulators.daraja}/simulator/scenarios)`] : []),
-      ...(simulators.sms ? [`  SMS            Africa's Talking simulator ${simulators.sms} (sent messages: ${simulators.sms}/simulator/messages)`] : []),
+      ...(simulators.daraja
+        ? [
+            `  M-Pesa         Daraja simulator ${simulators.daraja} (demo paybill ${DEMO.paybill}; scenarios: ${simulators.daraja}/simulator/scenarios)`,
+          ]
+        : []),
+      ...(simulators.sms
+        ? [
+            `  SMS            Africa's Talking simulator ${simulators.sms} (sent messages: ${simulators.sms}/simulator/messages)`,
+          ]
+        : []),
       `  Readiness      ${api.url}/ready (database and FreeRADIUS; ${postgres ? 'both are restarted when they die' : 'FreeRADIUS is restarted when it dies'})`,
       '',
       'Try it (expects Access-Accept with Mikrotik-Rate-Limit, Session-Timeout and the data limit):',
       `  radtest ${DEMO.username} ${DEMO.password} ${host}:${authPort} 0 ${DEMO.nasSecret}`,
       ...gatewayLines,
       '',
-    ]) say(line);
+    ])
+      say(line);
     return {
       apiUrl: api.url,
       databaseUrl,

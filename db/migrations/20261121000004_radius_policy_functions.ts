@@ -11,7 +11,14 @@ import { sqlObject } from '../../src/db/sql-objects';
  * o=27brien and unicode into =C3=A9, so names would not match what the API stored.
  */
 export async function up(knex: Knex): Promise<void> {
-  for (const f of ['lango_text', 'lango_mac', 'lango_nas_find', 'lango_client_secret', 'lango_authorize_check', 'lango_authorize_reply']) {
+  for (const f of [
+    'lango_text',
+    'lango_mac',
+    'lango_nas_find',
+    'lango_client_secret',
+    'lango_authorize_check',
+    'lango_authorize_reply',
+  ]) {
     await knex.raw(sqlObject(`functions/${f}`, 1));
   }
 }

@@ -121,4 +121,3 @@ export async function down(knex: Knex): Promise<void> {
       DROP COLUMN expiry_action;
   `);
 }
-

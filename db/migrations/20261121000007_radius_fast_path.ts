@@ -43,7 +43,8 @@ export async function up(knex: Knex): Promise<void> {
   // authorize_check_query: lango_authorize_check() plus Simultaneous-Use, decided here.
   await knex.raw(sqlObject('functions/lango_authorize', 1));
   await knex.raw(sqlObject('functions/lango_authorize_reply', 2));
-  for (const f of ['lango_postauth', 'lango_postauth_do', 'lango_acct', 'lango_acct_do']) await knex.raw(sqlObject(`functions/${f}`, 1));
+  for (const f of ['lango_postauth', 'lango_postauth_do', 'lango_acct', 'lango_acct_do'])
+    await knex.raw(sqlObject(`functions/${f}`, 1));
 }
 
 export async function down(knex: Knex): Promise<void> {

@@ -80,8 +80,14 @@ export async function down(knex: Knex): Promise<void> {
     DROP FUNCTION lango_client_require_ma(text);
   `);
   for (const [name, version] of [
-    ['lango_acct_do', 1], ['lango_acct', 1], ['lango_postauth', 1], ['lango_authorize_reply', 2], ['lango_authorize', 1],
-    ['lango_authorize_check', 2], ['lango_client_secret', 1], ['lango_nas_find', 1],
+    ['lango_acct_do', 1],
+    ['lango_acct', 1],
+    ['lango_postauth', 1],
+    ['lango_authorize_reply', 2],
+    ['lango_authorize', 1],
+    ['lango_authorize_check', 2],
+    ['lango_client_secret', 1],
+    ['lango_nas_find', 1],
   ] as const) {
     await knex.raw(sqlObject(`functions/${name}`, version));
   }

@@ -26,7 +26,15 @@ const FUNCTIONS = [
 ] as const;
 
 export const REPORT_VIEWS = [
-  'usage_daily', 'usage_nas_daily', 'usage_monthly', 'top_users', 'active_sessions', 'auth_outcomes', 'auth_failures', 'nas_health', 'enforcement_outcomes',
+  'usage_daily',
+  'usage_nas_daily',
+  'usage_monthly',
+  'top_users',
+  'active_sessions',
+  'auth_outcomes',
+  'auth_failures',
+  'nas_health',
+  'enforcement_outcomes',
 ] as const;
 
 export async function up(knex: Knex): Promise<void> {

@@ -14,7 +14,8 @@ function intOpt(args: Parsed, name: string, def: number | undefined, min: number
   const raw = args.options[name];
   if (raw === undefined && def !== undefined) return def;
   const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name}: an integer from ${min} to ${max}`);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name}: an integer from ${min} to ${max}`);
   return n;
 }
 
@@ -27,7 +28,11 @@ function bar(done: number, total: number, startedMs: number): string {
   return `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${((done / total) * 100).toFixed(1).padStart(5)}% ${done}/${total} rows, ${rate} rows/s, eta ${eta}s `;
 }
 
-export async function seedAccounting(db: Knex, args: Parsed, out: NodeJS.WritableStream = process.stderr): Promise<{ rows: number; tenants: string[]; seconds: number }> {
+export async function seedAccounting(
+  db: Knex,
+  args: Parsed,
+  out: NodeJS.WritableStream = process.stderr,
+): Promise<{ rows: number; tenants: string[]; seconds: number }> {
   const rows = intOpt(args, 'rows', undefined, 1, 1_000_000_000);
   const tenants = intOpt(args, 'tenants', 3, 1, 1000);
   const days = intOpt(args, 'days', 90, 1, 3650);
@@ -41,11 +46,13 @@ export async function seedAccounting(db: Knex, args: Parsed, out: NodeJS.Writabl
         [`Seed ${i}`, slug, ['Africa/Nairobi', 'Africa/Lagos', 'America/Los_Angeles'][(i - 1) % 3]!],
       )
     ).rows[0].id as string;
-    let nas = (await db.raw(`SELECT id FROM nas WHERE tenant_id = ? AND identifier = ?`, [t, slug])).rows[0]?.id as string | undefined;
+    let nas = (await db.raw(`SELECT id FROM nas WHERE tenant_id = ? AND identifier = ?`, [t, slug])).rows[0]?.id as
+      string | undefined;
     nas ??= (
-      await db.raw(`INSERT INTO nas (tenant_id, nasname, identifier, shortname, secret, approved_at) VALUES (?, ?, ?, ?, ?, now()) RETURNING id`, [
-        t, `10.${i % 256}.0.1`, slug, `${slug}-nas`, `seed-secret-${i}`,
-      ])
+      await db.raw(
+        `INSERT INTO nas (tenant_id, nasname, identifier, shortname, secret, approved_at) VALUES (?, ?, ?, ?, ?, now()) RETURNING id`,
+        [t, `10.${i % 256}.0.1`, slug, `${slug}-nas`, `seed-secret-${i}`],
+      )
     ).rows[0].id as string;
     await db.raw(
       `INSERT INTO subscribers (tenant_id, username) SELECT ?, 'user' || g FROM generate_series(1, ?) g ON CONFLICT (tenant_id, username) DO NOTHING`,

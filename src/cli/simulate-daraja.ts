@@ -29,12 +29,24 @@ const digits = (p: Parsed, name: string): string | undefined => {
 
 export async function simulateDaraja(p: Parsed, logger: Logger, until: Promise<void>): Promise<number> {
   const passkey = opt(p, 'passkey') ?? SANDBOX_PASSKEY;
-  const shortcodes: SimulatorShortcode[] = [{ type: 'paybill', shortcode: digits(p, 'shortcode') ?? SANDBOX_SHORTCODE, passkey, validation: p.options.validation === true }];
+  const shortcodes: SimulatorShortcode[] = [
+    {
+      type: 'paybill',
+      shortcode: digits(p, 'shortcode') ?? SANDBOX_SHORTCODE,
+      passkey,
+      validation: p.options.validation === true,
+    },
+  ];
   const till = digits(p, 'till');
   const store = digits(p, 'store');
-  if ((till === undefined) !== (store === undefined)) throw new UsageError('--till and --store go together (a till and its store number)');
-  if (till && store) shortcodes.push({ type: 'till', till, storeNumber: store, passkey, validation: p.options.validation === true });
-  const app = { consumerKey: opt(p, 'consumer-key') ?? SIMULATOR_APP.consumerKey, consumerSecret: opt(p, 'consumer-secret') ?? SIMULATOR_APP.consumerSecret };
+  if ((till === undefined) !== (store === undefined))
+    throw new UsageError('--till and --store go together (a till and its store number)');
+  if (till && store)
+    shortcodes.push({ type: 'till', till, storeNumber: store, passkey, validation: p.options.validation === true });
+  const app = {
+    consumerKey: opt(p, 'consumer-key') ?? SIMULATOR_APP.consumerKey,
+    consumerSecret: opt(p, 'consumer-secret') ?? SIMULATOR_APP.consumerSecret,
+  };
 
   const sim = await startDarajaSimulator({
     port: int(p, 'port', 8090, 65535),
@@ -45,20 +57,28 @@ export async function simulateDaraja(p: Parsed, logger: Logger, until: Promise<v
     logger: logger.child({ module: 'daraja-simulator' }),
   });
   const out = (line: string): void => void process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-  out(`Daraja simulator on ${sim.url} (consumer key ${app.consumerKey}); paybill ${shortcodes[0]!.type === 'paybill' ? shortcodes[0]!.shortcode : ''}${till ? `, till ${till} (store ${store})` : ''}`);
-  out(`control API: GET/POST/DELETE ${sim.url}/simulator/scenarios, GET ${sim.url}/simulator/stk, POST ${sim.url}/simulator/stk/<CheckoutRequestID>/callback, POST ${sim.url}/simulator/c2b`);
+  out(
+    `Daraja simulator on ${sim.url} (consumer key ${app.consumerKey}); paybill ${shortcodes[0]!.type === 'paybill' ? shortcodes[0]!.shortcode : ''}${till ? `, till ${till} (store ${store})` : ''}`,
+  );
+  out(
+    `control API: GET/POST/DELETE ${sim.url}/simulator/scenarios, GET ${sim.url}/simulator/stk, POST ${sim.url}/simulator/stk/<CheckoutRequestID>/callback, POST ${sim.url}/simulator/c2b`,
+  );
 
   const seen = new Map<string, number>();
   const events = setInterval(() => {
     for (const stk of sim.transactions.values()) {
       const shown = seen.get(stk.checkoutRequestId);
       if (shown === undefined) {
-        out(`STK ${stk.checkoutRequestId}: KES ${stk.amount} from ${stk.phone} to ${stk.partyB} (${stk.accountReference})`);
+        out(
+          `STK ${stk.checkoutRequestId}: KES ${stk.amount} from ${stk.phone} to ${stk.partyB} (${stk.accountReference})`,
+        );
         seen.set(stk.checkoutRequestId, 0);
       }
       for (let i = seen.get(stk.checkoutRequestId) ?? 0; i < stk.deliveries.length; i++) {
         const d = stk.deliveries[i]!;
-        out(`callback ${stk.checkoutRequestId}: ResultCode ${String(stk.resultCode)} -> ${d.status !== undefined ? `HTTP ${d.status}` : d.error}`);
+        out(
+          `callback ${stk.checkoutRequestId}: ResultCode ${String(stk.resultCode)} -> ${d.status !== undefined ? `HTTP ${d.status}` : d.error}`,
+        );
       }
       seen.set(stk.checkoutRequestId, stk.deliveries.length);
     }

@@ -25,7 +25,12 @@ export interface SimulateNasDefaults {
   acctPort: number;
 }
 
-export async function simulateNas(p: Parsed, defaults: SimulateNasDefaults, logger: Logger, until: Promise<void>): Promise<number> {
+export async function simulateNas(
+  p: Parsed,
+  defaults: SimulateNasDefaults,
+  logger: Logger,
+  until: Promise<void>,
+): Promise<number> {
   const secret = opt(p, 'secret');
   if (!secret) throw new UsageError('--secret is required (the NAS secret registered in Lango)');
   const mode = (opt(p, 'mode') ?? 'normal') as NasSimulatorMode;
@@ -36,7 +41,12 @@ export async function simulateNas(p: Parsed, defaults: SimulateNasDefaults, logg
   const out = (line: string): void => void process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 
   const sim = await startNasSimulator({
-    radius: { host: opt(p, 'radius') ?? '127.0.0.1', authPort: port(p, 'auth-port', defaults.authPort), acctPort: port(p, 'acct-port', defaults.acctPort), secret },
+    radius: {
+      host: opt(p, 'radius') ?? '127.0.0.1',
+      authPort: port(p, 'auth-port', defaults.authPort),
+      acctPort: port(p, 'acct-port', defaults.acctPort),
+      secret,
+    },
     coa: { host: address, port: port(p, 'coa-port', 3799) },
     bindAddress: address,
     ...(opt(p, 'nas-identifier') ? { nasIdentifier: opt(p, 'nas-identifier') } : {}),
@@ -48,8 +58,14 @@ export async function simulateNas(p: Parsed, defaults: SimulateNasDefaults, logg
   let hotspot: Hotspot | undefined;
   if (opt(p, 'hotspot-port') !== undefined) {
     const portal = opt(p, 'hotspot-portal');
-    if (portal !== undefined && !/^https?:\/\/[^\s"<>]+$/.test(portal)) throw new UsageError('--hotspot-portal must be an http(s) URL');
-    hotspot = await startHotspot({ nas: sim, host: address, port: port(p, 'hotspot-port', 0), ...(portal ? { portalUrl: portal } : {}) });
+    if (portal !== undefined && !/^https?:\/\/[^\s"<>]+$/.test(portal))
+      throw new UsageError('--hotspot-portal must be an http(s) URL');
+    hotspot = await startHotspot({
+      nas: sim,
+      host: address,
+      port: port(p, 'hotspot-port', 0),
+      ...(portal ? { portalUrl: portal } : {}),
+    });
     out(`hotspot login page on ${hotspot.loginUrl}${portal ? ` (external portal ${portal})` : ''}`);
   }
 
@@ -57,17 +73,30 @@ export async function simulateNas(p: Parsed, defaults: SimulateNasDefaults, logg
     const i = pair.indexOf(':');
     if (i <= 0) throw new UsageError('--login takes user:password[,user:password...]');
     const r = await sim.login(pair.slice(0, i), pair.slice(i + 1));
-    const attrs = r.reply.map((a) => ('name' in a ? `${a.name}=${Buffer.isBuffer(a.value) ? a.value.toString('hex') : String(a.value)}` : `#${a.type}`));
-    out(r.accepted ? `login ${pair.slice(0, i)}: accepted, session ${r.session?.acctSessionId} ip ${r.session?.framedIp} [${attrs.join(' ')}]` : `login ${pair.slice(0, i)}: rejected [${attrs.join(' ')}]`);
+    const attrs = r.reply.map((a) =>
+      'name' in a ? `${a.name}=${Buffer.isBuffer(a.value) ? a.value.toString('hex') : String(a.value)}` : `#${a.type}`,
+    );
+    out(
+      r.accepted
+        ? `login ${pair.slice(0, i)}: accepted, session ${r.session?.acctSessionId} ip ${r.session?.framedIp} [${attrs.join(' ')}]`
+        : `login ${pair.slice(0, i)}: rejected [${attrs.join(' ')}]`,
+    );
   }
 
   let seen = 0;
   const events = setInterval(() => {
     for (; seen < sim.received.length; seen++) {
       const e = sim.received[seen]!;
-      const what = e.attributes.map((a) => ('name' in a && a.name !== 'Message-Authenticator' ? `${a.name}=${String(a.value)}` : '')).filter(Boolean).join(' ');
-      const answer = e.answer ? `${e.answer.codeName}${e.answer.errorCause ? ` (Error-Cause ${e.answer.errorCause})` : ''}` : e.verdict;
-      out(`${e.codeName} from ${e.from.address}:${e.from.port}${e.duplicate ? ' (retransmission)' : ''} -> ${answer} [${what}]`);
+      const what = e.attributes
+        .map((a) => ('name' in a && a.name !== 'Message-Authenticator' ? `${a.name}=${String(a.value)}` : ''))
+        .filter(Boolean)
+        .join(' ');
+      const answer = e.answer
+        ? `${e.answer.codeName}${e.answer.errorCause ? ` (Error-Cause ${e.answer.errorCause})` : ''}`
+        : e.verdict;
+      out(
+        `${e.codeName} from ${e.from.address}:${e.from.port}${e.duplicate ? ' (retransmission)' : ''} -> ${answer} [${what}]`,
+      );
     }
   }, 200);
   let bytes = 0;

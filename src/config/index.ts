@@ -89,7 +89,13 @@ export interface Config {
      * CoA/Disconnect retransmission within one attempt (RFC 5080, FreeRADIUS's coa { irt mrt mrc
      * mrd }, seconds), and how many attempts an action gets before it ends as timeout.
      */
-    readonly retry: { readonly irt: number; readonly mrt: number; readonly mrc: number; readonly mrd: number; readonly maxAttempts: number };
+    readonly retry: {
+      readonly irt: number;
+      readonly mrt: number;
+      readonly mrc: number;
+      readonly mrd: number;
+      readonly maxAttempts: number;
+    };
     /** Source address for CoA/Disconnect (a NAS picks the secret by it); unset: any. */
     readonly coaSourceAddress: string | undefined;
   };
@@ -127,7 +133,13 @@ export interface PaymentsConfig {
   /** STK pushes the portal may start per phone number per 2 minutes (Daraja refuses repeats: code 17). */
   readonly portalPushesPerPhone: number;
   /** Africa's Talking: API key (secret) and username; unset key: SMS stay queued. */
-  readonly sms: { readonly apiKey: string | undefined; readonly username: string; readonly baseUrl: string; readonly senderId: string | undefined; readonly maxAttempts: number };
+  readonly sms: {
+    readonly apiKey: string | undefined;
+    readonly username: string;
+    readonly baseUrl: string;
+    readonly senderId: string | undefined;
+    readonly maxAttempts: number;
+  };
 }
 
 /** Failed staff logins allowed per window, per account (email) and per client address. */
@@ -137,7 +149,11 @@ export interface LoginLimits {
   readonly windowSeconds: number;
 }
 
-export const DEFAULT_LOGIN_LIMITS: LoginLimits = Object.freeze({ maxFailuresPerAccount: 10, maxFailuresPerAddress: 100, windowSeconds: 900 });
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = Object.freeze({
+  maxFailuresPerAccount: 10,
+  maxFailuresPerAddress: 100,
+  windowSeconds: 900,
+});
 
 /** The development fallback: published in this file, so refused in production. */
 export const DEVELOPMENT_JWT_SECRET = 'lango-development-only-jwt-secret-change-me';
@@ -180,7 +196,10 @@ function int(env: Env, key: string, def: number, min: number, max: number, probl
 
 /** A comma-separated list of CIDR networks; `check` throws NetworkError for a bad entry. */
 function networks(env: Env, key: string, def: string, check: (cidr: string) => unknown, problems: string[]): string[] {
-  const list = (env[key] ?? def).split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (env[key] ?? def)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const c of list) {
     try {
       check(c);
@@ -209,10 +228,15 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): false | n
     if (hops > 10) problems.push(`LANGO_TRUST_PROXY: at most 10 hops, got "${v}"`);
     return hops;
   }
-  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const item of list) {
     if (!PROXY_RANGES.has(item) && isIP(item) === 0 && !isNetwork(item)) {
-      problems.push(`LANGO_TRUST_PROXY: "${item}" is not a hop count, an address, a CIDR network or loopback/linklocal/uniquelocal`);
+      problems.push(
+        `LANGO_TRUST_PROXY: "${item}" is not a hop count, an address, a CIDR network or loopback/linklocal/uniquelocal`,
+      );
     }
   }
   return list;
@@ -235,9 +259,14 @@ function secretKeys(env: Env, prod: boolean, problems: string[]): { current: str
   };
   let current = secret(env, 'LANGO_SECRET_KEY', problems)?.trim();
   if (!current) {
-    if (prod) problems.push('LANGO_SECRET_KEY: required in production (32 random bytes, e.g. `openssl rand -base64 32`)');
+    if (prod)
+      problems.push('LANGO_SECRET_KEY: required in production (32 random bytes, e.g. `openssl rand -base64 32`)');
     current = DEVELOPMENT_SECRET_KEY;
-  } else if (check('LANGO_SECRET_KEY', current) && prod && parseSecretKey(current).equals(parseSecretKey(DEVELOPMENT_SECRET_KEY))) {
+  } else if (
+    check('LANGO_SECRET_KEY', current) &&
+    prod &&
+    parseSecretKey(current).equals(parseSecretKey(DEVELOPMENT_SECRET_KEY))
+  ) {
     problems.push('LANGO_SECRET_KEY: the development key is public; set a random one in production');
   }
   const old = (secret(env, 'LANGO_SECRET_KEY_OLD', problems) ?? '')
@@ -273,9 +302,11 @@ export function loadConfig(env: Env = process.env): Config {
   const migrateDatabaseUrl = pgUrl('LANGO_MIGRATE_DATABASE_URL', false);
   const reportsDatabaseUrl = pgUrl('LANGO_REPORTS_DATABASE_URL', false);
   const metricsToken = secret(env, 'LANGO_METRICS_TOKEN', problems) || undefined;
-  if (metricsToken !== undefined && metricsToken.length < 16) problems.push('LANGO_METRICS_TOKEN: at least 16 characters');
+  if (metricsToken !== undefined && metricsToken.length < 16)
+    problems.push('LANGO_METRICS_TOKEN: at least 16 characters');
   const nasApprovalRaw = env.LANGO_NAS_APPROVAL ?? (prod ? 'platform' : 'auto');
-  if (nasApprovalRaw !== 'auto' && nasApprovalRaw !== 'platform') problems.push(`LANGO_NAS_APPROVAL: expected auto or platform, got "${nasApprovalRaw}"`);
+  if (nasApprovalRaw !== 'auto' && nasApprovalRaw !== 'platform')
+    problems.push(`LANGO_NAS_APPROVAL: expected auto or platform, got "${nasApprovalRaw}"`);
 
   let jwtSecret = secret(env, 'LANGO_JWT_SECRET', problems);
   if (!jwtSecret) {
@@ -291,10 +322,18 @@ export function loadConfig(env: Env = process.env): Config {
 
   const trustProxy = parseTrustProxy(env.LANGO_TRUST_PROXY, problems);
 
-  const clientNetworks = networks(env, 'LANGO_RADIUS_CLIENT_NETWORKS', prod ? '0.0.0.0/0' : '127.0.0.0/8', parseClientNetwork, problems);
+  const clientNetworks = networks(
+    env,
+    'LANGO_RADIUS_CLIENT_NETWORKS',
+    prod ? '0.0.0.0/0' : '127.0.0.0/8',
+    parseClientNetwork,
+    problems,
+  );
   // Default: the networks NAS are admitted from. Single hosts are fine here (one NAS).
   const targetNetworks =
-    env.LANGO_ENFORCEMENT_TARGET_NETWORKS === undefined ? clientNetworks : networks(env, 'LANGO_ENFORCEMENT_TARGET_NETWORKS', '', parseNetwork, problems);
+    env.LANGO_ENFORCEMENT_TARGET_NETWORKS === undefined
+      ? clientNetworks
+      : networks(env, 'LANGO_ENFORCEMENT_TARGET_NETWORKS', '', parseNetwork, problems);
   if (targetNetworks.length === 0) problems.push('LANGO_ENFORCEMENT_TARGET_NETWORKS: at least one network is required');
 
   const publicRadiusAddress = env.LANGO_PUBLIC_RADIUS_ADDRESS?.trim() || undefined;
@@ -311,17 +350,24 @@ export function loadConfig(env: Env = process.env): Config {
     } catch {
       ok = false;
     }
-    if (!ok) problems.push(`LANGO_PUBLIC_URL: expected an http(s) URL without credentials, query or fragment, got "${publicUrlRaw}"`);
+    if (!ok)
+      problems.push(
+        `LANGO_PUBLIC_URL: expected an http(s) URL without credentials, query or fragment, got "${publicUrlRaw}"`,
+      );
   }
 
   const coaSource = env.LANGO_COA_SOURCE_ADDRESS?.trim() || undefined;
-  if (coaSource !== undefined && isIP(coaSource) === 0) problems.push(`LANGO_COA_SOURCE_ADDRESS: expected an IP address, got "${coaSource}"`);
+  if (coaSource !== undefined && isIP(coaSource) === 0)
+    problems.push(`LANGO_COA_SOURCE_ADDRESS: expected an IP address, got "${coaSource}"`);
 
   const publicUrl = env.LANGO_PUBLIC_URL?.trim().replace(/\/+$/, '') || undefined;
-  if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(publicUrl)) problems.push(`LANGO_PUBLIC_URL: expected an http(s) URL, got "${publicUrl}"`);
-  if (prod && publicUrl && !publicUrl.startsWith('https://')) problems.push('LANGO_PUBLIC_URL: Daraja needs HTTPS callback URLs in production');
+  if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(publicUrl))
+    problems.push(`LANGO_PUBLIC_URL: expected an http(s) URL, got "${publicUrl}"`);
+  if (prod && publicUrl && !publicUrl.startsWith('https://'))
+    problems.push('LANGO_PUBLIC_URL: Daraja needs HTTPS callback URLs in production');
   const darajaSandboxUrl = env.LANGO_DARAJA_SANDBOX_URL?.trim() || undefined;
-  if (darajaSandboxUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(darajaSandboxUrl)) problems.push(`LANGO_DARAJA_SANDBOX_URL: expected an http(s) URL, got "${darajaSandboxUrl}"`);
+  if (darajaSandboxUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(darajaSandboxUrl))
+    problems.push(`LANGO_DARAJA_SANDBOX_URL: expected an http(s) URL, got "${darajaSandboxUrl}"`);
   const callbackNetworks = networks(env, 'LANGO_MPESA_CALLBACK_NETWORKS', '', parseNetwork, problems);
   const smsApiKey = secret(env, 'LANGO_SMS_API_KEY', problems) || undefined;
 
@@ -337,8 +383,22 @@ export function loadConfig(env: Env = process.env): Config {
     jwtTtlSeconds: int(env, 'LANGO_JWT_TTL', 12 * 3600, 60, 30 * 86400, problems),
     secretKey,
     login: {
-      maxFailuresPerAccount: int(env, 'LANGO_LOGIN_MAX_FAILURES_PER_ACCOUNT', DEFAULT_LOGIN_LIMITS.maxFailuresPerAccount, 1, 1000, problems),
-      maxFailuresPerAddress: int(env, 'LANGO_LOGIN_MAX_FAILURES_PER_ADDRESS', DEFAULT_LOGIN_LIMITS.maxFailuresPerAddress, 1, 100000, problems),
+      maxFailuresPerAccount: int(
+        env,
+        'LANGO_LOGIN_MAX_FAILURES_PER_ACCOUNT',
+        DEFAULT_LOGIN_LIMITS.maxFailuresPerAccount,
+        1,
+        1000,
+        problems,
+      ),
+      maxFailuresPerAddress: int(
+        env,
+        'LANGO_LOGIN_MAX_FAILURES_PER_ADDRESS',
+        DEFAULT_LOGIN_LIMITS.maxFailuresPerAddress,
+        1,
+        100000,
+        problems,
+      ),
       windowSeconds: int(env, 'LANGO_LOGIN_WINDOW_SECONDS', DEFAULT_LOGIN_LIMITS.windowSeconds, 10, 86400, problems),
     },
     trustProxy,
@@ -346,7 +406,11 @@ export function loadConfig(env: Env = process.env): Config {
       host: env.LANGO_API_HOST ?? (prod ? '0.0.0.0' : '127.0.0.1'),
       port: int(env, 'LANGO_API_PORT', 3000, 0, 65535, problems),
     },
-    publicUrl: publicUrlRaw?.replace(/\/+$/, '') ?? (prod ? undefined : `http://${(env.LANGO_API_HOST ?? '127.0.0.1').replace(/^0\.0\.0\.0$/, '127.0.0.1')}:${env.LANGO_API_PORT ?? 3000}`),
+    publicUrl:
+      publicUrlRaw?.replace(/\/+$/, '') ??
+      (prod
+        ? undefined
+        : `http://${(env.LANGO_API_HOST ?? '127.0.0.1').replace(/^0\.0\.0\.0$/, '127.0.0.1')}:${env.LANGO_API_PORT ?? 3000}`),
     radius: {
       listenAddress: env.LANGO_RADIUS_LISTEN ?? (prod ? '*' : '127.0.0.1'),
       authPort: int(env, 'LANGO_RADIUS_AUTH_PORT', 1812, 0, 65535, problems),
@@ -392,7 +456,10 @@ export function loadConfig(env: Env = process.env): Config {
     },
     stateDir: path.resolve(env.LANGO_STATE_DIR ?? '.lango'),
     embeddedPostgresPort: int(env, 'LANGO_EMBEDDED_PG_PORT', 54329, 1, 65535, problems),
-    upGatewayPort: env.LANGO_UP_GATEWAY_PORT === undefined || env.LANGO_UP_GATEWAY_PORT === '' ? undefined : int(env, 'LANGO_UP_GATEWAY_PORT', 8002, 1, 65535, problems),
+    upGatewayPort:
+      env.LANGO_UP_GATEWAY_PORT === undefined || env.LANGO_UP_GATEWAY_PORT === ''
+        ? undefined
+        : int(env, 'LANGO_UP_GATEWAY_PORT', 8002, 1, 65535, problems),
     logLevel: env.LANGO_LOG_LEVEL ?? (mode === 'test' ? 'warn' : 'info'),
   };
   if (problems.length) throw new ConfigError(problems);

@@ -95,7 +95,10 @@ function blockList(entries: ReadonlyArray<readonly [string, number, 'ipv4' | 'ip
  */
 export class TargetGuard {
   private readonly allowed: net.BlockList;
-  private readonly special = SPECIAL.map(([address, prefix, family, label]) => ({ list: blockList([[address, prefix, family]]), label }));
+  private readonly special = SPECIAL.map(([address, prefix, family, label]) => ({
+    list: blockList([[address, prefix, family]]),
+    label,
+  }));
   private readonly loopback = blockList(LOOPBACK);
 
   constructor(private readonly policy: TargetPolicy) {
@@ -112,7 +115,8 @@ export class TargetGuard {
     const family = net.isIPv4(address) ? 'ipv4' : net.isIPv6(address) ? 'ipv6' : null;
     if (family === null) return 'not an IP address';
     for (const s of this.special) if (s.list.check(address, family)) return `${s.label} address`;
-    if (!this.policy.allowLoopback && this.loopback.check(address, family)) return 'loopback address (refused in production)';
+    if (!this.policy.allowLoopback && this.loopback.check(address, family))
+      return 'loopback address (refused in production)';
     return this.allowed.check(address, family) ? null : 'outside the enforcement target networks';
   }
 }

@@ -15,16 +15,45 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { chmod, chown, cp, lstat, mkdir, mkdtemp, readdir, readlink, realpath, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  cp,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import { describeExit, spawnChild, terminate, waitForLine, type ExitStatus, type Spawned, type WaitFailure, type WaitForLineError } from '../process/child';
+import {
+  describeExit,
+  spawnChild,
+  terminate,
+  waitForLine,
+  type ExitStatus,
+  type Spawned,
+  type WaitFailure,
+  type WaitForLineError,
+} from '../process/child';
 
 /** What the operator has to read: one sentence saying what went wrong and what to do. */
 export class EmbeddedPostgresError extends Error {
-  constructor(message: string, readonly output: readonly string[] = [], options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly output: readonly string[] = [],
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'EmbeddedPostgresError';
   }
@@ -87,7 +116,8 @@ export async function postgresBinaries(): Promise<PostgresBinaries> {
   }
   let dir = path.join(pkgDir, 'native');
   if (isRoot()) {
-    const version = (JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { version: string }).version;
+    const version = (JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { version: string })
+      .version;
     const target = path.join(ROOT_STATE_BASE, `postgresql-${version}-${path.basename(pkg)}`);
     if (!existsSync(path.join(target, '.complete'))) {
       try {
@@ -123,14 +153,24 @@ interface RunAs {
 async function postgresUser(): Promise<RunAs | undefined> {
   if (!isRoot()) return undefined;
   const lookup = async (): Promise<RunAs> => {
-    const [uid, gid] = await Promise.all([execFileAsync('id', ['-u', 'postgres']), execFileAsync('id', ['-g', 'postgres'])]);
+    const [uid, gid] = await Promise.all([
+      execFileAsync('id', ['-u', 'postgres']),
+      execFileAsync('id', ['-g', 'postgres']),
+    ]);
     return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
   };
   try {
     return await lookup();
   } catch {
     try {
-      await execFileAsync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+      await execFileAsync('useradd', [
+        '--system',
+        '--user-group',
+        '--no-create-home',
+        '--shell',
+        '/usr/sbin/nologin',
+        'postgres',
+      ]);
       return await lookup();
     } catch (err) {
       throw new EmbeddedPostgresError(
@@ -173,14 +213,25 @@ export interface PostgresServer {
 function failure(what: string, s: Spawned, f: WaitFailure, port?: number): EmbeddedPostgresError {
   const tail = s.ring.tail();
   if (f.kind === 'spawn') {
-    return new EmbeddedPostgresError(`Cannot run ${what} (${f.error.message}) ${USE_YOUR_OWN}.`, tail, { cause: f.error });
+    return new EmbeddedPostgresError(`Cannot run ${what} (${f.error.message}) ${USE_YOUR_OWN}.`, tail, {
+      cause: f.error,
+    });
   }
-  if (port !== undefined && tail.some((l) => /could not bind .*Address already in use|could not create any TCP\/IP sockets/i.test(l))) {
-    return new EmbeddedPostgresError(`Port ${port} is in use: set LANGO_EMBEDDED_PG_PORT to a free port ${USE_YOUR_OWN}.`, tail);
+  if (
+    port !== undefined &&
+    tail.some((l) => /could not bind .*Address already in use|could not create any TCP\/IP sockets/i.test(l))
+  ) {
+    return new EmbeddedPostgresError(
+      `Port ${port} is in use: set LANGO_EMBEDDED_PG_PORT to a free port ${USE_YOUR_OWN}.`,
+      tail,
+    );
   }
   const last = tail.filter((l) => /FATAL|ERROR|error|denied/.test(l)).at(-1) ?? tail.at(-1) ?? '';
   const why = f.kind === 'exit' ? describeExit(f.status) : 'not ready in time';
-  return new EmbeddedPostgresError(`The embedded PostgreSQL ${what} failed (${why})${last ? `: ${last.trim()}` : ''}.`, tail);
+  return new EmbeddedPostgresError(
+    `The embedded PostgreSQL ${what} failed (${why})${last ? `: ${last.trim()}` : ''}.`,
+    tail,
+  );
 }
 
 async function prepareDataDir(dataDir: string, runAs: RunAs | undefined): Promise<void> {
@@ -189,7 +240,12 @@ async function prepareDataDir(dataDir: string, runAs: RunAs | undefined): Promis
   if (runAs) await chown(dataDir, runAs.uid, runAs.gid);
 }
 
-async function initdb(bin: PostgresBinaries, o: PostgresServerOptions, runAs: RunAs | undefined, env: NodeJS.ProcessEnv): Promise<void> {
+async function initdb(
+  bin: PostgresBinaries,
+  o: PostgresServerOptions,
+  runAs: RunAs | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
   // Beside the data directory (initdb wants that one empty), readable by the server's user only.
   const pwfile = path.join(path.dirname(o.dataDir), `.pwfile-${randomBytes(6).toString('hex')}`);
   await writeFile(pwfile, `${o.password}\n`, { mode: 0o600 });
@@ -240,7 +296,13 @@ export async function startPostgresServer(o: PostgresServerOptions): Promise<Pos
     max_connections: '200',
     ...o.settings,
   };
-  const args = ['-D', o.dataDir, '-p', String(o.port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+  const args = [
+    '-D',
+    o.dataDir,
+    '-p',
+    String(o.port),
+    ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+  ];
   const s = spawnChild(bin.postgres, args, {
     env,
     cwd: o.dataDir,
@@ -263,7 +325,9 @@ export async function startPostgresServer(o: PostgresServerOptions): Promise<Pos
     exited: s.exited,
     output: () => s.ring.all(),
     stop: () => {
-      stopping ??= terminate(s, 'SIGINT', STOP_KILL_AFTER_MS).then(() => log?.info({ pid }, 'embedded PostgreSQL stopped'));
+      stopping ??= terminate(s, 'SIGINT', STOP_KILL_AFTER_MS).then(() =>
+        log?.info({ pid }, 'embedded PostgreSQL stopped'),
+      );
       return stopping;
     },
   };
@@ -307,10 +371,14 @@ async function resolveDataDir(stateDir: string): Promise<string> {
     if (existsSync(path.join(link, 'PG_VERSION'))) return link;
     // Left empty by a start that failed before this fix (initdb could not run).
     await rmdir(link).catch(() => {
-      throw new EmbeddedPostgresError(`${link} exists but is not a PostgreSQL data directory: move it away and run lango up again.`);
+      throw new EmbeddedPostgresError(
+        `${link} exists but is not a PostgreSQL data directory: move it away and run lango up again.`,
+      );
     });
   } else if (st) {
-    throw new EmbeddedPostgresError(`${link} exists but is not a PostgreSQL data directory: move it away and run lango up again.`);
+    throw new EmbeddedPostgresError(
+      `${link} exists but is not a PostgreSQL data directory: move it away and run lango up again.`,
+    );
   }
   const cluster = await rootClusterDir(stateDir);
   try {
@@ -334,7 +402,11 @@ export interface EmbeddedPostgres extends PostgresServer {
   readonly passwordFile: string;
 }
 
-export async function startEmbeddedPostgres(opts: { stateDir: string; port: number; logger: Logger }): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(opts: {
+  stateDir: string;
+  port: number;
+  logger: Logger;
+}): Promise<EmbeddedPostgres> {
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o755 });
   const metaFile = path.join(opts.stateDir, 'postgres.json');
   let meta: { user: string; password: string };
@@ -344,6 +416,12 @@ export async function startEmbeddedPostgres(opts: { stateDir: string; port: numb
     writeFileSync(metaFile, JSON.stringify(meta), { mode: 0o600 });
   }
   const dataDir = await resolveDataDir(opts.stateDir);
-  const server = await startPostgresServer({ dataDir, port: opts.port, user: meta.user, password: meta.password, logger: opts.logger });
+  const server = await startPostgresServer({
+    dataDir,
+    port: opts.port,
+    user: meta.user,
+    password: meta.password,
+    logger: opts.logger,
+  });
   return Object.assign(server, { passwordFile: metaFile });
 }

@@ -25,8 +25,14 @@ export const CONSTRAINTS: Readonly<Record<string, Meaning | { missing: Meaning; 
   users_email_tenant_unique: { code: 'USER_EXISTS', message: 'a user with this email exists' },
   plans_tenant_name_unique: { code: 'PLAN_EXISTS', message: 'a plan with this name exists' },
   subscribers_tenant_id_username_key: { code: 'SUBSCRIBER_EXISTS', message: 'a subscriber with this username exists' },
-  mpesa_accounts_tenant_shortcode_unique: { code: 'MPESA_ACCOUNT_EXISTS', message: 'an M-Pesa account with this shortcode exists' },
-  subscribers_tenant_account_number_unique: { code: 'CONFLICT', message: 'a subscriber with this account number exists' },
+  mpesa_accounts_tenant_shortcode_unique: {
+    code: 'MPESA_ACCOUNT_EXISTS',
+    message: 'an M-Pesa account with this shortcode exists',
+  },
+  subscribers_tenant_account_number_unique: {
+    code: 'CONFLICT',
+    message: 'a subscriber with this account number exists',
+  },
   payments_tenant_id_account_id_fkey: {
     missing: { code: 'MPESA_ACCOUNT_NOT_FOUND', message: 'M-Pesa account not found' },
     inUse: { code: 'MPESA_ACCOUNT_IN_USE', message: 'payments were made through this account; deactivate it instead' },
@@ -47,7 +53,21 @@ function constraintMeaning(e: { code?: string; constraint?: string; detail?: str
   return undefined;
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+]);
 
 /**
  * SQLSTATEs a bad value causes (the schemas should have refused it first; this is the safety
@@ -72,15 +92,31 @@ export function mapDbError(err: unknown): unknown {
   const e = err as { code?: string; constraint?: string; detail?: string; name?: string; message?: string };
   if (!e || typeof e !== 'object') return err;
   if (e.code && CONNECTION_CODES.has(e.code)) {
-    return new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable, try again shortly', undefined, { cause: err });
+    return new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable, try again shortly', undefined, {
+      cause: err,
+    });
   }
   if (e.name === 'KnexTimeoutError' || /Timeout acquiring a connection|Connection terminated/i.test(e.message ?? '')) {
-    return new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable, try again shortly', undefined, { cause: err });
+    return new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable, try again shortly', undefined, {
+      cause: err,
+    });
   }
   const meaning = constraintMeaning(e);
   if (meaning) return new AppError(meaning.code, meaning.message, undefined, { cause: err });
-  if (e.code === '23505') return new AppError('CONFLICT', 'a record with these values already exists', { constraint: e.constraint }, { cause: err });
-  if (e.code === '23503') return new AppError('CONFLICT', 'a referenced record does not exist or is still in use', { constraint: e.constraint }, { cause: err });
+  if (e.code === '23505')
+    return new AppError(
+      'CONFLICT',
+      'a record with these values already exists',
+      { constraint: e.constraint },
+      { cause: err },
+    );
+  if (e.code === '23503')
+    return new AppError(
+      'CONFLICT',
+      'a referenced record does not exist or is still in use',
+      { constraint: e.constraint },
+      { cause: err },
+    );
   const badValue = e.code ? BAD_VALUE.get(e.code) : undefined;
   if (badValue) return new AppError('VALIDATION_FAILED', badValue, { constraint: e.constraint }, { cause: err });
   return err;

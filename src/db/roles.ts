@@ -77,7 +77,9 @@ async function ensureRole(db: Knex, name: string, login: boolean): Promise<void>
     const exists = await db.raw('SELECT 1 FROM pg_roles WHERE rolname = ?', [name]);
     if (exists.rows.length > 0) return;
     try {
-      await db.raw(`CREATE ROLE ${ident(name)} ${login ? 'LOGIN' : 'NOLOGIN'} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION`);
+      await db.raw(
+        `CREATE ROLE ${ident(name)} ${login ? 'LOGIN' : 'NOLOGIN'} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION`,
+      );
       return;
     } catch (err) {
       const code = (err as { code?: string }).code;
@@ -99,7 +101,9 @@ async function setPassword(db: Knex, role: LoginRole): Promise<void> {
   const cur = await db.raw('SELECT rolcanlogin FROM pg_roles WHERE rolname = ?', [role.name]);
   for (let attempt = 0; ; attempt++) {
     try {
-      await db.raw(`ALTER ROLE ${ident(role.name)} ${cur.rows[0]?.rolcanlogin ? '' : 'LOGIN'} PASSWORD ${literal(role.password)}`);
+      await db.raw(
+        `ALTER ROLE ${ident(role.name)} ${cur.rows[0]?.rolcanlogin ? '' : 'LOGIN'} PASSWORD ${literal(role.password)}`,
+      );
       return;
     } catch (err) {
       // "tuple concurrently updated" when two processes set it at once: retry.
@@ -116,11 +120,17 @@ async function isSuperuser(db: Knex, role: string): Promise<boolean> {
 
 /** Refuse roles that would defeat the point (a superuser app or FreeRADIUS login). */
 async function checkLoginRole(db: Knex, kind: string, role: LoginRole, migrator: string): Promise<void> {
-  if (role.name === migrator) throw new DatabaseRoleError(`the ${kind} role (${role.name}) must not be the role that runs the migrations`);
-  const r = await db.raw('SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = ?', [role.name]);
+  if (role.name === migrator)
+    throw new DatabaseRoleError(`the ${kind} role (${role.name}) must not be the role that runs the migrations`);
+  const r = await db.raw(
+    'SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = ?',
+    [role.name],
+  );
   const row = r.rows[0];
   if (row && (row.rolsuper || row.rolcreaterole || row.rolcreatedb || row.rolreplication || row.rolbypassrls)) {
-    throw new DatabaseRoleError(`the ${kind} role (${role.name}) must not be a superuser or hold CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS`);
+    throw new DatabaseRoleError(
+      `the ${kind} role (${role.name}) must not be a superuser or hold CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS`,
+    );
   }
 }
 
@@ -163,9 +173,13 @@ export async function applyPrivileges(db: Knex, roles: DatabaseRoles): Promise<{
         [owner, owner, owner, owner],
       );
       for (const { stmt } of objects.rows as Array<{ stmt: string }>) await trx.raw(stmt);
-      await trx.raw(`DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'reports') THEN EXECUTE format('ALTER SCHEMA reports OWNER TO %I', ${literal(owner)}); END IF; END $$`);
+      await trx.raw(
+        `DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'reports') THEN EXECUTE format('ALTER SCHEMA reports OWNER TO %I', ${literal(owner)}); END IF; END $$`,
+      );
       // Large objects are storage outside Lango's tables that any role may create by default.
-      await trx.raw(`REVOKE EXECUTE ON FUNCTION lo_creat(integer), lo_create(oid), lo_from_bytea(oid, bytea), lo_import(text), lo_import(text, oid) FROM PUBLIC`);
+      await trx.raw(
+        `REVOKE EXECUTE ON FUNCTION lo_creat(integer), lo_create(oid), lo_from_bytea(oid, bytea), lo_import(text), lo_import(text, oid) FROM PUBLIC`,
+      );
     }
     await trx.raw(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
     await trx.raw(`REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC`);
@@ -225,7 +239,8 @@ async function grantReports(trx: Knex.Transaction, group: string | undefined, ap
 export async function applyDatabasePrivileges(h: Knex | Knex.Transaction, roles: DatabaseRoles): Promise<void> {
   const db: string = (await h.raw('SELECT current_database() AS d')).rows[0].d;
   await h.raw(`REVOKE TEMPORARY, CREATE ON DATABASE ${ident(db)} FROM PUBLIC`);
-  for (const role of [roles.app, roles.radius]) if (role) await h.raw(`GRANT CONNECT ON DATABASE ${ident(db)} TO ${ident(role.name)}`);
+  for (const role of [roles.app, roles.radius])
+    if (role) await h.raw(`GRANT CONNECT ON DATABASE ${ident(db)} TO ${ident(role.name)}`);
 }
 
 export interface StackDatabase {

@@ -11,7 +11,8 @@ import path from 'node:path';
 /** db/sql of this checkout (works from src/ under jest and from dist/ after a build). */
 export function sqlDir(): string {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'db', 'sql'))) return path.join(dir, 'db', 'sql');
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'db', 'sql')))
+      return path.join(dir, 'db', 'sql');
     if (path.dirname(dir) === dir) throw new Error(`db/sql not found above ${__dirname}`);
   }
 }

@@ -25,7 +25,10 @@ export const GatewayConfigSchema = Obj({
   calledStationId: Type.Optional(Str(64)),
   radius: Obj({
     /** Primary first; the others are tried in order when it does not answer. */
-    servers: Type.Array(Obj({ host: Str(253), authPort: Defaulted(Port), acctPort: Defaulted(Port) }), { minItems: 1, maxItems: 4 }),
+    servers: Type.Array(Obj({ host: Str(253), authPort: Defaulted(Port), acctPort: Defaulted(Port) }), {
+      minItems: 1,
+      maxItems: 4,
+    }),
     secret: Type.String({ minLength: 8, maxLength: 128 }),
     /** Source address of RADIUS requests (default: the kernel's choice). */
     bindAddress: Type.Optional(Ipv4),
@@ -74,7 +77,9 @@ export function parseGatewayConfig(input: unknown): GatewayConfig {
   const validate = ajv.compile(GatewayConfigSchema);
   if (!validate(input)) {
     const e = validate.errors?.[0];
-    throw new GatewayConfigError(`gateway config: ${e?.instancePath || '/'} ${e?.message ?? 'is invalid'}${e?.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+    throw new GatewayConfigError(
+      `gateway config: ${e?.instancePath || '/'} ${e?.message ?? 'is invalid'}${e?.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+    );
   }
   const c = input as GatewayConfig;
   return {
@@ -82,7 +87,11 @@ export function parseGatewayConfig(input: unknown): GatewayConfig {
     radius: {
       ...c.radius,
       retransmit: c.radius.retransmit ?? DEFAULTS.radius.retransmit,
-      servers: c.radius.servers.map((s) => ({ host: s.host, authPort: s.authPort ?? DEFAULTS.radius.authPort, acctPort: s.acctPort ?? DEFAULTS.radius.acctPort })),
+      servers: c.radius.servers.map((s) => ({
+        host: s.host,
+        authPort: s.authPort ?? DEFAULTS.radius.authPort,
+        acctPort: s.acctPort ?? DEFAULTS.radius.acctPort,
+      })),
     },
     coa: {
       ...(c.coa?.secret !== undefined ? { secret: c.coa.secret } : {}),

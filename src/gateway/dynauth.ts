@@ -11,7 +11,13 @@ import { getNumber, standardAttributeName, type DynAuthAnswer, type DynAuthIncom
 import { rateFrom } from './reply';
 import type { GatewayIdentity, Session, SessionTable } from './sessions';
 
-const COA_CHANGES = new Set(['mikrotik-rate-limit', 'wispr-bandwidth-max-up', 'wispr-bandwidth-max-down', 'session-timeout', 'idle-timeout']);
+const COA_CHANGES = new Set([
+  'mikrotik-rate-limit',
+  'wispr-bandwidth-max-up',
+  'wispr-bandwidth-max-down',
+  'session-timeout',
+  'idle-timeout',
+]);
 
 function changeName(a: DynAuthIncoming['changes'][number]): string | undefined {
   if ('name' in a) return a.name.toLowerCase();
@@ -21,14 +27,23 @@ function changeName(a: DynAuthIncoming['changes'][number]): string | undefined {
 export function gatewayDynAuthHandler(table: SessionTable, identity: GatewayIdentity) {
   return async (req: DynAuthIncoming): Promise<DynAuthAnswer> => {
     const id = req.identification;
-    if (req.kind === 'disconnect' && req.changes.length > 0) return { outcome: 'nak', errorCause: 'Unsupported-Attribute' };
+    if (req.kind === 'disconnect' && req.changes.length > 0)
+      return { outcome: 'nak', errorCause: 'Unsupported-Attribute' };
     if (req.kind === 'coa' && req.changes.some((a) => !COA_CHANGES.has(changeName(a) ?? ''))) {
       return { outcome: 'nak', errorCause: 'Unsupported-Attribute' };
     }
-    if ((id.nasIpAddress !== undefined && id.nasIpAddress !== identity.nasIpAddress) || (id.nasIdentifier !== undefined && id.nasIdentifier !== identity.nasIdentifier)) {
+    if (
+      (id.nasIpAddress !== undefined && id.nasIpAddress !== identity.nasIpAddress) ||
+      (id.nasIdentifier !== undefined && id.nasIdentifier !== identity.nasIdentifier)
+    ) {
       return { outcome: 'nak', errorCause: 'NAS-Identification-Mismatch' };
     }
-    if (id.acctSessionId === undefined && id.userName === undefined && id.framedIpAddress === undefined && id.callingStationId === undefined) {
+    if (
+      id.acctSessionId === undefined &&
+      id.userName === undefined &&
+      id.framedIpAddress === undefined &&
+      id.callingStationId === undefined
+    ) {
       return { outcome: 'nak', errorCause: 'Missing-Attribute' };
     }
     const mac = id.callingStationId?.toLowerCase().replace(/-/g, ':');

@@ -47,8 +47,18 @@ export class Gateway {
     private readonly deps: GatewayDeps,
   ) {
     const portalPort = config.portal.port;
-    this.driver = deps.driver ?? createFirewallDriver(config.driver, { lanInterface: config.lanInterface, wanInterface: config.wanInterface, portalPort });
-    this.identity = { nasIdentifier: config.nasIdentifier, nasIpAddress: config.nasIpAddress, calledStationId: config.calledStationId ?? config.nasIdentifier };
+    this.driver =
+      deps.driver ??
+      createFirewallDriver(config.driver, {
+        lanInterface: config.lanInterface,
+        wanInterface: config.wanInterface,
+        portalPort,
+      });
+    this.identity = {
+      nasIdentifier: config.nasIdentifier,
+      nasIpAddress: config.nasIpAddress,
+      calledStationId: config.calledStationId ?? config.nasIdentifier,
+    };
     this.radius = new GatewayRadius({
       servers: config.radius.servers,
       secret: config.radius.secret,
@@ -58,7 +68,14 @@ export class Gateway {
       ...(config.radius.bindAddress ? { bindAddress: config.radius.bindAddress } : {}),
       logger: deps.logger,
     });
-    this.sessions = new SessionTable({ driver: this.driver, radius: this.radius, clock: deps.clock, identity: this.identity, checkIntervalMs: config.checkIntervalMs, logger: deps.logger });
+    this.sessions = new SessionTable({
+      driver: this.driver,
+      radius: this.radius,
+      clock: deps.clock,
+      identity: this.identity,
+      checkIntervalMs: config.checkIntervalMs,
+      logger: deps.logger,
+    });
     this.portal = new GatewayPortal({
       host: config.portal.host,
       port: portalPort,
@@ -97,8 +114,13 @@ export class Gateway {
     await this.portal.listen();
     this.sessions.start();
     this.started = true;
-    void this.sessions.nasAccounting('Accounting-On').catch((err: unknown) => this.deps.logger.warn({ err }, 'gateway: Accounting-On failed'));
-    this.deps.logger.info({ coaPort: this.coaPort, portalPort: this.portal.port, driver: this.driver.kind }, 'gateway started');
+    void this.sessions
+      .nasAccounting('Accounting-On')
+      .catch((err: unknown) => this.deps.logger.warn({ err }, 'gateway: Accounting-On failed'));
+    this.deps.logger.info(
+      { coaPort: this.coaPort, portalPort: this.portal.port, driver: this.driver.kind },
+      'gateway started',
+    );
   }
 
   async stop(): Promise<void> {
@@ -107,7 +129,11 @@ export class Gateway {
       await this.sessions.stop('NAS-Request');
       void this.sessions.nasAccounting('Accounting-Off').catch(() => undefined);
       const drained = await this.radius.drain(this.deps.stopDrainMs ?? 10_000);
-      if (!drained) this.deps.logger.warn({ pending: this.radius.pendingAccounting }, 'gateway: stopping with accounting unanswered');
+      if (!drained)
+        this.deps.logger.warn(
+          { pending: this.radius.pendingAccounting },
+          'gateway: stopping with accounting unanswered',
+        );
     }
     await this.portal.close();
     await this.dynauth?.close();

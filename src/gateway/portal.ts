@@ -65,7 +65,8 @@ function readBody(req: IncomingMessage): Promise<Record<string, string>> {
           const v: unknown = text === '' ? {} : JSON.parse(text);
           if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BadInput('body must be an object');
           const out: Record<string, string> = {};
-          for (const [k, x] of Object.entries(v)) if (typeof x === 'string' || typeof x === 'number') out[k] = String(x);
+          for (const [k, x] of Object.entries(v))
+            if (typeof x === 'string' || typeof x === 'number') out[k] = String(x);
           resolve(out);
         } else {
           resolve(Object.fromEntries(new URLSearchParams(text)));
@@ -114,7 +115,8 @@ export class GatewayPortal {
       const ip = req.headers['x-client-ip'];
       const mac = req.headers['x-client-mac'];
       if (typeof ip === 'string' && typeof mac === 'string') {
-        if (!isIPv4(ip) || !MAC.test(mac)) throw new BadInput('X-Client-IP must be IPv4 and X-Client-MAC a MAC address');
+        if (!isIPv4(ip) || !MAC.test(mac))
+          throw new BadInput('X-Client-IP must be IPv4 and X-Client-MAC a MAC address');
         return { ip, mac: mac.toLowerCase().replace(/-/g, ':') };
       }
     }
@@ -124,7 +126,14 @@ export class GatewayPortal {
     return { ip, mac };
   }
 
-  private send(req: IncomingMessage, res: ServerResponse, status: number, json: object, body: SafeHtml, title = 'Hotspot'): void {
+  private send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    json: object,
+    body: SafeHtml,
+    title = 'Hotspot',
+  ): void {
     const wantsJson = (req.headers.accept ?? '').includes('application/json');
     res.statusCode = status;
     res.setHeader('Cache-Control', 'no-store');
@@ -156,12 +165,34 @@ export class GatewayPortal {
 
   private statusPage(s: Session): SafeHtml {
     const v = this.statusView(s) as Record<string, unknown>;
-    return html`<h1>You are logged in</h1><table>
-<tr><th>User</th><td>${s.username}</td></tr><tr><th>Address</th><td>${s.ip}</td></tr>
-<tr><th>Connected for</th><td>${String(v.sessionSeconds)} s</td></tr>
-<tr><th>Time left</th><td>${s.policy.sessionTimeout === undefined ? 'no limit' : `${Math.max(0, s.policy.sessionTimeout - Number(v.sessionSeconds))} s`}</td></tr>
-<tr><th>Rate (up/down)</th><td>${s.policy.limits.uploadBps || 'no limit'} / ${s.policy.limits.downloadBps || 'no limit'} bit/s</td></tr>
-</table><form method="post" action="/logout"><p><button type="submit">Log out</button></p></form>`;
+    return html`<h1>You are logged in</h1>
+      <table>
+        <tr>
+          <th>User</th>
+          <td>${s.username}</td>
+        </tr>
+        <tr>
+          <th>Address</th>
+          <td>${s.ip}</td>
+        </tr>
+        <tr>
+          <th>Connected for</th>
+          <td>${String(v.sessionSeconds)} s</td>
+        </tr>
+        <tr>
+          <th>Time left</th>
+          <td>
+            ${s.policy.sessionTimeout === undefined ? 'no limit' : `${Math.max(0, s.policy.sessionTimeout - Number(v.sessionSeconds))} s`}
+          </td>
+        </tr>
+        <tr>
+          <th>Rate (up/down)</th>
+          <td>${s.policy.limits.uploadBps || 'no limit'} / ${s.policy.limits.downloadBps || 'no limit'} bit/s</td>
+        </tr>
+      </table>
+      <form method="post" action="/logout">
+        <p><button type="submit">Log out</button></p>
+      </form>`;
   }
 
   private challengeFor(ip: string): { id: number; challenge: Buffer } {
@@ -178,13 +209,27 @@ export class GatewayPortal {
     try {
       who = await this.client(req);
     } catch (err) {
-      if (err instanceof BadInput) return this.send(req, res, 400, { error: 'VALIDATION_FAILED', message: err.message }, html`<p class="error">${err.message}</p>`);
+      if (err instanceof BadInput)
+        return this.send(
+          req,
+          res,
+          400,
+          { error: 'VALIDATION_FAILED', message: err.message },
+          html`<p class="error">${err.message}</p>`,
+        );
       throw err;
     }
     const table = this.opts.table;
     if (req.method === 'GET' && (path === '/' || path === '/login')) {
       const existing = table.byAddress(who.ip);
-      if (existing) return this.send(req, res, 200, { loggedIn: true, session: this.statusView(existing) }, this.statusPage(existing));
+      if (existing)
+        return this.send(
+          req,
+          res,
+          200,
+          { loggedIn: true, session: this.statusView(existing) },
+          this.statusPage(existing),
+        );
       const c = this.challengeFor(who.ip);
       const chap = { chapId: c.id, chapChallenge: c.challenge.toString('hex') };
       return this.send(
@@ -192,32 +237,72 @@ export class GatewayPortal {
         res,
         200,
         { loggedIn: false, ...chap },
-        html`<h1>Log in</h1><form method="post" action="/login" data-chap-id="${String(c.id)}" data-chap-challenge="${chap.chapChallenge}">
-<p><label>Username <input name="username" autocomplete="username"></label></p>
-<p><label>Password <input name="password" type="password" autocomplete="current-password"></label></p>
-<p><button type="submit">Log in</button></p></form>`,
+        html`<h1>Log in</h1>
+          <form
+            method="post"
+            action="/login"
+            data-chap-id="${String(c.id)}"
+            data-chap-challenge="${chap.chapChallenge}"
+          >
+            <p>
+              <label>Username <input name="username" autocomplete="username" /></label>
+            </p>
+            <p>
+              <label>Password <input name="password" type="password" autocomplete="current-password" /></label>
+            </p>
+            <p><button type="submit">Log in</button></p>
+          </form>`,
       );
     }
     if (req.method === 'GET' && path === '/status') {
       const s = table.byAddress(who.ip);
       return s
         ? this.send(req, res, 200, { loggedIn: true, session: this.statusView(s) }, this.statusPage(s))
-        : this.send(req, res, 404, { loggedIn: false }, html`<h1>Not logged in</h1><p><a href="/login">Log in</a></p>`);
+        : this.send(
+            req,
+            res,
+            404,
+            { loggedIn: false },
+            html`<h1>Not logged in</h1>
+              <p><a href="/login">Log in</a></p>`,
+          );
     }
     if (req.method === 'POST' && path === '/logout') {
       const s = table.byAddress(who.ip);
       if (s) await table.end(s, 'User-Request');
-      return this.send(req, res, 200, { loggedIn: false }, html`<h1>You are logged out</h1><p><a href="/login">Log in again</a></p>`);
+      return this.send(
+        req,
+        res,
+        200,
+        { loggedIn: false },
+        html`<h1>You are logged out</h1>
+          <p><a href="/login">Log in again</a></p>`,
+      );
     }
     if (req.method === 'POST' && path === '/login') {
       let body: Record<string, string>;
       try {
         body = await readBody(req);
       } catch (err) {
-        if (err instanceof BadInput) return this.send(req, res, 400, { error: 'VALIDATION_FAILED', message: err.message }, html`<p class="error">${err.message}</p>`);
+        if (err instanceof BadInput)
+          return this.send(
+            req,
+            res,
+            400,
+            { error: 'VALIDATION_FAILED', message: err.message },
+            html`<p class="error">${err.message}</p>`,
+          );
         throw err;
       }
-      const bad = (message: string): void => this.send(req, res, 400, { error: 'VALIDATION_FAILED', message }, html`<h1>Log in</h1><p class="error">${message}</p>`);
+      const bad = (message: string): void =>
+        this.send(
+          req,
+          res,
+          400,
+          { error: 'VALIDATION_FAILED', message },
+          html`<h1>Log in</h1>
+            <p class="error">${message}</p>`,
+        );
       const username = body.username ?? '';
       if (username.length < 1 || username.length > 253) return bad('username is required (at most 253 characters)');
       if (!isIPv4(who.ip) || who.mac === undefined) return bad('this device is not on the hotspot network');
@@ -228,18 +313,45 @@ export class GatewayPortal {
         if (!/^[0-9a-fA-F]{32}$/.test(hex)) return bad('chap-response must be 32 hex digits');
         if (!c) return bad('no CHAP challenge was issued to this device (GET /login first)');
         this.challenges.delete(who.ip);
-        credentials = { method: 'chap-response', chapId: c.id, challenge: c.challenge, response: Buffer.from(hex, 'hex') };
+        credentials = {
+          method: 'chap-response',
+          chapId: c.id,
+          challenge: c.challenge,
+          response: Buffer.from(hex, 'hex'),
+        };
       } else {
         const password = body.password ?? '';
-        if (password.length < 1 || Buffer.byteLength(password) > 128) return bad('password is required (at most 128 bytes)');
+        if (password.length < 1 || Buffer.byteLength(password) > 128)
+          return bad('password is required (at most 128 bytes)');
         credentials = { method: this.opts.passwordMethod ?? 'pap', password };
       }
       const result = await table.login({ username, credentials, ip: who.ip, mac: who.mac });
-      if (result.ok) return this.send(req, res, 200, { loggedIn: true, session: this.statusView(result.session) }, this.statusPage(result.session));
+      if (result.ok)
+        return this.send(
+          req,
+          res,
+          200,
+          { loggedIn: true, session: this.statusView(result.session) },
+          this.statusPage(result.session),
+        );
       if (result.reason === 'no-server') {
-        return this.send(req, res, 503, { error: 'RADIUS_UNAVAILABLE' }, html`<h1>Log in</h1><p class="error">The login service does not answer; try again in a minute.</p>`);
+        return this.send(
+          req,
+          res,
+          503,
+          { error: 'RADIUS_UNAVAILABLE' },
+          html`<h1>Log in</h1>
+            <p class="error">The login service does not answer; try again in a minute.</p>`,
+        );
       }
-      return this.send(req, res, 401, { error: 'LOGIN_REJECTED', message: result.message ?? null }, html`<h1>Log in</h1><p class="error">${result.message ?? 'Wrong username or password.'}</p>`);
+      return this.send(
+        req,
+        res,
+        401,
+        { error: 'LOGIN_REJECTED', message: result.message ?? null },
+        html`<h1>Log in</h1>
+          <p class="error">${result.message ?? 'Wrong username or password.'}</p>`,
+      );
     }
     this.send(req, res, 404, { error: 'NOT_FOUND' }, html`<h1>Not found</h1>`);
   }

@@ -78,7 +78,10 @@ export class GatewayRadius {
         return res;
       } catch (err) {
         if (!(err instanceof RadiusTimeoutError)) throw err;
-        this.opts.logger?.warn({ server: this.pairs[index]!.server.host }, 'gateway: RADIUS server did not answer, trying the next');
+        this.opts.logger?.warn(
+          { server: this.pairs[index]!.server.host },
+          'gateway: RADIUS server did not answer, trying the next',
+        );
         last = err;
       }
     }
@@ -96,10 +99,10 @@ export class GatewayRadius {
       .catch(() => undefined)
       .then(() => this.deliver(attrs, eventAt))
       .finally(() => {
-      this.queued--;
-      if (this.chains.get(key) === next) this.chains.delete(key);
-      if (this.queued === 0) for (const w of [...this.waiters]) w();
-    });
+        this.queued--;
+        if (this.chains.get(key) === next) this.chains.delete(key);
+        if (this.queued === 0) for (const w of [...this.waiters]) w();
+      });
     this.chains.set(key, next);
     return next;
   }
@@ -120,7 +123,10 @@ export class GatewayRadius {
         } catch (err) {
           if (this.stopped) return;
           if (!(err instanceof RadiusTimeoutError)) throw err;
-          this.opts.logger?.warn({ server: this.pairs[index]!.server.host }, 'gateway: accounting not answered, trying the next server');
+          this.opts.logger?.warn(
+            { server: this.pairs[index]!.server.host },
+            'gateway: accounting not answered, trying the next server',
+          );
         }
       }
       await this.pause(this.opts.accountingRetryMs ?? 5000);

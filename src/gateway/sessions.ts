@@ -9,7 +9,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock, Timer } from '../lib/clock';
-import { PacketCode, type ACCT_TERMINATE_CAUSE, type RadiusAttribute, type RadiusClient, type RadiusResponse } from '../radius';
+import {
+  PacketCode,
+  type ACCT_TERMINATE_CAUSE,
+  type RadiusAttribute,
+  type RadiusClient,
+  type RadiusResponse,
+} from '../radius';
 import type { ClientCounters, ClientLimits, FirewallDriver } from './firewall';
 import type { GatewayRadius } from './radius';
 import { policyFromReply, type SessionPolicy } from './reply';
@@ -43,7 +49,12 @@ export type Credentials =
   /** The gateway hashes the password itself (CHAP on the wire, password known to the gateway). */
   | { readonly method: 'chap'; readonly password: string }
   /** The browser hashed it against a challenge the gateway issued (MikroTik-style portal). */
-  | { readonly method: 'chap-response'; readonly chapId: number; readonly response: Buffer; readonly challenge: Buffer };
+  | {
+      readonly method: 'chap-response';
+      readonly chapId: number;
+      readonly response: Buffer;
+      readonly challenge: Buffer;
+    };
 
 export interface LoginRequest {
   readonly username: string;
@@ -132,19 +143,34 @@ export class SessionTable {
 
   private account(s: Session, status: string, extra: RadiusAttribute[], now: number): void {
     void this.opts.radius
-      .account(s.acctSessionId, [{ name: 'Acct-Status-Type', value: status }, ...this.sessionAttributes(s), ...extra, { name: 'Event-Timestamp', value: Math.floor(now / 1000) }], now)
-      .catch((err: unknown) => this.opts.logger?.warn({ err, acctSessionId: s.acctSessionId, status }, 'gateway: accounting failed'));
+      .account(
+        s.acctSessionId,
+        [
+          { name: 'Acct-Status-Type', value: status },
+          ...this.sessionAttributes(s),
+          ...extra,
+          { name: 'Event-Timestamp', value: Math.floor(now / 1000) },
+        ],
+        now,
+      )
+      .catch((err: unknown) =>
+        this.opts.logger?.warn({ err, acctSessionId: s.acctSessionId, status }, 'gateway: accounting failed'),
+      );
   }
 
   /** Accounting-On (start) / Accounting-Off (clean stop): FreeRADIUS closes this NAS's sessions. */
   nasAccounting(status: 'Accounting-On' | 'Accounting-Off'): Promise<void> {
     const now = this.opts.clock.now();
-    return this.opts.radius.account(`nas:${status}`, [
-      { name: 'Acct-Status-Type', value: status },
-      ...this.nasAttributes(),
-      { name: 'Acct-Session-Id', value: this.newSessionId() },
-      { name: 'Event-Timestamp', value: Math.floor(now / 1000) },
-    ], now);
+    return this.opts.radius.account(
+      `nas:${status}`,
+      [
+        { name: 'Acct-Status-Type', value: status },
+        ...this.nasAttributes(),
+        { name: 'Acct-Session-Id', value: this.newSessionId() },
+        { name: 'Event-Timestamp', value: Math.floor(now / 1000) },
+      ],
+      now,
+    );
   }
 
   private newSessionId(): string {
@@ -192,7 +218,11 @@ export class SessionTable {
     }
     if (res.packet.code !== PacketCode.AccessAccept) {
       const msg = res.packet.attributes.find((a) => 'name' in a && a.name === 'Reply-Message');
-      return { ok: false, reason: 'rejected', ...(msg && 'value' in msg && typeof msg.value === 'string' ? { message: msg.value } : {}) };
+      return {
+        ok: false,
+        reason: 'rejected',
+        ...(msg && 'value' in msg && typeof msg.value === 'string' ? { message: msg.value } : {}),
+      };
     }
     const policy = policyFromReply(res.packet.attributes);
     // One IP is one session: the previous holder of this address is logged out first.
@@ -229,7 +259,10 @@ export class SessionTable {
   }
 
   /** A CoA: new limits and/or timeouts for a live session. */
-  async change(s: Session, changes: { limits?: ClientLimits; sessionTimeout?: number; idleTimeout?: number }): Promise<void> {
+  async change(
+    s: Session,
+    changes: { limits?: ClientLimits; sessionTimeout?: number; idleTimeout?: number },
+  ): Promise<void> {
     if (changes.limits) {
       await this.opts.driver.updateLimits({ mac: s.mac, ip: s.ip }, changes.limits);
       s.policy.limits = changes.limits;

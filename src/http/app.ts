@@ -64,7 +64,11 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-export function createApp(deps: AppDeps): { app: express.Express; registry: RouteRegistry; openapi: Record<string, unknown> } {
+export function createApp(deps: AppDeps): {
+  app: express.Express;
+  registry: RouteRegistry;
+  openapi: Record<string, unknown>;
+} {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -73,7 +77,11 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
 
   app.use(requestId(log));
   if (deps.config.metricsToken !== undefined || !deps.config.production) {
-    const metrics = createMetrics({ db: deps.db, services: deps.services, ...(deps.config.metricsToken !== undefined ? { token: deps.config.metricsToken } : {}) });
+    const metrics = createMetrics({
+      db: deps.db,
+      services: deps.services,
+      ...(deps.config.metricsToken !== undefined ? { token: deps.config.metricsToken } : {}),
+    });
     app.use(metrics.middleware);
     app.get('/metrics', metrics.handler);
   }
@@ -106,13 +114,42 @@ export function createApp(deps: AppDeps): { app: express.Express; registry: Rout
   app.get('/ready', ready);
   app.get('/readyz', ready);
 
-  const api = apiSurface({ services: deps.services, radius: deps.config.radius, checkResponses: deps.checkResponses ?? false });
+  const api = apiSurface({
+    services: deps.services,
+    radius: deps.config.radius,
+    checkResponses: deps.checkResponses ?? false,
+  });
   app.use('/api/v1', api.router);
 
   const csrf = new Csrf(deps.config.jwtSecret, { production: deps.config.production });
-  app.use('/portal', portalSurface({ services: deps.services, csrf, cookies: { production: deps.config.production }, secret: deps.config.jwtSecret, log }));
-  app.use('/dashboard', dashboardSurface({ services: deps.services, csrf, cookies: { production: deps.config.production }, sessionSeconds: deps.config.jwtTtlSeconds, log }));
-  app.use('/callbacks', callbacksSurface({ log, payments: deps.services.payments, mpesa: deps.config.mpesaCallbacks ?? { maxBytes: 16384, networks: [] } }));
+  app.use(
+    '/portal',
+    portalSurface({
+      services: deps.services,
+      csrf,
+      cookies: { production: deps.config.production },
+      secret: deps.config.jwtSecret,
+      log,
+    }),
+  );
+  app.use(
+    '/dashboard',
+    dashboardSurface({
+      services: deps.services,
+      csrf,
+      cookies: { production: deps.config.production },
+      sessionSeconds: deps.config.jwtTtlSeconds,
+      log,
+    }),
+  );
+  app.use(
+    '/callbacks',
+    callbacksSurface({
+      log,
+      payments: deps.services.payments,
+      mpesa: deps.config.mpesaCallbacks ?? { maxBytes: 16384, networks: [] },
+    }),
+  );
 
   app.use((_req, _res, next) => next(new AppError('ROUTE_NOT_FOUND', 'no such route')));
   app.use(jsonErrors(log));

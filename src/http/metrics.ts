@@ -34,11 +34,34 @@ export function createMetrics(o: { db: Knex; services: Services; token?: string 
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  const auth = new Gauge({ name: 'lango_radius_auth_attempts', help: 'Authentication outcomes since the start (cumulative; use rate()), per tenant and reply', labelNames: ['tenant', 'reply'], registers: [registry] });
-  const enforcement = new Gauge({ name: 'lango_enforcement_actions_24h', help: 'CoA/Disconnect actions created in the last 24 hours, by kind and status', labelNames: ['kind', 'status'], registers: [registry] });
-  const depth = new Gauge({ name: 'lango_enforcement_queue_depth', help: 'Pending enforcement actions that are due', registers: [registry] });
-  const oldest = new Gauge({ name: 'lango_enforcement_queue_oldest_due_seconds', help: 'How long the oldest due action has waited', registers: [registry] });
-  const open = new Gauge({ name: 'lango_sessions_open', help: 'Open accounting sessions per tenant', labelNames: ['tenant'], registers: [registry] });
+  const auth = new Gauge({
+    name: 'lango_radius_auth_attempts',
+    help: 'Authentication outcomes since the start (cumulative; use rate()), per tenant and reply',
+    labelNames: ['tenant', 'reply'],
+    registers: [registry],
+  });
+  const enforcement = new Gauge({
+    name: 'lango_enforcement_actions_24h',
+    help: 'CoA/Disconnect actions created in the last 24 hours, by kind and status',
+    labelNames: ['kind', 'status'],
+    registers: [registry],
+  });
+  const depth = new Gauge({
+    name: 'lango_enforcement_queue_depth',
+    help: 'Pending enforcement actions that are due',
+    registers: [registry],
+  });
+  const oldest = new Gauge({
+    name: 'lango_enforcement_queue_oldest_due_seconds',
+    help: 'How long the oldest due action has waited',
+    registers: [registry],
+  });
+  const open = new Gauge({
+    name: 'lango_sessions_open',
+    help: 'Open accounting sessions per tenant',
+    labelNames: ['tenant'],
+    registers: [registry],
+  });
 
   const middleware: RequestHandler = (req, res, next) => {
     const end = http.startTimer();
@@ -49,7 +72,11 @@ export function createMetrics(o: { db: Knex; services: Services; token?: string 
   const handler = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     try {
       if (o.token !== undefined && req.get('authorization') !== `Bearer ${o.token}`) {
-        res.status(401).set('WWW-Authenticate', 'Bearer').type('text/plain').send('metrics need the bearer token (LANGO_METRICS_TOKEN)\n');
+        res
+          .status(401)
+          .set('WWW-Authenticate', 'Bearer')
+          .type('text/plain')
+          .send('metrics need the bearer token (LANGO_METRICS_TOKEN)\n');
         return;
       }
       const snap = await o.services.reports.operational(o.db);

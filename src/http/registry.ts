@@ -1,6 +1,13 @@
 import type { Request, Response, Router, RequestHandler } from 'express';
 import type { Static, TSchema } from '@sinclair/typebox';
-import { compileBody, compileQuery, compileResponse, validationError, type JsonSchema, type Validator } from './validation';
+import {
+  compileBody,
+  compileQuery,
+  compileResponse,
+  validationError,
+  type JsonSchema,
+  type Validator,
+} from './validation';
 import { actorOf, type Principal, type Role } from '../modules/tenancy/principals';
 import type { Actor } from '../modules/audit/actor';
 import { AppError } from '../lib/errors';
@@ -45,7 +52,9 @@ export interface Ctx<S extends RouteSpec> {
 }
 
 /** A handler answers with its spec's response type (void without one, or for 204). */
-export type Handler<S extends RouteSpec> = (ctx: Ctx<S>) => Promise<S['response'] extends TSchema ? Static<S['response']> : unknown>;
+export type Handler<S extends RouteSpec> = (
+  ctx: Ctx<S>,
+) => Promise<S['response'] extends TSchema ? Static<S['response']> : unknown>;
 
 interface Registered {
   spec: RouteSpec;
@@ -97,15 +106,28 @@ export class RouteRegistry {
           if (body === undefined) body = {};
           if (v.body && !v.body(body)) throw validationError('body', v.body.errors);
         } else if (req.body !== undefined && Object.keys(req.body as object).length > 0) {
-          throw new AppError('VALIDATION_FAILED', 'this endpoint takes no body', { errors: [{ path: 'body', message: 'unknown field' }] });
+          throw new AppError('VALIDATION_FAILED', 'this endpoint takes no body', {
+            errors: [{ path: 'body', message: 'unknown field' }],
+          });
         }
         const tenantId = spec.scope === 'tenant' ? tenantOf(req, principal as Principal) : undefined;
-        const ctx = { req, res, body, query, params, principal, actor: principal ? actorOf(principal) : null, tenantId } as unknown as Ctx<S>;
+        const ctx = {
+          req,
+          res,
+          body,
+          query,
+          params,
+          principal,
+          actor: principal ? actorOf(principal) : null,
+          tenantId,
+        } as unknown as Ctx<S>;
         const result = await handler(ctx);
         if (res.headersSent) return;
         const status = spec.status ?? 200;
         if (v.response && status !== 204 && !v.response(JSON.parse(JSON.stringify(result ?? null)))) {
-          throw new Error(`${spec.method} ${spec.path}: the answer does not match its schema: ${JSON.stringify(v.response.errors)}`);
+          throw new Error(
+            `${spec.method} ${spec.path}: the answer does not match its schema: ${JSON.stringify(v.response.errors)}`,
+          );
         }
         if (status === 204) res.status(204).end();
         else res.status(status).json(result);
@@ -131,7 +153,10 @@ export class RouteRegistry {
         operationId: `${spec.method}${spec.path.replace(/[/:-]+(\w)/g, (_m, c: string) => c.toUpperCase())}`,
         responses: {
           [status]: ok,
-          default: { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+          default: {
+            description: 'Error',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+          },
         },
       };
       if (spec.auth !== 'public') {
@@ -140,9 +165,11 @@ export class RouteRegistry {
       }
       const parameters: unknown[] = [];
       const props = (s?: JsonSchema) => (s?.properties ?? {}) as Record<string, unknown>;
-      for (const [name, schema] of Object.entries(props(spec.params))) parameters.push({ name, in: 'path', required: true, schema });
+      for (const [name, schema] of Object.entries(props(spec.params)))
+        parameters.push({ name, in: 'path', required: true, schema });
       const req = (spec.query?.required ?? []) as string[];
-      for (const [name, schema] of Object.entries(props(spec.query))) parameters.push({ name, in: 'query', required: req.includes(name), schema });
+      for (const [name, schema] of Object.entries(props(spec.query)))
+        parameters.push({ name, in: 'query', required: req.includes(name), schema });
       if (parameters.length) op.parameters = parameters;
       if (spec.body) op.requestBody = { required: true, content: { 'application/json': { schema: spec.body } } };
       (paths[p] ??= {})[spec.method] = op;
@@ -154,7 +181,11 @@ export class RouteRegistry {
       paths,
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'JWT from POST /api/v1/auth/login, or an API key (lk_...)' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'JWT from POST /api/v1/auth/login, or an API key (lk_...)',
+          },
           apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
         },
         schemas: {

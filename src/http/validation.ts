@@ -44,8 +44,16 @@ export function compileQuery(schema: JsonSchema): Validator {
       checked.errors = validate.errors;
       return false;
     }
-    const infinite = Object.entries(data as Record<string, unknown>).filter(([, v]) => typeof v === 'number' && !Number.isFinite(v));
-    checked.errors = infinite.map(([k]) => ({ instancePath: `/${k}`, schemaPath: '#/type', keyword: 'type', params: {}, message: 'must be a finite number' }));
+    const infinite = Object.entries(data as Record<string, unknown>).filter(
+      ([, v]) => typeof v === 'number' && !Number.isFinite(v),
+    );
+    checked.errors = infinite.map(([k]) => ({
+      instancePath: `/${k}`,
+      schemaPath: '#/type',
+      keyword: 'type',
+      params: {},
+      message: 'must be a finite number',
+    }));
     return infinite.length === 0;
   };
   return checked;
@@ -58,10 +66,17 @@ function pathOf(where: string, e: ErrorObject): string {
   return `${where}${p}`;
 }
 
-export function validationError(where: 'body' | 'query' | 'params', errors: ErrorObject[] | null | undefined): AppError {
+export function validationError(
+  where: 'body' | 'query' | 'params',
+  errors: ErrorObject[] | null | undefined,
+): AppError {
   const list = (errors ?? []).map((e) => ({
     path: pathOf(where, e),
     message: e.keyword === 'additionalProperties' ? 'unknown field' : (e.message ?? 'invalid'),
   }));
-  return new AppError('VALIDATION_FAILED', `invalid ${where}: ${list.map((l) => `${l.path} ${l.message}`).join('; ')}`, { errors: list });
+  return new AppError(
+    'VALIDATION_FAILED',
+    `invalid ${where}: ${list.map((l) => `${l.path} ${l.message}`).join('; ')}`,
+    { errors: list },
+  );
 }

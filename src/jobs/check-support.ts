@@ -57,7 +57,8 @@ export async function setCursor(trx: Knex.Transaction, name: string, position: D
  * "Covered at t", the one definition authorize uses too (db/sql/functions/
  * lango_covering_subscription). `at` appears once (it may be a placeholder).
  */
-export const COVERED = (subscriber: string, at: string) => `EXISTS (SELECT 1 FROM lango_covering_subscription(${subscriber}, ${at}))`;
+export const COVERED = (subscriber: string, at: string) =>
+  `EXISTS (SELECT 1 FROM lango_covering_subscription(${subscriber}, ${at}))`;
 
 /** The reasons as SQL, spelled like the partial indexes' predicates so that the planner uses them. */
 export const ONCE_SQL = `(${ONCE_REASONS.map((r) => `'${r}'`).join(', ')})`;
@@ -69,7 +70,12 @@ export const ONCE_SQL = `(${ONCE_REASONS.map((r) => `'${r}'`).join(', ')})`;
  * indexes turn into a no-op for every session that still has an action queued, in flight,
  * answered, or recently timed out or failed.
  */
-export async function insertDisconnects(trx: Knex.Transaction, candidates: string, params: readonly Knex.RawBinding[], opts: CheckOptions): Promise<number> {
+export async function insertDisconnects(
+  trx: Knex.Transaction,
+  candidates: string,
+  params: readonly Knex.RawBinding[],
+  opts: CheckOptions,
+): Promise<number> {
   await trx.raw(
     `UPDATE enforcement_actions SET superseded_at = clock_timestamp()
      WHERE status IN ('timeout', 'failed') AND superseded_at IS NULL AND radacct_id IS NOT NULL AND reason IN ${ONCE_SQL}

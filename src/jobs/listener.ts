@@ -39,7 +39,12 @@ export function listen(
 
   const connect = async (): Promise<void> => {
     if (closed) return;
-    const c = new Client({ connectionString: databaseUrl, application_name: 'lango-worker-listen', connectionTimeoutMillis: 5000, keepAlive: true });
+    const c = new Client({
+      connectionString: databaseUrl,
+      application_name: 'lango-worker-listen',
+      connectionTimeoutMillis: 5000,
+      keepAlive: true,
+    });
     client = c;
     let dead = false;
     const lost = (err?: Error): void => {

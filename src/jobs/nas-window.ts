@@ -74,7 +74,17 @@ export class NasWindows {
   private state(key: string): NasState {
     let s = this.nas.get(key);
     if (!s) {
-      s = { cwnd: this.o.initial, ssthresh: this.o.max, inflight: 0, minRtt: Infinity, prevMinRtt: Infinity, minRttSince: -Infinity, srtt: 0, lastCutAt: -Infinity, lastSeenAt: -Infinity };
+      s = {
+        cwnd: this.o.initial,
+        ssthresh: this.o.max,
+        inflight: 0,
+        minRtt: Infinity,
+        prevMinRtt: Infinity,
+        minRttSince: -Infinity,
+        srtt: 0,
+        lastCutAt: -Infinity,
+        lastSeenAt: -Infinity,
+      };
       this.nas.set(key, s);
     }
     return s;

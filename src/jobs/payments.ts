@@ -26,31 +26,49 @@ export interface PaymentLoopsOptions {
 
 export function startPaymentLoops(o: PaymentLoopsOptions, log: Logger, clock: Clock): { stop(): Promise<void> } {
   const loops: Periodic[] = [];
-  const settle = new Periodic('payments-settle', o.settleMs ?? 5000, async () => {
-    // Drain: a full batch means more are due.
-    for (let i = 0; i < 20; i++) {
-      const r = await o.stk.settleDue(50);
-      if (r.settled || r.expired) log.info(r, 'pending payments settled by query or expired');
-      if (r.claimed < 50) break;
-    }
-  }, log, clock);
+  const settle = new Periodic(
+    'payments-settle',
+    o.settleMs ?? 5000,
+    async () => {
+      // Drain: a full batch means more are due.
+      for (let i = 0; i < 20; i++) {
+        const r = await o.stk.settleDue(50);
+        if (r.settled || r.expired) log.info(r, 'pending payments settled by query or expired');
+        if (r.claimed < 50) break;
+      }
+    },
+    log,
+    clock,
+  );
   settle.start(500);
   loops.push(settle);
   if (o.sms) {
     const sms = o.sms;
-    const send = new Periodic('payments-sms', o.smsMs ?? 5000, async () => {
-      for (let i = 0; i < 20; i++) {
-        const r = await sms.sendDue(50);
-        if (r.claimed < 50) break;
-      }
-    }, log, clock);
+    const send = new Periodic(
+      'payments-sms',
+      o.smsMs ?? 5000,
+      async () => {
+        for (let i = 0; i < 20; i++) {
+          const r = await sms.sendDue(50);
+          if (r.claimed < 50) break;
+        }
+      },
+      log,
+      clock,
+    );
     send.start(700);
     loops.push(send);
     if (o.remindersMs !== 0) {
-      const reminders = new Periodic('payments-reminders', o.remindersMs ?? 60_000, async () => {
-        const n = await sms.queueReminders();
-        if (n > 0) log.info({ count: n }, 'expiry reminders queued');
-      }, log, clock);
+      const reminders = new Periodic(
+        'payments-reminders',
+        o.remindersMs ?? 60_000,
+        async () => {
+          const n = await sms.queueReminders();
+          if (n > 0) log.info({ count: n }, 'expiry reminders queued');
+        },
+        log,
+        clock,
+      );
       reminders.start(1500);
       loops.push(reminders);
     }

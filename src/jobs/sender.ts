@@ -47,9 +47,19 @@ import { isTransientDbError } from '../db/errors';
 import { systemClock, type Clock, type Timer } from '../lib/clock';
 import { retryDelay } from '../lib/retry-delay';
 import { NasWindows } from './nas-window';
-import { claimDue, completeMany, reclaimExpired, type ActionResult, type ClaimedAction } from '../modules/enforcement/outbox.repo';
+import {
+  claimDue,
+  completeMany,
+  reclaimExpired,
+  type ActionResult,
+  type ClaimedAction,
+} from '../modules/enforcement/outbox.repo';
 
-export type RouterOsKickFn = (nas: RouterOsTarget, session: SessionToKick, opts: FallbackOptions) => Promise<{ removed: number }>;
+export type RouterOsKickFn = (
+  nas: RouterOsTarget,
+  session: SessionToKick,
+  opts: FallbackOptions,
+) => Promise<{ removed: number }>;
 
 export interface SenderOptions {
   /** Identifies this worker in claimed_by. Default host:pid:random. */
@@ -110,7 +120,18 @@ function errorCode(err: unknown): string {
 
 export class EnforcementSender {
   readonly workerId: string;
-  readonly stats: SenderStats = { claimed: 0, ack: 0, nak: 0, timeout: 0, retried: 0, failed: 0, cancelled: 0, fallbacks: 0, reclaimed: 0, dbErrors: 0 };
+  readonly stats: SenderStats = {
+    claimed: 0,
+    ack: 0,
+    nak: 0,
+    timeout: 0,
+    retried: 0,
+    failed: 0,
+    cancelled: 0,
+    fallbacks: 0,
+    reclaimed: 0,
+    dbErrors: 0,
+  };
   private readonly o: Required<Omit<SenderOptions, 'maxAttempts'>> & Pick<SenderOptions, 'maxAttempts'>;
   private readonly log: Logger;
   private readonly inflight = new Map<string, string>(); // action id -> nas key (sent or waiting)
@@ -157,7 +178,11 @@ export class EnforcementSender {
       flushMs: opts.flushMs ?? 20,
     };
     this.log = logger.child({ module: 'enforcement-sender', worker: this.workerId });
-    this.windows = new NasWindows({ initial: this.o.initialPerNas, max: this.o.perNas, queueDelayMs: this.o.nasQueueDelayMs });
+    this.windows = new NasWindows({
+      initial: this.o.initialPerNas,
+      max: this.o.perNas,
+      queueDelayMs: this.o.nasQueueDelayMs,
+    });
   }
 
   /** The current window of a NAS (requests it may have in flight). */
@@ -353,8 +378,16 @@ export class EnforcementSender {
     const refused = this.targets.refusal(a.nas_address);
     if (refused !== null) {
       this.stats.failed++;
-      this.log.warn({ actionId: a.id, tenantId: a.tenant_id, nas: a.nas_address, refused }, 'enforcement target not allowed');
-      return { id: a.id, status: 'failed', attempted: false, lastError: `TARGET_NOT_ALLOWED: ${a.nas_address}: ${refused}` };
+      this.log.warn(
+        { actionId: a.id, tenantId: a.tenant_id, nas: a.nas_address, refused },
+        'enforcement target not allowed',
+      );
+      return {
+        id: a.id,
+        status: 'failed',
+        attempted: false,
+        lastError: `TARGET_NOT_ALLOWED: ${a.nas_address}: ${refused}`,
+      };
     }
     const req: DynAuthRequest = {
       kind: a.kind,
@@ -370,10 +403,14 @@ export class EnforcementSender {
     const attempt = a.attempts + 1;
     let result: DynAuthResult;
     try {
-      result = await this.dynauth.send({ host: a.nas_address, port: a.nas_coa_port, secret: a.nas_secret }, req, { signal });
+      result = await this.dynauth.send({ host: a.nas_address, port: a.nas_coa_port, secret: a.nas_secret }, req, {
+        signal,
+      });
       this.windows.observe(
         nasKey,
-        result.outcome === 'timeout' ? { answered: false } : { answered: true, rttMs: result.rttMs, attempts: result.attempts },
+        result.outcome === 'timeout'
+          ? { answered: false }
+          : { answered: true, rttMs: result.rttMs, attempts: result.attempts },
         this.clock.now(),
       );
     } catch (err) {
@@ -387,7 +424,13 @@ export class EnforcementSender {
       this.log.warn({ err, actionId: a.id, nas: a.nas_address }, 'enforcement send failed');
       if (attempt < a.max_attempts || signal.aborted) {
         this.stats.retried++;
-        return { id: a.id, status: 'pending', attempted: !signal.aborted, retryInMs: this.retryDelay(attempt), lastError: code };
+        return {
+          id: a.id,
+          status: 'pending',
+          attempted: !signal.aborted,
+          retryInMs: this.retryDelay(attempt),
+          lastError: code,
+        };
       }
       this.stats.failed++;
       return { id: a.id, status: 'failed', attempted: true, lastError: code };
@@ -403,13 +446,26 @@ export class EnforcementSender {
       // defines (201..508) and anything else that fits, never what would make the row unwritable.
       const cause = result.errorCause;
       if (cause !== undefined && cause > INT4_MAX) {
-        return { id: a.id, status: 'nak', attempted: true, rttMs: result.rttMs, errorCause: null, lastError: `ERROR_CAUSE_OUT_OF_RANGE: ${cause}` };
+        return {
+          id: a.id,
+          status: 'nak',
+          attempted: true,
+          rttMs: result.rttMs,
+          errorCause: null,
+          lastError: `ERROR_CAUSE_OUT_OF_RANGE: ${cause}`,
+        };
       }
       return { id: a.id, status: 'nak', attempted: true, rttMs: result.rttMs, errorCause: cause ?? null };
     }
     if (attempt < a.max_attempts) {
       this.stats.retried++;
-      return { id: a.id, status: 'pending', attempted: true, retryInMs: this.retryDelay(attempt), lastError: 'TIMEOUT' };
+      return {
+        id: a.id,
+        status: 'pending',
+        attempted: true,
+        retryInMs: this.retryDelay(attempt),
+        lastError: 'TIMEOUT',
+      };
     }
     this.stats.timeout++;
     this.log.warn({ actionId: a.id, nas: a.nas_address, attempts: attempt }, 'enforcement timed out');
@@ -463,20 +519,32 @@ export class EnforcementSender {
           const { owned, rejected } = await completeMany(this.db, this.workerId, batch);
           for (const r of rejected) {
             this.stats.failed++;
-            this.log.error({ err: r.cause, actionId: r.id, error: r.error }, 'enforcement outcome refused by the database; action marked failed');
+            this.log.error(
+              { err: r.cause, actionId: r.id, error: r.error },
+              'enforcement outcome refused by the database; action marked failed',
+            );
           }
           if (owned.length < batch.length) {
-            this.log.warn({ lost: batch.length - owned.length }, 'outcomes for actions no longer claimed by this worker were not written');
+            this.log.warn(
+              { lost: batch.length - owned.length },
+              'outcomes for actions no longer claimed by this worker were not written',
+            );
           }
           failures = 0;
         } catch (err) {
           if (!isTransientDbError(err)) {
             this.stats.dbErrors++;
-            this.log.error({ err, actionIds: batch.map((r) => r.id) }, 'enforcement outcomes could not be written; their leases will run out');
+            this.log.error(
+              { err, actionIds: batch.map((r) => r.id) },
+              'enforcement outcomes could not be written; their leases will run out',
+            );
             continue;
           }
           if (this.clock.now() > this.giveUpFlushAt) {
-            this.log.error({ err, lost: batch.length + this.results.length }, 'stopping without writing outcomes; their actions will be sent again');
+            this.log.error(
+              { err, lost: batch.length + this.results.length },
+              'stopping without writing outcomes; their actions will be sent again',
+            );
             this.results = [];
             return;
           }

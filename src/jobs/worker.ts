@@ -61,7 +61,15 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logger; routerOsKick?: RouterOsKickFn; options: WorkerOptions; clock?: Clock; payments?: PaymentLoopsOptions }): Worker {
+export function startWorker(deps: {
+  db: Knex;
+  databaseUrl: string;
+  logger: Logger;
+  routerOsKick?: RouterOsKickFn;
+  options: WorkerOptions;
+  clock?: Clock;
+  payments?: PaymentLoopsOptions;
+}): Worker {
   const { db, logger } = deps;
   const clock = deps.clock ?? systemClock;
   const o = deps.options;
@@ -76,29 +84,60 @@ export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logge
   const sendSeconds = schedule.mrd > 0 ? schedule.mrd : schedule.irt * 2 ** (schedule.mrc + 1);
   const fallbackSeconds = (o.sender?.fallbackTimeoutMs ?? 15_000) / 1000;
   const leaseSeconds = o.sender?.leaseSeconds ?? Math.max(60, Math.ceil((sendSeconds + fallbackSeconds) * 2));
-  const sender = new EnforcementSender(db, dynauth, logger, new TargetGuard(o.targets), { ...o.sender, leaseSeconds }, deps.routerOsKick, clock);
+  const sender = new EnforcementSender(
+    db,
+    dynauth,
+    logger,
+    new TargetGuard(o.targets),
+    { ...o.sender, leaseSeconds },
+    deps.routerOsKick,
+    clock,
+  );
   const checks = { requeueAfterSeconds: o.requeueAfterSeconds ?? 600 };
   const wake = (): void => sender.wake();
-  const scheduler = new ExpiryScheduler(db, logger, { ...checks, maxSleepMs: o.expiryMaxSleepMs ?? 60_000, onEnqueued: wake, clock });
+  const scheduler = new ExpiryScheduler(db, logger, {
+    ...checks,
+    maxSleepMs: o.expiryMaxSleepMs ?? 60_000,
+    onEnqueued: wake,
+    clock,
+  });
 
-  const sweep = new Periodic('sweep', o.sweepMs ?? 30_000, async () => {
-    const r = await runSweep(db, checks);
-    if (r.enqueued > 0) {
-      log.info({ count: r.enqueued }, 'sweep queued actions');
-      wake();
-    }
-  }, log, clock);
-  const quota = new Periodic('quota', o.quotaMs ?? 15_000, async () => {
-    const r = await runQuotaCheck(db, checks);
-    if (r.enqueued > 0) {
-      log.info({ count: r.enqueued }, 'quota check queued actions');
-      wake();
-    }
-  }, log, clock);
-  const stale = new Periodic('stale', o.staleMs ?? 60_000, async () => {
-    const r = await closeStaleSessions(db, { factor: o.staleFactor ?? 3 });
-    if (r.closed > 0) log.info({ count: r.closed }, 'stale sessions closed');
-  }, log, clock);
+  const sweep = new Periodic(
+    'sweep',
+    o.sweepMs ?? 30_000,
+    async () => {
+      const r = await runSweep(db, checks);
+      if (r.enqueued > 0) {
+        log.info({ count: r.enqueued }, 'sweep queued actions');
+        wake();
+      }
+    },
+    log,
+    clock,
+  );
+  const quota = new Periodic(
+    'quota',
+    o.quotaMs ?? 15_000,
+    async () => {
+      const r = await runQuotaCheck(db, checks);
+      if (r.enqueued > 0) {
+        log.info({ count: r.enqueued }, 'quota check queued actions');
+        wake();
+      }
+    },
+    log,
+    clock,
+  );
+  const stale = new Periodic(
+    'stale',
+    o.staleMs ?? 60_000,
+    async () => {
+      const r = await closeStaleSessions(db, { factor: o.staleFactor ?? 3 });
+      if (r.closed > 0) log.info({ count: r.closed }, 'stale sessions closed');
+    },
+    log,
+    clock,
+  );
 
   const listener: Listener = listen(
     deps.databaseUrl,
@@ -130,7 +169,14 @@ export function startWorker(deps: { db: Knex; databaseUrl: string; logger: Logge
     dynauth,
     ready: listener.ready,
     async stop() {
-      await Promise.all([scheduler.stop(), sweep.stop(), quota.stop(), stale.stop(), listener.close(), payments?.stop()]);
+      await Promise.all([
+        scheduler.stop(),
+        sweep.stop(),
+        quota.stop(),
+        stale.stop(),
+        listener.close(),
+        payments?.stop(),
+      ]);
       await sender.stop();
       await dynauth.close();
       log.info({ worker: sender.workerId, stats: sender.stats }, 'worker stopped');

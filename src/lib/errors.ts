@@ -74,4 +74,3 @@ export class AppError extends Error {
     this.status = ERRORS[code];
   }
 }
-

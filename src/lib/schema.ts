@@ -5,7 +5,15 @@
  * PostgreSQL is stricter than JSON Schema, the piece here carries the database's bound, so bad
  * input is a 400 naming the field instead of a driver error.
  */
-import { Type, type Static, type TSchema, type TObject, type TProperties, type TUnsafe, type ObjectOptions } from '@sinclair/typebox';
+import {
+  Type,
+  type Static,
+  type TSchema,
+  type TObject,
+  type TProperties,
+  type TUnsafe,
+  type ObjectOptions,
+} from '@sinclair/typebox';
 
 export { Type, type Static, type TSchema };
 
@@ -22,7 +30,8 @@ export const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]
 export const Obj = <T extends TProperties>(properties: T, options: ObjectOptions = {}): TObject<T> =>
   Type.Object(properties, { additionalProperties: false, ...options });
 /** One of these strings, as `{ enum: [...] }`. */
-export const Enum = <const T extends readonly string[]>(values: T): TUnsafe<T[number]> => Type.Unsafe<T[number]>({ enum: [...values] });
+export const Enum = <const T extends readonly string[]>(values: T): TUnsafe<T[number]> =>
+  Type.Unsafe<T[number]>({ enum: [...values] });
 /**
  * A property with a default: not required on the wire, always present once ajv has validated
  * it (useDefaults), so its type is not optional.

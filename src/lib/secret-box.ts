@@ -40,7 +40,10 @@ export function parseSecretKey(text: string): Buffer {
     const key = Buffer.from(t.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
     if (key.length === 32) return key;
   }
-  throw new SecretBoxError('key', 'a secret key is 32 random bytes, written as 64 hex digits or in base64 (e.g. `openssl rand -base64 32`)');
+  throw new SecretBoxError(
+    'key',
+    'a secret key is 32 random bytes, written as 64 hex digits or in base64 (e.g. `openssl rand -base64 32`)',
+  );
 }
 
 /** A new random key in base64, for LANGO_SECRET_KEY. */
@@ -59,7 +62,8 @@ export class SecretBox {
   private readonly keys = new Map<string, Buffer>();
 
   constructor(current: Buffer, old: readonly Buffer[] = []) {
-    if (current.length !== 32 || old.some((k) => k.length !== 32)) throw new SecretBoxError('key', 'AES-256-GCM keys are 32 bytes');
+    if (current.length !== 32 || old.some((k) => k.length !== 32))
+      throw new SecretBoxError('key', 'AES-256-GCM keys are 32 bytes');
     this.keyId = secretKeyId(current);
     this.keys.set(this.keyId, Buffer.from(current));
     for (const k of old) {
@@ -84,12 +88,18 @@ export class SecretBox {
   open(sealed: string, context = ''): string {
     const { keyId, blob } = split(sealed);
     const key = this.keys.get(keyId);
-    if (!key) throw new SecretBoxError('unknown-key', `sealed with key ${keyId}, which is not configured (LANGO_SECRET_KEY or LANGO_SECRET_KEY_OLD)`);
+    if (!key)
+      throw new SecretBoxError(
+        'unknown-key',
+        `sealed with key ${keyId}, which is not configured (LANGO_SECRET_KEY or LANGO_SECRET_KEY_OLD)`,
+      );
     const decipher = createDecipheriv('aes-256-gcm', key, blob.subarray(0, NONCE));
     decipher.setAAD(aad(keyId, context));
     decipher.setAuthTag(blob.subarray(blob.length - TAG));
     try {
-      return Buffer.concat([decipher.update(blob.subarray(NONCE, blob.length - TAG)), decipher.final()]).toString('utf8');
+      return Buffer.concat([decipher.update(blob.subarray(NONCE, blob.length - TAG)), decipher.final()]).toString(
+        'utf8',
+      );
     } catch {
       throw new SecretBoxError('tampered', 'a sealed value does not open: altered, or sealed for another context');
     }
@@ -119,6 +129,7 @@ function split(sealed: string): { keyId: string; blob: Buffer } {
   const m = /^lsb1\.([0-9a-f]{8})\.([A-Za-z0-9_-]+)$/.exec(typeof sealed === 'string' ? sealed : '');
   if (!m) throw new SecretBoxError('format', 'not a sealed value (lsb1.<key id>.<data>)');
   const blob = Buffer.from(m[2] as string, 'base64url');
-  if (blob.length < NONCE + TAG) throw new SecretBoxError('format', 'a sealed value too short to hold a nonce and a tag');
+  if (blob.length < NONCE + TAG)
+    throw new SecretBoxError('format', 'a sealed value too short to hold a nonce and a tag');
   return { keyId: m[1] as string, blob };
 }

@@ -50,14 +50,22 @@ export interface Services {
 }
 
 /** What the services take from the configuration (tests give the parts they need). */
-export type ServicesConfig = Pick<Config, 'jwtSecret' | 'jwtTtlSeconds' | 'login' | 'nasApproval' | 'enforcementTargets' | 'payments' | 'secretKey'> &
+export type ServicesConfig = Pick<
+  Config,
+  'jwtSecret' | 'jwtTtlSeconds' | 'login' | 'nasApproval' | 'enforcementTargets' | 'payments' | 'secretKey'
+> &
   Partial<Pick<Config, 'publicUrl'>>;
 
 /**
  * `reportsDb`: where reports are read (LANGO_REPORTS_DATABASE_URL, a streaming replica); the
  * primary when absent.
  */
-export function createServices(db: Knex, config: ServicesConfig, clock: Clock = systemClock, o: { daraja?: DarajaFactory; reportsDb?: Knex } = {}): Services {
+export function createServices(
+  db: Knex,
+  config: ServicesConfig,
+  clock: Clock = systemClock,
+  o: { daraja?: DarajaFactory; reportsDb?: Knex } = {},
+): Services {
   const sealer = new SecretBox(parseSecretKey(config.secretKey.current), config.secretKey.old.map(parseSecretKey));
   const tokenStore = new PgTokenStore(db, sealer);
   const daraja: DarajaFactory = o.daraja ?? ((account) => new DarajaClient(account, { tokenStore, clock }));

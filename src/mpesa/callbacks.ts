@@ -111,7 +111,15 @@ export function nairobiTimestampToDate(v: unknown): Date | undefined {
   const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [number, number, number, number, number, number];
   const ms = Date.UTC(y, mo - 1, d, h, mi, se);
   const check = new Date(ms);
-  if (check.getUTCFullYear() !== y || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59 || se > 59) return undefined;
+  if (
+    check.getUTCFullYear() !== y ||
+    check.getUTCMonth() !== mo - 1 ||
+    check.getUTCDate() !== d ||
+    h > 23 ||
+    mi > 59 ||
+    se > 59
+  )
+    return undefined;
   return new Date(ms - 3 * 3600_000);
 }
 
@@ -127,8 +135,10 @@ export function parseStkCallback(body: unknown): StkCallback | Invalid {
   if (merchantRequestId === undefined) return bad('MerchantRequestID missing or malformed');
   const checkoutRequestId = ident(cb.CheckoutRequestID);
   if (checkoutRequestId === undefined) return bad('CheckoutRequestID missing or malformed');
-  const rawCode = typeof cb.ResultCode === 'number' || typeof cb.ResultCode === 'string' ? text(cb.ResultCode, 32) : undefined;
-  if (rawCode === undefined || rawCode === '' || !/^[A-Za-z0-9_.\-]+$/.test(rawCode)) return bad('ResultCode missing or malformed');
+  const rawCode =
+    typeof cb.ResultCode === 'number' || typeof cb.ResultCode === 'string' ? text(cb.ResultCode, 32) : undefined;
+  if (rawCode === undefined || rawCode === '' || !/^[A-Za-z0-9_.\-]+$/.test(rawCode))
+    return bad('ResultCode missing or malformed');
   const resultCode = stkResultCodeText(rawCode);
   const resultDesc = text(cb.ResultDesc, 1024) ?? '';
   const outcome = stkOutcome(resultCode);
@@ -149,7 +159,8 @@ export function parseStkCallback(body: unknown): StkCallback | Invalid {
   const amountMinor = amountToMinor(items.get('Amount'));
   if (amountMinor === undefined) return bad('a successful callback without a valid Amount');
   const receipt = ident(items.get('MpesaReceiptNumber'));
-  if (receipt === undefined || !/^[A-Z0-9]{6,20}$/i.test(receipt)) return bad('a successful callback without a valid MpesaReceiptNumber');
+  if (receipt === undefined || !/^[A-Z0-9]{6,20}$/i.test(receipt))
+    return bad('a successful callback without a valid MpesaReceiptNumber');
   const payment: StkPayment = { amountMinor, receipt: receipt.toUpperCase(), extra: {} };
   const date = text(items.get('TransactionDate'), 32);
   if (date !== undefined && date !== '') {
@@ -178,7 +189,8 @@ export function parseC2bNotification(body: unknown): C2bNotification | Invalid {
   const amountMinor = amountToMinor(body.TransAmount);
   if (amountMinor === undefined) return bad('TransAmount missing or not a positive amount');
   const businessShortCode = text(body.BusinessShortCode, 16);
-  if (businessShortCode === undefined || !/^\d{5,10}$/.test(businessShortCode)) return bad('BusinessShortCode missing or malformed');
+  if (businessShortCode === undefined || !/^\d{5,10}$/.test(businessShortCode))
+    return bad('BusinessShortCode missing or malformed');
   const transTime = text(body.TransTime, 32) ?? '';
   const opt = (v: unknown, max = 128): string => text(v, max) ?? '';
   const n: C2bNotification = {

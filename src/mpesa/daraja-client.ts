@@ -15,7 +15,14 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../lib/clock';
 import { darajaTimestamp, stkPassword } from './password';
 import { normalisePhone, PhoneNumberError, type Msisdn } from './phone';
-import { classifyDarajaError, darajaError, stkOutcome, stkResultCodeText, type DarajaError, type StkOutcome } from './result-codes';
+import {
+  classifyDarajaError,
+  darajaError,
+  stkOutcome,
+  stkResultCodeText,
+  type DarajaError,
+  type StkOutcome,
+} from './result-codes';
 import type { TokenStore } from './token-store';
 
 export type DarajaEnvironment = 'sandbox' | 'production';
@@ -128,7 +135,11 @@ const MAX_BODY = 64 * 1024;
 export const FORBIDDEN_URL_WORDS = ['m-pesa', 'mpesa', 'safaricom', 'exe', 'exec', 'cmd', 'sql', 'query'] as const;
 
 /** Why Daraja would refuse a callback URL, or undefined. */
-export function callbackUrlProblem(url: string, environment: DarajaEnvironment, kind: 'stk' | 'c2b'): string | undefined {
+export function callbackUrlProblem(
+  url: string,
+  environment: DarajaEnvironment,
+  kind: 'stk' | 'c2b',
+): string | undefined {
   let u: URL;
   try {
     u = new URL(url);
@@ -208,14 +219,20 @@ export class DarajaClient {
         await store.put(key, fetched.value, this.holder);
         return { ok: true, value: fetched.value.accessToken };
       }
-      if (this.clock.now() >= giveUpAt) return { ok: false, error: darajaError('timeout', 'another process is fetching the access token and has not finished') };
+      if (this.clock.now() >= giveUpAt)
+        return {
+          ok: false,
+          error: darajaError('timeout', 'another process is fetching the access token and has not finished'),
+        };
       await this.clock.sleep(this.pollMs);
     }
   }
 
   private async fetchToken(): Promise<DarajaResult<{ accessToken: string; expiresAt: number }>> {
     const basic = Buffer.from(`${this.account.consumerKey}:${this.account.consumerSecret}`, 'utf8').toString('base64');
-    const answer = await this.http('oauth', 'GET', '/oauth/v1/generate?grant_type=client_credentials', { authorization: `Basic ${basic}` });
+    const answer = await this.http('oauth', 'GET', '/oauth/v1/generate?grant_type=client_credentials', {
+      authorization: `Basic ${basic}`,
+    });
     if (!answer.ok) return answer;
     const { status, json } = answer.value;
     if (status === 200 && json && typeof json.access_token === 'string' && json.access_token.length > 0) {
@@ -238,12 +255,19 @@ export class DarajaClient {
       if (err instanceof PhoneNumberError) return invalid('PhoneNumber', err.message);
       throw err;
     }
-    if (!Number.isSafeInteger(req.amountMinor) || req.amountMinor % 100 !== 0) return invalid('Amount', 'Daraja takes whole shillings');
+    if (!Number.isSafeInteger(req.amountMinor) || req.amountMinor % 100 !== 0)
+      return invalid('Amount', 'Daraja takes whole shillings');
     const amount = req.amountMinor / 100;
-    if (amount < 1 || amount > MAX_AMOUNT_KES) return invalid('Amount', `an STK amount is between KES 1 and KES ${MAX_AMOUNT_KES}`);
+    if (amount < 1 || amount > MAX_AMOUNT_KES)
+      return invalid('Amount', `an STK amount is between KES 1 and KES ${MAX_AMOUNT_KES}`);
     const accountReference = req.accountReference.trim();
-    if (accountReference.length < 1 || accountReference.length > 12) return invalid('AccountReference', 'the account reference has 1 to 12 characters');
-    if (!PRINTABLE.test(accountReference)) return invalid('AccountReference', 'letters, digits, spaces and punctuation only (it is shown on the buyer\'s phone)');
+    if (accountReference.length < 1 || accountReference.length > 12)
+      return invalid('AccountReference', 'the account reference has 1 to 12 characters');
+    if (!PRINTABLE.test(accountReference))
+      return invalid(
+        'AccountReference',
+        "letters, digits, spaces and punctuation only (it is shown on the buyer's phone)",
+      );
     const description = (req.description ?? accountReference).trim().slice(0, 13) || accountReference;
     if (!PRINTABLE.test(description)) return invalid('TransactionDesc', 'letters, digits, spaces and punctuation only');
     const urlProblem = callbackUrlProblem(req.callbackUrl, this.account.environment, 'stk');
@@ -252,7 +276,15 @@ export class DarajaClient {
     const timestamp = darajaTimestamp(this.clock.date());
     const businessShortCode = this.businessShortCode;
     const transactionType = this.account.type === 'till' ? 'CustomerBuyGoodsOnline' : 'CustomerPayBillOnline';
-    const sent: StkPushSent = { businessShortCode, partyB: this.account.shortcode, transactionType, timestamp, phone, amount, accountReference };
+    const sent: StkPushSent = {
+      businessShortCode,
+      partyB: this.account.shortcode,
+      transactionType,
+      timestamp,
+      phone,
+      amount,
+      accountReference,
+    };
     const body = {
       BusinessShortCode: businessShortCode,
       Password: stkPassword(businessShortCode, this.account.passkey, timestamp),
@@ -269,7 +301,13 @@ export class DarajaClient {
     const r = await this.authorised('stkpush', '/mpesa/stkpush/v1/processrequest', body);
     if (!r.ok) return r;
     const { status, json } = r.value;
-    if (status === 200 && json && String(json.ResponseCode ?? '') === '0' && typeof json.CheckoutRequestID === 'string' && json.CheckoutRequestID !== '') {
+    if (
+      status === 200 &&
+      json &&
+      String(json.ResponseCode ?? '') === '0' &&
+      typeof json.CheckoutRequestID === 'string' &&
+      json.CheckoutRequestID !== ''
+    ) {
       return {
         ok: true,
         value: {
@@ -286,7 +324,8 @@ export class DarajaClient {
 
   /** The state of an STK Push: `pending` until the buyer answers (500.001.1001 "being processed"). */
   async stkQuery(checkoutRequestId: string): Promise<DarajaResult<StkQueryState>> {
-    if (!/^[A-Za-z0-9_\-]{1,64}$/.test(checkoutRequestId)) return invalid('CheckoutRequestID', 'not a CheckoutRequestID');
+    if (!/^[A-Za-z0-9_\-]{1,64}$/.test(checkoutRequestId))
+      return invalid('CheckoutRequestID', 'not a CheckoutRequestID');
     const timestamp = darajaTimestamp(this.clock.date());
     const businessShortCode = this.businessShortCode;
     const body = {
@@ -298,7 +337,12 @@ export class DarajaClient {
     const r = await this.authorised('stkquery', '/mpesa/stkpushquery/v1/query', body);
     if (!r.ok) return r;
     const { status, json } = r.value;
-    if (status === 200 && json && String(json.ResponseCode ?? '') === '0' && (typeof json.ResultCode === 'string' || typeof json.ResultCode === 'number')) {
+    if (
+      status === 200 &&
+      json &&
+      String(json.ResponseCode ?? '') === '0' &&
+      (typeof json.ResultCode === 'string' || typeof json.ResultCode === 'number')
+    ) {
       const resultCode = stkResultCodeText(json.ResultCode);
       return {
         ok: true,
@@ -321,12 +365,21 @@ export class DarajaClient {
   // C2B
 
   async registerC2bUrls(reg: C2bRegistration): Promise<DarajaResult<C2bRegistered>> {
-    if (reg.responseType !== 'Completed' && reg.responseType !== 'Cancelled') return invalid('ResponseType', 'Completed or Cancelled (sentence case)');
-    for (const [field, url] of [['ConfirmationURL', reg.confirmationUrl], ['ValidationURL', reg.validationUrl]] as const) {
+    if (reg.responseType !== 'Completed' && reg.responseType !== 'Cancelled')
+      return invalid('ResponseType', 'Completed or Cancelled (sentence case)');
+    for (const [field, url] of [
+      ['ConfirmationURL', reg.confirmationUrl],
+      ['ValidationURL', reg.validationUrl],
+    ] as const) {
       const problem = callbackUrlProblem(url, this.account.environment, 'c2b');
       if (problem) return invalid(field, problem);
     }
-    const body = { ShortCode: this.businessShortCode, ResponseType: reg.responseType, ConfirmationURL: reg.confirmationUrl, ValidationURL: reg.validationUrl };
+    const body = {
+      ShortCode: this.businessShortCode,
+      ResponseType: reg.responseType,
+      ConfirmationURL: reg.confirmationUrl,
+      ValidationURL: reg.validationUrl,
+    };
     const r = await this.authorised('registerurl', '/mpesa/c2b/v1/registerurl', body);
     if (!r.ok) return r;
     const { status, json } = r.value;
@@ -334,7 +387,10 @@ export class DarajaClient {
       return {
         ok: true,
         // Daraja spells it OriginatorCoversationID.
-        value: { originatorConversationId: String(json.OriginatorCoversationID ?? json.OriginatorConversationID ?? ''), responseDescription: String(json.ResponseDescription ?? '') },
+        value: {
+          originatorConversationId: String(json.OriginatorCoversationID ?? json.OriginatorConversationID ?? ''),
+          responseDescription: String(json.ResponseDescription ?? ''),
+        },
       };
     }
     return { ok: false, error: this.failure('registerurl', status, json) };
@@ -348,19 +404,34 @@ export class DarajaClient {
     for (let attempt = 0; ; attempt++) {
       const token = await this.accessToken();
       if (!token.ok) return token;
-      const r = await this.http(endpoint, 'POST', path, { authorization: `Bearer ${token.value}`, 'content-type': 'application/json' }, JSON.stringify(body));
+      const r = await this.http(
+        endpoint,
+        'POST',
+        path,
+        { authorization: `Bearer ${token.value}`, 'content-type': 'application/json' },
+        JSON.stringify(body),
+      );
       if (!r.ok) return r;
       const code = r.value.json?.errorCode;
       if (code === '404.001.03' && attempt === 0) {
         await this.options.tokenStore.invalidate(this.account.id, token.value);
-        this.options.logger?.debug({ account: this.account.id, endpoint }, 'daraja refused the access token; fetching a new one');
+        this.options.logger?.debug(
+          { account: this.account.id, endpoint },
+          'daraja refused the access token; fetching a new one',
+        );
         continue;
       }
       return r;
     }
   }
 
-  private async http(endpoint: string, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: string): Promise<DarajaResult<HttpAnswer>> {
+  private async http(
+    endpoint: string,
+    method: 'GET' | 'POST',
+    path: string,
+    headers: Record<string, string>,
+    body?: string,
+  ): Promise<DarajaResult<HttpAnswer>> {
     const controller = new AbortController();
     let timedOut = false;
     const timer = this.clock.setTimer(this.timeoutMs, () => {
@@ -368,7 +439,13 @@ export class DarajaClient {
       controller.abort();
     });
     try {
-      const res = await this.fetchImpl(`${this.base}${path}`, { method, headers: { accept: 'application/json', ...headers }, body, signal: controller.signal, redirect: 'error' });
+      const res = await this.fetchImpl(`${this.base}${path}`, {
+        method,
+        headers: { accept: 'application/json', ...headers },
+        body,
+        signal: controller.signal,
+        redirect: 'error',
+      });
       const raw = await readCapped(res);
       let json: Json | undefined;
       try {
@@ -380,7 +457,9 @@ export class DarajaClient {
       return { ok: true, value: { status: res.status, json } };
     } catch (err) {
       const kind = timedOut ? 'timeout' : 'network';
-      const message = timedOut ? `no answer from Daraja within ${this.timeoutMs} ms` : `cannot reach Daraja: ${describeNetworkError(err)}`;
+      const message = timedOut
+        ? `no answer from Daraja within ${this.timeoutMs} ms`
+        : `cannot reach Daraja: ${describeNetworkError(err)}`;
       this.options.logger?.warn({ account: this.account.id, endpoint, kind }, 'daraja request failed');
       return { ok: false, error: darajaError(kind, message) };
     } finally {
@@ -393,16 +472,24 @@ export class DarajaClient {
     let error: DarajaError;
     if (json && typeof json.errorCode === 'string') {
       const message = typeof json.errorMessage === 'string' ? json.errorMessage.slice(0, 300) : '';
-      error = darajaError(classifyDarajaError(json.errorCode, message, status), message, { code: json.errorCode, httpStatus: status });
+      error = darajaError(classifyDarajaError(json.errorCode, message, status), message, {
+        code: json.errorCode,
+        httpStatus: status,
+      });
     } else if (json && json.ResponseCode !== undefined && String(json.ResponseCode) !== '0') {
       const message = String(json.ResponseDescription ?? json.errorMessage ?? '').slice(0, 300);
       error = darajaError('invalid-request', message, { code: String(json.ResponseCode), httpStatus: status });
     } else if (status >= 500) {
       error = darajaError('internal', `Daraja answered HTTP ${status}`, { httpStatus: status });
     } else {
-      error = darajaError('unexpected', `Daraja answered HTTP ${status} with an unexpected body`, { httpStatus: status });
+      error = darajaError('unexpected', `Daraja answered HTTP ${status} with an unexpected body`, {
+        httpStatus: status,
+      });
     }
-    this.options.logger?.warn({ account: this.account.id, endpoint, kind: error.kind, code: error.code, httpStatus: status }, 'daraja request failed');
+    this.options.logger?.warn(
+      { account: this.account.id, endpoint, kind: error.kind, code: error.code, httpStatus: status },
+      'daraja request failed',
+    );
     return error;
   }
 }

@@ -45,7 +45,8 @@ export function parsePhone(input: unknown): PhoneParse {
   if (raw.length === 0) return fail('empty', 'a phone number is required');
   const plus = raw.startsWith('+');
   const digits = plus ? raw.slice(1) : raw;
-  if (!/^\d+$/.test(digits)) return fail('characters', 'a phone number has only digits, an optional leading + and spaces or dashes');
+  if (!/^\d+$/.test(digits))
+    return fail('characters', 'a phone number has only digits, an optional leading + and spaces or dashes');
   let national: string;
   if (plus || (digits.startsWith('254') && digits.length > 10)) {
     if (!digits.startsWith('254')) return fail('country', 'only Kenyan numbers (+254) can pay with M-Pesa');

@@ -137,7 +137,16 @@ export interface DarajaError {
   readonly field?: string;
 }
 
-const RETRYABLE: ReadonlySet<DarajaErrorKind> = new Set(['pending', 'subscriber-locked', 'busy', 'quota', 'internal', 'timeout', 'network', 'invalid-token']);
+const RETRYABLE: ReadonlySet<DarajaErrorKind> = new Set([
+  'pending',
+  'subscriber-locked',
+  'busy',
+  'quota',
+  'internal',
+  'timeout',
+  'network',
+  'invalid-token',
+]);
 
 /**
  * A line a buyer can read when the request itself failed (English; translate by kind). Daraja's
@@ -159,7 +168,11 @@ export const DARAJA_ERROR_MESSAGES: Readonly<Record<DarajaErrorKind, string>> = 
   unexpected: 'M-Pesa is not answering right now; try again in a few minutes.',
 });
 
-export function darajaError(kind: DarajaErrorKind, message: string, extra: { code?: string; httpStatus?: number } = {}): DarajaError {
+export function darajaError(
+  kind: DarajaErrorKind,
+  message: string,
+  extra: { code?: string; httpStatus?: number } = {},
+): DarajaError {
   const e: DarajaError = {
     kind,
     message,

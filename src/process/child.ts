@@ -135,13 +135,17 @@ export function spawnChild(binary: string, args: readonly string[], opts: SpawnO
 
 /** Why waitForLine gave up: time ran out, the process exited, or it never started. */
 export type WaitFailure =
-  | { kind: 'timeout' }
-  | { kind: 'exit'; status: ExitStatus }
-  | { kind: 'spawn'; error: NodeJS.ErrnoException };
+  { kind: 'timeout' } | { kind: 'exit'; status: ExitStatus } | { kind: 'spawn'; error: NodeJS.ErrnoException };
 
 export class WaitForLineError extends Error {
   constructor(readonly failure: WaitFailure) {
-    super(failure.kind === 'timeout' ? 'timed out' : failure.kind === 'exit' ? describeExit(failure.status) : failure.error.message);
+    super(
+      failure.kind === 'timeout'
+        ? 'timed out'
+        : failure.kind === 'exit'
+          ? describeExit(failure.status)
+          : failure.error.message,
+    );
     this.name = 'WaitForLineError';
   }
 }

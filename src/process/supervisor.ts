@@ -89,7 +89,10 @@ export async function supervise<T extends Supervisable>(opts: SupervisorOptions<
         (err: unknown) => {
           if (stopping) return;
           const wait = delayFor(failures++);
-          log.error({ err: (err as Error)?.message ?? String(err), restartInMs: wait, failures }, 'supervised process failed to restart');
+          log.error(
+            { err: (err as Error)?.message ?? String(err), restartInMs: wait, failures },
+            'supervised process failed to restart',
+          );
           restartLater(wait);
         },
       );

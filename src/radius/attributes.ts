@@ -78,7 +78,8 @@ function encodeInteger(def: AttributeDef, value: AttributeValue): Buffer {
   } else {
     throw invalid(def, 'integer expected');
   }
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw invalid(def, `${String(value)} is not an unsigned 32-bit integer`);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+    throw invalid(def, `${String(value)} is not an unsigned 32-bit integer`);
   const out = Buffer.alloc(4);
   out.writeUInt32BE(n);
   return out;
@@ -188,7 +189,10 @@ function encodeRaw(attr: RawAttribute): Buffer {
  * Encode an attribute list in order. A Message-Authenticator entry (any value) becomes a
  * zero-filled placeholder whose offset is returned.
  */
-export function encodeAttributes(attrs: readonly RadiusAttribute[], ctx: AttributeCodecContext = {}): EncodedAttributes {
+export function encodeAttributes(
+  attrs: readonly RadiusAttribute[],
+  ctx: AttributeCodecContext = {},
+): EncodedAttributes {
   const dict = ctx.dictionary ?? DEFAULT_DICTIONARY;
   const parts: Buffer[] = [];
   let offset = 0;
@@ -201,7 +205,8 @@ export function encodeAttributes(attrs: readonly RadiusAttribute[], ctx: Attribu
       const def = findAttribute(attr.name, dict);
       if (!def) throw new RadiusCodecError('UNKNOWN_ATTRIBUTE', `unknown attribute ${attr.name}`);
       if (def.vendor === undefined && def.type === ATTR_MESSAGE_AUTHENTICATOR) {
-        if (maOffset !== undefined) throw new RadiusCodecError('INVALID_ARGUMENT', 'more than one Message-Authenticator');
+        if (maOffset !== undefined)
+          throw new RadiusCodecError('INVALID_ARGUMENT', 'more than one Message-Authenticator');
         maOffset = offset + 2;
         part = tlv(ATTR_MESSAGE_AUTHENTICATOR, Buffer.alloc(16));
       } else {
@@ -279,7 +284,12 @@ function parseVendorSubs(body: Buffer): VendorSub[] | undefined {
   return subs;
 }
 
-function decodeOne(def: AttributeDef | undefined, type: number, vendor: number | undefined, bytes: Buffer): RadiusAttribute {
+function decodeOne(
+  def: AttributeDef | undefined,
+  type: number,
+  vendor: number | undefined,
+  bytes: Buffer,
+): RadiusAttribute {
   if (def) {
     const value = decodeValue(def, bytes);
     if (value !== undefined) return { name: def.name, value };
@@ -342,7 +352,8 @@ function listOf(source: AttributeSource): readonly RadiusAttribute[] {
 export function getAttributes(source: AttributeSource, name: string): AttributeValue[] {
   const wanted = name.toLowerCase();
   const out: AttributeValue[] = [];
-  for (const attr of listOf(source)) if (isNamedAttribute(attr) && attr.name.toLowerCase() === wanted) out.push(attr.value);
+  for (const attr of listOf(source))
+    if (isNamedAttribute(attr) && attr.name.toLowerCase() === wanted) out.push(attr.value);
   return out;
 }
 
@@ -372,6 +383,7 @@ export function getBuffer(source: AttributeSource, name: string): Buffer | undef
 /** Raw (unknown) attributes matching type and vendor. */
 export function getRawAttributes(source: AttributeSource, type: number, vendor?: number): Buffer[] {
   const out: Buffer[] = [];
-  for (const attr of listOf(source)) if (!isNamedAttribute(attr) && attr.type === type && attr.vendor === vendor) out.push(attr.raw);
+  for (const attr of listOf(source))
+    if (!isNamedAttribute(attr) && attr.type === type && attr.vendor === vendor) out.push(attr.raw);
   return out;
 }

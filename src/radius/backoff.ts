@@ -59,6 +59,7 @@ export function backoffSchedule(opts: BackoffOptions): number[] {
 
 /** Fixed schedule: `retries` retransmissions, each after `timeoutMs`. */
 export function fixedSchedule(timeoutMs: number, retries: number): number[] {
-  if (!(timeoutMs > 0) || !Number.isInteger(retries) || retries < 0) throw new RangeError('timeoutMs > 0, retries >= 0');
+  if (!(timeoutMs > 0) || !Number.isInteger(retries) || retries < 0)
+    throw new RangeError('timeoutMs > 0, retries >= 0');
   return new Array<number>(retries + 1).fill(timeoutMs);
 }

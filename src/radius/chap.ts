@@ -49,7 +49,7 @@ export interface ChapAttributes {
 }
 
 export function chapAttributes(password: string | Buffer, opts: ChapOptions = {}): ChapAttributes {
-  const ident = opts.ident ?? (randomBytes(1)[0] ?? 0);
+  const ident = opts.ident ?? randomBytes(1)[0] ?? 0;
   const challenge = opts.challenge ?? randomBytes(16);
   const value = buildChapPassword(ident, password, challenge);
   if (opts.useRequestAuthenticator) {

@@ -84,10 +84,17 @@ export class RadiusClient {
       ...(opts.bindAddress !== undefined ? { bindAddress: opts.bindAddress } : {}),
       ...(opts.bindPort !== undefined ? { bindPort: opts.bindPort } : {}),
       ...(opts.recvBufferSize !== undefined ? { recvBufferSize: opts.recvBufferSize } : {}),
-      ...(opts.requireMessageAuthenticator !== undefined ? { requireMessageAuthenticator: opts.requireMessageAuthenticator } : {}),
+      ...(opts.requireMessageAuthenticator !== undefined
+        ? { requireMessageAuthenticator: opts.requireMessageAuthenticator }
+        : {}),
       ...(opts.dictionary ? { dictionary: opts.dictionary } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),
-      ...(opts.onDrop ? { onDrop: (reason: DropReason, from: { address: string; port: number }) => opts.onDrop?.(reason, { address: from.address, port: from.port }) } : {}),
+      ...(opts.onDrop
+        ? {
+            onDrop: (reason: DropReason, from: { address: string; port: number }) =>
+              opts.onDrop?.(reason, { address: from.address, port: from.port }),
+          }
+        : {}),
     });
   }
 
@@ -143,7 +150,9 @@ export class RadiusClient {
           secret: this.opts.secret,
           attributes,
           ...(opts.authenticator ? { authenticator: opts.authenticator } : {}),
-          ...(opts.addMessageAuthenticator !== undefined ? { addMessageAuthenticator: opts.addMessageAuthenticator } : {}),
+          ...(opts.addMessageAuthenticator !== undefined
+            ? { addMessageAuthenticator: opts.addMessageAuthenticator }
+            : {}),
           ...(this.opts.dictionary ? { dictionary: this.opts.dictionary } : {}),
         }),
       { schedule, ...(signal ? { signal } : {}) },
@@ -174,7 +183,11 @@ export class RadiusClient {
   ): Promise<RadiusResponse> {
     const chap = chapAttributes(password, opts.chap ?? {});
     const sendOpts: SendOptions = chap.authenticator ? { ...opts, authenticator: chap.authenticator } : opts;
-    return this.send(PacketCode.AccessRequest, [{ name: 'User-Name', value: user }, ...chap.attributes, ...extraAttrs], sendOpts);
+    return this.send(
+      PacketCode.AccessRequest,
+      [{ name: 'User-Name', value: user }, ...chap.attributes, ...extraAttrs],
+      sendOpts,
+    );
   }
 
   async accessRequestMschapv2(
@@ -189,7 +202,8 @@ export class RadiusClient {
       [{ name: 'User-Name', value: user }, ...ms.attributes, ...extraAttrs],
       opts,
     );
-    const mschapv2Verified = res.packet.code === PacketCode.AccessAccept && verifyMschapv2Success(res.packet, ms.exchange);
+    const mschapv2Verified =
+      res.packet.code === PacketCode.AccessAccept && verifyMschapv2Success(res.packet, ms.exchange);
     return { ...res, mschapv2Verified };
   }
 

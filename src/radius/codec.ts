@@ -38,7 +38,6 @@ export const PacketCode = {
   CoANak: 45,
 } as const;
 
-
 export const PACKET_CODE_NAMES: ReadonlyMap<number, string> = new Map<number, string>([
   [1, 'Access-Request'],
   [2, 'Access-Accept'],
@@ -159,11 +158,15 @@ export interface EncodeRequestOptions {
 /** Build a request packet: 1 Access-Request, 4 Accounting, 12 Status-Server, 40 Disconnect, 43 CoA. */
 export function encodeRequest(opts: EncodeRequestOptions): EncodedPacket {
   const { code, identifier, secret } = opts;
-  if (!isRequestCode(code)) throw new RadiusCodecError('INVALID_ARGUMENT', `${packetCodeName(code)} is not a request code`);
+  if (!isRequestCode(code))
+    throw new RadiusCodecError('INVALID_ARGUMENT', `${packetCodeName(code)} is not a request code`);
   checkIdentifier(identifier);
   const random = usesRandomAuthenticator(code);
   if (opts.authenticator !== undefined && (!random || opts.authenticator.length !== 16)) {
-    throw new RadiusCodecError('INVALID_ARGUMENT', 'an explicit 16-byte authenticator is only for Access-Request/Status-Server');
+    throw new RadiusCodecError(
+      'INVALID_ARGUMENT',
+      'an explicit 16-byte authenticator is only for Access-Request/Status-Server',
+    );
   }
   const requestAuth = random ? (opts.authenticator ?? randomBytes(16)) : Buffer.alloc(16);
   const attrs = withMessageAuthenticator(opts.attributes, opts.addMessageAuthenticator ?? random);
@@ -189,7 +192,10 @@ function isMessageAuthenticator(a: RadiusAttribute): boolean {
 
 /** The sent attribute list, with the Message-Authenticator's final value filled in. */
 function encodedView(packet: Buffer, sent: readonly RadiusAttribute[], maOffset: number | undefined): EncodedPacket {
-  const ma = maOffset === undefined ? undefined : Buffer.from(packet.subarray(HEADER_LENGTH + maOffset, HEADER_LENGTH + maOffset + 16));
+  const ma =
+    maOffset === undefined
+      ? undefined
+      : Buffer.from(packet.subarray(HEADER_LENGTH + maOffset, HEADER_LENGTH + maOffset + 16));
   return {
     code: packet[0] ?? 0,
     identifier: packet[1] ?? 0,
@@ -222,9 +228,11 @@ export interface EncodeResponseOptions {
 /** Build a response (ACK/NAK/Accept/...) to a request. */
 export function encodeResponse(opts: EncodeResponseOptions): EncodedPacket {
   const { code, request, secret } = opts;
-  if (!Number.isInteger(code) || code < 1 || code > 255) throw new RadiusCodecError('INVALID_ARGUMENT', `bad code ${code}`);
+  if (!Number.isInteger(code) || code < 1 || code > 255)
+    throw new RadiusCodecError('INVALID_ARGUMENT', `bad code ${code}`);
   checkIdentifier(request.identifier);
-  if (request.authenticator.length !== 16) throw new RadiusCodecError('INVALID_ARGUMENT', 'request authenticator must be 16 bytes');
+  if (request.authenticator.length !== 16)
+    throw new RadiusCodecError('INVALID_ARGUMENT', 'request authenticator must be 16 bytes');
   const reqAttrs = request.attributes ?? [];
   const proxyState =
     opts.copyProxyState === false

@@ -5,14 +5,7 @@
  */
 
 export type AttributeDataType =
-  | 'string'
-  | 'octets'
-  | 'integer'
-  | 'integer64'
-  | 'ipaddr'
-  | 'ipv6addr'
-  | 'ipv6prefix'
-  | 'date';
+  'string' | 'octets' | 'integer' | 'integer64' | 'ipaddr' | 'ipv6addr' | 'ipv6prefix' | 'date';
 
 export interface AttributeDef {
   readonly name: string;
@@ -139,7 +132,14 @@ export const NAS_PORT_TYPE = {
   'Wireless-802.11': 19,
 } as const;
 
-const FRAMED_PROTOCOL = { PPP: 1, SLIP: 2, ARAP: 3, 'Gandalf-SLML': 4, 'Xylogics-IPX-SLIP': 5, 'X.75-Synchronous': 6 } as const;
+const FRAMED_PROTOCOL = {
+  PPP: 1,
+  SLIP: 2,
+  ARAP: 3,
+  'Gandalf-SLML': 4,
+  'Xylogics-IPX-SLIP': 5,
+  'X.75-Synchronous': 6,
+} as const;
 const ACCT_AUTHENTIC = { RADIUS: 1, Local: 2, Remote: 3, Diameter: 4 } as const;
 
 const std = (

@@ -145,7 +145,9 @@ export function buildDynAuthAttributes(req: DynAuthRequest, dictionary?: Diction
       const ok = n !== undefined && (sets.session.has(n) || sets.nas.has(n) || sets.disconnectExtras.has(n));
       if (!ok && !vsa) {
         const label = isNamedAttribute(a) ? a.name : `attribute ${a.type}`;
-        throw new RadiusArgumentError(`${label} is not an identification attribute; Disconnect-Request carries identification only`);
+        throw new RadiusArgumentError(
+          `${label} is not an identification attribute; Disconnect-Request carries identification only`,
+        );
       }
     });
   }
@@ -155,7 +157,9 @@ export function buildDynAuthAttributes(req: DynAuthRequest, dictionary?: Diction
     req.framedIpAddress !== undefined ||
     names.some((n) => n !== undefined && sets.session.has(n));
   if (!hasSessionId) {
-    throw new RadiusArgumentError('a dynauth request needs session identification (User-Name, Acct-Session-Id or Framed-IP-Address)');
+    throw new RadiusArgumentError(
+      'a dynauth request needs session identification (User-Name, Acct-Session-Id or Framed-IP-Address)',
+    );
   }
   const ts = req.eventTimestamp ?? Math.floor(Date.now() / 1000);
   attrs.push({ name: 'Event-Timestamp', value: ts });
@@ -166,7 +170,14 @@ export function buildDynAuthAttributes(req: DynAuthRequest, dictionary?: Diction
 export class DynAuthClient {
   private readonly endpoint: UdpEndpoint;
   private readonly schedule: DynAuthSchedule;
-  private readonly counters: DynAuthStats = { requests: 0, transmissions: 0, acks: 0, naks: 0, timeouts: 0, dropped: 0 };
+  private readonly counters: DynAuthStats = {
+    requests: 0,
+    transmissions: 0,
+    acks: 0,
+    naks: 0,
+    timeouts: 0,
+    dropped: 0,
+  };
 
   constructor(private readonly opts: DynAuthClientOptions = {}) {
     this.schedule = opts.schedule ?? DEFAULT_DYNAUTH_SCHEDULE;
@@ -174,14 +185,19 @@ export class DynAuthClient {
     this.endpoint = new UdpEndpoint({
       ...(opts.bindAddress !== undefined ? { bindAddress: opts.bindAddress } : {}),
       ...(opts.recvBufferSize !== undefined ? { recvBufferSize: opts.recvBufferSize } : {}),
-      ...(opts.requireMessageAuthenticator !== undefined ? { requireMessageAuthenticator: opts.requireMessageAuthenticator } : {}),
+      ...(opts.requireMessageAuthenticator !== undefined
+        ? { requireMessageAuthenticator: opts.requireMessageAuthenticator }
+        : {}),
       ...(opts.idleDestinationMs !== undefined ? { idleDestinationMs: opts.idleDestinationMs } : {}),
       ...(opts.dictionary ? { dictionary: opts.dictionary } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),
       onDrop: (reason, from) => {
         this.counters.dropped++;
         const extra = from.id === undefined ? {} : { id: from.id };
-        this.opts.logger?.warn({ reason, from: `${from.address}:${from.port}`, bytes: from.size, ...extra }, 'dynauth reply dropped');
+        this.opts.logger?.warn(
+          { reason, from: `${from.address}:${from.port}`, bytes: from.size, ...extra },
+          'dynauth reply dropped',
+        );
         this.opts.onDrop?.(reason, { address: from.address, port: from.port });
       },
       onSocketError: (err, family) => this.opts.logger?.warn({ err, family }, 'dynauth socket error'),
@@ -258,7 +274,11 @@ export class DynAuthClient {
       : { outcome: 'nak', errorCause, errorCauseName, rttMs, attempts };
   }
 
-  disconnect(target: DynAuthTarget, req: Omit<DynAuthRequest, 'kind'>, options?: DynAuthSendOptions): Promise<DynAuthResult> {
+  disconnect(
+    target: DynAuthTarget,
+    req: Omit<DynAuthRequest, 'kind'>,
+    options?: DynAuthSendOptions,
+  ): Promise<DynAuthResult> {
     return this.send(target, { ...req, kind: 'disconnect' }, options);
   }
 

@@ -20,7 +20,16 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { systemClock, type Clock } from '../lib/clock';
 import { getNumber, getString, type RadiusAttribute } from './attributes';
-import { decodePacket, encodeResponse, PacketCode, packetCodeName, verifyRequest, type RadiusPacket, type Secret, type VerifyFailure } from './codec';
+import {
+  decodePacket,
+  encodeResponse,
+  PacketCode,
+  packetCodeName,
+  verifyRequest,
+  type RadiusPacket,
+  type Secret,
+  type VerifyFailure,
+} from './codec';
 import { attributeValueCode, ERROR_CAUSE, type Dictionary } from './dictionary';
 import type { DynAuthKind } from './dynauth-client';
 import { RadiusArgumentError } from './errors';
@@ -56,7 +65,11 @@ export type ErrorCauseName = keyof typeof ERROR_CAUSE;
 
 export type DynAuthAnswer =
   | { readonly outcome: 'ack'; readonly attributes?: readonly RadiusAttribute[] }
-  | { readonly outcome: 'nak'; readonly errorCause: ErrorCauseName | number; readonly attributes?: readonly RadiusAttribute[] };
+  | {
+      readonly outcome: 'nak';
+      readonly errorCause: ErrorCauseName | number;
+      readonly attributes?: readonly RadiusAttribute[];
+    };
 
 export type DynAuthHandler = (request: DynAuthIncoming) => DynAuthAnswer | Promise<DynAuthAnswer>;
 
@@ -66,10 +79,18 @@ export interface AnswerInfo {
   readonly errorCause?: number;
 }
 
-export type DynAuthDropReason = 'malformed' | 'unsupported-code' | 'unknown-client' | 'stale-event-timestamp' | VerifyFailure;
+export type DynAuthDropReason =
+  'malformed' | 'unsupported-code' | 'unknown-client' | 'stale-event-timestamp' | VerifyFailure;
 
 export type DynAuthServerEvent =
-  | { readonly type: 'dropped'; readonly reason: DynAuthDropReason; readonly from: Peer; readonly code: number; readonly identifier: number; readonly packet?: RadiusPacket }
+  | {
+      readonly type: 'dropped';
+      readonly reason: DynAuthDropReason;
+      readonly from: Peer;
+      readonly code: number;
+      readonly identifier: number;
+      readonly packet?: RadiusPacket;
+    }
   | { readonly type: 'duplicate'; readonly from: Peer; readonly packet: RadiusPacket; readonly answer?: AnswerInfo }
   | { readonly type: 'answered'; readonly from: Peer; readonly packet: RadiusPacket; readonly answer: AnswerInfo };
 
@@ -204,10 +225,13 @@ export class DynAuthServer {
       this.event({ type: 'dropped', reason, from, code, identifier, ...(packet ? { packet } : {}) });
     };
     if (!packet) return drop('malformed');
-    if (packet.code !== PacketCode.CoARequest && packet.code !== PacketCode.DisconnectRequest) return drop('unsupported-code');
+    if (packet.code !== PacketCode.CoARequest && packet.code !== PacketCode.DisconnectRequest)
+      return drop('unsupported-code');
     const secret = typeof this.opts.secret === 'function' ? this.opts.secret(from) : this.opts.secret;
     if (secret === undefined) return drop('unknown-client');
-    const check = verifyRequest(msg, secret, { requireMessageAuthenticator: this.opts.requireMessageAuthenticator ?? false });
+    const check = verifyRequest(msg, secret, {
+      requireMessageAuthenticator: this.opts.requireMessageAuthenticator ?? false,
+    });
     if (!check.ok) return drop(check.reason);
     const now = this.clock.now();
     const window = this.opts.eventTimestampWindowSec ?? 300;
@@ -242,21 +266,32 @@ export class DynAuthServer {
     const kind: DynAuthKind = disconnect ? 'disconnect' : 'coa';
     let decision: DynAuthAnswer;
     try {
-      decision = await this.opts.handler({ kind, packet, from, identification: sessionIdentification(packet), changes: this.changes(packet) });
+      decision = await this.opts.handler({
+        kind,
+        packet,
+        from,
+        identification: sessionIdentification(packet),
+        changes: this.changes(packet),
+      });
     } catch (err) {
       this.log.warn({ err, kind }, 'dynauth handler failed');
       decision = { outcome: 'nak', errorCause: 'Resources-Unavailable' };
     }
     const code =
       decision.outcome === 'ack'
-        ? disconnect ? PacketCode.DisconnectAck : PacketCode.CoAAck
-        : disconnect ? PacketCode.DisconnectNak : PacketCode.CoANak;
+        ? disconnect
+          ? PacketCode.DisconnectAck
+          : PacketCode.CoAAck
+        : disconnect
+          ? PacketCode.DisconnectNak
+          : PacketCode.CoANak;
     let errorCause: number | undefined;
     if (decision.outcome === 'nak') {
       errorCause =
         typeof decision.errorCause === 'number'
           ? decision.errorCause
-          : (attributeValueCode('Error-Cause', decision.errorCause, this.opts.dictionary) ?? ERROR_CAUSE[decision.errorCause]);
+          : (attributeValueCode('Error-Cause', decision.errorCause, this.opts.dictionary) ??
+            ERROR_CAUSE[decision.errorCause]);
     }
     const attributes: RadiusAttribute[] = [
       ...(errorCause === undefined ? [] : [{ name: 'Error-Cause', value: errorCause }]),
@@ -269,7 +304,11 @@ export class DynAuthServer {
       attributes,
       ...(this.opts.dictionary ? { dictionary: this.opts.dictionary } : {}),
     }).buffer;
-    const answer: AnswerInfo = { code, codeName: packetCodeName(code), ...(errorCause === undefined ? {} : { errorCause }) };
+    const answer: AnswerInfo = {
+      code,
+      codeName: packetCodeName(code),
+      ...(errorCause === undefined ? {} : { errorCause }),
+    };
     entry.response = response;
     entry.answer = answer;
     if (this.closed) return;

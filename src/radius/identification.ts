@@ -46,7 +46,9 @@ export function identificationSets(dictionary: Dictionary = DEFAULT_DICTIONARY):
   let sets = cache.get(dictionary);
   if (!sets) {
     const known = (names: readonly string[]): string[] =>
-      names.filter((n) => findAttribute(n, dictionary) !== undefined).map((n) => findAttribute(n, dictionary)?.name ?? n);
+      names
+        .filter((n) => findAttribute(n, dictionary) !== undefined)
+        .map((n) => findAttribute(n, dictionary)?.name ?? n);
     sets = {
       nas: lower(known(NAS_IDENTIFICATION_ATTRIBUTES)),
       session: lower(known(SESSION_IDENTIFICATION_ATTRIBUTES)),
@@ -61,7 +63,10 @@ export function identificationSets(dictionary: Dictionary = DEFAULT_DICTIONARY):
  * Lower-case name of a standard (non-vendor) attribute, whether given by name or raw by type;
  * undefined for vendor attributes and types the dictionary does not know.
  */
-export function standardAttributeName(attr: RadiusAttribute, dictionary: Dictionary = DEFAULT_DICTIONARY): string | undefined {
+export function standardAttributeName(
+  attr: RadiusAttribute,
+  dictionary: Dictionary = DEFAULT_DICTIONARY,
+): string | undefined {
   const def = isNamedAttribute(attr)
     ? findAttribute(attr.name, dictionary)
     : attr.vendor === undefined

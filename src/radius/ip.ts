@@ -50,7 +50,7 @@ export function bytesToIpv6(bytes: Uint8Array): string {
   for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(i * 2));
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

@@ -23,7 +23,8 @@ function need(buf: Buffer, length: number, what: string): void {
 
 /** RFC 2759 §8.3 NtPasswordHash: MD4 of the UTF-16LE password (at most 256 characters). */
 export function ntPasswordHash(password: string): Buffer {
-  if (password.length > 256) throw new RadiusCodecError('PASSWORD_TOO_LONG', 'MS-CHAP password longer than 256 characters');
+  if (password.length > 256)
+    throw new RadiusCodecError('PASSWORD_TOO_LONG', 'MS-CHAP password longer than 256 characters');
   return md4(Buffer.from(password, 'utf16le'));
 }
 
@@ -50,9 +51,7 @@ export function challengeResponse(challenge: Buffer, passwordHash: Buffer): Buff
   need(challenge, 8, 'challenge');
   need(passwordHash, 16, 'password hash');
   const z = Buffer.concat([passwordHash, Buffer.alloc(5)]);
-  return Buffer.concat(
-    [0, 7, 14].map((at) => desEncryptBlock(expandDesKey(z.subarray(at, at + 7)), challenge)),
-  );
+  return Buffer.concat([0, 7, 14].map((at) => desEncryptBlock(expandDesKey(z.subarray(at, at + 7)), challenge)));
 }
 
 /** RFC 2759 §8.1 GenerateNTResponse. */
@@ -100,8 +99,9 @@ export function mschapv2Attributes(
   password: string,
   opts: MschapV2Options = {},
 ): { attributes: NamedAttribute[]; exchange: MschapV2Exchange } {
-  const ident = opts.ident ?? (randomBytes(1)[0] ?? 0);
-  if (!Number.isInteger(ident) || ident < 0 || ident > 255) throw new RadiusCodecError('INVALID_ARGUMENT', 'ident must be 0..255');
+  const ident = opts.ident ?? randomBytes(1)[0] ?? 0;
+  if (!Number.isInteger(ident) || ident < 0 || ident > 255)
+    throw new RadiusCodecError('INVALID_ARGUMENT', 'ident must be 0..255');
   const authenticatorChallenge = opts.authenticatorChallenge ?? randomBytes(16);
   const peerChallenge = opts.peerChallenge ?? randomBytes(16);
   const ntResponse = generateNtResponse(authenticatorChallenge, peerChallenge, username, password);

@@ -45,10 +45,19 @@ export type SimulatorShortcode =
   | { type: 'till'; storeNumber: string; till: string; passkey: string; validation?: boolean };
 
 /** What the buyer's phone does with the prompt. */
-export type ScenarioResult = 'success' | 'insufficient-funds' | 'cancelled' | 'unreachable' | 'wrong-pin' | 'expired' | 'subscriber-locked' | 'rule-limited';
+export type ScenarioResult =
+  | 'success'
+  | 'insufficient-funds'
+  | 'cancelled'
+  | 'unreachable'
+  | 'wrong-pin'
+  | 'expired'
+  | 'subscriber-locked'
+  | 'rule-limited';
 
 /** processrequest refused before any prompt. */
-export type ScenarioRejection = 'busy' | 'spike-arrest' | 'quota' | 'internal' | 'subscriber-locked' | 'html-503' | 'no-answer';
+export type ScenarioRejection =
+  'busy' | 'spike-arrest' | 'quota' | 'internal' | 'subscriber-locked' | 'html-503' | 'no-answer';
 
 export interface Scenario {
   /** Requests to this phone (any form parsePhone takes); unset: any phone. */
@@ -125,7 +134,12 @@ export interface C2bPaymentInput {
 export interface C2bPaymentReport {
   transId: string;
   payload: Record<string, string>;
-  validation?: { status?: number; body?: unknown; error?: string; decision: 'accepted' | 'rejected' | 'timeout-completed' | 'timeout-cancelled' };
+  validation?: {
+    status?: number;
+    body?: unknown;
+    error?: string;
+    decision: 'accepted' | 'rejected' | 'timeout-completed' | 'timeout-cancelled';
+  };
   confirmation?: { status?: number; body?: unknown; error?: string };
 }
 
@@ -151,7 +165,10 @@ export interface DarajaSimulatorOptions {
   logger?: SimulatorLogger;
 }
 
-export const SIMULATOR_APP: SimulatorApp = Object.freeze({ consumerKey: 'lango-simulator-key', consumerSecret: 'lango-simulator-secret' });
+export const SIMULATOR_APP: SimulatorApp = Object.freeze({
+  consumerKey: 'lango-simulator-key',
+  consumerSecret: 'lango-simulator-secret',
+});
 
 const RESULTS: Record<ScenarioResult, { code: number; desc: string }> = {
   success: { code: 0, desc: 'The service request is processed successfully.' },
@@ -160,16 +177,26 @@ const RESULTS: Record<ScenarioResult, { code: number; desc: string }> = {
   unreachable: { code: 1037, desc: 'DS timeout user cannot be reached' },
   'wrong-pin': { code: 2001, desc: 'The initiator information is invalid.' },
   expired: { code: 1019, desc: 'Transaction has expired' },
-  'subscriber-locked': { code: 1001, desc: 'Unable to lock subscriber, a transaction is already in process for the current subscriber' },
+  'subscriber-locked': {
+    code: 1001,
+    desc: 'Unable to lock subscriber, a transaction is already in process for the current subscriber',
+  },
   'rule-limited': { code: 17, desc: 'Rule limited.' },
 };
 
-const REJECTIONS: Record<Exclude<ScenarioRejection, 'html-503' | 'no-answer'>, { status: number; code: string; message: string }> = {
+const REJECTIONS: Record<
+  Exclude<ScenarioRejection, 'html-503' | 'no-answer'>,
+  { status: number; code: string; message: string }
+> = {
   busy: { status: 500, code: '500.003.02', message: 'System is busy. Please try again in few minutes.' },
   'spike-arrest': { status: 500, code: '500.003.02', message: 'Spike arrest violation' },
   quota: { status: 500, code: '500.003.03', message: 'Quota Violation' },
   internal: { status: 500, code: '500.003.1001', message: 'Internal Server Error' },
-  'subscriber-locked': { status: 500, code: '500.001.1001', message: 'Unable to lock subscriber, a transaction is already in process for the current subscriber' },
+  'subscriber-locked': {
+    status: 500,
+    code: '500.001.1001',
+    message: 'Unable to lock subscriber, a transaction is already in process for the current subscriber',
+  },
 };
 
 const MAX_BODY = 64 * 1024;
@@ -185,7 +212,11 @@ class HttpError extends Error {
 }
 
 function darajaFault(status: number, code: string, message: string): HttpError {
-  return new HttpError(status, { requestId: `${randomInt(10000, 99999)}-${randomInt(1000000, 9999999)}-1`, errorCode: code, errorMessage: message });
+  return new HttpError(status, {
+    requestId: `${randomInt(10000, 99999)}-${randomInt(1000000, 9999999)}-1`,
+    errorCode: code,
+    errorMessage: message,
+  });
 }
 
 const invalidField = (message: string): HttpError => darajaFault(400, '400.002.02', `Bad Request - ${message}`);
@@ -225,7 +256,9 @@ export class DarajaSimulator {
   constructor(options: DarajaSimulatorOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.apps = options.apps ?? [SIMULATOR_APP];
-    this.shortcodes = options.shortcodes ?? [{ type: 'paybill', shortcode: SANDBOX_SHORTCODE, passkey: SANDBOX_PASSKEY }];
+    this.shortcodes = options.shortcodes ?? [
+      { type: 'paybill', shortcode: SANDBOX_SHORTCODE, passkey: SANDBOX_PASSKEY },
+    ];
     this.answerDelayMs = options.answerDelayMs ?? 3000;
     this.tokenSeconds = options.tokenSeconds ?? 3599;
     this.callbackTimeoutMs = options.callbackTimeoutMs ?? 10_000;
@@ -296,7 +329,9 @@ export class DarajaSimulator {
   }
 
   private takeScenario(phone: Msisdn, amount: number): StoredScenario | undefined {
-    const s = this.scenarios.find((x) => (x.phone === undefined || x.phone === phone) && (x.amount === undefined || x.amount === amount));
+    const s = this.scenarios.find(
+      (x) => (x.phone === undefined || x.phone === phone) && (x.amount === undefined || x.amount === amount),
+    );
     if (s && s.times !== undefined) {
       s.times -= 1;
       if (s.times <= 0) this.scenarios = this.scenarios.filter((x) => x !== s);
@@ -353,13 +388,16 @@ export class DarajaSimulator {
   // --- OAuth
 
   private oauth(req: http.IncomingMessage, url: URL): unknown {
-    if (url.searchParams.get('grant_type') !== 'client_credentials') throw darajaFault(400, '400.008.02', 'Invalid grant type passed');
+    if (url.searchParams.get('grant_type') !== 'client_credentials')
+      throw darajaFault(400, '400.008.02', 'Invalid grant type passed');
     const auth = req.headers.authorization ?? '';
     const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(auth);
     if (!m) throw darajaFault(400, '400.008.01', 'Invalid Authentication passed');
     const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    const app = this.apps.find((a) => colon > 0 && a.consumerKey === decoded.slice(0, colon) && a.consumerSecret === decoded.slice(colon + 1));
+    const app = this.apps.find(
+      (a) => colon > 0 && a.consumerKey === decoded.slice(0, colon) && a.consumerSecret === decoded.slice(colon + 1),
+    );
     if (!app) throw darajaFault(400, '400.008.01', 'Invalid Authentication passed');
     const token = randomBytes(21).toString('base64').replace(/[+/=]/g, 'x');
     this.tokens.set(app.consumerKey, { token, expiresAt: this.clock.now() + this.tokenSeconds * 1000 });
@@ -397,7 +435,8 @@ export class DarajaSimulator {
     if (typeof body.Password !== 'string' || body.Password === '') throw invalidField('Invalid Password');
     const account = this.shortcodes.find((s) => (s.type === 'paybill' ? s.shortcode : s.storeNumber) === bsc);
     if (!account) throw darajaFault(500, '500.001.1001', 'Merchant does not exist');
-    if (body.Password !== stkPassword(bsc, account.passkey, ts)) throw darajaFault(500, '500.001.1001', 'Wrong credentials');
+    if (body.Password !== stkPassword(bsc, account.passkey, ts))
+      throw darajaFault(500, '500.001.1001', 'Wrong credentials');
     return account;
   }
 
@@ -408,7 +447,8 @@ export class DarajaSimulator {
     const body = this.jsonBody(req, raw);
     const account = this.credentials(body);
     const type = body.TransactionType;
-    if (type !== 'CustomerPayBillOnline' && type !== 'CustomerBuyGoodsOnline') throw invalidField('Invalid TransactionType');
+    if (type !== 'CustomerPayBillOnline' && type !== 'CustomerBuyGoodsOnline')
+      throw invalidField('Invalid TransactionType');
     const amountText = str(body.Amount);
     const amount = amountText === undefined || !/^\d+(\.0+)?$/.test(amountText.trim()) ? NaN : Number(amountText);
     if (!Number.isInteger(amount) || amount < 1 || amount > 250_000) throw invalidField('Invalid Amount');
@@ -422,7 +462,11 @@ export class DarajaSimulator {
     if (!isHttpUrl(callbackUrl)) throw invalidField('Invalid CallBackURL');
     const ref = typeof body.AccountReference === 'string' ? body.AccountReference : '';
     if (ref.length < 1 || ref.length > 12) throw invalidField('Invalid AccountReference');
-    if (body.TransactionDesc !== undefined && (typeof body.TransactionDesc !== 'string' || body.TransactionDesc.length > 13)) throw invalidField('Invalid TransactionDesc');
+    if (
+      body.TransactionDesc !== undefined &&
+      (typeof body.TransactionDesc !== 'string' || body.TransactionDesc.length > 13)
+    )
+      throw invalidField('Invalid TransactionDesc');
 
     const scenario = this.takeScenario(phone, amount);
     if (scenario?.reject === 'no-answer') {
@@ -431,7 +475,8 @@ export class DarajaSimulator {
       res.on('close', () => this.hung.delete(res));
       return 'hang';
     }
-    if (scenario?.reject === 'html-503') return { __html: true, text: '<html><body><h1>503 Service Unavailable</h1></body></html>' };
+    if (scenario?.reject === 'html-503')
+      return { __html: true, text: '<html><body><h1>503 Service Unavailable</h1></body></html>' };
     if (scenario?.reject) {
       const r = REJECTIONS[scenario.reject];
       return darajaFault(r.status, r.code, r.message);
@@ -457,7 +502,8 @@ export class DarajaSimulator {
     };
     this.transactions.set(stk.checkoutRequestId, stk);
     // A long demo keeps the latest transactions only (Map keeps insertion order).
-    if (this.transactions.size > MAX_TRANSACTIONS) this.transactions.delete(this.transactions.keys().next().value as string);
+    if (this.transactions.size > MAX_TRANSACTIONS)
+      this.transactions.delete(this.transactions.keys().next().value as string);
     this.stats.stkPushes += 1;
 
     // The result the phone will give: a wrong product setup fails whatever the buyer does.
@@ -527,7 +573,10 @@ export class DarajaSimulator {
       const r = await this.post(stk.callbackUrl, body, this.callbackTimeoutMs);
       stk.deliveries.push({ at: this.clock.now(), ...r });
       this.stats.callbacksSent += 1;
-      this.log.debug({ checkoutRequestId: stk.checkoutRequestId, status: r.status, error: r.error }, 'daraja simulator sent an STK callback');
+      this.log.debug(
+        { checkoutRequestId: stk.checkoutRequestId, status: r.status, error: r.error },
+        'daraja simulator sent an STK callback',
+      );
     }
   }
 
@@ -543,7 +592,8 @@ export class DarajaSimulator {
     if (!stk || stk.businessShortCode !== bsc) throw invalidField('Invalid CheckoutRequestID');
     this.stats.queries += 1;
     if (stk.queryMode === 'busy') return darajaFault(500, REJECTIONS.busy.code, REJECTIONS.busy.message);
-    if (stk.resultCode === undefined || stk.queryMode === 'pending') return darajaFault(500, '500.001.1001', 'The transaction is being processed');
+    if (stk.resultCode === undefined || stk.queryMode === 'pending')
+      return darajaFault(500, '500.001.1001', 'The transaction is being processed');
     return {
       ResponseCode: '0',
       ResponseDescription: 'The service request has been accepted successsfully',
@@ -561,15 +611,26 @@ export class DarajaSimulator {
     const body = this.jsonBody(req, raw);
     const shortCode = str(body.ShortCode);
     if (shortCode === undefined || !/^\d{5,10}$/.test(shortCode)) throw invalidField('Invalid ShortCode');
-    if (!this.shortcodes.some((s) => (s.type === 'paybill' ? s.shortcode : s.storeNumber) === shortCode)) throw darajaFault(500, '500.001.1001', 'Merchant does not exist');
+    if (!this.shortcodes.some((s) => (s.type === 'paybill' ? s.shortcode : s.storeNumber) === shortCode))
+      throw darajaFault(500, '500.001.1001', 'Merchant does not exist');
     const responseType = body.ResponseType;
     if (responseType !== 'Completed' && responseType !== 'Cancelled') throw invalidField('Invalid ResponseType');
     for (const field of ['ConfirmationURL', 'ValidationURL'] as const) {
       const u = body[field];
-      if (typeof u !== 'string' || !isHttpUrl(u) || FORBIDDEN_URL_WORDS.some((w) => u.toLowerCase().includes(w))) throw invalidField(`Invalid ${field}`);
+      if (typeof u !== 'string' || !isHttpUrl(u) || FORBIDDEN_URL_WORDS.some((w) => u.toLowerCase().includes(w)))
+        throw invalidField(`Invalid ${field}`);
     }
-    this.registrations.set(shortCode, { shortCode, responseType, confirmationUrl: body.ConfirmationURL as string, validationUrl: body.ValidationURL as string });
-    return { OriginatorCoversationID: `${randomInt(1000, 9999)}-${randomInt(1000000, 9999999)}-1`, ResponseCode: '0', ResponseDescription: 'success' };
+    this.registrations.set(shortCode, {
+      shortCode,
+      responseType,
+      confirmationUrl: body.ConfirmationURL as string,
+      validationUrl: body.ValidationURL as string,
+    });
+    return {
+      OriginatorCoversationID: `${randomInt(1000, 9999)}-${randomInt(1000000, 9999999)}-1`,
+      ResponseCode: '0',
+      ResponseDescription: 'success',
+    };
   }
 
   /** A payment from the M-Pesa menu: validation (if on), then confirmation, to the registered URLs. */
@@ -577,10 +638,13 @@ export class DarajaSimulator {
     const shortCode = input.shortCode ?? [...this.registrations.keys()][0];
     const reg = shortCode === undefined ? undefined : this.registrations.get(shortCode);
     if (!reg) throw new Error(`no C2B URLs are registered${shortCode ? ` for ${shortCode}` : ''}`);
-    const account = this.shortcodes.find((s) => (s.type === 'paybill' ? s.shortcode : s.storeNumber) === reg.shortCode) as SimulatorShortcode;
+    const account = this.shortcodes.find(
+      (s) => (s.type === 'paybill' ? s.shortcode : s.storeNumber) === reg.shortCode,
+    ) as SimulatorShortcode;
     const phone = parsePhone(input.phone);
     if (!phone.ok) throw new Error(`phone: ${phone.message}`);
-    if (!Number.isInteger(input.amount) || input.amount < 1 || input.amount > 250_000) throw new Error('amount: whole shillings from 1 to 250000');
+    if (!Number.isInteger(input.amount) || input.amount < 1 || input.amount > 250_000)
+      throw new Error('amount: whole shillings from 1 to 250000');
     const form = input.msisdn ?? 'hashed';
     const transId = receiptNumber();
     const payload: Record<string, string> = {
@@ -606,7 +670,13 @@ export class DarajaSimulator {
         this.stats.c2bSent += 1;
         const code = isRecord(v.body) ? str(v.body.ResultCode) : undefined;
         const decision =
-          v.status !== undefined && code !== undefined ? (code === '0' ? 'accepted' : 'rejected') : reg.responseType === 'Completed' ? 'timeout-completed' : 'timeout-cancelled';
+          v.status !== undefined && code !== undefined
+            ? code === '0'
+              ? 'accepted'
+              : 'rejected'
+            : reg.responseType === 'Completed'
+              ? 'timeout-completed'
+              : 'timeout-cancelled';
         report.validation = { ...v, decision };
         if (decision === 'rejected' || decision === 'timeout-cancelled') return;
       }
@@ -649,7 +719,8 @@ export class DarajaSimulator {
         if (stk.resultCode === undefined) throw new HttpError(409, { error: 'the buyer has not answered yet' });
         const body = json();
         const copies = isRecord(body) && body.copies !== undefined ? body.copies : 1;
-        if (!Number.isInteger(copies) || (copies as number) < 1 || (copies as number) > 100) throw new HttpError(400, { error: 'copies: an integer from 1 to 100' });
+        if (!Number.isInteger(copies) || (copies as number) < 1 || (copies as number) > 100)
+          throw new HttpError(400, { error: 'copies: an integer from 1 to 100' });
         await this.track(this.deliverCallback(stk, copies as number));
         return { status: 200, body: stk };
       }
@@ -664,7 +735,10 @@ export class DarajaSimulator {
         throw new HttpError(400, { error: (err as Error).message });
       }
     }
-    throw new HttpError(404, { error: 'unknown simulator route (see GET/POST/DELETE /simulator/scenarios, GET /simulator/stk, POST /simulator/stk/:id/callback, POST /simulator/c2b)' });
+    throw new HttpError(404, {
+      error:
+        'unknown simulator route (see GET/POST/DELETE /simulator/scenarios, GET /simulator/stk, POST /simulator/stk/:id/callback, POST /simulator/c2b)',
+    });
   }
 
   // --- outgoing
@@ -684,11 +758,21 @@ export class DarajaSimulator {
     return p;
   }
 
-  private async post(url: string, body: string, timeoutMs: number, readBody = false): Promise<{ status?: number; body?: unknown; error?: string }> {
+  private async post(
+    url: string,
+    body: string,
+    timeoutMs: number,
+    readBody = false,
+  ): Promise<{ status?: number; body?: unknown; error?: string }> {
     const controller = new AbortController();
     const timer = this.clock.setTimer(timeoutMs, () => controller.abort());
     try {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: controller.signal });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        signal: controller.signal,
+      });
       const text = await res.text();
       let parsed: unknown = text;
       if (readBody) {
@@ -708,7 +792,9 @@ export class DarajaSimulator {
   }
 }
 
-export async function startDarajaSimulator(options: DarajaSimulatorOptions & { port?: number; host?: string } = {}): Promise<DarajaSimulator> {
+export async function startDarajaSimulator(
+  options: DarajaSimulatorOptions & { port?: number; host?: string } = {},
+): Promise<DarajaSimulator> {
   const sim = new DarajaSimulator(options);
   await sim.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   return sim;
@@ -730,7 +816,8 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
     let tooLarge = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) tooLarge = true; // read on and drop, so the caller gets the answer
+      if (size > MAX_BODY)
+        tooLarge = true; // read on and drop, so the caller gets the answer
       else chunks.push(c);
     });
     req.on('end', () => (tooLarge ? reject(invalidField('Request too large')) : resolve(Buffer.concat(chunks))));
@@ -748,9 +835,18 @@ function isHttpUrl(s: string): boolean {
 }
 
 function validTimestamp(ts: string): boolean {
-  const [y, mo, d, h, mi, s] = [ts.slice(0, 4), ts.slice(4, 6), ts.slice(6, 8), ts.slice(8, 10), ts.slice(10, 12), ts.slice(12, 14)].map(Number) as number[];
+  const [y, mo, d, h, mi, s] = [
+    ts.slice(0, 4),
+    ts.slice(4, 6),
+    ts.slice(6, 8),
+    ts.slice(8, 10),
+    ts.slice(10, 12),
+    ts.slice(12, 14),
+  ].map(Number) as number[];
   const t = new Date(Date.UTC(y!, mo! - 1, d!, h!, mi!, s!));
-  return t.getUTCFullYear() === y && t.getUTCMonth() === mo! - 1 && t.getUTCDate() === d && h! < 24 && mi! < 60 && s! < 60;
+  return (
+    t.getUTCFullYear() === y && t.getUTCMonth() === mo! - 1 && t.getUTCDate() === d && h! < 24 && mi! < 60 && s! < 60
+  );
 }
 
 /** Ten characters like NLJ7RT61SV: a letter, then letters and digits. */
@@ -762,27 +858,56 @@ function receiptNumber(): string {
   return r;
 }
 
-const SCENARIO_KEYS = new Set(['phone', 'amount', 'reject', 'result', 'resultCode', 'resultDesc', 'answerDelayMs', 'callbackDelayMs', 'copies', 'query', 'times']);
+const SCENARIO_KEYS = new Set([
+  'phone',
+  'amount',
+  'reject',
+  'result',
+  'resultCode',
+  'resultDesc',
+  'answerDelayMs',
+  'callbackDelayMs',
+  'copies',
+  'query',
+  'times',
+]);
 
 /** Why a scenario (from the control API) is not one, or undefined. */
 export function scenarioProblem(s: unknown): string | undefined {
   if (!isRecord(s)) return 'a scenario is a JSON object';
   const unknown = Object.keys(s).filter((k) => !SCENARIO_KEYS.has(k));
   if (unknown.length) return `unknown fields: ${unknown.join(', ')}`;
-  if (s.phone !== undefined && (typeof s.phone !== 'string' || !parsePhone(s.phone).ok)) return 'phone: a Kenyan mobile number';
-  if (s.amount !== undefined && (!Number.isInteger(s.amount) || (s.amount as number) < 1)) return 'amount: whole shillings';
-  if (s.reject !== undefined && !['busy', 'spike-arrest', 'quota', 'internal', 'subscriber-locked', 'html-503', 'no-answer'].includes(s.reject as string)) {
+  if (s.phone !== undefined && (typeof s.phone !== 'string' || !parsePhone(s.phone).ok))
+    return 'phone: a Kenyan mobile number';
+  if (s.amount !== undefined && (!Number.isInteger(s.amount) || (s.amount as number) < 1))
+    return 'amount: whole shillings';
+  if (
+    s.reject !== undefined &&
+    !['busy', 'spike-arrest', 'quota', 'internal', 'subscriber-locked', 'html-503', 'no-answer'].includes(
+      s.reject as string,
+    )
+  ) {
     return 'reject: busy, spike-arrest, quota, internal, subscriber-locked, html-503 or no-answer';
   }
-  if (s.result !== undefined && !Object.prototype.hasOwnProperty.call(RESULTS, s.result as string)) return `result: one of ${Object.keys(RESULTS).join(', ')}`;
-  if (s.resultCode !== undefined && !(Number.isInteger(s.resultCode) || (typeof s.resultCode === 'string' && /^[A-Za-z0-9_]{1,20}$/.test(s.resultCode)))) return 'resultCode: an integer or a code like SFC_IC0003';
-  if (s.resultDesc !== undefined && (typeof s.resultDesc !== 'string' || s.resultDesc.length > 200)) return 'resultDesc: text up to 200 characters';
+  if (s.result !== undefined && !Object.prototype.hasOwnProperty.call(RESULTS, s.result as string))
+    return `result: one of ${Object.keys(RESULTS).join(', ')}`;
+  if (
+    s.resultCode !== undefined &&
+    !(Number.isInteger(s.resultCode) || (typeof s.resultCode === 'string' && /^[A-Za-z0-9_]{1,20}$/.test(s.resultCode)))
+  )
+    return 'resultCode: an integer or a code like SFC_IC0003';
+  if (s.resultDesc !== undefined && (typeof s.resultDesc !== 'string' || s.resultDesc.length > 200))
+    return 'resultDesc: text up to 200 characters';
   for (const k of ['answerDelayMs', 'callbackDelayMs'] as const) {
-    if (s[k] !== undefined && (!Number.isInteger(s[k]) || (s[k] as number) < 0 || (s[k] as number) > 86_400_000)) return `${k}: milliseconds from 0 to 86400000`;
+    if (s[k] !== undefined && (!Number.isInteger(s[k]) || (s[k] as number) < 0 || (s[k] as number) > 86_400_000))
+      return `${k}: milliseconds from 0 to 86400000`;
   }
-  if (s.copies !== undefined && (!Number.isInteger(s.copies) || (s.copies as number) < 0 || (s.copies as number) > 100)) return 'copies: an integer from 0 to 100';
-  if (s.query !== undefined && !['normal', 'pending', 'busy'].includes(s.query as string)) return 'query: normal, pending or busy';
-  if (s.times !== undefined && (!Number.isInteger(s.times) || (s.times as number) < 1)) return 'times: a positive integer';
+  if (s.copies !== undefined && (!Number.isInteger(s.copies) || (s.copies as number) < 0 || (s.copies as number) > 100))
+    return 'copies: an integer from 0 to 100';
+  if (s.query !== undefined && !['normal', 'pending', 'busy'].includes(s.query as string))
+    return 'query: normal, pending or busy';
+  if (s.times !== undefined && (!Number.isInteger(s.times) || (s.times as number) < 1))
+    return 'times: a positive integer';
   return undefined;
 }
 
@@ -795,9 +920,12 @@ function c2bInputProblem(b: unknown): string | undefined {
   if (typeof b.phone !== 'string') return 'phone is required';
   if (!Number.isInteger(b.amount)) return 'amount: whole shillings';
   if (b.shortCode !== undefined && typeof b.shortCode !== 'string') return 'shortCode: text';
-  if (b.billRefNumber !== undefined && (typeof b.billRefNumber !== 'string' || b.billRefNumber.length > 20)) return 'billRefNumber: text up to 20 characters';
-  if (b.msisdn !== undefined && !['hashed', 'masked', 'plain'].includes(b.msisdn as string)) return 'msisdn: hashed, masked or plain';
-  if (b.firstName !== undefined && (typeof b.firstName !== 'string' || b.firstName.length > 50)) return 'firstName: text up to 50 characters';
+  if (b.billRefNumber !== undefined && (typeof b.billRefNumber !== 'string' || b.billRefNumber.length > 20))
+    return 'billRefNumber: text up to 20 characters';
+  if (b.msisdn !== undefined && !['hashed', 'masked', 'plain'].includes(b.msisdn as string))
+    return 'msisdn: hashed, masked or plain';
+  if (b.firstName !== undefined && (typeof b.firstName !== 'string' || b.firstName.length > 50))
+    return 'firstName: text up to 50 characters';
   if (b.validate !== undefined && typeof b.validate !== 'boolean') return 'validate: true or false';
   return undefined;
 }

@@ -102,7 +102,7 @@ export function octalEscape(b: Buffer): string {
 /** The bytes of an octal-escaped string (what a portal does with chap-id / chap-challenge). */
 export function octalUnescape(s: string): Buffer {
   const out: number[] = [];
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     const m = /^\\([0-7]{3})/.exec(s.slice(i));
     if (m) {
       out.push(parseInt(m[1]!, 8) & 0xff);
@@ -124,7 +124,9 @@ const esc = (s: string) => s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
  */
 export function renderServletPage(template: string, vars: Readonly<Record<string, string>>): string {
   const ifs = /\$\(if ([a-z-]+)\)([\s\S]*?)(?:\$\(else\)([\s\S]*?))?\$\(endif\)/g;
-  const withIfs = template.replace(ifs, (_m, name: string, yes: string, no: string | undefined) => ((vars[name] ?? '') !== '' ? yes : (no ?? '')));
+  const withIfs = template.replace(ifs, (_m, name: string, yes: string, no: string | undefined) =>
+    (vars[name] ?? '') !== '' ? yes : (no ?? ''),
+  );
   return withIfs.replace(/\$\(([a-z-]+)\)/g, (_m, name: string) => {
     if (name.endsWith('-esc')) return encodeURIComponent(vars[name.slice(0, -4)] ?? '');
     return esc(vars[name] ?? '');
@@ -154,7 +156,8 @@ function page(title: string, body: string): string {
 
 function macFromIp(ip: string): string {
   const parts = ip.split('.').map((x) => Number(x));
-  const bytes = parts.length === 4 && parts.every((x) => Number.isInteger(x) && x >= 0 && x <= 255) ? parts : [...randomBytes(4)];
+  const bytes =
+    parts.length === 4 && parts.every((x) => Number.isInteger(x) && x >= 0 && x <= 255) ? parts : [...randomBytes(4)];
   return ['02', '00', ...bytes.map((x) => x.toString(16).padStart(2, '0'))].join(':').toUpperCase();
 }
 
@@ -211,7 +214,11 @@ class HotspotServer implements Hotspot {
     const d = this.devices.get(ip);
     if (!d) return undefined;
     this.sync(d);
-    return { ip: d.ip, mac: d.mac, ...(d.user ? { user: d.user, acctSessionId: d.acctSessionId!, loggedInAt: d.loggedInAt! } : {}) };
+    return {
+      ip: d.ip,
+      mac: d.mac,
+      ...(d.user ? { user: d.user, acctSessionId: d.acctSessionId!, loggedInAt: d.loggedInAt! } : {}),
+    };
   }
 
   private state(ip: string): DeviceState {
@@ -310,7 +317,9 @@ class HotspotServer implements Hotspot {
     if (!chap) delete d.chap;
     const vars = this.vars(d, { 'link-orig': dst ?? '', error: error ?? '' });
     if (this.loginTemplate) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(renderServletPage(this.loginTemplate, vars));
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        .end(renderServletPage(this.loginTemplate, vars));
       return;
     }
     // The router's own page: CHAP in the page's script (RouterOS's login.html + md5.js).
@@ -325,7 +334,9 @@ function doLogin(){var f=document.forms.login;f.password.value=hexMD5('${vars['c
       `<input type="hidden" name="dst" value="${esc(dst ?? '')}"><input type="hidden" name="popup" value="false">` +
       `<label>Username <input name="username" autocomplete="username"></label>` +
       `<label>Password <input name="password" type="password"></label><button type="submit">Log in</button></form>${script}`;
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(page('Login', body));
+    res
+      .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+      .end(page('Login', body));
   }
 
   private redirect(res: ServerResponse, to: string): void {
@@ -356,7 +367,9 @@ function doLogin(){var f=document.forms.login;f.password.value=hexMD5('${vars['c
     const result = await this.opts.nas.login(username, password, {
       macAddress: d.mac,
       framedIp: d.ip,
-      ...(chap ? { chapResponse: { id: chap.id, challenge: chap.challenge, response: Buffer.from(password, 'hex') } } : { method: 'pap' as const }),
+      ...(chap
+        ? { chapResponse: { id: chap.id, challenge: chap.challenge, response: Buffer.from(password, 'hex') } }
+        : { method: 'pap' as const }),
     });
     if (!result.accepted || !result.session) {
       fail(getString(result.reply, 'Reply-Message') ?? 'invalid username or password');
@@ -378,13 +391,18 @@ function doLogin(){var f=document.forms.login;f.password.value=hexMD5('${vars['c
       return;
     }
     const uptime = Math.floor((this.clock.now() - d.loggedInAt!.getTime()) / 1000);
-    const left = s.sessionTimeout !== undefined ? `<p>Time left: <span id="session-time-left">${Math.max(0, s.sessionTimeout - uptime)}</span> s</p>` : '';
+    const left =
+      s.sessionTimeout !== undefined
+        ? `<p>Time left: <span id="session-time-left">${Math.max(0, s.sessionTimeout - uptime)}</span> s</p>`
+        : '';
     const body =
       `<h1>You are logged in</h1><p>User: <span id="username">${esc(d.user)}</span></p>` +
       `<p>IP: <span id="ip">${esc(d.ip)}</span> MAC: <span id="mac">${esc(d.mac)}</span></p>` +
       `<p>Uptime: <span id="uptime">${uptime}</span> s; bytes in/out: ${d.input}/${d.output}</p>${left}` +
       `<form action="${esc(this.url)}/logout" method="post"><button type="submit">Log out</button></form>`;
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(page('Status', body));
+    res
+      .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+      .end(page('Status', body));
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

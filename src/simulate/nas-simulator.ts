@@ -47,7 +47,13 @@ import {
   type RadiusPacket,
   type RadiusResponse,
 } from '../radius';
-import { DynAuthServer, type DynAuthAnswer, type DynAuthIncoming, type DynAuthServerEvent, type Peer } from '../radius/dynauth-server';
+import {
+  DynAuthServer,
+  type DynAuthAnswer,
+  type DynAuthIncoming,
+  type DynAuthServerEvent,
+  type Peer,
+} from '../radius/dynauth-server';
 
 export type NasSimulatorMode = 'normal' | 'silent' | 'garbage';
 
@@ -169,7 +175,11 @@ export interface NasSimulator {
   login(user: string, password: string, opts?: LoginOptions): Promise<LoginResult>;
   interim(acctSessionId: string, counters?: CounterUpdate): Promise<SimulatedSession>;
   /** Stop (default User-Request), with the session's final counters when given. */
-  logout(acctSessionId: string, cause?: keyof typeof ACCT_TERMINATE_CAUSE, counters?: CounterUpdate): Promise<SimulatedSession>;
+  logout(
+    acctSessionId: string,
+    cause?: keyof typeof ACCT_TERMINATE_CAUSE,
+    counters?: CounterUpdate,
+  ): Promise<SimulatedSession>;
   /** NAS reboot: drops every local session and sends Accounting-On. */
   accountingOn(): Promise<void>;
   sessions(): SimulatedSession[];
@@ -247,7 +257,8 @@ class Simulator implements NasSimulator {
     this.mode = opts.mode ?? 'normal';
     this.log = opts.logger ?? noopLogger;
     this.coaSecret = opts.secret ?? opts.radius.secret;
-    this.nasIpAddress = opts.nasIpAddress ?? (opts.bindAddress && isIP(opts.bindAddress) === 4 ? opts.bindAddress : '127.0.0.1');
+    this.nasIpAddress =
+      opts.nasIpAddress ?? (opts.bindAddress && isIP(opts.bindAddress) === 4 ? opts.bindAddress : '127.0.0.1');
     // MikroTik Acct-Session-Ids are 8 hex digits counting up from a per-boot base.
     this.sessionCounter = randomBytes(4).readUInt32BE(0) & 0x7fffffff;
     const common = {
@@ -358,7 +369,10 @@ class Simulator implements NasSimulator {
     const res = opts.chapResponse
       ? await this.auth.send(PacketCode.AccessRequest, [
           { name: 'User-Name', value: user },
-          { name: 'CHAP-Password', value: Buffer.concat([Buffer.from([opts.chapResponse.id & 0xff]), opts.chapResponse.response]) },
+          {
+            name: 'CHAP-Password',
+            value: Buffer.concat([Buffer.from([opts.chapResponse.id & 0xff]), opts.chapResponse.response]),
+          },
           { name: 'CHAP-Challenge', value: opts.chapResponse.challenge },
           ...extra,
         ])
@@ -432,7 +446,11 @@ class Simulator implements NasSimulator {
     return snapshot(s);
   }
 
-  async logout(acctSessionId: string, cause: keyof typeof ACCT_TERMINATE_CAUSE = 'User-Request', counters: CounterUpdate = {}): Promise<SimulatedSession> {
+  async logout(
+    acctSessionId: string,
+    cause: keyof typeof ACCT_TERMINATE_CAUSE = 'User-Request',
+    counters: CounterUpdate = {},
+  ): Promise<SimulatedSession> {
     const s = this.mustGet(acctSessionId);
     this.live.delete(acctSessionId);
     if (counters.inputOctets !== undefined) s.inputOctets = toBig(counters.inputOctets);
@@ -451,7 +469,10 @@ class Simulator implements NasSimulator {
 
   async accountingOn(): Promise<void> {
     this.live.clear();
-    await this.accounting('Accounting-On', [...this.nasAttributes(), { name: 'Acct-Session-Id', value: this.newSessionId() }]);
+    await this.accounting('Accounting-On', [
+      ...this.nasAttributes(),
+      { name: 'Acct-Session-Id', value: this.newSessionId() },
+    ]);
   }
 
   async drain(): Promise<void> {
@@ -579,7 +600,10 @@ class Simulator implements NasSimulator {
       verdict: 'answered',
       answer,
     });
-    this.log.debug({ request: packetCodeName(packet.code), answer: answer.codeName, errorCause }, 'nas simulator answered');
+    this.log.debug(
+      { request: packetCodeName(packet.code), answer: answer.codeName, errorCause },
+      'nas simulator answered',
+    );
     await this.delayed();
     return errorCause === undefined ? { outcome: 'ack' } : { outcome: 'nak', errorCause };
   }
@@ -594,7 +618,10 @@ class Simulator implements NasSimulator {
 
     const nasIp = getString(packet, 'NAS-IP-Address');
     const nasId = getString(packet, 'NAS-Identifier');
-    if ((nasIp !== undefined && nasIp !== this.nasIpAddress) || (nasId !== undefined && nasId !== this.opts.nasIdentifier)) {
+    if (
+      (nasIp !== undefined && nasIp !== this.nasIpAddress) ||
+      (nasId !== undefined && nasId !== this.opts.nasIdentifier)
+    ) {
       return { code: nak, errorCause: 403 };
     }
     const want = {

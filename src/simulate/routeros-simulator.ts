@@ -22,7 +22,13 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { systemClock, type Clock, type Timer } from '../lib/clock';
-import { encodeSentence, loginChallengeResponse, parseCommand, SentenceDecoder, type CommandSentence } from '../mikrotik/protocol';
+import {
+  encodeSentence,
+  loginChallengeResponse,
+  parseCommand,
+  SentenceDecoder,
+  type CommandSentence,
+} from '../mikrotik/protocol';
 import { formatRouterOsDuration, SESSION_KINDS, SESSION_PATHS, type SessionKind } from '../mikrotik/sessions';
 
 export type { CommandSentence };

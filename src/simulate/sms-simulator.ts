@@ -25,7 +25,9 @@ export interface SmsSimulator {
   close(): Promise<void>;
 }
 
-export async function startSmsSimulator(o: { port?: number; host?: string; apiKey?: string; failNumbers?: string[] } = {}): Promise<SmsSimulator> {
+export async function startSmsSimulator(
+  o: { port?: number; host?: string; apiKey?: string; failNumbers?: string[] } = {},
+): Promise<SmsSimulator> {
   const messages: SimulatedSms[] = [];
   let failing = 0;
   const fail = new Set(o.failNumbers ?? []);
@@ -50,7 +52,8 @@ export async function startSmsSimulator(o: { port?: number; host?: string; apiKe
         res.writeHead(401, { 'Content-Type': 'text/plain' }).end('The supplied authentication is invalid');
         return;
       }
-      if (!(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return json(res, 400, { error: 'form body expected' });
+      if (!(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded'))
+        return json(res, 400, { error: 'form body expected' });
       if (failing > 0) {
         failing--;
         return json(res, 500, { error: 'internal' });
@@ -59,15 +62,32 @@ export async function startSmsSimulator(o: { port?: number; host?: string; apiKe
       const username = form.get('username');
       const to = form.get('to');
       const message = form.get('message');
-      if (!username || !to || !message) return json(res, 400, { SMSMessageData: { Message: 'username, to and message are required', Recipients: [] } });
-      const recipients = to.split(',').map((n) => n.trim()).map((number) => {
-        if (!/^\+254[17]\d{8}$/.test(number) || fail.has(number)) return { statusCode: 403, number, status: 'InvalidPhoneNumber', cost: '0', messageId: 'None' };
-        const id = `ATXid_${randomUUID().replace(/-/g, '')}`;
-        messages.push({ id, username, to: number, message, from: form.get('from'), receivedAt: new Date().toISOString() });
-        return { statusCode: 101, number, status: 'Success', cost: 'KES 0.8000', messageId: id };
-      });
+      if (!username || !to || !message)
+        return json(res, 400, { SMSMessageData: { Message: 'username, to and message are required', Recipients: [] } });
+      const recipients = to
+        .split(',')
+        .map((n) => n.trim())
+        .map((number) => {
+          if (!/^\+254[17]\d{8}$/.test(number) || fail.has(number))
+            return { statusCode: 403, number, status: 'InvalidPhoneNumber', cost: '0', messageId: 'None' };
+          const id = `ATXid_${randomUUID().replace(/-/g, '')}`;
+          messages.push({
+            id,
+            username,
+            to: number,
+            message,
+            from: form.get('from'),
+            receivedAt: new Date().toISOString(),
+          });
+          return { statusCode: 101, number, status: 'Success', cost: 'KES 0.8000', messageId: id };
+        });
       const ok = recipients.filter((r) => r.statusCode === 101).length;
-      return json(res, 201, { SMSMessageData: { Message: `Sent to ${ok}/${recipients.length} Total Cost: KES ${(0.8 * ok).toFixed(4)}`, Recipients: recipients } });
+      return json(res, 201, {
+        SMSMessageData: {
+          Message: `Sent to ${ok}/${recipients.length} Total Cost: KES ${(0.8 * ok).toFixed(4)}`,
+          Recipients: recipients,
+        },
+      });
     });
   });
   await new Promise<void>((resolve, reject) => {

@@ -24,12 +24,26 @@ const SECRET_B = 'secret-of-tenant-b';
 const clients: RadiusClient[] = [];
 
 function nas(bindAddress: string, secret: string): RadiusClient {
-  const c = new RadiusClient({ host: '127.0.0.1', port: fr.authPort, secret, bindAddress, timeoutMs: 1200, retries: 2 });
+  const c = new RadiusClient({
+    host: '127.0.0.1',
+    port: fr.authPort,
+    secret,
+    bindAddress,
+    timeoutMs: 1200,
+    retries: 2,
+  });
   clients.push(c);
   return c;
 }
 function acctClient(bindAddress: string, secret: string): RadiusClient {
-  const c = new RadiusClient({ host: '127.0.0.1', port: fr.acctPort, secret, bindAddress, timeoutMs: 1200, retries: 2 });
+  const c = new RadiusClient({
+    host: '127.0.0.1',
+    port: fr.acctPort,
+    secret,
+    bindAddress,
+    timeoutMs: 1200,
+    retries: 2,
+  });
   clients.push(c);
   return c;
 }
@@ -41,7 +55,12 @@ async function subscriber(t: TestTenant, body: Record<string, unknown>) {
 }
 
 const auth = (user: string, password: string, extra: string[] = []) =>
-  radclient({ port: fr.authPort, secret: SECRET_A, type: 'auth', attrs: [`User-Name = ${q(user)}`, `User-Password = ${q(password)}`, 'NAS-IP-Address = 127.0.0.1', ...extra] });
+  radclient({
+    port: fr.authPort,
+    secret: SECRET_A,
+    type: 'auth',
+    attrs: [`User-Name = ${q(user)}`, `User-Password = ${q(password)}`, 'NAS-IP-Address = 127.0.0.1', ...extra],
+  });
 const acct = (attrs: string[]) => radclient({ port: fr.acctPort, secret: SECRET_A, type: 'acct', attrs });
 
 beforeAll(async () => {
@@ -50,10 +69,41 @@ beforeAll(async () => {
   fr = await startTestFreeRadius(tdb.radiusUrl);
   A = await api.newTenant();
   B = await api.newTenant();
-  planA = (await request(api.app).post('/api/v1/plans').set(A.auth).send({ name: 'Monthly 6 GB', durationSeconds: 30 * 86400, dataQuotaBytes: 6 * GiB, rateLimit: '2M/5M', simultaneousUse: 1, interimIntervalSeconds: 120 })).body;
-  planB = (await request(api.app).post('/api/v1/plans').set(B.auth).send({ name: 'Daily', durationSeconds: 86400, rateLimit: '10M/10M', simultaneousUse: 2 })).body;
-  expect((await request(api.app).post('/api/v1/nas').set(A.auth).send({ name: 'a-router', address: '127.0.0.1', secret: SECRET_A })).status).toBe(201);
-  expect((await request(api.app).post('/api/v1/nas').set(B.auth).send({ name: 'b-router', address: '127.0.0.2', secret: SECRET_B })).status).toBe(201);
+  planA = (
+    await request(api.app)
+      .post('/api/v1/plans')
+      .set(A.auth)
+      .send({
+        name: 'Monthly 6 GB',
+        durationSeconds: 30 * 86400,
+        dataQuotaBytes: 6 * GiB,
+        rateLimit: '2M/5M',
+        simultaneousUse: 1,
+        interimIntervalSeconds: 120,
+      })
+  ).body;
+  planB = (
+    await request(api.app)
+      .post('/api/v1/plans')
+      .set(B.auth)
+      .send({ name: 'Daily', durationSeconds: 86400, rateLimit: '10M/10M', simultaneousUse: 2 })
+  ).body;
+  expect(
+    (
+      await request(api.app)
+        .post('/api/v1/nas')
+        .set(A.auth)
+        .send({ name: 'a-router', address: '127.0.0.1', secret: SECRET_A })
+    ).status,
+  ).toBe(201);
+  expect(
+    (
+      await request(api.app)
+        .post('/api/v1/nas')
+        .set(B.auth)
+        .send({ name: 'b-router', address: '127.0.0.2', secret: SECRET_B })
+    ).status,
+  ).toBe(201);
 });
 
 afterAll(async () => {
@@ -92,9 +142,20 @@ describe('authentication and reply attributes', () => {
 
   it('CHAP and MS-CHAPv2 (radtest) and MS-CHAPv2 with a verified authenticator response (Lango client)', async () => {
     await subscriber(A, { username: 'carol', password: 'carol-pw', planId: planA.id });
-    expect((await radtest({ user: 'carol', password: 'carol-pw', port: fr.authPort, secret: SECRET_A, method: 'chap' })).code).toBe('Access-Accept');
-    expect((await radtest({ user: 'carol', password: 'nope', port: fr.authPort, secret: SECRET_A, method: 'chap' })).code).toBe('Access-Reject');
-    const ms = await radtest({ user: 'carol', password: 'carol-pw', port: fr.authPort, secret: SECRET_A, method: 'mschap' });
+    expect(
+      (await radtest({ user: 'carol', password: 'carol-pw', port: fr.authPort, secret: SECRET_A, method: 'chap' }))
+        .code,
+    ).toBe('Access-Accept');
+    expect(
+      (await radtest({ user: 'carol', password: 'nope', port: fr.authPort, secret: SECRET_A, method: 'chap' })).code,
+    ).toBe('Access-Reject');
+    const ms = await radtest({
+      user: 'carol',
+      password: 'carol-pw',
+      port: fr.authPort,
+      secret: SECRET_A,
+      method: 'mschap',
+    });
     expect(ms.code).toBe('Access-Accept');
     expect(ms.attrs['Mikrotik-Rate-Limit']).toEqual(['2M/5M']);
     const c = nas('127.0.0.1', SECRET_A);
@@ -116,10 +177,18 @@ describe('authentication and reply attributes', () => {
       expect([u, (await c.accessRequestPap(u, 'pw-1')).packet.code]).toEqual([u, PacketCode.AccessAccept]);
     }
     const a = acctClient('127.0.0.1', SECRET_A);
-    await a.accounting([{ name: 'User-Name', value: names[0]! }, { name: 'Acct-Status-Type', value: 'Start' }, { name: 'Acct-Session-Id', value: `q'uote-1` }]);
+    await a.accounting([
+      { name: 'User-Name', value: names[0]! },
+      { name: 'Acct-Status-Type', value: 'Start' },
+      { name: 'Acct-Session-Id', value: `q'uote-1` },
+    ]);
     const row = await tdb.db('radacct').where({ acctsessionid: `q'uote-1` }).first();
     expect(row.username).toBe(names[0]);
-    await a.accounting([{ name: 'User-Name', value: names[0]! }, { name: 'Acct-Status-Type', value: 'Stop' }, { name: 'Acct-Session-Id', value: `q'uote-1` }]);
+    await a.accounting([
+      { name: 'User-Name', value: names[0]! },
+      { name: 'Acct-Status-Type', value: 'Stop' },
+      { name: 'Acct-Session-Id', value: `q'uote-1` },
+    ]);
   });
 });
 
@@ -148,21 +217,36 @@ describe('tenancy through RADIUS', () => {
     await subscriber(B, { username: 'late', password: 'pw', planId: planB.id });
     const fresh = nas('127.0.0.3', 'brand-new-secret');
     // Unknown address: FreeRADIUS ignores it.
-    await expect(fresh.accessRequestPap('late', 'pw', [], { retransmit: [400] })).rejects.toBeInstanceOf(RadiusTimeoutError);
-    expect((await request(api.app).post('/api/v1/nas').set(B.auth).send({ name: 'new', address: '127.0.0.3', secret: 'brand-new-secret' })).status).toBe(201);
+    await expect(fresh.accessRequestPap('late', 'pw', [], { retransmit: [400] })).rejects.toBeInstanceOf(
+      RadiusTimeoutError,
+    );
+    expect(
+      (
+        await request(api.app)
+          .post('/api/v1/nas')
+          .set(B.auth)
+          .send({ name: 'new', address: '127.0.0.3', secret: 'brand-new-secret' })
+      ).status,
+    ).toBe(201);
     // FreeRADIUS admits at most one new dynamic client per second: the client retransmits.
     const res = await fresh.accessRequestPap('late', 'pw', [], { retransmit: [1000, 1000, 1000, 1000] });
     expect(res.packet.code).toBe(PacketCode.AccessAccept);
     // The wrong secret from that address gets nothing usable back.
     const wrong = nas('127.0.0.3', 'not-the-secret');
-    await expect(wrong.accessRequestPap('late', 'pw', [], { retransmit: [500] })).rejects.toBeInstanceOf(RadiusTimeoutError);
+    await expect(wrong.accessRequestPap('late', 'pw', [], { retransmit: [500] })).rejects.toBeInstanceOf(
+      RadiusTimeoutError,
+    );
   });
 });
 
 describe('policy at authorize time', () => {
   it('rejects a suspended subscriber with a Reply-Message, only after the password matched', async () => {
     const s = await subscriber(A, { username: 'sus', password: 'pw', planId: planA.id });
-    await request(api.app).post(`/api/v1/subscribers/${s.id}/suspend`).set(A.auth).send({ reason: 'unpaid' }).expect(200);
+    await request(api.app)
+      .post(`/api/v1/subscribers/${s.id}/suspend`)
+      .set(A.auth)
+      .send({ reason: 'unpaid' })
+      .expect(200);
     const r = await auth('sus', 'pw');
     expect(r.code).toBe('Access-Reject');
     expect(r.attrs['Reply-Message']).toEqual(['Account suspended']);
@@ -175,7 +259,10 @@ describe('policy at authorize time', () => {
   it('rejects an expired subscriber and one without a subscription, accepts again after renewal', async () => {
     const s = await subscriber(A, { username: 'exp', password: 'pw', planId: planA.id });
     // Time passes: the period ended a minute ago.
-    await tdb.db('subscriptions').where({ subscriber_id: s.id }).update({ starts_at: new Date(Date.now() - 31 * 86400_000), ends_at: new Date(Date.now() - 60_000) });
+    await tdb
+      .db('subscriptions')
+      .where({ subscriber_id: s.id })
+      .update({ starts_at: new Date(Date.now() - 31 * 86400_000), ends_at: new Date(Date.now() - 60_000) });
     const r = await auth('exp', 'pw');
     expect(r.code).toBe('Access-Reject');
     expect(r.attrs['Reply-Message']).toEqual(['Subscription expired']);
@@ -187,7 +274,10 @@ describe('policy at authorize time', () => {
 
   it('Session-Timeout is the time left in the subscription', async () => {
     const s = await subscriber(A, { username: 'soon', password: 'pw', planId: planA.id });
-    await tdb.db('subscriptions').where({ subscriber_id: s.id }).update({ ends_at: new Date(Date.now() + 600_000) });
+    await tdb
+      .db('subscriptions')
+      .where({ subscriber_id: s.id })
+      .update({ ends_at: new Date(Date.now() + 600_000) });
     const t = Number((await auth('soon', 'pw')).attrs['Session-Timeout']![0]);
     expect(t).toBeGreaterThan(590);
     expect(t).toBeLessThanOrEqual(600);
@@ -196,12 +286,28 @@ describe('policy at authorize time', () => {
   it('counts data used since the period started and rejects when the quota is gone', async () => {
     await subscriber(A, { username: 'heavy', password: 'pw', planId: planA.id });
     // 5 GiB + 100 bytes used in a finished session
-    await acct(['User-Name = "heavy"', 'Acct-Status-Type = Stop', 'Acct-Session-Id = "heavy-1"', 'Acct-Session-Time = 600', 'Acct-Input-Octets = 100', 'Acct-Output-Octets = 1073741824', 'Acct-Output-Gigawords = 1']);
+    await acct([
+      'User-Name = "heavy"',
+      'Acct-Status-Type = Stop',
+      'Acct-Session-Id = "heavy-1"',
+      'Acct-Session-Time = 600',
+      'Acct-Input-Octets = 100',
+      'Acct-Output-Octets = 1073741824',
+      'Acct-Output-Gigawords = 1',
+    ]);
     const left = await auth('heavy', 'pw');
     expect(left.code).toBe('Access-Accept');
-    const remaining = Number(left.attrs['Mikrotik-Total-Limit-Gigawords']![0]) * 2 ** 32 + Number(left.attrs['Mikrotik-Total-Limit']![0]);
+    const remaining =
+      Number(left.attrs['Mikrotik-Total-Limit-Gigawords']![0]) * 2 ** 32 +
+      Number(left.attrs['Mikrotik-Total-Limit']![0]);
     expect(remaining).toBe(6 * GiB - (5 * GiB + 100));
-    await acct(['User-Name = "heavy"', 'Acct-Status-Type = Stop', 'Acct-Session-Id = "heavy-2"', 'Acct-Session-Time = 60', 'Acct-Input-Octets = 1073741824']);
+    await acct([
+      'User-Name = "heavy"',
+      'Acct-Status-Type = Stop',
+      'Acct-Session-Id = "heavy-2"',
+      'Acct-Session-Time = 60',
+      'Acct-Input-Octets = 1073741824',
+    ]);
     const gone = await auth('heavy', 'pw');
     expect(gone.code).toBe('Access-Reject');
     expect(gone.attrs['Reply-Message']).toEqual(['Data quota exhausted']);
@@ -221,20 +327,35 @@ describe('policy at authorize time', () => {
     await subscriber(B, { username: 'simul', password: 'pw', planId: planB.id });
     // Tenant B's user has an open session; it must not count against tenant A's "simul".
     const bAcct = acctClient('127.0.0.2', SECRET_B);
-    await bAcct.accounting([{ name: 'User-Name', value: 'simul' }, { name: 'Acct-Status-Type', value: 'Start' }, { name: 'Acct-Session-Id', value: 'b-simul-1' }]);
+    await bAcct.accounting([
+      { name: 'User-Name', value: 'simul' },
+      { name: 'Acct-Status-Type', value: 'Start' },
+      { name: 'Acct-Session-Id', value: 'b-simul-1' },
+    ]);
     expect((await auth('simul', 'pw')).code).toBe('Access-Accept');
     await acct(['User-Name = "simul"', 'Acct-Status-Type = Start', 'Acct-Session-Id = "a-simul-1"']);
     const second = await auth('simul', 'pw');
     expect(second.code).toBe('Access-Reject');
     expect(second.attrs['Reply-Message']![0]).toMatch(/already logged in/);
-    await acct(['User-Name = "simul"', 'Acct-Status-Type = Stop', 'Acct-Session-Id = "a-simul-1"', 'Acct-Session-Time = 30']);
+    await acct([
+      'User-Name = "simul"',
+      'Acct-Status-Type = Stop',
+      'Acct-Session-Id = "a-simul-1"',
+      'Acct-Session-Time = 30',
+    ]);
     expect((await auth('simul', 'pw')).code).toBe('Access-Accept');
   });
 
   it('radpostauth records the outcome and the reason, never a password', async () => {
-    const cols = (await tdb.db.raw(`SELECT column_name FROM information_schema.columns WHERE table_name = 'radpostauth'`)).rows.map((r: { column_name: string }) => r.column_name);
+    const cols = (
+      await tdb.db.raw(`SELECT column_name FROM information_schema.columns WHERE table_name = 'radpostauth'`)
+    ).rows.map((r: { column_name: string }) => r.column_name);
     expect(cols).not.toContain('pass');
-    const rows = await tdb.db('radpostauth').where({ username: 'sus' }).orderBy('id').select('tenant_id', 'reply', 'reason');
+    const rows = await tdb
+      .db('radpostauth')
+      .where({ username: 'sus' })
+      .orderBy('id')
+      .select('tenant_id', 'reply', 'reason');
     expect(rows[0]).toEqual({ tenant_id: A.id, reply: 'Access-Reject', reason: 'Account suspended' });
     const all = JSON.stringify(await tdb.db('radpostauth').select('*'));
     expect(all).not.toContain('alice-pw');
@@ -244,17 +365,45 @@ describe('policy at authorize time', () => {
 describe('accounting', () => {
   it('Start / Interim / Stop write one radacct row with tenant, NAS, gigawords and cause; repeats change nothing', async () => {
     await subscriber(A, { username: 'acc', password: 'pw', planId: planA.id });
-    const base = ['User-Name = "acc"', 'Acct-Session-Id = "acc-1"', 'NAS-IP-Address = 192.168.88.1', 'Framed-IP-Address = 10.5.50.7', 'Calling-Station-Id = "AA:BB:CC:00:11:22"'];
+    const base = [
+      'User-Name = "acc"',
+      'Acct-Session-Id = "acc-1"',
+      'NAS-IP-Address = 192.168.88.1',
+      'Framed-IP-Address = 10.5.50.7',
+      'Calling-Station-Id = "AA:BB:CC:00:11:22"',
+    ];
     expect((await acct([...base, 'Acct-Status-Type = Start'])).code).toBe('Accounting-Response');
     let row = await tdb.db('radacct').where({ acctsessionid: 'acc-1' }).first();
-    expect(row).toMatchObject({ tenant_id: A.id, username: 'acc', nasipaddress: '192.168.88.1', framedipaddress: '10.5.50.7', callingstationid: 'AA:BB:CC:00:11:22', acctstoptime: null });
+    expect(row).toMatchObject({
+      tenant_id: A.id,
+      username: 'acc',
+      nasipaddress: '192.168.88.1',
+      framedipaddress: '10.5.50.7',
+      callingstationid: 'AA:BB:CC:00:11:22',
+      acctstoptime: null,
+    });
     expect(row.nas_id).toBeTruthy();
-    await acct([...base, 'Acct-Status-Type = Interim-Update', 'Acct-Session-Time = 120', 'Acct-Input-Octets = 1000', 'Acct-Input-Gigawords = 2', 'Acct-Output-Octets = 5000']);
+    await acct([
+      ...base,
+      'Acct-Status-Type = Interim-Update',
+      'Acct-Session-Time = 120',
+      'Acct-Input-Octets = 1000',
+      'Acct-Input-Gigawords = 2',
+      'Acct-Output-Octets = 5000',
+    ]);
     row = await tdb.db('radacct').where({ acctsessionid: 'acc-1' }).first();
     expect(Number(row.acctinputoctets)).toBe(2 * 2 ** 32 + 1000);
     expect(Number(row.acctsessiontime)).toBe(120);
     expect(row.acctupdatetime).not.toBeNull();
-    const stop = [...base, 'Acct-Status-Type = Stop', 'Acct-Session-Time = 240', 'Acct-Input-Octets = 2000', 'Acct-Input-Gigawords = 2', 'Acct-Output-Octets = 9000', 'Acct-Terminate-Cause = User-Request'];
+    const stop = [
+      ...base,
+      'Acct-Status-Type = Stop',
+      'Acct-Session-Time = 240',
+      'Acct-Input-Octets = 2000',
+      'Acct-Input-Gigawords = 2',
+      'Acct-Output-Octets = 9000',
+      'Acct-Terminate-Cause = User-Request',
+    ];
     await acct(stop);
     row = await tdb.db('radacct').where({ acctsessionid: 'acc-1' }).first();
     expect(row.acctstoptime).not.toBeNull();
@@ -272,21 +421,54 @@ describe('accounting', () => {
   it('the reports rollup follows what FreeRADIUS accounts, and Accounting-On is counted per NAS', async () => {
     const base = ['User-Name = "rollup"', 'Acct-Session-Id = "rollup-1"', 'NAS-IP-Address = 127.0.0.1'];
     await acct([...base, 'Acct-Status-Type = Start']);
-    await acct([...base, 'Acct-Status-Type = Interim-Update', 'Acct-Session-Time = 60', 'Acct-Input-Octets = 700', 'Acct-Output-Octets = 7000', 'Acct-Output-Gigawords = 1']);
-    await acct([...base, 'Acct-Status-Type = Stop', 'Acct-Session-Time = 90', 'Acct-Input-Octets = 900', 'Acct-Output-Octets = 9000', 'Acct-Output-Gigawords = 1']);
-    const direct = (await tdb.db.raw(`SELECT sum(acctinputoctets)::float8 AS i, sum(acctoutputoctets)::float8 AS o, sum(acctsessiontime)::float8 AS s, count(*)::int AS n FROM radacct WHERE tenant_id = ? AND username = 'rollup'`, [A.id])).rows[0];
+    await acct([
+      ...base,
+      'Acct-Status-Type = Interim-Update',
+      'Acct-Session-Time = 60',
+      'Acct-Input-Octets = 700',
+      'Acct-Output-Octets = 7000',
+      'Acct-Output-Gigawords = 1',
+    ]);
+    await acct([
+      ...base,
+      'Acct-Status-Type = Stop',
+      'Acct-Session-Time = 90',
+      'Acct-Input-Octets = 900',
+      'Acct-Output-Octets = 9000',
+      'Acct-Output-Gigawords = 1',
+    ]);
+    const direct = (
+      await tdb.db.raw(
+        `SELECT sum(acctinputoctets)::float8 AS i, sum(acctoutputoctets)::float8 AS o, sum(acctsessiontime)::float8 AS s, count(*)::int AS n FROM radacct WHERE tenant_id = ? AND username = 'rollup'`,
+        [A.id],
+      )
+    ).rows[0];
     expect(direct).toEqual({ i: 900, o: 2 ** 32 + 9000, s: 90, n: 1 });
-    const rolled = (await tdb.db.raw(`SELECT sum(input_octets)::float8 AS i, sum(output_octets)::float8 AS o, sum(session_seconds)::float8 AS s, sum(sessions)::int AS n FROM usage_daily WHERE tenant_id = ? AND username = 'rollup'`, [A.id])).rows[0];
+    const rolled = (
+      await tdb.db.raw(
+        `SELECT sum(input_octets)::float8 AS i, sum(output_octets)::float8 AS o, sum(session_seconds)::float8 AS s, sum(sessions)::int AS n FROM usage_daily WHERE tenant_id = ? AND username = 'rollup'`,
+        [A.id],
+      )
+    ).rows[0];
     expect(rolled).toEqual(direct);
     const nasId = (await tdb.db('radacct').where({ acctsessionid: 'rollup-1' }).first()).nas_id;
-    const ons = async () => Number((await tdb.db('nas_acct_state').where({ nas_id: nasId }).first())?.accounting_on_count ?? 0);
+    const ons = async () =>
+      Number((await tdb.db('nas_acct_state').where({ nas_id: nasId }).first())?.accounting_on_count ?? 0);
     const before = await ons();
-    expect((await acct(['Acct-Status-Type = Accounting-On', 'NAS-IP-Address = 127.0.0.1'])).code).toBe('Accounting-Response');
+    expect((await acct(['Acct-Status-Type = Accounting-On', 'NAS-IP-Address = 127.0.0.1'])).code).toBe(
+      'Accounting-Response',
+    );
     expect(await ons()).toBe(before + 1);
   });
 
   it('an Interim without a Start (lost packet) still creates the session', async () => {
-    await acct(['User-Name = "acc"', 'Acct-Session-Id = "acc-lost-start"', 'Acct-Status-Type = Interim-Update', 'Acct-Session-Time = 300', 'Acct-Input-Octets = 42']);
+    await acct([
+      'User-Name = "acc"',
+      'Acct-Session-Id = "acc-lost-start"',
+      'Acct-Status-Type = Interim-Update',
+      'Acct-Session-Time = 300',
+      'Acct-Input-Octets = 42',
+    ]);
     const row = await tdb.db('radacct').where({ acctsessionid: 'acc-lost-start' }).first();
     expect(row).toMatchObject({ tenant_id: A.id, acctstoptime: null });
     expect(Number(row.acctinputoctets)).toBe(42);
@@ -296,7 +478,11 @@ describe('accounting', () => {
   it("Accounting-On closes the sending NAS's open sessions, and only those, and is always answered", async () => {
     await acct(['User-Name = "acc"', 'Acct-Session-Id = "on-a-1"', 'Acct-Status-Type = Start']);
     const bAcct = acctClient('127.0.0.2', SECRET_B);
-    await bAcct.accounting([{ name: 'User-Name', value: 'shared' }, { name: 'Acct-Status-Type', value: 'Start' }, { name: 'Acct-Session-Id', value: 'on-b-1' }]);
+    await bAcct.accounting([
+      { name: 'User-Name', value: 'shared' },
+      { name: 'Acct-Status-Type', value: 'Start' },
+      { name: 'Acct-Session-Id', value: 'on-b-1' },
+    ]);
     const on = await acct(['Acct-Status-Type = Accounting-On', 'NAS-IP-Address = 127.0.0.1']);
     expect(on.code).toBe('Accounting-Response');
     const a = await tdb.db('radacct').where({ acctsessionid: 'on-a-1' }).first();
@@ -305,7 +491,9 @@ describe('accounting', () => {
     const b = await tdb.db('radacct').where({ acctsessionid: 'on-b-1' }).first();
     expect(b.acctstoptime).toBeNull();
     // Nothing left open: still answered (a silent server would make the NAS retransmit forever).
-    expect((await acct(['Acct-Status-Type = Accounting-On', 'NAS-IP-Address = 127.0.0.1'])).code).toBe('Accounting-Response');
+    expect((await acct(['Acct-Status-Type = Accounting-On', 'NAS-IP-Address = 127.0.0.1'])).code).toBe(
+      'Accounting-Response',
+    );
     // Rows are closed, never deleted.
     expect(await tdb.db('radacct').where({ acctsessionid: 'on-a-1' }).count()).toEqual([{ count: '1' }]);
   });
@@ -313,7 +501,12 @@ describe('accounting', () => {
   it('bytes that are not UTF-8 are still accounted and answered (never a stalled NAS)', async () => {
     const a = acctClient('127.0.0.1', SECRET_A);
     const odd = Buffer.from([0x61, 0xff, 0xfe, 0x62]);
-    const res = await a.accounting([{ name: 'User-Name', value: odd }, { name: 'Acct-Status-Type', value: 'Start' }, { name: 'Acct-Session-Id', value: 'odd-bytes-1' }, { name: 'Calling-Station-Id', value: Buffer.from([0xc3, 0x28]) }]);
+    const res = await a.accounting([
+      { name: 'User-Name', value: odd },
+      { name: 'Acct-Status-Type', value: 'Start' },
+      { name: 'Acct-Session-Id', value: 'odd-bytes-1' },
+      { name: 'Calling-Station-Id', value: Buffer.from([0xc3, 0x28]) },
+    ]);
     expect(res.packet.code).toBe(PacketCode.AccountingResponse);
     const row = await tdb.db('radacct').where({ acctsessionid: 'odd-bytes-1' }).first();
     expect(row.username).toContain('invalid:61fffe62');

@@ -67,7 +67,9 @@ describe('DynAuthClient against FreeRADIUS as the NAS', () => {
       attributes: [{ name: 'Mikrotik-Rate-Limit', value: '2M/5M' }],
     });
     expect(res).toMatchObject({ outcome: 'ack', attempts: 1 });
-    const block = (await detailBlocks(fr.dir)).find((b) => b.includes('Packet-Type = CoA-Request') && b.includes('2M/5M'));
+    const block = (await detailBlocks(fr.dir)).find(
+      (b) => b.includes('Packet-Type = CoA-Request') && b.includes('2M/5M'),
+    );
     expect(block).toBeDefined();
     expect(block).toContain('Mikrotik-Rate-Limit = "2M/5M"');
     expect(block).toMatch(/Message-Authenticator = 0x[0-9a-f]{32}/);
@@ -84,12 +86,19 @@ describe('DynAuthClient against FreeRADIUS as the NAS', () => {
       attempts: 1,
     });
     await expect(
-      client.send(target, { kind: 'coa', acctSessionId: 'no-such-session', attributes: [{ name: 'Mikrotik-Rate-Limit', value: '1M/1M' }] }),
+      client.send(target, {
+        kind: 'coa',
+        acctSessionId: 'no-such-session',
+        attributes: [{ name: 'Mikrotik-Rate-Limit', value: '1M/1M' }],
+      }),
     ).resolves.toMatchObject({ outcome: 'nak', errorCause: 503 });
   });
 
   it('a wrong secret is dropped by FreeRADIUS: timeout after the schedule', async () => {
-    const res = await client.send({ ...target, secret: 'not-the-secret' }, { kind: 'disconnect', acctSessionId: KNOWN });
+    const res = await client.send(
+      { ...target, secret: 'not-the-secret' },
+      { kind: 'disconnect', acctSessionId: KNOWN },
+    );
     expect(res).toMatchObject({ outcome: 'timeout', attempts: 2 });
   });
 
@@ -99,12 +108,14 @@ describe('DynAuthClient against FreeRADIUS as the NAS', () => {
       const ts = { name: 'Event-Timestamp', value: Math.floor(Date.now() / 1000) };
       const asid = { name: 'Acct-Session-Id', value: KNOWN };
       // Control: the same client with a Message-Authenticator is answered.
-      await expect(raw.send(PacketCode.DisconnectRequest, [asid, ts], { addMessageAuthenticator: true })).resolves.toMatchObject({
+      await expect(
+        raw.send(PacketCode.DisconnectRequest, [asid, ts], { addMessageAuthenticator: true }),
+      ).resolves.toMatchObject({
         packet: { code: PacketCode.DisconnectAck },
       });
-      await expect(raw.send(PacketCode.DisconnectRequest, [asid, ts], { addMessageAuthenticator: false })).rejects.toBeInstanceOf(
-        RadiusTimeoutError,
-      );
+      await expect(
+        raw.send(PacketCode.DisconnectRequest, [asid, ts], { addMessageAuthenticator: false }),
+      ).rejects.toBeInstanceOf(RadiusTimeoutError);
       // A raw type-80 attribute is sent as given (16 bytes of 0x42), under a valid Request Authenticator.
       await expect(
         raw.send(PacketCode.DisconnectRequest, [{ type: 80, raw: Buffer.alloc(16, 0x42) }, asid, ts]),

@@ -45,12 +45,20 @@ beforeAll(async () => {
   api = await createTestApi(tdb);
   fr = await startTestFreeRadius(tdb.radiusUrl);
   t = await api.newTenant();
-  plan = (await request(api.app).post('/api/v1/plans').set(t.auth).send({ name: 'Daily', durationSeconds: 86400, rateLimit: '2M/5M', interimIntervalSeconds: 60 })).body;
+  plan = (
+    await request(api.app)
+      .post('/api/v1/plans')
+      .set(t.auth)
+      .send({ name: 'Daily', durationSeconds: 86400, rateLimit: '2M/5M', interimIntervalSeconds: 60 })
+  ).body;
   // The primary server never answers: every login fails over to FreeRADIUS, the secondary.
   deadPrimary = await startRadiusPeer({ secret: SECRET, script: () => ignore });
   const coaPort = await pickFreeUdpPort(ADDRESS);
   const portalPort = await freeTcpPort();
-  const nas = await request(api.app).post('/api/v1/nas').set(t.auth).send({ name: 'gateway', address: ADDRESS, secret: SECRET, coaPort });
+  const nas = await request(api.app)
+    .post('/api/v1/nas')
+    .set(t.auth)
+    .send({ name: 'gateway', address: ADDRESS, secret: SECRET, coaPort });
   expect(nas.status).toBe(201);
   nasId = nas.body.id;
   const config = parseGatewayConfig({
@@ -81,7 +89,14 @@ beforeAll(async () => {
     db: tdb.db,
     databaseUrl: tdb.url,
     logger: createLogger('silent'),
-    options: { targets: loadConfig({ LANGO_ENV: 'test' }).enforcementTargets, schedule: { irt: 0.3, mrt: 0, mrc: 1, mrd: 0 }, sender: { retryDelaysMs: [200], pollMs: 200 }, sweepMs: 0, quotaMs: 0, staleMs: 0 },
+    options: {
+      targets: loadConfig({ LANGO_ENV: 'test' }).enforcementTargets,
+      schedule: { irt: 0.3, mrt: 0, mrc: 1, mrd: 0 },
+      sender: { retryDelaysMs: [200], pollMs: 200 },
+      sweepMs: 0,
+      quotaMs: 0,
+      staleMs: 0,
+    },
   });
   await worker.ready;
 });
@@ -96,7 +111,10 @@ afterAll(async () => {
 });
 
 async function subscriber(planId = plan.id, username = `u-${suffix()}`) {
-  const res = await request(api.app).post('/api/v1/subscribers').set(t.auth).send({ username, password: 'pw-1', planId });
+  const res = await request(api.app)
+    .post('/api/v1/subscribers')
+    .set(t.auth)
+    .send({ username, password: 'pw-1', planId });
   expect(res.status).toBe(201);
   return res.body;
 }
@@ -109,11 +127,18 @@ function pretendClient() {
 const portal = () => request(`http://127.0.0.1:${gateway.portal.port}`);
 
 async function login(username: string, client = pretendClient(), password = 'pw-1') {
-  const res = await portal().post('/login').set('Accept', 'application/json').set('X-Client-IP', client.ip).set('X-Client-MAC', client.mac).type('form').send({ username, password });
+  const res = await portal()
+    .post('/login')
+    .set('Accept', 'application/json')
+    .set('X-Client-IP', client.ip)
+    .set('X-Client-MAC', client.mac)
+    .type('form')
+    .send({ username, password });
   return { res, client };
 }
 
-const radacct = (acctSessionId: string) => tdb.db('radacct').where({ acctsessionid: acctSessionId, tenant_id: t.id }).first();
+const radacct = (acctSessionId: string) =>
+  tdb.db('radacct').where({ acctsessionid: acctSessionId, tenant_id: t.id }).first();
 const stopped = (acctSessionId: string) =>
   eventually(async () => {
     const r = await radacct(acctSessionId);
@@ -134,7 +159,14 @@ describe('the local gateway with FreeRADIUS and Lango', () => {
     const acctSessionId = res.body.session.acctSessionId as string;
     expect(deadPrimary.received.length).toBeGreaterThanOrEqual(2); // the primary was tried first
     const row = await eventually(async () => radacct(acctSessionId), 'accounting start');
-    expect(row).toMatchObject({ username: s.username, nasipaddress: ADDRESS, framedipaddress: client.ip, callingstationid: client.mac, acctstoptime: null, nas_id: nasId });
+    expect(row).toMatchObject({
+      username: s.username,
+      nasipaddress: ADDRESS,
+      framedipaddress: client.ip,
+      callingstationid: client.mac,
+      acctstoptime: null,
+      nas_id: nasId,
+    });
     expect(row.calledstationid).toBe('gw-test');
     const allowed = (await driver.listAllowed()).find((a) => a.ip === client.ip);
     expect(allowed?.limits).toMatchObject({ uploadBps: 2_000_000, downloadBps: 5_000_000 });
@@ -168,7 +200,11 @@ describe('the local gateway with FreeRADIUS and Lango', () => {
   });
 
   it('Session-Timeout ends the session itself with a Stop (cause Session-Timeout)', async () => {
-    const short = await api.services.plans.create({ type: 'system', id: null }, t.id, { name: `Flash ${suffix()}`, durationSeconds: 120, rateLimit: '4M/4M' });
+    const short = await api.services.plans.create({ type: 'system', id: null }, t.id, {
+      name: `Flash ${suffix()}`,
+      durationSeconds: 120,
+      rateLimit: '4M/4M',
+    });
     const s = await subscriber(short.id);
     const { res, client } = await login(s.username);
     expect(res.status).toBe(200);
@@ -203,11 +239,19 @@ describe('the local gateway with FreeRADIUS and Lango', () => {
   });
 
   it('a plan change reaches the gateway as CoA and the rate changes live; an unknown session is NAKed', async () => {
-    const faster = (await request(api.app).post('/api/v1/plans').set(t.auth).send({ name: `Fast ${suffix()}`, durationSeconds: 86400, rateLimit: '8M/16M' })).body;
+    const faster = (
+      await request(api.app)
+        .post('/api/v1/plans')
+        .set(t.auth)
+        .send({ name: `Fast ${suffix()}`, durationSeconds: 86400, rateLimit: '8M/16M' })
+    ).body;
     const s = await subscriber();
     const { res, client } = await login(s.username);
     await eventually(async () => radacct(res.body.session.acctSessionId), 'accounting start');
-    const changed = await request(api.app).post(`/api/v1/subscribers/${s.id}/change-plan`).set(t.auth).send({ planId: faster.id });
+    const changed = await request(api.app)
+      .post(`/api/v1/subscribers/${s.id}/change-plan`)
+      .set(t.auth)
+      .send({ planId: faster.id });
     expect(changed.status).toBe(200);
     await eventually(async () => {
       const a = (await driver.listAllowed()).find((x) => x.ip === client.ip);
@@ -215,7 +259,12 @@ describe('the local gateway with FreeRADIUS and Lango', () => {
     }, 'the new rate');
     const dac = new DynAuthClient({ schedule: { irt: 0.2, mrt: 0, mrc: 1, mrd: 0 } });
     try {
-      await expect(dac.send({ host: ADDRESS, port: gateway.coaPort, secret: SECRET }, { kind: 'disconnect', acctSessionId: 'ffffffff' })).resolves.toMatchObject({
+      await expect(
+        dac.send(
+          { host: ADDRESS, port: gateway.coaPort, secret: SECRET },
+          { kind: 'disconnect', acctSessionId: 'ffffffff' },
+        ),
+      ).resolves.toMatchObject({
         outcome: 'nak',
         errorCause: 503,
       });
@@ -229,7 +278,10 @@ describe('the local gateway with FreeRADIUS and Lango', () => {
     const { res, client } = await login(s.username);
     const dac = new DynAuthClient({ schedule: { irt: 0.2, mrt: 0, mrc: 1, mrd: 0 } });
     try {
-      const r = await dac.send({ host: ADDRESS, port: gateway.coaPort, secret: 'not-the-secret' }, { kind: 'disconnect', acctSessionId: res.body.session.acctSessionId });
+      const r = await dac.send(
+        { host: ADDRESS, port: gateway.coaPort, secret: 'not-the-secret' },
+        { kind: 'disconnect', acctSessionId: res.body.session.acctSessionId },
+      );
       expect(r).toMatchObject({ outcome: 'timeout', attempts: 2 });
     } finally {
       await dac.close();
@@ -239,11 +291,29 @@ describe('the local gateway with FreeRADIUS and Lango', () => {
 
   it('bad input at the login endpoint is a 400 naming the problem', async () => {
     const c = pretendClient();
-    const noUser = await portal().post('/login').set('Accept', 'application/json').set('X-Client-IP', c.ip).set('X-Client-MAC', c.mac).type('form').send({ password: 'x' });
+    const noUser = await portal()
+      .post('/login')
+      .set('Accept', 'application/json')
+      .set('X-Client-IP', c.ip)
+      .set('X-Client-MAC', c.mac)
+      .type('form')
+      .send({ password: 'x' });
     expect([noUser.status, noUser.body.error]).toEqual([400, 'VALIDATION_FAILED']);
-    const badMac = await portal().post('/login').set('Accept', 'application/json').set('X-Client-IP', c.ip).set('X-Client-MAC', 'nope').type('form').send({ username: 'a', password: 'b' });
+    const badMac = await portal()
+      .post('/login')
+      .set('Accept', 'application/json')
+      .set('X-Client-IP', c.ip)
+      .set('X-Client-MAC', 'nope')
+      .type('form')
+      .send({ username: 'a', password: 'b' });
     expect(badMac.status).toBe(400);
-    const badJson = await portal().post('/login').set('Accept', 'application/json').set('X-Client-IP', c.ip).set('X-Client-MAC', c.mac).set('Content-Type', 'application/json').send('{');
+    const badJson = await portal()
+      .post('/login')
+      .set('Accept', 'application/json')
+      .set('X-Client-IP', c.ip)
+      .set('X-Client-MAC', c.mac)
+      .set('Content-Type', 'application/json')
+      .send('{');
     expect(badJson.status).toBe(400);
   });
 });

@@ -41,18 +41,35 @@ interface Res {
 function phone(from: string, method: 'GET' | 'POST', url: string, form?: Record<string, string>): Promise<Res> {
   return new Promise((resolve, reject) => {
     const body = form ? new URLSearchParams(form).toString() : undefined;
-    const req = httpRequest(url, { method, localAddress: from, headers: body ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = httpRequest(
+      url,
+      {
+        method,
+        localAddress: from,
+        headers: body
+          ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) }
+          : {},
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 /** What the browser does on the router's login page: run the page's own script to hash the password, then post the form. */
-async function pageLogin(from: string, user: string, password: string, dst = 'http://news.example/today'): Promise<Res> {
+async function pageLogin(
+  from: string,
+  user: string,
+  password: string,
+  dst = 'http://news.example/today',
+): Promise<Res> {
   const page = await phone(from, 'GET', `${hs.loginUrl}?dst=${encodeURIComponent(dst)}`);
   expect(page.status).toBe(200);
   const script = /<script>([\s\S]*?)<\/script>/.exec(page.body)![1]!;
@@ -63,7 +80,10 @@ async function pageLogin(from: string, user: string, password: string, dst = 'ht
 }
 
 async function voucher(planId: string, body: Record<string, unknown> = {}): Promise<string> {
-  const res = await request(api.app).post('/api/v1/voucher-batches').set(T.auth).send({ planId, quantity: 1, ...body });
+  const res = await request(api.app)
+    .post('/api/v1/voucher-batches')
+    .set(T.auth)
+    .send({ planId, quantity: 1, ...body });
   expect(res.status).toBe(201);
   return res.body.codes[0];
 }
@@ -73,10 +93,30 @@ beforeAll(async () => {
   api = await createTestApi(tdb);
   fr = await startTestFreeRadius(tdb.radiusUrl);
   T = await api.newTenant();
-  dayPlan = (await request(api.app).post('/api/v1/plans').set(T.auth).send({ name: 'Hour', durationSeconds: 3600, rateLimit: '2M/4M', interimIntervalSeconds: 60 })).body;
-  tinyPlan = (await request(api.app).post('/api/v1/plans').set(T.auth).send({ name: 'Tiny', durationSeconds: 86400, dataQuotaBytes: 1_000_000 })).body;
-  sim = await startNasSimulator({ radius: { host: '127.0.0.1', authPort: fr.authPort, acctPort: fr.acctPort, secret: SECRET }, bindAddress: '127.0.0.1' });
-  expect((await request(api.app).post('/api/v1/nas').set(T.auth).send({ name: 'hotspot-sim', address: '127.0.0.1', secret: SECRET, coaPort: sim.coaPort })).status).toBe(201);
+  dayPlan = (
+    await request(api.app)
+      .post('/api/v1/plans')
+      .set(T.auth)
+      .send({ name: 'Hour', durationSeconds: 3600, rateLimit: '2M/4M', interimIntervalSeconds: 60 })
+  ).body;
+  tinyPlan = (
+    await request(api.app)
+      .post('/api/v1/plans')
+      .set(T.auth)
+      .send({ name: 'Tiny', durationSeconds: 86400, dataQuotaBytes: 1_000_000 })
+  ).body;
+  sim = await startNasSimulator({
+    radius: { host: '127.0.0.1', authPort: fr.authPort, acctPort: fr.acctPort, secret: SECRET },
+    bindAddress: '127.0.0.1',
+  });
+  expect(
+    (
+      await request(api.app)
+        .post('/api/v1/nas')
+        .set(T.auth)
+        .send({ name: 'hotspot-sim', address: '127.0.0.1', secret: SECRET, coaPort: sim.coaPort })
+    ).status,
+  ).toBe(201);
   hs = await startHotspot({ nas: sim, clock });
   portalHs = await startHotspot({ nas: sim, clock, portalUrl: 'http://portal.example/portal/t/hotspot' });
 });
@@ -109,7 +149,10 @@ it('CHAP from the login page: Access-Accept, Accounting Start, redirect to link-
   expect(v).toMatchObject({ status: 'active', devicesBound: 1 });
   await hs.traffic('127.0.0.11', { inputOctets: 1000, outputOctets: 5000 });
   await clock.advance(60_000);
-  await eventually(async () => Number((await tdb.db('radacct').where({ radacctid: row.radacctid }).first()).acctoutputoctets) === 5000, 'the interim');
+  await eventually(
+    async () => Number((await tdb.db('radacct').where({ radacctid: row.radacctid }).first()).acctoutputoctets) === 5000,
+    'the interim',
+  );
 
   // Session-Timeout (the hour the voucher bought) ends it with a Stop.
   await clock.advance(3600_000);
@@ -136,7 +179,9 @@ it('a second phone on a one-device voucher gets the router error page with the R
   const page = await phone('127.0.0.24', 'GET', hs.loginUrl);
   const [, id, challenge] = /hexMD5\('([^']*)'\+f\.password\.value\+'([^']*)'\)/.exec(page.body)!;
   const fresh = await voucher(dayPlan.id);
-  const ok = createHash('md5').update(Buffer.concat([octalUnescape(id!), Buffer.from(fresh), octalUnescape(challenge!)])).digest('hex');
+  const ok = createHash('md5')
+    .update(Buffer.concat([octalUnescape(id!), Buffer.from(fresh), octalUnescape(challenge!)]))
+    .digest('hex');
   expect((await phone('127.0.0.24', 'POST', hs.loginUrl, { username: fresh, password: ok })).status).toBe(302);
   await phone('127.0.0.24', 'POST', `${hs.url}/logout`);
   const replay = await phone('127.0.0.24', 'POST', hs.loginUrl, { username: fresh, password: ok });
@@ -183,11 +228,23 @@ it('with an external portal, /login is mikrotik/hotspot/login.html redirecting t
   const url = new URL(/url=([^"]+)"/.exec(page.body)![1]!.replaceAll('&amp;', '&'));
   expect(url.origin + url.pathname).toBe('http://portal.example/portal/t/hotspot');
   const p = Object.fromEntries(url.searchParams);
-  expect(p).toMatchObject({ 'link-login-only': portalHs.loginUrl, ip: '127.0.0.51', mac: portalHs.device('127.0.0.51')!.mac, 'link-orig': 'http://x.example/', error: '' });
+  expect(p).toMatchObject({
+    'link-login-only': portalHs.loginUrl,
+    ip: '127.0.0.51',
+    mac: portalHs.device('127.0.0.51')!.mac,
+    'link-orig': 'http://x.example/',
+    error: '',
+  });
   // What the portal page does: decode chap-id/chap-challenge, hash, post to link-login-only.
   const code = await voucher(dayPlan.id);
-  const hash = createHash('md5').update(Buffer.concat([octalUnescape(p['chap-id']!), Buffer.from(code), octalUnescape(p['chap-challenge']!)])).digest('hex');
-  const res = await phone('127.0.0.51', 'POST', p['link-login-only']!, { username: code, password: hash, dst: p['link-orig']! });
+  const hash = createHash('md5')
+    .update(Buffer.concat([octalUnescape(p['chap-id']!), Buffer.from(code), octalUnescape(p['chap-challenge']!)]))
+    .digest('hex');
+  const res = await phone('127.0.0.51', 'POST', p['link-login-only']!, {
+    username: code,
+    password: hash,
+    dst: p['link-orig']!,
+  });
   expect(res.status).toBe(302);
   expect(res.headers.location).toBe('http://x.example/');
   const bad = await phone('127.0.0.52', 'POST', portalHs.loginUrl, { username: code, password: code });
@@ -196,10 +253,16 @@ it('with an external portal, /login is mikrotik/hotspot/login.html redirecting t
 });
 
 it('odd input: huge forms, wrong content type and javascript: destinations change nothing', async () => {
-  expect((await phone('127.0.0.61', 'POST', hs.loginUrl, { username: 'x'.repeat(20000), password: 'y' })).status).toBe(413);
+  expect((await phone('127.0.0.61', 'POST', hs.loginUrl, { username: 'x'.repeat(20000), password: 'y' })).status).toBe(
+    413,
+  );
   expect((await phone('127.0.0.61', 'POST', hs.loginUrl)).status).toBe(415);
   expect(hs.device('127.0.0.61')?.user).toBeUndefined();
   const code = await voucher(dayPlan.id);
-  const res = await phone('127.0.0.61', 'POST', hs.loginUrl, { username: code, password: code, dst: 'javascript:alert(1)' });
+  const res = await phone('127.0.0.61', 'POST', hs.loginUrl, {
+    username: code,
+    password: code,
+    dst: 'javascript:alert(1)',
+  });
   expect(res.headers.location).toBe(`${hs.url}/status`);
 });

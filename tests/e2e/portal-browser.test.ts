@@ -47,7 +47,10 @@ let daraja: DarajaSimulator;
 const clock = new FakeClock(Date.now());
 
 async function voucher(planId: string, body: Record<string, unknown> = {}): Promise<string> {
-  const res = await request(api.app).post('/api/v1/voucher-batches').set(A.auth).send({ planId, quantity: 1, ...body });
+  const res = await request(api.app)
+    .post('/api/v1/voucher-batches')
+    .set(A.auth)
+    .send({ planId, quantity: 1, ...body });
   expect(res.status).toBe(201);
   return res.body.codes[0];
 }
@@ -67,7 +70,14 @@ async function arrive(page: Page): Promise<void> {
 /** The redirect login.html would make, with `change` applied (tampering). */
 function redirectUrl(slug: string, change: Record<string, string | null> = {}): string {
   const q: Record<string, string | null> = {
-    'link-login-only': hs.loginUrl, mac: MAC, ip: '127.0.0.1', 'chap-id': '\\371', 'chap-challenge': '\\001'.repeat(16), 'link-orig': `${hs.url}/status`, error: '', ...change,
+    'link-login-only': hs.loginUrl,
+    mac: MAC,
+    ip: '127.0.0.1',
+    'chap-id': '\\371',
+    'chap-challenge': '\\001'.repeat(16),
+    'link-orig': `${hs.url}/status`,
+    error: '',
+    ...change,
   };
   const u = new URL(`${portalBase}/portal/${slug}`);
   for (const [k, v] of Object.entries(q)) if (v !== null) u.searchParams.set(k, v);
@@ -79,23 +89,65 @@ beforeAll(async () => {
   // Daraja (the simulator) calls back to the portal's app on its public URL.
   daraja = await startDarajaSimulator({ answerDelayMs: 1500 });
   const port = await freeTcpPort();
-  api = await createTestApi(tdb, undefined, { env: { LANGO_PUBLIC_URL: `http://127.0.0.1:${port}`, LANGO_DARAJA_SANDBOX_URL: daraja.url } });
+  api = await createTestApi(tdb, undefined, {
+    env: { LANGO_PUBLIC_URL: `http://127.0.0.1:${port}`, LANGO_DARAJA_SANDBOX_URL: daraja.url },
+  });
   fr = await startTestFreeRadius(tdb.radiusUrl);
   A = await api.newTenant();
   B = await api.newTenant();
-  hourPlan = (await request(api.app).post('/api/v1/plans').set(A.auth).send({ name: '1 hour', price: 2000, durationSeconds: 3600, rateLimit: '2M/4M' })).body;
-  await request(api.app).post('/api/v1/plans').set(A.auth).send({ name: 'Day 2 GB', price: 5000, durationSeconds: 86400, dataQuotaBytes: 2 * 1024 ** 3 });
-  await request(api.app).post('/api/v1/plans').set(A.auth).send({ name: 'Staff PPPoE', price: 150000, durationSeconds: 30 * 86400, sellable: false });
+  hourPlan = (
+    await request(api.app)
+      .post('/api/v1/plans')
+      .set(A.auth)
+      .send({ name: '1 hour', price: 2000, durationSeconds: 3600, rateLimit: '2M/4M' })
+  ).body;
+  await request(api.app)
+    .post('/api/v1/plans')
+    .set(A.auth)
+    .send({ name: 'Day 2 GB', price: 5000, durationSeconds: 86400, dataQuotaBytes: 2 * 1024 ** 3 });
+  await request(api.app)
+    .post('/api/v1/plans')
+    .set(A.auth)
+    .send({ name: 'Staff PPPoE', price: 150000, durationSeconds: 30 * 86400, sellable: false });
   server = createServer(api.app);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   portalBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  sim = await startNasSimulator({ radius: { host: '127.0.0.1', authPort: fr.authPort, acctPort: fr.acctPort, secret: SECRET }, bindAddress: '127.0.0.1' });
-  expect((await request(api.app).post('/api/v1/nas').set(A.auth).send({ name: 'hotspot-sim', address: '127.0.0.1', secret: SECRET, coaPort: sim.coaPort })).status).toBe(201);
-  expect((await request(api.app).post('/api/v1/nas').set(B.auth).send({ name: 'b-router', address: '127.0.0.2', secret: 'secret-of-b' })).status).toBe(201);
-  const acct = await request(api.app).post('/api/v1/mpesa-accounts').set(A.auth)
-    .send({ name: 'Sandbox', kind: 'paybill', shortcode: SANDBOX_SHORTCODE, environment: 'sandbox', consumerKey: SIMULATOR_APP.consumerKey, consumerSecret: SIMULATOR_APP.consumerSecret, passkey: SANDBOX_PASSKEY });
+  sim = await startNasSimulator({
+    radius: { host: '127.0.0.1', authPort: fr.authPort, acctPort: fr.acctPort, secret: SECRET },
+    bindAddress: '127.0.0.1',
+  });
+  expect(
+    (
+      await request(api.app)
+        .post('/api/v1/nas')
+        .set(A.auth)
+        .send({ name: 'hotspot-sim', address: '127.0.0.1', secret: SECRET, coaPort: sim.coaPort })
+    ).status,
+  ).toBe(201);
+  expect(
+    (
+      await request(api.app)
+        .post('/api/v1/nas')
+        .set(B.auth)
+        .send({ name: 'b-router', address: '127.0.0.2', secret: 'secret-of-b' })
+    ).status,
+  ).toBe(201);
+  const acct = await request(api.app)
+    .post('/api/v1/mpesa-accounts')
+    .set(A.auth)
+    .send({
+      name: 'Sandbox',
+      kind: 'paybill',
+      shortcode: SANDBOX_SHORTCODE,
+      environment: 'sandbox',
+      consumerKey: SIMULATOR_APP.consumerKey,
+      consumerSecret: SIMULATOR_APP.consumerSecret,
+      passkey: SANDBOX_PASSKEY,
+    });
   expect(acct.status).toBe(201);
-  expect((await request(api.app).patch('/api/v1/portal-settings').set(A.auth).send({ paybill: '174379' })).status).toBe(200);
+  expect((await request(api.app).patch('/api/v1/portal-settings').set(A.auth).send({ paybill: '174379' })).status).toBe(
+    200,
+  );
   hs = await startHotspot({ nas: sim, clock, portalUrl: `${portalBase}/portal/${A.slug}` });
   browser = await launchBrowser();
 });
@@ -152,7 +204,10 @@ describe('voucher login through the router', () => {
     await expect(page.locator('#username').textContent()).resolves.toBe(code);
     await screenshot(page, 'router-status-after-login');
     expect(hs.device('127.0.0.1')?.user).toBe(code);
-    const row = await eventually(() => tdb.db('radacct').where({ tenant_id: A.id, username: code }).first(), 'the Accounting Start');
+    const row = await eventually(
+      () => tdb.db('radacct').where({ tenant_id: A.id, username: code }).first(),
+      'the Accounting Start',
+    );
     expect(row.acctstoptime).toBeNull();
     expect(row.callingstationid).toBe(MAC);
     const auth = await tdb.db('radpostauth').where({ tenant_id: A.id, username: code }).orderBy('id', 'desc').first();
@@ -181,7 +236,7 @@ describe('voucher login through the router', () => {
     await ctx.close();
   });
 
-  it('a wrong code is a clear message and logs nothing in; the router\'s own refusal comes back to the portal', async () => {
+  it("a wrong code is a clear message and logs nothing in; the router's own refusal comes back to the portal", async () => {
     const ctx = await phoneContext(browser);
     const page = await ctx.newPage();
     await arrive(page);
@@ -254,7 +309,10 @@ describe('paying with M-Pesa', () => {
     await page.waitForURL(`${hs.url}/status`);
     const username = login.get('username')!;
     await expect(page.locator('#username').textContent()).resolves.toBe(username);
-    const row = await eventually(() => tdb.db('radacct').where({ tenant_id: A.id, username }).first(), 'the Accounting Start');
+    const row = await eventually(
+      () => tdb.db('radacct').where({ tenant_id: A.id, username }).first(),
+      'the Accounting Start',
+    );
     expect(row.callingstationid).toBe(MAC);
     const payment = await tdb.db('payments').where({ tenant_id: A.id, phone: '254708374149' }).first();
     expect(payment).toMatchObject({ state: 'completed', allocation: 'allocated', amount: '2000' });
@@ -287,8 +345,14 @@ describe('paying with M-Pesa', () => {
 
 describe('language, size and look', () => {
   it('Swahili from the browser, switchable to English and back; every page under 50 KB with its assets', async () => {
-    const patched = await request(api.app).patch('/api/v1/portal-settings').set(A.auth).send({ displayName: 'Mtaani WiFi', primaryColor: '#AA2200', supportPhone: '+254700000001' });
-    expect([patched.status, patched.body]).toEqual([200, expect.objectContaining({ displayName: 'Mtaani WiFi', primaryColor: '#aa2200' })]);
+    const patched = await request(api.app)
+      .patch('/api/v1/portal-settings')
+      .set(A.auth)
+      .send({ displayName: 'Mtaani WiFi', primaryColor: '#AA2200', supportPhone: '+254700000001' });
+    expect([patched.status, patched.body]).toEqual([
+      200,
+      expect.objectContaining({ displayName: 'Mtaani WiFi', primaryColor: '#aa2200' }),
+    ]);
     const ctx = await phoneContext(browser, { locale: 'sw-KE' });
     const page = await ctx.newPage();
     const entry = await measureTransfer(page, () => arrive(page));
@@ -309,22 +373,40 @@ describe('language, size and look', () => {
     expect(bad.bytes).toBeLessThan(PAGE_LIMIT);
     await ctx.close();
     // eslint-disable-next-line no-console
-    console.log(`portal page sizes (bytes on the wire): entry+redirects ${entry.bytes}, home ${home.bytes}, error ${bad.bytes}`);
+    console.log(
+      `portal page sizes (bytes on the wire): entry+redirects ${entry.bytes}, home ${home.bytes}, error ${bad.bytes}`,
+    );
   });
 });
 
 describe('tampered and foreign redirects', () => {
   const cases: Array<[string, Record<string, string | null>, string]> = [
-    ['a foreign link-login-only host', { 'link-login-only': 'http://10.66.6.6/login' }, "not one of this network's routers"],
-    ['a look-alike host name', { 'link-login-only': 'http://127.0.0.1.evil.example/login' }, "not one of this network's routers"],
-    ['a login address with credentials', { 'link-login-only': 'http://user:pw@127.0.0.1/login' }, 'must not carry a user name'],
+    [
+      'a foreign link-login-only host',
+      { 'link-login-only': 'http://10.66.6.6/login' },
+      "not one of this network's routers",
+    ],
+    [
+      'a look-alike host name',
+      { 'link-login-only': 'http://127.0.0.1.evil.example/login' },
+      "not one of this network's routers",
+    ],
+    [
+      'a login address with credentials',
+      { 'link-login-only': 'http://user:pw@127.0.0.1/login' },
+      'must not carry a user name',
+    ],
     ['a javascript: login address', { 'link-login-only': 'javascript:alert(1)' }, 'must be an http or https address'],
     ['a malformed MAC', { mac: 'AA:BB:CC:DD:EE' }, 'device address (mac)'],
     ['a malformed IP', { ip: '999.1.1.1' }, 'device IP address'],
     ['a CHAP id that is not octal bytes', { 'chap-id': '%F9' }, 'CHAP id'],
     ['no CHAP (a PAP hotspot)', { 'chap-id': null, 'chap-challenge': null }, 'CHAP id'],
     ['a short CHAP challenge', { 'chap-challenge': '\\001\\002' }, 'CHAP challenge'],
-    ['a link-orig that is not an address', { 'link-orig': 'data:text/html,hi' }, 'link-orig must be an http or https address'],
+    [
+      'a link-orig that is not an address',
+      { 'link-orig': 'data:text/html,hi' },
+      'link-orig must be an http or https address',
+    ],
   ];
 
   it.each(cases)('%s: a clear page, no device remembered', async (_name, change, message) => {

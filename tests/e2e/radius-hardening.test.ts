@@ -43,7 +43,12 @@ async function subscriber(t: TestTenant, body: Record<string, unknown>) {
  * is given. CHAP-Password is an octets attribute, which radclient's input format does not
  * unescape, so its clear text goes in as hex.
  */
-function radAuth(user: string, password: string, method: 'pap' | 'chap' | 'mschap', opts: { secret?: string; ma?: boolean } = {}) {
+function radAuth(
+  user: string,
+  password: string,
+  method: 'pap' | 'chap' | 'mschap',
+  opts: { secret?: string; ma?: boolean } = {},
+) {
   const pw = {
     pap: `User-Password = ${q(password)}`,
     chap: `CHAP-Password = 0x${Buffer.from(password, 'utf8').toString('hex')}`,
@@ -63,8 +68,20 @@ beforeAll(async () => {
   api = await createTestApi(tdb);
   fr = await startTestFreeRadius(tdb.radiusUrl);
   A = await api.newTenant();
-  plan = (await request(api.app).post('/api/v1/plans').set(A.auth).send({ name: 'Day', durationSeconds: 86400, rateLimit: '1M/2M' })).body;
-  expect((await request(api.app).post('/api/v1/nas').set(A.auth).send({ name: 'router', address: '127.0.0.1', secret: SECRET })).status).toBe(201);
+  plan = (
+    await request(api.app)
+      .post('/api/v1/plans')
+      .set(A.auth)
+      .send({ name: 'Day', durationSeconds: 86400, rateLimit: '1M/2M' })
+  ).body;
+  expect(
+    (
+      await request(api.app)
+        .post('/api/v1/nas')
+        .set(A.auth)
+        .send({ name: 'router', address: '127.0.0.1', secret: SECRET })
+    ).status,
+  ).toBe(201);
 });
 
 afterAll(async () => {
@@ -94,7 +111,8 @@ describe('values from SQL are taken literally', () => {
   ];
 
   beforeAll(async () => {
-    for (const [i, [password]] of cases.entries()) await subscriber(A, { username: `lit-${i}`, password, planId: plan.id });
+    for (const [i, [password]] of cases.entries())
+      await subscriber(A, { username: `lit-${i}`, password, planId: plan.id });
   });
 
   it.each(cases.map(([pw, wrong], i) => [i, JSON.stringify(pw), pw, wrong] as const))(
@@ -106,7 +124,12 @@ describe('values from SQL are taken literally', () => {
       const methods = password.includes('\\') ? (['chap'] as const) : (['pap', 'chap', 'mschap'] as const);
       for (const method of methods) {
         expect([method, (await radAuth(user, password, method)).code]).toEqual([method, 'Access-Accept']);
-        if (wrong !== '') expect([method, 'wrong', (await radAuth(user, wrong, method)).code]).toEqual([method, 'wrong', 'Access-Reject']);
+        if (wrong !== '')
+          expect([method, 'wrong', (await radAuth(user, wrong, method)).code]).toEqual([
+            method,
+            'wrong',
+            'Access-Reject',
+          ]);
       }
       const c = lango('127.0.0.1', SECRET);
       const ms = await c.accessRequestMschapv2(user, password);
@@ -127,20 +150,41 @@ describe('values from SQL are taken literally', () => {
 
   it('reply attributes an operator stores are sent literally', async () => {
     await subscriber(A, { username: 'replies', password: 'replies-pw', planId: plan.id });
-    await tdb.db('radreply').insert([
-      { tenant_id: A.id, username: 'replies', attribute: 'Reply-Message', op: ':=', value: "`%{sql:SELECT 'expanded'}`" },
-    ]);
-    await tdb.db('radgroupreply').where({ tenant_id: A.id, attribute: 'Mikrotik-Rate-Limit' }).update({ value: `'1M/2M'` });
+    await tdb
+      .db('radreply')
+      .insert([
+        {
+          tenant_id: A.id,
+          username: 'replies',
+          attribute: 'Reply-Message',
+          op: ':=',
+          value: "`%{sql:SELECT 'expanded'}`",
+        },
+      ]);
+    await tdb
+      .db('radgroupreply')
+      .where({ tenant_id: A.id, attribute: 'Mikrotik-Rate-Limit' })
+      .update({ value: `'1M/2M'` });
     const r = await radAuth('replies', 'replies-pw', 'pap');
     expect(r.code).toBe('Access-Accept');
     expect(r.attrs['Reply-Message']).toEqual(["`%{sql:SELECT 'expanded'}`"]);
     expect(r.attrs['Mikrotik-Rate-Limit']).toEqual([`'1M/2M'`]);
-    await tdb.db('radgroupreply').where({ tenant_id: A.id, attribute: 'Mikrotik-Rate-Limit' }).update({ value: '1M/2M' });
+    await tdb
+      .db('radgroupreply')
+      .where({ tenant_id: A.id, attribute: 'Mikrotik-Rate-Limit' })
+      .update({ value: '1M/2M' });
   });
 
   it('a NAS secret with quotes, backticks and backslashes works as given', async () => {
-    const secret = "`%{User-Name}`'\\\"x";
-    expect((await request(api.app).post('/api/v1/nas').set(A.auth).send({ name: 'odd-secret', address: '127.0.0.3', secret })).status).toBe(201);
+    const secret = '`%{User-Name}`\'\\"x';
+    expect(
+      (
+        await request(api.app)
+          .post('/api/v1/nas')
+          .set(A.auth)
+          .send({ name: 'odd-secret', address: '127.0.0.3', secret })
+      ).status,
+    ).toBe(201);
     await subscriber(A, { username: 'oddsecret', password: 'pw-odd', planId: plan.id });
     const res = await lango('127.0.0.3', secret).accessRequestPap('oddsecret', 'pw-odd');
     expect(res.packet.code).toBe(PacketCode.AccessAccept);
@@ -155,7 +199,10 @@ describe('Message-Authenticator per NAS', () => {
   });
 
   it('can be turned off for an old NAS, and the API says what that means', async () => {
-    const res = await request(api.app).post('/api/v1/nas').set(A.auth).send({ name: 'old-router', address: '127.0.0.4', secret: 'old-secret', requireMessageAuthenticator: false });
+    const res = await request(api.app)
+      .post('/api/v1/nas')
+      .set(A.auth)
+      .send({ name: 'old-router', address: '127.0.0.4', secret: 'old-secret', requireMessageAuthenticator: false });
     expect(res.status).toBe(201);
     expect(res.body.requireMessageAuthenticator).toBe(false);
     expect(res.body.warnings.join(' ')).toMatch(/Message-Authenticator/);
@@ -174,15 +221,24 @@ describe('failed-login throttle', () => {
     expect(right.code).toBe('Access-Reject');
     expect(right.attrs['Reply-Message']).toEqual(['Too many failed logins, try again later']);
     for (let i = 0; i < 3; i++) await radAuth('nobody-here', `guess-${i}`, 'pap');
-    expect((await radAuth('nobody-here', 'x', 'pap')).attrs['Reply-Message']).toEqual(['Too many failed logins, try again later']);
+    expect((await radAuth('nobody-here', 'x', 'pap')).attrs['Reply-Message']).toEqual([
+      'Too many failed logins, try again later',
+    ]);
 
     // Visible in radpostauth with its reason.
-    const rows = await tdb.db('radpostauth').where({ tenant_id: A.id, username: 'guessed' }).orderBy('id').select('reply', 'reason');
+    const rows = await tdb
+      .db('radpostauth')
+      .where({ tenant_id: A.id, username: 'guessed' })
+      .orderBy('id')
+      .select('reply', 'reason');
     expect(rows.map((r) => r.reason)).toEqual([null, null, null, 'Too many failed logins, try again later']);
 
     // Another NAS is counted apart; once the window has passed (moved back in time here) the
     // right password works again.
-    await tdb.db('radpostauth').where({ tenant_id: A.id, username: 'guessed' }).update({ authdate: tdb.db.raw(`authdate - interval '301 seconds'`) });
+    await tdb
+      .db('radpostauth')
+      .where({ tenant_id: A.id, username: 'guessed' })
+      .update({ authdate: tdb.db.raw(`authdate - interval '301 seconds'`) });
     expect((await radAuth('guessed', 'the-right-one', 'chap')).code).toBe('Access-Accept');
     await tdb.db('tenants').where({ id: A.id }).update({ auth_fail_limit: 10, auth_fail_window_seconds: 900 });
   });
@@ -191,8 +247,16 @@ describe('failed-login throttle', () => {
 describe('tenant suspension', () => {
   it("rejects a suspended tenant's subscribers with a Reply-Message, only after the password matched", async () => {
     const T = await api.newTenant();
-    const p = (await request(api.app).post('/api/v1/plans').set(T.auth).send({ name: 'Day', durationSeconds: 86400 })).body;
-    expect((await request(api.app).post('/api/v1/nas').set(T.auth).send({ name: 'r', address: '127.0.0.5', secret: 'susp-secret' })).status).toBe(201);
+    const p = (await request(api.app).post('/api/v1/plans').set(T.auth).send({ name: 'Day', durationSeconds: 86400 }))
+      .body;
+    expect(
+      (
+        await request(api.app)
+          .post('/api/v1/nas')
+          .set(T.auth)
+          .send({ name: 'r', address: '127.0.0.5', secret: 'susp-secret' })
+      ).status,
+    ).toBe(201);
     await subscriber(T, { username: 'cust', password: 'cust-pw', planId: p.id });
     const c = lango('127.0.0.5', 'susp-secret');
     expect((await c.accessRequestPap('cust', 'cust-pw')).packet.code).toBe(PacketCode.AccessAccept);
@@ -213,16 +277,25 @@ describe('NAS approval', () => {
     const services = testServices(tdb.appDb, { nasApproval: 'platform' });
     const T = await api.newTenant();
     const U = await api.newTenant();
-    const nas = await services.nas.create(SYSTEM, T.id, { name: 'pending', address: '127.0.0.6', secret: 'pending-secret' });
+    const nas = await services.nas.create(SYSTEM, T.id, {
+      name: 'pending',
+      address: '127.0.0.6',
+      secret: 'pending-secret',
+    });
     expect(nas.status).toBe('pending_approval');
-    const p = (await request(api.app).post('/api/v1/plans').set(T.auth).send({ name: 'Day', durationSeconds: 86400 })).body;
+    const p = (await request(api.app).post('/api/v1/plans').set(T.auth).send({ name: 'Day', durationSeconds: 86400 }))
+      .body;
     await subscriber(T, { username: 'waiting', password: 'waiting-pw', planId: p.id });
     const c = lango('127.0.0.6', 'pending-secret');
     await expect(c.accessRequestPap('waiting', 'waiting-pw')).rejects.toThrow(/no valid RADIUS reply/);
 
     // Another tenant claims the same address: not refused (that would tell it the address is
     // used), just pending; the platform admin sees the conflict when approving.
-    const squatter = await services.nas.create(SYSTEM, U.id, { name: 'squat', address: '127.0.0.6', secret: 'squat-secret' });
+    const squatter = await services.nas.create(SYSTEM, U.id, {
+      name: 'squat',
+      address: '127.0.0.6',
+      secret: 'squat-secret',
+    });
     expect(squatter.status).toBe('pending_approval');
 
     const approved = await request(api.app).post(`/api/v1/nas/${nas.id}/approve`).set(api.adminAuth);
@@ -231,7 +304,8 @@ describe('NAS approval', () => {
     // FreeRADIUS remembers an unknown client for the client lifetime (1 s in tests).
     const c2 = lango('127.0.0.6', 'pending-secret');
     const accepted = await eventually(
-      async () => (await c2.accessRequestPap('waiting', 'waiting-pw').catch(() => null))?.packet.code === PacketCode.AccessAccept,
+      async () =>
+        (await c2.accessRequestPap('waiting', 'waiting-pw').catch(() => null))?.packet.code === PacketCode.AccessAccept,
       'the approved NAS to be admitted',
     );
     expect(accepted).toBe(true);
@@ -250,9 +324,17 @@ describe('accounting numbers at the edges', () => {
 
   it('Acct-Delay-Time of 2^31 and more is stored (clamped to a week)', async () => {
     for (const delay of ['2147483648', '4294967295']) {
-      const r = await acct(['User-Name = "edge"', 'Acct-Status-Type = Start', `Acct-Session-Id = "delay-${delay}"`, `Acct-Delay-Time = ${delay}`]);
+      const r = await acct([
+        'User-Name = "edge"',
+        'Acct-Status-Type = Start',
+        `Acct-Session-Id = "delay-${delay}"`,
+        `Acct-Delay-Time = ${delay}`,
+      ]);
       expect(r.code).toBe('Accounting-Response');
-      const row = await tdb.db('radacct').where({ acctsessionid: `delay-${delay}` }).first();
+      const row = await tdb
+        .db('radacct')
+        .where({ acctsessionid: `delay-${delay}` })
+        .first();
       expect(row).toBeDefined();
       const ageDays = (Date.now() - new Date(row.acctstarttime).getTime()) / 86_400_000;
       expect(ageDays).toBeGreaterThan(6.9);
@@ -262,7 +344,15 @@ describe('accounting numbers at the edges', () => {
 
   it('Gigawords of 2^31 and more never make a negative counter', async () => {
     await acct(['User-Name = "edge"', 'Acct-Status-Type = Start', 'Acct-Session-Id = "gw-1"']);
-    const r = await acct(['User-Name = "edge"', 'Acct-Status-Type = Interim-Update', 'Acct-Session-Id = "gw-1"', 'Acct-Input-Gigawords = 2147483647', 'Acct-Input-Octets = 5', 'Acct-Output-Gigawords = 4294967295', 'Acct-Output-Octets = 4294967295']);
+    const r = await acct([
+      'User-Name = "edge"',
+      'Acct-Status-Type = Interim-Update',
+      'Acct-Session-Id = "gw-1"',
+      'Acct-Input-Gigawords = 2147483647',
+      'Acct-Input-Octets = 5',
+      'Acct-Output-Gigawords = 4294967295',
+      'Acct-Output-Octets = 4294967295',
+    ]);
     expect(r.code).toBe('Accounting-Response');
     const row = await tdb.db('radacct').where({ acctsessionid: 'gw-1' }).first();
     expect(BigInt(row.acctinputoctets)).toBe(2147483647n * 4294967296n + 5n);

@@ -11,10 +11,14 @@ import { darajaTimestamp, stkPassword } from '../../src/mpesa/password';
 const REPO_ROOT = path.resolve(__dirname, '../..');
 
 it('serves Daraja and the control API on the port it prints, then stops on SIGTERM', async () => {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/lango'), 'simulate', 'daraja', '--port', '0', '--till', '300200', '--store', '300100'], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(REPO_ROOT, 'bin/lango'), 'simulate', 'daraja', '--port', '0', '--till', '300200', '--store', '300100'],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const seen = (pattern: RegExp): Promise<RegExpExecArray> =>
@@ -35,11 +39,19 @@ it('serves Daraja and the control API on the port it prints, then stops on SIGTE
       check();
     });
   try {
-    const [, url] = await seen(/Daraja simulator on (http:\/\/127\.0\.0\.1:\d+) \(consumer key lango-simulator-key\); paybill 174379, till 300200 \(store 300100\)/);
+    const [, url] = await seen(
+      /Daraja simulator on (http:\/\/127\.0\.0\.1:\d+) \(consumer key lango-simulator-key\); paybill 174379, till 300200 \(store 300100\)/,
+    );
     const basic = Buffer.from('lango-simulator-key:lango-simulator-secret').toString('base64');
-    const tokenRes = await fetch(`${url}/oauth/v1/generate?grant_type=client_credentials`, { headers: { authorization: `Basic ${basic}` } });
+    const tokenRes = await fetch(`${url}/oauth/v1/generate?grant_type=client_credentials`, {
+      headers: { authorization: `Basic ${basic}` },
+    });
     const { access_token } = (await tokenRes.json()) as { access_token: string };
-    const scenario = await fetch(`${url}/simulator/scenarios`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"copies":0}' });
+    const scenario = await fetch(`${url}/simulator/scenarios`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"copies":0}',
+    });
     expect(scenario.status).toBe(201);
     const ts = darajaTimestamp(new Date());
     const push = await fetch(`${url}/mpesa/stkpush/v1/processrequest`, {

@@ -42,7 +42,9 @@ async function killAndSeeNotReady(stack: Stack, pid: number) {
 }
 
 const demoRadtest = async (stack: Stack) =>
-  parseReply(await sh('radtest', [DEMO.username, DEMO.password, `127.0.0.1:${stack.radius.authPort}`, '0', DEMO.nasSecret])).code;
+  parseReply(
+    await sh('radtest', [DEMO.username, DEMO.password, `127.0.0.1:${stack.radius.authPort}`, '0', DEMO.nasSecret]),
+  ).code;
 
 function baseEnv(stateDir: string): Record<string, string> {
   return {
@@ -74,7 +76,10 @@ describe('FreeRADIUS under lango up', () => {
   });
 
   it('is restarted when killed: /ready is 503 naming radius meanwhile, then 200, and logins work again', async () => {
-    expect(await ready(stack)).toEqual({ status: 200, body: { status: 'ready', checks: { database: 'up', radius: 'up' } } });
+    expect(await ready(stack)).toEqual({
+      status: 200,
+      body: { status: 'ready', checks: { database: 'up', radius: 'up' } },
+    });
     expect(await demoRadtest(stack)).toBe('Access-Accept');
 
     const pid = stack.pids().freeradius!;
@@ -110,7 +115,12 @@ describe('the embedded PostgreSQL under lango up', () => {
 
   it('is restarted when its postmaster is killed: /ready is 503 naming the database, then the API answers again', async () => {
     const api = `${stack.apiUrl}/api/v1`;
-    const token = (await json(`${api}/auth/login`, { email: stack.credentials.adminEmail, password: stack.credentials.adminPassword })).body.token;
+    const token = (
+      await json(`${api}/auth/login`, {
+        email: stack.credentials.adminEmail,
+        password: stack.credentials.adminPassword,
+      })
+    ).body.token;
     expect((await json(`${api}/tenants`, undefined, token)).status).toBe(200);
 
     const pid = stack.pids().postgres!;

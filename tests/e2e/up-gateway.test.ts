@@ -50,7 +50,9 @@ it('prints a login line for a pretend client, and the gateway logs it in through
     expect(res.status).toBe(200);
     expect(body.loggedIn).toBe(true);
     expect(body.session).toMatchObject({ username: 'demo', downloadBps: 5_000_000 });
-    const status = await fetch(`http://127.0.0.1:${gatewayPort}/status`, { headers: { ...Object.fromEntries(headers) } });
+    const status = await fetch(`http://127.0.0.1:${gatewayPort}/status`, {
+      headers: { ...Object.fromEntries(headers) },
+    });
     expect(status.status).toBe(200);
   } finally {
     expect(await stack.stop()).toBe(0);

@@ -53,9 +53,13 @@ it('comes up from a clone inside a 0700 directory, and the printed radtest line 
     // The printed database URL is the one the API and worker use (the least-privilege
     // application role), with the password's place named.
     const printed = /Database\s+(postgres:\/\/.*?\/postgres)\b/.exec(text)![1]!;
-    expect(printed).toMatch(/^postgres:\/\/lango_app:<password in \.lango\/database-roles\.json>@127\.0\.0\.1:\d+\/postgres$/);
+    expect(printed).toMatch(
+      /^postgres:\/\/lango_app:<password in \.lango\/database-roles\.json>@127\.0\.0\.1:\d+\/postgres$/,
+    );
     const { app } = JSON.parse(readFileSync(path.join(checkout, '.lango', 'database-roles.json'), 'utf8'));
-    const client = new Client({ connectionString: printed.replace('<password in .lango/database-roles.json>', app.password) });
+    const client = new Client({
+      connectionString: printed.replace('<password in .lango/database-roles.json>', app.password),
+    });
     await client.connect();
     try {
       expect((await client.query('SELECT count(*)::int AS n FROM tenants')).rows[0].n).toBeGreaterThanOrEqual(1);

@@ -52,15 +52,41 @@ it('brings everything up, the printed radtest line gets Access-Accept, a second 
 
     // A second tenant, as the README shows it.
     const api = `${stack.apiUrl}/api/v1`;
-    const admin = (await json(`${api}/auth/login`, { email: stack.adminEmail, password: stack.adminPassword })).body.token;
+    const admin = (await json(`${api}/auth/login`, { email: stack.adminEmail, password: stack.adminPassword })).body
+      .token;
     firstRunToken = admin;
-    expect((await json(`${api}/tenants`, { name: 'Second ISP', slug: 'second', admin: { email: 'owner@second.test', password: 'second-owner-pw' } }, admin)).status).toBe(201);
+    expect(
+      (
+        await json(
+          `${api}/tenants`,
+          { name: 'Second ISP', slug: 'second', admin: { email: 'owner@second.test', password: 'second-owner-pw' } },
+          admin,
+        )
+      ).status,
+    ).toBe(201);
     const t = (await json(`${api}/auth/login`, { email: 'owner@second.test', password: 'second-owner-pw' })).body.token;
-    const plan = (await json(`${api}/plans`, { name: 'Weekly', durationSeconds: 604800, rateLimit: '5M/10M', dataQuotaBytes: 6442450944 }, t)).body;
-    expect((await json(`${api}/nas`, { name: 'second-router', address: '127.0.0.2', secret: 'second-secret' }, t)).status).toBe(201);
-    expect((await json(`${api}/subscribers`, { username: 'demo', password: 'other-password', planId: plan.id }, t)).status).toBe(201);
+    const plan = (
+      await json(
+        `${api}/plans`,
+        { name: 'Weekly', durationSeconds: 604800, rateLimit: '5M/10M', dataQuotaBytes: 6442450944 },
+        t,
+      )
+    ).body;
+    expect(
+      (await json(`${api}/nas`, { name: 'second-router', address: '127.0.0.2', secret: 'second-secret' }, t)).status,
+    ).toBe(201);
+    expect(
+      (await json(`${api}/subscribers`, { username: 'demo', password: 'other-password', planId: plan.id }, t)).status,
+    ).toBe(201);
 
-    const second = new RadiusClient({ host: '127.0.0.1', port: stack.authPort, secret: 'second-secret', bindAddress: '127.0.0.2', timeoutMs: 1000, retries: 3 });
+    const second = new RadiusClient({
+      host: '127.0.0.1',
+      port: stack.authPort,
+      secret: 'second-secret',
+      bindAddress: '127.0.0.2',
+      timeoutMs: 1000,
+      retries: 3,
+    });
     try {
       const res = await second.accessRequestPap('demo', 'other-password');
       expect(res.packet.code).toBe(PacketCode.AccessAccept);
@@ -68,18 +94,28 @@ it('brings everything up, the printed radtest line gets Access-Accept, a second 
     } finally {
       await second.close();
     }
-    const cross = parseReply(await sh('radtest', ['demo', 'other-password', `127.0.0.1:${stack.authPort}`, '0', 'lango-demo-secret']));
+    const cross = parseReply(
+      await sh('radtest', ['demo', 'other-password', `127.0.0.1:${stack.authPort}`, '0', 'lango-demo-secret']),
+    );
     expect(cross.code).toBe('Access-Reject');
 
     // The demo owner has a password of its own, not the platform admin's.
     expect(stack.ownerPassword).not.toBe(stack.adminPassword);
-    expect((await json(`${api}/auth/login`, { email: stack.ownerEmail, password: stack.ownerPassword })).body.user.role).toBe('tenant_admin');
-    expect((await json(`${api}/auth/login`, { email: stack.ownerEmail, password: stack.adminPassword })).status).toBe(401);
+    expect(
+      (await json(`${api}/auth/login`, { email: stack.ownerEmail, password: stack.ownerPassword })).body.user.role,
+    ).toBe('tenant_admin');
+    expect((await json(`${api}/auth/login`, { email: stack.ownerEmail, password: stack.adminPassword })).status).toBe(
+      401,
+    );
     // Tokens are signed with a random secret kept in the state directory, so a platform-admin
     // token forged with the published development secret is refused.
     expect(statSync(path.join(stateDir, 'jwt-secret')).mode & 0o777).toBe(0o600);
     const adminId = (await json(`${api}/me`, undefined, admin)).body.id;
-    const forged = jwt.sign({ sub: adminId, role: 'platform_admin', tid: null, ver: 0 }, DEVELOPMENT_JWT_SECRET, { algorithm: 'HS256', issuer: 'lango', expiresIn: 600 });
+    const forged = jwt.sign({ sub: adminId, role: 'platform_admin', tid: null, ver: 0 }, DEVELOPMENT_JWT_SECRET, {
+      algorithm: 'HS256',
+      issuer: 'lango',
+      expiresIn: 600,
+    });
     expect((await json(`${api}/tenants`, undefined, forged)).status).toBe(401);
     expect((await json(`${api}/tenants`, undefined, admin)).status).toBe(200);
     // The API and FreeRADIUS connect as least-privilege roles, not as the embedded superuser.
@@ -96,7 +132,9 @@ it('brings everything up, the printed radtest line gets Access-Accept, a second 
     expect([again.adminPassword, again.ownerPassword]).toEqual([stack.adminPassword, stack.ownerPassword]);
     // The secret is kept: a token from the first run still works.
     expect((await json(`${again.apiUrl}/api/v1/tenants`, undefined, firstRunToken)).status).toBe(200);
-    const admin = (await json(`${again.apiUrl}/api/v1/auth/login`, { email: 'owner@second.test', password: 'second-owner-pw' })).body.token;
+    const admin = (
+      await json(`${again.apiUrl}/api/v1/auth/login`, { email: 'owner@second.test', password: 'second-owner-pw' })
+    ).body.token;
     const subs = (await json(`${again.apiUrl}/api/v1/subscribers`, undefined, admin)).body;
     expect(subs.data.map((s: { username: string }) => s.username)).toEqual(['demo']);
     expect(parseReply(await runPrintedRadtest(again)).code).toBe('Access-Accept');
@@ -114,13 +152,20 @@ it('stops with one clear sentence, and no stack trace, when the embedded Postgre
   try {
     const { execFile } = await import('node:child_process');
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [path.join(REPO_ROOT, 'bin/lango'), 'up'], {
-        env: { ...process.env, ...env, LANGO_STATE_DIR: dir, LANGO_EMBEDDED_PG_PORT: String(port) },
-        timeout: 60000,
-      }, (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }));
+      const child = execFile(
+        process.execPath,
+        [path.join(REPO_ROOT, 'bin/lango'), 'up'],
+        {
+          env: { ...process.env, ...env, LANGO_STATE_DIR: dir, LANGO_EMBEDDED_PG_PORT: String(port) },
+          timeout: 60000,
+        },
+        (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
+      );
     });
     expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe(`lango: Port ${port} is in use: set LANGO_EMBEDDED_PG_PORT to a free port or set DATABASE_URL to use a PostgreSQL of your own.`);
+    expect(result.stderr.trim()).toBe(
+      `lango: Port ${port} is in use: set LANGO_EMBEDDED_PG_PORT to a free port or set DATABASE_URL to use a PostgreSQL of your own.`,
+    );
   } finally {
     blocker.close();
     removeStateDir(dir);

@@ -42,7 +42,10 @@ export const ANY_TARGET: TargetPolicy = { networks: ['0.0.0.0/0', '::/0'], allow
 
 /** The configuration of a test run: the defaults (src/config), the test secret, any address as a NAS. */
 export function testConfig(env: Record<string, string> = {}): Config {
-  return { ...loadConfig({ LANGO_ENV: 'test', LANGO_JWT_SECRET: JWT_SECRET, LANGO_JWT_TTL: '3600', ...env }), enforcementTargets: ANY_TARGET };
+  return {
+    ...loadConfig({ LANGO_ENV: 'test', LANGO_JWT_SECRET: JWT_SECRET, LANGO_JWT_TTL: '3600', ...env }),
+    enforcementTargets: ANY_TARGET,
+  };
 }
 
 export function testServices(db: Knex, overrides: Partial<Config> = {}): Services {
@@ -51,18 +54,34 @@ export function testServices(db: Knex, overrides: Partial<Config> = {}): Service
 
 /** The app as `lango api` builds it, every answer checked against its schema. */
 export function testApp(db: Knex, services: Services, config: Config = testConfig(), extra: Partial<AppDeps> = {}) {
-  return createApp({ db, services, config: appConfig(config), logger: createLogger('silent'), checkResponses: true, ...extra });
+  return createApp({
+    db,
+    services,
+    config: appConfig(config),
+    logger: createLogger('silent'),
+    checkResponses: true,
+    ...extra,
+  });
 }
 
-export async function createTestApi(tdb?: TestDatabase, db?: Knex, opts: { enforcementTargets?: TargetPolicy; env?: Record<string, string>; clock?: Clock } = {}): Promise<TestApi> {
+export async function createTestApi(
+  tdb?: TestDatabase,
+  db?: Knex,
+  opts: { enforcementTargets?: TargetPolicy; env?: Record<string, string>; clock?: Clock } = {},
+): Promise<TestApi> {
   const t = tdb ?? (await createTestDatabase());
   // The application role, as in production: a missing grant fails the tests.
   const handle = db ?? t.appDb;
-  const config = { ...testConfig(opts.env ?? {}), ...(opts.enforcementTargets ? { enforcementTargets: opts.enforcementTargets } : {}) };
+  const config = {
+    ...testConfig(opts.env ?? {}),
+    ...(opts.enforcementTargets ? { enforcementTargets: opts.enforcementTargets } : {}),
+  };
   const services = createServices(handle, config, opts.clock);
   const { app, registry, openapi } = testApp(handle, services, config);
   const admin = await services.users.createPlatformAdmin(`root-${suffix()}@lango.test`, 'root-password-1');
-  const adminAuth = { Authorization: `Bearer ${signToken(JWT_SECRET, 3600, { sub: admin.id, role: 'platform_admin', tid: null, ver: 0 })}` };
+  const adminAuth = {
+    Authorization: `Bearer ${signToken(JWT_SECRET, 3600, { sub: admin.id, role: 'platform_admin', tid: null, ver: 0 })}`,
+  };
   return {
     app,
     db: handle,
@@ -77,9 +96,16 @@ export async function createTestApi(tdb?: TestDatabase, db?: Knex, opts: { enfor
       const res = await request(app)
         .post('/api/v1/tenants')
         .set(adminAuth)
-        .send({ name: `Tenant ${slug}`, slug, timeZone: 'Africa/Nairobi', admin: { email: adminEmail, password: 'tenant-password-1' } });
+        .send({
+          name: `Tenant ${slug}`,
+          slug,
+          timeZone: 'Africa/Nairobi',
+          admin: { email: adminEmail, password: 'tenant-password-1' },
+        });
       if (res.status !== 201) throw new Error(`tenant create failed: ${res.status} ${JSON.stringify(res.body)}`);
-      const login = await request(app).post('/api/v1/auth/login').send({ email: adminEmail, password: 'tenant-password-1' });
+      const login = await request(app)
+        .post('/api/v1/auth/login')
+        .send({ email: adminEmail, password: 'tenant-password-1' });
       const token = login.body.token as string;
       return { id: res.body.tenant.id, slug, token, adminEmail, auth: { Authorization: `Bearer ${token}` } };
     },

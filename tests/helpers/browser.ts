@@ -15,7 +15,10 @@ const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/
 export function chromiumPath(): string {
   const fromEnv = process.env.LANGO_CHROMIUM;
   const found = [fromEnv, ...CANDIDATES].find((p): p is string => !!p && existsSync(p));
-  if (!found) throw new Error(`no Chromium found (tried ${CANDIDATES.join(', ')}; set LANGO_CHROMIUM); .ci/run installs the apt package chromium`);
+  if (!found)
+    throw new Error(
+      `no Chromium found (tried ${CANDIDATES.join(', ')}; set LANGO_CHROMIUM); .ci/run installs the apt package chromium`,
+    );
   return found;
 }
 
@@ -29,7 +32,10 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 /** A phone-sized context (the portal is mobile-first) with the given language preference. */
-export async function phoneContext(browser: Browser, o: { locale?: string; javaScriptEnabled?: boolean } = {}): Promise<BrowserContext> {
+export async function phoneContext(
+  browser: Browser,
+  o: { locale?: string; javaScriptEnabled?: boolean } = {},
+): Promise<BrowserContext> {
   return browser.newContext({
     viewport: { width: 390, height: 780 },
     deviceScaleFactor: 1,
@@ -51,11 +57,16 @@ export async function screenshot(page: Page, name: string): Promise<void> {
  * Bytes a page load moved over the wire: the document and every subresource, as Chromium's
  * network layer counted them (headers and body, after compression), from the DevTools protocol.
  */
-export async function measureTransfer(page: Page, load: () => Promise<unknown>): Promise<{ bytes: number; requests: number }> {
+export async function measureTransfer(
+  page: Page,
+  load: () => Promise<unknown>,
+): Promise<{ bytes: number; requests: number }> {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
   const sizes = new Map<string, number>();
-  cdp.on('Network.loadingFinished', (e: { requestId: string; encodedDataLength: number }) => sizes.set(e.requestId, e.encodedDataLength));
+  cdp.on('Network.loadingFinished', (e: { requestId: string; encodedDataLength: number }) =>
+    sizes.set(e.requestId, e.encodedDataLength),
+  );
   await load();
   await page.waitForLoadState('load');
   await cdp.detach();

@@ -70,7 +70,6 @@ const LIMITS = { uploadBps: 0, downloadBps: 0 };
  * that they leave the kernel's ruleset unchanged.
  */
 export function firewallDriverContract(get: () => ContractSubject, opts: { validation?: boolean } = {}): void {
-
   describe('driver contract', () => {
     beforeEach(async () => {
       await get().driver.setup();
@@ -112,7 +111,11 @@ export function firewallDriverContract(get: () => ContractSubject, opts: { valid
       await expectFirewallError(driver.updateLimits(a, LIMITS), 'NOT_ALLOWED');
       await driver.allow(a, { uploadBps: 1_000_000, downloadBps: 2_000_000 });
       await driver.updateLimits(a, { uploadBps: 3_000_000, downloadBps: 0, burstBytes: 30_000 });
-      expect((await driver.listAllowed())[0]!.limits).toEqual({ uploadBps: 3_000_000, downloadBps: 0, burstBytes: 30_000 });
+      expect((await driver.listAllowed())[0]!.limits).toEqual({
+        uploadBps: 3_000_000,
+        downloadBps: 0,
+        burstBytes: 30_000,
+      });
       await expectFirewallError(driver.updateLimits({ ip: a.ip, mac: b.mac }, LIMITS), 'NOT_ALLOWED');
     });
 
@@ -130,8 +133,13 @@ export function firewallDriverContract(get: () => ContractSubject, opts: { valid
 
     it('allows many clients at once (concurrent calls are serialised)', async () => {
       const { driver } = get();
-      const many = Array.from({ length: 24 }, (_, i) => ({ ip: `10.88.7.${i + 1}`, mac: `02:00:00:00:07:${(i + 1).toString(16).padStart(2, '0')}` }));
-      await Promise.all(many.map((c, i) => driver.allow(c, { uploadBps: i % 2 ? 1_000_000 : 0, downloadBps: 2_000_000 })));
+      const many = Array.from({ length: 24 }, (_, i) => ({
+        ip: `10.88.7.${i + 1}`,
+        mac: `02:00:00:00:07:${(i + 1).toString(16).padStart(2, '0')}`,
+      }));
+      await Promise.all(
+        many.map((c, i) => driver.allow(c, { uploadBps: i % 2 ? 1_000_000 : 0, downloadBps: 2_000_000 })),
+      );
       const list = await driver.listAllowed();
       expect(list.map((c) => c.ip).sort()).toEqual(many.map((c) => c.ip).sort());
       await Promise.all(many.slice(0, 12).map((c) => driver.revoke(c)));

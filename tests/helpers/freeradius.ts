@@ -5,11 +5,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import {
-  startFreeRadius,
-  type FreeRadiusHandle,
-  type StartFreeRadiusOptions,
-} from '../../src/freeradius';
+import { startFreeRadius, type FreeRadiusHandle, type StartFreeRadiusOptions } from '../../src/freeradius';
 
 export type { FreeRadiusHandle };
 

@@ -26,7 +26,12 @@ export interface LangoUp {
 }
 
 /** Runs `node <checkout>/bin/lango up` and waits for its "Ctrl-C stops everything." line. */
-export function startLangoUp(opts: { env: Record<string, string>; checkout?: string; cwd?: string; timeoutMs?: number }): Promise<LangoUp> {
+export function startLangoUp(opts: {
+  env: Record<string, string>;
+  checkout?: string;
+  cwd?: string;
+  timeoutMs?: number;
+}): Promise<LangoUp> {
   const checkout = opts.checkout ?? REPO_ROOT;
   const child = spawn(process.execPath, [path.join(checkout, 'bin/lango'), 'up'], {
     cwd: opts.cwd ?? checkout,
@@ -81,7 +86,9 @@ export function startLangoUp(opts: { env: Record<string, string>; checkout?: str
 
 /** Output of radtest (or any short command) whatever its exit code. */
 export const sh = (cmd: string, args: string[]) =>
-  new Promise<string>((resolve) => execFile(cmd, args, { timeout: 20000 }, (_e, out, err) => resolve(`${out}\n${err}`)));
+  new Promise<string>((resolve) =>
+    execFile(cmd, args, { timeout: 20000 }, (_e, out, err) => resolve(`${out}\n${err}`)),
+  );
 
 /** The radtest line `lango up` printed, run as printed. */
 export function runPrintedRadtest(up: LangoUp): Promise<string> {
@@ -115,7 +122,9 @@ async function linkTree(src: string, dst: string): Promise<void> {
  * not ignored) plus the installed node_modules and the compiled dist/, at `dest`.
  */
 export async function copyCheckout(dest: string): Promise<void> {
-  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO_ROOT })
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: REPO_ROOT,
+  })
     .toString()
     .split('\0')
     .filter((f) => f && existsSync(path.join(REPO_ROOT, f)));

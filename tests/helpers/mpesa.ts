@@ -4,7 +4,13 @@ import { randomBytes } from 'node:crypto';
 export const receiptCode = () => `T${randomBytes(5).toString('hex').toUpperCase().slice(0, 9)}`;
 export const checkoutId = () => `ws_CO_${Date.now()}${randomBytes(4).toString('hex')}`;
 
-export function stkSuccess(o: { checkoutRequestId: string; merchantRequestId?: string; amountKes: number; receipt: string; phone: string | number }) {
+export function stkSuccess(o: {
+  checkoutRequestId: string;
+  merchantRequestId?: string;
+  amountKes: number;
+  receipt: string;
+  phone: string | number;
+}) {
   return {
     Body: {
       stkCallback: {
@@ -26,7 +32,12 @@ export function stkSuccess(o: { checkoutRequestId: string; merchantRequestId?: s
   };
 }
 
-export function stkFailure(o: { checkoutRequestId: string; merchantRequestId?: string; code: number | string; desc?: string }) {
+export function stkFailure(o: {
+  checkoutRequestId: string;
+  merchantRequestId?: string;
+  code: number | string;
+  desc?: string;
+}) {
   return {
     Body: {
       stkCallback: {
@@ -39,7 +50,13 @@ export function stkFailure(o: { checkoutRequestId: string; merchantRequestId?: s
   };
 }
 
-export function c2bBody(o: { transId: string; amountKes: number | string; shortcode: string; billRef?: string; msisdn: string }) {
+export function c2bBody(o: {
+  transId: string;
+  amountKes: number | string;
+  shortcode: string;
+  billRef?: string;
+  msisdn: string;
+}) {
   return {
     TransactionType: 'Pay Bill',
     TransID: o.transId,

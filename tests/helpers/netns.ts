@@ -60,12 +60,25 @@ export interface NetnsLab {
 
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
 
-function run(file: string, argv: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+function run(
+  file: string,
+  argv: readonly string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<ExecResult> {
   return new Promise((resolve) => {
-    const child = execFile(file, [...argv], { timeout: opts.timeoutMs ?? 15000, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
-      resolve({ code, stdout, stderr: stderr || (err && code === null ? String(err.message) : '') });
-    });
+    const child = execFile(
+      file,
+      [...argv],
+      { timeout: opts.timeoutMs ?? 15000, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : null
+          : 0;
+        resolve({ code, stdout, stderr: stderr || (err && code === null ? String(err.message) : '') });
+      },
+    );
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(opts.input ?? '');
   });
@@ -87,8 +100,14 @@ export async function requireNetns(): Promise<void> {
         'they need root (CAP_SYS_ADMIN and CAP_NET_ADMIN), `ip netns` (iproute2), nft (nftables) and tc, as .ci/run installs them.',
     );
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw why(`not root (uid ${process.getuid()})`);
-  for (const [bin, pkg] of [['ip', 'iproute2'], ['tc', 'iproute2'], ['nft', 'nftables'], ['ping', 'iputils-ping']] as const) {
-    if (!['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(`${d}/${bin}`))) throw why(`${bin} is not installed (apt-get install ${pkg})`);
+  for (const [bin, pkg] of [
+    ['ip', 'iproute2'],
+    ['tc', 'iproute2'],
+    ['nft', 'nftables'],
+    ['ping', 'iputils-ping'],
+  ] as const) {
+    if (!['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(`${d}/${bin}`)))
+      throw why(`${bin} is not installed (apt-get install ${pkg})`);
   }
   const probe = `${LAB_PREFIX}-${process.pid}-probe${randomBytes(2).toString('hex')}`;
   const r = await run(IP, ['netns', 'add', probe]);
@@ -201,12 +220,15 @@ export async function createLab(opts: { clients?: number } = {}): Promise<NetnsL
     async client(ns, args, timeoutMs = 30000) {
       const r = await exec(ns, [process.execPath, '-e', PROGRAMS.client, ...args.map(String)], { timeoutMs });
       const last = r.stdout.trim().split('\n').pop() ?? '';
-      if (r.code !== 0 || !last.startsWith('{')) throw new Error(`client ${args.join(' ')} in ${ns} failed (${r.code}): ${r.stderr.trim()} ${r.stdout.trim()}`);
+      if (r.code !== 0 || !last.startsWith('{'))
+        throw new Error(`client ${args.join(' ')} in ${ns} failed (${r.code}): ${r.stderr.trim()} ${r.stdout.trim()}`);
       return JSON.parse(last);
     },
     serve(ns, program, args) {
       return new Promise((resolve, reject) => {
-        const child = spawn(IP, ['netns', 'exec', ns, process.execPath, '-e', program, ...args.map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(IP, ['netns', 'exec', ns, process.execPath, '-e', program, ...args.map(String)], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         children.add(child);
         const lines: string[] = [];
         let ready = false;

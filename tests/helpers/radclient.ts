@@ -20,7 +20,10 @@ export function radclient(opts: {
   chap?: boolean;
   messageAuthenticator?: boolean;
 }): Promise<RadclientReply> {
-  const ma = opts.type === 'auth' && opts.messageAuthenticator !== false && !opts.attrs.some((a) => a.startsWith('Message-Authenticator'));
+  const ma =
+    opts.type === 'auth' &&
+    opts.messageAuthenticator !== false &&
+    !opts.attrs.some((a) => a.startsWith('Message-Authenticator'));
   const input = [...opts.attrs, ...(ma ? ['Message-Authenticator = 0x00'] : [])].join('\n') + '\n';
   return new Promise((resolve, reject) => {
     const child = execFile(
@@ -53,7 +56,13 @@ export function parseReply(out: string): RadclientReply {
 }
 
 /** radtest for CHAP / MS-CHAP (radclient cannot compute those from a clear-text password). */
-export function radtest(opts: { user: string; password: string; port: number; secret: string; method: 'pap' | 'chap' | 'mschap' }): Promise<RadclientReply> {
+export function radtest(opts: {
+  user: string;
+  password: string;
+  port: number;
+  secret: string;
+  method: 'pap' | 'chap' | 'mschap';
+}): Promise<RadclientReply> {
   return new Promise((resolve, reject) => {
     execFile(
       'radtest',

@@ -16,10 +16,13 @@ import { freeTcpPort } from './ports';
 const run = promisify(execFile);
 
 export function postgresBindir(): string | undefined {
-  if (process.env.PG_BINDIR && existsSync(path.join(process.env.PG_BINDIR, 'pg_basebackup'))) return process.env.PG_BINDIR;
+  if (process.env.PG_BINDIR && existsSync(path.join(process.env.PG_BINDIR, 'pg_basebackup')))
+    return process.env.PG_BINDIR;
   const base = '/usr/lib/postgresql';
   if (!existsSync(base)) return undefined;
-  const versions = readdirSync(base).filter((v) => existsSync(path.join(base, v, 'bin', 'pg_basebackup'))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(base)
+    .filter((v) => existsSync(path.join(base, v, 'bin', 'pg_basebackup')))
+    .sort((a, b) => Number(b) - Number(a));
   return versions[0] ? path.join(base, versions[0], 'bin') : undefined;
 }
 
@@ -52,15 +55,39 @@ export async function startPrimaryAndReplica(): Promise<Replicated> {
   const pwfile = path.join(dir, 'pw');
   await writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
   if (ids) await chown(pwfile, ids.uid, ids.gid);
-  await run(bin('initdb'), ['-D', primaryDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C'], as);
+  await run(
+    bin('initdb'),
+    ['-D', primaryDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C'],
+    as,
+  );
   const [p1, p2] = [await freeTcpPort(), await freeTcpPort()];
   const start = (data: string, port: number) =>
-    run(bin('pg_ctl'), ['-D', data, '-w', '-t', '60', '-l', path.join(dir, `${path.basename(data)}.log`), '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off`, 'start'], as);
-  const stop = (data: string) => run(bin('pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'], as).catch(() => undefined);
+    run(
+      bin('pg_ctl'),
+      [
+        '-D',
+        data,
+        '-w',
+        '-t',
+        '60',
+        '-l',
+        path.join(dir, `${path.basename(data)}.log`),
+        '-o',
+        `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off`,
+        'start',
+      ],
+      as,
+    );
+  const stop = (data: string) =>
+    run(bin('pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'], as).catch(() => undefined);
   await start(primaryDir, p1);
   const primaryUrl = `postgres://postgres:${PASSWORD}@127.0.0.1:${p1}/postgres`;
   try {
-    await run(bin('pg_basebackup'), ['-D', replicaDir, '-R', '-X', 'stream', '-c', 'fast', '-d', `host=127.0.0.1 port=${p1} user=postgres`], as);
+    await run(
+      bin('pg_basebackup'),
+      ['-D', replicaDir, '-R', '-X', 'stream', '-c', 'fast', '-d', `host=127.0.0.1 port=${p1} user=postgres`],
+      as,
+    );
     await start(replicaDir, p2);
   } catch (err) {
     await stop(primaryDir);

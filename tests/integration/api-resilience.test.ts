@@ -32,16 +32,25 @@ describe('the database going away', () => {
     expect(before.status).toBe(200);
 
     proxy.cut();
-    const down = await request(api.app).post('/api/v1/subscribers').set(t.auth).send({ username: 'during-outage', password: 'pw' });
+    const down = await request(api.app)
+      .post('/api/v1/subscribers')
+      .set(t.auth)
+      .send({ username: 'during-outage', password: 'pw' });
     expect(down.status).toBe(503);
     expect(down.body.error.code).toBe('DATABASE_UNAVAILABLE');
     expect(JSON.stringify(down.body)).not.toMatch(/ECONNRESET|ECONNREFUSED|terminated/);
     const ready = await request(api.app).get('/ready');
     expect(ready.status).toBe(503);
-    expect(ready.body.error).toMatchObject({ code: 'NOT_READY', details: { checks: { database: 'down' }, down: ['database'] } });
+    expect(ready.body.error).toMatchObject({
+      code: 'NOT_READY',
+      details: { checks: { database: 'down' }, down: ['database'] },
+    });
 
     proxy.restore();
-    const after = await request(api.app).post('/api/v1/subscribers').set(t.auth).send({ username: 'after-outage', password: 'pw' });
+    const after = await request(api.app)
+      .post('/api/v1/subscribers')
+      .set(t.auth)
+      .send({ username: 'after-outage', password: 'pw' });
     expect(after.status).toBe(201);
     // Nothing from the failed request exists, directly in the database.
     expect(await tdb.db('subscribers').where({ username: 'during-outage' }).count()).toEqual([{ count: '0' }]);
@@ -57,8 +66,7 @@ describe('/ready with injected checks', () => {
   });
   afterAll(() => tdb.drop());
 
-  const appWith = (readiness: ReadinessCheck[]) =>
-    testApp(tdb.db, testServices(tdb.db), undefined, { readiness }).app;
+  const appWith = (readiness: ReadinessCheck[]) => testApp(tdb.db, testServices(tdb.db), undefined, { readiness }).app;
 
   it('reports every dependency, 200 when all are up, also as /readyz', async () => {
     const app = appWith([{ name: 'radius', check: async () => undefined }]);
@@ -71,13 +79,21 @@ describe('/ready with injected checks', () => {
 
   it('answers 503 NOT_READY naming what is down, and never why', async () => {
     const app = appWith([
-      { name: 'radius', check: async () => { throw new Error('no reply from 10.9.8.7 with secret s3cr3t'); } },
+      {
+        name: 'radius',
+        check: async () => {
+          throw new Error('no reply from 10.9.8.7 with secret s3cr3t');
+        },
+      },
       { name: 'other', check: async () => undefined },
     ]);
     const res = await request(app).get('/ready');
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('NOT_READY');
-    expect(res.body.error.details).toEqual({ checks: { database: 'up', radius: 'down', other: 'up' }, down: ['radius'] });
+    expect(res.body.error.details).toEqual({
+      checks: { database: 'up', radius: 'down', other: 'up' },
+      down: ['radius'],
+    });
     expect(JSON.stringify(res.body)).not.toMatch(/10\.9\.8\.7|s3cr3t/);
   });
 
@@ -100,7 +116,9 @@ describe('migrations', () => {
     try {
       const down = await migrateDownAll(tdb.db);
       expect(down.length).toBeGreaterThanOrEqual(4);
-      const tables = await tdb.db.raw(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE 'lango_migrations%'`);
+      const tables = await tdb.db.raw(
+        `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE 'lango_migrations%'`,
+      );
       expect(tables.rows[0].n).toBe(0);
       expect((await migrationStatus(tdb.db)).applied).toEqual([]);
       const up = await migrateLatest(tdb.db);

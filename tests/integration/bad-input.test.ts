@@ -15,7 +15,8 @@ let api: TestApi;
 let t: TestTenant;
 const ids: Record<string, string> = {};
 
-const randomIp = () => `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+const randomIp = () =>
+  `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
 
 beforeAll(async () => {
   api = await createTestApi();
@@ -28,15 +29,50 @@ beforeAll(async () => {
   ids.plan = (await post('/plans', { name: `P ${suffix()}`, durationSeconds: 86400 })).id;
   ids.subscriber = (await post('/subscribers', { username: `s-${suffix()}`, password: 'pw', planId: ids.plan })).id;
   ids.nas = (await post('/nas', { name: 'r1', address: randomIp(), secret: 'sekret123' })).id;
-  ids.user = (await post('/users', { email: `op-${suffix()}@lango.test`, password: 'operator-pw-1', role: 'tenant_operator' })).id;
+  ids.user = (
+    await post('/users', { email: `op-${suffix()}@lango.test`, password: 'operator-pw-1', role: 'tenant_operator' })
+  ).id;
   ids.apiKey = (await post('/api-keys', { name: 'k', role: 'tenant_operator' })).id;
-  ids.mpesaAccount = (await post('/mpesa-accounts', { name: 'pb', kind: 'paybill', shortcode: '600111', environment: 'sandbox', consumerKey: 'k', consumerSecret: 's', passkey: 'p' })).id;
-  ids.buyer = (await post('/subscribers', { username: `b-${suffix()}`, password: 'pw', planId: ids.plan, startSubscription: false })).id;
+  ids.mpesaAccount = (
+    await post('/mpesa-accounts', {
+      name: 'pb',
+      kind: 'paybill',
+      shortcode: '600111',
+      environment: 'sandbox',
+      consumerKey: 'k',
+      consumerSecret: 's',
+      passkey: 'p',
+    })
+  ).id;
+  ids.buyer = (
+    await post('/subscribers', {
+      username: `b-${suffix()}`,
+      password: 'pw',
+      planId: ids.plan,
+      startSubscription: false,
+    })
+  ).id;
   // Money that matched nobody (as a C2B confirmation leaves it): assign and refund act on it.
-  ids.payment = (await api.db('payments').insert({ tenant_id: t.id, account_id: ids.mpesaAccount, channel: 'c2b', mpesa_receipt: `R${suffix()}`.toUpperCase(), amount: 100, state: 'completed', allocation: 'unallocated', unallocated_reason: 'no_subscriber' }).returning('id'))[0].id;
+  ids.payment = (
+    await api
+      .db('payments')
+      .insert({
+        tenant_id: t.id,
+        account_id: ids.mpesaAccount,
+        channel: 'c2b',
+        mpesa_receipt: `R${suffix()}`.toUpperCase(),
+        amount: 100,
+        state: 'completed',
+        allocation: 'unallocated',
+        unallocated_reason: 'no_subscriber',
+      })
+      .returning('id')
+  )[0].id;
   const vb = await post('/voucher-batches', { planId: ids.plan, quantity: 2 });
   ids.voucherBatch = vb.batch.id;
-  ids.voucher = (await request(api.app).get('/api/v1/vouchers').query({ batchId: vb.batch.id }).set(t.auth)).body.data[0].id;
+  ids.voucher = (
+    await request(api.app).get('/api/v1/vouchers').query({ batchId: vb.batch.id }).set(t.auth)
+  ).body.data[0].id;
 });
 afterAll(async () => {
   await api.close();
@@ -49,9 +85,17 @@ const label = (s: RouteSpec) => `${s.method} ${s.path}`;
 function urlOf(s: RouteSpec, id?: string): string {
   const prefix = s.path.split('/')[1];
   const existing: Record<string, string> = {
-    plans: ids.plan!, subscribers: ids.subscriber!, nas: ids.nas!, users: ids.user!, 'api-keys': ids.apiKey!, tenants: t.id, sessions: '1',
-    'mpesa-accounts': ids.mpesaAccount!, payments: ids.payment!,
-    'voucher-batches': ids.voucherBatch!, vouchers: ids.voucher!,
+    plans: ids.plan!,
+    subscribers: ids.subscriber!,
+    nas: ids.nas!,
+    users: ids.user!,
+    'api-keys': ids.apiKey!,
+    tenants: t.id,
+    sessions: '1',
+    'mpesa-accounts': ids.mpesaAccount!,
+    payments: ids.payment!,
+    'voucher-batches': ids.voucherBatch!,
+    vouchers: ids.voucher!,
   };
   // /reports/:name: a report that takes every query parameter (usage).
   return `/api/v1${s.path.replace(':id', id ?? existing[prefix!] ?? '00000000-0000-4000-8000-000000000000').replace(':name', 'usage')}`;
@@ -76,11 +120,14 @@ function problem(what: string, res: Res, want: { path?: string; code?: ErrorCode
   const e = res.body?.error;
   const wrong: string[] = [];
   if (res.status < 400 || res.status >= 500) wrong.push(`status ${res.status}`);
-  if (typeof e?.code !== 'string' || typeof e?.message !== 'string' || Object.keys(res.body).length !== 1) wrong.push('not the error shape');
-  else if (ERRORS[e.code as ErrorCode] !== res.status) wrong.push(`code ${e.code} is not a ${res.status} of the catalogue`);
+  if (typeof e?.code !== 'string' || typeof e?.message !== 'string' || Object.keys(res.body).length !== 1)
+    wrong.push('not the error shape');
+  else if (ERRORS[e.code as ErrorCode] !== res.status)
+    wrong.push(`code ${e.code} is not a ${res.status} of the catalogue`);
   if (/\n\s+at |node_modules|\.[jt]s:\d+/.test(res.text ?? '')) wrong.push('stack trace in the body');
   if (want.code && e?.code !== want.code) wrong.push(`code ${e?.code}, want ${want.code}`);
-  if (want.path && !(e?.details?.errors ?? []).some((x: { path: string }) => x.path === want.path)) wrong.push(`does not name ${want.path}`);
+  if (want.path && !(e?.details?.errors ?? []).some((x: { path: string }) => x.path === want.path))
+    wrong.push(`does not name ${want.path}`);
   return wrong.length ? `${what}: ${wrong.join(', ')} -> ${(res.text ?? '').slice(0, 200)}` : null;
 }
 
@@ -94,7 +141,8 @@ async function expectAllRejected(cases: Array<() => Promise<string | null>>): Pr
 }
 
 type Schema = Record<string, any>;
-const propsOf = (s: Schema | undefined): Array<[string, Schema]> => Object.entries((s?.properties ?? {}) as Record<string, Schema>);
+const propsOf = (s: Schema | undefined): Array<[string, Schema]> =>
+  Object.entries((s?.properties ?? {}) as Record<string, Schema>);
 const alternatives = (s: Schema): Schema[] => [s, ...((s.anyOf as Schema[] | undefined) ?? [])];
 
 /** Paths of every string field of a body schema, nested objects included (a.b). */
@@ -167,7 +215,11 @@ describe('Content-Encoding the body cannot be decoded with', () => {
 /** Query and path parameters by kind, from the route schemas. */
 function parameters(pred: (p: Schema) => boolean): Array<{ spec: RouteSpec; where: 'query' | 'params'; name: string }> {
   return routes().flatMap((spec) =>
-    (['query', 'params'] as const).flatMap((where) => propsOf(spec[where]).filter(([, p]) => pred(p)).map(([name]) => ({ spec, where, name }))),
+    (['query', 'params'] as const).flatMap((where) =>
+      propsOf(spec[where])
+        .filter(([, p]) => pred(p))
+        .map(([name]) => ({ spec, where, name })),
+    ),
   );
 }
 
@@ -180,11 +232,16 @@ function sendParam(spec: RouteSpec, where: 'query' | 'params', name: string, val
 
 describe('control characters in query parameters', () => {
   it('are VALIDATION_FAILED naming the parameter, on every text parameter', async () => {
-    const text = parameters((p) => alternatives(p).some((a) => a.type === 'string') || Array.isArray(p.enum)).filter((x) => x.where === 'query');
+    const text = parameters((p) => alternatives(p).some((a) => a.type === 'string') || Array.isArray(p.enum)).filter(
+      (x) => x.where === 'query',
+    );
     expect(text.map((x) => x.name)).toEqual(expect.arrayContaining(['q', 'username', 'address', 'entity', 'entityId']));
     const cases = text.flatMap(({ spec, name }) =>
-      ['a\u0000b', 'a\u0007b', '\u001b[31mred', 'a\u007fb'].map((v) => async () =>
-        problem(`${label(spec)} ?${name}=${JSON.stringify(v)}`, await sendParam(spec, 'query', name, v), { path: `query.${name}` }),
+      ['a\u0000b', 'a\u0007b', '\u001b[31mred', 'a\u007fb'].map(
+        (v) => async () =>
+          problem(`${label(spec)} ?${name}=${JSON.stringify(v)}`, await sendParam(spec, 'query', name, v), {
+            path: `query.${name}`,
+          }),
       ),
     );
     await expectAllRejected(cases);
@@ -195,22 +252,56 @@ describe('text the database cannot store in bodies', () => {
   /** A valid body per route with text fields; each case changes one field of it. */
   const bases: Record<string, () => Record<string, unknown>> = {
     'post /auth/login': () => ({ email: t.adminEmail, password: 'tenant-password-1' }),
-    'post /tenants': () => ({ name: 'T', slug: `t-${suffix()}`, timeZone: 'Africa/Nairobi', currency: 'KES', admin: { email: `a-${suffix()}@lango.test`, password: 'longenough1', name: 'A' } }),
+    'post /tenants': () => ({
+      name: 'T',
+      slug: `t-${suffix()}`,
+      timeZone: 'Africa/Nairobi',
+      currency: 'KES',
+      admin: { email: `a-${suffix()}@lango.test`, password: 'longenough1', name: 'A' },
+    }),
     'patch /tenants/:id': () => ({}),
-    'post /users': () => ({ email: `u-${suffix()}@lango.test`, password: 'longenough1', name: 'U', role: 'tenant_operator' }),
+    'post /users': () => ({
+      email: `u-${suffix()}@lango.test`,
+      password: 'longenough1',
+      name: 'U',
+      role: 'tenant_operator',
+    }),
     'patch /users/:id': () => ({}),
     'post /api-keys': () => ({ name: 'k', role: 'tenant_operator' }),
     'post /plans': () => ({ name: `P ${suffix()}`, durationSeconds: 3600, rateLimit: '1M/2M' }),
     'patch /plans/:id': () => ({}),
-    'post /subscribers': () => ({ username: `s-${suffix()}`, password: 'pw', fullName: 'F', phone: '+254700000000', email: 's@lango.test', notes: '' }),
+    'post /subscribers': () => ({
+      username: `s-${suffix()}`,
+      password: 'pw',
+      fullName: 'F',
+      phone: '+254700000000',
+      email: 's@lango.test',
+      notes: '',
+    }),
     'patch /subscribers/:id': () => ({}),
     'post /subscribers/:id/suspend': () => ({ reason: 'late' }),
     'post /subscribers/:id/change-plan': () => ({ planId: ids.plan }),
     'post /subscribers/:id/reset-password': () => ({ password: 'new-pw' }),
-    'post /nas': () => ({ name: 'n', address: randomIp(), identifier: `id-${suffix()}`, secret: 'sekret123', kind: 'mikrotik', description: 'd', routerOsApi: { username: 'api', password: 'pw' } }),
+    'post /nas': () => ({
+      name: 'n',
+      address: randomIp(),
+      identifier: `id-${suffix()}`,
+      secret: 'sekret123',
+      kind: 'mikrotik',
+      description: 'd',
+      routerOsApi: { username: 'api', password: 'pw' },
+    }),
     'patch /nas/:id': () => ({}),
     'patch /enforcement/settings': () => ({ softBlockRateLimit: '64k/64k' }),
-    'post /mpesa-accounts': () => ({ name: 'M', kind: 'paybill', shortcode: String(700000 + Math.floor(Math.random() * 99999)), environment: 'sandbox', consumerKey: 'k', consumerSecret: 's', passkey: 'p' }),
+    'post /mpesa-accounts': () => ({
+      name: 'M',
+      kind: 'paybill',
+      shortcode: String(700000 + Math.floor(Math.random() * 99999)),
+      environment: 'sandbox',
+      consumerKey: 'k',
+      consumerSecret: 's',
+      passkey: 'p',
+    }),
     'patch /mpesa-accounts/:id': () => ({}),
     'post /payments/stk-push': () => ({ subscriberId: ids.subscriber, phone: '0708374149' }),
     // Another subscriber: the base of /subscribers/:id/suspend suspends ids.subscriber.
@@ -240,7 +331,11 @@ describe('text the database cannot store in bodies', () => {
       stringFields(s.body).flatMap((field) =>
         ['a\u0000b', 'a\ud800b', '\udfffz'].map((v) => async () => {
           const res = await send(s, urlOf(s)).send(withField(bases[label(s)]!(), field, v));
-          return problem(`${label(s)} ${field}=${JSON.stringify(v)}`, res, notStored.has(`${label(s)} ${field}`) ? {} : { path: `body.${field}` });
+          return problem(
+            `${label(s)} ${field}=${JSON.stringify(v)}`,
+            res,
+            notStored.has(`${label(s)} ${field}`) ? {} : { path: `body.${field}` },
+          );
         }),
       ),
     );
@@ -252,10 +347,15 @@ describe('text the database cannot store in bodies', () => {
 describe('numbers beyond what the database column holds', () => {
   it('integer parameters above 2^53 are VALIDATION_FAILED naming the parameter', async () => {
     const ints = parameters((p) => p.type === 'integer');
-    expect(ints.map((x) => `${x.where}.${x.name}`)).toEqual(expect.arrayContaining(['query.sessionId', 'params.id', 'query.limit', 'query.offset']));
+    expect(ints.map((x) => `${x.where}.${x.name}`)).toEqual(
+      expect.arrayContaining(['query.sessionId', 'params.id', 'query.limit', 'query.offset']),
+    );
     const cases = ints.flatMap(({ spec, where, name }) =>
-      ['12345678901234567890', '9223372036854775808', '9007199254740993', '1e400'].map((v) => async () =>
-        problem(`${label(spec)} ${where}.${name}=${v}`, await sendParam(spec, where, name, v), { path: `${where}.${name}` }),
+      ['12345678901234567890', '9223372036854775808', '9007199254740993', '1e400'].map(
+        (v) => async () =>
+          problem(`${label(spec)} ${where}.${name}=${v}`, await sendParam(spec, where, name, v), {
+            path: `${where}.${name}`,
+          }),
       ),
     );
     await expectAllRejected(cases);
@@ -267,8 +367,15 @@ describe('dates the database cannot store', () => {
     const dates = parameters((p) => p.format === 'date-time');
     expect(dates.map((x) => x.name)).toEqual(expect.arrayContaining(['from', 'to']));
     const cases = dates.flatMap(({ spec, where, name }) =>
-      ['0000-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '10000-01-01T00:00:00Z', '2024-01-01T00:00:00+23:00', '2024-01-01T00:00:00-16:00'].map((v) => async () =>
-        problem(`${label(spec)} ${name}=${v}`, await sendParam(spec, where, name, v), { path: `${where}.${name}` }),
+      [
+        '0000-01-01T00:00:00Z',
+        '1969-12-31T23:59:59Z',
+        '10000-01-01T00:00:00Z',
+        '2024-01-01T00:00:00+23:00',
+        '2024-01-01T00:00:00-16:00',
+      ].map(
+        (v) => async () =>
+          problem(`${label(spec)} ${name}=${v}`, await sendParam(spec, where, name, v), { path: `${where}.${name}` }),
       ),
     );
     await expectAllRejected(cases);
@@ -278,14 +385,41 @@ describe('dates the database cannot store', () => {
 describe('IPv6 addresses with a zone id', () => {
   it('are VALIDATION_FAILED in NAS and subscriber address fields', async () => {
     const zoned = ['fe80::1%eth0', 'fe80::1%25eth0', 'fe80::1%1'];
-    const nasCount = async () => Number((await api.db('nas').where({ tenant_id: t.id }).count<{ count: string }[]>({ count: '*' }))[0]!.count);
+    const nasCount = async () =>
+      Number((await api.db('nas').where({ tenant_id: t.id }).count<{ count: string }[]>({ count: '*' }))[0]!.count);
     const before = await nasCount();
     const cases = zoned.flatMap((a) => [
-      async () => problem(`post /nas ${a}`, await request(api.app).post('/api/v1/nas').set(t.auth).send({ name: 'z', address: a, secret: 'sekret123' }), { path: 'body.address' }),
-      async () => problem(`patch /nas/:id ${a}`, await request(api.app).patch(`/api/v1/nas/${ids.nas}`).set(t.auth).send({ address: a }), { path: 'body.address' }),
-      async () => problem(`get /nas?address=${a}`, await request(api.app).get('/api/v1/nas').query({ address: a }).set(t.auth), { path: 'query.address' }),
-      async () => problem(`post /subscribers staticIp ${a}`, await request(api.app).post('/api/v1/subscribers').set(t.auth).send({ username: `z-${suffix()}`, password: 'pw', staticIp: a }), { path: 'body.staticIp' }),
-      async () => problem(`patch /subscribers/:id staticIp ${a}`, await request(api.app).patch(`/api/v1/subscribers/${ids.subscriber}`).set(t.auth).send({ staticIp: a }), { path: 'body.staticIp' }),
+      async () =>
+        problem(
+          `post /nas ${a}`,
+          await request(api.app).post('/api/v1/nas').set(t.auth).send({ name: 'z', address: a, secret: 'sekret123' }),
+          { path: 'body.address' },
+        ),
+      async () =>
+        problem(
+          `patch /nas/:id ${a}`,
+          await request(api.app).patch(`/api/v1/nas/${ids.nas}`).set(t.auth).send({ address: a }),
+          { path: 'body.address' },
+        ),
+      async () =>
+        problem(`get /nas?address=${a}`, await request(api.app).get('/api/v1/nas').query({ address: a }).set(t.auth), {
+          path: 'query.address',
+        }),
+      async () =>
+        problem(
+          `post /subscribers staticIp ${a}`,
+          await request(api.app)
+            .post('/api/v1/subscribers')
+            .set(t.auth)
+            .send({ username: `z-${suffix()}`, password: 'pw', staticIp: a }),
+          { path: 'body.staticIp' },
+        ),
+      async () =>
+        problem(
+          `patch /subscribers/:id staticIp ${a}`,
+          await request(api.app).patch(`/api/v1/subscribers/${ids.subscriber}`).set(t.auth).send({ staticIp: a }),
+          { path: 'body.staticIp' },
+        ),
     ]);
     await expectAllRejected(cases);
     expect(await nasCount()).toBe(before);
@@ -299,17 +433,35 @@ describe('the bounds keep valid input working', () => {
       expect(res.status).toBeLessThan(300);
     };
     const hist = `/api/v1/subscribers/${ids.subscriber}/sessions`;
-    await ok(await request(api.app).get(hist).query({ from: '1970-01-01T00:00:00Z', to: '9999-12-31T23:59:59.999Z' }).set(t.auth));
-    await ok(await request(api.app).get(hist).query({ from: '2024-01-01T00:00:00+14:00', to: '2024-01-01T00:00:00-12:00' }).set(t.auth));
-    await ok(await request(api.app).get('/api/v1/enforcement-actions').query({ sessionId: '9007199254740991' }).set(t.auth));
+    await ok(
+      await request(api.app)
+        .get(hist)
+        .query({ from: '1970-01-01T00:00:00Z', to: '9999-12-31T23:59:59.999Z' })
+        .set(t.auth),
+    );
+    await ok(
+      await request(api.app)
+        .get(hist)
+        .query({ from: '2024-01-01T00:00:00+14:00', to: '2024-01-01T00:00:00-12:00' })
+        .set(t.auth),
+    );
+    await ok(
+      await request(api.app).get('/api/v1/enforcement-actions').query({ sessionId: '9007199254740991' }).set(t.auth),
+    );
     const missing = await request(api.app).get('/api/v1/sessions/9007199254740991').set(t.auth);
     expect([missing.status, missing.body.error.code]).toEqual([404, 'SESSION_NOT_FOUND']);
     await ok(await request(api.app).get('/api/v1/subscribers').query({ q: 'Wanjirũ 😀' }).set(t.auth));
-    const sub = await request(api.app).post('/api/v1/subscribers').set(t.auth).send({ username: `ü-${suffix()}-😀`, password: 'pässwörd\u0007', fullName: 'Wanjirũ 😀' });
+    const sub = await request(api.app)
+      .post('/api/v1/subscribers')
+      .set(t.auth)
+      .send({ username: `ü-${suffix()}-😀`, password: 'pässwörd\u0007', fullName: 'Wanjirũ 😀' });
     expect(sub.status).toBe(201);
     expect(sub.body.fullName).toBe('Wanjirũ 😀');
     // Not link-local: that is never a NAS address the worker may send to (decision 29).
-    const v6 = await request(api.app).post('/api/v1/nas').set(t.auth).send({ name: 'v6', address: `fd00::${Math.floor(Math.random() * 0xffff).toString(16)}`, secret: 'sekret123' });
+    const v6 = await request(api.app)
+      .post('/api/v1/nas')
+      .set(t.auth)
+      .send({ name: 'v6', address: `fd00::${Math.floor(Math.random() * 0xffff).toString(16)}`, secret: 'sekret123' });
     expect(v6.status).toBe(201);
   });
 });
@@ -327,7 +479,10 @@ describe('mapDbError on the errors real queries raise', () => {
       ['SELECT ?::inet', ['fe80::1%eth0'], '22P02'],
     ];
     for (const [sql, bindings, sqlstate] of cases) {
-      const err = await api.db.raw(sql, bindings).then(() => null, (e: unknown) => e);
+      const err = await api.db.raw(sql, bindings).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect([sql, (err as { code?: string } | null)?.code]).toEqual([sql, sqlstate]);
       const mapped = mapDbError(err) as { code?: string; status?: number; message?: string };
       expect([sqlstate, mapped.code, mapped.status]).toEqual([sqlstate, 'VALIDATION_FAILED', 400]);

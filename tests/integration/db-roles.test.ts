@@ -48,10 +48,13 @@ describe('FreeRADIUS role', () => {
     expect(await sqlstate(radius, sql)).toBe(code);
   });
 
-  it.each(['subscribers', 'radcheck', 'nas', 'radacct', 'users', 'tenants'])('cannot read or write table %s', async (t) => {
-    expect(await sqlstate(radius, `SELECT 1 FROM ${t} LIMIT 1`)).toBe('42501');
-    expect(await sqlstate(radius, `DELETE FROM ${t}`)).toBe('42501');
-  });
+  it.each(['subscribers', 'radcheck', 'nas', 'radacct', 'users', 'tenants'])(
+    'cannot read or write table %s',
+    async (t) => {
+      expect(await sqlstate(radius, `SELECT 1 FROM ${t} LIMIT 1`)).toBe('42501');
+      expect(await sqlstate(radius, `DELETE FROM ${t}`)).toBe('42501');
+    },
+  );
 
   it('cannot execute the inner functions, only the entry points', async () => {
     expect(await sqlstate(radius, `SELECT lango_rad_value('x')`)).toBe('42501');
@@ -79,7 +82,9 @@ describe('application role', () => {
 
   it("reads and writes Lango's tables", async () => {
     expect(await sqlstate(tdb.appDb, `SELECT count(*) FROM subscribers`)).toBeUndefined();
-    expect(await sqlstate(tdb.appDb, `INSERT INTO tenants (name, slug) VALUES ('Role test', 'role-test-1')`)).toBeUndefined();
+    expect(
+      await sqlstate(tdb.appDb, `INSERT INTO tenants (name, slug) VALUES ('Role test', 'role-test-1')`),
+    ).toBeUndefined();
     expect(await sqlstate(tdb.appDb, `DELETE FROM tenants WHERE slug = 'role-test-1'`)).toBeUndefined();
   });
 
@@ -122,7 +127,9 @@ describe('ownership', () => {
 describe('applyPrivileges', () => {
   it('refuses a superuser as the application role, and the migrating role itself', async () => {
     const me = loginRoleOf(tdb.url).name;
-    await expect(applyPrivileges(tdb.db, { app: { name: me } })).rejects.toThrow(/must not be the role that runs the migrations/);
+    await expect(applyPrivileges(tdb.db, { app: { name: me } })).rejects.toThrow(
+      /must not be the role that runs the migrations/,
+    );
     const su = `lango_test_su_${Date.now().toString(36)}`;
     await tdb.db.raw(`CREATE ROLE ${su} SUPERUSER NOLOGIN`);
     try {

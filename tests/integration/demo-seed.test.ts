@@ -44,12 +44,18 @@ describe('demo seeding', () => {
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(cred);
     expect(mode(file)).toBe(0o600);
 
-    expect((await services.users.verifyLogin(cred.tenantAdminEmail, cred.tenantAdminPassword)).user.role).toBe('tenant_admin');
-    await expect(services.users.verifyLogin(cred.tenantAdminEmail, cred.adminPassword)).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+    expect((await services.users.verifyLogin(cred.tenantAdminEmail, cred.tenantAdminPassword)).user.role).toBe(
+      'tenant_admin',
+    );
+    await expect(services.users.verifyLogin(cred.tenantAdminEmail, cred.adminPassword)).rejects.toMatchObject({
+      code: 'INVALID_CREDENTIALS',
+    });
     expect((await services.users.verifyLogin(cred.adminEmail, cred.adminPassword)).user.role).toBe('platform_admin');
 
     expect(await seedDemo(tdb.db, services, dir)).toEqual(cred);
-    expect((await services.users.verifyLogin(cred.tenantAdminEmail, cred.tenantAdminPassword)).user.role).toBe('tenant_admin');
+    expect((await services.users.verifyLogin(cred.tenantAdminEmail, cred.tenantAdminPassword)).user.role).toBe(
+      'tenant_admin',
+    );
   });
 
   it("gives an owner seeded before it had a password of its own a new one: no longer the admin's", async () => {
@@ -60,14 +66,22 @@ describe('demo seeding', () => {
     const old = { adminEmail: 'admin@lango.local', adminPassword: 'old-shared-password' };
     writeFileSync(path.join(dir, 'demo-credentials.json'), JSON.stringify(old), { mode: 0o600 });
     await services.users.createPlatformAdmin(old.adminEmail, old.adminPassword);
-    await services.tenants.create(SYSTEM, { name: 'Demo Hotspot', slug: 'demo', admin: { email: 'owner@demo.lango.local', password: old.adminPassword } });
+    await services.tenants.create(SYSTEM, {
+      name: 'Demo Hotspot',
+      slug: 'demo',
+      admin: { email: 'owner@demo.lango.local', password: old.adminPassword },
+    });
 
     const cred = await seedDemo(tdb.db, services, dir);
     expect(cred).toMatchObject(old);
     expect(cred.tenantAdminPassword).not.toBe(old.adminPassword);
     expect(JSON.parse(readFileSync(path.join(dir, 'demo-credentials.json'), 'utf8'))).toEqual(cred);
-    await expect(services.users.verifyLogin(cred.tenantAdminEmail, old.adminPassword)).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
-    expect((await services.users.verifyLogin(cred.tenantAdminEmail, cred.tenantAdminPassword)).user.role).toBe('tenant_admin');
+    await expect(services.users.verifyLogin(cred.tenantAdminEmail, old.adminPassword)).rejects.toMatchObject({
+      code: 'INVALID_CREDENTIALS',
+    });
+    expect((await services.users.verifyLogin(cred.tenantAdminEmail, cred.tenantAdminPassword)).user.role).toBe(
+      'tenant_admin',
+    );
     expect((await services.users.verifyLogin(cred.adminEmail, old.adminPassword)).user.role).toBe('platform_admin');
   });
 });

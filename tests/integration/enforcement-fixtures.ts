@@ -54,7 +54,12 @@ export function useEnvs(): { env(opts?: { apiTargets?: TargetPolicy }): Promise<
       const tdb = await createTestDatabase();
       const api = await createTestApi(tdb, undefined, opts.apiTargets ? { enforcementTargets: opts.apiTargets } : {});
       const t = await api.newTenant();
-      const plan = (await request(api.app).post('/api/v1/plans').set(t.auth).send({ name: `Daily ${suffix()}`, durationSeconds: 86400, rateLimit: '2M/5M' })).body;
+      const plan = (
+        await request(api.app)
+          .post('/api/v1/plans')
+          .set(t.auth)
+          .send({ name: `Daily ${suffix()}`, durationSeconds: 86400, rateLimit: '2M/5M' })
+      ).body;
       const e: Env = { tdb, api, t, plan, workers: [], nases: [] };
       envs.push(e);
       return e;
@@ -62,17 +67,32 @@ export function useEnvs(): { env(opts?: { apiTargets?: TargetPolicy }): Promise<
   };
 }
 
-export async function subscriber(e: Env, username = `u-${suffix()}`, body: Record<string, unknown> = {}, auth = e.t.auth) {
-  const res = await request(e.api.app).post('/api/v1/subscribers').set(auth).send({ username, password: 'pw', planId: e.plan.id, ...body });
+export async function subscriber(
+  e: Env,
+  username = `u-${suffix()}`,
+  body: Record<string, unknown> = {},
+  auth = e.t.auth,
+) {
+  const res = await request(e.api.app)
+    .post('/api/v1/subscribers')
+    .set(auth)
+    .send({ username, password: 'pw', planId: e.plan.id, ...body });
   expect(res.status).toBe(201);
   return res.body;
 }
 
 /** A scripted NAS on 127.0.0.1 registered for `tenantId` (default: the env's tenant). */
-export async function nas(e: Env, extra: Record<string, unknown> = {}, tenantId = e.t.id): Promise<{ id: string; nas: ScriptedNas }> {
+export async function nas(
+  e: Env,
+  extra: Record<string, unknown> = {},
+  tenantId = e.t.id,
+): Promise<{ id: string; nas: ScriptedNas }> {
   const n = await scriptedNas(SECRET);
   e.nases.push(n);
-  return { id: await addNas(e.tdb.db, tenantId, '127.0.0.1', SECRET, n.port, { identifier: `id-${suffix()}`, ...extra }), nas: n };
+  return {
+    id: await addNas(e.tdb.db, tenantId, '127.0.0.1', SECRET, n.port, { identifier: `id-${suffix()}`, ...extra }),
+    nas: n,
+  };
 }
 
 /** A scripted NAS, a subscriber on the env's plan, and an open session of theirs on that NAS. */
@@ -84,13 +104,23 @@ export async function liveSession(e: Env) {
 }
 
 /** The worker runs as the application role, as in production (a missing grant fails the test). */
-export function worker(e: Env, options: WorkerOptions = FAST, db = e.tdb.appDb, url = e.tdb.appUrl, logger = silent): Worker {
+export function worker(
+  e: Env,
+  options: WorkerOptions = FAST,
+  db = e.tdb.appDb,
+  url = e.tdb.appUrl,
+  logger = silent,
+): Worker {
   const w = startWorker({ db, databaseUrl: url, logger, options });
   e.workers.push(w);
   return w;
 }
 
-export const actions = (e: Env, where: Record<string, unknown> = {}) => e.tdb.db('enforcement_actions').where({ tenant_id: e.t.id, ...where }).orderBy('created_at');
+export const actions = (e: Env, where: Record<string, unknown> = {}) =>
+  e.tdb
+    .db('enforcement_actions')
+    .where({ tenant_id: e.t.id, ...where })
+    .orderBy('created_at');
 
 export interface ScriptedNas {
   readonly port: number;
@@ -113,7 +143,13 @@ export async function scriptedNas(secret: string, host = '127.0.0.1'): Promise<S
       if (!r.verified || !packet || nas.answer === 'silent') return ignore;
       const disconnect = packet.code === PacketCode.DisconnectRequest;
       const ack = nas.answer === 'ack';
-      const code = disconnect ? (ack ? PacketCode.DisconnectAck : PacketCode.DisconnectNak) : ack ? PacketCode.CoAAck : PacketCode.CoANak;
+      const code = disconnect
+        ? ack
+          ? PacketCode.DisconnectAck
+          : PacketCode.DisconnectNak
+        : ack
+          ? PacketCode.CoAAck
+          : PacketCode.CoANak;
       return answer(code, ack ? [] : [{ name: 'Error-Cause', value: nas.errorCause }]);
     },
   });
@@ -128,11 +164,27 @@ export async function scriptedNas(secret: string, host = '127.0.0.1'): Promise<S
 }
 
 /** Acct-Session-Ids of the requests a scripted NAS verified. */
-export const sessionIds = (nas: ScriptedNas): string[] => nas.received.map((p) => getString(p, 'Acct-Session-Id') ?? '');
+export const sessionIds = (nas: ScriptedNas): string[] =>
+  nas.received.map((p) => getString(p, 'Acct-Session-Id') ?? '');
 
-export async function addNas(db: Knex, tenantId: string, address: string, secret: string, coaPort: number, extra: Record<string, unknown> = {}): Promise<string> {
+export async function addNas(
+  db: Knex,
+  tenantId: string,
+  address: string,
+  secret: string,
+  coaPort: number,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
   const [r] = await db('nas')
-    .insert({ tenant_id: tenantId, nasname: address, shortname: `nas-${randomBytes(3).toString('hex')}`, secret, coa_port: coaPort, approved_at: new Date(), ...extra })
+    .insert({
+      tenant_id: tenantId,
+      nasname: address,
+      shortname: `nas-${randomBytes(3).toString('hex')}`,
+      secret,
+      coa_port: coaPort,
+      approved_at: new Date(),
+      ...extra,
+    })
     .returning('id');
   return r.id;
 }
@@ -140,7 +192,17 @@ export async function addNas(db: Knex, tenantId: string, address: string, secret
 /** An open accounting session, as FreeRADIUS's Start/Interim queries write it. */
 export async function openSession(
   db: Knex,
-  s: { tenantId: string; nasId: string; username: string; nasIp?: string; framedIp?: string; updatedSecondsAgo?: number; octets?: number; acctSessionId?: string; class?: string | null },
+  s: {
+    tenantId: string;
+    nasId: string;
+    username: string;
+    nasIp?: string;
+    framedIp?: string;
+    updatedSecondsAgo?: number;
+    octets?: number;
+    acctSessionId?: string;
+    class?: string | null;
+  },
 ): Promise<{ id: number; acctSessionId: string }> {
   const acctSessionId = s.acctSessionId ?? randomBytes(4).toString('hex');
   const ago = s.updatedSecondsAgo ?? 0;

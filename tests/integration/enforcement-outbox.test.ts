@@ -14,21 +14,40 @@ import { runQuotaCheck } from '../../src/jobs/quota';
 import { runSweep } from '../../src/jobs/sweep';
 import * as merge from '../../db/migrations/20261201000301_enforcement_merge_duplicates';
 import * as unique from '../../db/migrations/20261201000302_enforcement_unique_live';
-import { eventually, FAST, liveSession, nas, openSession, sessionIds, subscriber, useEnvs, worker, type Env } from './enforcement-fixtures';
+import {
+  eventually,
+  FAST,
+  liveSession,
+  nas,
+  openSession,
+  sessionIds,
+  subscriber,
+  useEnvs,
+  worker,
+  type Env,
+} from './enforcement-fixtures';
 
 jest.setTimeout(90000);
 
 const { env } = useEnvs();
 
-const click = (e: Env, sessionId: number, auth = e.t.auth) => request(e.api.app).post(`/api/v1/sessions/${sessionId}/disconnect`).set(auth).send({});
+const click = (e: Env, sessionId: number, auth = e.t.auth) =>
+  request(e.api.app).post(`/api/v1/sessions/${sessionId}/disconnect`).set(auth).send({});
 const row = async (e: Env, id: string) => e.tdb.db('enforcement_actions').where({ id }).first();
-const ofSession = (e: Env, radacctId: number) => e.tdb.db('enforcement_actions').where({ radacct_id: radacctId }).orderBy('created_at');
-const claimAll = (db: Knex, worker = 'w1', leaseSeconds = 60) => claimDue(db, { worker, limit: 100, leaseSeconds, excludeNas: [] });
+const ofSession = (e: Env, radacctId: number) =>
+  e.tdb.db('enforcement_actions').where({ radacct_id: radacctId }).orderBy('created_at');
+const claimAll = (db: Knex, worker = 'w1', leaseSeconds = 60) =>
+  claimDue(db, { worker, limit: 100, leaseSeconds, excludeNas: [] });
 
 /** A second tenant in the same database, with a plan and a subscriber on its own scripted NAS. */
 async function secondTenant(e: Env) {
   const t2: TestTenant = await e.api.newTenant();
-  const plan = (await request(e.api.app).post('/api/v1/plans').set(t2.auth).send({ name: `Daily ${suffix()}`, durationSeconds: 86400 })).body;
+  const plan = (
+    await request(e.api.app)
+      .post('/api/v1/plans')
+      .set(t2.auth)
+      .send({ name: `Daily ${suffix()}`, durationSeconds: 86400 })
+  ).body;
   const s = await subscriber(e, undefined, { planId: plan.id }, t2.auth);
   const n = await nas(e, {}, t2.id);
   const session = await openSession(e.tdb.db, { tenantId: t2.id, nasId: n.id, username: s.username });
@@ -36,7 +55,7 @@ async function secondTenant(e: Env) {
 }
 
 describe('staff disconnect is idempotent while its action is in flight', () => {
-  it('20 clicks at a time for a NAS that does not answer: one action, one timeout; another tenant\'s due expiry is acked meanwhile', async () => {
+  it("20 clicks at a time for a NAS that does not answer: one action, one timeout; another tenant's due expiry is acked meanwhile", async () => {
     const e = await env();
     const dead = await nas(e);
     dead.nas.answer = 'silent';
@@ -44,7 +63,11 @@ describe('staff disconnect is idempotent while its action is in flight', () => {
     const a = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: dead.id, username: s.username });
     const other = await secondTenant(e);
     // Each attempt: 2 transmissions over ~0.9 s; 2 s before the next attempt.
-    const w = worker(e, { ...FAST, schedule: { irt: 0.3, mrt: 0, mrc: 1, mrd: 0 }, sender: { retryDelaysMs: [2000], pollMs: 100 } });
+    const w = worker(e, {
+      ...FAST,
+      schedule: { irt: 0.3, mrt: 0, mrc: 1, mrd: 0 },
+      sender: { retryDelaysMs: [2000], pollMs: 100 },
+    });
     await w.ready;
     const burst = async (): Promise<string[]> => {
       const answers = await Promise.all(Array.from({ length: 20 }, () => click(e, a.id)));
@@ -62,18 +85,31 @@ describe('staff disconnect is idempotent while its action is in flight', () => {
     expect(new Set(await burst())).toEqual(new Set([id]));
     // Every action of this session has come back from the NAS once (the old code had two by now,
     // the second wedging the outcome writer); only then does the other tenant's subscription end.
-    await eventually(async () => w.sender.stats.retried >= (await ofSession(e, a.id)).length, 'every attempt to come back');
+    await eventually(
+      async () => w.sender.stats.retried >= (await ofSession(e, a.id)).length,
+      'every attempt to come back',
+    );
 
-    await e.tdb.db('subscriptions').where({ subscriber_id: other.s.id }).update({ ends_at: e.tdb.db.raw('now()') });
-    const expiry = await eventually(async () => e.tdb.db('enforcement_actions').where({ tenant_id: other.t2.id, reason: 'expired' }).first(), 'the expiry action');
+    await e.tdb
+      .db('subscriptions')
+      .where({ subscriber_id: other.s.id })
+      .update({ ends_at: e.tdb.db.raw('now()') });
+    const expiry = await eventually(
+      async () => e.tdb.db('enforcement_actions').where({ tenant_id: other.t2.id, reason: 'expired' }).first(),
+      'the expiry action',
+    );
     const acked = await eventually(async () => {
       const r = await row(e, expiry.id);
       return r.status === 'ack' ? r : undefined;
-    }, 'the other tenant\'s ack');
-    const done = await eventually(async () => {
-      const r = await row(e, id!);
-      return ['pending', 'sending'].includes(r.status) ? undefined : r;
-    }, 'the timeout', 40000);
+    }, "the other tenant's ack");
+    const done = await eventually(
+      async () => {
+        const r = await row(e, id!);
+        return ['pending', 'sending'].includes(r.status) ? undefined : r;
+      },
+      'the timeout',
+      40000,
+    );
 
     expect(done).toMatchObject({ status: 'timeout', attempts: 3, last_error: 'TIMEOUT' });
     // Answered while the first tenant's action was still being retried.
@@ -89,25 +125,35 @@ describe('no transition of an action can collide with another one for the same s
   it.each([
     ['retry after a timeout', true],
     ['release when the lease is about to end', false],
-  ])('%s: a click while the Disconnect is being sent answers with it; going back to pending conflicts with nothing', async (_name, attempted) => {
-    const e = await env();
-    const { session: a } = await liveSession(e);
-    const first = await click(e, a.id);
-    const [claimed] = await claimAll(e.tdb.db);
-    expect(claimed?.id).toBe(first.body.id);
-    const again = await click(e, a.id);
-    expect([again.status, again.body.id, again.body.status]).toEqual([202, first.body.id, 'sending']);
-    const r = await completeMany(e.tdb.db, 'w1', [{ id: first.body.id, status: 'pending', attempted, retryInMs: 0, lastError: 'TIMEOUT' }]);
-    expect(r).toEqual({ owned: [first.body.id], rejected: [] });
-    expect((await ofSession(e, a.id)).map((x) => [x.id, x.status, x.attempts])).toEqual([[first.body.id, 'pending', attempted ? 1 : 0]]);
-  });
+  ])(
+    '%s: a click while the Disconnect is being sent answers with it; going back to pending conflicts with nothing',
+    async (_name, attempted) => {
+      const e = await env();
+      const { session: a } = await liveSession(e);
+      const first = await click(e, a.id);
+      const [claimed] = await claimAll(e.tdb.db);
+      expect(claimed?.id).toBe(first.body.id);
+      const again = await click(e, a.id);
+      expect([again.status, again.body.id, again.body.status]).toEqual([202, first.body.id, 'sending']);
+      const r = await completeMany(e.tdb.db, 'w1', [
+        { id: first.body.id, status: 'pending', attempted, retryInMs: 0, lastError: 'TIMEOUT' },
+      ]);
+      expect(r).toEqual({ owned: [first.body.id], rejected: [] });
+      expect((await ofSession(e, a.id)).map((x) => [x.id, x.status, x.attempts])).toEqual([
+        [first.body.id, 'pending', attempted ? 1 : 0],
+      ]);
+    },
+  );
 
   it('reclaim of an expired lease: a click meanwhile answers with the action, and the reclaim conflicts with nothing', async () => {
     const e = await env();
     const { session: a } = await liveSession(e);
     const first = await click(e, a.id);
     await claimAll(e.tdb.db, 'dead-worker');
-    await e.tdb.db('enforcement_actions').where({ id: first.body.id }).update({ claimed_until: e.tdb.db.raw(`now() - interval '1 second'`) });
+    await e.tdb
+      .db('enforcement_actions')
+      .where({ id: first.body.id })
+      .update({ claimed_until: e.tdb.db.raw(`now() - interval '1 second'`) });
     expect((await click(e, a.id)).body.id).toBe(first.body.id);
     expect(await reclaimExpired(e.tdb.db)).toBe(1);
     expect((await ofSession(e, a.id)).map((x) => [x.id, x.status])).toEqual([[first.body.id, 'pending']]);
@@ -117,17 +163,25 @@ describe('no transition of an action can collide with another one for the same s
     const e = await env();
     const { n, s, session: a } = await liveSession(e);
     const plan = async (rateLimit: string) =>
-      (await request(e.api.app).post('/api/v1/plans').set(e.t.auth).send({ name: `P ${suffix()}`, durationSeconds: 86400, rateLimit })).body;
+      (
+        await request(e.api.app)
+          .post('/api/v1/plans')
+          .set(e.t.auth)
+          .send({ name: `P ${suffix()}`, durationSeconds: 86400, rateLimit })
+      ).body;
     const fast = await plan('10M/20M');
     const faster = await plan('50M/50M');
-    const change = (planId: string) => request(e.api.app).post(`/api/v1/subscribers/${s.id}/change-plan`).set(e.t.auth).send({ planId });
+    const change = (planId: string) =>
+      request(e.api.app).post(`/api/v1/subscribers/${s.id}/change-plan`).set(e.t.auth).send({ planId });
 
     expect((await change(fast.id)).status).toBe(200);
     const [claimed] = await claimAll(e.tdb.db);
     expect(claimed?.attributes).toEqual([{ name: 'Mikrotik-Rate-Limit', value: '10M/20M' }]);
     expect((await change(faster.id)).status).toBe(200);
     // The NAS acked the old rate limit; the action goes back to pending with the new one.
-    await completeMany(e.tdb.db, 'w1', [{ id: claimed!.id, status: 'ack', attempted: true, rttMs: 3, claimedAttributes: claimed!.attributes }]);
+    await completeMany(e.tdb.db, 'w1', [
+      { id: claimed!.id, status: 'ack', attempted: true, rttMs: 3, claimedAttributes: claimed!.attributes },
+    ]);
     const rows = await ofSession(e, a.id);
     expect(rows.map((x) => [x.id, x.status, x.attempts, x.completed_at])).toEqual([[claimed!.id, 'pending', 0, null]]);
     expect(rows[0].attributes).toEqual([{ name: 'Mikrotik-Rate-Limit', value: '50M/50M' }]);
@@ -141,7 +195,7 @@ describe('no transition of an action can collide with another one for the same s
 });
 
 describe('an outcome the database refuses never holds back the others', () => {
-  it('the batch is written row by row: the refused row is marked failed, the others (another tenant\'s) are written', async () => {
+  it("the batch is written row by row: the refused row is marked failed, the others (another tenant's) are written", async () => {
     const e = await env();
     const { session: a } = await liveSession(e);
     const other = await secondTenant(e);
@@ -155,11 +209,16 @@ describe('an outcome the database refuses never holds back the others', () => {
     ]);
     expect(r.owned.sort()).toEqual([mine, theirs].sort());
     expect(r.rejected.map((x) => [x.id, x.error])).toEqual([[mine, 'OUTCOME_REJECTED: 22003']]);
-    expect(await row(e, mine)).toMatchObject({ status: 'failed', attempts: 1, last_error: 'OUTCOME_REJECTED: 22003', claimed_by: null });
+    expect(await row(e, mine)).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      last_error: 'OUTCOME_REJECTED: 22003',
+      claimed_by: null,
+    });
     expect(await row(e, theirs)).toMatchObject({ status: 'ack', attempts: 1, rtt_ms: 2 });
   });
 
-  it('a NAS answering NAK with a 32-bit Error-Cause does not stop the worker: its action is recorded, the next tenant\'s is acked', async () => {
+  it("a NAS answering NAK with a 32-bit Error-Cause does not stop the worker: its action is recorded, the next tenant's is acked", async () => {
     const e = await env();
     const hostile = await nas(e);
     hostile.nas.answer = 'nak503';
@@ -172,22 +231,39 @@ describe('an outcome the database refuses never holds back the others', () => {
     const mine = (await click(e, a.id)).body.id;
     await eventually(async () => w.sender.stats.nak > 0, 'the NAK');
     const theirs = (await click(e, other.session.id, other.t2.auth)).body.id;
-    await eventually(async () => (await row(e, theirs)).status === 'ack', 'the other tenant\'s ack');
-    expect(await row(e, mine)).toMatchObject({ status: 'nak', error_cause: null, last_error: 'ERROR_CAUSE_OUT_OF_RANGE: 4294967295' });
+    await eventually(async () => (await row(e, theirs)).status === 'ack', "the other tenant's ack");
+    expect(await row(e, mine)).toMatchObject({
+      status: 'nak',
+      error_cause: null,
+      last_error: 'ERROR_CAUSE_OUT_OF_RANGE: 4294967295',
+    });
   });
 });
 
 describe('a check racing with an outcome write does not queue the same Disconnect again', () => {
   /** How many backends of this test database wait for a lock (the barrier; no sleeps). */
   const lockWaiters = async (db: Knex): Promise<number> =>
-    Number((await db.raw(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n);
+    Number(
+      (
+        await db.raw(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        )
+      ).rows[0].n,
+    );
 
-  const setups: Array<[string, (e: Env, username: string) => Promise<void>, (db: Knex) => Promise<{ enqueued: number }>]> = [
+  const setups: Array<
+    [string, (e: Env, username: string) => Promise<void>, (db: Knex) => Promise<{ enqueued: number }>]
+  > = [
     [
       'the sweep',
       async (e, username) => {
-        await e.tdb.db('subscriptions').whereIn('subscriber_id', e.tdb.db('subscribers').select('id').where({ username }))
-          .update({ starts_at: e.tdb.db.raw(`now() - interval '1 day'`), ends_at: e.tdb.db.raw(`now() - interval '1 minute'`) });
+        await e.tdb
+          .db('subscriptions')
+          .whereIn('subscriber_id', e.tdb.db('subscribers').select('id').where({ username }))
+          .update({
+            starts_at: e.tdb.db.raw(`now() - interval '1 day'`),
+            ends_at: e.tdb.db.raw(`now() - interval '1 minute'`),
+          });
       },
       (db) => runSweep(db),
     ],
@@ -195,7 +271,10 @@ describe('a check racing with an outcome write does not queue the same Disconnec
       'the expiry check',
       async (e, username) => {
         // Ends now, after the previous run's cursor: inside the next run's window too.
-        await e.tdb.db('subscriptions').whereIn('subscriber_id', e.tdb.db('subscribers').select('id').where({ username })).update({ ends_at: e.tdb.db.raw('clock_timestamp()') });
+        await e.tdb
+          .db('subscriptions')
+          .whereIn('subscriber_id', e.tdb.db('subscribers').select('id').where({ username }))
+          .update({ ends_at: e.tdb.db.raw('clock_timestamp()') });
       },
       (db) => runExpiryWindow(db),
     ],
@@ -205,7 +284,12 @@ describe('a check racing with an outcome write does not queue the same Disconnec
   it.each(setups)('%s', async (_name, setup, check) => {
     const e = await env();
     const n = await nas(e);
-    const capped = (await request(e.api.app).post('/api/v1/plans').set(e.t.auth).send({ name: `Capped ${suffix()}`, durationSeconds: 86400, dataQuotaBytes: 1000 })).body;
+    const capped = (
+      await request(e.api.app)
+        .post('/api/v1/plans')
+        .set(e.t.auth)
+        .send({ name: `Capped ${suffix()}`, durationSeconds: 86400, dataQuotaBytes: 1000 })
+    ).body;
     const s = await subscriber(e, undefined, { planId: capped.id });
     const a = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username, octets: 5000 });
     await setup(e, s.username);
@@ -232,12 +316,21 @@ describe('the requeue rule', () => {
   it('a check queues a session again only once its timeout is older than requeueAfterSeconds; a staff action does not wait', async () => {
     const e = await env();
     const { s, session: a } = await liveSession(e);
-    await e.tdb.db('subscriptions').where({ subscriber_id: s.id }).update({ starts_at: e.tdb.db.raw(`now() - interval '1 day'`), ends_at: e.tdb.db.raw(`now() - interval '1 minute'`) });
+    await e.tdb
+      .db('subscriptions')
+      .where({ subscriber_id: s.id })
+      .update({
+        starts_at: e.tdb.db.raw(`now() - interval '1 day'`),
+        ends_at: e.tdb.db.raw(`now() - interval '1 minute'`),
+      });
     expect((await runSweep(e.tdb.db)).enqueued).toBe(1);
     const [first] = await claimAll(e.tdb.db);
     await completeMany(e.tdb.db, 'w1', [{ id: first!.id, status: 'timeout', attempted: true, lastError: 'TIMEOUT' }]);
     expect((await runSweep(e.tdb.db, { requeueAfterSeconds: 600 })).enqueued).toBe(0);
-    await e.tdb.db('enforcement_actions').where({ id: first!.id }).update({ updated_at: e.tdb.db.raw(`now() - interval '11 minutes'`) });
+    await e.tdb
+      .db('enforcement_actions')
+      .where({ id: first!.id })
+      .update({ updated_at: e.tdb.db.raw(`now() - interval '11 minutes'`) });
     expect((await runSweep(e.tdb.db, { requeueAfterSeconds: 600 })).enqueued).toBe(1);
     expect((await ofSession(e, a.id)).map((x) => [x.reason, x.status, x.superseded_at !== null])).toEqual([
       ['expired', 'timeout', true],
@@ -247,12 +340,19 @@ describe('the requeue rule', () => {
     // Suspension by staff right after a suspension timed out queues a new Disconnect at once.
     const [second] = await claimAll(e.tdb.db);
     await completeMany(e.tdb.db, 'w1', [{ id: second!.id, status: 'ack', attempted: true }]);
-    expect((await request(e.api.app).post(`/api/v1/subscribers/${s.id}/suspend`).set(e.t.auth).send({})).status).toBe(200);
+    expect((await request(e.api.app).post(`/api/v1/subscribers/${s.id}/suspend`).set(e.t.auth).send({})).status).toBe(
+      200,
+    );
     const [susp] = await claimAll(e.tdb.db);
     await completeMany(e.tdb.db, 'w1', [{ id: susp!.id, status: 'timeout', attempted: true, lastError: 'TIMEOUT' }]);
     await request(e.api.app).post(`/api/v1/subscribers/${s.id}/activate`).set(e.t.auth).send({});
-    expect((await request(e.api.app).post(`/api/v1/subscribers/${s.id}/suspend`).set(e.t.auth).send({})).status).toBe(200);
-    expect((await ofSession(e, a.id)).filter((x) => x.reason === 'suspended').map((x) => x.status)).toEqual(['timeout', 'pending']);
+    expect((await request(e.api.app).post(`/api/v1/subscribers/${s.id}/suspend`).set(e.t.auth).send({})).status).toBe(
+      200,
+    );
+    expect((await ofSession(e, a.id)).filter((x) => x.reason === 'suspended').map((x) => x.status)).toEqual([
+      'timeout',
+      'pending',
+    ]);
   });
 });
 
@@ -262,14 +362,30 @@ describe('migration 20261201000301 unwedges an outbox the old indexes let drift'
     const db = e.tdb.db;
     const { id: nasId } = await nas(e);
     const s = await subscriber(e);
-    const sess = [await openSession(db, { tenantId: e.t.id, nasId, username: s.username }), await openSession(db, { tenantId: e.t.id, nasId, username: s.username })];
+    const sess = [
+      await openSession(db, { tenantId: e.t.id, nasId, username: s.username }),
+      await openSession(db, { tenantId: e.t.id, nasId, username: s.username }),
+    ];
     await unique.down(db);
     let minute = 0;
-    const add = async (radacctId: number, reason: string, status: string, extra: Record<string, unknown> = {}): Promise<string> => {
+    const add = async (
+      radacctId: number,
+      reason: string,
+      status: string,
+      extra: Record<string, unknown> = {},
+    ): Promise<string> => {
       const [r] = await db('enforcement_actions')
         .insert({
-          tenant_id: e.t.id, radacct_id: radacctId, username: s.username, acct_session_id: 'x', kind: reason === 'plan_change' ? 'coa' : 'disconnect', reason, status,
-          created_at: db.raw(`now() - make_interval(mins => ?)`, [60 - ++minute]), updated_at: db.raw(`now() - make_interval(mins => ?)`, [60 - minute]), ...extra,
+          tenant_id: e.t.id,
+          radacct_id: radacctId,
+          username: s.username,
+          acct_session_id: 'x',
+          kind: reason === 'plan_change' ? 'coa' : 'disconnect',
+          reason,
+          status,
+          created_at: db.raw(`now() - make_interval(mins => ?)`, [60 - ++minute]),
+          updated_at: db.raw(`now() - make_interval(mins => ?)`, [60 - minute]),
+          ...extra,
         })
         .returning('id');
       return r.id;
@@ -289,8 +405,15 @@ describe('migration 20261201000301 unwedges an outbox the old indexes let drift'
 
     const get = async (id: string) => db('enforcement_actions').where({ id }).first();
     expect(await get(staffA)).toMatchObject({ status: 'sending' });
-    expect(await get(staffB)).toMatchObject({ status: 'cancelled', last_error: `duplicate of ${staffA} for the same session and reason`, claimed_by: null });
-    expect(await get(coaOld)).toMatchObject({ status: 'cancelled', last_error: `duplicate of ${coaNew} for the same session and reason` });
+    expect(await get(staffB)).toMatchObject({
+      status: 'cancelled',
+      last_error: `duplicate of ${staffA} for the same session and reason`,
+      claimed_by: null,
+    });
+    expect(await get(coaOld)).toMatchObject({
+      status: 'cancelled',
+      last_error: `duplicate of ${coaNew} for the same session and reason`,
+    });
     expect(await get(coaNew)).toMatchObject({ status: 'pending' });
     expect([(await get(t1)).superseded_at !== null, (await get(t2)).superseded_at]).toEqual([true, null]);
     expect((await get(t3)).superseded_at).not.toBeNull();

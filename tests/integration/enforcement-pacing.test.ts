@@ -7,7 +7,17 @@
 import request from 'supertest';
 import { getString, PacketCode } from '../../src/radius/codec';
 import { answer, ignore, startRadiusPeer } from '../helpers/fakes/radius-peer';
-import { actions, addNas, eventually, FAST, openSession, SECRET, subscriber, useEnvs, worker } from './enforcement-fixtures';
+import {
+  actions,
+  addNas,
+  eventually,
+  FAST,
+  openSession,
+  SECRET,
+  subscriber,
+  useEnvs,
+  worker,
+} from './enforcement-fixtures';
 
 /**
  * A NAS that works through its queue one request at a time, `serviceMs` each (each answer is
@@ -45,7 +55,11 @@ describe('enforcement pacing per NAS', () => {
       const w = worker(e, { ...FAST, schedule: { irt: 2, mrt: 0, mrc: 1, mrd: 0 } });
       await w.ready;
       await request(e.api.app).post(`/api/v1/subscribers/${s.id}/suspend`).set(e.t.auth).send({});
-      await eventually(async () => (await actions(e)).filter((r) => r.status === 'ack').length === sessions, 'every Disconnect acknowledged', 30_000);
+      await eventually(
+        async () => (await actions(e)).filter((r) => r.status === 'ack').length === sessions,
+        'every Disconnect acknowledged',
+        30_000,
+      );
       expect(nas.received.size).toBe(sessions);
       // Each request reached the NAS exactly once: no retransmission of a request it was still working through.
       expect([...nas.received.values()].filter((n) => n > 1)).toEqual([]);
@@ -79,7 +93,11 @@ describe('enforcement pacing per NAS', () => {
       expect(notSent.length).toBeGreaterThan(0);
       expect(notSent.every((r) => r.attempts === 0)).toBe(true);
       worker(e, options);
-      await eventually(async () => (await actions(e)).filter((r) => r.status === 'ack').length === sessions, 'every Disconnect acknowledged', 30_000);
+      await eventually(
+        async () => (await actions(e)).filter((r) => r.status === 'ack').length === sessions,
+        'every Disconnect acknowledged',
+        30_000,
+      );
       expect([...nas.received.values()].filter((n) => n > 1)).toEqual([]);
     } finally {
       await nas.close();

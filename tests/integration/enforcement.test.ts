@@ -17,7 +17,19 @@ import { runQuotaCheck } from '../../src/jobs/quota';
 import { runSweep } from '../../src/jobs/sweep';
 import { startNasSimulator } from '../../src/simulate/nas-simulator';
 import { SOFT_BLOCK_CLASS_RADACCT } from '../../src/modules/enforcement/contract';
-import { actions, addNas, eventually, FAST, nas, openSession, SECRET, sessionIds, subscriber, useEnvs, worker } from './enforcement-fixtures';
+import {
+  actions,
+  addNas,
+  eventually,
+  FAST,
+  nas,
+  openSession,
+  SECRET,
+  sessionIds,
+  subscriber,
+  useEnvs,
+  worker,
+} from './enforcement-fixtures';
 
 jest.setTimeout(60000);
 
@@ -40,7 +52,10 @@ describe('the outbox is written in the transaction of the change', () => {
     const nas2 = await addNas(e.tdb.db, t2.id, '127.0.0.9', SECRET, 3799);
     await openSession(e.tdb.db, { tenantId: t2.id, nasId: nas2, username: s.username });
 
-    const res = await request(e.api.app).post(`/api/v1/subscribers/${s.id}/suspend`).set(e.t.auth).send({ reason: 'unpaid' });
+    const res = await request(e.api.app)
+      .post(`/api/v1/subscribers/${s.id}/suspend`)
+      .set(e.t.auth)
+      .send({ reason: 'unpaid' });
     expect(res.status).toBe(200);
     const rows = await actions(e);
     expect(rows.map((r) => [Number(r.radacct_id), r.kind, r.reason, r.status, r.subscriber_id]).sort()).toEqual(
@@ -49,7 +64,12 @@ describe('the outbox is written in the transaction of the change', () => {
         [a2.id, 'disconnect', 'suspended', 'pending', s.id],
       ].sort(),
     );
-    expect(rows[0]).toMatchObject({ username: s.username, nas_id: nasId, requested_by_type: 'user', framed_ip: '10.5.50.9' });
+    expect(rows[0]).toMatchObject({
+      username: s.username,
+      nas_id: nasId,
+      requested_by_type: 'user',
+      framed_ip: '10.5.50.9',
+    });
     expect(await e.tdb.db('enforcement_actions').where({ tenant_id: t2.id })).toEqual([]);
     // Suspending again does not queue the same Disconnect twice.
     await request(e.api.app).post(`/api/v1/subscribers/${s.id}/suspend`).set(e.t.auth).send({});
@@ -63,14 +83,37 @@ describe('the outbox is written in the transaction of the change', () => {
     const { id: nasId } = await nas(e);
     const s = await subscriber(e);
     const a = await openSession(e.tdb.db, { tenantId: e.t.id, nasId, username: s.username });
-    const fast = (await request(e.api.app).post('/api/v1/plans').set(e.t.auth).send({ name: `Fast ${suffix()}`, durationSeconds: 86400, rateLimit: '10M/20M' })).body;
-    const faster = (await request(e.api.app).post('/api/v1/plans').set(e.t.auth).send({ name: `Faster ${suffix()}`, durationSeconds: 86400, rateLimit: '50M/50M' })).body;
-    const off = (await request(e.api.app).post('/api/v1/plans').set(e.t.auth).send({ name: `Off ${suffix()}`, durationSeconds: 86400, rateLimit: '1M/1M', active: false })).body;
+    const fast = (
+      await request(e.api.app)
+        .post('/api/v1/plans')
+        .set(e.t.auth)
+        .send({ name: `Fast ${suffix()}`, durationSeconds: 86400, rateLimit: '10M/20M' })
+    ).body;
+    const faster = (
+      await request(e.api.app)
+        .post('/api/v1/plans')
+        .set(e.t.auth)
+        .send({ name: `Faster ${suffix()}`, durationSeconds: 86400, rateLimit: '50M/50M' })
+    ).body;
+    const off = (
+      await request(e.api.app)
+        .post('/api/v1/plans')
+        .set(e.t.auth)
+        .send({ name: `Off ${suffix()}`, durationSeconds: 86400, rateLimit: '1M/1M', active: false })
+    ).body;
 
-    expect((await request(e.api.app).post(`/api/v1/subscribers/${s.id}/change-plan`).set(e.t.auth).send({ planId: fast.id })).status).toBe(200);
+    expect(
+      (await request(e.api.app).post(`/api/v1/subscribers/${s.id}/change-plan`).set(e.t.auth).send({ planId: fast.id }))
+        .status,
+    ).toBe(200);
     let rows = await actions(e);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ kind: 'coa', reason: 'plan_change', status: 'pending', attributes: [{ name: 'Mikrotik-Rate-Limit', value: '10M/20M' }] });
+    expect(rows[0]).toMatchObject({
+      kind: 'coa',
+      reason: 'plan_change',
+      status: 'pending',
+      attributes: [{ name: 'Mikrotik-Rate-Limit', value: '10M/20M' }],
+    });
     expect(Number(rows[0].radacct_id)).toBe(a.id);
 
     await request(e.api.app).post(`/api/v1/subscribers/${s.id}/change-plan`).set(e.t.auth).send({ planId: faster.id });
@@ -79,7 +122,10 @@ describe('the outbox is written in the transaction of the change', () => {
     expect(rows[0].attributes).toEqual([{ name: 'Mikrotik-Rate-Limit', value: '50M/50M' }]);
     expect(rows[0].context).toMatchObject({ toPlanId: faster.id });
 
-    const failed = await request(e.api.app).post(`/api/v1/subscribers/${s.id}/change-plan`).set(e.t.auth).send({ planId: off.id });
+    const failed = await request(e.api.app)
+      .post(`/api/v1/subscribers/${s.id}/change-plan`)
+      .set(e.t.auth)
+      .send({ planId: off.id });
     expect(failed.status).toBe(409);
     expect((await actions(e))[0].attributes).toEqual([{ name: 'Mikrotik-Rate-Limit', value: '50M/50M' }]);
   });
@@ -92,7 +138,13 @@ describe('the outbox is written in the transaction of the change', () => {
     expect((await request(e.api.app).delete(`/api/v1/subscribers/${s.id}`).set(e.t.auth)).status).toBe(204);
     const rows = await actions(e);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ kind: 'disconnect', reason: 'deleted', subscriber_id: null, username: s.username, context: { subscriberId: s.id } });
+    expect(rows[0]).toMatchObject({
+      kind: 'disconnect',
+      reason: 'deleted',
+      subscriber_id: null,
+      username: s.username,
+      context: { subscriberId: s.id },
+    });
   });
 });
 
@@ -103,12 +155,22 @@ describe('the worker', () => {
     const bad = await nas(e);
     bad.nas.answer = 'nak503';
     const s = await subscriber(e);
-    const a1 = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: good.id, username: s.username, framedIp: '10.5.50.77' });
+    const a1 = await openSession(e.tdb.db, {
+      tenantId: e.t.id,
+      nasId: good.id,
+      username: s.username,
+      framedIp: '10.5.50.77',
+    });
     const a2 = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: bad.id, username: s.username });
     worker(e);
     const r1 = await request(e.api.app).post(`/api/v1/sessions/${a1.id}/disconnect`).set(e.t.auth).send({});
     expect(r1.status).toBe(202);
-    expect(r1.body).toMatchObject({ kind: 'disconnect', reason: 'staff', sessionId: a1.id, requestedBy: { type: 'user' } });
+    expect(r1.body).toMatchObject({
+      kind: 'disconnect',
+      reason: 'staff',
+      sessionId: a1.id,
+      requestedBy: { type: 'user' },
+    });
     const r2 = await request(e.api.app).post(`/api/v1/sessions/${a2.id}/disconnect`).set(e.t.auth).send({});
     const done1 = await eventually(async () => {
       const v = (await request(e.api.app).get(`/api/v1/enforcement-actions/${r1.body.id}`).set(e.t.auth)).body;
@@ -120,11 +182,26 @@ describe('the worker', () => {
       const v = (await request(e.api.app).get(`/api/v1/enforcement-actions/${r2.body.id}`).set(e.t.auth)).body;
       return v.status !== 'pending' && v.status !== 'sending' ? v : undefined;
     }, 'nak');
-    expect(done2).toMatchObject({ status: 'nak', errorCause: 503, errorCauseName: 'Session-Context-Not-Found', attempts: 1 });
+    expect(done2).toMatchObject({
+      status: 'nak',
+      errorCause: 503,
+      errorCauseName: 'Session-Context-Not-Found',
+      attempts: 1,
+    });
     // What the NAS got: identification attributes from radacct, Event-Timestamp, Message-Authenticator.
     const p = good.nas.received[0]!;
     const names = p.attributes.map((x) => ('name' in x ? x.name : String(x.type)));
-    expect(names).toEqual(expect.arrayContaining(['Message-Authenticator', 'User-Name', 'Acct-Session-Id', 'Framed-IP-Address', 'NAS-IP-Address', 'NAS-Identifier', 'Event-Timestamp']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'Message-Authenticator',
+        'User-Name',
+        'Acct-Session-Id',
+        'Framed-IP-Address',
+        'NAS-IP-Address',
+        'NAS-Identifier',
+        'Event-Timestamp',
+      ]),
+    );
     expect(sessionIds(good.nas)).toEqual([a1.acctSessionId]);
     const log = (await request(e.api.app).get('/api/v1/enforcement-actions?status=nak').set(e.t.auth)).body;
     expect(log.data.map((x: any) => x.id)).toEqual([r2.body.id]);
@@ -171,28 +248,48 @@ describe('the worker', () => {
 
   it.each([
     ['the default 3', FAST, 3],
-    ['the configured number of (LANGO_WORKER_RETRY_MAX_ATTEMPTS)', { ...FAST, sender: { ...FAST.sender, maxAttempts: 2 } }, 2],
-  ])('a NAS that does not answer: retried with backoff, then timeout after %s attempts (no RouterOS API configured: no fallback)', async (_name, options, attempts) => {
-    const e = await env();
-    const n = await nas(e);
-    n.nas.answer = 'silent';
-    const s = await subscriber(e);
-    const a = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username });
-    worker(e, options);
-    const r = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(e.t.auth).send({});
-    const done = await eventually(async () => {
-      const v = (await request(e.api.app).get(`/api/v1/enforcement-actions/${r.body.id}`).set(e.t.auth)).body;
-      return v.status === 'timeout' ? v : undefined;
-    }, 'timeout');
-    // Every attempt x 2 transmissions of the same packet.
-    expect(done).toMatchObject({ attempts, maxAttempts: attempts, lastError: 'TIMEOUT', fallback: null, errorCause: null });
-    expect(n.nas.received).toHaveLength(2 * attempts);
-  });
+    [
+      'the configured number of (LANGO_WORKER_RETRY_MAX_ATTEMPTS)',
+      { ...FAST, sender: { ...FAST.sender, maxAttempts: 2 } },
+      2,
+    ],
+  ])(
+    'a NAS that does not answer: retried with backoff, then timeout after %s attempts (no RouterOS API configured: no fallback)',
+    async (_name, options, attempts) => {
+      const e = await env();
+      const n = await nas(e);
+      n.nas.answer = 'silent';
+      const s = await subscriber(e);
+      const a = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username });
+      worker(e, options);
+      const r = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(e.t.auth).send({});
+      const done = await eventually(async () => {
+        const v = (await request(e.api.app).get(`/api/v1/enforcement-actions/${r.body.id}`).set(e.t.auth)).body;
+        return v.status === 'timeout' ? v : undefined;
+      }, 'timeout');
+      // Every attempt x 2 transmissions of the same packet.
+      expect(done).toMatchObject({
+        attempts,
+        maxAttempts: attempts,
+        lastError: 'TIMEOUT',
+        fallback: null,
+        errorCause: null,
+      });
+      expect(n.nas.received).toHaveLength(2 * attempts);
+    },
+  );
 
   it('a NAS answering garbage does not stall the others; forged replies are dropped and logged, never trusted', async () => {
     const e = await env();
-    const garbage = await startNasSimulator({ radius: { host: '127.0.0.1', authPort: 9, acctPort: 9, secret: SECRET }, mode: 'garbage', nasIdentifier: 'garbage' });
-    const honest = await startNasSimulator({ radius: { host: '127.0.0.1', authPort: 9, acctPort: 9, secret: SECRET }, nasIdentifier: 'honest' });
+    const garbage = await startNasSimulator({
+      radius: { host: '127.0.0.1', authPort: 9, acctPort: 9, secret: SECRET },
+      mode: 'garbage',
+      nasIdentifier: 'garbage',
+    });
+    const honest = await startNasSimulator({
+      radius: { host: '127.0.0.1', authPort: 9, acctPort: 9, secret: SECRET },
+      nasIdentifier: 'honest',
+    });
     try {
       const gid = await addNas(e.tdb.db, e.t.id, '127.0.0.1', SECRET, garbage.coaPort, { identifier: 'garbage' });
       const hid = await addNas(e.tdb.db, e.t.id, '127.0.0.1', SECRET, honest.coaPort, { identifier: 'honest' });
@@ -202,10 +299,27 @@ describe('the worker', () => {
         await openSession(e.tdb.db, { tenantId: e.t.id, nasId: hid, username: s.username });
       }
       const lines: string[] = [];
-      const logger = createLogger('warn', new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }));
-      worker(e, { ...FAST, sender: { ...FAST.sender, perNas: 8, maxInFlight: 16, retryDelaysMs: [50] } }, e.tdb.db, e.tdb.url, logger);
+      const logger = createLogger(
+        'warn',
+        new Writable({
+          write(chunk, _enc, cb) {
+            lines.push(String(chunk));
+            cb();
+          },
+        }),
+      );
+      worker(
+        e,
+        { ...FAST, sender: { ...FAST.sender, perNas: 8, maxInFlight: 16, retryDelaysMs: [50] } },
+        e.tdb.db,
+        e.tdb.url,
+        logger,
+      );
       await request(e.api.app).post(`/api/v1/subscribers/${s.id}/suspend`).set(e.t.auth).send({});
-      await eventually(async () => (await actions(e)).every((r) => !['pending', 'sending'].includes(r.status)), 'all outcomes');
+      await eventually(
+        async () => (await actions(e)).every((r) => !['pending', 'sending'].includes(r.status)),
+        'all outcomes',
+      );
       const rows = await actions(e);
       const ofG = rows.filter((r) => r.nas_id === gid);
       const ofH = rows.filter((r) => r.nas_id === hid);
@@ -239,7 +353,10 @@ describe('the worker', () => {
       const r = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(e.t.auth).send({});
       await eventually(async () => w.sender.stats.dbErrors > 0, 'the worker to notice');
       proxy.restore();
-      await eventually(async () => (await e.tdb.db('enforcement_actions').where({ id: r.body.id }).first())?.status === 'ack', 'ack after restore');
+      await eventually(
+        async () => (await e.tdb.db('enforcement_actions').where({ id: r.body.id }).first())?.status === 'ack',
+        'ack after restore',
+      );
       expect(sessionIds(n.nas)).toEqual([a.acctSessionId]);
       await w.stop();
     } finally {
@@ -260,15 +377,25 @@ describe('the checks', () => {
     await w.ready;
     await eventually(async () => w.scheduler.runs > 0, 'the first expiry check');
     // Cut the subscription short through the API: change-plan to a 2-second plan re-arms by NOTIFY.
-    const short = await e.api.services.plans.create({ type: 'system', id: null }, e.t.id, { name: `Flash ${suffix()}`, durationSeconds: 2, rateLimit: '1M/1M' });
-    const changed = await request(e.api.app).post(`/api/v1/subscribers/${s.id}/change-plan`).set(e.t.auth).send({ planId: short.id });
+    const short = await e.api.services.plans.create({ type: 'system', id: null }, e.t.id, {
+      name: `Flash ${suffix()}`,
+      durationSeconds: 2,
+      rateLimit: '1M/1M',
+    });
+    const changed = await request(e.api.app)
+      .post(`/api/v1/subscribers/${s.id}/change-plan`)
+      .set(e.t.auth)
+      .send({ planId: short.id });
     const endsAt = new Date(changed.body.subscription.endsAt);
     const expired = await eventually(async () => (await actions(e, { reason: 'expired' }))[0], 'expired action');
     expect(expired).toMatchObject({ kind: 'disconnect', subscriber_id: s.id });
     expect(Number(expired.radacct_id)).toBe(a.id);
     expect(new Date(expired.due_at).getTime()).toBe(endsAt.getTime());
     expect(new Date(expired.created_at).getTime()).toBeGreaterThanOrEqual(endsAt.getTime());
-    await eventually(async () => (await e.tdb.db('enforcement_actions').where({ id: expired.id }).first()).status === 'ack', 'ack');
+    await eventually(
+      async () => (await e.tdb.db('enforcement_actions').where({ id: expired.id }).first()).status === 'ack',
+      'ack',
+    );
     // Sent once; running the checks again does not queue it again.
     expect((await runSweep(e.tdb.db)).enqueued).toBe(0);
   });
@@ -279,8 +406,15 @@ describe('the checks', () => {
     const lapsed = await subscriber(e);
     const renewed = await subscriber(e);
     const fine = await subscriber(e);
-    for (const x of [lapsed, renewed, fine]) await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: x.username });
-    await e.tdb.db('subscriptions').whereIn('subscriber_id', [lapsed.id, renewed.id]).update({ ends_at: e.tdb.db.raw(`now() - interval '1 minute'`), starts_at: e.tdb.db.raw(`now() - interval '1 day'`) });
+    for (const x of [lapsed, renewed, fine])
+      await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: x.username });
+    await e.tdb
+      .db('subscriptions')
+      .whereIn('subscriber_id', [lapsed.id, renewed.id])
+      .update({
+        ends_at: e.tdb.db.raw(`now() - interval '1 minute'`),
+        starts_at: e.tdb.db.raw(`now() - interval '1 day'`),
+      });
     expect((await runSweep(e.tdb.db)).enqueued).toBe(2);
     expect((await runSweep(e.tdb.db)).enqueued).toBe(0);
     await request(e.api.app).post(`/api/v1/subscribers/${renewed.id}/renew`).set(e.t.auth).send({});
@@ -305,18 +439,31 @@ describe('the checks', () => {
     await e.tdb.db('tenants').where({ id: e.t.id }).update({ status: 'suspended' });
     await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username });
     expect((await runSweep(e.tdb.db)).enqueued).toBe(1);
-    expect((await actions(e)).map((r) => [r.reason, r.context.cause])).toEqual([['tenant_suspended', 'tenant_suspended']]);
+    expect((await actions(e)).map((r) => [r.reason, r.context.cause])).toEqual([
+      ['tenant_suspended', 'tenant_suspended'],
+    ]);
     expect((await runSweep(e.tdb.db)).enqueued).toBe(0);
   });
 
   it('quota from interim updates: every open session of a user over quota is disconnected', async () => {
     const e = await env();
     const n = await nas(e);
-    const capped = (await request(e.api.app).post('/api/v1/plans').set(e.t.auth).send({ name: `Capped ${suffix()}`, durationSeconds: 86400, dataQuotaBytes: 1000 })).body;
+    const capped = (
+      await request(e.api.app)
+        .post('/api/v1/plans')
+        .set(e.t.auth)
+        .send({ name: `Capped ${suffix()}`, durationSeconds: 86400, dataQuotaBytes: 1000 })
+    ).body;
     const over = await subscriber(e, undefined, { planId: capped.id });
     const under = await subscriber(e, undefined, { planId: capped.id });
     const o1 = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: over.username, octets: 700 });
-    const o2 = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: over.username, octets: 400, updatedSecondsAgo: 3 * 3600 });
+    const o2 = await openSession(e.tdb.db, {
+      tenantId: e.t.id,
+      nasId: n.id,
+      username: over.username,
+      octets: 400,
+      updatedSecondsAgo: 3 * 3600,
+    });
     await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: under.username, octets: 999 });
     expect((await runQuotaCheck(e.tdb.db)).enqueued).toBe(2);
     const rows = await actions(e, { reason: 'quota' });
@@ -329,8 +476,18 @@ describe('the checks', () => {
     const e = await env();
     const n = await nas(e);
     const s = await subscriber(e); // plan interim 300 s: stale after 900 s
-    const stale = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username, updatedSecondsAgo: 1000 });
-    const fresh = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username, updatedSecondsAgo: 800 });
+    const stale = await openSession(e.tdb.db, {
+      tenantId: e.t.id,
+      nasId: n.id,
+      username: s.username,
+      updatedSecondsAgo: 1000,
+    });
+    const fresh = await openSession(e.tdb.db, {
+      tenantId: e.t.id,
+      nasId: n.id,
+      username: s.username,
+      updatedSecondsAgo: 800,
+    });
     const before = await e.tdb.db('radacct').count({ n: '*' });
     expect((await closeStaleSessions(e.tdb.db, { factor: 3 })).closed).toBe(1);
     const rows = await e.tdb.db('radacct').whereIn('radacctid', [stale.id, fresh.id]).orderBy('radacctid');
@@ -344,22 +501,53 @@ describe('the checks', () => {
   it('soft block: lango_authorize_check accepts the lapsed user into the walled garden; the worker leaves that session alone until a renewal', async () => {
     const e = await env();
     const n = await nas(e);
-    const settings = await request(e.api.app).patch('/api/v1/enforcement/settings').set(e.t.auth).send({ expiryAction: 'soft_block', softBlockRateLimit: '32k/32k' });
+    const settings = await request(e.api.app)
+      .patch('/api/v1/enforcement/settings')
+      .set(e.t.auth)
+      .send({ expiryAction: 'soft_block', softBlockRateLimit: '32k/32k' });
     expect(settings.status).toBe(200);
-    expect(settings.body).toEqual({ expiryAction: 'soft_block', walledGardenList: 'lango-blocked', softBlockRateLimit: '32k/32k', softBlockSessionTimeout: 900 });
-    expect((await request(e.api.app).patch('/api/v1/enforcement/settings').set(e.t.auth).send({ softBlockRateLimit: 'slow' })).status).toBe(400);
+    expect(settings.body).toEqual({
+      expiryAction: 'soft_block',
+      walledGardenList: 'lango-blocked',
+      softBlockRateLimit: '32k/32k',
+      softBlockSessionTimeout: 900,
+    });
+    expect(
+      (
+        await request(e.api.app)
+          .patch('/api/v1/enforcement/settings')
+          .set(e.t.auth)
+          .send({ softBlockRateLimit: 'slow' })
+      ).status,
+    ).toBe(400);
     const s = await subscriber(e);
     const susp = await subscriber(e);
-    await e.tdb.db('subscriptions').whereIn('subscriber_id', [s.id, susp.id]).update({ ends_at: e.tdb.db.raw(`now() - interval '1 minute'`), starts_at: e.tdb.db.raw(`now() - interval '1 day'`) });
+    await e.tdb
+      .db('subscriptions')
+      .whereIn('subscriber_id', [s.id, susp.id])
+      .update({
+        ends_at: e.tdb.db.raw(`now() - interval '1 minute'`),
+        starts_at: e.tdb.db.raw(`now() - interval '1 day'`),
+      });
     await e.tdb.db('subscribers').where({ id: susp.id }).update({ status: 'suspended' });
     const nasRow = await e.tdb.db('nas').where({ id: n.id }).first();
     const check = async (user: string) =>
       Object.fromEntries(
-        (await e.tdb.db.raw(`SELECT attribute, value FROM lango_authorize_check(?, ?, ?, '')`, ['127.0.0.1', Buffer.from(nasRow.identifier).toString('hex'), Buffer.from(user).toString('hex')])).rows
+        (
+          await e.tdb.db.raw(`SELECT attribute, value FROM lango_authorize_check(?, ?, ?, '')`, [
+            '127.0.0.1',
+            Buffer.from(nasRow.identifier).toString('hex'),
+            Buffer.from(user).toString('hex'),
+          ])
+        ).rows
           .filter((r: any) => r.attribute.startsWith('Lango-'))
           .map((r: any) => [r.attribute, r.value]),
       );
-    expect(await check(s.username)).toMatchObject({ 'Lango-Soft-Block': 'lango-blocked', 'Lango-Rate-Limit': '32k/32k', 'Lango-Session-Timeout': '900' });
+    expect(await check(s.username)).toMatchObject({
+      'Lango-Soft-Block': 'lango-blocked',
+      'Lango-Rate-Limit': '32k/32k',
+      'Lango-Session-Timeout': '900',
+    });
     expect(await check(s.username)).not.toHaveProperty('Lango-Reject-Reason');
     expect(await check(susp.username)).toMatchObject({ 'Lango-Reject-Reason': 'Account suspended' });
     expect(await check(susp.username)).not.toHaveProperty('Lango-Soft-Block');
@@ -367,14 +555,23 @@ describe('the checks', () => {
     // The live session from before is disconnected with reason soft_block; the re-login (class
     // marked) is not expired again.
     const before = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username });
-    const blocked = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username, class: SOFT_BLOCK_CLASS_RADACCT });
+    const blocked = await openSession(e.tdb.db, {
+      tenantId: e.t.id,
+      nasId: n.id,
+      username: s.username,
+      class: SOFT_BLOCK_CLASS_RADACCT,
+    });
     expect((await runSweep(e.tdb.db)).enqueued).toBe(1);
-    expect((await actions(e, { subscriber_id: s.id })).map((r) => [Number(r.radacct_id), r.reason])).toEqual([[before.id, 'soft_block']]);
+    expect((await actions(e, { subscriber_id: s.id })).map((r) => [Number(r.radacct_id), r.reason])).toEqual([
+      [before.id, 'soft_block'],
+    ]);
     const sess = (await request(e.api.app).get(`/api/v1/sessions/${blocked.id}`).set(e.t.auth)).body;
     expect(sess).toMatchObject({ softBlocked: true, live: true });
     // Paying (renew) disconnects the walled-garden session so the re-login gets the plan.
     await request(e.api.app).post(`/api/v1/subscribers/${s.id}/renew`).set(e.t.auth).send({});
-    expect((await actions(e, { subscriber_id: s.id, reason: 'unblock' })).map((r) => Number(r.radacct_id))).toEqual([blocked.id]);
+    expect((await actions(e, { subscriber_id: s.id, reason: 'unblock' })).map((r) => Number(r.radacct_id))).toEqual([
+      blocked.id,
+    ]);
   });
 });
 
@@ -390,7 +587,10 @@ describe('sessions API', () => {
     const b = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n2.id, username: s1.username });
     const c = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n2.id, username: s2.username });
     const old = await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n1.id, username: s1.username });
-    await e.tdb.db('radacct').where({ radacctid: old.id }).update({ acctstoptime: e.tdb.db.fn.now(), acctterminatecause: 'User-Request' });
+    await e.tdb
+      .db('radacct')
+      .where({ radacctid: old.id })
+      .update({ acctstoptime: e.tdb.db.fn.now(), acctterminatecause: 'User-Request' });
     const get = (path: string) => request(e.api.app).get(`/api/v1${path}`).set(e.t.auth);
     return { e, n1, n2, s1, s2, a, b, c, old, get };
   }
@@ -401,17 +601,36 @@ describe('sessions API', () => {
     expect(all.page.total).toBe(3);
     expect(all.data.map((x: any) => x.id).sort()).toEqual([a.id, b.id, c.id].sort());
     expect((await get(`/sessions?nasId=${n2.id}`)).body.data.map((x: any) => x.id).sort()).toEqual([b.id, c.id].sort());
-    expect((await get(`/sessions?subscriberId=${s1.id}`)).body.data.map((x: any) => x.id).sort()).toEqual([a.id, b.id].sort());
-    expect((await get(`/sessions?username=${encodeURIComponent(s2.username)}`)).body.data.map((x: any) => x.id)).toEqual([c.id]);
+    expect((await get(`/sessions?subscriberId=${s1.id}`)).body.data.map((x: any) => x.id).sort()).toEqual(
+      [a.id, b.id].sort(),
+    );
+    expect(
+      (await get(`/sessions?username=${encodeURIComponent(s2.username)}`)).body.data.map((x: any) => x.id),
+    ).toEqual([c.id]);
   });
 
   it("shows a subscriber's history, live and ended, and one session with its counters", async () => {
     const { n1, s1, a, b, old, get } = await sessions();
     const hist = (await get(`/subscribers/${s1.id}/sessions`)).body;
-    expect(hist.data.map((x: any) => [x.id, x.live])).toEqual(expect.arrayContaining([[old.id, false], [a.id, true], [b.id, true]]));
+    expect(hist.data.map((x: any) => [x.id, x.live])).toEqual(
+      expect.arrayContaining([
+        [old.id, false],
+        [a.id, true],
+        [b.id, true],
+      ]),
+    );
     expect(hist.page.total).toBe(3);
     const one = (await get(`/sessions/${a.id}`)).body;
-    expect(one).toMatchObject({ id: a.id, live: true, username: s1.username, subscriberId: s1.id, nasId: n1.id, inputOctets: 1234, acctSessionId: a.acctSessionId, framedIpAddress: '10.5.50.9' });
+    expect(one).toMatchObject({
+      id: a.id,
+      live: true,
+      username: s1.username,
+      subscriberId: s1.id,
+      nasId: n1.id,
+      inputOctets: 1234,
+      acctSessionId: a.acctSessionId,
+      framedIpAddress: '10.5.50.9',
+    });
   });
 
   it("never shows or disconnects another tenant's sessions; needs a login", async () => {

@@ -20,8 +20,16 @@ async function until(cond: () => boolean): Promise<void> {
 
 it('arms one timer for the next end (database time), re-arms at maxSleepMs, and stop() cancels it', async () => {
   const t = await api.newTenant();
-  const plan = (await request(api.app).post('/api/v1/plans').set(t.auth).send({ name: `H ${suffix()}`, durationSeconds: 3600 })).body;
-  await request(api.app).post('/api/v1/subscribers').set(t.auth).send({ username: `u-${suffix()}`, password: 'pw', planId: plan.id });
+  const plan = (
+    await request(api.app)
+      .post('/api/v1/plans')
+      .set(t.auth)
+      .send({ name: `H ${suffix()}`, durationSeconds: 3600 })
+  ).body;
+  await request(api.app)
+    .post('/api/v1/subscribers')
+    .set(t.auth)
+    .send({ username: `u-${suffix()}`, password: 'pw', planId: plan.id });
   const clock = new FakeClock();
   const s = new ExpiryScheduler(api.db, createLogger('silent'), { clock, maxSleepMs: 7_200_000 });
   s.start();

@@ -35,7 +35,11 @@ interface RunResult {
 function run(file: string, args: string[], input?: string): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = execFile(file, args, { timeout: 20000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      const code = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? (err as { code: number }).code
+          : -1
+        : 0;
       resolve({ code, stdout, stderr });
     });
     if (input !== undefined) child.stdin?.end(input);
@@ -74,12 +78,12 @@ async function canBindUdp(port: number): Promise<boolean> {
 
 async function seed(t: TestDatabase): Promise<void> {
   await t.db.transaction(async (trx) => {
-    const tenant = (await trx.raw(`INSERT INTO tenants (name, slug) VALUES ('Test ISP', 'test-isp') RETURNING id`)).rows[0]
-      .id as string;
-    await trx.raw(`INSERT INTO nas (tenant_id, nasname, shortname, secret, approved_at) VALUES (?, '127.0.0.1', 'test-nas', ?, now())`, [
-      tenant,
-      SECRET,
-    ]);
+    const tenant = (await trx.raw(`INSERT INTO tenants (name, slug) VALUES ('Test ISP', 'test-isp') RETURNING id`))
+      .rows[0].id as string;
+    await trx.raw(
+      `INSERT INTO nas (tenant_id, nasname, shortname, secret, approved_at) VALUES (?, '127.0.0.1', 'test-nas', ?, now())`,
+      [tenant, SECRET],
+    );
     const plan = (
       await trx.raw(
         `INSERT INTO plans (tenant_id, name, groupname, price, duration_seconds, rate_limit)
@@ -103,9 +107,10 @@ async function seed(t: TestDatabase): Promise<void> {
       `INSERT INTO radcheck (tenant_id, username, attribute, op, value) VALUES (?, 'alice', 'Cleartext-Password', ':=', 'pw')`,
       [tenant],
     );
-    await trx.raw(`INSERT INTO radusergroup (tenant_id, username, groupname, priority) VALUES (?, 'alice', 'plan-basic', 1)`, [
-      tenant,
-    ]);
+    await trx.raw(
+      `INSERT INTO radusergroup (tenant_id, username, groupname, priority) VALUES (?, 'alice', 'plan-basic', 1)`,
+      [tenant],
+    );
     await trx.raw(
       `INSERT INTO subscriptions (tenant_id, subscriber_id, plan_id, plan_name, price, starts_at, ends_at)
        VALUES (?, ?, ?, 'Basic', 100, now() - interval '1 minute', now() + interval '1 day')`,
@@ -176,9 +181,17 @@ describe('startFreeRadius with the project overlay', () => {
     expect(new Set([radius.authPort, radius.acctPort, radius.statusPort]).size).toBe(3);
     // 127.0.0.1 is a NAS (a dynamic client) with SECRET; on the probe's socket it gets nothing,
     // neither for Status-Server nor for an Access-Request.
-    const status = await run('/usr/bin/radclient', ['-x', '-r', '1', '-t', '1', `127.0.0.1:${radius.statusPort}`, 'status', SECRET], 'Message-Authenticator = 0x00\n');
+    const status = await run(
+      '/usr/bin/radclient',
+      ['-x', '-r', '1', '-t', '1', `127.0.0.1:${radius.statusPort}`, 'status', SECRET],
+      'Message-Authenticator = 0x00\n',
+    );
     expect(status.stdout).not.toContain('Received');
-    const auth = await run('/usr/bin/radclient', ['-x', '-r', '1', '-t', '1', `127.0.0.1:${radius.statusPort}`, 'auth', SECRET], 'User-Name = "alice"\nUser-Password = "pw"\n');
+    const auth = await run(
+      '/usr/bin/radclient',
+      ['-x', '-r', '1', '-t', '1', `127.0.0.1:${radius.statusPort}`, 'auth', SECRET],
+      'User-Name = "alice"\nUser-Password = "pw"\n',
+    );
     expect(auth.stdout).not.toContain('Received');
     // The NAS still authenticates on the auth port.
     expect((await radtest('alice', 'pw', radius.authPort)).stdout).toContain('Received Access-Accept');
@@ -320,7 +333,9 @@ describe('failures', () => {
       expect(e.message).toMatch(/exited before it was ready/);
       expect(e.output.length).toBeGreaterThan(0);
       expect(e.output.length).toBeLessThanOrEqual(40);
-      expect(e.output.join('\n')).toMatch(new RegExp(`Failed binding to auth address 127\\.0\\.0\\.1 port ${port}.*Address already in use`));
+      expect(e.output.join('\n')).toMatch(
+        new RegExp(`Failed binding to auth address 127\\.0\\.0\\.1 port ${port}.*Address already in use`),
+      );
       expect(await runtimeDirs()).toEqual(before);
     } finally {
       blocker.close();
@@ -343,14 +358,22 @@ describe('failures', () => {
 
   it('checkFreeRadiusConfig accepts the overlay and rejects a broken copy', async () => {
     // -XC does not connect to the database.
-    const ok = await checkFreeRadiusConfig({ databaseUrl: 'postgres://u:p@127.0.0.1:1/d', authPort: 0, acctPort: 0, stateDir });
+    const ok = await checkFreeRadiusConfig({
+      databaseUrl: 'postgres://u:p@127.0.0.1:1/d',
+      authPort: 0,
+      acctPort: 0,
+      stateDir,
+    });
     expect(ok.output.join('\n')).toContain('Configuration appears to be OK');
 
     const { cp, appendFile, mkdtemp, rm } = await import('node:fs/promises');
     const broken = await mkdtemp(path.join(os.tmpdir(), 'lango-broken-raddb-'));
     try {
       await cp(resolveFreeRadiusSourceDir(), broken, { recursive: true, verbatimSymlinks: true });
-      await appendFile(path.join(broken, 'policy.d', 'lango-authorize'), '\nlango_broken {\n\tif (&reply:Nope-Such-Attribute) {\n');
+      await appendFile(
+        path.join(broken, 'policy.d', 'lango-authorize'),
+        '\nlango_broken {\n\tif (&reply:Nope-Such-Attribute) {\n',
+      );
       const err = await checkFreeRadiusConfig({
         databaseUrl: 'postgres://u:p@127.0.0.1:1/d',
         authPort: 0,

@@ -45,18 +45,29 @@ interface GetAnswer {
   error?: string;
 }
 
-const connect = (c: { ns: string }, host: string, port: number): Promise<ConnectAnswer> => lab.client<ConnectAnswer>(c.ns, ['connect', host, port, 2000]);
-const httpGet = async (c: { ns: string }, host: string): Promise<{ server?: string; peer?: string; error?: string }> => {
+const connect = (c: { ns: string }, host: string, port: number): Promise<ConnectAnswer> =>
+  lab.client<ConnectAnswer>(c.ns, ['connect', host, port, 2000]);
+const httpGet = async (
+  c: { ns: string },
+  host: string,
+): Promise<{ server?: string; peer?: string; error?: string }> => {
   const r = await lab.client<HttpAnswer>(c.ns, ['http', host, 80]);
   return r.body ? (JSON.parse(r.body) as { server: string; peer: string }) : { error: r.error };
 };
-const put = (c: { ns: string }, bytes: number): Promise<PutAnswer> => lab.client<PutAnswer>(c.ns, ['put', up(), TRAFFIC_PORT, bytes], 60_000);
-const get = (c: { ns: string }, bytes: number): Promise<GetAnswer> => lab.client<GetAnswer>(c.ns, ['get', up(), TRAFFIC_PORT, bytes], 60_000);
+const put = (c: { ns: string }, bytes: number): Promise<PutAnswer> =>
+  lab.client<PutAnswer>(c.ns, ['put', up(), TRAFFIC_PORT, bytes], 60_000);
+const get = (c: { ns: string }, bytes: number): Promise<GetAnswer> =>
+  lab.client<GetAnswer>(c.ns, ['get', up(), TRAFFIC_PORT, bytes], 60_000);
 const nftRuleset = async (): Promise<Array<Record<string, { table?: string; name?: string; family?: string }>>> => {
   const r = await lab.exec(lab.gateway.ns, ['nft', '-j', 'list', 'ruleset']);
-  return (JSON.parse(r.stdout) as { nftables: Array<Record<string, { table?: string; name?: string; family?: string }>> }).nftables;
+  return (
+    JSON.parse(r.stdout) as { nftables: Array<Record<string, { table?: string; name?: string; family?: string }>> }
+  ).nftables;
 };
-const tcJson = async (what: 'qdisc' | 'class', dev: string): Promise<Array<{ kind?: string; handle?: string; root?: boolean; class?: string }>> => {
+const tcJson = async (
+  what: 'qdisc' | 'class',
+  dev: string,
+): Promise<Array<{ kind?: string; handle?: string; root?: boolean; class?: string }>> => {
   const r = await lab.exec(lab.gateway.ns, ['tc', '-j', what, 'show', 'dev', dev]);
   return JSON.parse(r.stdout || '[]');
 };
@@ -143,10 +154,17 @@ describe('nftables driver in network namespaces', () => {
     expect(typeof n.bytesIn).toBe('bigint');
     // Traffic to the gateway itself (DNS, its other services) is not forwarded, so not counted.
     expect(await lab.client(c0.ns, ['udp', lab.gateway.lanIp, 53, 2000])).toEqual({ reply: true });
-    expect((await lab.client<PutAnswer>(c0.ns, ['put', lab.gateway.lanIp, GATEWAY_SERVICE_PORT, 200_000])).server.bytes).toBe(200_000);
+    expect(
+      (await lab.client<PutAnswer>(c0.ns, ['put', lab.gateway.lanIp, GATEWAY_SERVICE_PORT, 200_000])).server.bytes,
+    ).toBe(200_000);
     expect(await driver.counters(c0)).toEqual(n);
     const [listed] = await driver.listAllowed();
-    expect(listed).toEqual({ ip: c0.ip, mac: c0.mac.toLowerCase(), limits: { uploadBps: 0, downloadBps: 0 }, counters: n });
+    expect(listed).toEqual({
+      ip: c0.ip,
+      mac: c0.mac.toLowerCase(),
+      limits: { uploadBps: 0, downloadBps: 0 },
+      counters: n,
+    });
   });
 
   it('shapes upload and download to the configured rates, and updateLimits() changes them live', async () => {
@@ -214,9 +232,13 @@ describe('nftables driver in network namespaces', () => {
 
   it('setup() twice, a restarted driver and teardown() twice leave no duplicates, no leftovers, other tables untouched', async () => {
     const g = lab.gateway.ns;
-    await lab.exec(g, ['nft', '-f', '-'], { input: 'table inet someone_else {\n chain c { type filter hook forward priority 10; counter; }\n}\n' });
+    await lab.exec(g, ['nft', '-f', '-'], {
+      input: 'table inet someone_else {\n chain c { type filter hook forward priority 10; counter; }\n}\n',
+    });
     const ours = (rs: Awaited<ReturnType<typeof nftRuleset>>): string[] =>
-      rs.filter((o) => Object.values(o)[0]?.table === NFT_TABLE || (o.table && o.table.name === NFT_TABLE)).map((o) => JSON.stringify(Object.values(o)[0], (k, v) => (k === 'handle' ? undefined : v)));
+      rs
+        .filter((o) => Object.values(o)[0]?.table === NFT_TABLE || (o.table && o.table.name === NFT_TABLE))
+        .map((o) => JSON.stringify(Object.values(o)[0], (k, v) => (k === 'handle' ? undefined : v)));
     const once = ours(await nftRuleset());
     expect(once.filter((o) => o.includes('"hook"')).length).toBe(4); // prerouting, input, forward, postrouting
 
@@ -229,7 +251,12 @@ describe('nftables driver in network namespaces', () => {
 
     // A crash: another driver instance (a restarted gateway) finds the first one's state and converges.
     await driver.allow(c0, { uploadBps: 2_000_000, downloadBps: 2_000_000 });
-    const restarted = new NftablesFirewallDriver({ lanInterface: lab.gateway.lan, wanInterface: lab.gateway.wan, portalPort: PORTAL_PORT, runner: createCommandRunner({ netns: g }) });
+    const restarted = new NftablesFirewallDriver({
+      lanInterface: lab.gateway.lan,
+      wanInterface: lab.gateway.wan,
+      portalPort: PORTAL_PORT,
+      runner: createCommandRunner({ netns: g }),
+    });
     await restarted.setup();
     expect(ours(await nftRuleset())).toEqual(once);
     expect(await restarted.listAllowed()).toEqual([]);
@@ -242,27 +269,38 @@ describe('nftables driver in network namespaces', () => {
     expect(after.some((o) => o.table?.name === NFT_TABLE)).toBe(false);
     expect(after.some((o) => o.table?.name === 'someone_else')).toBe(true);
     expect(after.some((o) => o.rule?.table === 'someone_else')).toBe(true);
-    for (const dev of [lab.gateway.lan, lab.gateway.wan]) expect((await tcJson('qdisc', dev)).some((q) => q.kind === 'htb')).toBe(false);
+    for (const dev of [lab.gateway.lan, lab.gateway.wan])
+      expect((await tcJson('qdisc', dev)).some((q) => q.kind === 'htb')).toBe(false);
     await lab.exec(g, ['nft', 'delete', 'table', 'inet', 'someone_else']);
   });
 
   it('hostile values never reach nft: the ruleset is unchanged', async () => {
     const before = await nftRuleset();
-    for (const [, client] of HOSTILE_CLIENTS) await expectFirewallError(driver.allow(client as FirewallClient, { uploadBps: 0, downloadBps: 0 }), 'INVALID_VALUE');
-    await expectFirewallError(driver.allow(c0, { uploadBps: '1 } ; flush ruleset' as unknown as number, downloadBps: 0 }), 'INVALID_VALUE');
+    for (const [, client] of HOSTILE_CLIENTS)
+      await expectFirewallError(
+        driver.allow(client as FirewallClient, { uploadBps: 0, downloadBps: 0 }),
+        'INVALID_VALUE',
+      );
+    await expectFirewallError(
+      driver.allow(c0, { uploadBps: '1 } ; flush ruleset' as unknown as number, downloadBps: 0 }),
+      'INVALID_VALUE',
+    );
     await expectFirewallError(driver.setWalledGarden([{ address: '0.0.0.0/0 } ; flush ruleset' }]), 'INVALID_VALUE');
     expect(await nftRuleset()).toEqual(before);
   });
 });
 
 describe('nftables driver', () => {
-  firewallDriverContract(() => ({
-    driver,
-    a: c0,
-    b: c1,
-    upload: async (client, bytes) => {
-      const c = lab.clients.find((x) => x.ip === client.ip)!;
-      await put(c, bytes);
-    },
-  }), { validation: false });
+  firewallDriverContract(
+    () => ({
+      driver,
+      a: c0,
+      b: c1,
+      upload: async (client, bytes) => {
+        const c = lab.clients.find((x) => x.ip === client.ip)!;
+        await put(c, bytes);
+      },
+    }),
+    { validation: false },
+  );
 });

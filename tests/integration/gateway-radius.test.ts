@@ -15,7 +15,15 @@ import { buildGateway } from '../../src/main';
 import { parseGatewayConfig, GatewayConfigError } from '../../src/gateway/config';
 import type { Gateway } from '../../src/gateway/gateway';
 import { MemoryFirewallDriver } from '../../src/gateway/firewall';
-import { attributeValueName, getBuffer, getNumber, getString, PacketCode, verifyChapPassword, type RadiusAttribute } from '../../src/radius';
+import {
+  attributeValueName,
+  getBuffer,
+  getNumber,
+  getString,
+  PacketCode,
+  verifyChapPassword,
+  type RadiusAttribute,
+} from '../../src/radius';
 
 jest.setTimeout(30000);
 
@@ -53,8 +61,10 @@ async function stopGateway(s: Setup): Promise<void> {
   await p;
 }
 
-const status = (r: Received): string | undefined => attributeValueName('Acct-Status-Type', getNumber(r.packet!, 'Acct-Status-Type') ?? -1);
-const accounting = (s: Setup): Received[] => s.server.received.filter((r) => r.verified && r.packet?.code === PacketCode.AccountingRequest);
+const status = (r: Received): string | undefined =>
+  attributeValueName('Acct-Status-Type', getNumber(r.packet!, 'Acct-Status-Type') ?? -1);
+const accounting = (s: Setup): Received[] =>
+  s.server.received.filter((r) => r.verified && r.packet?.code === PacketCode.AccountingRequest);
 
 async function setup(reply: RadiusAttribute[] = [], extra: Record<string, unknown> = {}): Promise<Setup> {
   const up = { value: true };
@@ -67,7 +77,9 @@ async function setup(reply: RadiusAttribute[] = [], extra: Record<string, unknow
       const chap = getBuffer(p, 'CHAP-Password');
       const ok =
         getString(p, 'User-Name') === 'alice' &&
-        (chap ? verifyChapPassword(chap, 'alicepw', getBuffer(p, 'CHAP-Challenge') ?? p.authenticator) : getString(p, 'User-Password') === 'alicepw');
+        (chap
+          ? verifyChapPassword(chap, 'alicepw', getBuffer(p, 'CHAP-Challenge') ?? p.authenticator)
+          : getString(p, 'User-Password') === 'alicepw');
       return answer(ok ? PacketCode.AccessAccept : PacketCode.AccessReject, ok ? reply : []);
     },
   });
@@ -78,7 +90,11 @@ async function setup(reply: RadiusAttribute[] = [], extra: Record<string, unknow
     lanSubnet: '10.5.50.0/24',
     nasIpAddress: '127.0.0.1',
     nasIdentifier: 'gw-int',
-    radius: { servers: [{ host: '127.0.0.1', authPort: server.port, acctPort: server.port }], secret: SECRET, retransmit: [100, 100] },
+    radius: {
+      servers: [{ host: '127.0.0.1', authPort: server.port, acctPort: server.port }],
+      secret: SECRET,
+      retransmit: [100, 100],
+    },
     coa: { host: '127.0.0.1', port: await pickFreeUdpPort() },
     portal: { url: 'http://10.5.50.1:8002/', host: '127.0.0.1', port: portalPort, trustClientHeaders: true },
     driver: 'memory',
@@ -86,7 +102,13 @@ async function setup(reply: RadiusAttribute[] = [], extra: Record<string, unknow
   });
   const clock = new FakeClock(Date.now());
   const driver = new MemoryFirewallDriver({ lanInterface: 'br-lan', wanInterface: 'wan0', portalPort });
-  const gateway = buildGateway(config, { logger: createLogger('silent'), clock, driver, accountingRetryMs: 5000, stopDrainMs: 2000 });
+  const gateway = buildGateway(config, {
+    logger: createLogger('silent'),
+    clock,
+    driver,
+    accountingRetryMs: 5000,
+    stopDrainMs: 2000,
+  });
   await gateway.start();
   const s = { gateway, driver, clock, server, up };
   running.push(s);
@@ -96,7 +118,13 @@ async function setup(reply: RadiusAttribute[] = [], extra: Record<string, unknow
 const client = { ip: '10.5.50.20', mac: '02:00:00:00:00:20' };
 
 function login(s: Setup, body: Record<string, string>) {
-  return request(`http://127.0.0.1:${s.gateway.portal.port}`).post('/login').set('Accept', 'application/json').set('X-Client-IP', client.ip).set('X-Client-MAC', client.mac).type('form').send(body);
+  return request(`http://127.0.0.1:${s.gateway.portal.port}`)
+    .post('/login')
+    .set('Accept', 'application/json')
+    .set('X-Client-IP', client.ip)
+    .set('X-Client-MAC', client.mac)
+    .type('form')
+    .send(body);
 }
 
 async function advance(s: Setup, seconds: number): Promise<void> {
@@ -115,7 +143,9 @@ describe('gateway RADIUS side', () => {
     const seen = accounting(s).map(status);
     expect(seen).toEqual(['Accounting-On', 'Start', 'Stop', 'Accounting-Off']);
     const stop = accounting(s)[2]!.packet!;
-    expect(attributeValueName('Acct-Terminate-Cause', getNumber(stop, 'Acct-Terminate-Cause') ?? -1)).toBe('NAS-Request');
+    expect(attributeValueName('Acct-Terminate-Cause', getNumber(stop, 'Acct-Terminate-Cause') ?? -1)).toBe(
+      'NAS-Request',
+    );
   });
 
   it('the Access-Request carries PAP, Message-Authenticator and the gateway identity', async () => {
@@ -134,16 +164,40 @@ describe('gateway RADIUS side', () => {
   });
 
   it('CHAP: hashed by the gateway (passwordMethod chap) and from a browser chap-response', async () => {
-    const s = await setup([], { portal: { url: 'http://10.5.50.1:8002/', host: '127.0.0.1', port: await freeTcpPort(), trustClientHeaders: true, passwordMethod: 'chap' } });
+    const s = await setup([], {
+      portal: {
+        url: 'http://10.5.50.1:8002/',
+        host: '127.0.0.1',
+        port: await freeTcpPort(),
+        trustClientHeaders: true,
+        passwordMethod: 'chap',
+      },
+    });
     expect((await login(s, { username: 'alice', password: 'alicepw' })).status).toBe(200);
-    expect(getBuffer(s.server.received.find((r) => r.packet?.code === PacketCode.AccessRequest)!.packet!, 'CHAP-Password')).toHaveLength(17);
-    await request(`http://127.0.0.1:${s.gateway.portal.port}`).post('/logout').set('X-Client-IP', client.ip).set('X-Client-MAC', client.mac);
-    const form = await request(`http://127.0.0.1:${s.gateway.portal.port}`).get('/login').set('Accept', 'application/json').set('X-Client-IP', client.ip).set('X-Client-MAC', client.mac);
+    expect(
+      getBuffer(s.server.received.find((r) => r.packet?.code === PacketCode.AccessRequest)!.packet!, 'CHAP-Password'),
+    ).toHaveLength(17);
+    await request(`http://127.0.0.1:${s.gateway.portal.port}`)
+      .post('/logout')
+      .set('X-Client-IP', client.ip)
+      .set('X-Client-MAC', client.mac);
+    const form = await request(`http://127.0.0.1:${s.gateway.portal.port}`)
+      .get('/login')
+      .set('Accept', 'application/json')
+      .set('X-Client-IP', client.ip)
+      .set('X-Client-MAC', client.mac);
     const { chapId, chapChallenge } = form.body as { chapId: number; chapChallenge: string };
-    const response = createHash('md5').update(Buffer.from([chapId])).update('alicepw').update(Buffer.from(chapChallenge, 'hex')).digest('hex');
+    const response = createHash('md5')
+      .update(Buffer.from([chapId]))
+      .update('alicepw')
+      .update(Buffer.from(chapChallenge, 'hex'))
+      .digest('hex');
     const res = await login(s, { username: 'alice', 'chap-response': response });
     expect(res.status).toBe(200);
-    const wrong = createHash('md5').update(Buffer.from([chapId])).update('nope').digest('hex');
+    const wrong = createHash('md5')
+      .update(Buffer.from([chapId]))
+      .update('nope')
+      .digest('hex');
     expect((await login(s, { username: 'alice', 'chap-response': wrong })).status).toBe(400); // the challenge was used up
   });
 
@@ -155,7 +209,12 @@ describe('gateway RADIUS side', () => {
     s.up.value = false;
     s.driver.addTraffic(client, { bytesIn: 700, bytesOut: 900 });
     await advance(s, 60); // interim due: sent, not answered
-    await eventually(async () => s.gateway.radius.pendingAccounting === 1 && accounting(s).filter((r) => status(r) === 'Interim-Update').length >= 2, 'the interim retransmitted');
+    await eventually(
+      async () =>
+        s.gateway.radius.pendingAccounting === 1 &&
+        accounting(s).filter((r) => status(r) === 'Interim-Update').length >= 2,
+      'the interim retransmitted',
+    );
     const retryArmed = async () => s.clock.timers().some((ms) => ms > 1000);
     await eventually(retryArmed, 'the retry wait');
     const before = accounting(s).length;
@@ -181,7 +240,9 @@ describe('gateway RADIUS side', () => {
     await advance(s, 12);
     expect(s.gateway.sessions.byAddress(client.ip)).toBeUndefined();
     const stop = await eventually(async () => accounting(s).find((r) => status(r) === 'Stop'), 'Stop');
-    expect(attributeValueName('Acct-Terminate-Cause', getNumber(stop.packet!, 'Acct-Terminate-Cause') ?? -1)).toBe('Idle-Timeout');
+    expect(attributeValueName('Acct-Terminate-Cause', getNumber(stop.packet!, 'Acct-Terminate-Cause') ?? -1)).toBe(
+      'Idle-Timeout',
+    );
   });
 
   it('Mikrotik-Total-Limit with Gigawords: the session ends when upload + download reach it', async () => {
@@ -199,7 +260,9 @@ describe('gateway RADIUS side', () => {
     const stop = (await eventually(async () => accounting(s).find((r) => status(r) === 'Stop'), 'Stop')).packet!;
     expect(getNumber(stop, 'Acct-Output-Gigawords')).toBe(0);
     expect(getNumber(stop, 'Acct-Input-Octets')).toBe(2 ** 31);
-    expect(attributeValueName('Acct-Terminate-Cause', getNumber(stop, 'Acct-Terminate-Cause') ?? -1)).toBe('Session-Timeout');
+    expect(attributeValueName('Acct-Terminate-Cause', getNumber(stop, 'Acct-Terminate-Cause') ?? -1)).toBe(
+      'Session-Timeout',
+    );
   });
 
   it('no server answering the login is a 503, nothing is allowed', async () => {
@@ -214,9 +277,14 @@ describe('gateway RADIUS side', () => {
     expect(() => parseGatewayConfig({ driver: 'memory' })).toThrow(GatewayConfigError);
     expect(() =>
       parseGatewayConfig({
-        lanInterface: 'br-lan', wanInterface: 'wan0', lanSubnet: '10.5.50.0/24', nasIpAddress: '10.5.50.1', nasIdentifier: 'gw',
+        lanInterface: 'br-lan',
+        wanInterface: 'wan0',
+        lanSubnet: '10.5.50.0/24',
+        nasIpAddress: '10.5.50.1',
+        nasIdentifier: 'gw',
         radius: { servers: [{ host: '127.0.0.1' }], secret: 'short' },
-        portal: { url: 'http://10.5.50.1/' }, driver: 'memory',
+        portal: { url: 'http://10.5.50.1/' },
+        driver: 'memory',
       }),
     ).toThrow(/radius\/secret/);
   });

@@ -38,18 +38,35 @@ function browser() {
     }
     return res;
   };
-  const cookieHeader = () => Object.entries(jar).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ');
+  const cookieHeader = () =>
+    Object.entries(jar)
+      .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+      .join('; ');
   return {
     jar,
     get: async (path: string) => keep(await request(api.app).get(path).set('Cookie', cookieHeader())),
-    post: async (path: string, form: Record<string, string>) => keep(await request(api.app).post(path).set('Cookie', cookieHeader()).type('form').send(form)),
+    post: async (path: string, form: Record<string, string>) =>
+      keep(await request(api.app).post(path).set('Cookie', cookieHeader()).type('form').send(form)),
   };
 }
 
 describe('the captive portal', () => {
   it("lists a tenant's active plans by its slug, escaped, with the HTML surface's headers", async () => {
-    const create = (body: Record<string, unknown>) => request(api.app).post('/api/v1/plans').set(t.auth).send({ durationSeconds: 86400, ...body });
-    expect((await create({ name: `Daily <b>1 GB</b> ${suffix()}`, price: 5000, dataQuotaBytes: 1024 ** 3, rateLimit: '2M/5M' })).status).toBe(201);
+    const create = (body: Record<string, unknown>) =>
+      request(api.app)
+        .post('/api/v1/plans')
+        .set(t.auth)
+        .send({ durationSeconds: 86400, ...body });
+    expect(
+      (
+        await create({
+          name: `Daily <b>1 GB</b> ${suffix()}`,
+          price: 5000,
+          dataQuotaBytes: 1024 ** 3,
+          rateLimit: '2M/5M',
+        })
+      ).status,
+    ).toBe(201);
     expect((await create({ name: `Retired ${suffix()}`, active: false })).status).toBe(201);
     const res = await request(api.app).get(`/portal/${t.slug}`);
     expect(res.status).toBe(200);
@@ -68,7 +85,9 @@ describe('the captive portal', () => {
     expect([unknown.status, unknown.type]).toEqual([404, 'text/html']);
     expect(unknown.text).toContain('TENANT_NOT_FOUND');
     const s = await api.newTenant();
-    expect((await request(api.app).patch(`/api/v1/tenants/${s.id}`).set(api.adminAuth).send({ status: 'suspended' })).status).toBe(200);
+    expect(
+      (await request(api.app).patch(`/api/v1/tenants/${s.id}`).set(api.adminAuth).send({ status: 'suspended' })).status,
+    ).toBe(200);
     const suspended = await request(api.app).get(`/portal/${s.slug}`);
     expect([suspended.status, suspended.type]).toEqual([403, 'text/html']);
     expect(suspended.text).toContain('TENANT_SUSPENDED');
@@ -92,7 +111,12 @@ describe('the dashboard', () => {
     expect(wrong.status).toBe(401);
     expect(wrong.text).toContain('wrong email or password');
 
-    const signedIn = await b.post('/dashboard/login', { _csrf: token, email: t.adminEmail, password: 'tenant-password-1', tenant: '' });
+    const signedIn = await b.post('/dashboard/login', {
+      _csrf: token,
+      email: t.adminEmail,
+      password: 'tenant-password-1',
+      tenant: '',
+    });
     expect([signedIn.status, signedIn.headers.location]).toEqual([303, '/dashboard/']);
     const session = setCookies(signedIn).lango_session!;
     expect(session.attrs).toContain('httponly');
@@ -130,7 +154,10 @@ describe('the dashboard', () => {
       expect(setCookies(res).lango_session).toBeUndefined();
     }
     // No cookie at all (a cross-site form post from a browser that never saw the page).
-    const bare = await request(api.app).post('/dashboard/login').type('form').send({ ...creds, _csrf: tokenA });
+    const bare = await request(api.app)
+      .post('/dashboard/login')
+      .type('form')
+      .send({ ...creds, _csrf: tokenA });
     expect(bare.status).toBe(403);
   });
 
@@ -152,11 +179,20 @@ describe('the dashboard', () => {
 });
 
 describe('callbacks', () => {
-  const report = { 'csp-report': { 'document-uri': 'http://h/portal/x', 'blocked-uri': 'https://evil.example/x.js', 'violated-directive': 'script-src' } };
+  const report = {
+    'csp-report': {
+      'document-uri': 'http://h/portal/x',
+      'blocked-uri': 'https://evil.example/x.js',
+      'violated-directive': 'script-src',
+    },
+  };
 
   it('takes CSP reports in the browsers’ content types and answers 204', async () => {
     for (const type of ['application/csp-report', 'application/reports+json', 'application/json']) {
-      const res = await request(api.app).post('/callbacks/csp-report').set('Content-Type', type).send(JSON.stringify(report));
+      const res = await request(api.app)
+        .post('/callbacks/csp-report')
+        .set('Content-Type', type)
+        .send(JSON.stringify(report));
       expect([type, res.status]).toEqual([type, 204]);
     }
   });
@@ -164,19 +200,35 @@ describe('callbacks', () => {
   it('refuses another content type (415), a body over the limit (413) and bytes that are not JSON (400), in the JSON error shape', async () => {
     const form = await request(api.app).post('/callbacks/csp-report').type('form').send({ a: 'b' });
     expect([form.status, form.body.error.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
-    const big = await request(api.app).post('/callbacks/csp-report').set('Content-Type', 'application/csp-report').send(JSON.stringify({ pad: 'x'.repeat(17 * 1024) }));
+    const big = await request(api.app)
+      .post('/callbacks/csp-report')
+      .set('Content-Type', 'application/csp-report')
+      .send(JSON.stringify({ pad: 'x'.repeat(17 * 1024) }));
     expect([big.status, big.body.error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
-    const garbage = await request(api.app).post('/callbacks/csp-report').set('Content-Type', 'application/csp-report').send('{"csp-report": ');
+    const garbage = await request(api.app)
+      .post('/callbacks/csp-report')
+      .set('Content-Type', 'application/csp-report')
+      .send('{"csp-report": ');
     expect([garbage.status, garbage.body.error.code]).toEqual([400, 'BAD_JSON']);
-    const missing = await request(api.app).post('/callbacks/nothing-here').set('Content-Type', 'application/json').send('{}');
+    const missing = await request(api.app)
+      .post('/callbacks/nothing-here')
+      .set('Content-Type', 'application/json')
+      .send('{}');
     expect([missing.status, missing.body.error.code]).toEqual([404, 'ROUTE_NOT_FOUND']);
   });
 
   it('reads both report formats and skips what is not a report', () => {
-    expect(cspViolations(report)).toEqual([{ document: 'http://h/portal/x', blocked: 'https://evil.example/x.js', directive: 'script-src' }]);
-    expect(cspViolations([{ type: 'csp-violation', body: { documentURL: 'd', blockedURL: 'b', effectiveDirective: 'img-src' } }, { type: 'other' }, 7, null])).toEqual([
-      { document: 'd', blocked: 'b', directive: 'img-src' },
+    expect(cspViolations(report)).toEqual([
+      { document: 'http://h/portal/x', blocked: 'https://evil.example/x.js', directive: 'script-src' },
     ]);
+    expect(
+      cspViolations([
+        { type: 'csp-violation', body: { documentURL: 'd', blockedURL: 'b', effectiveDirective: 'img-src' } },
+        { type: 'other' },
+        7,
+        null,
+      ]),
+    ).toEqual([{ document: 'd', blocked: 'b', directive: 'img-src' }]);
     expect(cspViolations([{ 'csp-report': { 'blocked-uri': 'x'.repeat(1000) } }])[0]!.blocked).toHaveLength(300);
   });
 });

@@ -16,15 +16,28 @@ const API_PASSWORD = 'Api-P@ss-w0rd-€';
 const SECRET = 'Rad$ec?"ret\\1';
 
 let octet = Math.floor(Math.random() * 200);
-const uniqueAddress = () => `10.${(octet = (octet + 1) % 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+const uniqueAddress = () =>
+  `10.${(octet = (octet + 1) % 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
 
 async function nas(t: TestTenant, body: Record<string, unknown> = {}) {
-  const res = await request(api.app).post('/api/v1/nas').set(t.auth).send({ name: `r-${suffix()}`, address: uniqueAddress(), secret: SECRET, ...body });
+  const res = await request(api.app)
+    .post('/api/v1/nas')
+    .set(t.auth)
+    .send({ name: `r-${suffix()}`, address: uniqueAddress(), secret: SECRET, ...body });
   expect(res.status).toBe(201);
-  return res.body as { id: string; name: string; address: string; routerOsApi: { configured: boolean; port: number; tls: boolean } };
+  return res.body as {
+    id: string;
+    name: string;
+    address: string;
+    routerOsApi: { configured: boolean; port: number; tls: boolean };
+  };
 }
 
-function script(t: TestTenant | { auth: Record<string, string> }, id: string, query: Record<string, string> = { radiusServer: '203.0.113.5' }) {
+function script(
+  t: TestTenant | { auth: Record<string, string> },
+  id: string,
+  query: Record<string, string> = { radiusServer: '203.0.113.5' },
+) {
   return request(api.app).get(`/api/v1/nas/${id}/mikrotik.rsc`).query(query).set(t.auth);
 }
 
@@ -35,12 +48,20 @@ describe('RouterOS API credentials', () => {
     expect(created.routerOsApi).toEqual({ configured: true, port: 8728, tls: false });
 
     const row = await api.db('nas').where({ id: created.id }).first();
-    expect(row).toMatchObject({ api_username: 'lango-api', api_password: API_PASSWORD, api_port: 8728, api_tls: false });
+    expect(row).toMatchObject({
+      api_username: 'lango-api',
+      api_password: API_PASSWORD,
+      api_port: 8728,
+      api_tls: false,
+    });
 
     const responses = [
       await request(api.app).get(`/api/v1/nas/${created.id}`).set(t.auth),
       await request(api.app).get('/api/v1/nas').set(t.auth),
-      await request(api.app).patch(`/api/v1/nas/${created.id}`).set(t.auth).send({ routerOsApi: { password: `${API_PASSWORD}-2` } }),
+      await request(api.app)
+        .patch(`/api/v1/nas/${created.id}`)
+        .set(t.auth)
+        .send({ routerOsApi: { password: `${API_PASSWORD}-2` } }),
       await request(api.app).get(`/api/v1/audit-log?entity=nas&entityId=${created.id}`).set(t.auth),
     ];
     for (const res of responses) {
@@ -60,14 +81,19 @@ describe('RouterOS API credentials', () => {
     const t = await api.newTenant();
     const n = await nas(t);
     expect(n.routerOsApi).toEqual({ configured: false, port: 8728, tls: false });
-    const patch = (routerOsApi: unknown) => request(api.app).patch(`/api/v1/nas/${n.id}`).set(t.auth).send({ routerOsApi });
+    const patch = (routerOsApi: unknown) =>
+      request(api.app).patch(`/api/v1/nas/${n.id}`).set(t.auth).send({ routerOsApi });
 
     // a username alone is not enough when there is no password yet
     const half = await patch({ username: 'lango-api' });
     expect(half.status).toBe(400);
     expect(half.body.error.details.errors[0].path).toBe('body.routerOsApi.password');
 
-    expect((await patch({ username: 'lango-api', password: '' })).body.routerOsApi).toEqual({ configured: true, port: 8728, tls: false });
+    expect((await patch({ username: 'lango-api', password: '' })).body.routerOsApi).toEqual({
+      configured: true,
+      port: 8728,
+      tls: false,
+    });
     expect((await patch({ tls: true })).body.routerOsApi).toEqual({ configured: true, port: 8729, tls: true });
     expect((await patch({ port: 18729 })).body.routerOsApi).toEqual({ configured: true, port: 18729, tls: true });
     expect((await patch(null)).body.routerOsApi).toEqual({ configured: false, port: 8728, tls: false });
@@ -84,7 +110,10 @@ describe('RouterOS API credentials', () => {
       { routerOsApi: { username: 'bad\nname', password: 'x' } },
     ];
     for (const body of bad) {
-      const res = await request(api.app).post('/api/v1/nas').set(t.auth).send({ name: 'r', address: uniqueAddress(), secret: SECRET, ...body });
+      const res = await request(api.app)
+        .post('/api/v1/nas')
+        .set(t.auth)
+        .send({ name: 'r', address: uniqueAddress(), secret: SECRET, ...body });
       expect([JSON.stringify(body), res.status]).toEqual([JSON.stringify(body), 400]);
       expect(res.body.error.details.errors[0].path).toMatch(/^body\.routerOsApi/);
     }
@@ -94,7 +123,10 @@ describe('RouterOS API credentials', () => {
 describe('GET /nas/{id}/mikrotik.rsc', () => {
   it('renders the RouterOS script for that NAS as text/plain', async () => {
     const t = await api.newTenant();
-    const n = await nas(t, { identifier: 'kibera-core', routerOsApi: { username: 'lango-api', password: API_PASSWORD } });
+    const n = await nas(t, {
+      identifier: 'kibera-core',
+      routerOsApi: { username: 'lango-api', password: API_PASSWORD },
+    });
     const res = await script(t, n.id, { radiusServer: '203.0.113.5', portalHost: 'pay.example.co.ke' });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
@@ -104,9 +136,13 @@ describe('GET /nas/{id}/mikrotik.rsc', () => {
     expect(text).toContain(`("${t.slug}")`);
     expect(text).toContain(':local langoRadius "203.0.113.5"');
     // the NAS's secret, escaped for RouterOS
-    expect(text).toContain('secret="Rad\\$ec\\?\\"ret\\\\1" service="hotspot,ppp" authentication-port=1812 accounting-port=1813');
+    expect(text).toContain(
+      'secret="Rad\\$ec\\?\\"ret\\\\1" service="hotspot,ppp" authentication-port=1812 accounting-port=1813',
+    );
     expect(text).toContain('/radius incoming set accept=yes port=3799');
-    expect(text).toContain('/ip hotspot profile set [find name="hsprof1"] use-radius=yes radius-accounting=yes radius-interim-update=received');
+    expect(text).toContain(
+      '/ip hotspot profile set [find name="hsprof1"] use-radius=yes radius-accounting=yes radius-interim-update=received',
+    );
     expect(text).toContain('/ppp aaa set use-radius=yes accounting=yes interim-update=5m');
     expect(text).toContain('/ip hotspot walled-garden add dst-host="pay.example.co.ke" action=allow');
     expect(text).toContain('/ip hotspot walled-garden ip add dst-host="pay.example.co.ke" action=accept');
@@ -116,7 +152,10 @@ describe('GET /nas/{id}/mikrotik.rsc', () => {
     expect(text).not.toMatch(/\{\{|\}\}/);
 
     const trail = await request(api.app).get(`/api/v1/audit-log?entity=nas&entityId=${n.id}`).set(t.auth);
-    expect(trail.body.data[0]).toMatchObject({ action: 'nas.mikrotik_script', data: { radiusServer: '203.0.113.5', portalHost: 'pay.example.co.ke' } });
+    expect(trail.body.data[0]).toMatchObject({
+      action: 'nas.mikrotik_script',
+      data: { radiusServer: '203.0.113.5', portalHost: 'pay.example.co.ke' },
+    });
   });
 
   it('takes services, hotspotProfile and the NAS CoA port into account', async () => {
@@ -140,11 +179,17 @@ describe('GET /nas/{id}/mikrotik.rsc', () => {
   it('defaults the RADIUS address to the request host, and refuses a loopback one', async () => {
     const t = await api.newTenant();
     const n = await nas(t);
-    const byHost = await request(api.app).get(`/api/v1/nas/${n.id}/mikrotik.rsc`).set(t.auth).set('Host', 'lango.example.co.ke:3000');
+    const byHost = await request(api.app)
+      .get(`/api/v1/nas/${n.id}/mikrotik.rsc`)
+      .set(t.auth)
+      .set('Host', 'lango.example.co.ke:3000');
     expect(byHost.status).toBe(200);
     expect(byHost.text).toContain(':local langoRadius "lango.example.co.ke"');
 
-    const loopback = await request(api.app).get(`/api/v1/nas/${n.id}/mikrotik.rsc`).set(t.auth).set('Host', '127.0.0.1:3000');
+    const loopback = await request(api.app)
+      .get(`/api/v1/nas/${n.id}/mikrotik.rsc`)
+      .set(t.auth)
+      .set('Host', '127.0.0.1:3000');
     expect(loopback.status).toBe(400);
     expect(loopback.body.error.details.errors[0].path).toBe('query.radiusServer');
   });
@@ -152,7 +197,15 @@ describe('GET /nas/{id}/mikrotik.rsc', () => {
   it('uses LANGO_PUBLIC_RADIUS_ADDRESS and the FreeRADIUS ports from config when given', async () => {
     const t = await api.newTenant();
     const n = await nas(t);
-    const { app } = testApp(api.db, api.services, testConfig({ LANGO_PUBLIC_RADIUS_ADDRESS: 'radius.isp.example', LANGO_RADIUS_AUTH_PORT: '11812', LANGO_RADIUS_ACCT_PORT: '11813' }));
+    const { app } = testApp(
+      api.db,
+      api.services,
+      testConfig({
+        LANGO_PUBLIC_RADIUS_ADDRESS: 'radius.isp.example',
+        LANGO_RADIUS_AUTH_PORT: '11812',
+        LANGO_RADIUS_ACCT_PORT: '11813',
+      }),
+    );
     const res = await request(app).get(`/api/v1/nas/${n.id}/mikrotik.rsc`).set(t.auth);
     expect(res.status).toBe(200);
     expect(res.text).toContain(':local langoRadius "radius.isp.example"');
@@ -168,7 +221,10 @@ describe('GET /nas/{id}/mikrotik.rsc', () => {
     expect(other.body.error.code).toBe('NAS_NOT_FOUND');
     expect(other.text).not.toContain('Rad$ec');
 
-    const key = await request(api.app).post('/api/v1/api-keys').set(a.auth).send({ name: 'desk', role: 'tenant_operator' });
+    const key = await request(api.app)
+      .post('/api/v1/api-keys')
+      .set(a.auth)
+      .send({ name: 'desk', role: 'tenant_operator' });
     const operator = await script({ auth: { 'X-API-Key': key.body.key } }, n.id);
     expect(operator.status).toBe(403);
     expect(operator.body.error.code).toBe('FORBIDDEN');
@@ -200,6 +256,12 @@ describe('GET /nas/{id}/mikrotik.rsc', () => {
     const op = api.openapi.paths['/api/v1/nas/{id}/mikrotik.rsc'].get;
     expect(op['x-roles']).toEqual(['platform_admin', 'tenant_admin']);
     expect(op.responses['200'].content).toHaveProperty(['text/plain']);
-    expect(op.parameters.map((p: { name: string }) => p.name)).toEqual(['id', 'radiusServer', 'portalHost', 'hotspotProfile', 'services']);
+    expect(op.parameters.map((p: { name: string }) => p.name)).toEqual([
+      'id',
+      'radiusServer',
+      'portalHost',
+      'hotspotProfile',
+      'services',
+    ]);
   });
 });

@@ -20,7 +20,9 @@ function withPlainSchemas(node: unknown): unknown {
   if (o.$dynamicRef === '#meta') return { type: ['object', 'boolean'] };
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, withPlainSchemas(v)]));
 }
-const validDocument = new Ajv2020({ strict: false, allErrors: true, validateFormats: false }).compile(withPlainSchemas(openapiV31) as object);
+const validDocument = new Ajv2020({ strict: false, allErrors: true, validateFormats: false }).compile(
+  withPlainSchemas(openapiV31) as object,
+);
 
 let api: TestApi;
 beforeAll(async () => {
@@ -56,19 +58,36 @@ describe('OpenAPI', () => {
         problems.push(`${label}: not in the document`);
         continue;
       }
-      const param = (where: string, name: string) => op.parameters?.find((p: { in: string; name: string }) => p.in === where && p.name === name)?.schema;
-      for (const [where, schema] of [['path', s.params], ['query', s.query]] as const) {
+      const param = (where: string, name: string) =>
+        op.parameters?.find((p: { in: string; name: string }) => p.in === where && p.name === name)?.schema;
+      for (const [where, schema] of [
+        ['path', s.params],
+        ['query', s.query],
+      ] as const) {
         for (const [name, prop] of Object.entries((schema?.properties ?? {}) as Record<string, unknown>)) {
-          if (JSON.stringify(param(where, name)) !== JSON.stringify(wire(prop))) problems.push(`${label}: ${where} parameter ${name} differs`);
+          if (JSON.stringify(param(where, name)) !== JSON.stringify(wire(prop)))
+            problems.push(`${label}: ${where} parameter ${name} differs`);
         }
       }
-      if (s.body && JSON.stringify(op.requestBody?.content?.['application/json']?.schema) !== JSON.stringify(wire(s.body))) problems.push(`${label}: body schema differs`);
+      if (
+        s.body &&
+        JSON.stringify(op.requestBody?.content?.['application/json']?.schema) !== JSON.stringify(wire(s.body))
+      )
+        problems.push(`${label}: body schema differs`);
       const ok = op.responses[String(s.status ?? 200)];
       if (!ok) problems.push(`${label}: no ${s.status ?? 200} answer`);
-      else if (s.response && s.status !== 204 && JSON.stringify(ok.content?.['application/json']?.schema) !== JSON.stringify(wire(s.response))) problems.push(`${label}: answer schema differs`);
+      else if (
+        s.response &&
+        s.status !== 204 &&
+        JSON.stringify(ok.content?.['application/json']?.schema) !== JSON.stringify(wire(s.response))
+      )
+        problems.push(`${label}: answer schema differs`);
       if (!s.response && !s.produces && s.status !== 204) problems.push(`${label}: no answer schema`);
     }
     expect(problems).toEqual([]);
-    expect(doc.paths['/api/v1/subscribers'].post.requestBody.content['application/json'].schema.required).toEqual(['username', 'password']);
+    expect(doc.paths['/api/v1/subscribers'].post.requestBody.content['application/json'].schema.required).toEqual([
+      'username',
+      'password',
+    ]);
   });
 });

@@ -16,10 +16,27 @@ let account: any;
 beforeAll(async () => {
   tdb = await createTestDatabase();
   // Safaricom's callback addresses (reference/protocols.md 3.6): supertest comes from loopback.
-  api = await createTestApi(tdb, undefined, { env: { LANGO_MPESA_CALLBACK_NETWORKS: '196.201.214.0/24,196.201.213.0/24,196.201.212.0/24' } });
-  open = await createTestApi(tdb, undefined, { env: { LANGO_MPESA_CALLBACK_NETWORKS: '196.201.214.0/24,127.0.0.0/8' } });
+  api = await createTestApi(tdb, undefined, {
+    env: { LANGO_MPESA_CALLBACK_NETWORKS: '196.201.214.0/24,196.201.213.0/24,196.201.212.0/24' },
+  });
+  open = await createTestApi(tdb, undefined, {
+    env: { LANGO_MPESA_CALLBACK_NETWORKS: '196.201.214.0/24,127.0.0.0/8' },
+  });
   t = await api.newTenant();
-  account = (await request(api.app).post('/api/v1/mpesa-accounts').set(t.auth).send({ name: 'pb', kind: 'paybill', shortcode: '600500', environment: 'sandbox', consumerKey: 'k', consumerSecret: 's', passkey: 'p' })).body;
+  account = (
+    await request(api.app)
+      .post('/api/v1/mpesa-accounts')
+      .set(t.auth)
+      .send({
+        name: 'pb',
+        kind: 'paybill',
+        shortcode: '600500',
+        environment: 'sandbox',
+        consumerKey: 'k',
+        consumerSecret: 's',
+        passkey: 'p',
+      })
+  ).body;
 });
 afterAll(async () => {
   await api?.close();
@@ -28,7 +45,9 @@ afterAll(async () => {
 
 it('refuses callbacks from outside the allowed networks, keeping them', async () => {
   const id = checkoutId();
-  const body = JSON.stringify(stkSuccess({ checkoutRequestId: id, amountKes: 50, receipt: receiptCode(), phone: '254708374149' }));
+  const body = JSON.stringify(
+    stkSuccess({ checkoutRequestId: id, amountKes: 50, receipt: receiptCode(), phone: '254708374149' }),
+  );
   const res = await request(api.app).post(account.callbackPaths.stk).set('Content-Type', 'application/json').send(body);
   expect(res.status).toBe(403);
   const stored = await tdb.db('mpesa_callbacks').where({ tenant_id: t.id }).orderBy('id', 'desc').first();
@@ -37,5 +56,7 @@ it('refuses callbacks from outside the allowed networks, keeping them', async ()
 
   const ok = await request(open.app).post(account.callbackPaths.stk).set('Content-Type', 'application/json').send(body);
   expect(ok.status).toBe(200);
-  expect((await tdb.db('mpesa_callbacks').where({ tenant_id: t.id }).orderBy('id', 'desc').first()).outcome).toBe('unknown_request');
+  expect((await tdb.db('mpesa_callbacks').where({ tenant_id: t.id }).orderBy('id', 'desc').first()).outcome).toBe(
+    'unknown_request',
+  );
 });

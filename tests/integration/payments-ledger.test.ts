@@ -26,13 +26,25 @@ async function newAccount(t: TestTenant, shortcode: string, extra: Record<string
   const res = await request(api.app)
     .post('/api/v1/mpesa-accounts')
     .set(t.auth)
-    .send({ name: `Paybill ${shortcode}`, kind: 'paybill', shortcode, environment: 'sandbox', consumerKey: SECRET_VALUES[0], consumerSecret: SECRET_VALUES[1], passkey: SECRET_VALUES[2], ...extra });
+    .send({
+      name: `Paybill ${shortcode}`,
+      kind: 'paybill',
+      shortcode,
+      environment: 'sandbox',
+      consumerKey: SECRET_VALUES[0],
+      consumerSecret: SECRET_VALUES[1],
+      passkey: SECRET_VALUES[2],
+      ...extra,
+    });
   expect(res.status).toBe(201);
   return res.body;
 }
 
 async function subscriber(t: TestTenant, body: Record<string, unknown>) {
-  const res = await request(api.app).post('/api/v1/subscribers').set(t.auth).send({ password: 'pw-123456', ...body });
+  const res = await request(api.app)
+    .post('/api/v1/subscribers')
+    .set(t.auth)
+    .send({ password: 'pw-123456', ...body });
   if (res.status !== 201) throw new Error(`subscriber: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
@@ -40,14 +52,31 @@ async function subscriber(t: TestTenant, body: Record<string, unknown>) {
 /** A pending STK payment as StkService.initiate leaves it after Daraja accepted the push. */
 async function pendingStk(t: TestTenant, account: any, sub: any, plan: any, phone = '254708374149') {
   const id = checkoutId();
-  const [row] = await tdb.db('payments')
-    .insert({ tenant_id: t.id, account_id: account.id, channel: 'stk', checkout_request_id: id, merchant_request_id: '29115-34620561-1', phone, amount: plan.price, plan_id: plan.id, subscriber_id: sub.id, account_ref: 'X', expires_at: new Date(Date.now() + 600_000), next_query_at: new Date(Date.now() + 600_000) })
+  const [row] = await tdb
+    .db('payments')
+    .insert({
+      tenant_id: t.id,
+      account_id: account.id,
+      channel: 'stk',
+      checkout_request_id: id,
+      merchant_request_id: '29115-34620561-1',
+      phone,
+      amount: plan.price,
+      plan_id: plan.id,
+      subscriber_id: sub.id,
+      account_ref: 'X',
+      expires_at: new Date(Date.now() + 600_000),
+      next_query_at: new Date(Date.now() + 600_000),
+    })
     .returning('*');
   return { checkoutRequestId: id, payment: row };
 }
 
 const post = (path: string, body: unknown, type = 'application/json') =>
-  request(api.app).post(path).set('Content-Type', type).send(typeof body === 'string' ? body : JSON.stringify(body));
+  request(api.app)
+    .post(path)
+    .set('Content-Type', type)
+    .send(typeof body === 'string' ? body : JSON.stringify(body));
 
 /** Bytes exactly as given (superagent would serialize a Buffer sent as JSON). */
 async function postBytes(path: string, bytes: Buffer, type: string): Promise<{ status: number; body: any }> {
@@ -55,7 +84,11 @@ async function postBytes(path: string, bytes: Buffer, type: string): Promise<{ s
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   try {
     const port = (server.address() as { port: number }).port;
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'Content-Type': type }, body: bytes });
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': type },
+      body: bytes,
+    });
     return { status: res.status, body: await res.json() };
   } finally {
     server.closeAllConnections();
@@ -63,15 +96,26 @@ async function postBytes(path: string, bytes: Buffer, type: string): Promise<{ s
   }
 }
 
-const credits = async (paymentId: string) => Number((await tdb.db('ledger_entries').where({ payment_id: paymentId, kind: 'credit' }).count<{ n: string }[]>({ n: '*' }))[0]!.n);
-const subscriptionsOf = async (subscriberId: string) => tdb.db('subscriptions').where({ subscriber_id: subscriberId, status: 'active' }).orderBy('starts_at');
+const credits = async (paymentId: string) =>
+  Number(
+    (
+      await tdb.db('ledger_entries').where({ payment_id: paymentId, kind: 'credit' }).count<{ n: string }[]>({ n: '*' })
+    )[0]!.n,
+  );
+const subscriptionsOf = async (subscriberId: string) =>
+  tdb.db('subscriptions').where({ subscriber_id: subscriberId, status: 'active' }).orderBy('starts_at');
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
   api = await createTestApi(tdb);
   A = await api.newTenant();
   B = await api.newTenant();
-  planA = (await request(api.app).post('/api/v1/plans').set(A.auth).send({ name: 'Daily', durationSeconds: 86400, price: 5000, rateLimit: '2M/2M' })).body;
+  planA = (
+    await request(api.app)
+      .post('/api/v1/plans')
+      .set(A.auth)
+      .send({ name: 'Daily', durationSeconds: 86400, price: 5000, rateLimit: '2M/2M' })
+  ).body;
   expect(planA.id).toBeDefined();
   accountA = await newAccount(A, '600100');
   accountA2 = await newAccount(A, '600200');
@@ -96,26 +140,53 @@ describe('M-Pesa accounts', () => {
 
   it('open only where they were sealed (a value copied to another tenant does not open)', async () => {
     const a = await tdb.db('mpesa_accounts').where({ id: accountA.id }).first();
-    expect(api.services.mpesaAccounts.darajaAccount(a)).toMatchObject({ consumerKey: SECRET_VALUES[0], consumerSecret: SECRET_VALUES[1], passkey: SECRET_VALUES[2] });
+    expect(api.services.mpesaAccounts.darajaAccount(a)).toMatchObject({
+      consumerKey: SECRET_VALUES[0],
+      consumerSecret: SECRET_VALUES[1],
+      passkey: SECRET_VALUES[2],
+    });
     const b = await tdb.db('mpesa_accounts').where({ id: accountB.id }).first();
     expect(() => api.services.mpesaAccounts.darajaAccount({ ...b, passkey_sealed: a.passkey_sealed })).toThrow();
   });
 
   it('are per tenant', async () => {
     expect((await request(api.app).get(`/api/v1/mpesa-accounts/${accountA.id}`).set(B.auth)).status).toBe(404);
-    const dup = await request(api.app).post('/api/v1/mpesa-accounts').set(A.auth).send({ name: 'again', kind: 'paybill', shortcode: '600100', environment: 'sandbox', consumerKey: 'k', consumerSecret: 's', passkey: 'p' });
+    const dup = await request(api.app)
+      .post('/api/v1/mpesa-accounts')
+      .set(A.auth)
+      .send({
+        name: 'again',
+        kind: 'paybill',
+        shortcode: '600100',
+        environment: 'sandbox',
+        consumerKey: 'k',
+        consumerSecret: 's',
+        passkey: 'p',
+      });
     expect(dup.status).toBe(409);
     expect(dup.body.error.code).toBe('MPESA_ACCOUNT_EXISTS');
   });
 
   it('a till needs its store number', async () => {
-    const res = await request(api.app).post('/api/v1/mpesa-accounts').set(A.auth).send({ name: 'till', kind: 'till', shortcode: '5000111', environment: 'sandbox', consumerKey: 'k', consumerSecret: 's', passkey: 'p' });
+    const res = await request(api.app)
+      .post('/api/v1/mpesa-accounts')
+      .set(A.auth)
+      .send({
+        name: 'till',
+        kind: 'till',
+        shortcode: '5000111',
+        environment: 'sandbox',
+        consumerKey: 'k',
+        consumerSecret: 's',
+        passkey: 'p',
+      });
     expect(res.status).toBe(400);
   });
 
   it('rotating the token retires the old callback URLs', async () => {
     const acc = await newAccount(A, '600900');
-    const rotated = (await request(api.app).post(`/api/v1/mpesa-accounts/${acc.id}/rotate-token`).set(A.auth).send({})).body;
+    const rotated = (await request(api.app).post(`/api/v1/mpesa-accounts/${acc.id}/rotate-token`).set(A.auth).send({}))
+      .body;
     expect(rotated.callbackPaths.stk).not.toBe(acc.callbackPaths.stk);
     const old = await post(acc.callbackPaths.stk, stkFailure({ checkoutRequestId: 'ws_CO_x', code: 1032 }));
     expect(old.status).toBe(404);
@@ -124,10 +195,18 @@ describe('M-Pesa accounts', () => {
 
 describe('STK callbacks', () => {
   it('a success credits once and buys the plan from now', async () => {
-    const sub = await subscriber(A, { username: 'stk-1', planId: planA.id, startSubscription: false, phone: '0708374149' });
+    const sub = await subscriber(A, {
+      username: 'stk-1',
+      planId: planA.id,
+      startSubscription: false,
+      phone: '0708374149',
+    });
     const { checkoutRequestId, payment } = await pendingStk(A, accountA, sub, planA);
     const before = Date.now();
-    const res = await post(accountA.callbackPaths.stk, stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' }));
+    const res = await post(
+      accountA.callbackPaths.stk,
+      stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' }),
+    );
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ ResultCode: 0, ResultDesc: 'Accepted' });
     const p = (await request(api.app).get(`/api/v1/payments/${payment.id}`).set(A.auth)).body;
@@ -147,7 +226,10 @@ describe('STK callbacks', () => {
     const sub = await subscriber(A, { username: 'stk-extend', planId: planA.id, phone: '0708374150' });
     const [first] = await subscriptionsOf(sub.id);
     const { checkoutRequestId } = await pendingStk(A, accountA, sub, planA, '254708374150');
-    await post(accountA.callbackPaths.stk, stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374150' })).expect(200);
+    await post(
+      accountA.callbackPaths.stk,
+      stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374150' }),
+    ).expect(200);
     const subs = await subscriptionsOf(sub.id);
     expect(subs).toHaveLength(2);
     expect(new Date(subs[1].starts_at).getTime()).toBe(new Date(first.ends_at).getTime());
@@ -157,10 +239,14 @@ describe('STK callbacks', () => {
     const sub = await subscriber(A, { username: 'stk-serial', planId: planA.id, startSubscription: false });
     const { checkoutRequestId, payment } = await pendingStk(A, accountA, sub, planA);
     const body = stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' });
-    for (let i = 0; i < 50; i++) expect((await post(accountA.callbackPaths.stk, body)).body).toEqual({ ResultCode: 0, ResultDesc: 'Accepted' });
+    for (let i = 0; i < 50; i++)
+      expect((await post(accountA.callbackPaths.stk, body)).body).toEqual({ ResultCode: 0, ResultDesc: 'Accepted' });
     expect(await credits(payment.id)).toBe(1);
     expect(await subscriptionsOf(sub.id)).toHaveLength(1);
-    const outcomes = await tdb.db('mpesa_callbacks').where({ checkout_request_id: checkoutRequestId }).select('outcome');
+    const outcomes = await tdb
+      .db('mpesa_callbacks')
+      .where({ checkout_request_id: checkoutRequestId })
+      .select('outcome');
     expect(outcomes).toHaveLength(50);
     expect(outcomes.filter((o) => o.outcome === 'credited')).toHaveLength(1);
     expect(outcomes.filter((o) => o.outcome === 'duplicate')).toHaveLength(49);
@@ -180,36 +266,55 @@ describe('STK callbacks', () => {
   it('a wrong amount is not credited (the payment stays pending for the query to settle)', async () => {
     const sub = await subscriber(A, { username: 'stk-amount', planId: planA.id, startSubscription: false });
     const { checkoutRequestId, payment } = await pendingStk(A, accountA, sub, planA);
-    await post(accountA.callbackPaths.stk, stkSuccess({ checkoutRequestId, amountKes: 1, receipt: receiptCode(), phone: '254708374149' })).expect(200);
+    await post(
+      accountA.callbackPaths.stk,
+      stkSuccess({ checkoutRequestId, amountKes: 1, receipt: receiptCode(), phone: '254708374149' }),
+    ).expect(200);
     const p = await tdb.db('payments').where({ id: payment.id }).first();
     expect(p.state).toBe('pending');
     expect(await credits(payment.id)).toBe(0);
-    expect((await tdb.db('mpesa_callbacks').where({ checkout_request_id: checkoutRequestId }).first()).outcome).toBe('amount_mismatch');
+    expect((await tdb.db('mpesa_callbacks').where({ checkout_request_id: checkoutRequestId }).first()).outcome).toBe(
+      'amount_mismatch',
+    );
   });
 
   it('a callback through another account (another shortcode) is not credited', async () => {
     const sub = await subscriber(A, { username: 'stk-shortcode', planId: planA.id, startSubscription: false });
     const { checkoutRequestId, payment } = await pendingStk(A, accountA, sub, planA);
-    await post(accountA2.callbackPaths.stk, stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' })).expect(200);
+    await post(
+      accountA2.callbackPaths.stk,
+      stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' }),
+    ).expect(200);
     // Another tenant's URL does not even find the payment.
-    await post(accountB.callbackPaths.stk, stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' })).expect(200);
+    await post(
+      accountB.callbackPaths.stk,
+      stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' }),
+    ).expect(200);
     expect((await tdb.db('payments').where({ id: payment.id }).first()).state).toBe('pending');
     expect(await credits(payment.id)).toBe(0);
-    const outcomes = (await tdb.db('mpesa_callbacks').where({ checkout_request_id: checkoutRequestId }).orderBy('id')).map((r) => r.outcome);
+    const outcomes = (
+      await tdb.db('mpesa_callbacks').where({ checkout_request_id: checkoutRequestId }).orderBy('id')
+    ).map((r) => r.outcome);
     expect(outcomes).toEqual(['account_mismatch', 'unknown_request']);
   });
 
   it('a wrong phone is not credited', async () => {
     const sub = await subscriber(A, { username: 'stk-phone', planId: planA.id, startSubscription: false });
     const { checkoutRequestId, payment } = await pendingStk(A, accountA, sub, planA);
-    await post(accountA.callbackPaths.stk, stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254711000000' })).expect(200);
+    await post(
+      accountA.callbackPaths.stk,
+      stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254711000000' }),
+    ).expect(200);
     expect(await credits(payment.id)).toBe(0);
   });
 
   it('a bad token is stored without a tenant, answered 404, never credited', async () => {
     const sub = await subscriber(A, { username: 'stk-token', planId: planA.id, startSubscription: false });
     const { checkoutRequestId, payment } = await pendingStk(A, accountA, sub, planA);
-    const res = await post(`/callbacks/pay/${'0'.repeat(64)}/stk`, stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' }));
+    const res = await post(
+      `/callbacks/pay/${'0'.repeat(64)}/stk`,
+      stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' }),
+    );
     expect(res.status).toBe(404);
     expect(await credits(payment.id)).toBe(0);
     const stored = await tdb.db('mpesa_callbacks').whereNull('tenant_id').orderBy('id', 'desc').first();
@@ -221,7 +326,10 @@ describe('STK callbacks', () => {
     const sub = await subscriber(A, { username: 'stk-1032', planId: planA.id, startSubscription: false });
     const { checkoutRequestId, payment } = await pendingStk(A, accountA, sub, planA);
     await post(accountA.callbackPaths.stk, stkFailure({ checkoutRequestId, code: 1032 })).expect(200);
-    await post(accountA.callbackPaths.stk, stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' })).expect(200);
+    await post(
+      accountA.callbackPaths.stk,
+      stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' }),
+    ).expect(200);
     const p = (await request(api.app).get(`/api/v1/payments/${payment.id}`).set(A.auth)).body;
     expect(p.state).toBe('cancelled');
     expect(p.message).toMatch(/cancelled/);
@@ -232,13 +340,19 @@ describe('STK callbacks', () => {
   it('a string result code (SFC_IC0003) fails the payment', async () => {
     const sub = await subscriber(A, { username: 'stk-sfc', planId: planA.id, startSubscription: false });
     const { checkoutRequestId, payment } = await pendingStk(A, accountA, sub, planA);
-    await post(accountA.callbackPaths.stk, stkFailure({ checkoutRequestId, code: 'SFC_IC0003', desc: 'mismatch' })).expect(200);
+    await post(
+      accountA.callbackPaths.stk,
+      stkFailure({ checkoutRequestId, code: 'SFC_IC0003', desc: 'mismatch' }),
+    ).expect(200);
     expect((await tdb.db('payments').where({ id: payment.id }).first()).state).toBe('failed');
   });
 
   it('an unknown CheckoutRequestID is kept for review, never credited', async () => {
     const id = checkoutId();
-    await post(accountA.callbackPaths.stk, stkSuccess({ checkoutRequestId: id, amountKes: 50, receipt: receiptCode(), phone: '254708374149' })).expect(200);
+    await post(
+      accountA.callbackPaths.stk,
+      stkSuccess({ checkoutRequestId: id, amountKes: 50, receipt: receiptCode(), phone: '254708374149' }),
+    ).expect(200);
     const list = await request(api.app).get('/api/v1/payments/callbacks?outcome=unknown_request').set(A.auth);
     expect(list.status).toBe(200);
     expect(list.body.data.some((c: any) => c.checkoutRequestId === id)).toBe(true);
@@ -249,9 +363,16 @@ describe('STK callbacks', () => {
     const sub = await subscriber(A, { username: 'stk-suspended', planId: planA.id, startSubscription: false });
     const { checkoutRequestId, payment } = await pendingStk(A, accountA, sub, planA);
     await request(api.app).post(`/api/v1/subscribers/${sub.id}/suspend`).set(A.auth).send({}).expect(200);
-    await post(accountA.callbackPaths.stk, stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' })).expect(200);
+    await post(
+      accountA.callbackPaths.stk,
+      stkSuccess({ checkoutRequestId, amountKes: 50, receipt: receiptCode(), phone: '254708374149' }),
+    ).expect(200);
     const p = (await request(api.app).get(`/api/v1/payments/${payment.id}`).set(A.auth)).body;
-    expect(p).toMatchObject({ state: 'completed', allocation: 'unallocated', unallocatedReason: 'subscriber_suspended' });
+    expect(p).toMatchObject({
+      state: 'completed',
+      allocation: 'unallocated',
+      unallocatedReason: 'subscriber_suspended',
+    });
     expect(await credits(payment.id)).toBe(1);
     expect(await subscriptionsOf(sub.id)).toHaveLength(0);
   });
@@ -260,13 +381,51 @@ describe('STK callbacks', () => {
 describe('bad callback bodies: stored, answered as Daraja expects, never credited', () => {
   const cases: Array<[string, () => PromiseLike<{ status: number; body: any }>]> = [
     ['missing fields', () => post(accountA.callbackPaths.stk, { Body: { stkCallback: { ResultCode: 0 } } })],
-    ['success without metadata', () => post(accountA.callbackPaths.stk, { Body: { stkCallback: { MerchantRequestID: 'm', CheckoutRequestID: 'ws_CO_none', ResultCode: 0, ResultDesc: 'ok' } } })],
-    ['numbers as strings', () => post(accountA.callbackPaths.stk, { Body: { stkCallback: { MerchantRequestID: 'm', CheckoutRequestID: 'ws_CO_str', ResultCode: '0', ResultDesc: 'ok', CallbackMetadata: { Item: [{ Name: 'Amount', Value: '50.00' }, { Name: 'MpesaReceiptNumber', Value: 'ABC' }] } } } })],
+    [
+      'success without metadata',
+      () =>
+        post(accountA.callbackPaths.stk, {
+          Body: {
+            stkCallback: { MerchantRequestID: 'm', CheckoutRequestID: 'ws_CO_none', ResultCode: 0, ResultDesc: 'ok' },
+          },
+        }),
+    ],
+    [
+      'numbers as strings',
+      () =>
+        post(accountA.callbackPaths.stk, {
+          Body: {
+            stkCallback: {
+              MerchantRequestID: 'm',
+              CheckoutRequestID: 'ws_CO_str',
+              ResultCode: '0',
+              ResultDesc: 'ok',
+              CallbackMetadata: {
+                Item: [
+                  { Name: 'Amount', Value: '50.00' },
+                  { Name: 'MpesaReceiptNumber', Value: 'ABC' },
+                ],
+              },
+            },
+          },
+        }),
+    ],
     ['not JSON', () => post(accountA.callbackPaths.stk, '{"Body":', 'application/json')],
     ['wrong content type', () => post(accountA.callbackPaths.stk, '<xml/>', 'application/xml')],
-    ['non-UTF-8', () => postBytes(accountA.callbackPaths.stk, Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 'application/json')],
+    [
+      'non-UTF-8',
+      () => postBytes(accountA.callbackPaths.stk, Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 'application/json'),
+    ],
     ['deep', () => post(accountA.callbackPaths.stk, '['.repeat(5000) + ']'.repeat(5000), 'application/json')],
-    ['huge', () => post(accountA.callbackPaths.stk, JSON.stringify({ Body: { stkCallback: { pad: 'x'.repeat(200_000) } } }), 'application/json')],
+    [
+      'huge',
+      () =>
+        post(
+          accountA.callbackPaths.stk,
+          JSON.stringify({ Body: { stkCallback: { pad: 'x'.repeat(200_000) } } }),
+          'application/json',
+        ),
+    ],
     ['an array', () => post(accountA.callbackPaths.stk, [1, 2, 3])],
     ['C2B garbage', () => post(accountA.callbackPaths.c2bConfirmation, { TransID: 12, TransAmount: 'lots' })],
   ];
@@ -276,7 +435,10 @@ describe('bad callback bodies: stored, answered as Daraja expects, never credite
     const res = await send();
     expect(res.status).toBe(200);
     expect(res.body.ResultCode).toBe(0);
-    const stored = await tdb.db('mpesa_callbacks').where('id', '>', last[0]!.m ?? 0).andWhere({ tenant_id: A.id });
+    const stored = await tdb
+      .db('mpesa_callbacks')
+      .where('id', '>', last[0]!.m ?? 0)
+      .andWhere({ tenant_id: A.id });
     expect(stored).toHaveLength(1);
     expect(['invalid', 'unknown_request']).toContain(stored[0].outcome);
     expect(stored[0].body.length).toBeLessThanOrEqual(16384);
@@ -287,7 +449,11 @@ describe('bad callback bodies: stored, answered as Daraja expects, never credite
     const list = await request(api.app).get('/api/v1/payments/callbacks?kind=stk&limit=100').set(A.auth);
     expect(list.status).toBe(200);
     expect(list.body.data.some((c: any) => c.bodyEncoding === 'base64')).toBe(true);
-    expect((await request(api.app).get('/api/v1/payments/callbacks').set(B.auth)).body.data.every((c: any) => c.accountId === accountB.id)).toBe(true);
+    expect(
+      (await request(api.app).get('/api/v1/payments/callbacks').set(B.auth)).body.data.every(
+        (c: any) => c.accountId === accountB.id,
+      ),
+    ).toBe(true);
   });
 });
 
@@ -295,11 +461,26 @@ describe('C2B', () => {
   it('validation rejects an unknown account when the account checks them', async () => {
     const checking = await newAccount(A, '600400', { validateAccounts: true });
     const sub = await subscriber(A, { username: 'c2b-valid', planId: planA.id, startSubscription: false });
-    const ok = await post(checking.callbackPaths.c2bValidation, c2bBody({ transId: receiptCode(), amountKes: 50, shortcode: '600400', billRef: sub.accountNumber, msisdn: '2547****149' }));
+    const ok = await post(
+      checking.callbackPaths.c2bValidation,
+      c2bBody({
+        transId: receiptCode(),
+        amountKes: 50,
+        shortcode: '600400',
+        billRef: sub.accountNumber,
+        msisdn: '2547****149',
+      }),
+    );
     expect(ok.body).toEqual({ ResultCode: '0', ResultDesc: 'Accepted' });
-    const bad = await post(checking.callbackPaths.c2bValidation, c2bBody({ transId: receiptCode(), amountKes: 50, shortcode: '600400', billRef: 'NOPE', msisdn: '2547****149' }));
+    const bad = await post(
+      checking.callbackPaths.c2bValidation,
+      c2bBody({ transId: receiptCode(), amountKes: 50, shortcode: '600400', billRef: 'NOPE', msisdn: '2547****149' }),
+    );
     expect(bad.body).toEqual({ ResultCode: 'C2B00012', ResultDesc: 'Rejected' });
-    const wrongShortcode = await post(accountA.callbackPaths.c2bValidation, c2bBody({ transId: receiptCode(), amountKes: 50, shortcode: '999999', msisdn: '2547****149' }));
+    const wrongShortcode = await post(
+      accountA.callbackPaths.c2bValidation,
+      c2bBody({ transId: receiptCode(), amountKes: 50, shortcode: '999999', msisdn: '2547****149' }),
+    );
     expect(wrongShortcode.body).toEqual({ ResultCode: 'C2B00015', ResultDesc: 'Rejected' });
   });
 
@@ -307,22 +488,42 @@ describe('C2B', () => {
     const sub = await subscriber(A, { username: 'c2b-ref', planId: planA.id, startSubscription: false });
     expect(sub.accountNumber).toMatch(/^A\d+$/);
     const transId = receiptCode();
-    const res = await post(accountA.callbackPaths.c2bConfirmation, c2bBody({ transId, amountKes: '50.00', shortcode: '600100', billRef: sub.accountNumber.toLowerCase(), msisdn: '2547****149' }));
+    const res = await post(
+      accountA.callbackPaths.c2bConfirmation,
+      c2bBody({
+        transId,
+        amountKes: '50.00',
+        shortcode: '600100',
+        billRef: sub.accountNumber.toLowerCase(),
+        msisdn: '2547****149',
+      }),
+    );
     expect(res.body).toEqual({ ResultCode: 0, ResultDesc: 'Success' });
     const p = await tdb.db('payments').where({ mpesa_receipt: transId }).first();
     expect(p).toMatchObject({ channel: 'c2b', state: 'completed', allocation: 'allocated', subscriber_id: sub.id });
     expect(await subscriptionsOf(sub.id)).toHaveLength(1);
     // Daraja sends it again: nothing changes.
-    await post(accountA.callbackPaths.c2bConfirmation, c2bBody({ transId, amountKes: '50.00', shortcode: '600100', billRef: sub.accountNumber, msisdn: '2547****149' })).expect(200);
+    await post(
+      accountA.callbackPaths.c2bConfirmation,
+      c2bBody({ transId, amountKes: '50.00', shortcode: '600100', billRef: sub.accountNumber, msisdn: '2547****149' }),
+    ).expect(200);
     expect(await subscriptionsOf(sub.id)).toHaveLength(1);
     expect(await credits(p.id)).toBe(1);
   });
 
   it('confirmation credits by the SHA-256 of the phone when there is no reference', async () => {
-    const sub = await subscriber(A, { username: 'c2b-hash', planId: planA.id, startSubscription: false, phone: '+254 712 345 678' });
+    const sub = await subscriber(A, {
+      username: 'c2b-hash',
+      planId: planA.id,
+      startSubscription: false,
+      phone: '+254 712 345 678',
+    });
     const hash = createHash('sha256').update('254712345678').digest('hex');
     const transId = receiptCode();
-    await post(accountA.callbackPaths.c2bConfirmation, c2bBody({ transId, amountKes: 50, shortcode: '600100', msisdn: hash })).expect(200);
+    await post(
+      accountA.callbackPaths.c2bConfirmation,
+      c2bBody({ transId, amountKes: 50, shortcode: '600100', msisdn: hash }),
+    ).expect(200);
     const p = await tdb.db('payments').where({ mpesa_receipt: transId }).first();
     expect(p).toMatchObject({ allocation: 'allocated', subscriber_id: sub.id, phone_hash: hash });
   });
@@ -330,19 +531,31 @@ describe('C2B', () => {
   it('money that matches nothing is unallocated, then assigned by staff', async () => {
     const sub = await subscriber(A, { username: 'c2b-assign', planId: planA.id, startSubscription: false });
     const transId = receiptCode();
-    await post(accountA.callbackPaths.c2bConfirmation, c2bBody({ transId, amountKes: 50, shortcode: '600100', billRef: 'TYPO', msisdn: '2547****999' })).expect(200);
+    await post(
+      accountA.callbackPaths.c2bConfirmation,
+      c2bBody({ transId, amountKes: 50, shortcode: '600100', billRef: 'TYPO', msisdn: '2547****999' }),
+    ).expect(200);
     const list = await request(api.app).get('/api/v1/payments?allocation=unallocated').set(A.auth);
     const p = list.body.data.find((x: any) => x.mpesaReceipt === transId);
     expect(p).toMatchObject({ state: 'completed', allocation: 'unallocated', unallocatedReason: 'no_subscriber' });
     expect(await credits(p.id)).toBe(1);
     // Another tenant cannot touch it.
-    expect((await request(api.app).post(`/api/v1/payments/${p.id}/assign`).set(B.auth).send({ subscriberId: sub.id })).status).toBe(404);
-    const assigned = await request(api.app).post(`/api/v1/payments/${p.id}/assign`).set(A.auth).send({ subscriberId: sub.id });
+    expect(
+      (await request(api.app).post(`/api/v1/payments/${p.id}/assign`).set(B.auth).send({ subscriberId: sub.id }))
+        .status,
+    ).toBe(404);
+    const assigned = await request(api.app)
+      .post(`/api/v1/payments/${p.id}/assign`)
+      .set(A.auth)
+      .send({ subscriberId: sub.id });
     expect(assigned.status).toBe(200);
     expect(assigned.body).toMatchObject({ allocation: 'allocated', subscriberId: sub.id });
     expect(await subscriptionsOf(sub.id)).toHaveLength(1);
     expect(await credits(p.id)).toBe(1);
-    const again = await request(api.app).post(`/api/v1/payments/${p.id}/assign`).set(A.auth).send({ subscriberId: sub.id });
+    const again = await request(api.app)
+      .post(`/api/v1/payments/${p.id}/assign`)
+      .set(A.auth)
+      .send({ subscriberId: sub.id });
     expect(again.status).toBe(409);
     expect(await subscriptionsOf(sub.id)).toHaveLength(1);
   });
@@ -350,15 +563,26 @@ describe('C2B', () => {
   it('too little for the plan stays unallocated; refund marking is recorded once', async () => {
     const sub = await subscriber(A, { username: 'c2b-little', planId: planA.id, startSubscription: false });
     const transId = receiptCode();
-    await post(accountA.callbackPaths.c2bConfirmation, c2bBody({ transId, amountKes: 10, shortcode: '600100', billRef: sub.accountNumber, msisdn: '2547****149' })).expect(200);
+    await post(
+      accountA.callbackPaths.c2bConfirmation,
+      c2bBody({ transId, amountKes: 10, shortcode: '600100', billRef: sub.accountNumber, msisdn: '2547****149' }),
+    ).expect(200);
     const p = await tdb.db('payments').where({ mpesa_receipt: transId }).first();
     expect(p).toMatchObject({ allocation: 'unallocated', unallocated_reason: 'amount_below_price' });
-    const r = await request(api.app).post(`/api/v1/payments/${p.id}/refund`).set(A.auth).send({ note: 'sent back from the org portal' });
+    const r = await request(api.app)
+      .post(`/api/v1/payments/${p.id}/refund`)
+      .set(A.auth)
+      .send({ note: 'sent back from the org portal' });
     expect(r.status).toBe(200);
     expect(r.body.allocation).toBe('refunded');
-    expect((await request(api.app).post(`/api/v1/payments/${p.id}/refund`).set(A.auth).send({ note: 'again' })).status).toBe(409);
+    expect(
+      (await request(api.app).post(`/api/v1/payments/${p.id}/refund`).set(A.auth).send({ note: 'again' })).status,
+    ).toBe(409);
     const entries = await tdb.db('ledger_entries').where({ payment_id: p.id }).orderBy('id');
-    expect(entries.map((e) => [e.kind, Number(e.amount)])).toEqual([['credit', 1000], ['refund', -1000]]);
+    expect(entries.map((e) => [e.kind, Number(e.amount)])).toEqual([
+      ['credit', 1000],
+      ['refund', -1000],
+    ]);
   });
 });
 
@@ -371,12 +595,19 @@ describe('reconciliation and statements', () => {
     expect(r.body.credited).toBeGreaterThan(0);
     expect(r.body.unallocated).toBeGreaterThan(0);
     expect(r.body.expectedCount).toBeGreaterThan(0);
-    const rows = await tdb.db('payments').where({ tenant_id: A.id, state: 'completed' }).sum<{ s: string }[]>({ s: 'amount' });
+    const rows = await tdb
+      .db('payments')
+      .where({ tenant_id: A.id, state: 'completed' })
+      .sum<{ s: string }[]>({ s: 'amount' });
     expect(r.body.credited).toBe(Number(rows[0]!.s));
   });
 
   it('a statement import reports what the ledger is missing and has in excess', async () => {
-    const known = await tdb.db('payments').where({ tenant_id: A.id, state: 'completed', channel: 'c2b' }).orderBy('created_at').first();
+    const known = await tdb
+      .db('payments')
+      .where({ tenant_id: A.id, state: 'completed', channel: 'c2b' })
+      .orderBy('created_at')
+      .first();
     const csv = [
       'Organization Name,Demo',
       'Receipt No.,Completion Time,Initiation Time,Details,Transaction Status,Paid In,Withdrawn,Balance',
@@ -389,7 +620,9 @@ describe('reconciliation and statements', () => {
     expect(r.status).toBe(200);
     expect(r.body.lines).toBe(2);
     expect(r.body.matched).toBe(1);
-    expect(r.body.missing).toEqual([{ receipt: 'ZZZ9999999', amount: 120000, completedAt: '2026-12-02T07:22:00.000Z' }]);
+    expect(r.body.missing).toEqual([
+      { receipt: 'ZZZ9999999', amount: 120000, completedAt: '2026-12-02T07:22:00.000Z' },
+    ]);
     expect(r.body.unreadable).toHaveLength(1);
   });
 });

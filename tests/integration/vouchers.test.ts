@@ -21,7 +21,10 @@ let nasId: string;
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex');
 
 async function batch(t: TestTenant, body: Record<string, unknown>) {
-  const res = await request(api.app).post('/api/v1/voucher-batches').set(t.auth).send({ planId: plan.id, ...body });
+  const res = await request(api.app)
+    .post('/api/v1/voucher-batches')
+    .set(t.auth)
+    .send({ planId: plan.id, ...body });
   if (res.status !== 201) throw new Error(`batch: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body as { batch: any; codes: string[] };
 }
@@ -39,7 +42,9 @@ async function login(c: Client | null, voucherId: string, mac: string): Promise<
 }
 
 async function authorize(code: string, mac: string): Promise<Record<string, string>> {
-  const rows = (await tdb.db.raw(`SELECT attribute, value FROM lango_authorize('127.0.0.1', '', ?, ?)`, [hex(code), hex(mac)])).rows as Array<{ attribute: string; value: string }>;
+  const rows = (
+    await tdb.db.raw(`SELECT attribute, value FROM lango_authorize('127.0.0.1', '', ?, ?)`, [hex(code), hex(mac)])
+  ).rows as Array<{ attribute: string; value: string }>;
   return Object.fromEntries(rows.map((r) => [r.attribute, r.value]));
 }
 
@@ -53,7 +58,12 @@ beforeAll(async () => {
   tdb = await createTestDatabase();
   api = await createTestApi(tdb);
   A = await api.newTenant();
-  plan = (await request(api.app).post('/api/v1/plans').set(A.auth).send({ name: 'Day pass', price: 5000, durationSeconds: 86400, dataQuotaBytes: 2e9, rateLimit: '2M/4M' })).body;
+  plan = (
+    await request(api.app)
+      .post('/api/v1/plans')
+      .set(A.auth)
+      .send({ name: 'Day pass', price: 5000, durationSeconds: 86400, dataQuotaBytes: 2e9, rateLimit: '2M/4M' })
+  ).body;
   nasId = await addNas(tdb.db, A.id, '127.0.0.1', 'nas-secret', 3799);
 });
 
@@ -64,13 +74,25 @@ afterAll(async () => {
 
 describe('batches', () => {
   it('10,000 codes: distinct, from the alphabet, each with its subscriber, password and plan group, in one transaction', async () => {
-    const { batch: b, codes } = await batch(A, { quantity: 10000, alphabet: 'alphanumeric', length: 10, note: 'Mama Njeri shop' });
+    const { batch: b, codes } = await batch(A, {
+      quantity: 10000,
+      alphabet: 'alphanumeric',
+      length: 10,
+      note: 'Mama Njeri shop',
+    });
     expect(codes).toHaveLength(10000);
     expect(new Set(codes).size).toBe(10000);
     const re = new RegExp(`^[${ALPHABETS.alphanumeric}]{10}$`);
     expect(codes.every((c) => re.test(c))).toBe(true);
     expect(codes.some((c) => /[01OIL]/.test(c))).toBe(false);
-    expect(b).toMatchObject({ quantity: 10000, codeLength: 10, deviceLimit: 1, price: 5000, note: 'Mama Njeri shop', planName: 'Day pass' });
+    expect(b).toMatchObject({
+      quantity: 10000,
+      codeLength: 10,
+      deviceLimit: 1,
+      price: 5000,
+      note: 'Mama Njeri shop',
+      planName: 'Day pass',
+    });
     expect(b.keyspaceBits).toBeGreaterThan(49);
     const counts = await tdb.db.raw(
       `SELECT (SELECT count(*) FROM vouchers WHERE batch_id = ?) AS v,
@@ -83,7 +105,10 @@ describe('batches', () => {
     // Vouchers are not in the subscribers list.
     const subs = await request(api.app).get('/api/v1/subscribers').set(A.auth);
     expect(subs.body.page.total).toBe(0);
-    const list = await request(api.app).get('/api/v1/vouchers').query({ batchId: b.id, status: 'unused', limit: 5 }).set(A.auth);
+    const list = await request(api.app)
+      .get('/api/v1/vouchers')
+      .query({ batchId: b.id, status: 'unused', limit: 5 })
+      .set(A.auth);
     expect(list.status).toBe(200);
     expect(list.body.page.total).toBe(10000);
   });
@@ -92,7 +117,10 @@ describe('batches', () => {
     const { codes } = await batch(A, { quantity: 20, alphabet: 'numeric' });
     expect(codes.every((c) => /^[0-9]{14}$/.test(c))).toBe(true);
     const bad = async (body: Record<string, unknown>, status: number) => {
-      const res = await request(api.app).post('/api/v1/voucher-batches').set(A.auth).send({ planId: plan.id, quantity: 5, ...body });
+      const res = await request(api.app)
+        .post('/api/v1/voucher-batches')
+        .set(A.auth)
+        .send({ planId: plan.id, quantity: 5, ...body });
       expect([JSON.stringify(body), res.status]).toEqual([JSON.stringify(body), status]);
       return res.body;
     };
@@ -135,10 +163,18 @@ describe('first login and devices', () => {
     const again = await authorize(codes[0]!, '02:00:00:00:00:0a');
     expect(Number(again['Lango-Session-Timeout'])).toBeLessThanOrEqual(86400);
     const view = await request(api.app).get(`/api/v1/vouchers/${v.id}`).set(A.auth);
-    expect(view.body).toMatchObject({ status: 'active', devicesBound: 1, activatedAt: new Date(after.activated_at).toISOString(), validUntil: new Date(sub.ends_at).toISOString() });
+    expect(view.body).toMatchObject({
+      status: 'active',
+      devicesBound: 1,
+      activatedAt: new Date(after.activated_at).toISOString(),
+      validUntil: new Date(sub.ends_at).toISOString(),
+    });
 
     // When the period is over the voucher is used up.
-    await tdb.db('subscriptions').where({ id: sub.id }).update({ starts_at: tdb.db.raw(`now() - interval '2 days'`), ends_at: tdb.db.raw(`now() - interval '1 day'`) });
+    await tdb
+      .db('subscriptions')
+      .where({ id: sub.id })
+      .update({ starts_at: tdb.db.raw(`now() - interval '2 days'`), ends_at: tdb.db.raw(`now() - interval '1 day'`) });
     expect((await authorize(codes[0]!, '02:00:00:00:00:0a'))['Lango-Reject-Reason']).toBe('Voucher expired');
     expect((await request(api.app).get(`/api/v1/vouchers/${v.id}`).set(A.auth)).body.status).toBe('expired');
   });
@@ -146,7 +182,10 @@ describe('first login and devices', () => {
   it('an unused voucher past its use-by date is refused', async () => {
     const { codes } = await batch(A, { quantity: 1, expiresAt: new Date(Date.now() + 3600e3).toISOString() });
     const v = await voucherOf(codes[0]!);
-    await tdb.db('voucher_batches').where({ id: v.batch_id }).update({ expires_at: tdb.db.raw(`now() - interval '1 second'`) });
+    await tdb
+      .db('voucher_batches')
+      .where({ id: v.batch_id })
+      .update({ expires_at: tdb.db.raw(`now() - interval '1 second'`) });
     expect((await authorize(codes[0]!, '02:00:00:00:00:0b'))['Lango-Reject-Reason']).toBe('Voucher expired');
     expect(await login(null, v.id, '02:00:00:00:00:0b')).toBe('Voucher expired');
   });
@@ -163,7 +202,9 @@ describe('first login and devices', () => {
       await c2.query('BEGIN');
       const second = login(c2, v.id, '02:00:00:00:00:02');
       await eventually(async () => {
-        const w = await tdb.db.raw(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+        const w = await tdb.db.raw(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
         return w.rows[0].n === 1;
       }, 'the second login to wait for the lock');
       await c1.query('COMMIT');
@@ -189,7 +230,9 @@ describe('first login and devices', () => {
     // authorize refuses the second device before the password matters too.
     const bound = (await tdb.db('voucher_devices').where({ voucher_id: w.id }).first()).mac_address;
     expect((await authorize(more[0]!, bound))['Lango-Reject-Reason']).toBeUndefined();
-    expect((await authorize(more[0]!, '02:00:00:00:09:09'))['Lango-Reject-Reason']).toBe('Voucher already in use on another device');
+    expect((await authorize(more[0]!, '02:00:00:00:09:09'))['Lango-Reject-Reason']).toBe(
+      'Voucher already in use on another device',
+    );
     expect((await authorize(more[0]!, ''))['Lango-Reject-Reason']).toBe('Device not identified');
   });
 
@@ -215,7 +258,12 @@ describe('revoke', () => {
     expect(res.body).toMatchObject({ status: 'revoked', revokedReason: 'refunded' });
     const actions = await tdb.db('enforcement_actions').where({ radacct_id: session.id });
     expect(actions).toHaveLength(1);
-    expect(actions[0]).toMatchObject({ kind: 'disconnect', reason: 'suspended', status: 'pending', username: codes[0] });
+    expect(actions[0]).toMatchObject({
+      kind: 'disconnect',
+      reason: 'suspended',
+      status: 'pending',
+      username: codes[0],
+    });
     expect((await authorize(codes[0]!, '02:00:00:00:03:01'))['Lango-Reject-Reason']).toBe('Voucher revoked');
     expect(await login(null, v.id, '02:00:00:00:03:01')).toBe('Voucher revoked');
     const again = await request(api.app).post(`/api/v1/vouchers/${v.id}/revoke`).set(A.auth).send({});
@@ -232,16 +280,26 @@ describe('revoke', () => {
     const session = await openSession(tdb.db, { tenantId: A.id, nasId, username: codes[0]! });
     const single = await voucherOf(codes[1]!);
     await request(api.app).post(`/api/v1/vouchers/${single.id}/revoke`).set(A.auth).send({ reason: 'first' });
-    const res = await request(api.app).post(`/api/v1/voucher-batches/${b.id}/revoke`).set(A.auth).send({ reason: 'stolen' });
+    const res = await request(api.app)
+      .post(`/api/v1/voucher-batches/${b.id}/revoke`)
+      .set(A.auth)
+      .send({ reason: 'stolen' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ revoked: 2, disconnecting: 1 });
-    expect(await tdb.db('enforcement_actions').where({ radacct_id: session.id, kind: 'disconnect' }).count()).toEqual([{ count: '1' }]);
+    expect(await tdb.db('enforcement_actions').where({ radacct_id: session.id, kind: 'disconnect' }).count()).toEqual([
+      { count: '1' },
+    ]);
     const rows = await tdb.db('vouchers').where({ batch_id: b.id }).orderBy('code');
     expect(rows.every((r: any) => r.revoked_at !== null)).toBe(true);
     expect((await voucherOf(codes[1]!)).revoked_reason).toBe('first');
-    expect((await request(api.app).post(`/api/v1/voucher-batches/${b.id}/revoke`).set(A.auth).send({})).body).toEqual({ revoked: 0, disconnecting: 0 });
+    expect((await request(api.app).post(`/api/v1/voucher-batches/${b.id}/revoke`).set(A.auth).send({})).body).toEqual({
+      revoked: 0,
+      disconnecting: 0,
+    });
     const B = await api.newTenant();
-    expect((await request(api.app).post(`/api/v1/voucher-batches/${b.id}/revoke`).set(B.auth).send({})).status).toBe(404);
+    expect((await request(api.app).post(`/api/v1/voucher-batches/${b.id}/revoke`).set(B.auth).send({})).status).toBe(
+      404,
+    );
   });
 
   it('another tenant cannot see or revoke it', async () => {
@@ -258,7 +316,10 @@ describe('revoke', () => {
 describe('printing and export', () => {
   it('HTML and PDF sheets carry a one-time token per voucher (hash stored, code never in the URL); a reprint replaces them; a token works once', async () => {
     const { batch: b, codes } = await batch(A, { quantity: 3, note: '=HYPERLINK("http://evil")' });
-    const html = await request(api.app).post(`/api/v1/voucher-batches/${b.id}/print`).query({ layout: 'a4' }).set(A.auth);
+    const html = await request(api.app)
+      .post(`/api/v1/voucher-batches/${b.id}/print`)
+      .query({ layout: 'a4' })
+      .set(A.auth);
     expect(html.status).toBe(200);
     expect(html.headers['content-type']).toMatch(/text\/html/);
     expect(html.headers['cache-control']).toBe('no-store');
@@ -268,34 +329,54 @@ describe('printing and export', () => {
     expect(html.text.match(/class="card"/g)).toHaveLength(3);
     for (const c of codes) expect(html.text).toContain(c.slice(0, 5));
     expect(html.text).toContain('=HYPERLINK(&quot;http://evil&quot;)');
-    const tokens = await tdb.db('voucher_login_tokens').where({ tenant_id: A.id }).whereIn('voucher_id', tdb.db('vouchers').select('id').where({ batch_id: b.id }));
+    const tokens = await tdb
+      .db('voucher_login_tokens')
+      .where({ tenant_id: A.id })
+      .whereIn('voucher_id', tdb.db('vouchers').select('id').where({ batch_id: b.id }));
     expect(tokens).toHaveLength(3);
     expect(tokens.every((t: any) => t.token_hash.length === 32 && t.used_at === null)).toBe(true);
 
-    const pdf = await request(api.app).post(`/api/v1/voucher-batches/${b.id}/print`).query({ format: 'pdf', layout: 'thermal' }).set(A.auth).buffer(true).parse((res, cb) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
+    const pdf = await request(api.app)
+      .post(`/api/v1/voucher-batches/${b.id}/print`)
+      .query({ format: 'pdf', layout: 'thermal' })
+      .set(A.auth)
+      .buffer(true)
+      .parse((res, cb) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
     expect(pdf.status).toBe(200);
     expect(pdf.headers['content-type']).toBe('application/pdf');
     expect((pdf.body as Buffer).subarray(0, 5).toString()).toBe('%PDF-');
     // Three thermal pages, one voucher each.
     expect((pdf.body as Buffer).toString('latin1').match(/\/Type \/Page\b/g)).toHaveLength(3);
     // The reprint replaced the first print's tokens.
-    const now = await tdb.db('voucher_login_tokens').whereIn('voucher_id', tdb.db('vouchers').select('id').where({ batch_id: b.id }));
+    const now = await tdb
+      .db('voucher_login_tokens')
+      .whereIn('voucher_id', tdb.db('vouchers').select('id').where({ batch_id: b.id }));
     expect(now).toHaveLength(3);
-    expect(now.map((t: any) => t.token_hash.toString('hex')).sort()).not.toEqual(tokens.map((t: any) => t.token_hash.toString('hex')).sort());
+    expect(now.map((t: any) => t.token_hash.toString('hex')).sort()).not.toEqual(
+      tokens.map((t: any) => t.token_hash.toString('hex')).sort(),
+    );
   });
 
   it('printing a slice issues tokens for that slice only', async () => {
     const { batch: b } = await batch(A, { quantity: 5 });
-    const res = await request(api.app).post(`/api/v1/voucher-batches/${b.id}/print`).query({ offset: 1, limit: 2, layout: 'thermal' }).set(A.auth);
+    const res = await request(api.app)
+      .post(`/api/v1/voucher-batches/${b.id}/print`)
+      .query({ offset: 1, limit: 2, layout: 'thermal' })
+      .set(A.auth);
     expect(res.status).toBe(200);
     expect(res.text.match(/class="card"/g)).toHaveLength(2);
-    const n = await tdb.db('voucher_login_tokens').whereIn('voucher_id', tdb.db('vouchers').select('id').where({ batch_id: b.id })).count();
+    const n = await tdb
+      .db('voucher_login_tokens')
+      .whereIn('voucher_id', tdb.db('vouchers').select('id').where({ batch_id: b.id }))
+      .count();
     expect(n).toEqual([{ count: '2' }]);
-    expect((await request(api.app).post(`/api/v1/voucher-batches/${b.id}/print`).query({ limit: 0 }).set(A.auth)).status).toBe(400);
+    expect(
+      (await request(api.app).post(`/api/v1/voucher-batches/${b.id}/print`).query({ limit: 0 }).set(A.auth)).status,
+    ).toBe(400);
   });
 
   it('redeeming a login token gives the code once; a replay, a foreign tenant or a revoked voucher gets nothing', async () => {
@@ -309,10 +390,16 @@ describe('printing and export', () => {
       { token_hash: tokenHash(token2), tenant_id: A.id, voucher_id: w.id },
     ]);
     const B = await api.newTenant();
-    await expect(api.services.vouchers.redeemLoginToken(B.id, token)).rejects.toMatchObject({ code: 'VOUCHER_NOT_FOUND' });
+    await expect(api.services.vouchers.redeemLoginToken(B.id, token)).rejects.toMatchObject({
+      code: 'VOUCHER_NOT_FOUND',
+    });
     expect(await api.services.vouchers.redeemLoginToken(A.id, token)).toEqual({ voucherId: v.id, code: codes[0] });
-    await expect(api.services.vouchers.redeemLoginToken(A.id, token)).rejects.toMatchObject({ code: 'VOUCHER_NOT_FOUND' });
-    await expect(api.services.vouchers.redeemLoginToken(A.id, 'short')).rejects.toMatchObject({ code: 'VOUCHER_NOT_FOUND' });
+    await expect(api.services.vouchers.redeemLoginToken(A.id, token)).rejects.toMatchObject({
+      code: 'VOUCHER_NOT_FOUND',
+    });
+    await expect(api.services.vouchers.redeemLoginToken(A.id, 'short')).rejects.toMatchObject({
+      code: 'VOUCHER_NOT_FOUND',
+    });
     await request(api.app).post(`/api/v1/vouchers/${w.id}/revoke`).set(A.auth).send({});
     await expect(api.services.vouchers.redeemLoginToken(A.id, token2)).rejects.toMatchObject({ code: 'INVALID_STATE' });
   });
@@ -323,7 +410,9 @@ describe('printing and export', () => {
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/text\/csv/);
     const lines = res.text.trim().split('\r\n');
-    expect(lines[0]).toBe('"code","plan","price","status","device_limit","devices_bound","expires_at","activated_at","valid_until","note"');
+    expect(lines[0]).toBe(
+      '"code","plan","price","status","device_limit","devices_bound","expires_at","activated_at","valid_until","note"',
+    );
     expect(lines).toHaveLength(3);
     expect(lines[1]).toContain(`"${[...codes].sort()[0]}","Day pass","5000","unused"`);
     expect(lines[1]!.endsWith(`"'=cmd|calc"`)).toBe(true);

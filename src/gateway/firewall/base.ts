@@ -79,7 +79,8 @@ export abstract class BaseFirewallDriver<R extends ClientRecord> implements Fire
     const l = normalizeLimits(limits);
     return this.exclusive(async () => {
       const cur = this.clients.get(c.ip);
-      if (cur && cur.mac !== c.mac) throw new FirewallError('IP_IN_USE', `${c.ip} is allowed for another MAC`, { ip: c.ip });
+      if (cur && cur.mac !== c.mac)
+        throw new FirewallError('IP_IN_USE', `${c.ip} is allowed for another MAC`, { ip: c.ip });
       this.clients.set(c.ip, await this.doAllow(c, l, cur));
     });
   }

@@ -106,9 +106,11 @@ export const MAX_BURST_BYTES = 1_000_000_000;
 export function normalizeOptions(opts: FirewallOptions): { lan: Safe; wan: Safe; portalPort: Safe } {
   const lan = V.iface(opts.lanInterface, 'lanInterface');
   const wan = V.iface(opts.wanInterface, 'wanInterface');
-  if (lan.raw === wan.raw) throw new FirewallError('INVALID_VALUE', 'lanInterface and wanInterface must differ', { field: 'wanInterface' });
+  if (lan.raw === wan.raw)
+    throw new FirewallError('INVALID_VALUE', 'lanInterface and wanInterface must differ', { field: 'wanInterface' });
   const portalPort = V.port(opts.portalPort, 'portalPort');
-  if (portalPort.value === 53) throw new FirewallError('INVALID_VALUE', 'portalPort cannot be 53 (DNS on the gateway)', { field: 'portalPort' });
+  if (portalPort.value === 53)
+    throw new FirewallError('INVALID_VALUE', 'portalPort cannot be 53 (DNS on the gateway)', { field: 'portalPort' });
   return { lan, wan, portalPort };
 }
 
@@ -118,17 +120,20 @@ export interface NormalizedClient {
 }
 
 export function normalizeClient(client: FirewallClient): NormalizedClient {
-  if (typeof client !== 'object' || client === null) throw new FirewallError('INVALID_VALUE', 'client must be an object', { field: 'client' });
+  if (typeof client !== 'object' || client === null)
+    throw new FirewallError('INVALID_VALUE', 'client must be an object', { field: 'client' });
   return { mac: V.mac(client.mac, 'client.mac').raw, ip: V.ipv4(client.ip, 'client.ip').raw };
 }
 
 export function normalizeLimits(limits: ClientLimits): ClientLimits {
-  if (typeof limits !== 'object' || limits === null) throw new FirewallError('INVALID_VALUE', 'limits must be an object', { field: 'limits' });
+  if (typeof limits !== 'object' || limits === null)
+    throw new FirewallError('INVALID_VALUE', 'limits must be an object', { field: 'limits' });
   const out: ClientLimits = {
     uploadBps: V.uint(limits.uploadBps, 0, MAX_RATE_BPS, 'limits.uploadBps').value,
     downloadBps: V.uint(limits.downloadBps, 0, MAX_RATE_BPS, 'limits.downloadBps').value,
   };
-  if (limits.burstBytes !== undefined) out.burstBytes = V.uint(limits.burstBytes, 1, MAX_BURST_BYTES, 'limits.burstBytes').value;
+  if (limits.burstBytes !== undefined)
+    out.burstBytes = V.uint(limits.burstBytes, 1, MAX_BURST_BYTES, 'limits.burstBytes').value;
   return out;
 }
 
@@ -145,32 +150,44 @@ export interface NormalizedGardenEntry {
 export const MAX_GARDEN_ENTRIES = 4096;
 
 export function normalizeGarden(entries: readonly WalledGardenEntry[]): NormalizedGardenEntry[] {
-  if (!Array.isArray(entries)) throw new FirewallError('INVALID_VALUE', 'walled garden must be a list', { field: 'walledGarden' });
-  if (entries.length > MAX_GARDEN_ENTRIES) throw new FirewallError('INVALID_VALUE', `at most ${MAX_GARDEN_ENTRIES} walled garden entries`, { field: 'walledGarden' });
+  if (!Array.isArray(entries))
+    throw new FirewallError('INVALID_VALUE', 'walled garden must be a list', { field: 'walledGarden' });
+  if (entries.length > MAX_GARDEN_ENTRIES)
+    throw new FirewallError('INVALID_VALUE', `at most ${MAX_GARDEN_ENTRIES} walled garden entries`, {
+      field: 'walledGarden',
+    });
   return entries.map((e, i) => {
     const field = `walledGarden[${i}]`;
-    if (typeof e !== 'object' || e === null) throw new FirewallError('INVALID_VALUE', 'walled garden entry must be an object', { field });
+    if (typeof e !== 'object' || e === null)
+      throw new FirewallError('INVALID_VALUE', 'walled garden entry must be an object', { field });
     const { network, prefix } = V.cidr4(e.address, `${field}.address`);
     if (e.ports === undefined) {
-      if (e.protocol !== undefined) throw new FirewallError('INVALID_VALUE', 'a protocol needs ports', { field: `${field}.protocol` });
+      if (e.protocol !== undefined)
+        throw new FirewallError('INVALID_VALUE', 'a protocol needs ports', { field: `${field}.protocol` });
       return { network: network.raw, prefix, protocols: [], ports: [] };
     }
     const list: unknown = e.ports;
     if (!Array.isArray(list) || list.length === 0 || list.length > 64) {
-      throw new FirewallError('INVALID_VALUE', 'ports must be a list of 1..64 ports or [from, to] ranges', { field: `${field}.ports` });
+      throw new FirewallError('INVALID_VALUE', 'ports must be a list of 1..64 ports or [from, to] ranges', {
+        field: `${field}.ports`,
+      });
     }
     const ports = (list as unknown[]).map((p, j): [number, number] => {
       const f = `${field}.ports[${j}]`;
       if (Array.isArray(p)) {
         const from = V.port(p[0], f).value;
         const to = V.port(p[1], f).value;
-        if (p.length !== 2 || to < from) throw new FirewallError('INVALID_VALUE', 'a port range is [from, to] with from <= to', { field: f });
+        if (p.length !== 2 || to < from)
+          throw new FirewallError('INVALID_VALUE', 'a port range is [from, to] with from <= to', { field: f });
         return [from, to];
       }
       const one = V.port(p, f).value;
       return [one, one];
     });
-    const protocols = e.protocol === undefined ? (['tcp', 'udp'] as const) : [V.protocol(e.protocol, `${field}.protocol`).raw as 'tcp' | 'udp'];
+    const protocols =
+      e.protocol === undefined
+        ? (['tcp', 'udp'] as const)
+        : [V.protocol(e.protocol, `${field}.protocol`).raw as 'tcp' | 'udp'];
     return { network: network.raw, prefix, protocols: [...protocols], ports };
   });
 }

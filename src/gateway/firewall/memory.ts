@@ -51,14 +51,21 @@ export const GATEWAY_SERVICES: ReadonlyArray<{ protocol: 'tcp' | 'udp'; port: nu
   { protocol: 'udp', port: 67 },
 ];
 
-function inGarden(garden: readonly NormalizedGardenEntry[], dstIp: string, protocol: string, port: number | undefined): boolean {
+function inGarden(
+  garden: readonly NormalizedGardenEntry[],
+  dstIp: string,
+  protocol: string,
+  port: number | undefined,
+): boolean {
   const dst = ipv4ToInt(dstIp);
   return garden.some((g) => {
     const size = 2 ** (32 - g.prefix);
     const net = ipv4ToInt(g.network);
     if (dst < net || dst >= net + size) return false;
     if (g.protocols.length === 0) return true;
-    return port !== undefined && g.protocols.includes(protocol as 'tcp') && g.ports.some(([a, b]) => port >= a && port <= b);
+    return (
+      port !== undefined && g.protocols.includes(protocol as 'tcp') && g.ports.some(([a, b]) => port >= a && port <= b)
+    );
   });
 }
 
@@ -96,7 +103,12 @@ export class MemoryFirewallDriver extends BaseFirewallDriver<Entry> {
   }
 
   protected async doList(): Promise<AllowedClient[]> {
-    return [...this.clients].map(([ip, e]) => ({ ip, mac: e.mac, limits: { ...e.limits }, counters: { ...e.counters } }));
+    return [...this.clients].map(([ip, e]) => ({
+      ip,
+      mac: e.mac,
+      limits: { ...e.limits },
+      counters: { ...e.counters },
+    }));
   }
 
   protected async doSetWalledGarden(entries: NormalizedGardenEntry[]): Promise<void> {
@@ -107,7 +119,12 @@ export class MemoryFirewallDriver extends BaseFirewallDriver<Entry> {
   addTraffic(client: FirewallClient, sample: TrafficSample): boolean {
     const c = normalizeClient(client);
     const e = this.isReady ? this.record(c) : undefined;
-    const add = { bytesIn: big(sample.bytesIn), bytesOut: big(sample.bytesOut), packetsIn: big(sample.packetsIn), packetsOut: big(sample.packetsOut) };
+    const add = {
+      bytesIn: big(sample.bytesIn),
+      bytesOut: big(sample.bytesOut),
+      packetsIn: big(sample.packetsIn),
+      packetsOut: big(sample.packetsOut),
+    };
     if (!e) return false;
     e.counters.bytesIn += add.bytesIn;
     e.counters.bytesOut += add.bytesOut;

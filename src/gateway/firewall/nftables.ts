@@ -132,7 +132,11 @@ export class NftablesFirewallDriver extends BaseFirewallDriver<ClientState> {
   }
 
   /** tc classes first (a class id without a class would leave the client unshaped for a moment), then the sets. */
-  protected async doAllow(c: NormalizedClient, limits: ClientLimits, cur: ClientState | undefined): Promise<ClientState> {
+  protected async doAllow(
+    c: NormalizedClient,
+    limits: ClientLimits,
+    cur: ClientState | undefined,
+  ): Promise<ClientState> {
     const slot = cur?.slot ?? this.takeSlot();
     try {
       await this.tcBatch(this.classLines(slot, cur?.limits ?? NO_LIMITS, limits));
@@ -212,7 +216,11 @@ export class NftablesFirewallDriver extends BaseFirewallDriver<ClientState> {
         const rate = V.uint(after, 1, Number.MAX_SAFE_INTEGER, 'rate');
         const burst = V.uint(to.burstBytes ?? defaultBurst(after), 1, Number.MAX_SAFE_INTEGER, 'burst');
         const burstText = tc` burst ${burst}b cburst ${burst}b`;
-        lines.push(tc`class replace dev ${dev} parent ${V.qdiscHandle(HTB_MAJOR)} classid ${cls} htb rate ${rate}bit ceil ${rate}bit` + burstText + ` quantum ${HTB_QUANTUM}`);
+        lines.push(
+          tc`class replace dev ${dev} parent ${V.qdiscHandle(HTB_MAJOR)} classid ${cls} htb rate ${rate}bit ceil ${rate}bit` +
+            burstText +
+            ` quantum ${HTB_QUANTUM}`,
+        );
         lines.push(tc`qdisc replace dev ${dev} parent ${cls} handle ${V.qdiscHandle(slot)} ` + this.leafQdisc(after));
       } else if (before > 0) {
         lines.push(tc`class del dev ${dev} parent ${V.qdiscHandle(HTB_MAJOR)} classid ${cls}`);
@@ -237,16 +245,25 @@ export class NftablesFirewallDriver extends BaseFirewallDriver<ClientState> {
     const s = this.freeSlots.pop() ?? this.nextSlot++;
     if (s > LAST_SLOT) {
       this.nextSlot--;
-      throw new FirewallError('INVALID_VALUE', `at most ${LAST_SLOT - FIRST_SLOT + 1} clients at once`, { field: 'client' });
+      throw new FirewallError('INVALID_VALUE', `at most ${LAST_SLOT - FIRST_SLOT + 1} clients at once`, {
+        field: 'client',
+      });
     }
     return s;
   }
 
   /** The LAN/WAN interfaces whose root qdisc is an HTB with our handle (ours, or a crashed run's). */
   private async ownRootQdiscs(): Promise<Safe[]> {
-    const list = JSON.parse((await this.runner.run('tc', ['-j', 'qdisc', 'show'])) || '[]') as Array<{ kind?: string; handle?: string; root?: boolean; dev?: string }>;
+    const list = JSON.parse((await this.runner.run('tc', ['-j', 'qdisc', 'show'])) || '[]') as Array<{
+      kind?: string;
+      handle?: string;
+      root?: boolean;
+      dev?: string;
+    }>;
     const handle = V.qdiscHandle(HTB_MAJOR).raw;
-    return [this.lan, this.wan].filter((dev) => list.some((q) => q.dev === dev.raw && q.root === true && q.kind === 'htb' && q.handle === handle));
+    return [this.lan, this.wan].filter((dev) =>
+      list.some((q) => q.dev === dev.raw && q.root === true && q.kind === 'htb' && q.handle === handle),
+    );
   }
 
   /** fq_codel is a module many kernels have and some (minimal VMs) do not. */
@@ -338,11 +355,14 @@ interface NftElem {
 
 /** Parses `nft -j list table inet lango_gw`. Counters are read as strings: JSON numbers above 2^53 would lose digits. */
 export function parseKernelClients(text: string): Map<string, { ip: string; mac: string; counters: ClientCounters }> {
-  const doc = JSON.parse(text.replace(/"(packets|bytes)":\s*(\d+)/g, '"$1": "$2"')) as { nftables?: Array<{ set?: { name: string; elem?: NftElem[] } }> };
+  const doc = JSON.parse(text.replace(/"(packets|bytes)":\s*(\d+)/g, '"$1": "$2"')) as {
+    nftables?: Array<{ set?: { name: string; elem?: NftElem[] } }>;
+  };
   const sets = new Map<string, NftElem[]>();
   for (const o of doc.nftables ?? []) if (o.set) sets.set(o.set.name, o.set.elem ?? []);
   const down = new Map<string, NftCounter | undefined>();
-  for (const e of sets.get('client_ips') ?? []) if (typeof e.elem?.val === 'string') down.set(e.elem.val, e.elem.counter);
+  for (const e of sets.get('client_ips') ?? [])
+    if (typeof e.elem?.val === 'string') down.set(e.elem.val, e.elem.counter);
   const out = new Map<string, { ip: string; mac: string; counters: ClientCounters }>();
   for (const e of sets.get('clients') ?? []) {
     const val = e.elem?.val as { concat?: unknown[] } | undefined;
@@ -371,9 +391,12 @@ export function parseKernelClients(text: string): Map<string, { ip: string; mac:
  * each network's port ranges and take away what an enclosing network (or `garden`) already opens.
  */
 export function disjointGarden(entries: readonly NormalizedGardenEntry[]): { any: Safe[]; svc: Safe[] } {
-  const contains = (a: NormalizedGardenEntry, b: NormalizedGardenEntry): boolean => a.prefix <= b.prefix && sameNet(a.network, b.network, a.prefix);
+  const contains = (a: NormalizedGardenEntry, b: NormalizedGardenEntry): boolean =>
+    a.prefix <= b.prefix && sameNet(a.network, b.network, a.prefix);
   const anyNets = entries.filter((e) => e.protocols.length === 0);
-  const outer = anyNets.filter((e, i) => !anyNets.some((o, j) => j !== i && contains(o, e) && (o.prefix < e.prefix || j < i)));
+  const outer = anyNets.filter(
+    (e, i) => !anyNets.some((o, j) => j !== i && contains(o, e) && (o.prefix < e.prefix || j < i)),
+  );
   const any = outer.map((e) => V.cidr4(`${e.network}/${e.prefix}`, 'walledGarden').network);
 
   const svc: Safe[] = [];
@@ -389,7 +412,8 @@ export function disjointGarden(entries: readonly NormalizedGardenEntry[]): { any
     const nets = [...byNet.values()].map((n) => ({ e: n.e, ranges: mergeRanges(n.ranges) }));
     for (const n of nets) {
       let ranges = n.ranges;
-      for (const o of nets) if (o !== n && o.e.prefix < n.e.prefix && contains(o.e, n.e)) ranges = subtractRanges(ranges, o.ranges);
+      for (const o of nets)
+        if (o !== n && o.e.prefix < n.e.prefix && contains(o.e, n.e)) ranges = subtractRanges(ranges, o.ranges);
       const net = V.cidr4(`${n.e.network}/${n.e.prefix}`, 'walledGarden').network;
       const p = V.protocol(proto, 'walledGarden.protocol');
       for (const [a, b] of ranges) {

@@ -37,21 +37,33 @@ export function createCommandRunner(opts: CommandRunnerOptions = {}): CommandRun
   const timeout = opts.timeoutMs ?? 15_000;
   return {
     run(command, args, stdin) {
-      const [file, argv] = netns === undefined ? [binary(command), [...args]] : [binary('ip'), ['netns', 'exec', netns, binary(command), ...args]];
+      const [file, argv] =
+        netns === undefined
+          ? [binary(command), [...args]]
+          : [binary('ip'), ['netns', 'exec', netns, binary(command), ...args]];
       return new Promise((resolve, reject) => {
-        const child = execFile(file, argv, { timeout, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-          if (!err) return resolve(stdout);
-          const e = err as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
-          reject(
-            new FirewallError('COMMAND_FAILED', `${command} ${args.join(' ')} failed: ${stderr.trim().split('\n').slice(0, 8).join(' | ') || e.message}`, {
-              command,
-              args,
-              exitCode: typeof e.code === 'number' ? e.code : null,
-              timedOut: e.killed === true,
-              stderr: stderr.slice(0, 4000),
-            }),
-          );
-        });
+        const child = execFile(
+          file,
+          argv,
+          { timeout, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+          (err, stdout, stderr) => {
+            if (!err) return resolve(stdout);
+            const e = err as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
+            reject(
+              new FirewallError(
+                'COMMAND_FAILED',
+                `${command} ${args.join(' ')} failed: ${stderr.trim().split('\n').slice(0, 8).join(' | ') || e.message}`,
+                {
+                  command,
+                  args,
+                  exitCode: typeof e.code === 'number' ? e.code : null,
+                  timedOut: e.killed === true,
+                  stderr: stderr.slice(0, 4000),
+                },
+              ),
+            );
+          },
+        );
         child.stdin?.on('error', () => undefined); // a command that exits early closes its stdin
         child.stdin?.end(stdin ?? '');
       });

@@ -26,7 +26,8 @@ export class Safe {
 }
 
 function invalid(field: string, what: string, value: unknown): never {
-  const shown = typeof value === 'string' ? JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value) : String(value);
+  const shown =
+    typeof value === 'string' ? JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value) : String(value);
   throw new FirewallError('INVALID_VALUE', `${field} must be ${what}, got ${shown}`, { field });
 }
 
@@ -48,7 +49,8 @@ function intToIpv4(n: number): string {
 
 export const V = {
   iface(value: unknown, field: string): Safe {
-    if (typeof value !== 'string' || !IFACE.test(value)) invalid(field, 'an interface name (letters, digits, _ . -, at most 15)', value);
+    if (typeof value !== 'string' || !IFACE.test(value))
+      invalid(field, 'an interface name (letters, digits, _ . -, at most 15)', value);
     return new Safe(MINT, value, `"${value}"`);
   },
 
@@ -66,8 +68,14 @@ export const V = {
   cidr4(value: unknown, field: string): { network: Safe; prefix: number } {
     if (typeof value !== 'string') invalid(field, 'an IPv4 address or CIDR network', value);
     const [addr, len, extra] = value.split('/');
-    if (addr === undefined || extra !== undefined || !IPV4.test(addr)) invalid(field, 'an IPv4 address or CIDR network', value);
-    const prefix = len === undefined ? 32 : /^(3[0-2]|[12]?[0-9])$/.test(len) ? Number(len) : invalid(field, 'an IPv4 address or CIDR network', value);
+    if (addr === undefined || extra !== undefined || !IPV4.test(addr))
+      invalid(field, 'an IPv4 address or CIDR network', value);
+    const prefix =
+      len === undefined
+        ? 32
+        : /^(3[0-2]|[12]?[0-9])$/.test(len)
+          ? Number(len)
+          : invalid(field, 'an IPv4 address or CIDR network', value);
     const size = 2 ** (32 - prefix);
     const network = intToIpv4(Math.floor(ipv4ToInt(addr) / size) * size);
     return { network: new Safe(MINT, network, prefix === 32 ? network : `${network}/${prefix}`), prefix };
@@ -80,7 +88,8 @@ export const V = {
   },
 
   uint(value: unknown, min: number, max: number, field: string): Safe {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) invalid(field, `an integer from ${min} to ${max}`, value);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max)
+      invalid(field, `an integer from ${min} to ${max}`, value);
     return new Safe(MINT, String(value), String(value), value);
   },
 
@@ -109,7 +118,8 @@ export const V = {
 
   /** An nft range "from-to" of two validated numbers. */
   range(from: Safe, to: Safe): Safe {
-    if (!(from instanceof Safe) || !(to instanceof Safe) || !(from.value <= to.value)) throw new Error('a range needs two validated numbers, from <= to');
+    if (!(from instanceof Safe) || !(to instanceof Safe) || !(from.value <= to.value))
+      throw new Error('a range needs two validated numbers, from <= to');
     return new Safe(MINT, `${from.raw}-${to.raw}`);
   },
 
@@ -122,11 +132,18 @@ export const V = {
 
 type Piece = Safe | readonly Safe[];
 
-function render(strings: TemplateStringsArray, values: readonly Piece[], pick: (s: Safe) => string, sep: string): string {
+function render(
+  strings: TemplateStringsArray,
+  values: readonly Piece[],
+  pick: (s: Safe) => string,
+  sep: string,
+): string {
   let out = strings[0] ?? '';
   values.forEach((v, i) => {
     const list = Array.isArray(v) ? v : [v];
-    for (const s of list) if (!(s instanceof Safe)) throw new Error('only validated values (values.ts) may be interpolated into firewall commands');
+    for (const s of list)
+      if (!(s instanceof Safe))
+        throw new Error('only validated values (values.ts) may be interpolated into firewall commands');
     out += list.map(pick).join(sep) + (strings[i + 1] ?? '');
   });
   return out;

@@ -15,10 +15,17 @@ import { registerSubscriberRoutes } from './subscribers.routes';
 import { registerTenancyRoutes } from './tenancy.routes';
 import { registerVoucherRoutes } from './vouchers.routes';
 
-export function apiSurface(o: { services: Services; radius: RadiusFacts; checkResponses?: boolean }): { router: Router; registry: RouteRegistry; openapi: Record<string, unknown> } {
+export function apiSurface(o: { services: Services; radius: RadiusFacts; checkResponses?: boolean }): {
+  router: Router;
+  registry: RouteRegistry;
+  openapi: Record<string, unknown>;
+} {
   const router = express.Router();
   router.use(express.json({ limit: '256kb', strict: true }));
-  const registry = new RouteRegistry(router, { authenticate: apiAuthentication(o.services.authenticator), checkResponses: o.checkResponses ?? false });
+  const registry = new RouteRegistry(router, {
+    authenticate: apiAuthentication(o.services.authenticator),
+    checkResponses: o.checkResponses ?? false,
+  });
   registerTenancyRoutes(registry, o.services);
   registerPlanRoutes(registry, o.services);
   registerSubscriberRoutes(registry, o.services);

@@ -29,7 +29,11 @@ export function cspViolations(body: unknown): Array<{ document?: string; blocked
     const legacy = (item as Record<string, unknown>)['csp-report'];
     if (legacy && typeof legacy === 'object') {
       const r = legacy as Record<string, unknown>;
-      out.push({ document: clip(r['document-uri']), blocked: clip(r['blocked-uri']), directive: clip(r['effective-directive'] ?? r['violated-directive']) });
+      out.push({
+        document: clip(r['document-uri']),
+        blocked: clip(r['blocked-uri']),
+        directive: clip(r['effective-directive'] ?? r['violated-directive']),
+      });
       continue;
     }
     const { type, body: b } = item as { type?: unknown; body?: unknown };

@@ -11,7 +11,14 @@
 import net from 'node:net';
 import { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { parseC2bNotification, parseStkCallback, STK_CALLBACK_ACK, C2B_CONFIRMATION_ACK, C2B_VALIDATION_ACCEPT, c2bValidationReject } from '../../mpesa/callbacks';
+import {
+  parseC2bNotification,
+  parseStkCallback,
+  STK_CALLBACK_ACK,
+  C2B_CONFIRMATION_ACK,
+  C2B_VALIDATION_ACCEPT,
+  c2bValidationReject,
+} from '../../mpesa/callbacks';
 import type { PaymentsService } from '../../modules/payments/payments.service';
 
 export interface MpesaCallbackOptions {
@@ -58,10 +65,15 @@ function readBody(req: Request, max: number): Promise<{ body: Buffer; bytes: num
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The body as JSON, or why it is not (the parsers then see undefined and refuse it). */
-export function decodeJson(body: Buffer, contentType: string | undefined, truncated: boolean): { ok: true; value: unknown } | { ok: false; reason: string } {
+export function decodeJson(
+  body: Buffer,
+  contentType: string | undefined,
+  truncated: boolean,
+): { ok: true; value: unknown } | { ok: false; reason: string } {
   if (truncated) return { ok: false, reason: 'body too large' };
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json' && !type.endsWith('+json') && type !== 'text/plain' && type !== '') return { ok: false, reason: `content type ${type.slice(0, 60)} is not JSON` };
+  if (type !== 'application/json' && !type.endsWith('+json') && type !== 'text/plain' && type !== '')
+    return { ok: false, reason: `content type ${type.slice(0, 60)} is not JSON` };
   let text: string;
   try {
     text = UTF8.decode(body);
@@ -106,7 +118,15 @@ export function mpesaCallbacks(o: { payments: PaymentsService; log: Logger; opti
       const { body, bytes, truncated } = await readBody(req, o.options.maxBytes);
       const contentType = req.get('content-type');
       stored = await o.payments.storeCallback({
-        token: String(req.params.token ?? ''), kind, sourceAddress: source, contentType, headers: keptHeaders(req), body, bodyBytes: bytes, truncated, refused: refusedSource(source),
+        token: String(req.params.token ?? ''),
+        kind,
+        sourceAddress: source,
+        contentType,
+        headers: keptHeaders(req),
+        body,
+        bodyBytes: bytes,
+        truncated,
+        refused: refusedSource(source),
       });
       decoded = decodeJson(body, contentType, truncated);
     } catch (err) {
@@ -117,15 +137,26 @@ export function mpesaCallbacks(o: { payments: PaymentsService; log: Logger; opti
     if (!stored.account) {
       // Bad token or refused source: kept for review, nothing else.
       const refused = refusedSource(source);
-      res.status(refused ? 403 : 404).json(kind === 'c2b_validation' ? c2bValidationReject('other') : { ResultCode: 1, ResultDesc: refused ? 'Forbidden' : 'Unknown' });
+      res
+        .status(refused ? 403 : 404)
+        .json(
+          kind === 'c2b_validation'
+            ? c2bValidationReject('other')
+            : { ResultCode: 1, ResultDesc: refused ? 'Forbidden' : 'Unknown' },
+        );
       return;
     }
     const value = decoded.ok ? decoded.value : undefined;
     const invalid = decoded.ok ? undefined : { ok: false as const, reason: decoded.reason };
     try {
       if (kind === 'stk') {
-        const outcome = await o.payments.handleStkCallback(stored.account, stored.id, invalid ?? parseStkCallback(value));
-        if (outcome !== 'credited' && outcome !== 'settled') log.info({ callbackId: stored.id, outcome }, 'STK callback not applied');
+        const outcome = await o.payments.handleStkCallback(
+          stored.account,
+          stored.id,
+          invalid ?? parseStkCallback(value),
+        );
+        if (outcome !== 'credited' && outcome !== 'settled')
+          log.info({ callbackId: stored.id, outcome }, 'STK callback not applied');
         res.json(STK_CALLBACK_ACK);
       } else if (kind === 'c2b_validation') {
         const d = await o.payments.validateC2b(stored.account, stored.id, invalid ?? parseC2bNotification(value));
@@ -138,7 +169,9 @@ export function mpesaCallbacks(o: { payments: PaymentsService; log: Logger; opti
     } catch (err) {
       // Stored, not handled: the row says so; Daraja may try again.
       log.error({ err, callbackId: stored.id, kind }, 'callback handling failed');
-      await o.payments.callbackFailed(stored.id, (err as Error)?.message?.slice(0, 200) ?? 'error').catch(() => undefined);
+      await o.payments
+        .callbackFailed(stored.id, (err as Error)?.message?.slice(0, 200) ?? 'error')
+        .catch(() => undefined);
       res.status(500).json({ ResultCode: 1, ResultDesc: 'Temporarily unavailable' });
     }
   };

@@ -35,9 +35,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function tenantOf(req: Request, p: Principal): string {
   if (p.tenantId) return p.tenantId;
   const t = req.get('x-tenant-id');
-  if (!t) throw new AppError('VALIDATION_FAILED', 'platform admins must send X-Tenant-Id for tenant resources', { errors: [{ path: 'headers.x-tenant-id', message: 'required' }] });
+  if (!t)
+    throw new AppError('VALIDATION_FAILED', 'platform admins must send X-Tenant-Id for tenant resources', {
+      errors: [{ path: 'headers.x-tenant-id', message: 'required' }],
+    });
   if (!UUID.test(t)) {
-    throw new AppError('VALIDATION_FAILED', 'X-Tenant-Id must be a uuid', { errors: [{ path: 'headers.x-tenant-id', message: 'must be a uuid' }] });
+    throw new AppError('VALIDATION_FAILED', 'X-Tenant-Id must be a uuid', {
+      errors: [{ path: 'headers.x-tenant-id', message: 'must be a uuid' }],
+    });
   }
   return t.toLowerCase();
 }

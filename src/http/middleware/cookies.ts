@@ -32,7 +32,14 @@ export interface CookieRules {
   production: boolean;
 }
 
-export function setCookie(req: Request, res: Response, rules: CookieRules, name: string, value: string, o: { path: string; maxAgeSeconds?: number; sameSite: 'strict' | 'lax' }): void {
+export function setCookie(
+  req: Request,
+  res: Response,
+  rules: CookieRules,
+  name: string,
+  value: string,
+  o: { path: string; maxAgeSeconds?: number; sameSite: 'strict' | 'lax' },
+): void {
   res.cookie(name, value, {
     httpOnly: true,
     sameSite: o.sameSite,

@@ -19,7 +19,10 @@ export class Csrf {
   private readonly key: Buffer;
 
   /** `secret`: a server secret (the key is derived from it for this use only). */
-  constructor(secret: string, private readonly rules: CookieRules) {
+  constructor(
+    secret: string,
+    private readonly rules: CookieRules,
+  ) {
     this.key = createHmac('sha256', secret).update('lango csrf v1').digest();
   }
 
@@ -44,11 +47,16 @@ export class Csrf {
       if (SAFE.has(req.method)) return next();
       const value = cookie(req, CSRF_COOKIE);
       const body = req.body as Record<string, unknown> | undefined;
-      const sent = req.get('x-csrf-token') ?? (typeof body?.[CSRF_FIELD] === 'string' ? (body[CSRF_FIELD] as string) : undefined);
-      if (!value || !sent) return next(new AppError('CSRF_FAILED', 'the form is missing its security token; reload the page and try again'));
+      const sent =
+        req.get('x-csrf-token') ?? (typeof body?.[CSRF_FIELD] === 'string' ? (body[CSRF_FIELD] as string) : undefined);
+      if (!value || !sent)
+        return next(
+          new AppError('CSRF_FAILED', 'the form is missing its security token; reload the page and try again'),
+        );
       const want = Buffer.from(this.sign(value));
       const got = Buffer.from(sent);
-      if (want.length !== got.length || !timingSafeEqual(want, got)) return next(new AppError('CSRF_FAILED', 'the form has expired; reload the page and try again'));
+      if (want.length !== got.length || !timingSafeEqual(want, got))
+        return next(new AppError('CSRF_FAILED', 'the form has expired; reload the page and try again'));
       next();
     };
   }

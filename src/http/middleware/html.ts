@@ -10,8 +10,7 @@ import type { Csrf } from './csrf';
 import { htmlErrors } from './errors';
 
 /** Nothing but our own inline style and forms to ourselves; no framing; violations reported. */
-export const CONTENT_SECURITY_POLICY =
-  `default-src 'none'; style-src ${STYLE_SOURCE}; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; report-uri /callbacks/csp-report`;
+export const CONTENT_SECURITY_POLICY = `default-src 'none'; style-src ${STYLE_SOURCE}; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; report-uri /callbacks/csp-report`;
 
 const headers: RequestHandler = (_req, res, next) => {
   res.set({

@@ -23,7 +23,11 @@ interface Stored {
 export class ContextCookie {
   private readonly key: Buffer;
 
-  constructor(secret: string, private readonly rules: CookieRules, private readonly now: () => number) {
+  constructor(
+    secret: string,
+    private readonly rules: CookieRules,
+    private readonly now: () => number,
+  ) {
     this.key = createHmac('sha256', secret).update('lango portal context v1').digest();
   }
 
@@ -33,7 +37,11 @@ export class ContextCookie {
 
   private write(req: Request, res: Response, slug: string, s: Stored): void {
     const body = Buffer.from(JSON.stringify(s)).toString('base64url');
-    setCookie(req, res, this.rules, CONTEXT_COOKIE, `${body}.${this.sign(body)}`, { path: `/portal/${slug}`, maxAgeSeconds: MAX_AGE_SECONDS, sameSite: 'lax' });
+    setCookie(req, res, this.rules, CONTEXT_COOKIE, `${body}.${this.sign(body)}`, {
+      path: `/portal/${slug}`,
+      maxAgeSeconds: MAX_AGE_SECONDS,
+      sameSite: 'lax',
+    });
   }
 
   private read(req: Request, tenantId: string): Stored | undefined {

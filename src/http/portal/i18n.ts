@@ -43,7 +43,9 @@ const EN = {
   tryAgain: 'Back to packages',
   error: 'Something went wrong',
   help: 'Help',
-  day: ['day', 'days'], hour: ['hour', 'hours'], minute: ['minute', 'minutes'],
+  day: ['day', 'days'],
+  hour: ['hour', 'hours'],
+  minute: ['minute', 'minutes'],
 } as const;
 
 type Words = { [K in keyof typeof EN]: (typeof EN)[K] extends readonly string[] ? readonly [string, string] : string };
@@ -82,7 +84,9 @@ const SW: Words = {
   tryAgain: 'Rudi kwenye vifurushi',
   error: 'Hitilafu imetokea',
   help: 'Msaada',
-  day: ['siku', 'siku'], hour: ['saa', 'masaa'], minute: ['dakika', 'dakika'],
+  day: ['siku', 'siku'],
+  hour: ['saa', 'masaa'],
+  minute: ['dakika', 'dakika'],
 };
 
 export const WORDS: Record<Lang, Words> = { en: EN as unknown as Words, sw: SW };
@@ -101,7 +105,11 @@ export function pickLang(req: Request): Lang {
 }
 
 export function duration(w: Words, seconds: number): string {
-  const units: Array<[number, readonly [string, string]]> = [[86400, w.day], [3600, w.hour], [60, w.minute]];
+  const units: Array<[number, readonly [string, string]]> = [
+    [86400, w.day],
+    [3600, w.hour],
+    [60, w.minute],
+  ];
   for (const [n, name] of units) if (seconds % n === 0) return `${seconds / n} ${name[seconds / n === 1 ? 0 : 1]}`;
   return `${Math.round(seconds / 60)} ${w.minute[1]}`;
 }

@@ -39,7 +39,18 @@ const validPay = compileBody(PayEntry);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Errors the buyer can act on: shown on the portal's own page, in their language. */
-const BUYER_ERRORS = new Set(['PORTAL_REDIRECT_INVALID', 'PORTAL_NO_DEVICE', 'VOUCHER_NOT_FOUND', 'INVALID_STATE', 'RATE_LIMITED', 'VALIDATION_FAILED', 'PLAN_NOT_FOUND', 'PAYMENT_PROVIDER_ERROR', 'NOT_CONFIGURED', 'PAYMENT_NOT_FOUND']);
+const BUYER_ERRORS = new Set([
+  'PORTAL_REDIRECT_INVALID',
+  'PORTAL_NO_DEVICE',
+  'VOUCHER_NOT_FOUND',
+  'INVALID_STATE',
+  'RATE_LIMITED',
+  'VALIDATION_FAILED',
+  'PLAN_NOT_FOUND',
+  'PAYMENT_PROVIDER_ERROR',
+  'NOT_CONFIGURED',
+  'PAYMENT_NOT_FOUND',
+]);
 
 export function portalSurface(o: PortalOptions): Router {
   const ctxCookie = new ContextCookie(o.secret, o.cookies, () => Date.now());
@@ -49,15 +60,36 @@ export function portalSurface(o: PortalOptions): Router {
     const tenant = await services.tenants.portalTenant(String(req.params.slug));
     const settings = await services.portal.settings(tenant.id);
     const lang = pickLang(req);
-    if (isLang(req.query.lang)) setCookie(req, res, o.cookies, LANG_COOKIE, lang, { path: '/portal', maxAgeSeconds: 365 * 86400, sameSite: 'lax' });
-    return { tenant, sh: { lang, slug: tenant.slug, tenantName: tenant.name, currency: tenant.currency, settings, csrf: o.csrf.token(req, res), path } };
+    if (isLang(req.query.lang))
+      setCookie(req, res, o.cookies, LANG_COOKIE, lang, {
+        path: '/portal',
+        maxAgeSeconds: 365 * 86400,
+        sameSite: 'lax',
+      });
+    return {
+      tenant,
+      sh: {
+        lang,
+        slug: tenant.slug,
+        tenantName: tenant.name,
+        currency: tenant.currency,
+        settings,
+        csrf: o.csrf.token(req, res),
+        path,
+      },
+    };
   }
 
   /** An error the buyer can act on, as a page with the way back; others go to the error page. */
   function buyerError(res: Response, sh: Shell, err: unknown): void {
     if (!(err instanceof AppError) || !BUYER_ERRORS.has(err.code)) throw err;
-    if (err.code === 'RATE_LIMITED' && typeof err.details?.retryAfterSeconds === 'number') res.set('Retry-After', String(err.details.retryAfterSeconds));
-    send(res, sh, { title: WORDS[sh.lang].error, status: err.status, body: messageBody(sh, err.code === 'PORTAL_NO_DEVICE' ? WORDS[sh.lang].notOnWifi : err.message) });
+    if (err.code === 'RATE_LIMITED' && typeof err.details?.retryAfterSeconds === 'number')
+      res.set('Retry-After', String(err.details.retryAfterSeconds));
+    send(res, sh, {
+      title: WORDS[sh.lang].error,
+      status: err.status,
+      body: messageBody(sh, err.code === 'PORTAL_NO_DEVICE' ? WORDS[sh.lang].notOnWifi : err.message),
+    });
   }
 
   function device(req: Request, tenantId: string): RouterContext {
@@ -72,8 +104,14 @@ export function portalSurface(o: PortalOptions): Router {
       scripts: ['login'],
       formTargets: [ctx.loginUrl, ...(ctx.dst ? [ctx.dst] : [])],
       body: loginBody(sh, {
-        loginUrl: ctx.loginUrl, username: creds.username, password: creds.password, chapId: ctx.chapId, chapChallenge: ctx.chapChallenge, dst: ctx.dst,
-        serverResponse: chapResponse(ctx.chapId, creds.password, ctx.chapChallenge), ...(message ? { message } : {}),
+        loginUrl: ctx.loginUrl,
+        username: creds.username,
+        password: creds.password,
+        chapId: ctx.chapId,
+        chapChallenge: ctx.chapChallenge,
+        dst: ctx.dst,
+        serverResponse: chapResponse(ctx.chapId, creds.password, ctx.chapChallenge),
+        ...(message ? { message } : {}),
       }),
     });
   }
@@ -88,19 +126,31 @@ export function portalSurface(o: PortalOptions): Router {
         const q = req.query as Record<string, unknown>;
         if (hasRouterParameters(q)) {
           try {
-            if (!validRedirect(q)) throw new AppError('PORTAL_REDIRECT_INVALID', 'the address from the router is malformed; reconnect to the WiFi and try again');
+            if (!validRedirect(q))
+              throw new AppError(
+                'PORTAL_REDIRECT_INVALID',
+                'the address from the router is malformed; reconnect to the WiFi and try again',
+              );
             const ctx = await services.portal.routerContext(tenant.id, q as RouterRedirect & Record<string, unknown>);
             ctxCookie.set(req, res, tenant.slug, tenant.id, ctx);
           } catch (err) {
             return buyerError(res, sh, err);
           }
-          return res.redirect(303, `/portal/${tenant.slug}${typeof q.error === 'string' && q.error ? `?error=${encodeURIComponent(q.error)}` : ''}`);
+          return res.redirect(
+            303,
+            `/portal/${tenant.slug}${typeof q.error === 'string' && q.error ? `?error=${encodeURIComponent(q.error)}` : ''}`,
+          );
         }
         const plans = await services.portal.plans(tenant.id);
         const routerError = typeof q.error === 'string' ? q.error.slice(0, 200) : '';
         send(res, sh, {
           title: WORDS[sh.lang].choose,
-          body: homeBody(sh, { plans, onHotspot: !!ctxCookie.get(req, tenant.id), canPay: true, ...(routerError ? { message: { text: routerError } } : {}) }),
+          body: homeBody(sh, {
+            plans,
+            onHotspot: !!ctxCookie.get(req, tenant.id),
+            canPay: true,
+            ...(routerError ? { message: { text: routerError } } : {}),
+          }),
         });
       });
 
@@ -136,7 +186,8 @@ export function portalSurface(o: PortalOptions): Router {
       /** A payment this browser started (others are not found: ids do not travel between phones). */
       async function ownPayment(req: Request, tenantId: string) {
         const id = String(req.params.id);
-        if (!UUID.test(id) || !ctxCookie.payments(req, tenantId).includes(id)) throw new AppError('PAYMENT_NOT_FOUND', 'payment not found');
+        if (!UUID.test(id) || !ctxCookie.payments(req, tenantId).includes(id))
+          throw new AppError('PAYMENT_NOT_FOUND', 'payment not found');
         return services.payments.get(tenantId, id);
       }
 
@@ -153,12 +204,26 @@ export function portalSurface(o: PortalOptions): Router {
           const p = await ownPayment(req, tenant.id);
           const self = `/portal/${tenant.slug}/pay/${p.id}`;
           if (p.state === 'pending') {
-            return send(res, sh, { title: WORDS[sh.lang].waiting, scripts: ['poll'], refreshSeconds: 4, refreshUrl: self, body: waitingBody(sh, { pollUrl: `${self}/state`, nextUrl: self, state: p.state, amount: p.amount }) });
+            return send(res, sh, {
+              title: WORDS[sh.lang].waiting,
+              scripts: ['poll'],
+              refreshSeconds: 4,
+              refreshUrl: self,
+              body: waitingBody(sh, { pollUrl: `${self}/state`, nextUrl: self, state: p.state, amount: p.amount }),
+            });
           }
           if (p.state === 'completed' && p.allocation === 'allocated' && p.subscriberId) {
-            return login(res, sh, ctx, await services.portal.buyerLogin(tenant.id, p.subscriberId), WORDS[sh.lang].paidOk);
+            return login(
+              res,
+              sh,
+              ctx,
+              await services.portal.buyerLogin(tenant.id, p.subscriberId),
+              WORDS[sh.lang].paidOk,
+            );
           }
-          const account = p.subscriberId ? (await services.subscribers.get(tenant.id, p.subscriberId)).accountNumber : null;
+          const account = p.subscriberId
+            ? (await services.subscribers.get(tenant.id, p.subscriberId)).accountNumber
+            : null;
           const text = p.state === 'completed' ? p.message : failureText(sh, p.resultCode);
           send(res, sh, { title: WORDS[sh.lang].failed, body: failedBody(sh, { text, account }) });
         } catch (err) {

@@ -39,7 +39,11 @@ export async function audit(h: Handle, entry: AuditEntry): Promise<void> {
 }
 
 /** A tenant's entries, newest first (select and order included, for paginate). */
-export function auditEntriesQuery(h: Handle, tenantId: string, q: { entity?: string | undefined; entityId?: string | undefined }) {
+export function auditEntriesQuery(
+  h: Handle,
+  tenantId: string,
+  q: { entity?: string | undefined; entityId?: string | undefined },
+) {
   const b = h('audit_log').where({ tenant_id: tenantId }).orderBy('id', 'desc');
   if (q.entity) b.andWhere({ entity: q.entity });
   if (q.entityId) b.andWhere({ entity_id: q.entityId });

@@ -5,7 +5,17 @@
  */
 
 export type EnforcementKind = 'disconnect' | 'coa';
-export const ENFORCEMENT_REASONS = ['expired', 'quota', 'suspended', 'plan_change', 'staff', 'soft_block', 'deleted', 'unblock', 'tenant_suspended'] as const;
+export const ENFORCEMENT_REASONS = [
+  'expired',
+  'quota',
+  'suspended',
+  'plan_change',
+  'staff',
+  'soft_block',
+  'deleted',
+  'unblock',
+  'tenant_suspended',
+] as const;
 export type EnforcementReason = (typeof ENFORCEMENT_REASONS)[number];
 export const ENFORCEMENT_STATUSES = ['pending', 'sending', 'ack', 'nak', 'timeout', 'failed', 'cancelled'] as const;
 export type EnforcementStatus = (typeof ENFORCEMENT_STATUSES)[number];
@@ -15,7 +25,15 @@ export type EnforcementStatus = (typeof ENFORCEMENT_STATUSES)[number];
  * rediscover them on every run, so an answered action, or one that timed out or failed less than
  * requeueAfterSeconds ago, stands in the way of another.
  */
-export const ONCE_REASONS: readonly EnforcementReason[] = ['expired', 'quota', 'suspended', 'soft_block', 'deleted', 'unblock', 'tenant_suspended'];
+export const ONCE_REASONS: readonly EnforcementReason[] = [
+  'expired',
+  'quota',
+  'suspended',
+  'soft_block',
+  'deleted',
+  'unblock',
+  'tenant_suspended',
+];
 
 /**
  * NOTIFY channel the worker LISTENs on; payload 'outbox' (send) or 'schedule' (re-arm the expiry

@@ -49,7 +49,14 @@ export async function findStaffAction(h: Handle, tenantId: string, radacctId: nu
 export function actionsQuery(
   h: Handle,
   tenantId: string,
-  q: { status?: string | undefined; reason?: string | undefined; kind?: string | undefined; subscriberId?: string | undefined; sessionId?: number | undefined; nasId?: string | undefined },
+  q: {
+    status?: string | undefined;
+    reason?: string | undefined;
+    kind?: string | undefined;
+    subscriberId?: string | undefined;
+    sessionId?: number | undefined;
+    nasId?: string | undefined;
+  },
 ) {
   const b = h('enforcement_actions').where({ tenant_id: tenantId });
   if (q.status) b.andWhere({ status: q.status });
@@ -58,12 +65,21 @@ export function actionsQuery(
   if (q.subscriberId) b.andWhere({ subscriber_id: q.subscriberId });
   if (q.sessionId !== undefined) b.andWhere({ radacct_id: q.sessionId });
   if (q.nasId) b.andWhere({ nas_id: q.nasId });
-  return b.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]);
+  return b.orderBy([
+    { column: 'created_at', order: 'desc' },
+    { column: 'id', order: 'desc' },
+  ]);
 }
 
 /** A session of the tenant, for the staff "disconnect" button. */
 export async function findSessionToDisconnect(h: Handle, tenantId: string, radacctId: number) {
-  return h('radacct').where({ tenant_id: tenantId, radacctid: radacctId }).first<{ radacctid: string; username: string; acctstoptime: Date | null } | undefined>('radacctid', 'username', 'acctstoptime');
+  return h('radacct')
+    .where({ tenant_id: tenantId, radacctid: radacctId })
+    .first<{ radacctid: string; username: string; acctstoptime: Date | null } | undefined>(
+      'radacctid',
+      'username',
+      'acctstoptime',
+    );
 }
 
 export async function findSubscriberId(h: Handle, tenantId: string, username: string): Promise<string | null> {
@@ -82,7 +98,11 @@ export async function findSettings(h: Handle, tenantId: string): Promise<Setting
   return h('tenants').where({ id: tenantId }).first();
 }
 
-export async function updateSettings(h: Handle, tenantId: string, row: Record<string, unknown>): Promise<SettingsRow | undefined> {
+export async function updateSettings(
+  h: Handle,
+  tenantId: string,
+  row: Record<string, unknown>,
+): Promise<SettingsRow | undefined> {
   const [t] = await h('tenants').where({ id: tenantId }).update(row).returning('*');
   return t;
 }

@@ -34,7 +34,9 @@ export const ActionView = Obj({
   errorCauseName: Nullable(Type.String()),
   lastError: Nullable(Type.String()),
   rttMs: Nullable(Type.Number()),
-  fallback: Nullable(Obj({ status: Type.String(), removed: Nullable(Type.Integer()), error: Nullable(Type.String()), at: Instant })),
+  fallback: Nullable(
+    Obj({ status: Type.String(), removed: Nullable(Type.Integer()), error: Nullable(Type.String()), at: Instant }),
+  ),
   requestedBy: Obj({ type: Type.String(), id: Nullable(Type.String()) }),
   dueAt: Instant,
   nextAttemptAt: Instant,

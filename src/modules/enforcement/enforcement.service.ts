@@ -6,7 +6,14 @@ import { iso, isoOrNull } from '../../lib/time';
 import { attributeValueName } from '../../radius/dictionary';
 import { audit } from '../audit/audit.repo';
 import { visibleActorId, type Actor } from '../audit/actor';
-import { actionsQuery, findAction, findSessionToDisconnect, findStaffAction, findSubscriberId, type ActionRow } from './enforcement.repo';
+import {
+  actionsQuery,
+  findAction,
+  findSessionToDisconnect,
+  findStaffAction,
+  findSubscriberId,
+  type ActionRow,
+} from './enforcement.repo';
 import type { ActionQuery, ActionView } from './enforcement.schemas';
 import { enqueueForUser } from './outbox.repo';
 
@@ -31,7 +38,12 @@ export function actionView(r: ActionRow): ActionView {
     lastError: r.last_error,
     rttMs: r.rtt_ms,
     fallback: r.fallback_status
-      ? { status: r.fallback_status, removed: r.fallback_removed, error: r.fallback_error, at: iso(r.fallback_at as Date) }
+      ? {
+          status: r.fallback_status,
+          removed: r.fallback_removed,
+          error: r.fallback_error,
+          at: iso(r.fallback_at as Date),
+        }
       : null,
     requestedBy: { type: r.requested_by_type, id: visibleActorId(r.requested_by_type, r.requested_by) },
     dueAt: iso(r.due_at),
@@ -60,9 +72,24 @@ export class EnforcementService {
       if (!a) throw new AppError('SESSION_NOT_FOUND', 'session not found');
       if (a.acctstoptime) throw new AppError('INVALID_STATE', 'this session has ended');
       const subscriberId = await findSubscriberId(trx, tenantId, a.username);
-      const [id] = await enqueueForUser(trx, { tenantId, username: a.username, subscriberId, kind: 'disconnect', reason: 'staff', actor, radacctId: sessionId });
+      const [id] = await enqueueForUser(trx, {
+        tenantId,
+        username: a.username,
+        subscriberId,
+        kind: 'disconnect',
+        reason: 'staff',
+        actor,
+        radacctId: sessionId,
+      });
       if (id) {
-        await audit(trx, { tenantId, actor, action: 'session.disconnect', entity: 'session', entityId: String(sessionId), data: { actionId: id, username: a.username } });
+        await audit(trx, {
+          tenantId,
+          actor,
+          action: 'session.disconnect',
+          entity: 'session',
+          entityId: String(sessionId),
+          data: { actionId: id, username: a.username },
+        });
         return actionView((await findAction(trx, { id }))!);
       }
       // Already queued or being sent (another click): answer with the action in flight, or the

@@ -12,8 +12,22 @@ import { enqueueForTenant, enqueueForUser } from './outbox.repo';
 type SubscriberRef = { id: string; username: string };
 
 /** Suspension: Disconnect every open session (RADIUS rejects the next login). */
-export async function onSubscriberSuspended(trx: Knex.Transaction, tenantId: string, s: SubscriberRef, actor: Actor, reason?: string): Promise<void> {
-  await enqueueForUser(trx, { tenantId, username: s.username, subscriberId: s.id, kind: 'disconnect', reason: 'suspended', actor, context: { suspendedReason: reason ?? null } });
+export async function onSubscriberSuspended(
+  trx: Knex.Transaction,
+  tenantId: string,
+  s: SubscriberRef,
+  actor: Actor,
+  reason?: string,
+): Promise<void> {
+  await enqueueForUser(trx, {
+    tenantId,
+    username: s.username,
+    subscriberId: s.id,
+    kind: 'disconnect',
+    reason: 'suspended',
+    actor,
+    context: { suspendedReason: reason ?? null },
+  });
 }
 
 /**
@@ -57,14 +71,40 @@ export async function onTenantSuspended(trx: Knex.Transaction, tenantId: string,
 }
 
 /** Deletion: Disconnect every open session (radacct keeps the history). */
-export async function onSubscriberDeleted(trx: Knex.Transaction, tenantId: string, s: SubscriberRef, actor: Actor): Promise<void> {
-  await enqueueForUser(trx, { tenantId, username: s.username, subscriberId: s.id, kind: 'disconnect', reason: 'deleted', actor, context: { subscriberId: s.id } });
+export async function onSubscriberDeleted(
+  trx: Knex.Transaction,
+  tenantId: string,
+  s: SubscriberRef,
+  actor: Actor,
+): Promise<void> {
+  await enqueueForUser(trx, {
+    tenantId,
+    username: s.username,
+    subscriberId: s.id,
+    kind: 'disconnect',
+    reason: 'deleted',
+    actor,
+    context: { subscriberId: s.id },
+  });
 }
 
 /**
  * Renewal: a soft-blocked session (accepted into the walled garden) is disconnected so that
  * the router's re-login gets the full service; a CoA cannot take it off the address list.
  */
-export async function onRenewed(trx: Knex.Transaction, tenantId: string, s: SubscriberRef, actor: Actor): Promise<void> {
-  await enqueueForUser(trx, { tenantId, username: s.username, subscriberId: s.id, kind: 'disconnect', reason: 'unblock', actor, onlyClass: SOFT_BLOCK_CLASS_RADACCT });
+export async function onRenewed(
+  trx: Knex.Transaction,
+  tenantId: string,
+  s: SubscriberRef,
+  actor: Actor,
+): Promise<void> {
+  await enqueueForUser(trx, {
+    tenantId,
+    username: s.username,
+    subscriberId: s.id,
+    kind: 'disconnect',
+    reason: 'unblock',
+    actor,
+    onlyClass: SOFT_BLOCK_CLASS_RADACCT,
+  });
 }

@@ -33,7 +33,14 @@ import type { Knex } from 'knex';
 import { withTransaction, type Handle } from '../../db/knex';
 import { isTransientDbError, sqlState } from '../../db/errors';
 import type { Actor } from '../audit/actor';
-import { ENFORCEMENT_CHANNEL, ONCE_REASONS, SOFT_BLOCK_CLASS_RADACCT, type EnforcementKind, type EnforcementReason, type RadiusAttributeValue } from './contract';
+import {
+  ENFORCEMENT_CHANNEL,
+  ONCE_REASONS,
+  SOFT_BLOCK_CLASS_RADACCT,
+  type EnforcementKind,
+  type EnforcementReason,
+  type RadiusAttributeValue,
+} from './contract';
 
 // Writing: the API's changes (hooks.ts, enforcement.service.ts) queue actions in their own
 // transaction, one per open session in scope.
@@ -87,20 +94,33 @@ export async function enqueueForTenant(h: Handle, e: EnqueueSpec): Promise<strin
 }
 
 /** The one INSERT of the outbox hooks; `user` narrows it to one username. */
-async function enqueueOpenSessions(h: Handle, e: EnqueueSpec, user: { username: string; subscriberId: string | null } | null): Promise<string[]> {
+async function enqueueOpenSessions(
+  h: Handle,
+  e: EnqueueSpec,
+  user: { username: string; subscriberId: string | null } | null,
+): Promise<string[]> {
   const conflict =
     e.reason === 'plan_change'
       ? `ON CONFLICT (radacct_id, reason) WHERE status IN ('pending', 'sending') AND radacct_id IS NOT NULL
          DO UPDATE SET attributes = EXCLUDED.attributes, context = EXCLUDED.context,
            requested_by_type = EXCLUDED.requested_by_type, requested_by = EXCLUDED.requested_by, updated_at = now()`
       : 'ON CONFLICT DO NOTHING';
-  const subscriber = user ? '?::uuid' : '(SELECT s.id FROM subscribers s WHERE s.tenant_id = a.tenant_id AND s.username = a.username)';
+  const subscriber = user
+    ? '?::uuid'
+    : '(SELECT s.id FROM subscribers s WHERE s.tenant_id = a.tenant_id AND s.username = a.username)';
   // The open sessions in scope; the same FROM/WHERE for the two statements below.
   const sessions = `radacct a
     WHERE a.tenant_id = ? ${user ? 'AND a.username = ?' : ''} AND a.acctstoptime IS NULL
       AND (?::text IS NULL OR a.class = ?::text)
       AND (?::bigint IS NULL OR a.radacctid = ?::bigint)`;
-  const inScope = [e.tenantId, ...(user ? [user.username] : []), e.onlyClass ?? null, e.onlyClass ?? null, e.radacctId ?? null, e.radacctId ?? null];
+  const inScope = [
+    e.tenantId,
+    ...(user ? [user.username] : []),
+    e.onlyClass ?? null,
+    e.onlyClass ?? null,
+    e.radacctId ?? null,
+    e.radacctId ?? null,
+  ];
   return withTransaction(h, async (trx) => {
     if (ONCE_REASONS.includes(e.reason)) {
       await trx.raw(
@@ -256,7 +276,11 @@ export interface CompleteResult {
  * the WAL flushes of FreeRADIUS's accounting, which is what a burst of Disconnects causes: every
  * ACK is followed by the NAS's Accounting Stop.
  */
-export async function completeMany(db: Knex, worker: string, results: readonly ActionResult[]): Promise<CompleteResult> {
+export async function completeMany(
+  db: Knex,
+  worker: string,
+  results: readonly ActionResult[],
+): Promise<CompleteResult> {
   if (results.length === 0) return { owned: [], rejected: [] };
   try {
     return { owned: await writeOutcomes(db, worker, results), rejected: [] };

@@ -39,7 +39,9 @@ export class SettingsService {
 
   async update(actor: Actor, tenantId: string, patch: SettingsPatch): Promise<EnforcementSettings> {
     if (patch.softBlockRateLimit !== undefined && !parseRateLimit(patch.softBlockRateLimit)) {
-      throw new AppError('VALIDATION_FAILED', 'softBlockRateLimit is not a MikroTik rate-limit string', { errors: [{ path: 'body.softBlockRateLimit', message: 'invalid rate-limit' }] });
+      throw new AppError('VALIDATION_FAILED', 'softBlockRateLimit is not a MikroTik rate-limit string', {
+        errors: [{ path: 'body.softBlockRateLimit', message: 'invalid rate-limit' }],
+      });
     }
     return withTransaction(this.db, async (trx) => {
       const row: Record<string, unknown> = { updated_at: trx.fn.now() };
@@ -49,7 +51,14 @@ export class SettingsService {
       if (patch.softBlockSessionTimeout !== undefined) row.soft_block_session_timeout = patch.softBlockSessionTimeout;
       const t = await updateSettings(trx, tenantId, row);
       if (!t) throw notFound();
-      await audit(trx, { tenantId, actor, action: 'enforcement.settings', entity: 'tenant', entityId: tenantId, data: patch as Record<string, unknown> });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'enforcement.settings',
+        entity: 'tenant',
+        entityId: tenantId,
+        data: patch as Record<string, unknown>,
+      });
       return settingsView(t);
     });
   }

@@ -10,7 +10,9 @@ import { rateLimitReply, type ReplyAttribute } from '../plans/radius-profile';
 import { SOFT_BLOCK_CLASS } from './contract';
 import type { EnforcementSettings } from './enforcement.schemas';
 
-export function softBlockReply(s: Pick<EnforcementSettings, 'walledGardenList' | 'softBlockRateLimit' | 'softBlockSessionTimeout'>): ReplyAttribute[] {
+export function softBlockReply(
+  s: Pick<EnforcementSettings, 'walledGardenList' | 'softBlockRateLimit' | 'softBlockSessionTimeout'>,
+): ReplyAttribute[] {
   return [
     { attribute: 'Mikrotik-Address-List', value: s.walledGardenList },
     ...rateLimitReply(s.softBlockRateLimit, { wispr: false }),

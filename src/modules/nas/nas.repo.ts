@@ -54,7 +54,11 @@ export async function lockAddress(trx: Knex.Transaction, address: string): Promi
 }
 
 /** Every other NAS at this address, any tenant. */
-export async function nasAtAddress(h: Handle, address: string, exceptId?: string): Promise<Array<Pick<NasRow, 'tenant_id' | 'identifier' | 'secret' | 'approved_at'>>> {
+export async function nasAtAddress(
+  h: Handle,
+  address: string,
+  exceptId?: string,
+): Promise<Array<Pick<NasRow, 'tenant_id' | 'identifier' | 'secret' | 'approved_at'>>> {
   return h('nas')
     .where({ nasname: address })
     .modify((b) => {
@@ -67,7 +71,11 @@ export async function insertNas(h: Handle, row: Record<string, unknown>): Promis
   return r;
 }
 
-export async function updateNas(h: Handle, where: { id: string; tenant_id?: string }, row: Record<string, unknown>): Promise<NasRow> {
+export async function updateNas(
+  h: Handle,
+  where: { id: string; tenant_id?: string },
+  row: Record<string, unknown>,
+): Promise<NasRow> {
   const [r] = await h('nas').where(where).update(row).returning('*');
   return r;
 }

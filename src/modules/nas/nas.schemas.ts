@@ -1,4 +1,18 @@
-import { Type, Obj, Str, Nullable, Enum, IpAddress, Ipv4, Ipv6, Hostname, Instant, PageQuery, Defaulted, type Static } from '../../lib/schema';
+import {
+  Type,
+  Obj,
+  Str,
+  Nullable,
+  Enum,
+  IpAddress,
+  Ipv4,
+  Ipv6,
+  Hostname,
+  Instant,
+  PageQuery,
+  Defaulted,
+  type Static,
+} from '../../lib/schema';
 
 const Kind = Enum(['mikrotik', 'gateway', 'other'] as const);
 
@@ -48,7 +62,15 @@ export const CreateNas = Obj({
   description: Type.Optional(NasFields.description),
   requireMessageAuthenticator: Type.Optional(NasFields.requireMessageAuthenticator),
   /** null removes API access. */
-  routerOsApi: Type.Optional(Nullable(Obj({ ...RouterOsApiFields, port: Type.Optional(RouterOsApiFields.port), tls: Type.Optional(RouterOsApiFields.tls) }))),
+  routerOsApi: Type.Optional(
+    Nullable(
+      Obj({
+        ...RouterOsApiFields,
+        port: Type.Optional(RouterOsApiFields.port),
+        tls: Type.Optional(RouterOsApiFields.tls),
+      }),
+    ),
+  ),
 });
 export type CreateNas = Static<typeof CreateNas>;
 
@@ -72,7 +94,9 @@ export const MikrotikScriptQuery = Obj({
   radiusServer: Type.Optional(Type.String({ maxLength: 253, anyOf: [Ipv4, Ipv6, Hostname] })),
   // The soft-block redirect is an IPv4 dst-nat: the portal is a name or an IPv4 address.
   portalHost: Type.Optional(Type.String({ maxLength: 253, anyOf: [Ipv4, Hostname] })),
-  hotspotProfile: Defaulted(Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x20-\\x7e]+$', default: 'hsprof1' })),
+  hotspotProfile: Defaulted(
+    Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x20-\\x7e]+$', default: 'hsprof1' }),
+  ),
   services: Defaulted(Type.String({ pattern: '^(hotspot|ppp)(,(hotspot|ppp))?$', default: 'hotspot,ppp' })),
 });
 export type MikrotikScriptQuery = Static<typeof MikrotikScriptQuery>;

@@ -9,7 +9,16 @@ import type { TargetGuard } from '../../config/networks';
 import { audit } from '../audit/audit.repo';
 import type { Actor } from '../audit/actor';
 import {
-  deleteNas, findNas, findNasById, findTenantName, insertNas, lockAddress, nasAtAddress, nasQuery, pendingApprovalsQuery, updateNas,
+  deleteNas,
+  findNas,
+  findNasById,
+  findTenantName,
+  insertNas,
+  lockAddress,
+  nasAtAddress,
+  nasQuery,
+  pendingApprovalsQuery,
+  updateNas,
   type NasRow,
 } from './nas.repo';
 import type { CreateNas, NasPatch, NasQuery, NasView, PendingNasView, RouterOsApiInput } from './nas.schemas';
@@ -21,9 +30,15 @@ import type { CreateNas, NasPatch, NasQuery, NasView, PendingNasView, RouterOsAp
  */
 export function canonicalAddress(a: string, path = 'body.address'): string {
   const v = a.includes('%') ? 0 : isIP(a);
-  if (v === 4) return a.split('.').map((o) => String(Number(o))).join('.');
+  if (v === 4)
+    return a
+      .split('.')
+      .map((o) => String(Number(o)))
+      .join('.');
   if (v === 6) return new URL(`http://[${a}]`).hostname.slice(1, -1);
-  throw new AppError('VALIDATION_FAILED', 'address must be an IPv4 or IPv6 address without a zone id', { errors: [{ path, message: 'not an IP address' }] });
+  throw new AppError('VALIDATION_FAILED', 'address must be an IPv4 or IPv6 address without a zone id', {
+    errors: [{ path, message: 'not an IP address' }],
+  });
 }
 
 /**
@@ -120,7 +135,8 @@ export class NasService {
     return withTransaction(this.db, async (trx) => {
       const r = await findNas(trx, tenantId, id);
       if (!r) throw notFound();
-      if (r.kind === 'gateway') throw new AppError('INVALID_STATE', 'this NAS is a Lango gateway, not a MikroTik router');
+      if (r.kind === 'gateway')
+        throw new AppError('INVALID_STATE', 'this NAS is a Lango gateway, not a MikroTik router');
       const tenant = await findTenantName(trx, tenantId);
       if (!tenant) throw notFound();
       const script = renderMikrotikScript({
@@ -147,7 +163,12 @@ export class NasService {
         action: 'nas.mikrotik_script',
         entity: 'nas',
         entityId: id,
-        data: { radiusServer: opts.radiusServer, services: opts.services, hotspotProfile: opts.hotspotProfile, portalHost: opts.portalHost },
+        data: {
+          radiusServer: opts.radiusServer,
+          services: opts.services,
+          hotspotProfile: opts.hotspotProfile,
+          portalHost: opts.portalHost,
+        },
       });
       return script;
     });
@@ -165,16 +186,30 @@ export class NasService {
    * `platform` approval it is only checked when a platform admin approves (approve()), so a
    * tenant never learns which addresses other tenants use.
    */
-  private async checkAddress(trx: Knex.Transaction, tenantId: string, address: string, identifier: string | null, secret: string, selfId: string | undefined, approving: boolean): Promise<void> {
+  private async checkAddress(
+    trx: Knex.Transaction,
+    tenantId: string,
+    address: string,
+    identifier: string | null,
+    secret: string,
+    selfId: string | undefined,
+    approving: boolean,
+  ): Promise<void> {
     await lockAddress(trx, address);
     const others = await nasAtAddress(trx, address, selfId);
-    const conflict = () => new AppError('NAS_ADDRESS_IN_USE', 'another NAS uses this address; NAS that share an address need distinct identifiers, one tenant and one secret');
+    const conflict = () =>
+      new AppError(
+        'NAS_ADDRESS_IN_USE',
+        'another NAS uses this address; NAS that share an address need distinct identifiers, one tenant and one secret',
+      );
     if (approving && others.some((o) => o.tenant_id !== tenantId && o.approved_at !== null)) throw conflict();
     const own = others.filter((o) => o.tenant_id === tenantId);
     if (own.length === 0) return;
     if (identifier === null || own.some((o) => o.identifier === null || o.identifier === identifier)) throw conflict();
     if (own.some((o) => o.secret !== secret)) {
-      throw new AppError('VALIDATION_FAILED', 'NAS that share an address must use the same secret', { errors: [{ path: 'body.secret', message: 'must equal the secret of the other NAS at this address' }] });
+      throw new AppError('VALIDATION_FAILED', 'NAS that share an address must use the same secret', {
+        errors: [{ path: 'body.secret', message: 'must equal the secret of the other NAS at this address' }],
+      });
     }
   }
 
@@ -196,7 +231,14 @@ export class NasService {
         approved_at: auto ? trx.fn.now() : null,
         ...apiColumns(input.routerOsApi ?? null, null),
       });
-      await audit(trx, { tenantId, actor, action: 'nas.create', entity: 'nas', entityId: r.id, data: { address, identifier: input.identifier ?? null, routerOsApi: apiAudit(input.routerOsApi) } });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'nas.create',
+        entity: 'nas',
+        entityId: r.id,
+        data: { address, identifier: input.identifier ?? null, routerOsApi: apiAudit(input.routerOsApi) },
+      });
       return nasView(r);
     });
   }
@@ -206,7 +248,8 @@ export class NasService {
       const cur = await findNas(trx, tenantId, id);
       if (!cur) throw notFound();
       // An unchanged address is not re-checked (the worker refuses it if the networks changed).
-      const address = patch.address !== undefined ? allowedAddress(this.targets, canonicalAddress(patch.address)) : cur.nasname;
+      const address =
+        patch.address !== undefined ? allowedAddress(this.targets, canonicalAddress(patch.address)) : cur.nasname;
       const identifier = patch.identifier !== undefined ? patch.identifier : cur.identifier;
       const secret = patch.secret ?? cur.secret;
       // A new address needs approval again (else a tenant could have one address approved and
@@ -216,21 +259,33 @@ export class NasService {
       await this.checkAddress(trx, tenantId, address, identifier, secret, id, auto && moved);
       const row: Record<string, unknown> = { nasname: address, identifier, secret, updated_at: trx.fn.now() };
       if (moved) row.approved_at = auto ? trx.fn.now() : null;
-      if (patch.requireMessageAuthenticator !== undefined) row.require_message_authenticator = patch.requireMessageAuthenticator;
+      if (patch.requireMessageAuthenticator !== undefined)
+        row.require_message_authenticator = patch.requireMessageAuthenticator;
       if (patch.name !== undefined) row.shortname = patch.name;
       if (patch.kind !== undefined) row.kind = patch.kind;
       if (patch.coaPort !== undefined) row.coa_port = patch.coaPort;
       if (patch.description !== undefined) row.description = patch.description;
       if (patch.routerOsApi !== undefined) Object.assign(row, apiColumns(patch.routerOsApi, cur));
       const r = await updateNas(trx, { tenant_id: tenantId, id }, row);
-      await audit(trx, { tenantId, actor, action: 'nas.update', entity: 'nas', entityId: id, data: { ...patch, secret: patch.secret ? '[changed]' : undefined, routerOsApi: apiAudit(patch.routerOsApi) } });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'nas.update',
+        entity: 'nas',
+        entityId: id,
+        data: { ...patch, secret: patch.secret ? '[changed]' : undefined, routerOsApi: apiAudit(patch.routerOsApi) },
+      });
       return nasView(r);
     });
   }
 
   /** NAS waiting for a platform admin's approval, across tenants (platform admins only). */
   async pendingApprovals(limit: number, offset: number): Promise<Page<PendingNasView>> {
-    return paginate(pendingApprovalsQuery(this.db), limit, offset, (r: NasRow & { tenant_name: string }) => ({ ...nasView(r), tenantId: r.tenant_id, tenantName: r.tenant_name }));
+    return paginate(pendingApprovalsQuery(this.db), limit, offset, (r: NasRow & { tenant_name: string }) => ({
+      ...nasView(r),
+      tenantId: r.tenant_id,
+      tenantName: r.tenant_name,
+    }));
   }
 
   /**
@@ -244,7 +299,14 @@ export class NasService {
       if (cur.approved_at) return nasView(cur);
       await this.checkAddress(trx, cur.tenant_id, cur.nasname, cur.identifier, cur.secret, id, true);
       const r = await updateNas(trx, { id }, { approved_at: trx.fn.now(), updated_at: trx.fn.now() });
-      await audit(trx, { tenantId: cur.tenant_id, actor, action: 'nas.approve', entity: 'nas', entityId: id, data: { address: cur.nasname, identifier: cur.identifier } });
+      await audit(trx, {
+        tenantId: cur.tenant_id,
+        actor,
+        action: 'nas.approve',
+        entity: 'nas',
+        entityId: id,
+        data: { address: cur.nasname, identifier: cur.identifier },
+      });
       return nasView(r);
     });
   }
@@ -253,7 +315,14 @@ export class NasService {
     await withTransaction(this.db, async (trx) => {
       const n = await deleteNas(trx, tenantId, id);
       if (!n) throw notFound();
-      await audit(trx, { tenantId, actor, action: 'nas.delete', entity: 'nas', entityId: id, data: { address: n.nasname } });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'nas.delete',
+        entity: 'nas',
+        entityId: id,
+        data: { address: n.nasname },
+      });
     });
   }
 }
@@ -269,7 +338,10 @@ interface ApiColumns {
  * The api_* columns after applying `input` to the current row (`cur`, null on create). null
  * clears the credentials and resets port and transport to the defaults.
  */
-function apiColumns(input: RouterOsApiInput | null, cur: { api_username: string | null; api_password: string | null; api_port: number; api_tls: boolean } | null): ApiColumns {
+function apiColumns(
+  input: RouterOsApiInput | null,
+  cur: { api_username: string | null; api_password: string | null; api_port: number; api_tls: boolean } | null,
+): ApiColumns {
   if (input === null) return { api_username: null, api_password: null, api_port: API_PORT, api_tls: false };
   const username = input.username ?? cur?.api_username ?? null;
   const password = input.password ?? cur?.api_password ?? null;

@@ -11,7 +11,14 @@ import { iso } from '../../lib/time';
 import type { DarajaAccount } from '../../mpesa/daraja-client';
 import { audit } from '../audit/audit.repo';
 import type { Actor } from '../audit/actor';
-import { accountsQuery, deleteAccount, findAccount, insertAccount, updateAccount, type AccountRow } from './payments.repo';
+import {
+  accountsQuery,
+  deleteAccount,
+  findAccount,
+  insertAccount,
+  updateAccount,
+  type AccountRow,
+} from './payments.repo';
 import type { CreateMpesaAccount, MpesaAccountPatch, MpesaAccountView } from './payments.schemas';
 
 /** Seals and opens secrets (lib/secret-box.ts SecretBox). */
@@ -35,7 +42,11 @@ export const newCallbackToken = (): string => randomBytes(32).toString('hex');
  * config.payments.publicUrl). "pay", not "mpesa": Daraja refuses "mpesa" in C2B URLs.
  */
 export function callbackPaths(token: string) {
-  return { stk: `/callbacks/pay/${token}/stk`, c2bValidation: `/callbacks/pay/${token}/c2b/validation`, c2bConfirmation: `/callbacks/pay/${token}/c2b/confirmation` };
+  return {
+    stk: `/callbacks/pay/${token}/stk`,
+    c2bValidation: `/callbacks/pay/${token}/c2b/validation`,
+    c2bConfirmation: `/callbacks/pay/${token}/c2b/confirmation`,
+  };
 }
 
 export function accountView(r: AccountRow): MpesaAccountView {
@@ -94,7 +105,9 @@ export class MpesaAccountsService {
 
   async create(actor: Actor, tenantId: string, input: CreateMpesaAccount): Promise<MpesaAccountView> {
     if (input.kind === 'till' && !input.storeNumber) {
-      throw new AppError('VALIDATION_FAILED', 'a till needs its store number (the BusinessShortCode of its STK Push)', { errors: [{ path: 'body.storeNumber', message: 'required for a till' }] });
+      throw new AppError('VALIDATION_FAILED', 'a till needs its store number (the BusinessShortCode of its STK Push)', {
+        errors: [{ path: 'body.storeNumber', message: 'required for a till' }],
+      });
     }
     return withTransaction(this.db, async (trx) => {
       const r = await insertAccount(trx, {
@@ -110,7 +123,14 @@ export class MpesaAccountsService {
         callback_token: newCallbackToken(),
         validate_accounts: input.validateAccounts ?? false,
       });
-      await audit(trx, { tenantId, actor, action: 'mpesa_account.create', entity: 'mpesa_account', entityId: r.id, data: { kind: r.kind, shortcode: r.shortcode, environment: r.environment } });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'mpesa_account.create',
+        entity: 'mpesa_account',
+        entityId: r.id,
+        data: { kind: r.kind, shortcode: r.shortcode, environment: r.environment },
+      });
       return accountView(r);
     });
   }
@@ -125,18 +145,34 @@ export class MpesaAccountsService {
       if (patch.validateAccounts !== undefined) row.validate_accounts = patch.validateAccounts;
       if (patch.active !== undefined) row.active = patch.active;
       if (patch.storeNumber !== undefined) {
-        if (cur.kind !== 'till') throw new AppError('VALIDATION_FAILED', 'only a till has a store number', { errors: [{ path: 'body.storeNumber', message: 'paybills have none' }] });
-        if (patch.storeNumber === null) throw new AppError('VALIDATION_FAILED', 'a till needs its store number', { errors: [{ path: 'body.storeNumber', message: 'required for a till' }] });
+        if (cur.kind !== 'till')
+          throw new AppError('VALIDATION_FAILED', 'only a till has a store number', {
+            errors: [{ path: 'body.storeNumber', message: 'paybills have none' }],
+          });
+        if (patch.storeNumber === null)
+          throw new AppError('VALIDATION_FAILED', 'a till needs its store number', {
+            errors: [{ path: 'body.storeNumber', message: 'required for a till' }],
+          });
         row.store_number = patch.storeNumber;
       }
-      if (patch.consumerKey !== undefined) row.consumer_key_sealed = this.sealer.seal(patch.consumerKey, where(tenantId, 'consumer_key'));
-      if (patch.consumerSecret !== undefined) row.consumer_secret_sealed = this.sealer.seal(patch.consumerSecret, where(tenantId, 'consumer_secret'));
+      if (patch.consumerKey !== undefined)
+        row.consumer_key_sealed = this.sealer.seal(patch.consumerKey, where(tenantId, 'consumer_key'));
+      if (patch.consumerSecret !== undefined)
+        row.consumer_secret_sealed = this.sealer.seal(patch.consumerSecret, where(tenantId, 'consumer_secret'));
       if (patch.passkey !== undefined) row.passkey_sealed = this.sealer.seal(patch.passkey, where(tenantId, 'passkey'));
-      const credentialsChanged = patch.consumerKey !== undefined || patch.consumerSecret !== undefined || patch.environment !== undefined;
+      const credentialsChanged =
+        patch.consumerKey !== undefined || patch.consumerSecret !== undefined || patch.environment !== undefined;
       if (credentialsChanged) await trx('mpesa_tokens').where({ account_id: id }).del();
       const r = (await updateAccount(trx, tenantId, id, row))!;
       // Which fields changed, never their values.
-      await audit(trx, { tenantId, actor, action: 'mpesa_account.update', entity: 'mpesa_account', entityId: id, data: { fields: Object.keys(patch) } });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'mpesa_account.update',
+        entity: 'mpesa_account',
+        entityId: id,
+        data: { fields: Object.keys(patch) },
+      });
       return accountView(r);
     });
   }
@@ -146,7 +182,13 @@ export class MpesaAccountsService {
     return withTransaction(this.db, async (trx) => {
       const r = await updateAccount(trx, tenantId, id, { callback_token: newCallbackToken() });
       if (!r) throw notFound();
-      await audit(trx, { tenantId, actor, action: 'mpesa_account.rotate_token', entity: 'mpesa_account', entityId: id });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'mpesa_account.rotate_token',
+        entity: 'mpesa_account',
+        entityId: id,
+      });
       return accountView(r);
     });
   }

@@ -29,7 +29,10 @@ export function formatMoney(minor: number, currency: string): string {
   return `${currency} ${Number.isInteger(major) ? String(major) : major.toFixed(2)}`;
 }
 
-export function receiptMessage(l: Locale, o: { amount: number; receipt: string | null; planName: string; endsAt: Date; accountNumber: string }): string {
+export function receiptMessage(
+  l: Locale,
+  o: { amount: number; receipt: string | null; planName: string; endsAt: Date; accountNumber: string },
+): string {
   const money = formatMoney(o.amount, l.currency);
   const until = formatInstant(o.endsAt, l);
   const ref = o.receipt ? ` (${o.receipt})` : '';
@@ -46,7 +49,10 @@ export function unallocatedMessage(l: Locale, o: { amount: number; receipt: stri
     : `${l.tenantName}: We received ${money}${ref} but could not match it to an account; contact us with the receipt code.`;
 }
 
-export function credentialsMessage(l: Locale, o: { username: string; password: string; planName: string; endsAt: Date }): string {
+export function credentialsMessage(
+  l: Locale,
+  o: { username: string; password: string; planName: string; endsAt: Date },
+): string {
   const until = formatInstant(o.endsAt, l);
   return l.language === 'sw'
     ? `${l.tenantName}: Jina la mtumiaji ${o.username}, nenosiri ${o.password}. ${o.planName} hadi ${until}.`

@@ -81,7 +81,10 @@ export interface CallbackRow {
 
 // Accounts
 
-export async function insertAccount(h: Handle, row: Omit<AccountRow, 'id' | 'created_at' | 'updated_at' | 'active'> & { active?: boolean }): Promise<AccountRow> {
+export async function insertAccount(
+  h: Handle,
+  row: Omit<AccountRow, 'id' | 'created_at' | 'updated_at' | 'active'> & { active?: boolean },
+): Promise<AccountRow> {
   const [r] = await h('mpesa_accounts').insert(row).returning('*');
   return r;
 }
@@ -103,11 +106,21 @@ export async function accountByToken(h: Handle, token: string): Promise<AccountR
 }
 
 export function accountsQuery(h: Handle, tenantId: string) {
-  return h('mpesa_accounts').where({ tenant_id: tenantId }).orderBy([{ column: 'created_at', order: 'asc' }, { column: 'id' }]);
+  return h('mpesa_accounts')
+    .where({ tenant_id: tenantId })
+    .orderBy([{ column: 'created_at', order: 'asc' }, { column: 'id' }]);
 }
 
-export async function updateAccount(h: Handle, tenantId: string, id: string, row: Record<string, unknown>): Promise<AccountRow | undefined> {
-  const [r] = await h('mpesa_accounts').where({ tenant_id: tenantId, id }).update({ ...row, updated_at: h.fn.now() }).returning('*');
+export async function updateAccount(
+  h: Handle,
+  tenantId: string,
+  id: string,
+  row: Record<string, unknown>,
+): Promise<AccountRow | undefined> {
+  const [r] = await h('mpesa_accounts')
+    .where({ tenant_id: tenantId, id })
+    .update({ ...row, updated_at: h.fn.now() })
+    .returning('*');
   return r;
 }
 
@@ -119,39 +132,81 @@ export async function deleteAccount(h: Handle, tenantId: string, id: string): Pr
 
 export async function insertCallback(
   h: Handle,
-  row: Pick<CallbackRow, 'tenant_id' | 'account_id' | 'kind' | 'source_address' | 'content_type' | 'headers' | 'body' | 'body_bytes' | 'outcome' | 'detail'>,
+  row: Pick<
+    CallbackRow,
+    | 'tenant_id'
+    | 'account_id'
+    | 'kind'
+    | 'source_address'
+    | 'content_type'
+    | 'headers'
+    | 'body'
+    | 'body_bytes'
+    | 'outcome'
+    | 'detail'
+  >,
 ): Promise<string> {
-  const [r] = await h('mpesa_callbacks').insert({ ...row, headers: JSON.stringify(row.headers) }).returning('id');
+  const [r] = await h('mpesa_callbacks')
+    .insert({ ...row, headers: JSON.stringify(row.headers) })
+    .returning('id');
   return String(r.id);
 }
 
-export async function setCallbackOutcome(h: Handle, id: string, o: { outcome: string; detail?: string | null; paymentId?: string | null; checkoutRequestId?: string | null }): Promise<void> {
+export async function setCallbackOutcome(
+  h: Handle,
+  id: string,
+  o: { outcome: string; detail?: string | null; paymentId?: string | null; checkoutRequestId?: string | null },
+): Promise<void> {
   await h('mpesa_callbacks')
     .where({ id })
-    .update({ outcome: o.outcome, detail: o.detail?.slice(0, 500) ?? null, payment_id: o.paymentId ?? null, checkout_request_id: o.checkoutRequestId ?? null });
+    .update({
+      outcome: o.outcome,
+      detail: o.detail?.slice(0, 500) ?? null,
+      payment_id: o.paymentId ?? null,
+      checkout_request_id: o.checkoutRequestId ?? null,
+    });
 }
 
 /** STK callbacks kept as unknown that name this request (they came before it was recorded). */
-export async function unknownCallbacksFor(h: Handle, tenantId: string, checkoutRequestId: string): Promise<CallbackRow[]> {
-  return h('mpesa_callbacks').where({ tenant_id: tenantId, checkout_request_id: checkoutRequestId, kind: 'stk', outcome: 'unknown_request' }).orderBy('id');
+export async function unknownCallbacksFor(
+  h: Handle,
+  tenantId: string,
+  checkoutRequestId: string,
+): Promise<CallbackRow[]> {
+  return h('mpesa_callbacks')
+    .where({ tenant_id: tenantId, checkout_request_id: checkoutRequestId, kind: 'stk', outcome: 'unknown_request' })
+    .orderBy('id');
 }
 
-export function callbacksQuery(h: Handle, tenantId: string, q: { kind?: string | undefined; outcome?: string | undefined }) {
+export function callbacksQuery(
+  h: Handle,
+  tenantId: string,
+  q: { kind?: string | undefined; outcome?: string | undefined },
+) {
   const b = h('mpesa_callbacks').where({ tenant_id: tenantId });
   if (q.kind) b.andWhere({ kind: q.kind });
   if (q.outcome) b.andWhere({ outcome: q.outcome });
-  return b.orderBy([{ column: 'received_at', order: 'desc' }, { column: 'id', order: 'desc' }]);
+  return b.orderBy([
+    { column: 'received_at', order: 'desc' },
+    { column: 'id', order: 'desc' },
+  ]);
 }
 
 // Payments
 
-export async function insertPayment(h: Handle, row: Partial<PaymentRow> & Pick<PaymentRow, 'tenant_id' | 'channel' | 'amount'>): Promise<PaymentRow> {
+export async function insertPayment(
+  h: Handle,
+  row: Partial<PaymentRow> & Pick<PaymentRow, 'tenant_id' | 'channel' | 'amount'>,
+): Promise<PaymentRow> {
   const [r] = await h('payments').insert(row).returning('*');
   return r;
 }
 
 /** A C2B payment, once per receipt: undefined when the receipt is already recorded. */
-export async function insertPaymentOnce(h: Handle, row: Partial<PaymentRow> & Pick<PaymentRow, 'tenant_id' | 'channel' | 'amount' | 'mpesa_receipt'>): Promise<PaymentRow | undefined> {
+export async function insertPaymentOnce(
+  h: Handle,
+  row: Partial<PaymentRow> & Pick<PaymentRow, 'tenant_id' | 'channel' | 'amount' | 'mpesa_receipt'>,
+): Promise<PaymentRow | undefined> {
   const r = await h('payments').insert(row).onConflict(h.raw('(mpesa_receipt)')).ignore().returning('*');
   return r[0];
 }
@@ -161,16 +216,32 @@ export async function findPayment(h: Handle, tenantId: string, id: string): Prom
 }
 
 /** Locks the payment for the rest of the transaction: callbacks, queries and staff act on it in turn. */
-export async function lockPayment(trx: Knex.Transaction, tenantId: string, id: string): Promise<PaymentRow | undefined> {
+export async function lockPayment(
+  trx: Knex.Transaction,
+  tenantId: string,
+  id: string,
+): Promise<PaymentRow | undefined> {
   return trx('payments').where({ tenant_id: tenantId, id }).forUpdate().first();
 }
 
-export async function lockPaymentByCheckout(trx: Knex.Transaction, tenantId: string, checkoutRequestId: string): Promise<PaymentRow | undefined> {
+export async function lockPaymentByCheckout(
+  trx: Knex.Transaction,
+  tenantId: string,
+  checkoutRequestId: string,
+): Promise<PaymentRow | undefined> {
   return trx('payments').where({ tenant_id: tenantId, checkout_request_id: checkoutRequestId }).forUpdate().first();
 }
 
-export async function updatePayment(h: Handle, tenantId: string, id: string, row: Record<string, unknown>): Promise<PaymentRow> {
-  const [r] = await h('payments').where({ tenant_id: tenantId, id }).update({ ...row, updated_at: h.fn.now() }).returning('*');
+export async function updatePayment(
+  h: Handle,
+  tenantId: string,
+  id: string,
+  row: Record<string, unknown>,
+): Promise<PaymentRow> {
+  const [r] = await h('payments')
+    .where({ tenant_id: tenantId, id })
+    .update({ ...row, updated_at: h.fn.now() })
+    .returning('*');
   return r;
 }
 
@@ -193,7 +264,10 @@ export function paymentsQuery(h: Handle, tenantId: string, q: PaymentFilter) {
   if (q.phone) b.andWhere({ phone: q.phone });
   if (q.from) b.andWhere('created_at', '>=', q.from);
   if (q.to) b.andWhere('created_at', '<', q.to);
-  return b.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]);
+  return b.orderBy([
+    { column: 'created_at', order: 'desc' },
+    { column: 'id', order: 'desc' },
+  ]);
 }
 
 /**
@@ -201,7 +275,12 @@ export function paymentsQuery(h: Handle, tenantId: string, q: PaymentFilter) {
  * two workers never take the same row; a worker that dies leaves its rows to the next claim
  * when the lease has run out).
  */
-export async function claimDueQueries(trx: Knex.Transaction, now: Date, limit: number, leaseSeconds: number): Promise<PaymentRow[]> {
+export async function claimDueQueries(
+  trx: Knex.Transaction,
+  now: Date,
+  limit: number,
+  leaseSeconds: number,
+): Promise<PaymentRow[]> {
   return trx
     .raw(
       `UPDATE payments p SET claimed_until = ?::timestamptz + make_interval(secs => ?)
@@ -220,14 +299,38 @@ export async function claimDueQueries(trx: Knex.Transaction, now: Date, limit: n
 
 export async function insertLedgerEntry(
   h: Handle,
-  row: { tenant_id: string; payment_id: string; kind: 'credit' | 'refund'; amount: number; subscriber_id: string | null; subscription_id: string | null; actor_type: string; actor_id: string | null; note?: string | null },
+  row: {
+    tenant_id: string;
+    payment_id: string;
+    kind: 'credit' | 'refund';
+    amount: number;
+    subscriber_id: string | null;
+    subscription_id: string | null;
+    actor_type: string;
+    actor_id: string | null;
+    note?: string | null;
+  },
 ): Promise<boolean> {
   const r = await h('ledger_entries').insert(row).onConflict(h.raw('(payment_id, kind)')).ignore().returning('id');
   return r.length > 0;
 }
 
 /** One day's totals in the tenant's time zone: asked (STK requested), credited, unallocated, refunded. */
-export async function reconciliation(h: Handle, tenantId: string, day: string): Promise<{ expected: number; expectedCount: number; credited: number; creditedCount: number; unallocated: number; unallocatedCount: number; refunded: number; pending: number; failed: number }> {
+export async function reconciliation(
+  h: Handle,
+  tenantId: string,
+  day: string,
+): Promise<{
+  expected: number;
+  expectedCount: number;
+  credited: number;
+  creditedCount: number;
+  unallocated: number;
+  unallocatedCount: number;
+  refunded: number;
+  pending: number;
+  failed: number;
+}> {
   const r = await h.raw(
     `WITH tz AS (SELECT time_zone FROM tenants WHERE id = ?),
           b AS (SELECT (?::date)::timestamp AT TIME ZONE tz.time_zone AS lo, ((?::date) + 1)::timestamp AT TIME ZONE tz.time_zone AS hi FROM tz)
@@ -247,22 +350,44 @@ export async function reconciliation(h: Handle, tenantId: string, day: string): 
   );
   const x = r.rows[0];
   return {
-    expected: Number(x.expected), expectedCount: x.expected_count, credited: Number(x.credited), creditedCount: x.credited_count,
-    unallocated: Number(x.unallocated), unallocatedCount: x.unallocated_count, refunded: Number(x.refunded), pending: x.pending, failed: x.failed,
+    expected: Number(x.expected),
+    expectedCount: x.expected_count,
+    credited: Number(x.credited),
+    creditedCount: x.credited_count,
+    unallocated: Number(x.unallocated),
+    unallocatedCount: x.unallocated_count,
+    refunded: Number(x.refunded),
+    pending: x.pending,
+    failed: x.failed,
   };
 }
 
 /** Completed payments of the tenant with these receipts (statement import). */
-export async function paymentsByReceipts(h: Handle, tenantId: string, receipts: string[]): Promise<Array<{ mpesa_receipt: string; amount: string | number; state: string }>> {
+export async function paymentsByReceipts(
+  h: Handle,
+  tenantId: string,
+  receipts: string[],
+): Promise<Array<{ mpesa_receipt: string; amount: string | number; state: string }>> {
   if (receipts.length === 0) return [];
-  return h('payments').where({ tenant_id: tenantId }).whereIn('mpesa_receipt', receipts).select('mpesa_receipt', 'amount', 'state');
+  return h('payments')
+    .where({ tenant_id: tenantId })
+    .whereIn('mpesa_receipt', receipts)
+    .select('mpesa_receipt', 'amount', 'state');
 }
 
 /** Completed payments between two instants (statement import: what the ledger has that the statement lacks). */
-export async function completedBetween(h: Handle, tenantId: string, lo: Date, hi: Date): Promise<Array<{ mpesa_receipt: string; amount: string | number; transaction_time: Date | null; created_at: Date }>> {
+export async function completedBetween(
+  h: Handle,
+  tenantId: string,
+  lo: Date,
+  hi: Date,
+): Promise<Array<{ mpesa_receipt: string; amount: string | number; transaction_time: Date | null; created_at: Date }>> {
   return h('payments')
     .where({ tenant_id: tenantId, state: 'completed' })
-    .andWhereRaw('coalesce(transaction_time, created_at) >= ? AND coalesce(transaction_time, created_at) <= ?', [lo, hi])
+    .andWhereRaw('coalesce(transaction_time, created_at) >= ? AND coalesce(transaction_time, created_at) <= ?', [
+      lo,
+      hi,
+    ])
     .select('mpesa_receipt', 'amount', 'transaction_time', 'created_at');
 }
 
@@ -278,25 +403,49 @@ export interface PayerRow {
 }
 
 export async function payerById(h: Handle, tenantId: string, id: string): Promise<PayerRow | undefined> {
-  return h('subscribers').where({ tenant_id: tenantId, id }).first('id', 'username', 'status', 'plan_id', 'phone', 'account_number');
+  return h('subscribers')
+    .where({ tenant_id: tenantId, id })
+    .first('id', 'username', 'status', 'plan_id', 'phone', 'account_number');
 }
 
-export async function payerByAccountNumber(h: Handle, tenantId: string, accountNumber: string): Promise<PayerRow | undefined> {
-  return h('subscribers').where({ tenant_id: tenantId }).andWhereRaw('upper(account_number) = upper(?)', [accountNumber]).first('id', 'username', 'status', 'plan_id', 'phone', 'account_number');
+export async function payerByAccountNumber(
+  h: Handle,
+  tenantId: string,
+  accountNumber: string,
+): Promise<PayerRow | undefined> {
+  return h('subscribers')
+    .where({ tenant_id: tenantId })
+    .andWhereRaw('upper(account_number) = upper(?)', [accountNumber])
+    .first('id', 'username', 'status', 'plan_id', 'phone', 'account_number');
 }
 
 /** Subscribers whose phone hashes to `hash` (at most 2 are read: more than one is ambiguous). */
 export async function payersByPhoneHash(h: Handle, tenantId: string, hash: string): Promise<PayerRow[]> {
-  return h('subscribers').where({ tenant_id: tenantId, phone_hash: hash.toLowerCase() }).limit(2).select('id', 'username', 'status', 'plan_id', 'phone', 'account_number');
+  return h('subscribers')
+    .where({ tenant_id: tenantId, phone_hash: hash.toLowerCase() })
+    .limit(2)
+    .select('id', 'username', 'status', 'plan_id', 'phone', 'account_number');
 }
 
-export async function tenantLocale(h: Handle, tenantId: string): Promise<{ time_zone: string; language: 'en' | 'sw'; name: string; currency: string }> {
+export async function tenantLocale(
+  h: Handle,
+  tenantId: string,
+): Promise<{ time_zone: string; language: 'en' | 'sw'; name: string; currency: string }> {
   return h('tenants').where({ id: tenantId }).first('time_zone', 'language', 'name', 'currency');
 }
 
 // SMS outbox
 
-export async function enqueueSms(h: Handle, row: { tenant_id: string; kind: 'receipt' | 'credentials' | 'reminder'; dedupe_key: string; phone: string; body: string }): Promise<void> {
+export async function enqueueSms(
+  h: Handle,
+  row: {
+    tenant_id: string;
+    kind: 'receipt' | 'credentials' | 'reminder';
+    dedupe_key: string;
+    phone: string;
+    body: string;
+  },
+): Promise<void> {
   await h('sms_outbox').insert(row).onConflict(h.raw('(tenant_id, dedupe_key)')).ignore();
 }
 
@@ -322,7 +471,17 @@ export async function claimDueSms(h: Handle, now: Date, limit: number, leaseSeco
   return r.rows.map((x: SmsRow) => ({ ...x, id: String(x.id) }));
 }
 
-export async function smsOutcome(h: Handle, id: string, o: { status: 'sent' | 'failed' | 'pending'; providerMessageId?: string | null; error?: string | null; nextAttemptAt?: Date; sentAt?: Date }): Promise<void> {
+export async function smsOutcome(
+  h: Handle,
+  id: string,
+  o: {
+    status: 'sent' | 'failed' | 'pending';
+    providerMessageId?: string | null;
+    error?: string | null;
+    nextAttemptAt?: Date;
+    sentAt?: Date;
+  },
+): Promise<void> {
   await h('sms_outbox')
     .where({ id, status: 'sending' })
     .update({

@@ -97,7 +97,11 @@ export type PaymentQuery = Static<typeof PaymentQuery>;
 
 export const CALLBACK_KINDS = ['stk', 'c2b_validation', 'c2b_confirmation'] as const;
 
-export const CallbackQuery = Obj({ ...PageQuery, kind: Type.Optional(Enum(CALLBACK_KINDS)), outcome: Type.Optional(Str(40)) });
+export const CallbackQuery = Obj({
+  ...PageQuery,
+  kind: Type.Optional(Enum(CALLBACK_KINDS)),
+  outcome: Type.Optional(Str(40)),
+});
 export type CallbackQuery = Static<typeof CallbackQuery>;
 
 export const CallbackView = Obj({
@@ -175,4 +179,3 @@ export const StatementReport = Obj({
   unreadable: Type.Array(Obj({ line: Type.Integer(), reason: Type.String() })),
 });
 export type StatementReport = Static<typeof StatementReport>;
-

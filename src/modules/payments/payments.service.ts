@@ -22,11 +22,36 @@ import { audit } from '../audit/audit.repo';
 import { SYSTEM, type Actor } from '../audit/actor';
 import { allocate } from './activation';
 import {
-  accountByToken, callbacksQuery, insertCallback, completedBetween, findPayment, insertLedgerEntry, insertPaymentOnce, lockPayment, lockPaymentByCheckout, paymentsByReceipts, paymentsQuery,
-  payerByAccountNumber, payersByPhoneHash, reconciliation, setCallbackOutcome, tenantLocale, updatePayment,
-  type AccountRow, type CallbackRow, type PaymentRow,
+  accountByToken,
+  callbacksQuery,
+  insertCallback,
+  completedBetween,
+  findPayment,
+  insertLedgerEntry,
+  insertPaymentOnce,
+  lockPayment,
+  lockPaymentByCheckout,
+  paymentsByReceipts,
+  paymentsQuery,
+  payerByAccountNumber,
+  payersByPhoneHash,
+  reconciliation,
+  setCallbackOutcome,
+  tenantLocale,
+  updatePayment,
+  type AccountRow,
+  type CallbackRow,
+  type PaymentRow,
 } from './payments.repo';
-import type { AssignPayment, CallbackQuery, CallbackView, PaymentQuery, PaymentView, ReconciliationView, StatementReport } from './payments.schemas';
+import type {
+  AssignPayment,
+  CallbackQuery,
+  CallbackView,
+  PaymentQuery,
+  PaymentView,
+  ReconciliationView,
+  StatementReport,
+} from './payments.schemas';
 import { parseStatement } from './statement';
 
 /** What a callback's handling came to (recorded on its raw row). */
@@ -50,7 +75,9 @@ export function paymentMessage(p: Pick<PaymentRow, 'state' | 'result_code' | 'al
     case 'pending':
       return 'Waiting for the M-Pesa payment to be confirmed.';
     case 'completed':
-      return p.allocation === 'unallocated' ? 'Payment received; staff will assign it to an account.' : STK_OUTCOME_MESSAGES.paid;
+      return p.allocation === 'unallocated'
+        ? 'Payment received; staff will assign it to an account.'
+        : STK_OUTCOME_MESSAGES.paid;
     case 'expired':
       return p.result_code ? STK_OUTCOME_MESSAGES[stkOutcome(p.result_code)] : 'The payment was not confirmed in time.';
     default:
@@ -165,10 +192,16 @@ export class PaymentsService {
    * Settle a pending STK payment, under its lock, in `trx`. Returns the outcome; only a pending
    * payment moves. A success credits and allocates it.
    */
-  async settleStk(trx: Knex.Transaction, p: PaymentRow, r: StkResult, by: 'callback' | 'query'): Promise<{ outcome: CallbackOutcome; detail?: string; payment: PaymentRow }> {
+  async settleStk(
+    trx: Knex.Transaction,
+    p: PaymentRow,
+    r: StkResult,
+    by: 'callback' | 'query',
+  ): Promise<{ outcome: CallbackOutcome; detail?: string; payment: PaymentRow }> {
     // Our expiry is a guess, not Daraja's answer: a success callback that comes after it is the
     // truth about the buyer's money and is credited (decisions.md, Payments: late successes).
-    const lateSuccess = p.state === 'expired' && p.settled_by === 'expiry' && r.payment !== undefined && r.resultCode === '0';
+    const lateSuccess =
+      p.state === 'expired' && p.settled_by === 'expiry' && r.payment !== undefined && r.resultCode === '0';
     if (p.state !== 'pending' && !lateSuccess) {
       // A late callback may bring the receipt of a payment the query completed without one.
       if (r.payment && p.state === 'completed' && !p.mpesa_receipt && Number(p.amount) === r.payment.amountMinor) {
@@ -183,23 +216,50 @@ export class PaymentsService {
     const state = stkPaymentState(stkOutcome(r.resultCode));
     if (state !== 'completed') {
       const row = await updatePayment(trx, p.tenant_id, p.id, {
-        state, result_code: r.resultCode, result_desc: r.resultDesc.slice(0, 300), settled_at: now, settled_by: by, next_query_at: null, claimed_until: null,
+        state,
+        result_code: r.resultCode,
+        result_desc: r.resultDesc.slice(0, 300),
+        settled_at: now,
+        settled_by: by,
+        next_query_at: null,
+        claimed_until: null,
       });
-      await audit(trx, { tenantId: p.tenant_id, actor: SYSTEM, action: `payment.${state}`, entity: 'payment', entityId: p.id, data: { resultCode: r.resultCode, by } });
+      await audit(trx, {
+        tenantId: p.tenant_id,
+        actor: SYSTEM,
+        action: `payment.${state}`,
+        entity: 'payment',
+        entityId: p.id,
+        data: { resultCode: r.resultCode, by },
+      });
       return { outcome: 'settled', payment: row };
     }
     if (r.payment) {
-      if (r.payment.amountMinor !== Number(p.amount)) return { outcome: 'amount_mismatch', detail: `asked ${p.amount}, callback says ${r.payment.amountMinor}`, payment: p };
-      if (r.payment.phone && p.phone && r.payment.phone !== p.phone) return { outcome: 'phone_mismatch', detail: 'the callback names another phone', payment: p };
+      if (r.payment.amountMinor !== Number(p.amount))
+        return {
+          outcome: 'amount_mismatch',
+          detail: `asked ${p.amount}, callback says ${r.payment.amountMinor}`,
+          payment: p,
+        };
+      if (r.payment.phone && p.phone && r.payment.phone !== p.phone)
+        return { outcome: 'phone_mismatch', detail: 'the callback names another phone', payment: p };
     }
     const receipt = r.payment?.receipt ?? null;
     const row0 = await savepoint(trx, () =>
       updatePayment(trx, p.tenant_id, p.id, {
-        state: 'completed', result_code: r.resultCode, result_desc: r.resultDesc.slice(0, 300), mpesa_receipt: receipt, settled_at: now, settled_by: by,
-        transaction_time: r.payment?.transactedAt ?? now, next_query_at: null, claimed_until: null,
+        state: 'completed',
+        result_code: r.resultCode,
+        result_desc: r.resultDesc.slice(0, 300),
+        mpesa_receipt: receipt,
+        settled_at: now,
+        settled_by: by,
+        transaction_time: r.payment?.transactedAt ?? now,
+        next_query_at: null,
+        claimed_until: null,
       }),
     );
-    if (!row0) return { outcome: 'duplicate_receipt', detail: 'this receipt is recorded on another payment', payment: p };
+    if (!row0)
+      return { outcome: 'duplicate_receipt', detail: 'this receipt is recorded on another payment', payment: p };
     let row = row0;
     row = await allocate(trx, row, { now, actor: SYSTEM });
     return { outcome: 'credited', payment: row };
@@ -238,7 +298,11 @@ export class PaymentsService {
   }
 
   /** An STK callback that came through `account`'s URL; `callbackId` is its stored raw row. */
-  async handleStkCallback(account: AccountRow, callbackId: string, parsed: StkCallback | Invalid): Promise<CallbackOutcome> {
+  async handleStkCallback(
+    account: AccountRow,
+    callbackId: string,
+    parsed: StkCallback | Invalid,
+  ): Promise<CallbackOutcome> {
     return withTransaction(this.db, async (trx) => {
       if (!parsed.ok) {
         await setCallbackOutcome(trx, callbackId, { outcome: 'invalid', detail: parsed.reason });
@@ -248,17 +312,42 @@ export class PaymentsService {
       const p = await lockPaymentByCheckout(trx, account.tenant_id, checkoutRequestId);
       let result: { outcome: CallbackOutcome; detail?: string | undefined; paymentId?: string | null };
       if (!p) result = { outcome: 'unknown_request', detail: 'no payment has this CheckoutRequestID' };
-      else if (p.account_id !== account.id) result = { outcome: 'account_mismatch', detail: 'the payment was asked through another account', paymentId: p.id };
-      else if (p.merchant_request_id && p.merchant_request_id !== parsed.merchantRequestId) result = { outcome: 'account_mismatch', detail: 'MerchantRequestID differs from the request', paymentId: p.id };
+      else if (p.account_id !== account.id)
+        result = {
+          outcome: 'account_mismatch',
+          detail: 'the payment was asked through another account',
+          paymentId: p.id,
+        };
+      else if (p.merchant_request_id && p.merchant_request_id !== parsed.merchantRequestId)
+        result = { outcome: 'account_mismatch', detail: 'MerchantRequestID differs from the request', paymentId: p.id };
       else {
-        const s = await this.settleStk(trx, p, {
-          resultCode: parsed.resultCode,
-          resultDesc: parsed.resultDesc,
-          ...(parsed.payment ? { payment: { amountMinor: parsed.payment.amountMinor, receipt: parsed.payment.receipt, phone: parsed.payment.phone, transactedAt: parsed.payment.transactedAt } } : {}),
-        }, 'callback');
+        const s = await this.settleStk(
+          trx,
+          p,
+          {
+            resultCode: parsed.resultCode,
+            resultDesc: parsed.resultDesc,
+            ...(parsed.payment
+              ? {
+                  payment: {
+                    amountMinor: parsed.payment.amountMinor,
+                    receipt: parsed.payment.receipt,
+                    phone: parsed.payment.phone,
+                    transactedAt: parsed.payment.transactedAt,
+                  },
+                }
+              : {}),
+          },
+          'callback',
+        );
         result = { outcome: s.outcome, detail: s.detail, paymentId: p.id };
       }
-      await setCallbackOutcome(trx, callbackId, { outcome: result.outcome, detail: result.detail ?? null, paymentId: result.paymentId ?? null, checkoutRequestId });
+      await setCallbackOutcome(trx, callbackId, {
+        outcome: result.outcome,
+        detail: result.detail ?? null,
+        paymentId: result.paymentId ?? null,
+        checkoutRequestId,
+      });
       return result.outcome;
     });
   }
@@ -268,7 +357,11 @@ export class PaymentsService {
    * the phone (plain, or its SHA-256 as Daraja sends it since July 2024). A masked phone, or a
    * hash two subscribers share, names nobody.
    */
-  private async c2bPayer(h: Knex.Transaction, tenantId: string, n: C2bNotification): Promise<{ subscriberId: string | null; ambiguous: boolean }> {
+  private async c2bPayer(
+    h: Knex.Transaction,
+    tenantId: string,
+    n: C2bNotification,
+  ): Promise<{ subscriberId: string | null; ambiguous: boolean }> {
     const ref = n.billRefNumber.trim();
     if (ref) {
       const byRef = await payerByAccountNumber(h, tenantId, ref);
@@ -282,7 +375,11 @@ export class PaymentsService {
   }
 
   /** C2B validation (Daraja asks before it takes the money): accept unless the account checks it and it names nobody. */
-  async validateC2b(account: AccountRow, callbackId: string, parsed: C2bNotification | Invalid): Promise<{ accept: boolean; reason?: C2bRejectReason }> {
+  async validateC2b(
+    account: AccountRow,
+    callbackId: string,
+    parsed: C2bNotification | Invalid,
+  ): Promise<{ accept: boolean; reason?: C2bRejectReason }> {
     return withTransaction(this.db, async (trx) => {
       let decision: { accept: boolean; reason?: C2bRejectReason };
       let detail: string | null = null;
@@ -307,14 +404,21 @@ export class PaymentsService {
   }
 
   /** C2B confirmation: the money is in. Recorded once per receipt, credited, allocated or left unallocated. */
-  async confirmC2b(account: AccountRow, callbackId: string, parsed: C2bNotification | Invalid): Promise<CallbackOutcome> {
+  async confirmC2b(
+    account: AccountRow,
+    callbackId: string,
+    parsed: C2bNotification | Invalid,
+  ): Promise<CallbackOutcome> {
     return withTransaction(this.db, async (trx) => {
       if (!parsed.ok) {
         await setCallbackOutcome(trx, callbackId, { outcome: 'invalid', detail: parsed.reason });
         return 'invalid';
       }
       if (!this.shortcodeMatches(account, parsed.businessShortCode)) {
-        await setCallbackOutcome(trx, callbackId, { outcome: 'account_mismatch', detail: `BusinessShortCode ${parsed.businessShortCode} is not this account's` });
+        await setCallbackOutcome(trx, callbackId, {
+          outcome: 'account_mismatch',
+          detail: `BusinessShortCode ${parsed.businessShortCode} is not this account's`,
+        });
         return 'account_mismatch';
       }
       const now = this.clock.date();
@@ -337,14 +441,26 @@ export class PaymentsService {
         settled_at: now,
         settled_by: 'c2b',
         transaction_time: parsed.transactedAt ?? now,
-        payer_name: [parsed.firstName, parsed.middleName, parsed.lastName].filter(Boolean).join(' ').slice(0, 200) || null,
+        payer_name:
+          [parsed.firstName, parsed.middleName, parsed.lastName].filter(Boolean).join(' ').slice(0, 200) || null,
       });
       if (!row) {
-        await setCallbackOutcome(trx, callbackId, { outcome: 'duplicate', detail: `receipt ${parsed.transId} is already recorded` });
+        await setCallbackOutcome(trx, callbackId, {
+          outcome: 'duplicate',
+          detail: `receipt ${parsed.transId} is already recorded`,
+        });
         return 'duplicate';
       }
-      const done = await allocate(trx, row, { now, actor: SYSTEM, ...(payer.ambiguous ? { reason: 'ambiguous_phone' as const } : {}) });
-      await setCallbackOutcome(trx, callbackId, { outcome: 'credited', paymentId: done.id, detail: done.allocation === 'unallocated' ? `unallocated: ${done.unallocated_reason}` : null });
+      const done = await allocate(trx, row, {
+        now,
+        actor: SYSTEM,
+        ...(payer.ambiguous ? { reason: 'ambiguous_phone' as const } : {}),
+      });
+      await setCallbackOutcome(trx, callbackId, {
+        outcome: 'credited',
+        paymentId: done.id,
+        detail: done.allocation === 'unallocated' ? `unallocated: ${done.unallocated_reason}` : null,
+      });
       return 'credited';
     });
   }
@@ -368,10 +484,21 @@ export class PaymentsService {
     return withTransaction(this.db, async (trx) => {
       const p = await lockPayment(trx, tenantId, id);
       if (!p) throw notFound();
-      if (p.state !== 'completed' || p.allocation !== 'unallocated') throw new AppError('INVALID_STATE', 'only unallocated money can be assigned');
+      if (p.state !== 'completed' || p.allocation !== 'unallocated')
+        throw new AppError('INVALID_STATE', 'only unallocated money can be assigned');
       const row = await allocate(trx, p, { now: this.clock.date(), actor, target: input });
-      if (row.allocation !== 'allocated') throw new AppError('INVALID_STATE', `the payment cannot buy access: ${row.unallocated_reason}`, { reason: row.unallocated_reason });
-      await audit(trx, { tenantId, actor, action: 'payment.assign', entity: 'payment', entityId: id, data: { subscriberId: input.subscriberId, planId: input.planId ?? null } });
+      if (row.allocation !== 'allocated')
+        throw new AppError('INVALID_STATE', `the payment cannot buy access: ${row.unallocated_reason}`, {
+          reason: row.unallocated_reason,
+        });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'payment.assign',
+        entity: 'payment',
+        entityId: id,
+        data: { subscriberId: input.subscriberId, planId: input.planId ?? null },
+      });
       return paymentView(row);
     });
   }
@@ -383,9 +510,30 @@ export class PaymentsService {
       if (!p) throw notFound();
       if (p.state !== 'completed') throw new AppError('INVALID_STATE', 'only a completed payment can be refunded');
       if (p.allocation === 'refunded') throw new AppError('INVALID_STATE', 'this payment is already marked refunded');
-      await insertLedgerEntry(trx, { tenant_id: tenantId, payment_id: id, kind: 'refund', amount: -Number(p.amount), subscriber_id: p.subscriber_id, subscription_id: p.subscription_id, actor_type: actor.type, actor_id: actor.id, note });
-      const row = await updatePayment(trx, tenantId, id, { allocation: 'refunded', refunded_at: this.clock.date(), refund_note: note });
-      await audit(trx, { tenantId, actor, action: 'payment.refund', entity: 'payment', entityId: id, data: { note, amount: Number(p.amount) } });
+      await insertLedgerEntry(trx, {
+        tenant_id: tenantId,
+        payment_id: id,
+        kind: 'refund',
+        amount: -Number(p.amount),
+        subscriber_id: p.subscriber_id,
+        subscription_id: p.subscription_id,
+        actor_type: actor.type,
+        actor_id: actor.id,
+        note,
+      });
+      const row = await updatePayment(trx, tenantId, id, {
+        allocation: 'refunded',
+        refunded_at: this.clock.date(),
+        refund_note: note,
+      });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'payment.refund',
+        entity: 'payment',
+        entityId: id,
+        data: { note, amount: Number(p.amount) },
+      });
       return paymentView(row);
     });
   }
@@ -403,14 +551,19 @@ export class PaymentsService {
     const receipts = st.lines.map((l) => l.receipt);
     const known = new Map<string, { amount: number; state: string }>();
     for (let i = 0; i < receipts.length; i += 1000) {
-      for (const r of await paymentsByReceipts(this.db, tenantId, receipts.slice(i, i + 1000))) known.set(r.mpesa_receipt, { amount: Number(r.amount), state: r.state });
+      for (const r of await paymentsByReceipts(this.db, tenantId, receipts.slice(i, i + 1000)))
+        known.set(r.mpesa_receipt, { amount: Number(r.amount), state: r.state });
     }
     const missing: StatementReport['missing'] = [];
     const amountMismatch: StatementReport['amountMismatch'] = [];
     let matched = 0;
     for (const l of st.lines) {
       const k = known.get(l.receipt);
-      const line = { receipt: l.receipt, amount: l.amount, completedAt: l.completedAt ? l.completedAt.toISOString() : null };
+      const line = {
+        receipt: l.receipt,
+        amount: l.amount,
+        completedAt: l.completedAt ? l.completedAt.toISOString() : null,
+      };
       if (!k || k.state !== 'completed') missing.push(line);
       else if (k.amount !== l.amount) amountMismatch.push(line);
       else matched++;
@@ -420,7 +573,11 @@ export class PaymentsService {
       const inStatement = new Set(receipts);
       for (const r of await completedBetween(this.db, tenantId, st.from, st.to)) {
         if (!r.mpesa_receipt || inStatement.has(r.mpesa_receipt)) continue;
-        excess.push({ receipt: r.mpesa_receipt, amount: Number(r.amount), completedAt: iso(r.transaction_time ?? r.created_at) });
+        excess.push({
+          receipt: r.mpesa_receipt,
+          amount: Number(r.amount),
+          completedAt: iso(r.transaction_time ?? r.created_at),
+        });
       }
     }
     return { lines: st.lines.length, matched, missing, excess, amountMismatch, unreadable: st.unreadable };

@@ -27,7 +27,12 @@ export interface SmsProviderOptions {
 export type SmsResult = { ok: true; messageId: string } | { ok: false; retryable: boolean; error: string };
 
 /** Sends one message with Africa's Talking. */
-export async function sendAfricasTalking(o: SmsProviderOptions, to: string, message: string, fetchImpl: typeof fetch = fetch): Promise<SmsResult> {
+export async function sendAfricasTalking(
+  o: SmsProviderOptions,
+  to: string,
+  message: string,
+  fetchImpl: typeof fetch = fetch,
+): Promise<SmsResult> {
   if (!o.apiKey) return { ok: false, retryable: true, error: 'LANGO_SMS_API_KEY is not set' };
   const form = new URLSearchParams({ username: o.username, to, message });
   if (o.senderId) form.set('from', o.senderId);
@@ -46,22 +51,43 @@ export async function sendAfricasTalking(o: SmsProviderOptions, to: string, mess
   if (res.status >= 500 || res.status === 429) return { ok: false, retryable: true, error: `HTTP ${res.status}` };
   if (res.status === 401) return { ok: false, retryable: true, error: 'HTTP 401: the API key or username was refused' };
   if (res.status >= 400) return { ok: false, retryable: false, error: `HTTP ${res.status}: ${text.slice(0, 200)}` };
-  let body: { SMSMessageData?: { Message?: string; Recipients?: Array<{ statusCode?: number; status?: string; messageId?: string }> } };
+  let body: {
+    SMSMessageData?: {
+      Message?: string;
+      Recipients?: Array<{ statusCode?: number; status?: string; messageId?: string }>;
+    };
+  };
   try {
     body = JSON.parse(text);
   } catch {
     return { ok: false, retryable: true, error: 'answer is not JSON' };
   }
   const r = body.SMSMessageData?.Recipients?.[0];
-  if (!r) return { ok: false, retryable: false, error: `no recipient accepted: ${String(body.SMSMessageData?.Message ?? '').slice(0, 200)}` };
+  if (!r)
+    return {
+      ok: false,
+      retryable: false,
+      error: `no recipient accepted: ${String(body.SMSMessageData?.Message ?? '').slice(0, 200)}`,
+    };
   // 100 Processed, 101 Sent, 102 Queued; 401-409 risk/invalid/blacklist (final); 500 internal (retry).
-  if (r.statusCode === 100 || r.statusCode === 101 || r.statusCode === 102) return { ok: true, messageId: String(r.messageId ?? '') };
-  return { ok: false, retryable: r.statusCode === 500 || r.statusCode === 405, error: `${r.statusCode ?? '?'} ${String(r.status ?? '').slice(0, 100)}` };
+  if (r.statusCode === 100 || r.statusCode === 101 || r.statusCode === 102)
+    return { ok: true, messageId: String(r.messageId ?? '') };
+  return {
+    ok: false,
+    retryable: r.statusCode === 500 || r.statusCode === 405,
+    error: `${r.statusCode ?? '?'} ${String(r.status ?? '').slice(0, 100)}`,
+  };
 }
 
 export class SmsSender {
   constructor(
-    private readonly deps: { db: Knex; clock: Clock; options: SmsProviderOptions; logger?: Logger; fetch?: typeof fetch },
+    private readonly deps: {
+      db: Knex;
+      clock: Clock;
+      options: SmsProviderOptions;
+      logger?: Logger;
+      fetch?: typeof fetch;
+    },
   ) {}
 
   /** One pass: claim due messages, send each, record outcomes. Returns how many were sent. */
@@ -72,12 +98,18 @@ export class SmsSender {
     let failed = 0;
     for (const m of rows) {
       const phone = parsePhone(m.phone);
-      const r: SmsResult = phone.ok ? await sendAfricasTalking(options, `+${phone.msisdn}`, m.body, this.deps.fetch) : { ok: false, retryable: false, error: 'not a Kenyan mobile number' };
+      const r: SmsResult = phone.ok
+        ? await sendAfricasTalking(options, `+${phone.msisdn}`, m.body, this.deps.fetch)
+        : { ok: false, retryable: false, error: 'not a Kenyan mobile number' };
       if (r.ok) {
         sent++;
         await smsOutcome(db, m.id, { status: 'sent', providerMessageId: r.messageId, sentAt: clock.date() });
       } else if (r.retryable && m.attempts < options.maxAttempts) {
-        await smsOutcome(db, m.id, { status: 'pending', error: r.error, nextAttemptAt: new Date(clock.now() + retryDelay(m.attempts, { baseMs: 30_000, capMs: 3_600_000 })) });
+        await smsOutcome(db, m.id, {
+          status: 'pending',
+          error: r.error,
+          nextAttemptAt: new Date(clock.now() + retryDelay(m.attempts, { baseMs: 30_000, capMs: 3_600_000 })),
+        });
       } else {
         failed++;
         await smsOutcome(db, m.id, { status: 'failed', error: r.error });
@@ -94,7 +126,14 @@ export class SmsSender {
   async queueReminders(limit = 500): Promise<number> {
     const { db, clock } = this.deps;
     const now = clock.date();
-    const rows: Array<{ id: string; tenant_id: string; phone: string; plan_name: string; ends_at: Date; account_number: string }> = (
+    const rows: Array<{
+      id: string;
+      tenant_id: string;
+      phone: string;
+      plan_name: string;
+      ends_at: Date;
+      account_number: string;
+    }> = (
       await db.raw(
         `SELECT sb.id, sb.tenant_id, s.phone, sb.plan_name, sb.ends_at, s.account_number
            FROM subscriptions sb
@@ -110,8 +149,17 @@ export class SmsSender {
     ).rows;
     for (const r of rows) {
       const t = await tenantLocale(db, r.tenant_id);
-      const body = reminderMessage({ language: t.language, timeZone: t.time_zone, currency: t.currency.trim(), tenantName: t.name }, { planName: r.plan_name, endsAt: new Date(r.ends_at), accountNumber: r.account_number });
-      await enqueueSms(db, { tenant_id: r.tenant_id, kind: 'reminder', dedupe_key: `reminder:${r.id}`, phone: r.phone, body });
+      const body = reminderMessage(
+        { language: t.language, timeZone: t.time_zone, currency: t.currency.trim(), tenantName: t.name },
+        { planName: r.plan_name, endsAt: new Date(r.ends_at), accountNumber: r.account_number },
+      );
+      await enqueueSms(db, {
+        tenant_id: r.tenant_id,
+        kind: 'reminder',
+        dedupe_key: `reminder:${r.id}`,
+        phone: r.phone,
+        body,
+      });
     }
     return rows.length;
   }

@@ -67,16 +67,33 @@ export function statementTime(s: string): Date | null {
   return null;
 }
 
-const norm = (h: string) => h.trim().toLowerCase().replace(/[^a-z]/g, '');
+const norm = (h: string) =>
+  h
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z]/g, '');
 
 export function parseStatement(csv: string): Statement {
   const records = csvRecords(csv.replace(/^\uFEFF/, ''));
-  const headerAt = records.findIndex((r) => r.some((h) => norm(h) === 'receiptno') && r.some((h) => norm(h) === 'paidin'));
+  const headerAt = records.findIndex(
+    (r) => r.some((h) => norm(h) === 'receiptno') && r.some((h) => norm(h) === 'paidin'),
+  );
   const unreadable: Statement['unreadable'] = [];
-  if (headerAt < 0) return { lines: [], unreadable: [{ line: 1, reason: 'no header row with "Receipt No." and "Paid In"' }], from: null, to: null };
+  if (headerAt < 0)
+    return {
+      lines: [],
+      unreadable: [{ line: 1, reason: 'no header row with "Receipt No." and "Paid In"' }],
+      from: null,
+      to: null,
+    };
   const header = records[headerAt]!.map(norm);
   const col = (name: string) => header.indexOf(name);
-  const [iReceipt, iTime, iPaid, iStatus] = [col('receiptno'), col('completiontime'), col('paidin'), col('transactionstatus')];
+  const [iReceipt, iTime, iPaid, iStatus] = [
+    col('receiptno'),
+    col('completiontime'),
+    col('paidin'),
+    col('transactionstatus'),
+  ];
   const lines: StatementLine[] = [];
   const seen = new Set<string>();
   let from: Date | null = null;

@@ -21,7 +21,15 @@ import { findPlan } from '../plans/plans.repo';
 import type { MpesaAccountsService } from './accounts.service';
 import { callbackPaths } from './accounts.service';
 import {
-  claimDueQueries, collectingAccount, findAccount, insertPayment, lockPayment, payerById, unknownCallbacksFor, updatePayment, type PaymentRow,
+  claimDueQueries,
+  collectingAccount,
+  findAccount,
+  insertPayment,
+  lockPayment,
+  payerById,
+  unknownCallbacksFor,
+  updatePayment,
+  type PaymentRow,
 } from './payments.repo';
 import type { InitiateStk, PaymentView } from './payments.schemas';
 import { msisdnOf, paymentView, type PaymentsService } from './payments.service';
@@ -43,50 +51,94 @@ function pushError(e: DarajaError): AppError {
     case 'busy':
     case 'quota':
     case 'subscriber-locked':
-      return new AppError('PAYMENT_PROVIDER_BUSY', e.kind === 'subscriber-locked' ? 'another M-Pesa request is open on this phone; try again in a minute' : 'M-Pesa is busy; try again in a moment', { kind: e.kind });
+      return new AppError(
+        'PAYMENT_PROVIDER_BUSY',
+        e.kind === 'subscriber-locked'
+          ? 'another M-Pesa request is open on this phone; try again in a minute'
+          : 'M-Pesa is busy; try again in a moment',
+        { kind: e.kind },
+      );
     case 'timeout':
     case 'network':
     case 'internal':
     case 'unexpected':
-      return new AppError('PAYMENT_PROVIDER_UNAVAILABLE', 'M-Pesa did not answer; try again in a moment', { kind: e.kind });
+      return new AppError('PAYMENT_PROVIDER_UNAVAILABLE', 'M-Pesa did not answer; try again in a moment', {
+        kind: e.kind,
+      });
     case 'invalid-request':
-      return new AppError('VALIDATION_FAILED', `M-Pesa refused the request: ${e.message}`.slice(0, 300), { kind: e.kind, ...(e.field ? { field: e.field } : {}) });
+      return new AppError('VALIDATION_FAILED', `M-Pesa refused the request: ${e.message}`.slice(0, 300), {
+        kind: e.kind,
+        ...(e.field ? { field: e.field } : {}),
+      });
     default:
-      return new AppError('PAYMENT_PROVIDER_ERROR', 'the collection account is not set up correctly (credentials or shortcode); tell the operator', { kind: e.kind });
+      return new AppError(
+        'PAYMENT_PROVIDER_ERROR',
+        'the collection account is not set up correctly (credentials or shortcode); tell the operator',
+        { kind: e.kind },
+      );
   }
 }
 
 export class StkService {
   constructor(
-    private readonly deps: { db: Knex; clock: Clock; accounts: MpesaAccountsService; payments: PaymentsService; daraja: DarajaFactory; options: StkOptions; logger?: Logger },
+    private readonly deps: {
+      db: Knex;
+      clock: Clock;
+      accounts: MpesaAccountsService;
+      payments: PaymentsService;
+      daraja: DarajaFactory;
+      options: StkOptions;
+      logger?: Logger;
+    },
   ) {}
 
   /** Ask `subscriberId`'s phone (or `phone`) to pay for a plan. `portal`: the buyer's own request (rate-limited per phone). */
-  async initiate(actor: Actor, tenantId: string, input: InitiateStk, o: { portal?: boolean } = {}): Promise<PaymentView> {
+  async initiate(
+    actor: Actor,
+    tenantId: string,
+    input: InitiateStk,
+    o: { portal?: boolean } = {},
+  ): Promise<PaymentView> {
     const { db, clock, options } = this.deps;
-    if (!options.publicUrl) throw new AppError('NOT_CONFIGURED', 'payments need LANGO_PUBLIC_URL (the address Daraja sends callbacks to)');
+    if (!options.publicUrl)
+      throw new AppError('NOT_CONFIGURED', 'payments need LANGO_PUBLIC_URL (the address Daraja sends callbacks to)');
     const now = clock.date();
     const { payment, account } = await withTransaction(db, async (trx) => {
       const payer = await payerById(trx, tenantId, input.subscriberId);
       if (!payer) throw new AppError('SUBSCRIBER_NOT_FOUND', 'subscriber not found');
       if (payer.status !== 'active') throw new AppError('INVALID_STATE', 'the subscriber is suspended');
       const planId = input.planId ?? payer.plan_id;
-      if (!planId) throw new AppError('VALIDATION_FAILED', 'name a plan (the subscriber has none)', { errors: [{ path: 'body.planId', message: 'required' }] });
+      if (!planId)
+        throw new AppError('VALIDATION_FAILED', 'name a plan (the subscriber has none)', {
+          errors: [{ path: 'body.planId', message: 'required' }],
+        });
       const plan = await findPlan(trx, tenantId, planId);
       if (!plan) throw new AppError('PLAN_NOT_FOUND', 'plan not found');
       if (!plan.active) throw new AppError('INVALID_STATE', 'this plan is not active');
-      if (plan.price <= 0 || plan.price % 100 !== 0) throw new AppError('INVALID_STATE', 'M-Pesa takes whole shillings: the plan price must be a positive whole amount');
+      if (plan.price <= 0 || plan.price % 100 !== 0)
+        throw new AppError(
+          'INVALID_STATE',
+          'M-Pesa takes whole shillings: the plan price must be a positive whole amount',
+        );
       const phoneInput = input.phone ?? payer.phone;
-      if (!phoneInput) throw new AppError('VALIDATION_FAILED', 'the subscriber has no phone; give one', { errors: [{ path: 'body.phone', message: 'required' }] });
+      if (!phoneInput)
+        throw new AppError('VALIDATION_FAILED', 'the subscriber has no phone; give one', {
+          errors: [{ path: 'body.phone', message: 'required' }],
+        });
       const phone = msisdnOf(phoneInput);
       const account = await collectingAccount(trx, tenantId, input.accountId);
-      if (!account) throw new AppError(input.accountId ? 'MPESA_ACCOUNT_NOT_FOUND' : 'NOT_CONFIGURED', input.accountId ? 'M-Pesa account not found or inactive' : 'the tenant has no active M-Pesa account');
+      if (!account)
+        throw new AppError(
+          input.accountId ? 'MPESA_ACCOUNT_NOT_FOUND' : 'NOT_CONFIGURED',
+          input.accountId ? 'M-Pesa account not found or inactive' : 'the tenant has no active M-Pesa account',
+        );
       if (o.portal) {
         const recent = await trx('payments')
           .where({ tenant_id: tenantId, phone, channel: 'stk' })
           .andWhere('created_at', '>', new Date(now.getTime() - 120_000))
           .count<{ n: string }[]>({ n: '*' });
-        if (Number(recent[0]?.n ?? 0) >= options.portalPushesPerPhone) throw new AppError('RATE_LIMITED', 'a payment request was just sent to this phone; wait two minutes');
+        if (Number(recent[0]?.n ?? 0) >= options.portalPushesPerPhone)
+          throw new AppError('RATE_LIMITED', 'a payment request was just sent to this phone; wait two minutes');
       }
       const payment = await insertPayment(trx, {
         tenant_id: tenantId,
@@ -100,7 +152,14 @@ export class StkService {
         expires_at: new Date(now.getTime() + options.stkExpirySeconds * 1000),
         created_at: now,
       });
-      await audit(trx, { tenantId, actor, action: 'payment.stk_push', entity: 'payment', entityId: payment.id, data: { subscriberId: payer.id, planId: plan.id, amount: plan.price, portal: o.portal ?? false } });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'payment.stk_push',
+        entity: 'payment',
+        entityId: payment.id,
+        data: { subscriberId: payer.id, planId: plan.id, amount: plan.price, portal: o.portal ?? false },
+      });
       return { payment, account };
     });
     const client = this.deps.daraja(this.deps.accounts.darajaAccount(account));
@@ -113,7 +172,13 @@ export class StkService {
     });
     if (!r.ok) {
       await withTransaction(db, (trx) =>
-        updatePayment(trx, tenantId, payment.id, { state: 'failed', result_code: `daraja:${r.error.kind}`.slice(0, 60), result_desc: r.error.message.slice(0, 300), settled_at: clock.date(), settled_by: 'push' }),
+        updatePayment(trx, tenantId, payment.id, {
+          state: 'failed',
+          result_code: `daraja:${r.error.kind}`.slice(0, 60),
+          result_desc: r.error.message.slice(0, 300),
+          settled_at: clock.date(),
+          settled_by: 'push',
+        }),
       );
       this.deps.logger?.warn({ paymentId: payment.id, kind: r.error.kind, code: r.error.code }, 'STK push refused');
       throw pushError(r.error);
@@ -135,16 +200,34 @@ export class StkService {
    * Register the account's C2B URLs with Daraja (production allows this once; later changes go
    * through Safaricom). ResponseType Completed: a validation that does not answer in time accepts.
    */
-  async registerC2b(actor: Actor, tenantId: string, accountId: string): Promise<{ confirmationUrl: string; validationUrl: string; responseDescription: string }> {
+  async registerC2b(
+    actor: Actor,
+    tenantId: string,
+    accountId: string,
+  ): Promise<{ confirmationUrl: string; validationUrl: string; responseDescription: string }> {
     const { db, options } = this.deps;
-    if (!options.publicUrl) throw new AppError('NOT_CONFIGURED', 'payments need LANGO_PUBLIC_URL (the address Daraja sends callbacks to)');
+    if (!options.publicUrl)
+      throw new AppError('NOT_CONFIGURED', 'payments need LANGO_PUBLIC_URL (the address Daraja sends callbacks to)');
     const account = await findAccount(db, tenantId, accountId);
     if (!account) throw new AppError('MPESA_ACCOUNT_NOT_FOUND', 'M-Pesa account not found');
     const paths = callbackPaths(account.callback_token);
-    const urls = { confirmationUrl: `${options.publicUrl}${paths.c2bConfirmation}`, validationUrl: `${options.publicUrl}${paths.c2bValidation}` };
-    const r = await this.deps.daraja(this.deps.accounts.darajaAccount(account)).registerC2bUrls({ ...urls, responseType: 'Completed' });
+    const urls = {
+      confirmationUrl: `${options.publicUrl}${paths.c2bConfirmation}`,
+      validationUrl: `${options.publicUrl}${paths.c2bValidation}`,
+    };
+    const r = await this.deps
+      .daraja(this.deps.accounts.darajaAccount(account))
+      .registerC2bUrls({ ...urls, responseType: 'Completed' });
     if (!r.ok) throw pushError(r.error);
-    await withTransaction(db, (trx) => audit(trx, { tenantId, actor, action: 'mpesa_account.register_c2b', entity: 'mpesa_account', entityId: accountId }));
+    await withTransaction(db, (trx) =>
+      audit(trx, {
+        tenantId,
+        actor,
+        action: 'mpesa_account.register_c2b',
+        entity: 'mpesa_account',
+        entityId: accountId,
+      }),
+    );
     return { ...urls, responseDescription: r.value.responseDescription };
   }
 
@@ -166,7 +249,10 @@ export class StkService {
 
   private nextQueryAt(attempts: number): Date {
     const o = this.deps.options;
-    return new Date(this.deps.clock.now() + retryDelay(attempts, { baseMs: o.stkQueryBaseSeconds * 1000, capMs: o.stkQueryCapSeconds * 1000 }));
+    return new Date(
+      this.deps.clock.now() +
+        retryDelay(attempts, { baseMs: o.stkQueryBaseSeconds * 1000, capMs: o.stkQueryCapSeconds * 1000 }),
+    );
   }
 
   /**
@@ -194,7 +280,12 @@ export class StkService {
       withTransaction(db, async (trx) => {
         const cur = await lockPayment(trx, p.tenant_id, p.id);
         if (!cur || cur.state !== 'pending') return;
-        await updatePayment(trx, p.tenant_id, p.id, { query_attempts: cur.query_attempts + 1, next_query_at: this.nextQueryAt(cur.query_attempts + 1), claimed_until: null, ...(note ? { result_desc: note.slice(0, 300) } : {}) });
+        await updatePayment(trx, p.tenant_id, p.id, {
+          query_attempts: cur.query_attempts + 1,
+          next_query_at: this.nextQueryAt(cur.query_attempts + 1),
+          claimed_until: null,
+          ...(note ? { result_desc: note.slice(0, 300) } : {}),
+        });
       });
     if (!account || !p.checkout_request_id) {
       if (pastExpiry()) return (await this.expire(p)) ? 'expired' : 'waiting';
@@ -208,7 +299,12 @@ export class StkService {
         const cur = await lockPayment(trx, p.tenant_id, p.id);
         if (!cur || cur.state !== 'pending') return;
         await updatePayment(trx, p.tenant_id, p.id, { query_attempts: cur.query_attempts + 1 });
-        await this.deps.payments.settleStk(trx, { ...cur, query_attempts: cur.query_attempts + 1 }, { resultCode: final.resultCode, resultDesc: final.resultDesc }, 'query');
+        await this.deps.payments.settleStk(
+          trx,
+          { ...cur, query_attempts: cur.query_attempts + 1 },
+          { resultCode: final.resultCode, resultDesc: final.resultDesc },
+          'query',
+        );
       });
       return 'settled';
     }
@@ -224,8 +320,21 @@ export class StkService {
     return withTransaction(db, async (trx) => {
       const cur = await lockPayment(trx, p.tenant_id, p.id);
       if (!cur || cur.state !== 'pending') return false;
-      await updatePayment(trx, p.tenant_id, p.id, { state: 'expired', settled_at: clock.date(), settled_by: 'expiry', next_query_at: null, claimed_until: null });
-      await audit(trx, { tenantId: p.tenant_id, actor: SYSTEM, action: 'payment.expired', entity: 'payment', entityId: p.id, data: { queryAttempts: cur.query_attempts } });
+      await updatePayment(trx, p.tenant_id, p.id, {
+        state: 'expired',
+        settled_at: clock.date(),
+        settled_by: 'expiry',
+        next_query_at: null,
+        claimed_until: null,
+      });
+      await audit(trx, {
+        tenantId: p.tenant_id,
+        actor: SYSTEM,
+        action: 'payment.expired',
+        entity: 'payment',
+        entityId: p.id,
+        data: { queryAttempts: cur.query_attempts },
+      });
       return true;
     });
   }

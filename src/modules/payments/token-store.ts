@@ -18,7 +18,10 @@ export class PgTokenStore implements TokenStore {
     const r = await this.db('mpesa_tokens').where({ account_id: key }).first('token_sealed', 'expires_at_ms');
     if (!r?.token_sealed) return undefined;
     try {
-      return { accessToken: this.sealer.open(r.token_sealed, `mpesa_tokens:${key}`), expiresAt: Number(r.expires_at_ms) };
+      return {
+        accessToken: this.sealer.open(r.token_sealed, `mpesa_tokens:${key}`),
+        expiresAt: Number(r.expires_at_ms),
+      };
     } catch {
       return undefined; // sealed under a key no longer configured: fetch a new one
     }
@@ -46,11 +49,14 @@ export class PgTokenStore implements TokenStore {
   }
 
   async release(key: string, holder: string): Promise<void> {
-    await this.db('mpesa_tokens').where({ account_id: key, claim_holder: holder }).update({ claim_holder: null, claim_until_ms: null });
+    await this.db('mpesa_tokens')
+      .where({ account_id: key, claim_holder: holder })
+      .update({ claim_holder: null, claim_until_ms: null });
   }
 
   async invalidate(key: string, accessToken: string): Promise<void> {
     const cur = await this.get(key);
-    if (cur?.accessToken === accessToken) await this.db('mpesa_tokens').where({ account_id: key }).update({ token_sealed: null, expires_at_ms: null });
+    if (cur?.accessToken === accessToken)
+      await this.db('mpesa_tokens').where({ account_id: key }).update({ token_sealed: null, expires_at_ms: null });
   }
 }

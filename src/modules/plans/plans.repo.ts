@@ -37,7 +37,12 @@ export function plansQuery(h: Handle, tenantId: string, q: { active?: boolean | 
   return b;
 }
 
-export async function updatePlan(h: Handle, tenantId: string, id: string, row: Record<string, unknown>): Promise<PlanRow | undefined> {
+export async function updatePlan(
+  h: Handle,
+  tenantId: string,
+  id: string,
+  row: Record<string, unknown>,
+): Promise<PlanRow | undefined> {
   const [p] = await h('plans').where({ tenant_id: tenantId, id }).update(row).returning('*');
   return p;
 }
@@ -50,7 +55,12 @@ export async function deletePlan(h: Handle, tenantId: string, id: string): Promi
 type GroupRow = { tenant_id: string; groupname: string; attribute: string; op: string; value: string };
 
 /** The group's rows, replaced. */
-export async function writeGroup(h: Handle, tenantId: string, groupname: string, rows: { reply: GroupRow[]; check: GroupRow[] }): Promise<void> {
+export async function writeGroup(
+  h: Handle,
+  tenantId: string,
+  groupname: string,
+  rows: { reply: GroupRow[]; check: GroupRow[] },
+): Promise<void> {
   await deleteGroupRows(h, tenantId, groupname);
   await h('radgroupreply').insert(rows.reply);
   await h('radgroupcheck').insert(rows.check);

@@ -8,7 +8,17 @@ import { audit } from '../audit/audit.repo';
 import type { Actor } from '../audit/actor';
 import { parseRateLimit } from './rate-limit';
 import { groupRows, INTERIM_FLOOR_SECONDS } from './radius-profile';
-import { deleteGroupMembers, deleteGroupRows, deletePlan, findPlan, insertPlan, plansQuery, updatePlan, writeGroup, type PlanRow } from './plans.repo';
+import {
+  deleteGroupMembers,
+  deleteGroupRows,
+  deletePlan,
+  findPlan,
+  insertPlan,
+  plansQuery,
+  updatePlan,
+  writeGroup,
+  type PlanRow,
+} from './plans.repo';
 import type { CreatePlan, PlanPatch, PlanQuery, PlanView } from './plans.schemas';
 
 export function planView(r: PlanRow): PlanView {
@@ -34,7 +44,9 @@ export function planView(r: PlanRow): PlanView {
 
 function checkRate(rateLimit: string | null | undefined) {
   if (rateLimit && !parseRateLimit(rateLimit)) {
-    throw new AppError('VALIDATION_FAILED', 'rateLimit is not a MikroTik rate-limit string (e.g. "2M/5M")', { errors: [{ path: 'body.rateLimit', message: 'invalid rate-limit' }] });
+    throw new AppError('VALIDATION_FAILED', 'rateLimit is not a MikroTik rate-limit string (e.g. "2M/5M")', {
+      errors: [{ path: 'body.rateLimit', message: 'invalid rate-limit' }],
+    });
   }
 }
 
@@ -42,9 +54,17 @@ const notFound = () => new AppError('PLAN_NOT_FOUND', 'plan not found');
 
 /** A plan's columns by the name callers use. */
 const COLUMNS: Record<keyof PlanPatch, string> = {
-  name: 'name', price: 'price', durationSeconds: 'duration_seconds', dataQuotaBytes: 'data_quota_bytes', rateLimit: 'rate_limit',
-  sessionTimeoutSeconds: 'session_timeout_seconds', idleTimeoutSeconds: 'idle_timeout_seconds', simultaneousUse: 'simultaneous_use',
-  interimIntervalSeconds: 'interim_interval_seconds', active: 'active', sellable: 'sellable',
+  name: 'name',
+  price: 'price',
+  durationSeconds: 'duration_seconds',
+  dataQuotaBytes: 'data_quota_bytes',
+  rateLimit: 'rate_limit',
+  sessionTimeoutSeconds: 'session_timeout_seconds',
+  idleTimeoutSeconds: 'idle_timeout_seconds',
+  simultaneousUse: 'simultaneous_use',
+  interimIntervalSeconds: 'interim_interval_seconds',
+  active: 'active',
+  sellable: 'sellable',
   reminderLeadSeconds: 'reminder_lead_seconds',
 };
 
@@ -85,7 +105,14 @@ export class PlansService {
         }),
       );
       await writeGroup(trx, tenantId, plan.groupname, groupRows(tenantId, plan.groupname, plan));
-      await audit(trx, { tenantId, actor, action: 'plan.create', entity: 'plan', entityId: id, data: { name: input.name } });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'plan.create',
+        entity: 'plan',
+        entityId: id,
+        data: { name: input.name },
+      });
       return plan;
     });
   }
@@ -112,7 +139,14 @@ export class PlansService {
       if (!updated) throw notFound();
       const plan = planView(updated);
       await writeGroup(trx, tenantId, plan.groupname, groupRows(tenantId, plan.groupname, plan));
-      await audit(trx, { tenantId, actor, action: 'plan.update', entity: 'plan', entityId: id, data: patch as Record<string, unknown> });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'plan.update',
+        entity: 'plan',
+        entityId: id,
+        data: patch as Record<string, unknown>,
+      });
       return plan;
     });
   }
@@ -124,7 +158,14 @@ export class PlansService {
       await deleteGroupRows(trx, tenantId, plan.groupname);
       await deleteGroupMembers(trx, tenantId, plan.groupname);
       await deletePlan(trx, tenantId, id);
-      await audit(trx, { tenantId, actor, action: 'plan.delete', entity: 'plan', entityId: id, data: { name: plan.name } });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'plan.delete',
+        entity: 'plan',
+        entityId: id,
+        data: { name: plan.name },
+      });
     });
   }
 }

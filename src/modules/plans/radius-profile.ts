@@ -78,6 +78,12 @@ export function planCoaAttributes(p: ProfilePlan): Array<{ name: string; value: 
 
 /** The group rows of a plan, as FreeRADIUS's tables hold them (op := each). */
 export function groupRows(tenantId: string, groupname: string, p: ProfilePlan) {
-  const row = (a: ReplyAttribute) => ({ tenant_id: tenantId, groupname, attribute: a.attribute, op: ':=', value: a.value });
+  const row = (a: ReplyAttribute) => ({
+    tenant_id: tenantId,
+    groupname,
+    attribute: a.attribute,
+    op: ':=',
+    value: a.value,
+  });
   return { reply: planReply(p).map(row), check: planCheck(p).map(row) };
 }

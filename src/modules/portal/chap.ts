@@ -25,5 +25,9 @@ export function encodeOctal(b: Uint8Array): string {
 }
 
 export function chapResponse(chapId: string, password: string, chapChallenge: string): string {
-  return createHash('md5').update(decodeOctal(chapId)).update(password, 'utf8').update(decodeOctal(chapChallenge)).digest('hex');
+  return createHash('md5')
+    .update(decodeOctal(chapId))
+    .update(password, 'utf8')
+    .update(decodeOctal(chapChallenge))
+    .digest('hex');
 }

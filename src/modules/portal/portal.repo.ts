@@ -23,7 +23,11 @@ export async function findSettings(h: Handle, tenantId: string): Promise<PortalS
 }
 
 /** Insert or change the row (columns not named keep their value or default). */
-export async function upsertSettings(h: Handle, tenantId: string, row: Partial<Omit<PortalSettingsRow, 'tenant_id' | 'updated_at'>>): Promise<PortalSettingsRow> {
+export async function upsertSettings(
+  h: Handle,
+  tenantId: string,
+  row: Partial<Omit<PortalSettingsRow, 'tenant_id' | 'updated_at'>>,
+): Promise<PortalSettingsRow> {
   const [r] = await h('portal_settings')
     .insert({ tenant_id: tenantId, ...row, updated_at: h.fn.now() })
     .onConflict('tenant_id')
@@ -34,7 +38,12 @@ export async function upsertSettings(h: Handle, tenantId: string, row: Partial<O
 
 /** Active plans marked sellable, cheapest first. */
 export async function sellablePlans(h: Handle, tenantId: string): Promise<PlanRow[]> {
-  return h('plans').where({ tenant_id: tenantId, active: true, sellable: true }).orderBy('price').orderBy('duration_seconds').orderBy('id').limit(50);
+  return h('plans')
+    .where({ tenant_id: tenantId, active: true, sellable: true })
+    .orderBy('price')
+    .orderBy('duration_seconds')
+    .orderBy('id')
+    .limit(50);
 }
 
 export async function findSellablePlan(h: Handle, tenantId: string, id: string): Promise<PlanRow | undefined> {
@@ -48,7 +57,11 @@ export async function nasAddresses(h: Handle, tenantId: string): Promise<string[
 }
 
 /** The portal's own buyer for this phone (username hs-...), the newest if several. */
-export async function findWalkInBuyer(h: Handle, tenantId: string, msisdn: string): Promise<{ id: string; username: string; status: string } | undefined> {
+export async function findWalkInBuyer(
+  h: Handle,
+  tenantId: string,
+  msisdn: string,
+): Promise<{ id: string; username: string; status: string } | undefined> {
   return h('subscribers')
     .where({ tenant_id: tenantId, kind: 'account' })
     .andWhereLike('username', 'hs-%')
@@ -58,7 +71,11 @@ export async function findWalkInBuyer(h: Handle, tenantId: string, msisdn: strin
 }
 
 /** The hotspot password FreeRADIUS checks (radcheck Cleartext-Password), for the page's CHAP. */
-export async function hotspotPassword(h: Handle, tenantId: string, subscriberId: string): Promise<{ username: string; password: string } | undefined> {
+export async function hotspotPassword(
+  h: Handle,
+  tenantId: string,
+  subscriberId: string,
+): Promise<{ username: string; password: string } | undefined> {
   return h('subscribers as s')
     .join('radcheck as c', function () {
       this.on('c.tenant_id', 's.tenant_id').andOn('c.username', 's.username');

@@ -22,10 +22,14 @@ export type PortalSettingsView = Static<typeof PortalSettingsView>;
 
 export const PortalSettingsPatch = Obj({
   displayName: Type.Optional(Nullable(Str(80))),
-  logoDataUrl: Type.Optional(Nullable(Type.String({ maxLength: 16384, pattern: '^data:image/(png|jpeg|webp);base64,[A-Za-z0-9+/]+={0,2}$' }))),
+  logoDataUrl: Type.Optional(
+    Nullable(Type.String({ maxLength: 16384, pattern: '^data:image/(png|jpeg|webp);base64,[A-Za-z0-9+/]+={0,2}$' })),
+  ),
   primaryColor: Type.Optional(Color),
   backgroundColor: Type.Optional(Color),
-  hotspotDnsNames: Type.Optional(Type.Array(Type.String({ ...Hostname, maxLength: 253 }), { maxItems: 20, uniqueItems: true })),
+  hotspotDnsNames: Type.Optional(
+    Type.Array(Type.String({ ...Hostname, maxLength: 253 }), { maxItems: 20, uniqueItems: true }),
+  ),
   paybill: Type.Optional(Nullable(ShortCode)),
   till: Type.Optional(Nullable(ShortCode)),
   supportPhone: Type.Optional(Nullable(Type.String({ pattern: '^\\+?[0-9]{9,15}$' }))),
@@ -67,4 +71,7 @@ export interface RouterContext {
 
 export const VoucherEntry = Obj({ code: Str(64), _csrf: Str(100) }, { additionalProperties: true });
 
-export const PayEntry = Obj({ planId: Type.String({ maxLength: 36 }), phone: Type.String({ minLength: 1, maxLength: 20 }), _csrf: Str(100) }, { additionalProperties: true });
+export const PayEntry = Obj(
+  { planId: Type.String({ maxLength: 36 }), phone: Type.String({ minLength: 1, maxLength: 20 }), _csrf: Str(100) },
+  { additionalProperties: true },
+);

@@ -20,25 +20,53 @@ import { findVoucherByCode } from '../vouchers/vouchers.repo';
 import { normalizeCode } from '../vouchers/codes';
 import { parsePhone } from '../../mpesa/phone';
 import { insertSubscriber, setGroup, setPassword } from '../subscribers/subscribers.repo';
-import { findSellablePlan, findSettings, findWalkInBuyer, hotspotPassword, nasAddresses, sellablePlans, upsertSettings, type PortalSettingsRow } from './portal.repo';
+import {
+  findSellablePlan,
+  findSettings,
+  findWalkInBuyer,
+  hotspotPassword,
+  nasAddresses,
+  sellablePlans,
+  upsertSettings,
+  type PortalSettingsRow,
+} from './portal.repo';
 import type { PortalSettingsPatch, PortalSettingsView, RouterContext, RouterRedirect } from './portal.schemas';
 import { routerContext } from './router-context';
 
 export const DEFAULT_SETTINGS: Omit<PortalSettingsView, 'hotspotDnsNames'> & { hotspotDnsNames: string[] } = {
-  displayName: null, logoDataUrl: null, primaryColor: '#0b6e4f', backgroundColor: '#ffffff', hotspotDnsNames: [], paybill: null, till: null, supportPhone: null,
+  displayName: null,
+  logoDataUrl: null,
+  primaryColor: '#0b6e4f',
+  backgroundColor: '#ffffff',
+  hotspotDnsNames: [],
+  paybill: null,
+  till: null,
+  supportPhone: null,
 };
 
 export function settingsView(r: PortalSettingsRow | undefined): PortalSettingsView {
   if (!r) return { ...DEFAULT_SETTINGS };
   return {
-    displayName: r.display_name, logoDataUrl: r.logo_data_url, primaryColor: r.primary_color, backgroundColor: r.background_color,
-    hotspotDnsNames: r.hotspot_dns_names, paybill: r.paybill, till: r.till, supportPhone: r.support_phone,
+    displayName: r.display_name,
+    logoDataUrl: r.logo_data_url,
+    primaryColor: r.primary_color,
+    backgroundColor: r.background_color,
+    hotspotDnsNames: r.hotspot_dns_names,
+    paybill: r.paybill,
+    till: r.till,
+    supportPhone: r.support_phone,
   };
 }
 
 const COLUMNS: Record<keyof PortalSettingsPatch, keyof PortalSettingsRow> = {
-  displayName: 'display_name', logoDataUrl: 'logo_data_url', primaryColor: 'primary_color', backgroundColor: 'background_color',
-  hotspotDnsNames: 'hotspot_dns_names', paybill: 'paybill', till: 'till', supportPhone: 'support_phone',
+  displayName: 'display_name',
+  logoDataUrl: 'logo_data_url',
+  primaryColor: 'primary_color',
+  backgroundColor: 'background_color',
+  hotspotDnsNames: 'hotspot_dns_names',
+  paybill: 'paybill',
+  till: 'till',
+  supportPhone: 'support_phone',
 };
 
 export interface CodeLimits {
@@ -67,7 +95,14 @@ export class PortalService {
     this.db = deps.db;
     this.clock = deps.clock;
     const limits = deps.codeLimits ?? DEFAULT_CODE_LIMITS;
-    const store = { storeClient: deps.db, storeType: 'knex', tableName: 'login_throttle', tableCreated: true, duration: limits.windowSeconds, clearExpiredByTimeout: false };
+    const store = {
+      storeClient: deps.db,
+      storeType: 'knex',
+      tableName: 'login_throttle',
+      tableCreated: true,
+      duration: limits.windowSeconds,
+      clearExpiredByTimeout: false,
+    };
     this.device = new RateLimiterPostgres({ ...store, keyPrefix: 'portal-code-device', points: limits.perDevice });
     this.router = new RateLimiterPostgres({ ...store, keyPrefix: 'portal-code-router', points: limits.perRouter });
   }
@@ -82,10 +117,22 @@ export class PortalService {
       for (const [k, v] of Object.entries(patch)) {
         const column = COLUMNS[k as keyof PortalSettingsPatch];
         if (!column) continue;
-        row[column] = k === 'hotspotDnsNames' ? (v as string[]).map((n) => n.toLowerCase()) : k.endsWith('Color') ? (v as string).toLowerCase() : v;
+        row[column] =
+          k === 'hotspotDnsNames'
+            ? (v as string[]).map((n) => n.toLowerCase())
+            : k.endsWith('Color')
+              ? (v as string).toLowerCase()
+              : v;
       }
       const saved = await upsertSettings(trx, tenantId, row);
-      await audit(trx, { tenantId, actor, action: 'portal.settings', entity: 'tenant', entityId: tenantId, data: { fields: Object.keys(patch) } });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'portal.settings',
+        entity: 'tenant',
+        entityId: tenantId,
+        data: { fields: Object.keys(patch) },
+      });
       return settingsView(saved);
     });
   }
@@ -117,12 +164,15 @@ export class PortalService {
     const deviceKey = `${tenantId}:${ctx.mac}`;
     const routerKey = `${tenantId}:${new URL(ctx.loginUrl).hostname}`;
     await Promise.all([blocked(this.device, deviceKey), blocked(this.router, routerKey)]);
-    const v = /^[A-Z0-9]{6,32}$/.test(code) ? await findVoucherByCode(this.db, tenantId, code, this.clock.date()) : undefined;
+    const v = /^[A-Z0-9]{6,32}$/.test(code)
+      ? await findVoucherByCode(this.db, tenantId, code, this.clock.date())
+      : undefined;
     if (!v) {
       await Promise.all([take(this.device, deviceKey), take(this.router, routerKey)]);
       throw new AppError('VOUCHER_NOT_FOUND', 'this code is not valid; check it and try again');
     }
-    if (v.status === 'revoked' || v.status === 'expired') throw new AppError('INVALID_STATE', `this voucher is ${v.status}`);
+    if (v.status === 'revoked' || v.status === 'expired')
+      throw new AppError('INVALID_STATE', `this voucher is ${v.status}`);
     return { username: v.code, password: v.code };
   }
 
@@ -132,23 +182,46 @@ export class PortalService {
    * purchases from the same phone extend one subscription, and a new (randomised) MAC logs in
    * to it within the plan's device limit. Returns what the STK push names.
    */
-  async walkInBuyer(tenantId: string, planId: string, phone: string): Promise<{ subscriberId: string; planId: string; phone: string }> {
+  async walkInBuyer(
+    tenantId: string,
+    planId: string,
+    phone: string,
+  ): Promise<{ subscriberId: string; planId: string; phone: string }> {
     const parsed = parsePhone(phone);
-    if (!parsed.ok) throw new AppError('VALIDATION_FAILED', parsed.message, { errors: [{ path: 'body.phone', message: parsed.message }] });
+    if (!parsed.ok)
+      throw new AppError('VALIDATION_FAILED', parsed.message, {
+        errors: [{ path: 'body.phone', message: parsed.message }],
+      });
     const plan = await this.plan(tenantId, planId);
     return withTransaction(this.db, async (trx) => {
       const found = await findWalkInBuyer(trx, tenantId, parsed.msisdn);
       if (found) {
-        if (found.status !== 'active') throw new AppError('INVALID_STATE', 'this phone cannot buy here; ask the operator');
+        if (found.status !== 'active')
+          throw new AppError('INVALID_STATE', 'this phone cannot buy here; ask the operator');
         return { subscriberId: found.id, planId: plan.id, phone: parsed.msisdn };
       }
       const username = `hs-${randomBytes(6).toString('hex')}`;
       const { id } = await insertSubscriber(trx, {
-        tenant_id: tenantId, username, plan_id: plan.id, full_name: null, phone: parsed.msisdn, email: null, mac_address: null, static_ip: null, notes: 'captive portal',
+        tenant_id: tenantId,
+        username,
+        plan_id: plan.id,
+        full_name: null,
+        phone: parsed.msisdn,
+        email: null,
+        mac_address: null,
+        static_ip: null,
+        notes: 'captive portal',
       });
       await setPassword(trx, tenantId, username, randomPassword());
       await setGroup(trx, tenantId, username, plan.groupname);
-      await audit(trx, { tenantId, actor: PORTAL_ACTOR, action: 'subscriber.create', entity: 'subscriber', entityId: id, data: { username, planId: plan.id, via: 'portal' } });
+      await audit(trx, {
+        tenantId,
+        actor: PORTAL_ACTOR,
+        action: 'subscriber.create',
+        entity: 'subscriber',
+        entityId: id,
+        data: { username, planId: plan.id, via: 'portal' },
+      });
       return { subscriberId: id, planId: plan.id, phone: parsed.msisdn };
     });
   }
@@ -175,7 +248,9 @@ async function blocked(limiter: RateLimiterPostgres, key: string): Promise<void>
     throw mapDbError(err);
   }
   if (res && res.remainingPoints <= 0) {
-    throw new AppError('RATE_LIMITED', 'too many wrong codes; wait a few minutes and try again', { retryAfterSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) });
+    throw new AppError('RATE_LIMITED', 'too many wrong codes; wait a few minutes and try again', {
+      retryAfterSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+    });
   }
 }
 

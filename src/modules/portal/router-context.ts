@@ -41,12 +41,15 @@ function httpUrl(field: string, value: string): URL {
 }
 
 /** `allowedHosts`: the tenant's NAS addresses and hotspot DNS names, lower case. */
-export function routerContext(q: RouterRedirect & Record<string, unknown>, allowedHosts: ReadonlySet<string>): RouterContext {
+export function routerContext(
+  q: RouterRedirect & Record<string, unknown>,
+  allowedHosts: ReadonlySet<string>,
+): RouterContext {
   const login = str(q, 'link-login-only');
   if (!login) throw bad('link-login-only', 'the router did not say where to log in (link-login-only)');
   const u = httpUrl('link-login-only', login);
   const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (!allowedHosts.has(host)) throw bad('link-login-only', 'this login address is not one of this network\'s routers');
+  if (!allowedHosts.has(host)) throw bad('link-login-only', "this login address is not one of this network's routers");
 
   const mac = str(q, 'mac');
   if (!mac || !MAC.test(mac)) throw bad('mac', 'the device address (mac) is missing or malformed');
@@ -55,9 +58,15 @@ export function routerContext(q: RouterRedirect & Record<string, unknown>, allow
 
   const chapId = str(q, 'chap-id');
   const chapChallenge = str(q, 'chap-challenge');
-  if (!chapId || !isOctalEscaped(chapId) || decodeOctal(chapId).length !== 1) throw bad('chap-id', 'the router\'s CHAP id is missing or malformed (the hotspot must log in by http-chap)');
-  if (!chapChallenge || !isOctalEscaped(chapChallenge) || decodeOctal(chapChallenge).length < 8 || decodeOctal(chapChallenge).length > 64) {
-    throw bad('chap-challenge', 'the router\'s CHAP challenge is missing or malformed');
+  if (!chapId || !isOctalEscaped(chapId) || decodeOctal(chapId).length !== 1)
+    throw bad('chap-id', "the router's CHAP id is missing or malformed (the hotspot must log in by http-chap)");
+  if (
+    !chapChallenge ||
+    !isOctalEscaped(chapChallenge) ||
+    decodeOctal(chapChallenge).length < 8 ||
+    decodeOctal(chapChallenge).length > 64
+  ) {
+    throw bad('chap-challenge', "the router's CHAP challenge is missing or malformed");
   }
 
   const orig = str(q, 'link-orig');

@@ -35,12 +35,20 @@ async function tenantOf(h: Knex | Knex.Transaction, ref: string): Promise<{ id: 
   return r.rows[0];
 }
 
-export async function createReportRole(db: Knex, o: { tenant: string; name?: string; password?: string }): Promise<ReportRole> {
+export async function createReportRole(
+  db: Knex,
+  o: { tenant: string; name?: string; password?: string },
+): Promise<ReportRole> {
   const group = await db.raw('SELECT 1 FROM pg_roles WHERE rolname = ?', [REPORTS_GROUP]);
-  if (!group.rows[0]) throw new AppError('INVALID_STATE', `role ${REPORTS_GROUP} does not exist: run lango migrate as a role that may create roles`);
+  if (!group.rows[0])
+    throw new AppError(
+      'INVALID_STATE',
+      `role ${REPORTS_GROUP} does not exist: run lango migrate as a role that may create roles`,
+    );
   const tenant = await tenantOf(db, o.tenant);
   const name = o.name ?? `lango_report_${tenant.slug.replace(/-/g, '_')}_${randomBytes(3).toString('hex')}`;
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new AppError('VALIDATION_FAILED', 'a report role name is 1-63 of a-z, 0-9 and _, not starting with a digit');
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
+    throw new AppError('VALIDATION_FAILED', 'a report role name is 1-63 of a-z, 0-9 and _, not starting with a digit');
   const password = o.password ?? randomBytes(18).toString('base64url');
   return withTransaction(db, async (trx) => {
     const exists = await trx.raw('SELECT 1 FROM pg_roles WHERE rolname = ?', [name]);
@@ -69,5 +77,9 @@ export async function dropReportRole(db: Knex, name: string): Promise<void> {
 
 export async function listReportRoles(db: Knex): Promise<Array<{ role: string; tenantId: string; createdAt: string }>> {
   const r = await db.raw('SELECT role_name, tenant_id, created_at FROM report_roles ORDER BY created_at, role_name');
-  return r.rows.map((x: { role_name: string; tenant_id: string; created_at: Date }) => ({ role: x.role_name, tenantId: x.tenant_id, createdAt: x.created_at.toISOString() }));
+  return r.rows.map((x: { role_name: string; tenant_id: string; created_at: Date }) => ({
+    role: x.role_name,
+    tenantId: x.tenant_id,
+    createdAt: x.created_at.toISOString(),
+  }));
 }

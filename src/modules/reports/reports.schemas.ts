@@ -21,7 +21,10 @@ export const MAX_ROWS = 10000;
 export const ReportParams = Obj({ name: Enum(REPORT_NAMES) });
 
 /** A tenant day, YYYY-MM-DD (checked to be a real date in the service). */
-const Day = Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: "a day in the tenant's time zone, YYYY-MM-DD" });
+const Day = Type.String({
+  pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$',
+  description: "a day in the tenant's time zone, YYYY-MM-DD",
+});
 
 export const ReportQuery = Obj({
   from: Type.Optional(Day),

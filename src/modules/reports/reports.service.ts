@@ -2,7 +2,14 @@ import type { Knex } from 'knex';
 import { AppError } from '../../lib/errors';
 import type { Clock } from '../../lib/clock';
 import { findTenantDay, operationalSnapshot, reportQuery, runReport, type OperationalSnapshot } from './reports.repo';
-import { MAX_RANGE_DAYS, REPORT_GROUPS, type ReportName, type ReportQuery, type ReportView, type Row } from './reports.schemas';
+import {
+  MAX_RANGE_DAYS,
+  REPORT_GROUPS,
+  type ReportName,
+  type ReportQuery,
+  type ReportView,
+  type Row,
+} from './reports.schemas';
 
 const DAY_MS = 86400000;
 
@@ -67,7 +74,8 @@ export class ReportsService {
       const fromN = q.from === undefined ? toN - 29 : dayNumber(q.from);
       if (fromN === undefined) throw bad('from', `from is not a calendar day (YYYY-MM-DD): ${q.from}`);
       if (fromN > toN) throw bad('from', `from (${dayText(fromN)}) is after to (${dayText(toN)})`);
-      if (toN - fromN + 1 > MAX_RANGE_DAYS) throw bad('to', `the range is ${toN - fromN + 1} days; at most ${MAX_RANGE_DAYS} days per report`);
+      if (toN - fromN + 1 > MAX_RANGE_DAYS)
+        throw bad('to', `the range is ${toN - fromN + 1} days; at most ${MAX_RANGE_DAYS} days per report`);
       from = dayText(fromN);
       to = dayText(toN);
     } else if (q.from !== undefined || q.to !== undefined) {
@@ -75,12 +83,17 @@ export class ReportsService {
     }
 
     const raw = await runReport(this.db, query, {
-      tenantId, from: from ?? '', to: to ?? '', limit: q.limit,
+      tenantId,
+      from: from ?? '',
+      to: to ?? '',
+      limit: q.limit,
       ...(q.username !== undefined ? { username: q.username } : {}),
       ...(q.nasId !== undefined ? { nasId: q.nasId } : {}),
     });
     const truncated = raw.length > q.limit;
-    const rows: Row[] = raw.slice(0, q.limit).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, cell(v)])));
+    const rows: Row[] = raw
+      .slice(0, q.limit)
+      .map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, cell(v)])));
     const columns = raw.length > 0 ? Object.keys(raw[0]!) : columnsOf(query.sql);
     return { report: name, groupBy, timeZone: tenant.time_zone, from, to, columns, rows, truncated };
   }

@@ -26,9 +26,22 @@ export interface SessionRow {
 }
 
 const SELECT = [
-  'a.radacctid', 'a.username', 'a.nas_id', 'a.nasipaddress', 'a.acctsessionid', 'a.framedipaddress', 'a.callingstationid',
-  'a.acctstarttime', 'a.acctupdatetime', 'a.acctstoptime', 'a.acctsessiontime', 'a.acctinputoctets', 'a.acctoutputoctets',
-  'a.acctterminatecause', 'a.class', 's.id as subscriber_id',
+  'a.radacctid',
+  'a.username',
+  'a.nas_id',
+  'a.nasipaddress',
+  'a.acctsessionid',
+  'a.framedipaddress',
+  'a.callingstationid',
+  'a.acctstarttime',
+  'a.acctupdatetime',
+  'a.acctstoptime',
+  'a.acctsessiontime',
+  'a.acctinputoctets',
+  'a.acctoutputoctets',
+  'a.acctterminatecause',
+  'a.class',
+  's.id as subscriber_id',
 ];
 
 function base(h: Handle, tenantId: string) {
@@ -37,10 +50,17 @@ function base(h: Handle, tenantId: string) {
     .where('a.tenant_id', tenantId);
 }
 
-const NEWEST_FIRST = [{ column: 'a.acctstarttime', order: 'desc' as const }, { column: 'a.radacctid', order: 'desc' as const }];
+const NEWEST_FIRST = [
+  { column: 'a.acctstarttime', order: 'desc' as const },
+  { column: 'a.radacctid', order: 'desc' as const },
+];
 
 /** Live sessions (no Stop yet), newest first, optionally of one NAS or username. */
-export function liveSessionsQuery(h: Handle, tenantId: string, q: { nasId?: string | undefined; username?: string | undefined }) {
+export function liveSessionsQuery(
+  h: Handle,
+  tenantId: string,
+  q: { nasId?: string | undefined; username?: string | undefined },
+) {
   const b = base(h, tenantId).whereNull('a.acctstoptime');
   if (q.nasId) b.andWhere('a.nas_id', q.nasId);
   if (q.username) b.andWhere('a.username', q.username);
@@ -48,7 +68,12 @@ export function liveSessionsQuery(h: Handle, tenantId: string, q: { nasId?: stri
 }
 
 /** One user's sessions, live and ended, newest first, started in [from, to). */
-export function userSessionsQuery(h: Handle, tenantId: string, username: string, q: { from?: string | undefined; to?: string | undefined }) {
+export function userSessionsQuery(
+  h: Handle,
+  tenantId: string,
+  username: string,
+  q: { from?: string | undefined; to?: string | undefined },
+) {
   const b = base(h, tenantId).andWhere('a.username', username);
   if (q.from) b.andWhere('a.acctstarttime', '>=', q.from);
   if (q.to) b.andWhere('a.acctstarttime', '<', q.to);

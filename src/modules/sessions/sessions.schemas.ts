@@ -2,7 +2,12 @@ import { Type, Obj, Str, Nullable, Uuid, BigintId, Timestamp, Instant, PageQuery
 
 export const SessionParams = Obj({ id: BigintId });
 
-export const LiveQuery = Obj({ ...PageQuery, nasId: Type.Optional(Uuid), subscriberId: Type.Optional(Uuid), username: Type.Optional(Str(253)) });
+export const LiveQuery = Obj({
+  ...PageQuery,
+  nasId: Type.Optional(Uuid),
+  subscriberId: Type.Optional(Uuid),
+  username: Type.Optional(Str(253)),
+});
 export type LiveQuery = Static<typeof LiveQuery>;
 
 export const HistoryQuery = Obj({ ...PageQuery, from: Type.Optional(Timestamp), to: Type.Optional(Timestamp) });

@@ -51,7 +51,12 @@ export class SessionsService {
 
   /** One subscriber's sessions, live and ended, newest first. */
   async history(tenantId: string, subscriberId: string, q: HistoryQuery): Promise<Page<SessionView>> {
-    return paginate(userSessionsQuery(this.db, tenantId, await this.username(tenantId, subscriberId), q), q.limit, q.offset, sessionView);
+    return paginate(
+      userSessionsQuery(this.db, tenantId, await this.username(tenantId, subscriberId), q),
+      q.limit,
+      q.offset,
+      sessionView,
+    );
   }
 
   async get(tenantId: string, id: number): Promise<SessionView> {

@@ -45,7 +45,11 @@ export interface SubscriptionRow {
 const EXPIRES_AT = `(SELECT max(sb.ends_at) FROM subscriptions sb WHERE sb.subscriber_id = s.id AND sb.status = 'active') AS expires_at`;
 
 export async function findSubscriber(h: Handle, tenantId: string, id: string): Promise<SubscriberRow | undefined> {
-  return h('subscribers as s').select('s.*', h.raw(EXPIRES_AT)).where('s.tenant_id', tenantId).andWhere('s.id', id).first();
+  return h('subscribers as s')
+    .select('s.*', h.raw(EXPIRES_AT))
+    .where('s.tenant_id', tenantId)
+    .andWhere('s.id', id)
+    .first();
 }
 
 /** Locks the subscriber's row for the rest of the transaction (renewals and plan changes in turn). */
@@ -56,7 +60,12 @@ export async function lockSubscriber(trx: Knex.Transaction, tenantId: string, id
 export function subscribersQuery(
   h: Handle,
   tenantId: string,
-  q: { status?: string | undefined; planId?: string | undefined; q?: string | undefined; expired?: boolean | undefined },
+  q: {
+    status?: string | undefined;
+    planId?: string | undefined;
+    q?: string | undefined;
+    expired?: boolean | undefined;
+  },
 ) {
   // Vouchers are subscribers of kind 'voucher' (modules/vouchers), listed by /vouchers.
   const b = h('subscribers as s').where('s.tenant_id', tenantId).andWhere('s.kind', 'account');
@@ -71,19 +80,30 @@ export function subscribersQuery(
     if (q.expired) b.andWhereNot(active);
     else b.andWhere(active);
   }
-  return b.select('s.*', h.raw(EXPIRES_AT)).orderBy([{ column: 's.created_at', order: 'desc' }, { column: 's.id', order: 'desc' }]);
+  return b.select('s.*', h.raw(EXPIRES_AT)).orderBy([
+    { column: 's.created_at', order: 'desc' },
+    { column: 's.id', order: 'desc' },
+  ]);
 }
 
 /** A username taken in the tenant is SUBSCRIBER_EXISTS (subscribers_tenant_id_username_key). */
 export async function insertSubscriber(
   h: Handle,
-  row: Pick<SubscriberRow, 'tenant_id' | 'username' | 'plan_id' | 'full_name' | 'phone' | 'email' | 'mac_address' | 'static_ip' | 'notes'>,
+  row: Pick<
+    SubscriberRow,
+    'tenant_id' | 'username' | 'plan_id' | 'full_name' | 'phone' | 'email' | 'mac_address' | 'static_ip' | 'notes'
+  >,
 ): Promise<{ id: string }> {
   const [r] = await h('subscribers').insert(row).returning('id');
   return r;
 }
 
-export async function updateSubscriber(h: Handle, tenantId: string, id: string, row: Record<string, unknown>): Promise<void> {
+export async function updateSubscriber(
+  h: Handle,
+  tenantId: string,
+  id: string,
+  row: Record<string, unknown>,
+): Promise<void> {
   await h('subscribers').where({ tenant_id: tenantId, id }).update(row);
 }
 
@@ -93,7 +113,14 @@ export async function deleteSubscriber(h: Handle, tenantId: string, id: string):
 
 // Subscriptions
 
-export async function insertSubscription(h: Handle, row: Omit<SubscriptionRow, 'id' | 'status' | 'created_at' | 'data_quota_bytes'> & { tenant_id: string; subscriber_id: string; data_quota_bytes: number | null }): Promise<SubscriptionRow> {
+export async function insertSubscription(
+  h: Handle,
+  row: Omit<SubscriptionRow, 'id' | 'status' | 'created_at' | 'data_quota_bytes'> & {
+    tenant_id: string;
+    subscriber_id: string;
+    data_quota_bytes: number | null;
+  },
+): Promise<SubscriptionRow> {
   const [r] = await h('subscriptions').insert(row).returning('*');
   return r;
 }
@@ -108,14 +135,22 @@ export async function snapshotBaselines(h: Handle, subscriptionId: string): Prom
 
 /** The end of the subscriber's last active period (null: none). */
 export async function lastActiveEnd(h: Handle, subscriberId: string): Promise<Date | null> {
-  const last = await h('subscriptions').where({ subscriber_id: subscriberId, status: 'active' }).max<{ max: Date | null }[]>({ max: 'ends_at' });
+  const last = await h('subscriptions')
+    .where({ subscriber_id: subscriberId, status: 'active' })
+    .max<{ max: Date | null }[]>({ max: 'ends_at' });
   return last[0]?.max ? new Date(last[0].max) : null;
 }
 
 /** Future periods are cancelled; the running one is cut at `now`. */
 export async function endPeriodsAt(h: Handle, subscriberId: string, now: Date): Promise<void> {
-  await h('subscriptions').where({ subscriber_id: subscriberId, status: 'active' }).andWhere('starts_at', '>', now).update({ status: 'cancelled' });
-  await h('subscriptions').where({ subscriber_id: subscriberId, status: 'active' }).andWhere('ends_at', '>', now).update({ ends_at: now });
+  await h('subscriptions')
+    .where({ subscriber_id: subscriberId, status: 'active' })
+    .andWhere('starts_at', '>', now)
+    .update({ status: 'cancelled' });
+  await h('subscriptions')
+    .where({ subscriber_id: subscriberId, status: 'active' })
+    .andWhere('ends_at', '>', now)
+    .update({ ends_at: now });
 }
 
 export function subscriptionsQuery(h: Handle, tenantId: string, subscriberId: string) {
@@ -126,7 +161,13 @@ export function subscriptionsQuery(h: Handle, tenantId: string, subscriberId: st
 
 export async function setPassword(h: Handle, tenantId: string, username: string, password: string): Promise<void> {
   await h('radcheck').where({ tenant_id: tenantId, username, attribute: 'Cleartext-Password' }).del();
-  await h('radcheck').insert({ tenant_id: tenantId, username, attribute: 'Cleartext-Password', op: ':=', value: password });
+  await h('radcheck').insert({
+    tenant_id: tenantId,
+    username,
+    attribute: 'Cleartext-Password',
+    op: ':=',
+    value: password,
+  });
 }
 
 export async function setGroup(h: Handle, tenantId: string, username: string, groupname: string | null): Promise<void> {
@@ -136,7 +177,8 @@ export async function setGroup(h: Handle, tenantId: string, username: string, gr
 
 export async function setStaticIp(h: Handle, tenantId: string, username: string, ip: string | null): Promise<void> {
   await h('radreply').where({ tenant_id: tenantId, username, attribute: 'Framed-IP-Address' }).del();
-  if (ip) await h('radreply').insert({ tenant_id: tenantId, username, attribute: 'Framed-IP-Address', op: ':=', value: ip });
+  if (ip)
+    await h('radreply').insert({ tenant_id: tenantId, username, attribute: 'Framed-IP-Address', op: ':=', value: ip });
 }
 
 /** Every FreeRADIUS row that could let the user in (radacct, the usage record, stays). */

@@ -1,4 +1,17 @@
-import { Type, Obj, Str, Nullable, Enum, Email, Ipv4, Uuid, RadiusPassword, Instant, PageQuery, type Static } from '../../lib/schema';
+import {
+  Type,
+  Obj,
+  Str,
+  Nullable,
+  Enum,
+  Email,
+  Ipv4,
+  Uuid,
+  RadiusPassword,
+  Instant,
+  PageQuery,
+  type Static,
+} from '../../lib/schema';
 
 const Profile = {
   fullName: Type.Optional(Str(120)),

@@ -11,16 +11,38 @@ import { findPlan, type PlanRow } from '../plans/plans.repo';
 import { planView } from '../plans/plans.service';
 import type { PlanView } from '../plans/plans.schemas';
 import {
-  deleteRadiusRows, deleteSubscriber, endPeriodsAt, findSubscriber, insertSubscriber, insertSubscription, lastActiveEnd, lockSubscriber,
-  setGroup, setPassword, setStaticIp, snapshotBaselines, subscribersQuery, subscriptionsQuery, updateSubscriber,
-  type SubscriberRow, type SubscriptionRow,
+  deleteRadiusRows,
+  deleteSubscriber,
+  endPeriodsAt,
+  findSubscriber,
+  insertSubscriber,
+  insertSubscription,
+  lastActiveEnd,
+  lockSubscriber,
+  setGroup,
+  setPassword,
+  setStaticIp,
+  snapshotBaselines,
+  subscribersQuery,
+  subscriptionsQuery,
+  updateSubscriber,
+  type SubscriberRow,
+  type SubscriptionRow,
 } from './subscribers.repo';
-import type { CreateSubscriber, SubscriberPatch, SubscriberPeriod, SubscriberQuery, SubscriberView, SubscriptionView } from './subscribers.schemas';
+import type {
+  CreateSubscriber,
+  SubscriberPatch,
+  SubscriberPeriod,
+  SubscriberQuery,
+  SubscriberView,
+  SubscriptionView,
+} from './subscribers.schemas';
 
 /** What RADIUS can carry: 1..253 bytes of UTF-8, no control characters, no edge spaces. */
 export function checkUsername(u: string): void {
   const bytes = Buffer.byteLength(u, 'utf8');
-  const bad = (message: string) => new AppError('VALIDATION_FAILED', `username ${message}`, { errors: [{ path: 'body.username', message }] });
+  const bad = (message: string) =>
+    new AppError('VALIDATION_FAILED', `username ${message}`, { errors: [{ path: 'body.username', message }] });
   if (bytes < 1 || bytes > 253) throw bad('must be 1 to 253 bytes of UTF-8 (the RADIUS User-Name limit)');
   if (/[\u0000-\u001f\u007f]/.test(u)) throw bad('must not contain control characters');
   if (u.trim() !== u) throw bad('must not start or end with white space');
@@ -30,14 +52,18 @@ export function checkUsername(u: string): void {
 export function checkPassword(pw: string, path = 'body.password'): void {
   const bytes = Buffer.byteLength(pw, 'utf8');
   if (bytes < 1 || bytes > 128 || pw.includes('\u0000')) {
-    throw new AppError('VALIDATION_FAILED', 'password must be 1 to 128 bytes without NUL', { errors: [{ path, message: 'must be 1 to 128 bytes without NUL' }] });
+    throw new AppError('VALIDATION_FAILED', 'password must be 1 to 128 bytes without NUL', {
+      errors: [{ path, message: 'must be 1 to 128 bytes without NUL' }],
+    });
   }
 }
 
 export function normalizeMac(mac: string): string {
   const hex = mac.replace(/[^0-9A-Fa-f]/g, '').toUpperCase();
   if (hex.length !== 12 || !/^[0-9A-Fa-f:.\-\s]+$/.test(mac)) {
-    throw new AppError('VALIDATION_FAILED', 'macAddress is not a MAC address', { errors: [{ path: 'body.macAddress', message: 'not a MAC address' }] });
+    throw new AppError('VALIDATION_FAILED', 'macAddress is not a MAC address', {
+      errors: [{ path: 'body.macAddress', message: 'not a MAC address' }],
+    });
   }
   return hex.match(/../g)!.join(':');
 }
@@ -109,7 +135,14 @@ export class SubscribersService {
   }
 
   /** A new period of `plan` from `from`, with the plan's allowance copied (a plan edit does not change what was sold). */
-  private async startSubscription(trx: Knex.Transaction, tenantId: string, subscriberId: string, plan: PlanView, from: Date, source: string): Promise<SubscriptionView> {
+  private async startSubscription(
+    trx: Knex.Transaction,
+    tenantId: string,
+    subscriberId: string,
+    plan: PlanView,
+    from: Date,
+    source: string,
+  ): Promise<SubscriptionView> {
     const row = await insertSubscription(trx, {
       tenant_id: tenantId,
       subscriber_id: subscriberId,
@@ -156,8 +189,16 @@ export class SubscribersService {
       await setPassword(trx, tenantId, input.username, input.password);
       await setGroup(trx, tenantId, input.username, plan?.groupname ?? null);
       await setStaticIp(trx, tenantId, input.username, input.staticIp ?? null);
-      if (plan && input.startSubscription !== false) await this.startSubscription(trx, tenantId, id, plan, this.clock.date(), 'staff');
-      await audit(trx, { tenantId, actor, action: 'subscriber.create', entity: 'subscriber', entityId: id, data: { username: input.username, planId: plan?.id ?? null } });
+      if (plan && input.startSubscription !== false)
+        await this.startSubscription(trx, tenantId, id, plan, this.clock.date(), 'staff');
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'subscriber.create',
+        entity: 'subscriber',
+        entityId: id,
+        data: { username: input.username, planId: plan?.id ?? null },
+      });
       return this.current(trx, tenantId, id);
     });
   }
@@ -170,23 +211,48 @@ export class SubscribersService {
       if (patch.phone !== undefined) row.phone = patch.phone;
       if (patch.email !== undefined) row.email = patch.email;
       if (patch.notes !== undefined) row.notes = patch.notes;
-      if (patch.macAddress !== undefined) row.mac_address = patch.macAddress === null ? null : normalizeMac(patch.macAddress);
+      if (patch.macAddress !== undefined)
+        row.mac_address = patch.macAddress === null ? null : normalizeMac(patch.macAddress);
       if (patch.staticIp !== undefined) {
         row.static_ip = patch.staticIp;
         await setStaticIp(trx, tenantId, cur.username, patch.staticIp);
       }
       await updateSubscriber(trx, tenantId, id, row);
-      await audit(trx, { tenantId, actor, action: 'subscriber.update', entity: 'subscriber', entityId: id, data: patch as Record<string, unknown> });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'subscriber.update',
+        entity: 'subscriber',
+        entityId: id,
+        data: patch as Record<string, unknown>,
+      });
       return this.current(trx, tenantId, id);
     });
   }
 
-  async setStatus(actor: Actor, tenantId: string, id: string, status: 'active' | 'suspended', reason?: string): Promise<SubscriberView> {
+  async setStatus(
+    actor: Actor,
+    tenantId: string,
+    id: string,
+    status: 'active' | 'suspended',
+    reason?: string,
+  ): Promise<SubscriberView> {
     return withTransaction(this.db, async (trx) => {
       const cur = await this.current(trx, tenantId, id);
-      await updateSubscriber(trx, tenantId, id, { status, suspended_reason: status === 'suspended' ? (reason ?? null) : null, updated_at: trx.fn.now() });
+      await updateSubscriber(trx, tenantId, id, {
+        status,
+        suspended_reason: status === 'suspended' ? (reason ?? null) : null,
+        updated_at: trx.fn.now(),
+      });
       if (cur.status !== status) {
-        await audit(trx, { tenantId, actor, action: status === 'suspended' ? 'subscriber.suspend' : 'subscriber.activate', entity: 'subscriber', entityId: id, data: { reason: reason ?? null } });
+        await audit(trx, {
+          tenantId,
+          actor,
+          action: status === 'suspended' ? 'subscriber.suspend' : 'subscriber.activate',
+          entity: 'subscriber',
+          entityId: id,
+          data: { reason: reason ?? null },
+        });
       }
       if (status === 'suspended') await onSubscriberSuspended(trx, tenantId, cur, actor, reason);
       return this.current(trx, tenantId, id);
@@ -204,7 +270,14 @@ export class SubscribersService {
       const now = this.clock.date();
       const from = lastEnd && lastEnd.getTime() > now.getTime() ? lastEnd : now;
       const subscription = await this.startSubscription(trx, tenantId, id, plan, from, source);
-      await audit(trx, { tenantId, actor, action: 'subscriber.renew', entity: 'subscriber', entityId: id, data: { subscriptionId: subscription.id, endsAt: subscription.endsAt } });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'subscriber.renew',
+        entity: 'subscriber',
+        entityId: id,
+        data: { subscriptionId: subscription.id, endsAt: subscription.endsAt },
+      });
       await onRenewed(trx, tenantId, cur, actor);
       return { subscriber: await this.current(trx, tenantId, id), subscription };
     });
@@ -222,7 +295,14 @@ export class SubscribersService {
       await updateSubscriber(trx, tenantId, id, { plan_id: plan.id, updated_at: trx.fn.now() });
       await setGroup(trx, tenantId, cur.username, plan.groupname);
       const subscription = await this.startSubscription(trx, tenantId, id, plan, now, 'staff');
-      await audit(trx, { tenantId, actor, action: 'subscriber.change_plan', entity: 'subscriber', entityId: id, data: { from: cur.planId, to: plan.id } });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'subscriber.change_plan',
+        entity: 'subscriber',
+        entityId: id,
+        data: { from: cur.planId, to: plan.id },
+      });
       await onPlanChanged(trx, tenantId, cur, plan, actor, cur.planId);
       return { subscriber: await this.current(trx, tenantId, id), subscription };
     });
@@ -244,7 +324,14 @@ export class SubscribersService {
       await onSubscriberDeleted(trx, tenantId, cur, actor);
       await deleteRadiusRows(trx, tenantId, cur.username);
       await deleteSubscriber(trx, tenantId, id);
-      await audit(trx, { tenantId, actor, action: 'subscriber.delete', entity: 'subscriber', entityId: id, data: { username: cur.username } });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'subscriber.delete',
+        entity: 'subscriber',
+        entityId: id,
+        data: { username: cur.username },
+      });
     });
   }
 

@@ -37,11 +37,13 @@ export class ApiKeysService {
 
   private checkExpiry(value: string): Date {
     const at = new Date(value);
-    const bad = (message: string) => new AppError('VALIDATION_FAILED', `expiresAt ${message}`, { errors: [{ path: 'body.expiresAt', message }] });
+    const bad = (message: string) =>
+      new AppError('VALIDATION_FAILED', `expiresAt ${message}`, { errors: [{ path: 'body.expiresAt', message }] });
     if (Number.isNaN(at.getTime())) throw bad('is not a date-time');
     const now = this.clock.now();
     if (at.getTime() <= now) throw bad('must be in the future');
-    if (at.getTime() > now + API_KEY_MAX_LIFETIME_DAYS * 86400_000) throw bad(`must be within ${API_KEY_MAX_LIFETIME_DAYS} days`);
+    if (at.getTime() > now + API_KEY_MAX_LIFETIME_DAYS * 86400_000)
+      throw bad(`must be within ${API_KEY_MAX_LIFETIME_DAYS} days`);
     return at;
   }
 
@@ -54,8 +56,23 @@ export class ApiKeysService {
     const expiresAt = input.expiresAt === undefined ? null : this.checkExpiry(input.expiresAt);
     const k = newApiKey();
     return withTransaction(this.db, async (trx) => {
-      const r = await insertApiKey(trx, { tenant_id: tenantId, name: input.name, prefix: k.prefix, key_hash: k.hash, role: input.role, created_by: actor.type === 'user' ? actor.id : null, expires_at: expiresAt });
-      await audit(trx, { tenantId, actor, action: 'api_key.create', entity: 'api_key', entityId: r.id, data: { name: input.name, role: input.role, expiresAt: expiresAt?.toISOString() ?? null } });
+      const r = await insertApiKey(trx, {
+        tenant_id: tenantId,
+        name: input.name,
+        prefix: k.prefix,
+        key_hash: k.hash,
+        role: input.role,
+        created_by: actor.type === 'user' ? actor.id : null,
+        expires_at: expiresAt,
+      });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'api_key.create',
+        entity: 'api_key',
+        entityId: r.id,
+        data: { name: input.name, role: input.role, expiresAt: expiresAt?.toISOString() ?? null },
+      });
       return { ...apiKeyView(r), key: k.key };
     });
   }

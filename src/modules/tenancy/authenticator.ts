@@ -38,10 +38,12 @@ export class Authenticator {
     if (!row || row.revoked_at || !apiKeyMatches(secret, row.key_hash)) {
       throw new AppError('UNAUTHENTICATED', 'invalid or revoked API key');
     }
-    if (row.expires_at && new Date(row.expires_at).getTime() <= this.clock.now()) throw new AppError('API_KEY_EXPIRED', 'this API key has expired');
+    if (row.expires_at && new Date(row.expires_at).getTime() <= this.clock.now())
+      throw new AppError('API_KEY_EXPIRED', 'this API key has expired');
     // A key whose creator is disabled is refused until the creator is enabled again
     // (keys without a recorded creator: see docs/decisions.md).
-    if (row.creator_disabled_at) throw new AppError('API_KEY_CREATOR_DISABLED', 'the user who created this API key is disabled');
+    if (row.creator_disabled_at)
+      throw new AppError('API_KEY_CREATOR_DISABLED', 'the user who created this API key is disabled');
     assertTenantActive(row.tenant_status);
     // Best effort: a failed timestamp update must not fail the request.
     touchApiKey(this.db, row.id).catch(() => undefined);
@@ -53,7 +55,8 @@ export class Authenticator {
     if (!claims) throw new AppError('UNAUTHENTICATED', 'invalid or expired token');
     const user = await findTokenUser(this.db, claims.sub);
     if (!user || user.disabled_at) throw new AppError('UNAUTHENTICATED', 'account disabled or removed');
-    if (claims.ver !== user.token_version) throw new AppError('UNAUTHENTICATED', 'this token was revoked; log in again');
+    if (claims.ver !== user.token_version)
+      throw new AppError('UNAUTHENTICATED', 'this token was revoked; log in again');
     if (user.tenant_id) assertTenantActive(user.tenant_status);
     return { kind: 'user', id: user.id, role: user.role, tenantId: user.tenant_id };
   }

@@ -21,10 +21,21 @@ export class LoginThrottle {
   private readonly address: RateLimiterPostgres;
 
   constructor(db: Knex, limits: LoginLimits) {
-    const store = { storeClient: db, storeType: 'knex', tableName: 'login_throttle', tableCreated: true, duration: limits.windowSeconds };
+    const store = {
+      storeClient: db,
+      storeType: 'knex',
+      tableName: 'login_throttle',
+      tableCreated: true,
+      duration: limits.windowSeconds,
+    };
     this.account = new RateLimiterPostgres({ ...store, keyPrefix: 'account', points: limits.maxFailuresPerAccount });
     // One limiter's timer is enough to delete the table's expired rows.
-    this.address = new RateLimiterPostgres({ ...store, keyPrefix: 'address', points: limits.maxFailuresPerAddress, clearExpiredByTimeout: false });
+    this.address = new RateLimiterPostgres({
+      ...store,
+      keyPrefix: 'address',
+      points: limits.maxFailuresPerAddress,
+      clearExpiredByTimeout: false,
+    });
   }
 
   /** Counts an attempt; RATE_LIMITED (with retryAfterSeconds) when either limit is used up. */

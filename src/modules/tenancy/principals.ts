@@ -19,4 +19,7 @@ export interface Principal {
 }
 
 /** A platform admin (no tenant of its own) acts as 'platform': tenants never see its id. */
-export const actorOf = (p: Principal): Actor => ({ type: p.kind === 'user' && p.tenantId === null ? 'platform' : p.kind, id: p.id });
+export const actorOf = (p: Principal): Actor => ({
+  type: p.kind === 'user' && p.tenantId === null ? 'platform' : p.kind,
+  id: p.id,
+});

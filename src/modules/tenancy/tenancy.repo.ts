@@ -40,7 +40,10 @@ export interface ApiKeyRow {
 
 // Tenants
 
-export async function insertTenant(h: Handle, row: Pick<TenantRow, 'name' | 'slug' | 'time_zone' | 'currency'>): Promise<TenantRow> {
+export async function insertTenant(
+  h: Handle,
+  row: Pick<TenantRow, 'name' | 'slug' | 'time_zone' | 'currency'>,
+): Promise<TenantRow> {
   const [t] = await h('tenants').insert(row).returning('*');
   return t;
 }
@@ -54,17 +57,26 @@ export async function findTenantBySlug(h: Handle, slug: string): Promise<TenantR
 }
 
 export function tenantsQuery(h: Handle) {
-  return h('tenants').select('*').orderBy([{ column: 'created_at', order: 'desc' }, 'id']);
+  return h('tenants')
+    .select('*')
+    .orderBy([{ column: 'created_at', order: 'desc' }, 'id']);
 }
 
-export async function updateTenant(h: Handle, id: string, row: Record<string, unknown>): Promise<TenantRow | undefined> {
+export async function updateTenant(
+  h: Handle,
+  id: string,
+  row: Record<string, unknown>,
+): Promise<TenantRow | undefined> {
   const [t] = await h('tenants').where({ id }).update(row).returning('*');
   return t;
 }
 
 // Staff users
 
-export async function insertUser(h: Handle, row: Pick<UserRow, 'tenant_id' | 'email' | 'name' | 'password_hash' | 'role'>): Promise<UserRow> {
+export async function insertUser(
+  h: Handle,
+  row: Pick<UserRow, 'tenant_id' | 'email' | 'name' | 'password_hash' | 'role'>,
+): Promise<UserRow> {
   const [u] = await h('users').insert(row).returning('*');
   return u;
 }
@@ -74,7 +86,11 @@ export async function findUser(h: Handle, id: string): Promise<UserRow | undefin
 }
 
 /** Enabled accounts with this email (any case), with their tenant's status; at one tenant when a slug is given. */
-export async function loginCandidates(h: Handle, email: string, tenantSlug?: string): Promise<Array<UserRow & { tenant_status: string | null }>> {
+export async function loginCandidates(
+  h: Handle,
+  email: string,
+  tenantSlug?: string,
+): Promise<Array<UserRow & { tenant_status: string | null }>> {
   const q = h('users as u')
     .leftJoin('tenants as t', 't.id', 'u.tenant_id')
     .whereRaw('lower(u.email) = lower(?)', [email])
@@ -89,8 +105,14 @@ export async function touchLogin(h: Handle, id: string): Promise<void> {
 }
 
 /** Ends every token of the user: they all carry the old version. */
-export async function bumpTokenVersion(h: Handle, id: string): Promise<{ id: string; tenant_id: string | null } | undefined> {
-  const [u] = await h('users').where({ id }).update({ token_version: h.raw('token_version + 1'), updated_at: h.fn.now() }).returning(['id', 'tenant_id']);
+export async function bumpTokenVersion(
+  h: Handle,
+  id: string,
+): Promise<{ id: string; tenant_id: string | null } | undefined> {
+  const [u] = await h('users')
+    .where({ id })
+    .update({ token_version: h.raw('token_version + 1'), updated_at: h.fn.now() })
+    .returning(['id', 'tenant_id']);
   return u;
 }
 
@@ -98,7 +120,12 @@ export function usersQuery(h: Handle, tenantId: string) {
   return h('users').where({ tenant_id: tenantId }).orderBy('created_at').orderBy('id');
 }
 
-export async function updateUser(h: Handle, tenantId: string, id: string, row: Record<string, unknown>): Promise<UserRow | undefined> {
+export async function updateUser(
+  h: Handle,
+  tenantId: string,
+  id: string,
+  row: Record<string, unknown>,
+): Promise<UserRow | undefined> {
   const [u] = await h('users').where({ id, tenant_id: tenantId }).update(row).returning('*');
   return u;
 }
@@ -108,14 +135,25 @@ export async function findTokenUser(h: Handle, id: string) {
   return h('users as u')
     .leftJoin('tenants as t', 't.id', 'u.tenant_id')
     .where('u.id', id)
-    .first<{ id: string; role: Role; tenant_id: string | null; disabled_at: Date | null; token_version: number; tenant_status: string | null } | undefined>(
-      'u.id', 'u.role', 'u.tenant_id', 'u.disabled_at', 'u.token_version', 't.status as tenant_status',
-    );
+    .first<
+      | {
+          id: string;
+          role: Role;
+          tenant_id: string | null;
+          disabled_at: Date | null;
+          token_version: number;
+          tenant_status: string | null;
+        }
+      | undefined
+    >('u.id', 'u.role', 'u.tenant_id', 'u.disabled_at', 'u.token_version', 't.status as tenant_status');
 }
 
 // API keys
 
-export async function insertApiKey(h: Handle, row: Pick<ApiKeyRow, 'tenant_id' | 'name' | 'prefix' | 'key_hash' | 'role' | 'created_by' | 'expires_at'>): Promise<ApiKeyRow> {
+export async function insertApiKey(
+  h: Handle,
+  row: Pick<ApiKeyRow, 'tenant_id' | 'name' | 'prefix' | 'key_hash' | 'role' | 'created_by' | 'expires_at'>,
+): Promise<ApiKeyRow> {
   const [r] = await h('api_keys').insert(row).returning('*');
   return r;
 }
@@ -125,7 +163,10 @@ export function apiKeysQuery(h: Handle, tenantId: string) {
 }
 
 export async function revokeApiKey(h: Handle, tenantId: string, id: string): Promise<ApiKeyRow | undefined> {
-  const [r] = await h('api_keys').where({ tenant_id: tenantId, id }).update({ revoked_at: h.raw('COALESCE(revoked_at, now())') }).returning('*');
+  const [r] = await h('api_keys')
+    .where({ tenant_id: tenantId, id })
+    .update({ revoked_at: h.raw('COALESCE(revoked_at, now())') })
+    .returning('*');
   return r;
 }
 
@@ -135,10 +176,28 @@ export async function findApiKeyByPrefix(h: Handle, prefix: string) {
     .join('tenants as t', 't.id', 'k.tenant_id')
     .leftJoin('users as c', 'c.id', 'k.created_by')
     .where('k.prefix', prefix)
-    .first<{
-      id: string; role: Role; tenant_id: string; key_hash: string; revoked_at: Date | null; expires_at: Date | null;
-      tenant_status: string; creator_disabled_at: Date | null;
-    } | undefined>('k.id', 'k.role', 'k.tenant_id', 'k.key_hash', 'k.revoked_at', 'k.expires_at', 't.status as tenant_status', 'c.disabled_at as creator_disabled_at');
+    .first<
+      | {
+          id: string;
+          role: Role;
+          tenant_id: string;
+          key_hash: string;
+          revoked_at: Date | null;
+          expires_at: Date | null;
+          tenant_status: string;
+          creator_disabled_at: Date | null;
+        }
+      | undefined
+    >(
+      'k.id',
+      'k.role',
+      'k.tenant_id',
+      'k.key_hash',
+      'k.revoked_at',
+      'k.expires_at',
+      't.status as tenant_status',
+      'c.disabled_at as creator_disabled_at',
+    );
 }
 
 export async function touchApiKey(h: Handle, id: string): Promise<void> {

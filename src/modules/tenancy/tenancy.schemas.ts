@@ -1,4 +1,15 @@
-import { Type, Obj, Str, Nullable, Enum, Email, StaffPassword, Instant, PageQuery, type Static } from '../../lib/schema';
+import {
+  Type,
+  Obj,
+  Str,
+  Nullable,
+  Enum,
+  Email,
+  StaffPassword,
+  Instant,
+  PageQuery,
+  type Static,
+} from '../../lib/schema';
 
 export const TenantSlug = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{1,62}$' });
 const Currency = Type.String({ pattern: '^[A-Z]{3}$' });
@@ -54,7 +65,12 @@ export type UserView = Static<typeof UserView>;
 export const CreatedTenant = Obj({ tenant: TenantView, admin: UserView });
 export type CreatedTenant = Static<typeof CreatedTenant>;
 
-export const CreateUser = Obj({ email: Email, password: StaffPassword, name: Type.Optional(Str(120)), role: StaffRole });
+export const CreateUser = Obj({
+  email: Email,
+  password: StaffPassword,
+  name: Type.Optional(Str(120)),
+  role: StaffRole,
+});
 export type CreateUser = Static<typeof CreateUser>;
 
 export const UserPatch = Obj({
@@ -65,7 +81,11 @@ export const UserPatch = Obj({
 });
 export type UserPatch = Static<typeof UserPatch>;
 
-export const Login = Obj({ email: Email, password: Type.String({ minLength: 1, maxLength: 200 }), tenant: Type.Optional(TenantSlug) });
+export const Login = Obj({
+  email: Email,
+  password: Type.String({ minLength: 1, maxLength: 200 }),
+  tenant: Type.Optional(TenantSlug),
+});
 export type Login = Static<typeof Login>;
 
 export const LoginResult = Obj({ token: Type.String(), expiresIn: Type.Integer(), user: UserView });
@@ -97,5 +117,9 @@ export type ApiKeyView = Static<typeof ApiKeyView>;
 export const CreatedApiKey = Obj({ ...ApiKeyView.properties, key: Type.String() });
 export type CreatedApiKey = Static<typeof CreatedApiKey>;
 
-export const CreateApiKey = Obj({ name: Str(120), role: StaffRole, expiresAt: Type.Optional(Type.String({ format: 'date-time' })) });
+export const CreateApiKey = Obj({
+  name: Str(120),
+  role: StaffRole,
+  expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
+});
 export type CreateApiKey = Static<typeof CreateApiKey>;

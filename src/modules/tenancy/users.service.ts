@@ -8,7 +8,16 @@ import type { Actor } from '../audit/actor';
 import { signToken } from './credentials';
 import type { LoginThrottle } from './login-throttle';
 import { hashPassword, verifyPassword } from './passwords';
-import { bumpTokenVersion, findUser, insertUser, loginCandidates, touchLogin, updateUser, usersQuery, type UserRow } from './tenancy.repo';
+import {
+  bumpTokenVersion,
+  findUser,
+  insertUser,
+  loginCandidates,
+  touchLogin,
+  updateUser,
+  usersQuery,
+  type UserRow,
+} from './tenancy.repo';
 import type { CreateUser, Login, LoginResult, UserPatch, UserView } from './tenancy.schemas';
 import { assertTenantActive, userView } from './tenants.service';
 
@@ -53,7 +62,16 @@ export class UsersService {
     const { user, tokenVersion } = await this.verifyLogin(input.email, input.password, input.tenant);
     await this.throttle.succeeded(input.email, address);
     const { jwtSecret, jwtTtlSeconds } = this.tokens;
-    return { token: signToken(jwtSecret, jwtTtlSeconds, { sub: user.id, role: user.role, tid: user.tenantId, ver: tokenVersion }), expiresIn: jwtTtlSeconds, user };
+    return {
+      token: signToken(jwtSecret, jwtTtlSeconds, {
+        sub: user.id,
+        role: user.role,
+        tid: user.tenantId,
+        ver: tokenVersion,
+      }),
+      expiresIn: jwtTtlSeconds,
+      user,
+    };
   }
 
   /**
@@ -75,7 +93,11 @@ export class UsersService {
       matches = candidates.filter((_u, i) => ok[i]);
     }
     if (matches.length === 0) throw new AppError('INVALID_CREDENTIALS', 'wrong email or password');
-    if (matches.length > 1) throw new AppError('TENANT_REQUIRED', 'this email and password match accounts at several tenants; send "tenant" (the tenant slug)');
+    if (matches.length > 1)
+      throw new AppError(
+        'TENANT_REQUIRED',
+        'this email and password match accounts at several tenants; send "tenant" (the tenant slug)',
+      );
     const u = matches[0]!;
     if (u.tenant_id) assertTenantActive(u.tenant_status);
     await touchLogin(this.db, u.id);
@@ -99,14 +121,37 @@ export class UsersService {
 
   async createPlatformAdmin(email: string, password: string, name?: string): Promise<UserView> {
     const hash = await hashPassword(password);
-    return withTransaction(this.db, async (trx) => userView(await insertUser(trx, { tenant_id: null, email, name: name ?? null, password_hash: hash, role: 'platform_admin' })));
+    return withTransaction(this.db, async (trx) =>
+      userView(
+        await insertUser(trx, {
+          tenant_id: null,
+          email,
+          name: name ?? null,
+          password_hash: hash,
+          role: 'platform_admin',
+        }),
+      ),
+    );
   }
 
   async create(actor: Actor, tenantId: string, input: CreateUser): Promise<UserView> {
     const hash = await hashPassword(input.password);
     return withTransaction(this.db, async (trx) => {
-      const u = await insertUser(trx, { tenant_id: tenantId, email: input.email, name: input.name ?? null, password_hash: hash, role: input.role });
-      await audit(trx, { tenantId, actor, action: 'user.create', entity: 'user', entityId: u.id, data: { email: input.email, role: input.role } });
+      const u = await insertUser(trx, {
+        tenant_id: tenantId,
+        email: input.email,
+        name: input.name ?? null,
+        password_hash: hash,
+        role: input.role,
+      });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'user.create',
+        entity: 'user',
+        entityId: u.id,
+        data: { email: input.email, role: input.role },
+      });
       return userView(u);
     });
   }
@@ -128,10 +173,18 @@ export class UsersService {
       if (patch.disabled !== undefined) row.disabled_at = patch.disabled ? trx.fn.now() : null;
       if (hash) row.password_hash = hash;
       if (hash || patch.disabled === true) row.token_version = trx.raw('token_version + 1');
-      else if (patch.role !== undefined) row.token_version = trx.raw('token_version + CASE WHEN role = ? THEN 0 ELSE 1 END', [patch.role]);
+      else if (patch.role !== undefined)
+        row.token_version = trx.raw('token_version + CASE WHEN role = ? THEN 0 ELSE 1 END', [patch.role]);
       const u = await updateUser(trx, tenantId, id, row);
       if (!u) throw notFound();
-      await audit(trx, { tenantId, actor, action: 'user.update', entity: 'user', entityId: id, data: { ...patch, password: patch.password ? '[changed]' : undefined } });
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'user.update',
+        entity: 'user',
+        entityId: id,
+        data: { ...patch, password: patch.password ? '[changed]' : undefined },
+      });
       return userView(u);
     });
   }

@@ -31,7 +31,12 @@ export function randomCode(alphabet: CodeAlphabet, length: number): string {
 }
 
 /** `n` distinct codes (distinct among themselves; the database decides against the tenant's others). */
-export function randomCodes(alphabet: CodeAlphabet, length: number, n: number, avoid: ReadonlySet<string> = new Set()): string[] {
+export function randomCodes(
+  alphabet: CodeAlphabet,
+  length: number,
+  n: number,
+  avoid: ReadonlySet<string> = new Set(),
+): string[] {
   const out = new Set<string>();
   while (out.size < n) {
     const c = randomCode(alphabet, length);

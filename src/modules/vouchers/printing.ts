@@ -81,7 +81,7 @@ function drawQr(doc: PDFKit.PDFDocument, url: string, x: number, y: number, size
   const n = qr.modules.size;
   const cell = size / (n + 2);
   for (let r = 0; r < n; r++) {
-    for (let c = 0; c < n; ) {
+    for (let c = 0; c < n;) {
       if (!qr.modules.get(r, c)) {
         c++;
         continue;
@@ -121,11 +121,20 @@ export async function renderPdf(sheet: PrintSheet): Promise<Buffer> {
       const w = 54 * MM;
       drawQr(doc, c.loginUrl, (2 + 9) * MM, 3 * MM, 36 * MM);
       let y = 41 * MM;
-      doc.font('Helvetica').fontSize(9).text(`${sheet.tenantName}: ${c.planName}`, 2 * MM, y, { width: w, align: 'center' });
+      doc
+        .font('Helvetica')
+        .fontSize(9)
+        .text(`${sheet.tenantName}: ${c.planName}`, 2 * MM, y, { width: w, align: 'center' });
       y += 6 * MM;
-      doc.font('Courier-Bold').fontSize(13).text(groupCode(c.code), 2 * MM, y, { width: w, align: 'center' });
+      doc
+        .font('Courier-Bold')
+        .fontSize(13)
+        .text(groupCode(c.code), 2 * MM, y, { width: w, align: 'center' });
       y += 7 * MM;
-      doc.font('Helvetica').fontSize(8).text(`${c.allowance} - ${c.price}`, 2 * MM, y, { width: w, align: 'center' });
+      doc
+        .font('Helvetica')
+        .fontSize(8)
+        .text(`${c.allowance} - ${c.price}`, 2 * MM, y, { width: w, align: 'center' });
       y += 5 * MM;
       if (c.expiresAt) doc.text(`Use by ${c.expiresAt}`, 2 * MM, y, { width: w, align: 'center' });
       y += 5 * MM;
@@ -136,13 +145,29 @@ export async function renderPdf(sheet: PrintSheet): Promise<Buffer> {
     if (slot === 0) doc.addPage();
     const x = (10 + (slot % cols) * (cardW + 4)) * MM;
     const y = (10 + Math.floor(slot / cols) * (cardH + 3)) * MM;
-    doc.save().dash(2, { space: 2 }).rect(x, y, cardW * MM, cardH * MM).stroke('#555555').undash().restore();
+    doc
+      .save()
+      .dash(2, { space: 2 })
+      .rect(x, y, cardW * MM, cardH * MM)
+      .stroke('#555555')
+      .undash()
+      .restore();
     drawQr(doc, c.loginUrl, x + 2 * MM, y + 2 * MM, (cardH - 4) * MM);
     const tx = x + (cardH + 0) * MM;
     const tw = (cardW - cardH - 2) * MM;
-    doc.fillColor('#000000').font('Helvetica').fontSize(7).text(`${sheet.tenantName}: ${c.planName}`, tx, y + 3 * MM, { width: tw, height: 8 * MM, ellipsis: true });
-    doc.font('Courier-Bold').fontSize(9).text(groupCode(c.code), tx, y + 12 * MM, { width: tw });
-    doc.font('Helvetica').fontSize(6).text(`${c.allowance} - ${c.price}`, tx, y + 20 * MM, { width: tw, height: 6 * MM, ellipsis: true });
+    doc
+      .fillColor('#000000')
+      .font('Helvetica')
+      .fontSize(7)
+      .text(`${sheet.tenantName}: ${c.planName}`, tx, y + 3 * MM, { width: tw, height: 8 * MM, ellipsis: true });
+    doc
+      .font('Courier-Bold')
+      .fontSize(9)
+      .text(groupCode(c.code), tx, y + 12 * MM, { width: tw });
+    doc
+      .font('Helvetica')
+      .fontSize(6)
+      .text(`${c.allowance} - ${c.price}`, tx, y + 20 * MM, { width: tw, height: 6 * MM, ellipsis: true });
     if (c.expiresAt) doc.text(`Use by ${c.expiresAt}`, tx, y + 25 * MM, { width: tw, height: 4 * MM, ellipsis: true });
     if (c.note) doc.text(c.note, tx, y + 29 * MM, { width: tw, height: 4 * MM, ellipsis: true });
   }

@@ -57,7 +57,10 @@ export async function findBatch(h: Handle, tenantId: string, id: string): Promis
 export function batchesQuery(h: Handle, tenantId: string, q: { planId?: string | undefined }) {
   const b = h('voucher_batches').where({ tenant_id: tenantId });
   if (q.planId) b.andWhere({ plan_id: q.planId });
-  return b.select('*').orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]);
+  return b.select('*').orderBy([
+    { column: 'created_at', order: 'desc' },
+    { column: 'id', order: 'desc' },
+  ]);
 }
 
 /**
@@ -105,7 +108,9 @@ function voucherSelect(h: Handle, now: Date) {
       'b.price',
       'b.note',
       'b.expires_at',
-      h.raw(`(SELECT max(sb.ends_at) FROM subscriptions sb WHERE sb.subscriber_id = v.subscriber_id AND sb.status = 'active') AS valid_until`),
+      h.raw(
+        `(SELECT max(sb.ends_at) FROM subscriptions sb WHERE sb.subscriber_id = v.subscriber_id AND sb.status = 'active') AS valid_until`,
+      ),
       h.raw('(SELECT count(*) FROM voucher_devices d WHERE d.voucher_id = v.id) AS devices_bound'),
       h.raw(
         `CASE WHEN v.revoked_at IS NOT NULL THEN 'revoked'
@@ -133,7 +138,10 @@ export function vouchersQuery(
   if (q.code) inner.andWhereLike('v.code', `${q.code.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
   const outer = h.from(inner.as('x')).select('x.*');
   if (q.status) outer.where('x.status', q.status);
-  return outer.orderBy([{ column: 'x.created_at', order: 'desc' }, { column: 'x.code', order: 'asc' }]);
+  return outer.orderBy([
+    { column: 'x.created_at', order: 'desc' },
+    { column: 'x.code', order: 'asc' },
+  ]);
 }
 
 /** Every voucher of a batch (printing, CSV), by code. */
@@ -142,15 +150,30 @@ export async function batchVouchers(h: Handle, tenantId: string, batchId: string
 }
 
 /** Locks the voucher's row (the same lock lango_voucher_login() takes). */
-export async function lockVoucher(h: Handle, tenantId: string, id: string): Promise<{ id: string; subscriber_id: string; code: string; revoked_at: Date | null } | undefined> {
-  return h('vouchers').where({ tenant_id: tenantId, id }).forUpdate().first('id', 'subscriber_id', 'code', 'revoked_at');
+export async function lockVoucher(
+  h: Handle,
+  tenantId: string,
+  id: string,
+): Promise<{ id: string; subscriber_id: string; code: string; revoked_at: Date | null } | undefined> {
+  return h('vouchers')
+    .where({ tenant_id: tenantId, id })
+    .forUpdate()
+    .first('id', 'subscriber_id', 'code', 'revoked_at');
 }
 
-export async function markRevoked(h: Handle, tenantId: string, v: { id: string; subscriberId: string }, at: Date, reason: string | null): Promise<void> {
+export async function markRevoked(
+  h: Handle,
+  tenantId: string,
+  v: { id: string; subscriberId: string },
+  at: Date,
+  reason: string | null,
+): Promise<void> {
   await h('vouchers').where({ tenant_id: tenantId, id: v.id }).update({ revoked_at: at, revoked_reason: reason });
   // The subscriber row is what FreeRADIUS and the outbox know; suspended keeps the worker from
   // cancelling the Disconnect (it cancels "suspended" ones of active subscribers).
-  await h('subscribers').where({ tenant_id: tenantId, id: v.subscriberId }).update({ status: 'suspended', suspended_reason: 'voucher revoked', updated_at: at });
+  await h('subscribers')
+    .where({ tenant_id: tenantId, id: v.subscriberId })
+    .update({ status: 'suspended', suspended_reason: 'voucher revoked', updated_at: at });
 }
 
 /**
@@ -183,7 +206,10 @@ export async function revokeBatchVouchers(
   return r.rows;
 }
 
-export async function voucherDevices(h: Handle, voucherId: string): Promise<Array<{ mac_address: string; bound_at: Date }>> {
+export async function voucherDevices(
+  h: Handle,
+  voucherId: string,
+): Promise<Array<{ mac_address: string; bound_at: Date }>> {
   return h('voucher_devices').where({ voucher_id: voucherId }).orderBy('bound_at').select('mac_address', 'bound_at');
 }
 
@@ -212,7 +238,10 @@ export async function voucherUsage(h: Handle, tenantId: string, code: string): P
 }
 
 /** What a printed voucher shows of its tenant (and the slug of its portal URL). */
-export async function tenantInfo(h: Handle, tenantId: string): Promise<{ slug: string; name: string; currency: string; time_zone: string } | undefined> {
+export async function tenantInfo(
+  h: Handle,
+  tenantId: string,
+): Promise<{ slug: string; name: string; currency: string; time_zone: string } | undefined> {
   return h('tenants').where({ id: tenantId }).first('slug', 'name', 'currency', 'time_zone');
 }
 
@@ -220,9 +249,16 @@ export async function tenantInfo(h: Handle, tenantId: string): Promise<{ slug: s
  * New one-time login tokens (their SHA-256) for these vouchers; the unused ones of an earlier
  * print of the same vouchers stop working (a lost sheet is not a live key).
  */
-export async function replaceLoginTokens(h: Handle, tenantId: string, tokens: Array<{ voucherId: string; hash: Buffer }>): Promise<void> {
+export async function replaceLoginTokens(
+  h: Handle,
+  tenantId: string,
+  tokens: Array<{ voucherId: string; hash: Buffer }>,
+): Promise<void> {
   if (tokens.length === 0) return;
-  await h.raw(`DELETE FROM voucher_login_tokens WHERE tenant_id = ? AND used_at IS NULL AND voucher_id = ANY(?::uuid[])`, [tenantId, tokens.map((t) => t.voucherId)]);
+  await h.raw(
+    `DELETE FROM voucher_login_tokens WHERE tenant_id = ? AND used_at IS NULL AND voucher_id = ANY(?::uuid[])`,
+    [tenantId, tokens.map((t) => t.voucherId)],
+  );
   await h.raw(
     `INSERT INTO voucher_login_tokens (token_hash, tenant_id, voucher_id, created_at)
      SELECT t.h, ?, t.v, ? FROM unnest(?::bytea[], ?::uuid[]) AS t(h, v)`,
@@ -240,6 +276,11 @@ export async function useLoginToken(h: Handle, tenantId: string, hash: Buffer, a
 }
 
 /** The voucher with this code (exact, already normalised), with its status (the portal's code entry). */
-export async function findVoucherByCode(h: Handle, tenantId: string, code: string, now: Date): Promise<VoucherRow | undefined> {
+export async function findVoucherByCode(
+  h: Handle,
+  tenantId: string,
+  code: string,
+  now: Date,
+): Promise<VoucherRow | undefined> {
   return voucherSelect(h, now).where('v.tenant_id', tenantId).andWhere('v.code', code).first();
 }

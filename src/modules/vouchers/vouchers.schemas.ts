@@ -1,8 +1,21 @@
-import { Type, Obj, Str, Nullable, Enum, Uuid, Instant, Timestamp, PageQuery, Defaulted, type Static } from '../../lib/schema';
+import {
+  Type,
+  Obj,
+  Str,
+  Nullable,
+  Enum,
+  Uuid,
+  Instant,
+  Timestamp,
+  PageQuery,
+  Defaulted,
+  type Static,
+} from '../../lib/schema';
 import { MAX_LENGTH } from './codes';
 
 /** One of these strings, `def` when absent. */
-const EnumDefault = <const T extends readonly string[]>(values: T, def: T[number]) => Defaulted(Type.Unsafe<T[number]>({ enum: [...values], default: def }));
+const EnumDefault = <const T extends readonly string[]>(values: T, def: T[number]) =>
+  Defaulted(Type.Unsafe<T[number]>({ enum: [...values], default: def }));
 
 export const CreateBatch = Obj({
   planId: Uuid,

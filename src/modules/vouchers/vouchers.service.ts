@@ -12,10 +12,35 @@ import { findPlan } from '../plans/plans.repo';
 import { DEFAULT_LENGTH, keyspaceBits, MIN_LENGTH, randomCodes } from './codes';
 import { renderHtml, renderPdf, toCsv, type PrintCard } from './printing';
 import {
-  batchesQuery, batchVouchers, findBatch, findVoucher, insertBatch, insertVoucherCodes, lockVoucher, markRevoked, replaceLoginTokens, revokeBatchVouchers,
-  tenantInfo, useLoginToken, voucherDevices, voucherUsage, vouchersQuery, type BatchRow, type VoucherRow,
+  batchesQuery,
+  batchVouchers,
+  findBatch,
+  findVoucher,
+  insertBatch,
+  insertVoucherCodes,
+  lockVoucher,
+  markRevoked,
+  replaceLoginTokens,
+  revokeBatchVouchers,
+  tenantInfo,
+  useLoginToken,
+  voucherDevices,
+  voucherUsage,
+  vouchersQuery,
+  type BatchRow,
+  type VoucherRow,
 } from './vouchers.repo';
-import type { BatchQuery, BatchRevoked, BatchView, CreateBatch, CreatedBatch, PrintQuery, VoucherQuery, VoucherUsage, VoucherView } from './vouchers.schemas';
+import type {
+  BatchQuery,
+  BatchRevoked,
+  BatchView,
+  CreateBatch,
+  CreatedBatch,
+  PrintQuery,
+  VoucherQuery,
+  VoucherUsage,
+  VoucherView,
+} from './vouchers.schemas';
 
 export function batchView(r: BatchRow): BatchView {
   return {
@@ -58,7 +83,11 @@ export function voucherView(r: VoucherRow): VoucherView {
 
 /** "1 day", "3 hours", "30 days · 6 GB". */
 export function allowanceText(durationSeconds: number, quotaBytes: number | null): string {
-  const units: Array<[number, string]> = [[86400, 'day'], [3600, 'hour'], [60, 'minute']];
+  const units: Array<[number, string]> = [
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+  ];
   let time = `${durationSeconds} seconds`;
   for (const [size, name] of units) {
     if (durationSeconds >= size && durationSeconds % size === 0) {
@@ -114,13 +143,19 @@ export class VouchersService {
     const alphabet = input.alphabet;
     const length = input.length ?? DEFAULT_LENGTH[alphabet];
     if (length < MIN_LENGTH[alphabet]) {
-      throw new AppError('VALIDATION_FAILED', `length must be at least ${MIN_LENGTH[alphabet]} for ${alphabet} codes (guessing must stay impractical)`, {
-        errors: [{ path: 'body.length', message: `at least ${MIN_LENGTH[alphabet]}` }],
-      });
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `length must be at least ${MIN_LENGTH[alphabet]} for ${alphabet} codes (guessing must stay impractical)`,
+        {
+          errors: [{ path: 'body.length', message: `at least ${MIN_LENGTH[alphabet]}` }],
+        },
+      );
     }
     const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
     if (expiresAt && expiresAt.getTime() <= this.clock.now()) {
-      throw new AppError('VALIDATION_FAILED', 'expiresAt must be in the future', { errors: [{ path: 'body.expiresAt', message: 'in the past' }] });
+      throw new AppError('VALIDATION_FAILED', 'expiresAt must be in the future', {
+        errors: [{ path: 'body.expiresAt', message: 'in the past' }],
+      });
     }
     return withTransaction(this.db, async (trx) => {
       const plan = await findPlan(trx, tenantId, input.planId);
@@ -148,11 +183,30 @@ export class VouchersService {
         if (draw >= 10) throw new AppError('CONFLICT', 'could not draw enough distinct codes; use longer codes');
         const fresh = randomCodes(alphabet, length, input.quantity - codes.length, tried);
         for (const c of fresh) tried.add(c);
-        codes.push(...(await insertVoucherCodes(trx, { tenantId, batchId: batch.id, planId: plan.id, groupname: plan.groupname, codes: fresh })));
+        codes.push(
+          ...(await insertVoucherCodes(trx, {
+            tenantId,
+            batchId: batch.id,
+            planId: plan.id,
+            groupname: plan.groupname,
+            codes: fresh,
+          })),
+        );
       }
       await audit(trx, {
-        tenantId, actor, action: 'voucher_batch.create', entity: 'voucher_batch', entityId: batch.id,
-        data: { planId: plan.id, quantity: input.quantity, alphabet, length, deviceLimit: input.deviceLimit, price: batch.price },
+        tenantId,
+        actor,
+        action: 'voucher_batch.create',
+        entity: 'voucher_batch',
+        entityId: batch.id,
+        data: {
+          planId: plan.id,
+          quantity: input.quantity,
+          alphabet,
+          length,
+          deviceLimit: input.deviceLimit,
+          price: batch.price,
+        },
       });
       return { batch: batchView(batch), codes: codes.sort() };
     });
@@ -170,7 +224,12 @@ export class VouchersService {
 
   async list(tenantId: string, q: VoucherQuery): Promise<Page<VoucherView>> {
     const code = q.code?.replace(/[\s-]+/g, '').toUpperCase();
-    return paginate(vouchersQuery(this.db, tenantId, this.clock.date(), { ...q, code: code || undefined }), q.limit, q.offset, voucherView);
+    return paginate(
+      vouchersQuery(this.db, tenantId, this.clock.date(), { ...q, code: code || undefined }),
+      q.limit,
+      q.offset,
+      voucherView,
+    );
   }
 
   async get(tenantId: string, id: string): Promise<VoucherView> {
@@ -188,9 +247,22 @@ export class VouchersService {
       const v = await lockVoucher(trx, tenantId, id);
       if (!v) throw notFound();
       if (!v.revoked_at) {
-        await markRevoked(trx, tenantId, { id: v.id, subscriberId: v.subscriber_id }, this.clock.date(), reason ?? null);
+        await markRevoked(
+          trx,
+          tenantId,
+          { id: v.id, subscriberId: v.subscriber_id },
+          this.clock.date(),
+          reason ?? null,
+        );
         await onSubscriberSuspended(trx, tenantId, { id: v.subscriber_id, username: v.code }, actor, 'voucher revoked');
-        await audit(trx, { tenantId, actor, action: 'voucher.revoke', entity: 'voucher', entityId: v.id, data: { reason: reason ?? null } });
+        await audit(trx, {
+          tenantId,
+          actor,
+          action: 'voucher.revoke',
+          entity: 'voucher',
+          entityId: v.id,
+          data: { reason: reason ?? null },
+        });
       }
       const row = await findVoucher(trx, tenantId, id, this.clock.date());
       return voucherView(row!);
@@ -204,9 +276,17 @@ export class VouchersService {
       if (!batch) throw batchNotFound();
       const revoked = await revokeBatchVouchers(trx, tenantId, batchId, this.clock.date(), reason ?? null);
       const live = revoked.filter((v) => v.open);
-      for (const v of live) await onSubscriberSuspended(trx, tenantId, { id: v.subscriber_id, username: v.code }, actor, 'voucher revoked');
+      for (const v of live)
+        await onSubscriberSuspended(trx, tenantId, { id: v.subscriber_id, username: v.code }, actor, 'voucher revoked');
       if (revoked.length > 0) {
-        await audit(trx, { tenantId, actor, action: 'voucher_batch.revoke', entity: 'voucher_batch', entityId: batchId, data: { reason: reason ?? null, revoked: revoked.length } });
+        await audit(trx, {
+          tenantId,
+          actor,
+          action: 'voucher_batch.revoke',
+          entity: 'voucher_batch',
+          entityId: batchId,
+          data: { reason: reason ?? null, revoked: revoked.length },
+        });
       }
       return { revoked: revoked.length, disconnecting: live.length };
     });
@@ -233,7 +313,8 @@ export class VouchersService {
    * SHA-256 is stored; the unused tokens of an earlier print stop working), so printing writes.
    */
   async print(actor: Actor, tenantId: string, batchId: string, q: PrintQuery): Promise<PrintOutput> {
-    if (!this.portalUrl) throw new AppError('INVALID_STATE', 'LANGO_PUBLIC_URL is not set: the QR codes need the portal address');
+    if (!this.portalUrl)
+      throw new AppError('INVALID_STATE', 'LANGO_PUBLIC_URL is not set: the QR codes need the portal address');
     const portalUrl = this.portalUrl;
     const { cards, tenantName } = await withTransaction(this.db, async (trx) => {
       const batch = await findBatch(trx, tenantId, batchId);
@@ -243,10 +324,24 @@ export class VouchersService {
         .filter((v) => (q.which === 'all' ? v.status !== 'revoked' : v.status === 'unused'))
         .slice(q.offset, q.offset + q.limit);
       const tokens = vouchers.map((v) => ({ voucherId: v.id, token: randomBytes(32).toString('base64url') }));
-      await replaceLoginTokens(trx, tenantId, tokens.map((t) => ({ voucherId: t.voucherId, hash: tokenHash(t.token) })));
-      await audit(trx, { tenantId, actor, action: 'voucher_batch.print', entity: 'voucher_batch', entityId: batchId, data: { format: q.format, layout: q.layout, which: q.which, offset: q.offset, vouchers: vouchers.length } });
+      await replaceLoginTokens(
+        trx,
+        tenantId,
+        tokens.map((t) => ({ voucherId: t.voucherId, hash: tokenHash(t.token) })),
+      );
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: 'voucher_batch.print',
+        entity: 'voucher_batch',
+        entityId: batchId,
+        data: { format: q.format, layout: q.layout, which: q.which, offset: q.offset, vouchers: vouchers.length },
+      });
       const dateFmt = new Intl.DateTimeFormat('en-GB', { timeZone: tenant.time_zone, dateStyle: 'medium' });
-      const allowance = allowanceText(batch.duration_seconds, batch.data_quota_bytes === null ? null : Number(batch.data_quota_bytes));
+      const allowance = allowanceText(
+        batch.duration_seconds,
+        batch.data_quota_bytes === null ? null : Number(batch.data_quota_bytes),
+      );
       const printCards: PrintCard[] = vouchers.map((v, i) => ({
         code: v.code,
         loginUrl: `${portalUrl}/portal/${encodeURIComponent(tenant.slug)}/voucher?token=${tokens[i]!.token}`,
@@ -260,7 +355,8 @@ export class VouchersService {
     });
     const sheet = { tenantName, layout: q.layout, cards };
     const name = `vouchers-${batchId.slice(0, 8)}-${q.layout}`;
-    if (q.format === 'pdf') return { contentType: 'application/pdf', filename: `${name}.pdf`, body: await renderPdf(sheet) };
+    if (q.format === 'pdf')
+      return { contentType: 'application/pdf', filename: `${name}.pdf`, body: await renderPdf(sheet) };
     return { contentType: 'text/html; charset=utf-8', filename: `${name}.html`, body: await renderHtml(sheet) };
   }
 
@@ -270,8 +366,30 @@ export class VouchersService {
     if (!batch) throw batchNotFound();
     const rows = await batchVouchers(this.db, tenantId, batchId, this.clock.date());
     const body = toCsv(
-      ['code', 'plan', 'price', 'status', 'device_limit', 'devices_bound', 'expires_at', 'activated_at', 'valid_until', 'note'],
-      rows.map((v) => [v.code, v.plan_name, v.price, v.status, v.device_limit, Number(v.devices_bound), isoOrNull(v.expires_at), isoOrNull(v.activated_at), isoOrNull(v.valid_until), v.note]),
+      [
+        'code',
+        'plan',
+        'price',
+        'status',
+        'device_limit',
+        'devices_bound',
+        'expires_at',
+        'activated_at',
+        'valid_until',
+        'note',
+      ],
+      rows.map((v) => [
+        v.code,
+        v.plan_name,
+        v.price,
+        v.status,
+        v.device_limit,
+        Number(v.devices_bound),
+        isoOrNull(v.expires_at),
+        isoOrNull(v.activated_at),
+        isoOrNull(v.valid_until),
+        v.note,
+      ]),
     );
     return { contentType: 'text/csv; charset=utf-8', filename: `vouchers-${batchId.slice(0, 8)}.csv`, body };
   }
@@ -288,7 +406,8 @@ export class VouchersService {
       if (!voucherId) throw invalid();
       const v = await findVoucher(trx, tenantId, voucherId, this.clock.date());
       if (!v) throw invalid();
-      if (v.status === 'revoked' || v.status === 'expired') throw new AppError('INVALID_STATE', `this voucher is ${v.status}`);
+      if (v.status === 'revoked' || v.status === 'expired')
+        throw new AppError('INVALID_STATE', `this voucher is ${v.status}`);
       return { voucherId: v.id, code: v.code };
     });
   }

@@ -17,7 +17,14 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { systemClock, type Clock, type Timer } from '../../lib/clock';
-import { decodePacket, verifyResponse, type EncodedPacket, type RadiusPacket, type Secret, type VerifyFailure } from '../codec';
+import {
+  decodePacket,
+  verifyResponse,
+  type EncodedPacket,
+  type RadiusPacket,
+  type Secret,
+  type VerifyFailure,
+} from '../codec';
 import type { Dictionary } from '../dictionary';
 import { RadiusArgumentError, RadiusClientClosedError } from '../errors';
 import { IdentifierAllocator } from '../id-allocator';
@@ -119,7 +126,8 @@ export class UdpEndpoint {
     this.idleMs = opts.idleDestinationMs ?? 60_000;
     if (opts.bindAddress !== undefined) {
       this.bindFamily = familyOf(opts.bindAddress);
-      if (this.bindFamily === undefined) throw new RadiusArgumentError(`bindAddress must be an IP address, got ${opts.bindAddress}`);
+      if (this.bindFamily === undefined)
+        throw new RadiusArgumentError(`bindAddress must be an IP address, got ${opts.bindAddress}`);
     }
   }
 
@@ -152,7 +160,9 @@ export class UdpEndpoint {
     const family = familyOf(address);
     if (family === undefined) throw new RadiusArgumentError(`not an IP address: ${address}`);
     if (this.bindFamily !== undefined && this.bindFamily !== family) {
-      throw new RadiusArgumentError(`cannot reach IPv${family} ${address} from bindAddress ${this.opts.bindAddress ?? ''}`);
+      throw new RadiusArgumentError(
+        `cannot reach IPv${family} ${address} from bindAddress ${this.opts.bindAddress ?? ''}`,
+      );
     }
     return family;
   }
@@ -225,7 +235,12 @@ export class UdpEndpoint {
   }
 
   private drop(reason: DropReason, rinfo: RemoteInfo, id?: number): void {
-    this.opts.onDrop?.(reason, { address: rinfo.address, port: rinfo.port, size: rinfo.size, ...(id === undefined ? {} : { id }) });
+    this.opts.onDrop?.(reason, {
+      address: rinfo.address,
+      port: rinfo.port,
+      size: rinfo.size,
+      ...(id === undefined ? {} : { id }),
+    });
   }
 
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
@@ -266,7 +281,11 @@ export class UdpEndpoint {
    * of the schedule. Rejects only on abort (signal.reason), a local send/socket error, close()
    * (RadiusClientClosedError), or an argument/encoding error (the Identifier is released).
    */
-  async exchange(target: ExchangeTarget, encode: (identifier: number) => EncodedPacket, opts: ExchangeOptions): Promise<ExchangeResult> {
+  async exchange(
+    target: ExchangeTarget,
+    encode: (identifier: number) => EncodedPacket,
+    opts: ExchangeOptions,
+  ): Promise<ExchangeResult> {
     const { signal } = opts;
     signal?.throwIfAborted();
     const schedule = validSchedule(opts.schedule);

@@ -28,7 +28,14 @@ export interface Received {
 }
 
 export type PeerAction =
-  | { readonly kind: 'answer'; readonly code: number; readonly attributes?: readonly RadiusAttribute[]; readonly secret?: Secret; readonly messageAuthenticator?: boolean; readonly delayMs?: number }
+  | {
+      readonly kind: 'answer';
+      readonly code: number;
+      readonly attributes?: readonly RadiusAttribute[];
+      readonly secret?: Secret;
+      readonly messageAuthenticator?: boolean;
+      readonly delayMs?: number;
+    }
   | { readonly kind: 'ignore' }
   | { readonly kind: 'raw'; readonly bytes: Buffer; readonly delayMs?: number };
 
@@ -53,7 +60,11 @@ export interface RadiusPeer {
 
 export const ignore: PeerAction = { kind: 'ignore' };
 
-export function answer(code: number, attributes: readonly RadiusAttribute[] = [], extra: { secret?: Secret; messageAuthenticator?: boolean; delayMs?: number } = {}): PeerAction {
+export function answer(
+  code: number,
+  attributes: readonly RadiusAttribute[] = [],
+  extra: { secret?: Secret; messageAuthenticator?: boolean; delayMs?: number } = {},
+): PeerAction {
   return { kind: 'answer', code, attributes, ...extra };
 }
 
@@ -83,7 +94,13 @@ export function forgedAck(req: Received): Buffer {
 }
 
 /** Sign a reply for a received request with the codec. */
-export function signedReply(req: Received, code: number, attributes: readonly RadiusAttribute[], secret: Secret, messageAuthenticator?: boolean): Buffer {
+export function signedReply(
+  req: Received,
+  code: number,
+  attributes: readonly RadiusAttribute[],
+  secret: Secret,
+  messageAuthenticator?: boolean,
+): Buffer {
   return encodeResponse({
     code,
     request: decodePacket(req.bytes),
@@ -93,7 +110,12 @@ export function signedReply(req: Received, code: number, attributes: readonly Ra
   }).buffer;
 }
 
-export async function startRadiusPeer(opts: { secret: Secret; script?: Script; host?: string; requireMessageAuthenticator?: boolean }): Promise<RadiusPeer> {
+export async function startRadiusPeer(opts: {
+  secret: Secret;
+  script?: Script;
+  host?: string;
+  requireMessageAuthenticator?: boolean;
+}): Promise<RadiusPeer> {
   const host = opts.host ?? '127.0.0.1';
   const socket: Socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   const received: Received[] = [];
@@ -139,8 +161,15 @@ export async function startRadiusPeer(opts: { secret: Secret; script?: Script; h
     }
     const verified =
       packet !== undefined &&
-      verifyRequest(bytes, opts.secret, opts.requireMessageAuthenticator ? { requireMessageAuthenticator: true } : {}).ok;
-    const req: Received = { n: received.length + 1, bytes, from: { address: rinfo.address, port: rinfo.port }, packet, verified };
+      verifyRequest(bytes, opts.secret, opts.requireMessageAuthenticator ? { requireMessageAuthenticator: true } : {})
+        .ok;
+    const req: Received = {
+      n: received.length + 1,
+      bytes,
+      from: { address: rinfo.address, port: rinfo.port },
+      packet,
+      verified,
+    };
     received.push(req);
     if (verified && packet) packets.push(packet);
     for (const w of waiters.filter((x) => received.length >= x.n)) {
@@ -156,7 +185,11 @@ export async function startRadiusPeer(opts: { secret: Secret; script?: Script; h
         continue;
       }
       if (!packet) continue;
-      sendLater(signedReply(req, a.code, a.attributes ?? [], a.secret ?? opts.secret, a.messageAuthenticator), rinfo, a.delayMs);
+      sendLater(
+        signedReply(req, a.code, a.attributes ?? [], a.secret ?? opts.secret, a.messageAuthenticator),
+        rinfo,
+        a.delayMs,
+      );
     }
   });
   return peer;

@@ -17,7 +17,17 @@ import {
   type RadiusAttribute,
 } from '../../../src/radius/codec';
 import { RadiusClientClosedError, RadiusTimeoutError } from '../../../src/radius/errors';
-import { answer, ignore, raw, signedReply, startRadiusPeer, type PeerAction, type RadiusPeer, type Received, type Script } from '../../helpers/fakes/radius-peer';
+import {
+  answer,
+  ignore,
+  raw,
+  signedReply,
+  startRadiusPeer,
+  type PeerAction,
+  type RadiusPeer,
+  type Received,
+  type Script,
+} from '../../helpers/fakes/radius-peer';
 import { eventually } from '../../helpers/wait';
 
 const SECRET = 'testing123';
@@ -48,7 +58,11 @@ function authServer(r: Received): PeerAction {
   }
   ok &&= user === 'alice';
   return ok
-    ? answer(PacketCode.AccessAccept, [{ name: 'Session-Timeout', value: 3600 }, { name: 'Mikrotik-Rate-Limit', value: '10M/20M' }, ...extra])
+    ? answer(PacketCode.AccessAccept, [
+        { name: 'Session-Timeout', value: 3600 },
+        { name: 'Mikrotik-Rate-Limit', value: '10M/20M' },
+        ...extra,
+      ])
     : answer(PacketCode.AccessReject);
 }
 
@@ -129,7 +143,9 @@ describe('RadiusClient', () => {
   });
 
   it('drops replies signed with the wrong secret and times out with RadiusTimeoutError', async () => {
-    const { client, drops, server } = await setup(() => answer(PacketCode.AccessAccept, [], { secret: 'wrong-secret' }));
+    const { client, drops, server } = await setup(() =>
+      answer(PacketCode.AccessAccept, [], { secret: 'wrong-secret' }),
+    );
     const err = await client.accessRequestPap('alice', 'alicepw').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RadiusTimeoutError);
     expect((err as RadiusTimeoutError).attempts).toBe(2);
@@ -175,7 +191,10 @@ describe('RadiusClient', () => {
     await client.start();
     const local = client.address();
     stranger.send(Buffer.alloc(20), local?.port ?? 0, '127.0.0.1');
-    const res = await client.disconnect([{ name: 'User-Name', value: 'alice' }, { name: 'Acct-Session-Id', value: '81a0000b' }]);
+    const res = await client.disconnect([
+      { name: 'User-Name', value: 'alice' },
+      { name: 'Acct-Session-Id', value: '81a0000b' },
+    ]);
     expect(res.packet.code).toBe(PacketCode.DisconnectAck);
     // The stranger's datagram may arrive after the reply: wait for its drop, not for a time.
     await eventually(async () => drops.includes('unexpected-source'), 'the stranger dropped');
@@ -185,7 +204,9 @@ describe('RadiusClient', () => {
   it('Disconnect/CoA with Message-Authenticator verify at the receiver; NAK carries Error-Cause', async () => {
     const { client } = await setup((r) => {
       const check = verifyRequest(r.bytes, SECRET, { requireMessageAuthenticator: true });
-      return check.ok ? answer(PacketCode.CoANak, [{ name: 'Error-Cause', value: 'Session-Context-Not-Found' }]) : ignore;
+      return check.ok
+        ? answer(PacketCode.CoANak, [{ name: 'Error-Cause', value: 'Session-Context-Not-Found' }])
+        : ignore;
     });
     const res = await client.coa([{ name: 'Mikrotik-Rate-Limit', value: '2M/5M' }], { addMessageAuthenticator: true });
     expect(res.packet.code).toBe(PacketCode.CoANak);
@@ -209,7 +230,9 @@ describe('RadiusClient', () => {
   });
 
   it('keeps 300 requests in flight on one socket, queueing beyond 256 ids', async () => {
-    const { client, server } = await setup(() => answer(PacketCode.AccountingResponse, [], { delayMs: 100 }), { retransmit: [5000] });
+    const { client, server } = await setup(() => answer(PacketCode.AccountingResponse, [], { delayMs: 100 }), {
+      retransmit: [5000],
+    });
     const all = Promise.all(
       Array.from({ length: 300 }, (_, i) =>
         client.accounting([

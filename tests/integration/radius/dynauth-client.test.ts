@@ -12,7 +12,15 @@ import {
   type DynAuthLogger,
   type DynAuthTarget,
 } from '../../../src/radius/dynauth-client';
-import { decodePacket, getNumber, getString, isNamedAttribute, PacketCode, verifyRequest, type RadiusAttribute } from '../../../src/radius/codec';
+import {
+  decodePacket,
+  getNumber,
+  getString,
+  isNamedAttribute,
+  PacketCode,
+  verifyRequest,
+  type RadiusAttribute,
+} from '../../../src/radius/codec';
 import type { DropReason } from '../../../src/radius/client';
 import { RadiusClientClosedError, RadiusCodecError } from '../../../src/radius/errors';
 import {
@@ -91,7 +99,8 @@ function tlv(type: number, value: Buffer): Buffer {
   return Buffer.concat([Buffer.from([type, value.length + 2]), value]);
 }
 
-const names = (attrs: readonly RadiusAttribute[]): string[] => attrs.map((a) => (isNamedAttribute(a) ? a.name : `#${a.type}`));
+const names = (attrs: readonly RadiusAttribute[]): string[] =>
+  attrs.map((a) => (isNamedAttribute(a) ? a.name : `#${a.type}`));
 
 describe('DynAuthClient packets', () => {
   it('sends a golden Disconnect-Request: MA first, identification, Event-Timestamp, byte-exact', async () => {
@@ -159,7 +168,11 @@ describe('DynAuthClient packets', () => {
 
   it('refuses a Disconnect with non-identification attributes and a request without session identification', () => {
     expect(() =>
-      buildDynAuthAttributes({ kind: 'disconnect', userName: 'u', attributes: [{ name: 'Session-Timeout', value: 5 }] }),
+      buildDynAuthAttributes({
+        kind: 'disconnect',
+        userName: 'u',
+        attributes: [{ name: 'Session-Timeout', value: 5 }],
+      }),
     ).toThrow(RadiusCodecError);
     expect(() => buildDynAuthAttributes({ kind: 'coa', nasIpAddress: '192.0.2.1' })).toThrow(RadiusCodecError);
     expect(() =>
@@ -243,13 +256,25 @@ describe('DynAuthClient reply checking', () => {
 
   it('a NAS answering garbage does not stall a parallel request to a good NAS', async () => {
     // right id and length, wrong authenticator
-    const garbage = await fakeNas((r) => [raw(Buffer.from('garbage!')), raw(Buffer.alloc(300, 0x5a)), raw(forgedAck(r))]);
+    const garbage = await fakeNas((r) => [
+      raw(Buffer.from('garbage!')),
+      raw(Buffer.alloc(300, 0x5a)),
+      raw(forgedAck(r)),
+    ]);
     const good = await fakeNas((r) => answer(ackCode(r.bytes[0] ?? 0)));
     const cap = capture();
     const c = client({ schedule: { irt: 0.2, mrt: 0, mrc: 1, mrd: 0 } }, cap);
     const [bad, ok, ok2] = await Promise.all([
-      c.send(target(garbage), { kind: 'coa', userName: 'u', attributes: [{ name: 'Mikrotik-Rate-Limit', value: '1M/1M' }] }),
-      c.send(target(good), { kind: 'coa', userName: 'u', attributes: [{ name: 'Mikrotik-Rate-Limit', value: '1M/1M' }] }),
+      c.send(target(garbage), {
+        kind: 'coa',
+        userName: 'u',
+        attributes: [{ name: 'Mikrotik-Rate-Limit', value: '1M/1M' }],
+      }),
+      c.send(target(good), {
+        kind: 'coa',
+        userName: 'u',
+        attributes: [{ name: 'Mikrotik-Rate-Limit', value: '1M/1M' }],
+      }),
       c.send(target(good), { kind: 'disconnect', userName: 'v' }),
     ]);
     expect(ok).toMatchObject({ outcome: 'ack', attempts: 1 });

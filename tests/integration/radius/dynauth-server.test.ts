@@ -4,8 +4,21 @@
  * duplicate cache move only when the test says.
  */
 import { DynAuthClient, type DynAuthTarget } from '../../../src/radius/dynauth-client';
-import { DynAuthServer, type DynAuthHandler, type DynAuthIncoming, type DynAuthServerEvent, type DynAuthServerOptions } from '../../../src/radius/dynauth-server';
-import { decodePacket, encodeRequest, getNumber, getString, PacketCode, type RadiusAttribute } from '../../../src/radius/codec';
+import {
+  DynAuthServer,
+  type DynAuthHandler,
+  type DynAuthIncoming,
+  type DynAuthServerEvent,
+  type DynAuthServerOptions,
+} from '../../../src/radius/dynauth-server';
+import {
+  decodePacket,
+  encodeRequest,
+  getNumber,
+  getString,
+  PacketCode,
+  type RadiusAttribute,
+} from '../../../src/radius/codec';
 import { ignore, startRadiusPeer, type RadiusPeer } from '../../helpers/fakes/radius-peer';
 import { FakeClock } from '../../helpers/clock';
 import { eventually } from '../../helpers/wait';
@@ -62,7 +75,11 @@ async function sender(): Promise<RadiusPeer> {
   return p;
 }
 
-function packet(code: number, attributes: RadiusAttribute[], opts: { id?: number; ma?: boolean; ts?: number } = {}): Buffer {
+function packet(
+  code: number,
+  attributes: RadiusAttribute[],
+  opts: { id?: number; ma?: boolean; ts?: number } = {},
+): Buffer {
   return encodeRequest({
     code,
     identifier: opts.id ?? 9,
@@ -81,7 +98,10 @@ describe('DynAuthServer', () => {
       acctSessionId: 's-1',
       framedIpAddress: '10.5.50.7',
       nasIdentifier: 'gw-1',
-      attributes: [{ name: 'Mikrotik-Rate-Limit', value: '1M/2M' }, { name: 'Calling-Station-Id', value: '02:00:00:00:00:07' }],
+      attributes: [
+        { name: 'Mikrotik-Rate-Limit', value: '1M/2M' },
+        { name: 'Calling-Station-Id', value: '02:00:00:00:00:07' },
+      ],
     });
     expect(res).toMatchObject({ outcome: 'ack', attempts: 1 });
     expect(h.seen).toHaveLength(1);
@@ -111,7 +131,10 @@ describe('DynAuthServer', () => {
     const h = await serve(() => {
       throw new Error('boom');
     });
-    await expect(dac().send(target(h.server), { kind: 'coa', userName: 'u' })).resolves.toMatchObject({ outcome: 'nak', errorCause: 506 });
+    await expect(dac().send(target(h.server), { kind: 'coa', userName: 'u' })).resolves.toMatchObject({
+      outcome: 'nak',
+      errorCause: 506,
+    });
   });
 
   it('drops a wrong secret silently: no answer, no handler call, the client times out', async () => {
@@ -134,7 +157,11 @@ describe('DynAuthServer', () => {
   it('requireMessageAuthenticator: a request without one is dropped, with one it is answered', async () => {
     const h = await serve(() => ({ outcome: 'ack' }), { requireMessageAuthenticator: true });
     const p = await sender();
-    p.send(packet(PacketCode.CoARequest, [{ name: 'User-Name', value: 'u' }], { id: 1, ma: false }), h.server.port, '127.0.0.1');
+    p.send(
+      packet(PacketCode.CoARequest, [{ name: 'User-Name', value: 'u' }], { id: 1, ma: false }),
+      h.server.port,
+      '127.0.0.1',
+    );
     await eventually(async () => h.events.length === 1, 'the drop');
     expect(h.events[0]).toMatchObject({ type: 'dropped', reason: 'missing-message-authenticator' });
     p.send(packet(PacketCode.CoARequest, [{ name: 'User-Name', value: 'u' }], { id: 2 }), h.server.port, '127.0.0.1');
@@ -145,7 +172,9 @@ describe('DynAuthServer', () => {
 
   it('a retransmission within the window gets the cached reply and no second action; after the window it is new', async () => {
     let n = 0;
-    const h = await serve(() => ({ outcome: 'ack', attributes: [{ name: 'Reply-Message', value: `action ${++n}` }] }), { duplicateWindowMs: 30_000 });
+    const h = await serve(() => ({ outcome: 'ack', attributes: [{ name: 'Reply-Message', value: `action ${++n}` }] }), {
+      duplicateWindowMs: 30_000,
+    });
     const p = await sender();
     const pkt = packet(PacketCode.DisconnectRequest, [{ name: 'Acct-Session-Id', value: 's-2' }]);
     p.send(pkt, h.server.port, '127.0.0.1');
@@ -177,17 +206,34 @@ describe('DynAuthServer', () => {
     const h = await serve(() => ({ outcome: 'ack' }), { eventTimestampWindowSec: 300 });
     const p = await sender();
     const now = Math.floor(h.clock.now() / 1000);
-    p.send(packet(PacketCode.CoARequest, [{ name: 'User-Name', value: 'u' }], { id: 1, ts: now - 301 }), h.server.port, '127.0.0.1');
+    p.send(
+      packet(PacketCode.CoARequest, [{ name: 'User-Name', value: 'u' }], { id: 1, ts: now - 301 }),
+      h.server.port,
+      '127.0.0.1',
+    );
     p.send(Buffer.from('junk'), h.server.port, '127.0.0.1');
     p.send(
-      encodeRequest({ code: PacketCode.AccountingRequest, identifier: 3, secret: SECRET, attributes: [{ name: 'User-Name', value: 'u' }] }).buffer,
+      encodeRequest({
+        code: PacketCode.AccountingRequest,
+        identifier: 3,
+        secret: SECRET,
+        attributes: [{ name: 'User-Name', value: 'u' }],
+      }).buffer,
       h.server.port,
       '127.0.0.1',
     );
     await eventually(async () => h.events.length === 3, 'three drops');
-    expect(h.events.map((e) => (e.type === 'dropped' ? e.reason : e.type)).sort()).toEqual(['malformed', 'stale-event-timestamp', 'unsupported-code']);
+    expect(h.events.map((e) => (e.type === 'dropped' ? e.reason : e.type)).sort()).toEqual([
+      'malformed',
+      'stale-event-timestamp',
+      'unsupported-code',
+    ]);
     // Inside the window it is answered.
-    p.send(packet(PacketCode.CoARequest, [{ name: 'User-Name', value: 'u' }], { id: 2, ts: now - 299 }), h.server.port, '127.0.0.1');
+    p.send(
+      packet(PacketCode.CoARequest, [{ name: 'User-Name', value: 'u' }], { id: 2, ts: now - 299 }),
+      h.server.port,
+      '127.0.0.1',
+    );
     const [reply] = await p.waitFor(1);
     expect(getNumber(decodePacket(reply!.bytes), 'Error-Cause')).toBeUndefined();
     expect(h.seen).toHaveLength(1);

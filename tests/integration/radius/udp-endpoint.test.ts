@@ -24,7 +24,12 @@ async function peer(script = acking, secret = SECRET): Promise<RadiusPeer> {
 }
 
 const accounting = (secret: string) => (identifier: number) =>
-  encodeRequest({ code: PacketCode.AccountingRequest, identifier, secret, attributes: [{ name: 'Acct-Session-Id', value: 'x' }] });
+  encodeRequest({
+    code: PacketCode.AccountingRequest,
+    identifier,
+    secret,
+    attributes: [{ name: 'Acct-Session-Id', value: 'x' }],
+  });
 
 describe('UdpEndpoint', () => {
   it('retransmits the same bytes when the clock passes each delay, then gives up without a reply', async () => {
@@ -32,7 +37,9 @@ describe('UdpEndpoint', () => {
     const ep = new UdpEndpoint({ clock });
     endpoints.push(ep);
     const p = await peer(() => ignore);
-    const done = ep.exchange({ address: '127.0.0.1', port: p.port, secret: SECRET }, accounting(SECRET), { schedule: [1000, 2000] });
+    const done = ep.exchange({ address: '127.0.0.1', port: p.port, secret: SECRET }, accounting(SECRET), {
+      schedule: [1000, 2000],
+    });
     await p.waitFor(1);
     expect(clock.timers()).toEqual([1000]);
     await clock.advance(1000);
@@ -51,7 +58,9 @@ describe('UdpEndpoint', () => {
     const ep = new UdpEndpoint({ clock });
     endpoints.push(ep);
     const p = await peer((r) => (r.n === 2 ? answer(PacketCode.AccountingResponse) : ignore));
-    const done = ep.exchange({ address: '127.0.0.1', port: p.port, secret: SECRET }, accounting(SECRET), { schedule: [500, 500, 500] });
+    const done = ep.exchange({ address: '127.0.0.1', port: p.port, secret: SECRET }, accounting(SECRET), {
+      schedule: [500, 500, 500],
+    });
     await p.waitFor(1);
     await clock.advance(500);
     const res = await done;
@@ -66,9 +75,16 @@ describe('UdpEndpoint', () => {
     const ep = new UdpEndpoint({ clock, onDrop: (reason) => drops.push(reason) });
     endpoints.push(ep);
     const a = await peer(acking, 'secret-a');
-    const b = await peer((r) => answer(PacketCode.AccountingResponse, [], { secret: r.n === 1 ? 'secret-a' : 'secret-b' }), 'secret-b');
-    const ra = ep.exchange({ address: '127.0.0.1', port: a.port, secret: 'secret-a' }, accounting('secret-a'), { schedule: [1000, 1000] });
-    const rb = ep.exchange({ address: '127.0.0.1', port: b.port, secret: 'secret-b' }, accounting('secret-b'), { schedule: [1000, 1000] });
+    const b = await peer(
+      (r) => answer(PacketCode.AccountingResponse, [], { secret: r.n === 1 ? 'secret-a' : 'secret-b' }),
+      'secret-b',
+    );
+    const ra = ep.exchange({ address: '127.0.0.1', port: a.port, secret: 'secret-a' }, accounting('secret-a'), {
+      schedule: [1000, 1000],
+    });
+    const rb = ep.exchange({ address: '127.0.0.1', port: b.port, secret: 'secret-b' }, accounting('secret-b'), {
+      schedule: [1000, 1000],
+    });
     expect((await ra).packet?.code).toBe(PacketCode.AccountingResponse);
     await b.waitFor(1);
     await eventually(async () => drops.includes('bad-authenticator'), 'the forged reply dropped');

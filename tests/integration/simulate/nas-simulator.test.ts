@@ -104,7 +104,13 @@ afterEach(async () => {
 
 async function sim(extra: Partial<NasSimulatorOptions> = {}): Promise<NasSimulator> {
   const s = await startNasSimulator({
-    radius: { host: '127.0.0.1', authPort: radius.authPort, acctPort: radius.acctPort, secret: RADIUS_SECRET, retransmit: [300, 300] },
+    radius: {
+      host: '127.0.0.1',
+      authPort: radius.authPort,
+      acctPort: radius.acctPort,
+      secret: RADIUS_SECRET,
+      retransmit: [300, 300],
+    },
     coa: { host: '127.0.0.1', port: 0 },
     secret: COA_SECRET,
     nasIdentifier: 'sim-nas',
@@ -120,7 +126,11 @@ function dac(): DynAuthClient {
   return c;
 }
 
-const target = (s: NasSimulator, secret = COA_SECRET): DynAuthTarget => ({ host: '127.0.0.1', port: s.coaPort, secret });
+const target = (s: NasSimulator, secret = COA_SECRET): DynAuthTarget => ({
+  host: '127.0.0.1',
+  port: s.coaPort,
+  secret,
+});
 
 const acctStatus = (p: RadiusPacket): string | undefined =>
   attributeValueName('Acct-Status-Type', getNumber(p, 'Acct-Status-Type') ?? -1);
@@ -245,14 +255,23 @@ describe('NAS simulator: CoA and Disconnect (RFC 5176)', () => {
     expect(res).toMatchObject({ outcome: 'ack', attempts: 1 });
     expect(s.session(session!.acctSessionId)).toMatchObject({ rateLimit: '2M/5M', sessionTimeout: 120, coaApplied: 1 });
     const entry = s.received.at(-1)!;
-    expect(entry).toMatchObject({ codeName: 'CoA-Request', verdict: 'answered', duplicate: false, answer: { codeName: 'CoA-ACK' } });
+    expect(entry).toMatchObject({
+      codeName: 'CoA-Request',
+      verdict: 'answered',
+      duplicate: false,
+      answer: { codeName: 'CoA-ACK' },
+    });
     expect(getString(entry.attributes, 'Mikrotik-Rate-Limit')).toBe('2M/5M');
   });
 
   it('Disconnect for a known session: ACK, session gone, Accounting Stop with Admin-Reset', async () => {
     const s = await sim();
     const { session } = await s.login('alice', 'alicepw');
-    const res = await dac().send(target(s), { kind: 'disconnect', userName: 'alice', acctSessionId: session!.acctSessionId });
+    const res = await dac().send(target(s), {
+      kind: 'disconnect',
+      userName: 'alice',
+      acctSessionId: session!.acctSessionId,
+    });
     expect(res.outcome).toBe('ack');
     expect(s.sessions()).toEqual([]);
     await s.drain();
@@ -280,7 +299,10 @@ describe('NAS simulator: CoA and Disconnect (RFC 5176)', () => {
   it('wrong secret: silently dropped and counted, the client times out', async () => {
     const s = await sim();
     const { session } = await s.login('alice', 'alicepw');
-    const res = await dac().send(target(s, 'wrong-secret'), { kind: 'disconnect', acctSessionId: session!.acctSessionId });
+    const res = await dac().send(target(s, 'wrong-secret'), {
+      kind: 'disconnect',
+      acctSessionId: session!.acctSessionId,
+    });
     expect(res).toMatchObject({ outcome: 'timeout', attempts: 3 });
     expect(s.stats.droppedBadAuthenticator).toBe(3);
     expect(s.received.every((r) => r.verdict === 'dropped' && r.dropReason === 'bad-authenticator')).toBe(true);

@@ -25,6 +25,14 @@ describe('CSV for spreadsheets', () => {
   });
 
   it('a header and CRLF lines', () => {
-    expect(toCsv(['a', 'b'], [{ a: 1, b: '=x' }, { a: null, b: 'y' }])).toBe("a,b\r\n1,'=x\r\n,y\r\n");
+    expect(
+      toCsv(
+        ['a', 'b'],
+        [
+          { a: 1, b: '=x' },
+          { a: null, b: 'y' },
+        ],
+      ),
+    ).toBe("a,b\r\n1,'=x\r\n,y\r\n");
   });
 });

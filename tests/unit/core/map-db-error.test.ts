@@ -29,7 +29,10 @@ describe('mapDbError', () => {
 
   it('keeps conflicts and lost connections, and leaves errors that are our bugs unmapped', () => {
     expect(mapDbError(pgError('23505', 'duplicate key'))).toMatchObject({ code: 'CONFLICT', status: 409 });
-    expect(mapDbError(pgError('57P01', 'terminating connection'))).toMatchObject({ code: 'DATABASE_UNAVAILABLE', status: 503 });
+    expect(mapDbError(pgError('57P01', 'terminating connection'))).toMatchObject({
+      code: 'DATABASE_UNAVAILABLE',
+      status: 503,
+    });
     // division_by_zero and a syntax error come from our SQL, not from the client's values.
     for (const code of ['22012', '42601', '42P01']) {
       const err = pgError(code, 'x');
@@ -42,7 +45,8 @@ describe('mapDbError', () => {
 });
 
 describe('constraint names map to domain errors (db/errors.ts CONSTRAINTS)', () => {
-  const violation = (code: string, constraint: string, detail = '') => Object.assign(pgError(code, 'x'), { constraint, detail });
+  const violation = (code: string, constraint: string, detail = '') =>
+    Object.assign(pgError(code, 'x'), { constraint, detail });
 
   it.each([
     ['tenants_slug_key', 'TENANT_EXISTS'],
@@ -56,13 +60,25 @@ describe('constraint names map to domain errors (db/errors.ts CONSTRAINTS)', () 
   });
 
   it('a foreign key tells a missing reference from one still in use', () => {
-    expect(mapDbError(violation('23503', 'subscribers_plan_id_fkey', 'Key (id)=(x) is still referenced from table "subscribers".'))).toMatchObject({ code: 'PLAN_IN_USE', status: 409 });
-    expect(mapDbError(violation('23503', 'subscribers_plan_id_fkey', 'Key (plan_id)=(x) is not present in table "plans".'))).toMatchObject({ code: 'PLAN_NOT_FOUND', status: 404 });
-    expect(mapDbError(violation('23503', 'subscribers_plan_id_fkey', 'localised detail'))).toMatchObject({ code: 'CONFLICT', status: 409 });
+    expect(
+      mapDbError(
+        violation('23503', 'subscribers_plan_id_fkey', 'Key (id)=(x) is still referenced from table "subscribers".'),
+      ),
+    ).toMatchObject({ code: 'PLAN_IN_USE', status: 409 });
+    expect(
+      mapDbError(violation('23503', 'subscribers_plan_id_fkey', 'Key (plan_id)=(x) is not present in table "plans".')),
+    ).toMatchObject({ code: 'PLAN_NOT_FOUND', status: 404 });
+    expect(mapDbError(violation('23503', 'subscribers_plan_id_fkey', 'localised detail'))).toMatchObject({
+      code: 'CONFLICT',
+      status: 409,
+    });
   });
 
   it('other constraints stay a CONFLICT naming the constraint; a name under another SQLSTATE is not taken for it', () => {
-    expect(mapDbError(violation('23505', 'api_keys_prefix_key'))).toMatchObject({ code: 'CONFLICT', details: { constraint: 'api_keys_prefix_key' } });
+    expect(mapDbError(violation('23505', 'api_keys_prefix_key'))).toMatchObject({
+      code: 'CONFLICT',
+      details: { constraint: 'api_keys_prefix_key' },
+    });
     expect(mapDbError(violation('23503', 'tenants_slug_key'))).toMatchObject({ code: 'CONFLICT' });
   });
 });

@@ -5,7 +5,15 @@ describe('networks', () => {
     expect(parseNetwork(' 10.0.0.0/8 ')).toEqual({ address: '10.0.0.0', prefix: 8, family: 'ipv4' });
     expect(parseNetwork('fd00::/8')).toEqual({ address: 'fd00::', prefix: 8, family: 'ipv6' });
     expect(parseNetwork('10.0.0.5/32')).toMatchObject({ prefix: 32 });
-    for (const bad of ['nonsense', '10.0.0.0', '10.0.0/8', '10.0.0.0/33', 'fd00::/129', '0x0a.0.0.0/8', '10.0.0.0/8/8']) {
+    for (const bad of [
+      'nonsense',
+      '10.0.0.0',
+      '10.0.0/8',
+      '10.0.0.0/33',
+      'fd00::/129',
+      '0x0a.0.0.0/8',
+      '10.0.0.0/8/8',
+    ]) {
       expect(() => parseNetwork(bad)).toThrow(NetworkError);
     }
   });
@@ -41,7 +49,8 @@ describe('networks', () => {
     });
 
     it('production allows ordinary addresses inside the networks', () => {
-      for (const a of ['10.0.0.1', '41.90.12.7', '100.64.0.9', '2001:db8::5', 'fd00::1']) expect(production.refusal(a)).toBeNull();
+      for (const a of ['10.0.0.1', '41.90.12.7', '100.64.0.9', '2001:db8::5', 'fd00::1'])
+        expect(production.refusal(a)).toBeNull();
     });
 
     it('development allows loopback inside the networks, never link-local, nothing outside', () => {
@@ -50,7 +59,9 @@ describe('networks', () => {
       expect(development.refusal('169.254.169.254')).toContain('link-local');
       expect(development.refusal('192.168.88.1')).toContain('outside');
       expect(development.refusal('::1')).toContain('outside');
-      expect(new TargetGuard({ networks: ['10.0.0.0/8'], allowLoopback: true }).refusal('127.0.0.1')).toContain('outside');
+      expect(new TargetGuard({ networks: ['10.0.0.0/8'], allowLoopback: true }).refusal('127.0.0.1')).toContain(
+        'outside',
+      );
     });
 
     it('a single host is a network of its own', () => {

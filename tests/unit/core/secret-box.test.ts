@@ -39,7 +39,13 @@ describe('secret box', () => {
     const flipped = `${data.slice(0, 20)}${data[20] === 'A' ? 'B' : 'A'}${data.slice(21)}`;
     expect(problemOf(() => box.open(`lsb1.${box.keyId}.${flipped}`, 'tenant:1'))).toBe('tampered');
     expect(problemOf(() => SecretBox.fromKeys(k2).open(sealed, 'tenant:1'))).toBe('unknown-key');
-    for (const junk of ['', 'plain text', 'lsb1.zz.abc', `lsb1.${box.keyId}.AAAA`, 'lsb2.00000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']) {
+    for (const junk of [
+      '',
+      'plain text',
+      'lsb1.zz.abc',
+      `lsb1.${box.keyId}.AAAA`,
+      'lsb2.00000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+    ]) {
       expect(problemOf(() => box.open(junk, 'tenant:1'))).toBe('format');
     }
   });
@@ -62,7 +68,13 @@ describe('secret box', () => {
     expect(parseSecretKey(hex)).toEqual(Buffer.from(hex, 'hex'));
     expect(parseSecretKey(Buffer.from(hex, 'hex').toString('base64'))).toEqual(Buffer.from(hex, 'hex'));
     expect(parseSecretKey(Buffer.from(hex, 'hex').toString('base64url'))).toEqual(Buffer.from(hex, 'hex'));
-    for (const bad of ['', 'short', 'ab'.repeat(31), Buffer.alloc(31).toString('base64'), 'my secret password that is long enough!']) {
+    for (const bad of [
+      '',
+      'short',
+      'ab'.repeat(31),
+      Buffer.alloc(31).toString('base64'),
+      'my secret password that is long enough!',
+    ]) {
       let message = '';
       try {
         parseSecretKey(bad);
@@ -90,8 +102,12 @@ describe('secret box configuration', () => {
   it('falls back to the public development key only outside production', () => {
     expect(loadConfig({}).secretKey).toEqual({ current: DEVELOPMENT_SECRET_KEY, old: [] });
     expect(problems(prod)).toMatch(/LANGO_SECRET_KEY: required in production/);
-    expect(problems({ ...prod, LANGO_SECRET_KEY: DEVELOPMENT_SECRET_KEY })).toMatch(/LANGO_SECRET_KEY: the development key is public/);
-    expect(problems({ ...prod, LANGO_SECRET_KEY: Buffer.from(DEVELOPMENT_SECRET_KEY, 'hex').toString('base64') })).toMatch(/development key is public/);
+    expect(problems({ ...prod, LANGO_SECRET_KEY: DEVELOPMENT_SECRET_KEY })).toMatch(
+      /LANGO_SECRET_KEY: the development key is public/,
+    );
+    expect(
+      problems({ ...prod, LANGO_SECRET_KEY: Buffer.from(DEVELOPMENT_SECRET_KEY, 'hex').toString('base64') }),
+    ).toMatch(/development key is public/);
   });
 
   it('reads the key and the old keys from variables or files, and names every bad one', () => {
@@ -101,14 +117,23 @@ describe('secret box configuration', () => {
     const old2 = 'cd'.repeat(32);
     writeFileSync(path.join(dir, 'key'), `${current}\n`);
     writeFileSync(path.join(dir, 'old'), `${old1}\n${old2}\n`);
-    const c = loadConfig({ ...prod, LANGO_SECRET_KEY_FILE: path.join(dir, 'key'), LANGO_SECRET_KEY_OLD_FILE: path.join(dir, 'old') });
+    const c = loadConfig({
+      ...prod,
+      LANGO_SECRET_KEY_FILE: path.join(dir, 'key'),
+      LANGO_SECRET_KEY_OLD_FILE: path.join(dir, 'old'),
+    });
     expect(c.secretKey).toEqual({ current, old: [old1, old2] });
-    expect(loadConfig({ LANGO_SECRET_KEY: current, LANGO_SECRET_KEY_OLD: `${old1}, ${old2}` }).secretKey.old).toEqual([old1, old2]);
+    expect(loadConfig({ LANGO_SECRET_KEY: current, LANGO_SECRET_KEY_OLD: `${old1}, ${old2}` }).secretKey.old).toEqual([
+      old1,
+      old2,
+    ]);
     const p = problems({ ...prod, LANGO_SECRET_KEY: 'too-short', LANGO_SECRET_KEY_OLD: `${old1},nope` });
     expect(p).toMatch(/LANGO_SECRET_KEY: a secret key is 32 random bytes/);
     expect(p).toMatch(/LANGO_SECRET_KEY_OLD \(entry 2\)/);
     expect(p).not.toContain('too-short');
-    expect(problems({ ...prod, LANGO_SECRET_KEY_FILE: path.join(dir, 'missing') })).toMatch(/LANGO_SECRET_KEY_FILE: cannot read/);
+    expect(problems({ ...prod, LANGO_SECRET_KEY_FILE: path.join(dir, 'missing') })).toMatch(
+      /LANGO_SECRET_KEY_FILE: cannot read/,
+    );
     // A configured box opens what the old keys sealed.
     const sealed = SecretBox.fromKeys(old2).seal('x');
     expect(SecretBox.fromKeys(c.secretKey.current, c.secretKey.old).open(sealed)).toBe('x');

@@ -23,14 +23,23 @@ describe('memory driver', () => {
     await driver.allow(a, { uploadBps: 0, downloadBps: 0 });
     driver.addTraffic(a, { bytesIn: 2n ** 32n + 5n, bytesOut: 7, packetsIn: 3, packetsOut: 1 });
     driver.addTraffic(a, { bytesOut: 2n ** 33n });
-    expect(await driver.counters(a)).toEqual({ bytesIn: 2n ** 32n + 5n, bytesOut: 2n ** 33n + 7n, packetsIn: 3n, packetsOut: 1n });
+    expect(await driver.counters(a)).toEqual({
+      bytesIn: 2n ** 32n + 5n,
+      bytesOut: 2n ** 33n + 7n,
+      packetsIn: 3n,
+      packetsOut: 1n,
+    });
     expect(driver.addTraffic(b, { bytesIn: 1 })).toBe(false);
     expect(() => driver.addTraffic(a, { bytesIn: -1 })).toThrow(/negative/);
   });
 
   it('decides like the nftables rules: redirect, garden, gateway services, MAC binding', async () => {
-    const q = (over: Partial<Parameters<typeof driver.decide>[0]>) => driver.decide({ srcIp: a.ip, srcMac: a.mac, dstIp: '10.99.0.2', protocol: 'tcp', dstPort: 443, ...over });
-    await driver.setWalledGarden([{ address: '10.99.0.0/24', protocol: 'tcp', ports: [[9000, 9100]] }, { address: '10.77.0.5' }]);
+    const q = (over: Partial<Parameters<typeof driver.decide>[0]>) =>
+      driver.decide({ srcIp: a.ip, srcMac: a.mac, dstIp: '10.99.0.2', protocol: 'tcp', dstPort: 443, ...over });
+    await driver.setWalledGarden([
+      { address: '10.99.0.0/24', protocol: 'tcp', ports: [[9000, 9100]] },
+      { address: '10.77.0.5' },
+    ]);
     expect(q({})).toBe('reject');
     expect(q({ dstPort: 80 })).toBe('redirect');
     expect(q({ dstPort: 9050 })).toBe('forward');
@@ -51,10 +60,19 @@ describe('memory driver', () => {
   });
 
   it('refuses a bad configuration', () => {
-    expect(() => new MemoryFirewallDriver({ lanInterface: 'br-lan"; flush ruleset', wanInterface: 'eth0', portalPort: 8081 })).toThrow(/lanInterface/);
-    expect(() => new MemoryFirewallDriver({ lanInterface: 'br-lan', wanInterface: 'eth0', portalPort: 0 })).toThrow(/portalPort/);
-    expect(() => new MemoryFirewallDriver({ lanInterface: 'br-lan', wanInterface: 'eth0', portalPort: 53 })).toThrow(/portalPort/);
-    expect(() => new MemoryFirewallDriver({ lanInterface: 'eth0', wanInterface: 'eth0', portalPort: 8081 })).toThrow(/differ/);
+    expect(
+      () =>
+        new MemoryFirewallDriver({ lanInterface: 'br-lan"; flush ruleset', wanInterface: 'eth0', portalPort: 8081 }),
+    ).toThrow(/lanInterface/);
+    expect(() => new MemoryFirewallDriver({ lanInterface: 'br-lan', wanInterface: 'eth0', portalPort: 0 })).toThrow(
+      /portalPort/,
+    );
+    expect(() => new MemoryFirewallDriver({ lanInterface: 'br-lan', wanInterface: 'eth0', portalPort: 53 })).toThrow(
+      /portalPort/,
+    );
+    expect(() => new MemoryFirewallDriver({ lanInterface: 'eth0', wanInterface: 'eth0', portalPort: 8081 })).toThrow(
+      /differ/,
+    );
   });
 
   it('is not set up before setup()', async () => {

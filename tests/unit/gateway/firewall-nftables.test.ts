@@ -29,7 +29,8 @@ describe('nftables driver commands', () => {
     const d = new NftablesFirewallDriver({ ...opts, runner });
     await d.setup();
     const n = runner.calls.length;
-    for (const [, bad] of HOSTILE_CLIENTS) await expectFirewallError(d.allow(bad as typeof client, { uploadBps: 0, downloadBps: 0 }), 'INVALID_VALUE');
+    for (const [, bad] of HOSTILE_CLIENTS)
+      await expectFirewallError(d.allow(bad as typeof client, { uploadBps: 0, downloadBps: 0 }), 'INVALID_VALUE');
     await expectFirewallError(d.setWalledGarden([{ address: '10.0.0.1;' }]), 'INVALID_VALUE');
     expect(runner.calls.length).toBe(n);
     expect(() => new NftablesFirewallDriver({ ...opts, wanInterface: 'eth0 }', runner })).toThrow(/wanInterface/);
@@ -43,7 +44,11 @@ describe('nftables driver commands', () => {
     expect(runner.calls[0]!.args).toEqual(['-f', '-']);
     expect(script.startsWith('add table inet lango_gw\ndelete table inet lango_gw\ntable inet lango_gw {')).toBe(true);
     expect(script).not.toMatch(/flush ruleset/);
-    expect([...script.matchAll(/^(?:add |delete )?table (\S+ \S+)/gm)].map((m) => m[1])).toEqual(['inet lango_gw', 'inet lango_gw', 'inet lango_gw']);
+    expect([...script.matchAll(/^(?:add |delete )?table (\S+ \S+)/gm)].map((m) => m[1])).toEqual([
+      'inet lango_gw',
+      'inet lango_gw',
+      'inet lango_gw',
+    ]);
     expect(script).toContain('iifname "br-lan" oifname "eth0" masquerade');
     expect(script).toContain('redirect to :8081');
   });
@@ -55,7 +60,9 @@ describe('nftables driver commands', () => {
     runner.calls.length = 0;
     await d.allow(client, { uploadBps: 2_000_000, downloadBps: 0, burstBytes: 20000 });
     expect(runner.calls.map((c) => c.command)).toEqual(['tc', 'nft']);
-    expect(runner.calls[0]!.stdin).toMatch(/^class replace dev eth0 parent 1: classid 1:2 htb rate 2000000bit ceil 2000000bit burst 20000b cburst 20000b/);
+    expect(runner.calls[0]!.stdin).toMatch(
+      /^class replace dev eth0 parent 1: classid 1:2 htb rate 2000000bit ceil 2000000bit burst 20000b cburst 20000b/,
+    );
     expect(runner.calls[0]!.stdin).not.toContain('br-lan');
     expect(runner.calls[1]!.stdin).toContain('add element inet lango_gw clients { 10.88.0.10 . 02:4c:47:00:00:0a }');
     runner.calls.length = 0;
@@ -70,7 +77,14 @@ describe('parseKernelClients', () => {
   it('reads counters exactly, also above 2^53', () => {
     const text = JSON.stringify({
       nftables: [
-        { set: { name: 'clients', elem: [{ elem: { val: { concat: ['10.88.0.10', '02:4c:47:00:00:0a'] }, counter: { packets: 7, bytes: 1 } } }] } },
+        {
+          set: {
+            name: 'clients',
+            elem: [
+              { elem: { val: { concat: ['10.88.0.10', '02:4c:47:00:00:0a'] }, counter: { packets: 7, bytes: 1 } } },
+            ],
+          },
+        },
         { set: { name: 'client_ips', elem: [{ elem: { val: '10.88.0.10', counter: { packets: 3, bytes: 2 } } }] } },
         { set: { name: 'garden' } },
       ],
@@ -78,7 +92,11 @@ describe('parseKernelClients', () => {
       .replace('"bytes":1', '"bytes": 18446744073709551615')
       .replace('"bytes":2', '"bytes": 9007199254740993');
     expect([...parseKernelClients(text).values()]).toEqual([
-      { ip: '10.88.0.10', mac: '02:4c:47:00:00:0a', counters: { bytesIn: 18446744073709551615n, packetsIn: 7n, bytesOut: 9007199254740993n, packetsOut: 3n } },
+      {
+        ip: '10.88.0.10',
+        mac: '02:4c:47:00:00:0a',
+        counters: { bytesIn: 18446744073709551615n, packetsIn: 7n, bytesOut: 9007199254740993n, packetsOut: 3n },
+      },
     ]);
   });
 });
@@ -90,7 +108,14 @@ describe('disjointGarden', () => {
   };
 
   it('keeps outermost networks and clears host bits', () => {
-    expect(text([{ address: '10.1.2.3' }, { address: '10.0.0.9/8' }, { address: '192.168.1.0/24' }, { address: '192.168.1.0/24' }]).any).toEqual(['10.0.0.0/8', '192.168.1.0/24']);
+    expect(
+      text([
+        { address: '10.1.2.3' },
+        { address: '10.0.0.9/8' },
+        { address: '192.168.1.0/24' },
+        { address: '192.168.1.0/24' },
+      ]).any,
+    ).toEqual(['10.0.0.0/8', '192.168.1.0/24']);
   });
 
   it('merges port ranges and removes what an enclosing network already opens', () => {
@@ -104,14 +129,23 @@ describe('disjointGarden', () => {
       ]),
     ).toEqual({
       any: ['10.5.0.0/16'],
-      svc: ['10.99.0.0/24 . tcp . 9100', '10.99.0.2 . tcp . 53', '10.99.0.2 . tcp . 443', '10.99.0.2 . tcp . 9000-9099', '10.99.0.2 . tcp . 9101', '10.99.0.2 . udp . 53'],
+      svc: [
+        '10.99.0.0/24 . tcp . 9100',
+        '10.99.0.2 . tcp . 53',
+        '10.99.0.2 . tcp . 443',
+        '10.99.0.2 . tcp . 9000-9099',
+        '10.99.0.2 . tcp . 9101',
+        '10.99.0.2 . udp . 53',
+      ],
     });
   });
 });
 
 describe('values', () => {
   it('interpolates only validated values', () => {
-    expect(nft`add element inet t s { ${[V.ipv4('10.0.0.1', 'ip'), V.ipv4('10.0.0.2', 'ip')]} }`).toBe('add element inet t s { 10.0.0.1, 10.0.0.2 }');
+    expect(nft`add element inet t s { ${[V.ipv4('10.0.0.1', 'ip'), V.ipv4('10.0.0.2', 'ip')]} }`).toBe(
+      'add element inet t s { 10.0.0.1, 10.0.0.2 }',
+    );
     expect(nft`iifname ${V.iface('br-lan', 'lan')}`).toBe('iifname "br-lan"');
     expect(tc`qdisc del dev ${V.iface('br-lan', 'lan')} root`).toBe('qdisc del dev br-lan root');
     expect(() => nft`add element inet t s { ${'10.0.0.1 } ; flush ruleset' as never} }`).toThrow(/validated/);
@@ -123,8 +157,10 @@ describe('values', () => {
     expect(V.cidr4('10.1.2.3/16', 'c').network.nft).toBe('10.1.0.0/16');
     expect(V.cidr4('10.1.2.3', 'c').network.nft).toBe('10.1.2.3');
     expect(V.classid(1, 0x1a).raw).toBe('1:1a');
-    for (const bad of ['1.2.3', '1.2.3.4.5', ' 1.2.3.4', '1.2.3.4\n', '01.2.3.4', '1.2.3.4/24']) expect(() => V.ipv4(bad, 'ip')).toThrow(/IPv4/);
-    for (const bad of ['', 'a'.repeat(16), 'eth0"', 'eth 0', 'eth0;', '-eth0', 'eth0}']) expect(() => V.iface(bad, 'iface')).toThrow(/interface/);
+    for (const bad of ['1.2.3', '1.2.3.4.5', ' 1.2.3.4', '1.2.3.4\n', '01.2.3.4', '1.2.3.4/24'])
+      expect(() => V.ipv4(bad, 'ip')).toThrow(/IPv4/);
+    for (const bad of ['', 'a'.repeat(16), 'eth0"', 'eth 0', 'eth0;', '-eth0', 'eth0}'])
+      expect(() => V.iface(bad, 'iface')).toThrow(/interface/);
     for (const bad of [0, 65536, 1.5, '80', Number.NaN]) expect(() => V.port(bad, 'port')).toThrow(/integer/);
   });
 });

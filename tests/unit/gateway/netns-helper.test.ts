@@ -6,6 +6,8 @@ describe('requireNetns', () => {
 
   it('fails with a message naming the reason when not root', async () => {
     jest.spyOn(process, 'getuid').mockReturnValue(1000);
-    await expect(requireNetns()).rejects.toThrow(/^cannot create network namespaces: not root \(uid 1000\)\..*need root/);
+    await expect(requireNetns()).rejects.toThrow(
+      /^cannot create network namespaces: not root \(uid 1000\)\..*need root/,
+    );
   });
 });

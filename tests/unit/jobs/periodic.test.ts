@@ -10,10 +10,16 @@ describe('Periodic (on an injected clock, no sleeps)', () => {
     const clock = new FakeClock();
     const starts: number[] = [];
     let release: () => void = () => undefined;
-    const p = new Periodic('job', 1000, async () => {
-      starts.push(clock.now());
-      await new Promise<void>((r) => (release = r));
-    }, log, clock);
+    const p = new Periodic(
+      'job',
+      1000,
+      async () => {
+        starts.push(clock.now());
+        await new Promise<void>((r) => (release = r));
+      },
+      log,
+      clock,
+    );
     const t0 = clock.now();
     p.start(500);
     await clock.advance(499);
@@ -37,17 +43,28 @@ describe('Periodic (on an injected clock, no sleeps)', () => {
     const clock = new FakeClock();
     const at: number[] = [];
     let failures = 3;
-    const p = new Periodic('job', 1000, async () => {
-      at.push(clock.now());
-      if (failures-- > 0) throw new Error('database restarting');
-    }, log, clock);
+    const p = new Periodic(
+      'job',
+      1000,
+      async () => {
+        at.push(clock.now());
+        if (failures-- > 0) throw new Error('database restarting');
+      },
+      log,
+      clock,
+    );
     const t0 = clock.now();
     p.start(0);
     await clock.advance(10_000);
     await p.stop();
     const gaps = at.slice(1).map((t, i) => t - at[i]!);
     expect(at[0]).toBe(t0);
-    expect(gaps.slice(0, 4)).toEqual([retryDelay(1, { capMs: 1000 }), retryDelay(2, { capMs: 1000 }), retryDelay(3, { capMs: 1000 }), 1000]);
+    expect(gaps.slice(0, 4)).toEqual([
+      retryDelay(1, { capMs: 1000 }),
+      retryDelay(2, { capMs: 1000 }),
+      retryDelay(3, { capMs: 1000 }),
+      1000,
+    ]);
     expect(gaps.slice(0, 3)).toEqual([200, 400, 800]);
     expect(p.runs).toBe(at.length);
   });
@@ -56,10 +73,16 @@ describe('Periodic (on an injected clock, no sleeps)', () => {
     const clock = new FakeClock();
     let finished = false;
     let release: () => void = () => undefined;
-    const p = new Periodic('job', 1000, async () => {
-      await new Promise<void>((r) => (release = r));
-      finished = true;
-    }, log, clock);
+    const p = new Periodic(
+      'job',
+      1000,
+      async () => {
+        await new Promise<void>((r) => (release = r));
+        finished = true;
+      },
+      log,
+      clock,
+    );
     p.start(0);
     await clock.advance(0);
     const stopped = p.stop();

@@ -1,5 +1,12 @@
 /** Voucher codes, printing and CSV without a database. */
-import { ALPHABETS, DEFAULT_LENGTH, keyspaceBits, MIN_LENGTH, normalizeCode, randomCodes } from '../../../src/modules/vouchers/codes';
+import {
+  ALPHABETS,
+  DEFAULT_LENGTH,
+  keyspaceBits,
+  MIN_LENGTH,
+  normalizeCode,
+  randomCodes,
+} from '../../../src/modules/vouchers/codes';
 import { csvCell, groupCode, renderHtml, toCsv } from '../../../src/modules/vouchers/printing';
 import { allowanceText, priceText } from '../../../src/modules/vouchers/vouchers.service';
 
@@ -42,7 +49,17 @@ describe('printing', () => {
     const html = await renderHtml({
       tenantName: '<Mtaa & "Co">',
       layout: 'a4',
-      cards: [{ code: 'KX7P4M9Q2R', loginUrl: 'http://p.example/portal/t/voucher?token=abc', planName: '<script>', price: 'KES 50.00', allowance: '1 day', expiresAt: null, note: "o'hara" }],
+      cards: [
+        {
+          code: 'KX7P4M9Q2R',
+          loginUrl: 'http://p.example/portal/t/voucher?token=abc',
+          planName: '<script>',
+          price: 'KES 50.00',
+          allowance: '1 day',
+          expiresAt: null,
+          note: "o'hara",
+        },
+      ],
     });
     expect(html).not.toContain('<script>');
     expect(html).toContain('&lt;Mtaa &amp; &quot;Co&quot;&gt;');

@@ -1,13 +1,27 @@
-import { amountToMinor, C2B_CONFIRMATION_ACK, C2B_VALIDATION_ACCEPT, c2bValidationReject, nairobiTimestampToDate, parseC2bNotification, parseStkCallback, STK_CALLBACK_ACK } from '../../../src/mpesa/callbacks';
+import {
+  amountToMinor,
+  C2B_CONFIRMATION_ACK,
+  C2B_VALIDATION_ACCEPT,
+  c2bValidationReject,
+  nairobiTimestampToDate,
+  parseC2bNotification,
+  parseStkCallback,
+  STK_CALLBACK_ACK,
+} from '../../../src/mpesa/callbacks';
 import { hashPhone } from '../../../src/mpesa/phone';
 
 /** The success callback of reference/protocols.md 3.3, verbatim. */
-const SAMPLE = JSON.parse(`{"Body":{"stkCallback":{"MerchantRequestID":"29115-34620561-1","CheckoutRequestID":"ws_CO_191220191020363925",
+const SAMPLE =
+  JSON.parse(`{"Body":{"stkCallback":{"MerchantRequestID":"29115-34620561-1","CheckoutRequestID":"ws_CO_191220191020363925",
  "ResultCode":0,"ResultDesc":"The service request is processed successfully.",
  "CallbackMetadata":{"Item":[{"Name":"Amount","Value":1.00},{"Name":"MpesaReceiptNumber","Value":"NLJ7RT61SV"},
  {"Name":"TransactionDate","Value":20191219102115},{"Name":"PhoneNumber","Value":254708374149}]}}}}`);
 
-const stk = (cb: Record<string, unknown>) => ({ Body: { stkCallback: { MerchantRequestID: '29115-34620561-1', CheckoutRequestID: 'ws_CO_191220191020363925', ...cb } } });
+const stk = (cb: Record<string, unknown>) => ({
+  Body: {
+    stkCallback: { MerchantRequestID: '29115-34620561-1', CheckoutRequestID: 'ws_CO_191220191020363925', ...cb },
+  },
+});
 const items = (list: unknown[]) => ({ CallbackMetadata: { Item: list } });
 
 describe('STK callback', () => {
@@ -36,10 +50,21 @@ describe('STK callback', () => {
       stk({
         ResultCode: '0',
         ResultDesc: 'ok',
-        ...items([{ Name: 'Amount', Value: '150' }, { Name: 'MpesaReceiptNumber', Value: 'nlj7rt61sv' }, { Name: 'Balance' }, { Name: 'TransactionDate', Value: '20191219102115' }, { Name: 'PhoneNumber', Value: '254110123456' }]),
+        ...items([
+          { Name: 'Amount', Value: '150' },
+          { Name: 'MpesaReceiptNumber', Value: 'nlj7rt61sv' },
+          { Name: 'Balance' },
+          { Name: 'TransactionDate', Value: '20191219102115' },
+          { Name: 'PhoneNumber', Value: '254110123456' },
+        ]),
       }),
     );
-    expect(r).toMatchObject({ ok: true, resultCode: '0', outcome: 'paid', payment: { amountMinor: 15000, receipt: 'NLJ7RT61SV', phone: '254110123456', extra: { Balance: null } } });
+    expect(r).toMatchObject({
+      ok: true,
+      resultCode: '0',
+      outcome: 'paid',
+      payment: { amountMinor: 15000, receipt: 'NLJ7RT61SV', phone: '254110123456', extra: { Balance: null } },
+    });
   });
 
   it('reads failures without metadata, and SFC_IC0003 as a string code', () => {
@@ -51,34 +76,78 @@ describe('STK callback', () => {
       resultDesc: 'Request cancelled by user',
       outcome: 'cancelled',
     });
-    expect(parseStkCallback(stk({ ResultCode: 'SFC_IC0003', ResultDesc: 'The operator does not exist' }))).toMatchObject({ ok: true, resultCode: 'SFC_IC0003', outcome: 'type-mismatch' });
-    expect(parseStkCallback(stk({ ResultCode: '1037' }))).toMatchObject({ ok: true, outcome: 'unreachable', resultDesc: '' });
+    expect(
+      parseStkCallback(stk({ ResultCode: 'SFC_IC0003', ResultDesc: 'The operator does not exist' })),
+    ).toMatchObject({ ok: true, resultCode: 'SFC_IC0003', outcome: 'type-mismatch' });
+    expect(parseStkCallback(stk({ ResultCode: '1037' }))).toMatchObject({
+      ok: true,
+      outcome: 'unreachable',
+      resultDesc: '',
+    });
     // A failure's stray metadata is not a payment.
-    expect(parseStkCallback(stk({ ResultCode: 1, ...items([{ Name: 'Amount', Value: 10 }]) }))).not.toHaveProperty('payment');
+    expect(parseStkCallback(stk({ ResultCode: 1, ...items([{ Name: 'Amount', Value: 10 }]) }))).not.toHaveProperty(
+      'payment',
+    );
   });
 
   it('tolerates a missing PhoneNumber or TransactionDate on success, not a missing Amount or receipt', () => {
-    const ok = parseStkCallback(stk({ ResultCode: 0, ...items([{ Name: 'Amount', Value: 10 }, { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' }]) }));
+    const ok = parseStkCallback(
+      stk({
+        ResultCode: 0,
+        ...items([
+          { Name: 'Amount', Value: 10 },
+          { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' },
+        ]),
+      }),
+    );
     expect(ok).toMatchObject({ ok: true, payment: { amountMinor: 1000, receipt: 'ABC123DEF4' } });
     expect(ok.ok && ok.payment?.phone).toBeFalsy();
     for (const list of [
       [{ Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' }],
       [{ Name: 'Amount', Value: 10 }],
-      [{ Name: 'Amount', Value: 10 }, { Name: 'MpesaReceiptNumber', Value: '' }],
-      [{ Name: 'Amount', Value: 10 }, { Name: 'MpesaReceiptNumber', Value: 'bad receipt!' }],
-      [{ Name: 'Amount', Value: -5 }, { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' }],
-      [{ Name: 'Amount', Value: 0 }, { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' }],
-      [{ Name: 'Amount', Value: 1.005 }, { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' }],
-      [{ Name: 'Amount', Value: '1e3' }, { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' }],
-      [{ Name: 'Amount', Value: 'NaN' }, { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' }],
-      [{ Name: 'Amount', Value: 10 }, { Name: 'Amount', Value: 1000 }, { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' }],
+      [
+        { Name: 'Amount', Value: 10 },
+        { Name: 'MpesaReceiptNumber', Value: '' },
+      ],
+      [
+        { Name: 'Amount', Value: 10 },
+        { Name: 'MpesaReceiptNumber', Value: 'bad receipt!' },
+      ],
+      [
+        { Name: 'Amount', Value: -5 },
+        { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' },
+      ],
+      [
+        { Name: 'Amount', Value: 0 },
+        { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' },
+      ],
+      [
+        { Name: 'Amount', Value: 1.005 },
+        { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' },
+      ],
+      [
+        { Name: 'Amount', Value: '1e3' },
+        { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' },
+      ],
+      [
+        { Name: 'Amount', Value: 'NaN' },
+        { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' },
+      ],
+      [
+        { Name: 'Amount', Value: 10 },
+        { Name: 'Amount', Value: 1000 },
+        { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' },
+      ],
       [{ Value: 10 }],
       ['Amount'],
     ]) {
       const r = parseStkCallback(stk({ ResultCode: 0, ...items(list) }));
       expect(r.ok).toBe(false);
     }
-    expect(parseStkCallback(stk({ ResultCode: 0 }))).toEqual({ ok: false, reason: 'a successful callback without CallbackMetadata.Item' });
+    expect(parseStkCallback(stk({ ResultCode: 0 }))).toEqual({
+      ok: false,
+      reason: 'a successful callback without CallbackMetadata.Item',
+    });
   });
 
   it.each([
@@ -93,7 +162,10 @@ describe('STK callback', () => {
     ['a missing ResultCode', stk({})],
     ['a ResultCode that is an object', stk({ ResultCode: { a: 1 } })],
     ['a ResultCode that is a boolean', stk({ ResultCode: false })],
-    ['too many items', stk({ ResultCode: 0, ...items(Array.from({ length: 51 }, (_, i) => ({ Name: `n${i}`, Value: i }))) })],
+    [
+      'too many items',
+      stk({ ResultCode: 0, ...items(Array.from({ length: 51 }, (_, i) => ({ Name: `n${i}`, Value: i }))) }),
+    ],
   ])('refuses %s with a reason, without throwing', (_, body) => {
     const r = parseStkCallback(body);
     expect(r.ok).toBe(false);
@@ -104,7 +176,14 @@ describe('STK callback', () => {
     let deep: unknown = {};
     for (let i = 0; i < 10000; i++) deep = { Body: deep };
     expect(parseStkCallback(deep).ok).toBe(false);
-    const huge = stk({ ResultCode: 0, ResultDesc: 'x'.repeat(100000), ...items([{ Name: 'Amount', Value: 1 }, { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' }]) });
+    const huge = stk({
+      ResultCode: 0,
+      ResultDesc: 'x'.repeat(100000),
+      ...items([
+        { Name: 'Amount', Value: 1 },
+        { Name: 'MpesaReceiptNumber', Value: 'ABC123DEF4' },
+      ]),
+    });
     expect(parseStkCallback(huge)).toMatchObject({ ok: true, resultDesc: '' });
   });
 });
@@ -148,8 +227,13 @@ describe('C2B notifications', () => {
 
   it('reads hashed and plain MSISDNs, numbers as numbers, and missing optional fields', () => {
     const hash = hashPhone('0708374149');
-    expect(parseC2bNotification({ ...base, MSISDN: hash })).toMatchObject({ ok: true, msisdn: { kind: 'hashed', hash } });
-    expect(parseC2bNotification({ ...base, MSISDN: 254708374149, TransAmount: 10.5, BusinessShortCode: 600638 })).toMatchObject({
+    expect(parseC2bNotification({ ...base, MSISDN: hash })).toMatchObject({
+      ok: true,
+      msisdn: { kind: 'hashed', hash },
+    });
+    expect(
+      parseC2bNotification({ ...base, MSISDN: 254708374149, TransAmount: 10.5, BusinessShortCode: 600638 }),
+    ).toMatchObject({
       ok: true,
       amountMinor: 1050,
       businessShortCode: '600638',
@@ -182,13 +266,15 @@ describe('amounts, times and replies', () => {
     expect(amountToMinor('49197.5')).toBe(4919750);
     expect(amountToMinor(0.1 + 0.2)).toBe(30);
     expect(amountToMinor(250000)).toBe(25000000);
-    for (const bad of [0, -1, '1.001', '', ' ', '1,000', Infinity, NaN, null, {}, '0x10']) expect(amountToMinor(bad)).toBeUndefined();
+    for (const bad of [0, -1, '1.001', '', ' ', '1,000', Infinity, NaN, null, {}, '0x10'])
+      expect(amountToMinor(bad)).toBeUndefined();
   });
 
   it('reads Nairobi timestamps and refuses impossible ones', () => {
     expect(nairobiTimestampToDate('20260101000000')).toEqual(new Date('2025-12-31T21:00:00Z'));
     expect(nairobiTimestampToDate(20191219102115)).toEqual(new Date('2019-12-19T07:21:15Z'));
-    for (const bad of ['20261301000000', '20260230000000', '20260101250000', '2026010100000', 'x', undefined]) expect(nairobiTimestampToDate(bad)).toBeUndefined();
+    for (const bad of ['20261301000000', '20260230000000', '20260101250000', '2026010100000', 'x', undefined])
+      expect(nairobiTimestampToDate(bad)).toBeUndefined();
   });
 
   it('answers Daraja in its own shapes', () => {

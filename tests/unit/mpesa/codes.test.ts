@@ -1,5 +1,12 @@
 import { darajaTimestamp, stkPassword } from '../../../src/mpesa/password';
-import { classifyDarajaError, DARAJA_ERROR_MESSAGES, darajaError, stkOutcome, stkPaymentState, STK_OUTCOME_MESSAGES } from '../../../src/mpesa/result-codes';
+import {
+  classifyDarajaError,
+  DARAJA_ERROR_MESSAGES,
+  darajaError,
+  stkOutcome,
+  stkPaymentState,
+  STK_OUTCOME_MESSAGES,
+} from '../../../src/mpesa/result-codes';
 
 describe('Daraja codes', () => {
   it.each([
@@ -40,7 +47,12 @@ describe('Daraja codes', () => {
     ['404.001.01', 'Resource not found', 'wrong-endpoint', false],
     ['405.001', 'Method Not Allowed', 'wrong-endpoint', false],
     ['500.001.1001', 'The transaction is being processed', 'pending', true],
-    ['500.001.1001', 'Unable to lock subscriber, a transaction is already in process for the current subscriber', 'subscriber-locked', true],
+    [
+      '500.001.1001',
+      'Unable to lock subscriber, a transaction is already in process for the current subscriber',
+      'subscriber-locked',
+      true,
+    ],
     ['500.001.1001', 'Wrong credentials', 'bad-credentials', false],
     ['500.001.1001', 'Merchant does not exist', 'bad-credentials', false],
     ['500.003.02', 'System is busy. Please try again in few minutes.', 'busy', true],

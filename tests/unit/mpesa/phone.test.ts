@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { hashPhone, isMsisdn, maskPhone, msisdnMatches, normalisePhone, parsePhone, PhoneNumberError, readC2bMsisdn, type Msisdn } from '../../../src/mpesa/phone';
+import {
+  hashPhone,
+  isMsisdn,
+  maskPhone,
+  msisdnMatches,
+  normalisePhone,
+  parsePhone,
+  PhoneNumberError,
+  readC2bMsisdn,
+  type Msisdn,
+} from '../../../src/mpesa/phone';
 
 describe('phone numbers', () => {
   it.each([

@@ -68,7 +68,14 @@ it('restarts a process that died, and logs its signal and last output lines', as
   await settle();
   expect(sup.current()).toBeUndefined();
   const exit = entries.find((e) => e.msg === 'supervised process exited unexpectedly; restarting')!;
-  expect(exit).toMatchObject({ process: 'FreeRADIUS', pid: first.pid, signal: 'SIGKILL', code: null, exit: 'signal SIGKILL', restartInMs: 1000 });
+  expect(exit).toMatchObject({
+    process: 'FreeRADIUS',
+    pid: first.pid,
+    signal: 'SIGKILL',
+    code: null,
+    exit: 'signal SIGKILL',
+    restartInMs: 1000,
+  });
   expect(exit.lastLines).toEqual(['line 1', 'line 2', 'last words']);
   expect(exit.level).toBe(50);
 
@@ -84,7 +91,15 @@ it('backs off exponentially up to the cap while restarts fail, then starts over 
   const { logger, entries } = captureLogs();
   const failing = Array.from({ length: 8 }, () => new Error('port in use'));
   const { start, started } = scriptedStart(['ok', ...failing, 'ok', 'ok']);
-  const sup = await supervise({ name: 'pg', start, logger, initialDelayMs: 100, maxDelayMs: 1000, healthyAfterMs: 5000, random: () => 0.5 });
+  const sup = await supervise({
+    name: 'pg',
+    start,
+    logger,
+    initialDelayMs: 100,
+    maxDelayMs: 1000,
+    healthyAfterMs: 5000,
+    random: () => 0.5,
+  });
 
   started[0]!.die({ code: 1, signal: null });
   await settle();
@@ -92,7 +107,9 @@ it('backs off exponentially up to the cap while restarts fail, then starts over 
   for (let i = 0; i < 8; i++) await jest.advanceTimersByTimeAsync(1000);
   const delays = entries.filter((e) => e.restartInMs !== undefined).map((e) => e.restartInMs);
   expect(delays).toEqual([100, 200, 400, 800, 1000, 1000, 1000, 1000, 1000]);
-  expect(entries.filter((e) => e.msg === 'supervised process failed to restart').every((e) => e.err === 'port in use')).toBe(true);
+  expect(
+    entries.filter((e) => e.msg === 'supervised process failed to restart').every((e) => e.err === 'port in use'),
+  ).toBe(true);
 
   await jest.advanceTimersByTimeAsync(1000);
   const second = started[1]!;
@@ -102,7 +119,11 @@ it('backs off exponentially up to the cap while restarts fail, then starts over 
   await jest.advanceTimersByTimeAsync(5000);
   second.die({ code: 2, signal: null });
   await settle();
-  expect(entries.at(-1)).toMatchObject({ msg: 'supervised process exited unexpectedly; restarting', code: 2, restartInMs: 100 });
+  expect(entries.at(-1)).toMatchObject({
+    msg: 'supervised process exited unexpectedly; restarting',
+    code: 2,
+    restartInMs: 100,
+  });
   await jest.advanceTimersByTimeAsync(100);
   expect(sup.current()).toBe(started[2]);
   await sup.stop();
@@ -111,7 +132,15 @@ it('backs off exponentially up to the cap while restarts fail, then starts over 
 it('a process that dies again soon after a restart waits longer', async () => {
   const { logger, entries } = captureLogs();
   const { start, started } = scriptedStart([]);
-  const sup = await supervise({ name: 'x', start, logger, initialDelayMs: 100, maxDelayMs: 1000, healthyAfterMs: 5000, random: () => 0.5 });
+  const sup = await supervise({
+    name: 'x',
+    start,
+    logger,
+    initialDelayMs: 100,
+    maxDelayMs: 1000,
+    healthyAfterMs: 5000,
+    random: () => 0.5,
+  });
   started[0]!.die({ code: 1, signal: null });
   await jest.advanceTimersByTimeAsync(100);
   started[1]!.die({ code: 1, signal: null });

@@ -64,12 +64,18 @@ describe('MS-CHAPv2, RFC 2759 §9.2 hash example', () => {
   });
 
   it('verifies MS-CHAP2-Success from an Access-Accept', () => {
-    const { exchange } = mschapv2Attributes(user, password, { ident: 7, authenticatorChallenge: authChallenge, peerChallenge });
+    const { exchange } = mschapv2Attributes(user, password, {
+      ident: 7,
+      authenticatorChallenge: authChallenge,
+      peerChallenge,
+    });
     const success = (ident: number, text: string): RadiusAttribute[] => [
       { name: 'MS-CHAP2-Success', value: Buffer.concat([Buffer.from([ident]), Buffer.from(text, 'latin1')]) },
     ];
     expect(verifyMschapv2Success(success(7, authenticatorResponse), exchange)).toBe(true);
-    expect(verifyMschapv2Success(success(7, authenticatorResponse.toLowerCase().replace('s=', 'S=')), exchange)).toBe(true);
+    expect(verifyMschapv2Success(success(7, authenticatorResponse.toLowerCase().replace('s=', 'S=')), exchange)).toBe(
+      true,
+    );
     expect(verifyMschapv2Success(success(7, `${authenticatorResponse} M=Welcome`), exchange)).toBe(true);
     expect(verifyMschapv2Success(success(8, authenticatorResponse), exchange)).toBe(false);
     expect(verifyMschapv2Success(success(7, authenticatorResponse.replace('407A', '407B')), exchange)).toBe(false);
@@ -123,7 +129,11 @@ describe('User-Password (RFC 2865 §5.2)', () => {
 describe('CHAP (RFC 1994 / RFC 2865 §5.3)', () => {
   it('CHAP-Password = ident + MD5(ident + password + challenge)', () => {
     const challenge = hex('00112233445566778899aabbccddeeff');
-    const expected = createHash('md5').update(Buffer.from([0x2a])).update('hello').update(challenge).digest();
+    const expected = createHash('md5')
+      .update(Buffer.from([0x2a]))
+      .update('hello')
+      .update(challenge)
+      .digest();
     const value = buildChapPassword(0x2a, 'hello', challenge);
     expect(value).toEqual(Buffer.concat([Buffer.from([0x2a]), expected]));
     expect(verifyChapPassword(value, 'hello', challenge)).toBe(true);
@@ -142,7 +152,11 @@ describe('CHAP (RFC 1994 / RFC 2865 §5.3)', () => {
   it('or in the Request Authenticator', () => {
     const { attributes, authenticator } = chapAttributes('pw', { ident: 1, useRequestAuthenticator: true });
     expect(authenticator).toHaveLength(16);
-    expect(attributes).toEqual([{ name: 'CHAP-Password', value: buildChapPassword(1, 'pw', authenticator ?? Buffer.alloc(0)) }]);
-    expect(() => chapAttributes('pw', { challenge: Buffer.alloc(8), useRequestAuthenticator: true })).toThrow(RadiusCodecError);
+    expect(attributes).toEqual([
+      { name: 'CHAP-Password', value: buildChapPassword(1, 'pw', authenticator ?? Buffer.alloc(0)) },
+    ]);
+    expect(() => chapAttributes('pw', { challenge: Buffer.alloc(8), useRequestAuthenticator: true })).toThrow(
+      RadiusCodecError,
+    );
   });
 });

@@ -126,11 +126,7 @@ describe('attribute values', () => {
     expect(back.code).toBe(4);
     expect(back.identifier).toBe(9);
     expect(back.authenticator).toEqual(pkt.authenticator);
-    expect(back.attributes).toEqual([
-      ...attrs.slice(0, 5),
-      { name: 'Acct-Status-Type', value: 3 },
-      ...attrs.slice(6),
-    ]);
+    expect(back.attributes).toEqual([...attrs.slice(0, 5), { name: 'Acct-Status-Type', value: 3 }, ...attrs.slice(6)]);
   });
 
   it('encodes VSAs as one Vendor-Specific per sub-attribute, RFC 2865 layout', () => {
@@ -158,7 +154,12 @@ describe('attribute values', () => {
   });
 
   it('keeps values that do not fit their type raw', () => {
-    const buf = header(2, 1, Buffer.alloc(16), Buffer.concat([tlv(27, Buffer.from([1, 2])), tlv(4, Buffer.from([1, 2, 3]))]));
+    const buf = header(
+      2,
+      1,
+      Buffer.alloc(16),
+      Buffer.concat([tlv(27, Buffer.from([1, 2])), tlv(4, Buffer.from([1, 2, 3]))]),
+    );
     expect(decodePacket(buf).attributes).toEqual([
       { type: 27, raw: Buffer.from([1, 2]) },
       { type: 4, raw: Buffer.from([1, 2, 3]) },
@@ -188,14 +189,31 @@ describe('attribute values', () => {
 
   it('allows 253-byte values (253 UTF-8 bytes, not characters) and rejects 254', () => {
     const ok = 'é'.repeat(126) + 'x'; // 253 bytes
-    const pkt = encodeRequest({ code: 4, identifier: 1, secret: SECRET, attributes: [{ name: 'User-Name', value: ok }] });
+    const pkt = encodeRequest({
+      code: 4,
+      identifier: 1,
+      secret: SECRET,
+      attributes: [{ name: 'User-Name', value: ok }],
+    });
     expect(getString(decodePacket(pkt.buffer), 'User-Name')).toBe(ok);
     expectCodecError(
-      () => encodeRequest({ code: 4, identifier: 1, secret: SECRET, attributes: [{ name: 'User-Name', value: 'é'.repeat(127) }] }),
+      () =>
+        encodeRequest({
+          code: 4,
+          identifier: 1,
+          secret: SECRET,
+          attributes: [{ name: 'User-Name', value: 'é'.repeat(127) }],
+        }),
       'ATTRIBUTE_TOO_LONG',
     );
     expectCodecError(
-      () => encodeRequest({ code: 4, identifier: 1, secret: SECRET, attributes: [{ name: 'Mikrotik-Group', value: 'g'.repeat(248) }] }),
+      () =>
+        encodeRequest({
+          code: 4,
+          identifier: 1,
+          secret: SECRET,
+          attributes: [{ name: 'Mikrotik-Group', value: 'g'.repeat(248) }],
+        }),
       'ATTRIBUTE_TOO_LONG',
     );
   });
@@ -297,7 +315,13 @@ describe('authenticators', () => {
     createHmac('md5', SECRET).update(p).digest().copy(p, 22);
     md5(p, Buffer.from(SECRET)).copy(p, 4);
 
-    const pkt = encodeRequest({ code, identifier: 200, secret: SECRET, attributes: attrs, addMessageAuthenticator: true });
+    const pkt = encodeRequest({
+      code,
+      identifier: 200,
+      secret: SECRET,
+      attributes: attrs,
+      addMessageAuthenticator: true,
+    });
     expect(pkt.buffer).toEqual(p);
     expect(verifyRequest(pkt.buffer, SECRET)).toEqual({ ok: true });
     expect(verifyRequest(pkt.buffer, SECRET, { requireMessageAuthenticator: true })).toEqual({ ok: true });
@@ -317,7 +341,10 @@ describe('authenticators', () => {
       attributes: [...attrs, { name: 'Message-Authenticator', value: Buffer.alloc(16) }],
     });
     const p = header(40, 3, Buffer.alloc(16), Buffer.concat([attrsBytes, tlv(80, Buffer.alloc(16))]));
-    createHmac('md5', SECRET).update(p).digest().copy(p, p.length - 16);
+    createHmac('md5', SECRET)
+      .update(p)
+      .digest()
+      .copy(p, p.length - 16);
     md5(p, Buffer.from(SECRET)).copy(p, 4);
     expect(pkt.buffer).toEqual(p);
     expect(getBuffer(pkt, 'Message-Authenticator')).toEqual(p.subarray(p.length - 16));
@@ -351,28 +378,46 @@ describe('authenticators', () => {
     expect(getAttribute(without, 'User-Password')).toBeUndefined();
     expect(getRawAttributes(without, 2)[0]).toHaveLength(16);
 
-    const fresh = encodeRequest({ code: 1, identifier: 5, secret: SECRET, attributes: [{ name: 'User-Name', value: 'a' }] });
+    const fresh = encodeRequest({
+      code: 1,
+      identifier: 5,
+      secret: SECRET,
+      attributes: [{ name: 'User-Name', value: 'a' }],
+    });
     expect(fresh.authenticator.equals(pkt.authenticator)).toBe(false);
   });
 
   it('refuses User-Password outside Access-Request and explicit authenticators on MD5-authenticated codes', () => {
     expectCodecError(
-      () => encodeRequest({ code: 43, identifier: 1, secret: SECRET, attributes: [{ name: 'User-Password', value: 'x' }] }),
+      () =>
+        encodeRequest({ code: 43, identifier: 1, secret: SECRET, attributes: [{ name: 'User-Password', value: 'x' }] }),
       'INVALID_ARGUMENT',
     );
     expectCodecError(
       () => encodeRequest({ code: 40, identifier: 1, secret: SECRET, attributes: [], authenticator: Buffer.alloc(16) }),
       'INVALID_ARGUMENT',
     );
-    expectCodecError(() => encodeRequest({ code: 2, identifier: 1, secret: SECRET, attributes: [] }), 'INVALID_ARGUMENT');
-    expectCodecError(() => encodeRequest({ code: 4, identifier: 256, secret: SECRET, attributes: [] }), 'INVALID_ARGUMENT');
+    expectCodecError(
+      () => encodeRequest({ code: 2, identifier: 1, secret: SECRET, attributes: [] }),
+      'INVALID_ARGUMENT',
+    );
+    expectCodecError(
+      () => encodeRequest({ code: 4, identifier: 256, secret: SECRET, attributes: [] }),
+      'INVALID_ARGUMENT',
+    );
   });
 
   it('Status-Server always verifies with MA, and requires it', () => {
     const pkt = encodeRequest({ code: 12, identifier: 1, secret: SECRET, attributes: [] });
     expect(pkt.buffer.length).toBe(38);
     expect(verifyRequest(pkt.buffer, SECRET)).toEqual({ ok: true });
-    const bare = encodeRequest({ code: 12, identifier: 1, secret: SECRET, attributes: [], addMessageAuthenticator: false });
+    const bare = encodeRequest({
+      code: 12,
+      identifier: 1,
+      secret: SECRET,
+      attributes: [],
+      addMessageAuthenticator: false,
+    });
     expect(verifyRequest(bare.buffer, SECRET)).toEqual({ ok: false, reason: 'missing-message-authenticator' });
   });
 });
@@ -417,7 +462,10 @@ describe('responses', () => {
   it('detects wrong secret, id, code, tampered MA, missing MA, garbage', () => {
     const ack = encodeResponse({ code: 41, request, secret: SECRET, addMessageAuthenticator: true }).buffer;
     expect(verifyResponse(ack, request, 'other')).toEqual({ ok: false, reason: 'bad-authenticator' });
-    expect(verifyResponse(ack, { ...request, identifier: 1 }, SECRET)).toEqual({ ok: false, reason: 'identifier-mismatch' });
+    expect(verifyResponse(ack, { ...request, identifier: 1 }, SECRET)).toEqual({
+      ok: false,
+      reason: 'identifier-mismatch',
+    });
     expect(verifyResponse(ack, { ...request, code: 43 }, SECRET)).toEqual({ ok: false, reason: 'unexpected-code' });
     const tampered = Buffer.from(ack);
     tampered[25] = (tampered[25] ?? 0) ^ 1;
@@ -435,7 +483,12 @@ describe('responses', () => {
   });
 
   it('accepts a reply without MA to an Access-Request that had one (FreeRADIUS 3.2.1)', () => {
-    const req = encodeRequest({ code: 1, identifier: 9, secret: SECRET, attributes: [{ name: 'User-Name', value: 'a' }] });
+    const req = encodeRequest({
+      code: 1,
+      identifier: 9,
+      secret: SECRET,
+      attributes: [{ name: 'User-Name', value: 'a' }],
+    });
     const accept = encodeResponse({ code: 2, request: req, secret: SECRET, addMessageAuthenticator: false });
     expect(verifyResponse(accept.buffer, req, SECRET)).toEqual({ ok: true });
     // default: mirror the request's MA

@@ -70,7 +70,13 @@ describe('Access-Request (PAP) vs npm radius', () => {
   });
 
   it('we decode and verify npm radius packets, revealing the password', () => {
-    const npm = npmRadius.encode({ code: 'Access-Request', secret: SECRET, identifier: 3, attributes: theirs(), add_message_authenticator: true });
+    const npm = npmRadius.encode({
+      code: 'Access-Request',
+      secret: SECRET,
+      identifier: 3,
+      attributes: theirs(),
+      add_message_authenticator: true,
+    });
     expect(verifyRequest(npm, SECRET)).toEqual({ ok: true });
     const decoded = decodePacket(npm, { secret: SECRET });
     expect(getString(decoded, 'User-Password')).toBe('a-password-that-spans-two-blocks');
@@ -88,9 +94,17 @@ describe('Access-Request (PAP) vs npm radius', () => {
     expect(verifyResponse(npmAccept, req, SECRET, { requireMessageAuthenticator: true })).toEqual({ ok: true });
     expect(verifyResponse(npmAccept, req, 'wrong')).toEqual({ ok: false, reason: 'bad-authenticator' });
 
-    const reqNoMa = encodeRequest({ code: 1, identifier: 98, secret: SECRET, attributes: ours, addMessageAuthenticator: false });
+    const reqNoMa = encodeRequest({
+      code: 1,
+      identifier: 98,
+      secret: SECRET,
+      attributes: ours,
+      addMessageAuthenticator: false,
+    });
     const ourReject = encodeResponse({ code: PacketCode.AccessReject, request: reqNoMa, secret: SECRET });
-    expect(npmRadius.verify_response({ request: reqNoMa.buffer, response: ourReject.buffer, secret: SECRET })).toBe(true);
+    expect(npmRadius.verify_response({ request: reqNoMa.buffer, response: ourReject.buffer, secret: SECRET })).toBe(
+      true,
+    );
     expect(npmRadius.verify_response({ request: reqNoMa.buffer, response: ourReject.buffer, secret: 'x' })).toBe(false);
   });
 });
@@ -115,7 +129,13 @@ describe('Accounting/Disconnect WITHOUT Message-Authenticator vs npm radius', ()
     [PacketCode.AccountingRequest, 'Accounting-Request'],
   ] as const)('code %i is byte-identical and npm verifies its authenticator', (code, name) => {
     const mine = encodeRequest({ code, identifier: 200, secret: SECRET, attributes: ours });
-    const npm = npmRadius.encode({ code: name, secret: SECRET, identifier: 200, attributes: theirs(), add_message_authenticator: false });
+    const npm = npmRadius.encode({
+      code: name,
+      secret: SECRET,
+      identifier: 200,
+      attributes: theirs(),
+      add_message_authenticator: false,
+    });
     expect(mine.buffer.toString('hex')).toBe(npm.toString('hex'));
     expect(() => npmRadius.decode({ packet: mine.buffer, secret: SECRET })).not.toThrow();
     expect(() => npmRadius.decode({ packet: mine.buffer, secret: 'wrong' })).toThrow(/authenticator mismatch/);
@@ -129,7 +149,9 @@ describe('Accounting/Disconnect WITHOUT Message-Authenticator vs npm radius', ()
       secret: SECRET,
       attributes: [{ name: 'Error-Cause', value: 'Session-Context-Not-Found' }],
     });
-    expect(npmRadius.decode({ packet: nak.buffer, secret: SECRET }).attributes['Error-Cause']).toBe('Session-Context-Not-Found');
+    expect(npmRadius.decode({ packet: nak.buffer, secret: SECRET }).attributes['Error-Cause']).toBe(
+      'Session-Context-Not-Found',
+    );
     expect(npmRadius.verify_response({ request: req.buffer, response: nak.buffer, secret: SECRET })).toBe(true);
   });
 });
@@ -137,14 +159,23 @@ describe('Accounting/Disconnect WITHOUT Message-Authenticator vs npm radius', ()
 describe('CoA/Disconnect WITH Message-Authenticator: npm radius 1.1.4 is wrong', () => {
   const theirs = (): NpmAttributeList => [['User-Name', 'bob']];
   it('its packet fails our verification; ours fails its decode (its wrong order)', () => {
-    const npm = npmRadius.encode({ code: 'Disconnect-Request', secret: SECRET, identifier: 1, attributes: theirs(), add_message_authenticator: true });
+    const npm = npmRadius.encode({
+      code: 'Disconnect-Request',
+      secret: SECRET,
+      identifier: 1,
+      attributes: theirs(),
+      add_message_authenticator: true,
+    });
     expect(verifyRequest(npm, SECRET)).toEqual({ ok: false, reason: 'bad-authenticator' });
 
     const mine = encodeRequest({
       code: PacketCode.DisconnectRequest,
       identifier: 1,
       secret: SECRET,
-      attributes: [{ name: 'User-Name', value: 'bob' }, { name: 'Message-Authenticator', value: Buffer.alloc(16) }],
+      attributes: [
+        { name: 'User-Name', value: 'bob' },
+        { name: 'Message-Authenticator', value: Buffer.alloc(16) },
+      ],
     });
     // Same layout as npm's (MA last), different bytes: only the MA and authenticator differ.
     expect(mine.buffer.length).toBe(npm.length);

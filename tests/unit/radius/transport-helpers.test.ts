@@ -10,7 +10,9 @@ describe('backoffSchedule (RFC 5080 §2.2.1)', () => {
   });
 
   it('is bounded by MRC (transmissions = MRC + 1) without MRD', () => {
-    expect(backoffSchedule({ irt: 1, mrt: 4, mrc: 4, mrd: 0, random: noJitter })).toEqual([1000, 2000, 4000, 4000, 4000]);
+    expect(backoffSchedule({ irt: 1, mrt: 4, mrc: 4, mrd: 0, random: noJitter })).toEqual([
+      1000, 2000, 4000, 4000, 4000,
+    ]);
   });
 
   it('shortens the wait that would cross MRD', () => {

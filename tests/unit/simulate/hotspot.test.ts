@@ -21,8 +21,14 @@ describe('the login page MD5 (what the browser computes)', () => {
     const id = Buffer.from([0xf9]);
     const challenge = randomBytes(16);
     // The page gets the octal-escaped text inside a JS string: decoding it gives the bytes back.
-    const inPage = new Function(`return '${octalEscape(id)}' + 'KX7P4M9Q2R' + '${octalEscape(challenge)}';`)() as string;
-    expect(pageMd5(inPage)).toBe(createHash('md5').update(Buffer.concat([id, Buffer.from('KX7P4M9Q2R'), challenge])).digest('hex'));
+    const inPage = new Function(
+      `return '${octalEscape(id)}' + 'KX7P4M9Q2R' + '${octalEscape(challenge)}';`,
+    )() as string;
+    expect(pageMd5(inPage)).toBe(
+      createHash('md5')
+        .update(Buffer.concat([id, Buffer.from('KX7P4M9Q2R'), challenge]))
+        .digest('hex'),
+    );
   });
 });
 
@@ -35,12 +41,17 @@ describe('servlet variables', () => {
 
   it('$(x), $(x-esc), $(if x) ... $(else) ... $(endif)', () => {
     const t = '<a href="/p?e=$(error-esc)">$(error)</a>$(if chap-id)chap$(else)pap$(endif)|$(if mac)m$(endif)';
-    expect(renderServletPage(t, { error: 'a <b> & c', 'chap-id': '\\001', mac: '' })).toBe('<a href="/p?e=a%20%3Cb%3E%20%26%20c">a &lt;b&gt; &amp; c</a>chap|');
+    expect(renderServletPage(t, { error: 'a <b> & c', 'chap-id': '\\001', mac: '' })).toBe(
+      '<a href="/p?e=a%20%3Cb%3E%20%26%20c">a &lt;b&gt; &amp; c</a>chap|',
+    );
     expect(renderServletPage(t, { error: '' })).toBe('<a href="/p?e="></a>pap|');
   });
 
   it('the shipped login.html redirects to the portal with every login parameter, URL-escaped', () => {
-    const file = readFileSync(path.join(__dirname, '../../../mikrotik/hotspot/login.html'), 'utf8').replaceAll('LANGO_PORTAL_URL', 'http://portal.example/portal/acme/hotspot');
+    const file = readFileSync(path.join(__dirname, '../../../mikrotik/hotspot/login.html'), 'utf8').replaceAll(
+      'LANGO_PORTAL_URL',
+      'http://portal.example/portal/acme/hotspot',
+    );
     const vars = {
       'link-login-only': 'http://10.5.50.1/login',
       mac: 'AA:BB:CC:DD:EE:FF',
@@ -58,7 +69,11 @@ describe('servlet variables', () => {
     expect(Object.fromEntries(u.searchParams)).toEqual(vars);
     expect(Buffer.byteLength(file)).toBeLessThan(4096);
     // Without CHAP (login-by=http-pap) the same redirect without the chap fields.
-    const pap = new URL(/url=([^"]+)"/.exec(renderServletPage(file, { ...vars, 'chap-id': '', 'chap-challenge': '' }))![1]!.replaceAll('&amp;', '&'));
+    const pap = new URL(
+      /url=([^"]+)"/
+        .exec(renderServletPage(file, { ...vars, 'chap-id': '', 'chap-challenge': '' }))![1]!
+        .replaceAll('&amp;', '&'),
+    );
     expect(pap.searchParams.has('chap-id')).toBe(false);
     expect(pap.searchParams.get('mac')).toBe('AA:BB:CC:DD:EE:FF');
   });
