@@ -1,6 +1,6 @@
 /**
- * ESLint: for now only the layer rules of docs/structure.md (formatting and dead code come in a
- * later pass). `npm run lint`; .ci/run runs it before the tests.
+ * ESLint: the layer rules of docs/structure.md. `npm run lint` also runs Prettier --check and knip
+ * (dead code, knip.jsonc); .ci/run runs it before the tests.
  */
 const tseslint = require('typescript-eslint');
 
