@@ -12,13 +12,12 @@ import { findPlan } from '../plans/plans.repo';
 import { planView } from '../plans/plans.service';
 import {
   endPeriodsAt,
-  insertSubscription,
   lastActiveEnd,
   lockSubscriber,
   setGroup,
-  snapshotBaselines,
   updateSubscriber,
 } from '../subscribers/subscribers.repo';
+import { startPeriod } from '../subscribers/periods';
 import { receiptMessage, unallocatedMessage, type Locale } from './messages';
 import {
   enqueueSms,
@@ -120,19 +119,7 @@ export async function allocate(
     await updateSubscriber(trx, p.tenant_id, payer.id, { plan_id: plan.id, updated_at: trx.fn.now() });
     await setGroup(trx, p.tenant_id, payer.username, plan.groupname);
   }
-  const sub = await insertSubscription(trx, {
-    tenant_id: p.tenant_id,
-    subscriber_id: payer.id,
-    plan_id: plan.id,
-    plan_name: plan.name,
-    price: plan.price,
-    data_quota_bytes: plan.dataQuotaBytes,
-    session_timeout_seconds: plan.sessionTimeoutSeconds,
-    starts_at: from,
-    ends_at: new Date(from.getTime() + plan.durationSeconds * 1000),
-    source: 'mpesa',
-  });
-  await snapshotBaselines(trx, sub.id);
+  const sub = await startPeriod(trx, { tenantId: p.tenant_id, subscriberId: payer.id, plan, from, source: 'mpesa' });
   const credited = await insertLedgerEntry(trx, {
     tenant_id: p.tenant_id,
     payment_id: p.id,

@@ -10,19 +10,18 @@ import { onPlanChanged, onRenewed, onSubscriberDeleted, onSubscriberSuspended } 
 import { findPlan, type PlanRow } from '../plans/plans.repo';
 import { planView } from '../plans/plans.service';
 import type { PlanView } from '../plans/plans.schemas';
+import { startPeriod } from './periods';
 import {
   deleteRadiusRows,
   deleteSubscriber,
   endPeriodsAt,
   findSubscriber,
   insertSubscriber,
-  insertSubscription,
   lastActiveEnd,
   lockSubscriber,
   setGroup,
   setPassword,
   setStaticIp,
-  snapshotBaselines,
   subscribersQuery,
   subscriptionsQuery,
   updateSubscriber,
@@ -143,19 +142,7 @@ export class SubscribersService {
     from: Date,
     source: string,
   ): Promise<SubscriptionView> {
-    const row = await insertSubscription(trx, {
-      tenant_id: tenantId,
-      subscriber_id: subscriberId,
-      plan_id: plan.id,
-      plan_name: plan.name,
-      price: plan.price,
-      data_quota_bytes: plan.dataQuotaBytes,
-      session_timeout_seconds: plan.sessionTimeoutSeconds,
-      starts_at: from,
-      ends_at: new Date(from.getTime() + plan.durationSeconds * 1000),
-      source,
-    });
-    await snapshotBaselines(trx, row.id);
+    const row = await startPeriod(trx, { tenantId, subscriberId, plan, from, source });
     return subscriptionView(row);
   }
 
