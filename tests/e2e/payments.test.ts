@@ -84,18 +84,15 @@ beforeAll(async () => {
       .set(t.auth)
       .send({ name: 'Daily 10M', durationSeconds: 86400, price: 8000, rateLimit: '10M/10M' })
   ).body;
-  const res = await request(api.app)
-    .post('/api/v1/mpesa-accounts')
-    .set(t.auth)
-    .send({
-      name: 'Sandbox',
-      kind: 'paybill',
-      shortcode: SANDBOX_SHORTCODE,
-      environment: 'sandbox',
-      consumerKey: SIMULATOR_APP.consumerKey,
-      consumerSecret: SIMULATOR_APP.consumerSecret,
-      passkey: SANDBOX_PASSKEY,
-    });
+  const res = await request(api.app).post('/api/v1/mpesa-accounts').set(t.auth).send({
+    name: 'Sandbox',
+    kind: 'paybill',
+    shortcode: SANDBOX_SHORTCODE,
+    environment: 'sandbox',
+    consumerKey: SIMULATOR_APP.consumerKey,
+    consumerSecret: SIMULATOR_APP.consumerSecret,
+    passkey: SANDBOX_PASSKEY,
+  });
   expect(res.status).toBe(201);
   account = res.body;
   expect(

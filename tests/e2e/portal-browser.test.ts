@@ -132,18 +132,15 @@ beforeAll(async () => {
         .send({ name: 'b-router', address: '127.0.0.2', secret: 'secret-of-b' })
     ).status,
   ).toBe(201);
-  const acct = await request(api.app)
-    .post('/api/v1/mpesa-accounts')
-    .set(A.auth)
-    .send({
-      name: 'Sandbox',
-      kind: 'paybill',
-      shortcode: SANDBOX_SHORTCODE,
-      environment: 'sandbox',
-      consumerKey: SIMULATOR_APP.consumerKey,
-      consumerSecret: SIMULATOR_APP.consumerSecret,
-      passkey: SANDBOX_PASSKEY,
-    });
+  const acct = await request(api.app).post('/api/v1/mpesa-accounts').set(A.auth).send({
+    name: 'Sandbox',
+    kind: 'paybill',
+    shortcode: SANDBOX_SHORTCODE,
+    environment: 'sandbox',
+    consumerKey: SIMULATOR_APP.consumerKey,
+    consumerSecret: SIMULATOR_APP.consumerSecret,
+    passkey: SANDBOX_PASSKEY,
+  });
   expect(acct.status).toBe(201);
   expect((await request(api.app).patch('/api/v1/portal-settings').set(A.auth).send({ paybill: '174379' })).status).toBe(
     200,

@@ -150,17 +150,15 @@ describe('values from SQL are taken literally', () => {
 
   it('reply attributes an operator stores are sent literally', async () => {
     await subscriber(A, { username: 'replies', password: 'replies-pw', planId: plan.id });
-    await tdb
-      .db('radreply')
-      .insert([
-        {
-          tenant_id: A.id,
-          username: 'replies',
-          attribute: 'Reply-Message',
-          op: ':=',
-          value: "`%{sql:SELECT 'expanded'}`",
-        },
-      ]);
+    await tdb.db('radreply').insert([
+      {
+        tenant_id: A.id,
+        username: 'replies',
+        attribute: 'Reply-Message',
+        op: ':=',
+        value: "`%{sql:SELECT 'expanded'}`",
+      },
+    ]);
     await tdb
       .db('radgroupreply')
       .where({ tenant_id: A.id, attribute: 'Mikrotik-Rate-Limit' })

@@ -151,17 +151,14 @@ describe('subscribers', () => {
   it('creates the business rows and the FreeRADIUS rows together', async () => {
     const t = await api.newTenant();
     const p = await plan(t);
-    const res = await request(api.app)
-      .post('/api/v1/subscribers')
-      .set(t.auth)
-      .send({
-        username: 'alice',
-        password: 's3cret',
-        planId: p.id,
-        macAddress: 'aa-bb-cc-dd-ee-ff',
-        staticIp: '10.5.50.9',
-        phone: '+254 712 345678',
-      });
+    const res = await request(api.app).post('/api/v1/subscribers').set(t.auth).send({
+      username: 'alice',
+      password: 's3cret',
+      planId: p.id,
+      macAddress: 'aa-bb-cc-dd-ee-ff',
+      staticIp: '10.5.50.9',
+      phone: '+254 712 345678',
+    });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       username: 'alice',

@@ -130,16 +130,13 @@ describe('the worker never contacts a target outside the allowed networks', () =
         const queued = await request(e.api.app).post(`/api/v1/sessions/${a.id}/disconnect`).set(e.t.auth).send({});
         expect(queued.status).toBe(202);
         // Written behind the API's back: the worker must check at send time.
-        await e.tdb
-          .db('nas')
-          .where({ id: nasId })
-          .update({
-            nasname: address,
-            coa_port: peer.udpPort,
-            api_port: peer.tcpPort,
-            api_username: 'lango',
-            api_password: 'pw',
-          });
+        await e.tdb.db('nas').where({ id: nasId }).update({
+          nasname: address,
+          coa_port: peer.udpPort,
+          api_port: peer.tcpPort,
+          api_username: 'lango',
+          api_password: 'pw',
+        });
         const w = startWorker({
           db: e.tdb.appDb,
           databaseUrl: e.tdb.appUrl,

@@ -24,18 +24,15 @@ beforeAll(async () => {
   });
   t = await api.newTenant();
   account = (
-    await request(api.app)
-      .post('/api/v1/mpesa-accounts')
-      .set(t.auth)
-      .send({
-        name: 'pb',
-        kind: 'paybill',
-        shortcode: '600500',
-        environment: 'sandbox',
-        consumerKey: 'k',
-        consumerSecret: 's',
-        passkey: 'p',
-      })
+    await request(api.app).post('/api/v1/mpesa-accounts').set(t.auth).send({
+      name: 'pb',
+      kind: 'paybill',
+      shortcode: '600500',
+      environment: 'sandbox',
+      consumerKey: 'k',
+      consumerSecret: 's',
+      passkey: 'p',
+    })
   ).body;
 });
 afterAll(async () => {

@@ -151,35 +151,29 @@ describe('M-Pesa accounts', () => {
 
   it('are per tenant', async () => {
     expect((await request(api.app).get(`/api/v1/mpesa-accounts/${accountA.id}`).set(B.auth)).status).toBe(404);
-    const dup = await request(api.app)
-      .post('/api/v1/mpesa-accounts')
-      .set(A.auth)
-      .send({
-        name: 'again',
-        kind: 'paybill',
-        shortcode: '600100',
-        environment: 'sandbox',
-        consumerKey: 'k',
-        consumerSecret: 's',
-        passkey: 'p',
-      });
+    const dup = await request(api.app).post('/api/v1/mpesa-accounts').set(A.auth).send({
+      name: 'again',
+      kind: 'paybill',
+      shortcode: '600100',
+      environment: 'sandbox',
+      consumerKey: 'k',
+      consumerSecret: 's',
+      passkey: 'p',
+    });
     expect(dup.status).toBe(409);
     expect(dup.body.error.code).toBe('MPESA_ACCOUNT_EXISTS');
   });
 
   it('a till needs its store number', async () => {
-    const res = await request(api.app)
-      .post('/api/v1/mpesa-accounts')
-      .set(A.auth)
-      .send({
-        name: 'till',
-        kind: 'till',
-        shortcode: '5000111',
-        environment: 'sandbox',
-        consumerKey: 'k',
-        consumerSecret: 's',
-        passkey: 'p',
-      });
+    const res = await request(api.app).post('/api/v1/mpesa-accounts').set(A.auth).send({
+      name: 'till',
+      kind: 'till',
+      shortcode: '5000111',
+      environment: 'sandbox',
+      consumerKey: 'k',
+      consumerSecret: 's',
+      passkey: 'p',
+    });
     expect(res.status).toBe(400);
   });
 

@@ -49,18 +49,15 @@ beforeAll(async () => {
       .send({ name: 'Hourly', durationSeconds: 7200, price: 2000, reminderLeadSeconds: 900 })
   ).body;
   account = (
-    await request(api.app)
-      .post('/api/v1/mpesa-accounts')
-      .set(t.auth)
-      .send({
-        name: 'Sandbox',
-        kind: 'paybill',
-        shortcode: SANDBOX_SHORTCODE,
-        environment: 'sandbox',
-        consumerKey: SIMULATOR_APP.consumerKey,
-        consumerSecret: SIMULATOR_APP.consumerSecret,
-        passkey: SANDBOX_PASSKEY,
-      })
+    await request(api.app).post('/api/v1/mpesa-accounts').set(t.auth).send({
+      name: 'Sandbox',
+      kind: 'paybill',
+      shortcode: SANDBOX_SHORTCODE,
+      environment: 'sandbox',
+      consumerKey: SIMULATOR_APP.consumerKey,
+      consumerSecret: SIMULATOR_APP.consumerSecret,
+      passkey: SANDBOX_PASSKEY,
+    })
   ).body;
   sms = new SmsSender({
     db: tdb.appDb,
@@ -200,16 +197,14 @@ describe('SMS outbox', () => {
   });
 
   it('retries after a provider failure with backoff, fails after maxAttempts', async () => {
-    await tdb
-      .db('sms_outbox')
-      .insert({
-        tenant_id: t.id,
-        kind: 'receipt',
-        dedupe_key: `t-${suffix()}`,
-        phone: '0708374299',
-        body: 'hello',
-        next_attempt_at: clock.date(),
-      });
+    await tdb.db('sms_outbox').insert({
+      tenant_id: t.id,
+      kind: 'receipt',
+      dedupe_key: `t-${suffix()}`,
+      phone: '0708374299',
+      body: 'hello',
+      next_attempt_at: clock.date(),
+    });
     smsSim.failNext(1);
     expect(await sms.sendDue()).toMatchObject({ claimed: 1, sent: 0 });
     const pending = await tdb.db('sms_outbox').where({ phone: '0708374299' }).first();
@@ -219,16 +214,14 @@ describe('SMS outbox', () => {
     await clock.advance(60_000);
     expect(await sms.sendDue()).toMatchObject({ claimed: 1, sent: 1 });
 
-    await tdb
-      .db('sms_outbox')
-      .insert({
-        tenant_id: t.id,
-        kind: 'receipt',
-        dedupe_key: `t-${suffix()}`,
-        phone: '0708374298',
-        body: 'never',
-        next_attempt_at: clock.date(),
-      });
+    await tdb.db('sms_outbox').insert({
+      tenant_id: t.id,
+      kind: 'receipt',
+      dedupe_key: `t-${suffix()}`,
+      phone: '0708374298',
+      body: 'never',
+      next_attempt_at: clock.date(),
+    });
     smsSim.failNext(10);
     for (let i = 0; i < 3; i++) {
       await sms.sendDue();

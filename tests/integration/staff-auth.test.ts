@@ -106,16 +106,14 @@ describe('what a tenant sees of platform admins', () => {
 
   it('reclassifies entries platform admins wrote before the "platform" actor existed', async () => {
     const t = await api.newTenant();
-    await api
-      .db('audit_log')
-      .insert({
-        tenant_id: t.id,
-        actor_type: 'user',
-        actor_id: platformId,
-        action: 'legacy.update',
-        entity: 'tenant',
-        entity_id: t.id,
-      });
+    await api.db('audit_log').insert({
+      tenant_id: t.id,
+      actor_type: 'user',
+      actor_id: platformId,
+      action: 'legacy.update',
+      entity: 'tenant',
+      entity_id: t.id,
+    });
     await platformActorBackfill.up(api.db);
     const log = await request(api.app).get('/api/v1/audit-log').set(t.auth);
     expect(log.body.data.find((e: any) => e.action === 'legacy.update')).toMatchObject({

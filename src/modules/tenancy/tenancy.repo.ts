@@ -132,20 +132,17 @@ export async function updateUser(
 
 /** What a JWT's user is now: one primary-key lookup on every request. */
 export async function findTokenUser(h: Handle, id: string) {
-  return h('users as u')
-    .leftJoin('tenants as t', 't.id', 'u.tenant_id')
-    .where('u.id', id)
-    .first<
-      | {
-          id: string;
-          role: Role;
-          tenant_id: string | null;
-          disabled_at: Date | null;
-          token_version: number;
-          tenant_status: string | null;
-        }
-      | undefined
-    >('u.id', 'u.role', 'u.tenant_id', 'u.disabled_at', 'u.token_version', 't.status as tenant_status');
+  return h('users as u').leftJoin('tenants as t', 't.id', 'u.tenant_id').where('u.id', id).first<
+    | {
+        id: string;
+        role: Role;
+        tenant_id: string | null;
+        disabled_at: Date | null;
+        token_version: number;
+        tenant_status: string | null;
+      }
+    | undefined
+  >('u.id', 'u.role', 'u.tenant_id', 'u.disabled_at', 'u.token_version', 't.status as tenant_status');
 }
 
 // API keys
