@@ -14,14 +14,14 @@ if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.spli
   exit 1
 fi
 
-need=()
-for p in freeradius freeradius-postgresql freeradius-utils; do
-  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if [ "${#need[@]}" -gt 0 ]; then
-  echo "Installing ${need[*]} (Debian's FreeRADIUS 3.2; the system service is not used)"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+# What Lango runs on, and what `npm test` needs next to it (the README's second command);
+# LANGO_SKIP_TEST_PACKAGES=1 installs only the first (Chromium is the big one).
+# shellcheck source=system-packages.sh
+. scripts/system-packages.sh
+if [ "${LANGO_SKIP_TEST_PACKAGES:-}" = "1" ]; then
+  install_system_packages "${LANGO_RUN_PACKAGES[@]}"
+else
+  install_system_packages "${LANGO_RUN_PACKAGES[@]}" "${LANGO_TEST_PACKAGES[@]}"
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -f dist/src/cli.js ]; then
