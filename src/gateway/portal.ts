@@ -165,34 +165,12 @@ export class GatewayPortal {
 
   private statusPage(s: Session): SafeHtml {
     const v = this.statusView(s) as Record<string, unknown>;
-    return html`<h1>You are logged in</h1>
-      <table>
-        <tr>
-          <th>User</th>
-          <td>${s.username}</td>
-        </tr>
-        <tr>
-          <th>Address</th>
-          <td>${s.ip}</td>
-        </tr>
-        <tr>
-          <th>Connected for</th>
-          <td>${String(v.sessionSeconds)} s</td>
-        </tr>
-        <tr>
-          <th>Time left</th>
-          <td>
-            ${s.policy.sessionTimeout === undefined ? 'no limit' : `${Math.max(0, s.policy.sessionTimeout - Number(v.sessionSeconds))} s`}
-          </td>
-        </tr>
-        <tr>
-          <th>Rate (up/down)</th>
-          <td>${s.policy.limits.uploadBps || 'no limit'} / ${s.policy.limits.downloadBps || 'no limit'} bit/s</td>
-        </tr>
-      </table>
-      <form method="post" action="/logout">
-        <p><button type="submit">Log out</button></p>
-      </form>`;
+    return html`<h1>You are logged in</h1><table>
+<tr><th>User</th><td>${s.username}</td></tr><tr><th>Address</th><td>${s.ip}</td></tr>
+<tr><th>Connected for</th><td>${String(v.sessionSeconds)} s</td></tr>
+<tr><th>Time left</th><td>${s.policy.sessionTimeout === undefined ? 'no limit' : `${Math.max(0, s.policy.sessionTimeout - Number(v.sessionSeconds))} s`}</td></tr>
+<tr><th>Rate (up/down)</th><td>${s.policy.limits.uploadBps || 'no limit'} / ${s.policy.limits.downloadBps || 'no limit'} bit/s</td></tr>
+</table><form method="post" action="/logout"><p><button type="submit">Log out</button></p></form>`;
   }
 
   private challengeFor(ip: string): { id: number; challenge: Buffer } {
@@ -237,35 +215,17 @@ export class GatewayPortal {
         res,
         200,
         { loggedIn: false, ...chap },
-        html`<h1>Log in</h1>
-          <form
-            method="post"
-            action="/login"
-            data-chap-id="${String(c.id)}"
-            data-chap-challenge="${chap.chapChallenge}"
-          >
-            <p>
-              <label>Username <input name="username" autocomplete="username" /></label>
-            </p>
-            <p>
-              <label>Password <input name="password" type="password" autocomplete="current-password" /></label>
-            </p>
-            <p><button type="submit">Log in</button></p>
-          </form>`,
+        html`<h1>Log in</h1><form method="post" action="/login" data-chap-id="${String(c.id)}" data-chap-challenge="${chap.chapChallenge}">
+<p><label>Username <input name="username" autocomplete="username"></label></p>
+<p><label>Password <input name="password" type="password" autocomplete="current-password"></label></p>
+<p><button type="submit">Log in</button></p></form>`,
       );
     }
     if (req.method === 'GET' && path === '/status') {
       const s = table.byAddress(who.ip);
       return s
         ? this.send(req, res, 200, { loggedIn: true, session: this.statusView(s) }, this.statusPage(s))
-        : this.send(
-            req,
-            res,
-            404,
-            { loggedIn: false },
-            html`<h1>Not logged in</h1>
-              <p><a href="/login">Log in</a></p>`,
-          );
+        : this.send(req, res, 404, { loggedIn: false }, html`<h1>Not logged in</h1><p><a href="/login">Log in</a></p>`);
     }
     if (req.method === 'POST' && path === '/logout') {
       const s = table.byAddress(who.ip);
@@ -275,8 +235,7 @@ export class GatewayPortal {
         res,
         200,
         { loggedIn: false },
-        html`<h1>You are logged out</h1>
-          <p><a href="/login">Log in again</a></p>`,
+        html`<h1>You are logged out</h1><p><a href="/login">Log in again</a></p>`,
       );
     }
     if (req.method === 'POST' && path === '/login') {
@@ -300,8 +259,7 @@ export class GatewayPortal {
           res,
           400,
           { error: 'VALIDATION_FAILED', message },
-          html`<h1>Log in</h1>
-            <p class="error">${message}</p>`,
+          html`<h1>Log in</h1><p class="error">${message}</p>`,
         );
       const username = body.username ?? '';
       if (username.length < 1 || username.length > 253) return bad('username is required (at most 253 characters)');
@@ -340,8 +298,7 @@ export class GatewayPortal {
           res,
           503,
           { error: 'RADIUS_UNAVAILABLE' },
-          html`<h1>Log in</h1>
-            <p class="error">The login service does not answer; try again in a minute.</p>`,
+          html`<h1>Log in</h1><p class="error">The login service does not answer; try again in a minute.</p>`,
         );
       }
       return this.send(
@@ -349,8 +306,7 @@ export class GatewayPortal {
         res,
         401,
         { error: 'LOGIN_REJECTED', message: result.message ?? null },
-        html`<h1>Log in</h1>
-          <p class="error">${result.message ?? 'Wrong username or password.'}</p>`,
+        html`<h1>Log in</h1><p class="error">${result.message ?? 'Wrong username or password.'}</p>`,
       );
     }
     this.send(req, res, 404, { error: 'NOT_FOUND' }, html`<h1>Not found</h1>`);

@@ -46,26 +46,14 @@ export const STYLE_SOURCE = `'sha256-${createHash('sha256').update(STYLE).digest
 
 export function page(title: string, body: SafeHtml): string {
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${title}</title>
-        <style>
-          ${new SafeHtml(STYLE)}
-        </style>
-      </head>
-      <body>
-        ${body}
-      </body>
-    </html>`.value;
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title><style>${new SafeHtml(STYLE)}</style></head>
+<body>${body}</body></html>`.value;
 }
 
 export function errorPage(status: number, code: string, message: string): string {
   return page(
     `Error ${status}`,
-    html`<h1>Something went wrong</h1>
-      <p>${message}</p>
-      <p><small>${status} ${code}</small></p>`,
+    html`<h1>Something went wrong</h1><p>${message}</p><p><small>${status} ${code}</small></p>`,
   );
 }

@@ -32,22 +32,14 @@ function loginPage(token: string, o: { email?: string; error?: string } = {}): s
   return page(
     'Sign in - Lango',
     html`<h1>Sign in</h1>
-      ${o.error ? html`<p class="error" role="alert">${o.error}</p>` : ''}
-      <form method="post" action="${PATH}/login">
-        <input type="hidden" name="${CSRF_FIELD}" value="${token}" />
-        <p>
-          <label
-            >Email <input type="email" name="email" value="${o.email ?? ''}" required autocomplete="username"
-          /></label>
-        </p>
-        <p>
-          <label>Password <input type="password" name="password" required autocomplete="current-password" /></label>
-        </p>
-        <p>
-          <label>Tenant (only if asked) <input name="tenant" autocomplete="organization" /></label>
-        </p>
-        <p><button type="submit">Sign in</button></p>
-      </form>`,
+${o.error ? html`<p class="error" role="alert">${o.error}</p>` : ''}
+<form method="post" action="${PATH}/login">
+<input type="hidden" name="${CSRF_FIELD}" value="${token}">
+<p><label>Email <input type="email" name="email" value="${o.email ?? ''}" required autocomplete="username"></label></p>
+<p><label>Password <input type="password" name="password" required autocomplete="current-password"></label></p>
+<p><label>Tenant (only if asked) <input name="tenant" autocomplete="organization"></label></p>
+<p><button type="submit">Sign in</button></p>
+</form>`,
   );
 }
 
@@ -71,16 +63,7 @@ export function dashboardSurface(o: DashboardOptions): Router {
     const one = { limit: 1, offset: 0 };
     if (!p.tenantId) {
       const [tenants, pending] = await Promise.all([s.tenants.list(1, 0), s.nas.pendingApprovals(1, 0)]);
-      return html`<table>
-        <tr>
-          <th>Tenants</th>
-          <td>${tenants.page.total}</td>
-        </tr>
-        <tr>
-          <th>NAS waiting for approval</th>
-          <td>${pending.page.total}</td>
-        </tr>
-      </table>`;
+      return html`<table><tr><th>Tenants</th><td>${tenants.page.total}</td></tr><tr><th>NAS waiting for approval</th><td>${pending.page.total}</td></tr></table>`;
     }
     const [tenant, subscribers, live, plans] = await Promise.all([
       s.tenants.get(p, p.tenantId),
@@ -88,21 +71,8 @@ export function dashboardSurface(o: DashboardOptions): Router {
       s.sessions.listLive(p.tenantId, one),
       s.plans.list(p.tenantId, { ...one, active: true }),
     ]);
-    return html`<h2>${tenant.name}</h2>
-      <table>
-        <tr>
-          <th>Subscribers</th>
-          <td>${subscribers.page.total}</td>
-        </tr>
-        <tr>
-          <th>Online now</th>
-          <td>${live.page.total}</td>
-        </tr>
-        <tr>
-          <th>Plans on sale</th>
-          <td>${plans.page.total}</td>
-        </tr>
-      </table>`;
+    return html`<h2>${tenant.name}</h2><table><tr><th>Subscribers</th><td>${subscribers.page.total}</td></tr>
+<tr><th>Online now</th><td>${live.page.total}</td></tr><tr><th>Plans on sale</th><td>${plans.page.total}</td></tr></table>`;
   }
 
   return htmlSurface({
@@ -155,13 +125,9 @@ export function dashboardSurface(o: DashboardOptions): Router {
         res.type('html').send(
           page(
             'Lango',
-            html`<h1>Lango</h1>
-              <p>Signed in as ${user?.email ?? p.id} (${p.role.replace('_', ' ')})</p>
-              ${await figures(p)}
-              <form method="post" action="${PATH}/logout">
-                <input type="hidden" name="${CSRF_FIELD}" value="${token}" />
-                <p><button type="submit">Sign out</button></p>
-              </form>`,
+            html`<h1>Lango</h1><p>Signed in as ${user?.email ?? p.id} (${p.role.replace('_', ' ')})</p>
+${await figures(p)}
+<form method="post" action="${PATH}/logout"><input type="hidden" name="${CSRF_FIELD}" value="${token}"><p><button type="submit">Sign out</button></p></form>`,
           ),
         );
       });

@@ -73,44 +73,20 @@ export function send(
   const name = sh.settings.displayName ?? sh.tenantName;
   const other: Lang = sh.lang === 'en' ? 'sw' : 'en';
   const doc = html`<!doctype html>
-    <html lang="${sh.lang}">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        ${o.refreshSeconds ? html`<meta http-equiv="refresh" content="${o.refreshSeconds}; url=${o.refreshUrl ?? ''}" />` : ''}
-        <title>${o.title} · ${name}</title>
-        <style>
-          ${new SafeHtml(css)}
-        </style>
-      </head>
-      <body>
-        <main>
-          <header>
-            ${sh.settings.logoDataUrl ? html`<img src="${sh.settings.logoDataUrl}" alt="" />` : ''}
-            <h1>${name}</h1>
-          </header>
-          ${o.body}
-          <nav>
-            <a href="/portal/${sh.slug}${sh.path}?lang=${other}" hreflang="${other}"
-              >${other === 'sw' ? 'Kiswahili' : 'English'}</a
-            >${sh.settings.supportPhone ? html` · ${w.help}: <a href="tel:${sh.settings.supportPhone}">${sh.settings.supportPhone}</a>` : ''}
-          </nav>
-        </main>
-        ${scripts.map(
-          (s) =>
-            html`<script>
-              ${new SafeHtml(s === 'login' ? LOGIN_SCRIPT : POLL_SCRIPT)};
-            </script>`,
-        )}
-      </body>
-    </html>`;
+<html lang="${sh.lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+${o.refreshSeconds ? html`<meta http-equiv="refresh" content="${o.refreshSeconds}; url=${o.refreshUrl ?? ''}">` : ''}
+<title>${o.title} · ${name}</title><style>${new SafeHtml(css)}</style></head>
+<body><main><header>${sh.settings.logoDataUrl ? html`<img src="${sh.settings.logoDataUrl}" alt="">` : ''}<h1>${name}</h1></header>
+${o.body}
+<nav><a href="/portal/${sh.slug}${sh.path}?lang=${other}" hreflang="${other}">${other === 'sw' ? 'Kiswahili' : 'English'}</a>${sh.settings.supportPhone ? html` · ${w.help}: <a href="tel:${sh.settings.supportPhone}">${sh.settings.supportPhone}</a>` : ''}</nav>
+</main>${scripts.map((s) => html`<script>${new SafeHtml(s === 'login' ? LOGIN_SCRIPT : POLL_SCRIPT)}</script>`)}</body></html>`;
   res
     .status(o.status ?? 200)
     .type('html')
     .send(doc.value);
 }
 
-const csrfField = (sh: Shell) => html`<input type="hidden" name="${CSRF_FIELD}" value="${sh.csrf}" />`;
+const csrfField = (sh: Shell) => html`<input type="hidden" name="${CSRF_FIELD}" value="${sh.csrf}">`;
 
 export function money(sh: Shell, minor: number): string {
   return `${sh.currency} ${(minor / 100).toLocaleString('en-KE', { maximumFractionDigits: 2 })}`;
@@ -118,31 +94,15 @@ export function money(sh: Shell, minor: number): string {
 
 function planCard(sh: Shell, p: PlanView, canPay: boolean): SafeHtml {
   const w = WORDS[sh.lang];
-  return html`<div class="plan">
-    <b>${p.name}</b> · ${money(sh, p.price)}
-    <div class="meta">
-      ${duration(w, p.durationSeconds)} · ${dataAllowance(w, p.dataQuotaBytes)} · ${p.rateLimit ?? w.fullSpeed}
-    </div>
-    ${
-      canPay
-        ? html`<form method="post" action="/portal/${sh.slug}/pay">
-            ${csrfField(sh)}<input type="hidden" name="planId" value="${p.id}" />
-            <label for="ph-${p.id}">${w.phone}</label
-            ><input
-              id="ph-${p.id}"
-              name="phone"
-              type="tel"
-              inputmode="tel"
-              autocomplete="tel"
-              required
-              maxlength="20"
-              placeholder="07XX XXX XXX"
-            />
-            <button type="submit">${w.buy}</button>
-          </form>`
-        : ''
-    }
-  </div>`;
+  return html`<div class="plan"><b>${p.name}</b> · ${money(sh, p.price)}
+<div class="meta">${duration(w, p.durationSeconds)} · ${dataAllowance(w, p.dataQuotaBytes)} · ${p.rateLimit ?? w.fullSpeed}</div>
+${
+  canPay
+    ? html`<form method="post" action="/portal/${sh.slug}/pay">${csrfField(sh)}<input type="hidden" name="planId" value="${p.id}">
+<label for="ph-${p.id}">${w.phone}</label><input id="ph-${p.id}" name="phone" type="tel" inputmode="tel" autocomplete="tel" required maxlength="20" placeholder="07XX XXX XXX">
+<button type="submit">${w.buy}</button></form>`
+    : ''
+}</div>`;
 }
 
 export function homeBody(
@@ -157,49 +117,24 @@ export function homeBody(
 ): SafeHtml {
   const w = WORDS[sh.lang];
   return html`${o.message ? html`<p class="msg${o.message.ok ? ' ok' : ''}" role="alert">${o.message.text}</p>` : ''}
-    ${o.onHotspot ? '' : html`<p class="msg">${w.notOnWifi}</p>`}
-    <h2>${w.choose}</h2>
-    ${o.plans.length === 0 ? html`<p>${w.none}</p>` : o.plans.map((p) => planCard(sh, p, o.canPay && o.onHotspot))}
-    ${
-      o.onHotspot
-        ? html`<h2>${w.voucher}</h2>
-            <form method="post" action="/portal/${sh.slug}/voucher">
-              ${csrfField(sh)} <label for="code">${w.code}</label
-              ><input
-                id="code"
-                name="code"
-                required
-                maxlength="64"
-                autocomplete="off"
-                autocapitalize="characters"
-                spellcheck="false"
-              />
-              <button type="submit">${w.useVoucher}</button>
-            </form>
-            ${
-              o.canRestore
-                ? html`<details>
-                    <summary>${w.paid}</summary>
-                    <p class="meta">${w.paidHelp}</p>
-                    <form method="post" action="/portal/${sh.slug}/paid">
-                      ${csrfField(sh)} <label for="pp">${w.phone}</label
-                      ><input id="pp" name="phone" type="tel" inputmode="tel" required maxlength="20" />
-                      <label for="rc">${w.receipt}</label
-                      ><input
-                        id="rc"
-                        name="receipt"
-                        required
-                        maxlength="20"
-                        autocapitalize="characters"
-                        autocomplete="off"
-                      />
-                      <button type="submit">${w.restore}</button>
-                    </form>
-                  </details>`
-                : ''
-            }`
-        : ''
-    }`;
+${o.onHotspot ? '' : html`<p class="msg">${w.notOnWifi}</p>`}
+<h2>${w.choose}</h2>
+${o.plans.length === 0 ? html`<p>${w.none}</p>` : o.plans.map((p) => planCard(sh, p, o.canPay && o.onHotspot))}
+${
+  o.onHotspot
+    ? html`<h2>${w.voucher}</h2><form method="post" action="/portal/${sh.slug}/voucher">${csrfField(sh)}
+<label for="code">${w.code}</label><input id="code" name="code" required maxlength="64" autocomplete="off" autocapitalize="characters" spellcheck="false">
+<button type="submit">${w.useVoucher}</button></form>
+${
+  o.canRestore
+    ? html`<details><summary>${w.paid}</summary><p class="meta">${w.paidHelp}</p><form method="post" action="/portal/${sh.slug}/paid">${csrfField(sh)}
+<label for="pp">${w.phone}</label><input id="pp" name="phone" type="tel" inputmode="tel" required maxlength="20">
+<label for="rc">${w.receipt}</label><input id="rc" name="receipt" required maxlength="20" autocapitalize="characters" autocomplete="off">
+<button type="submit">${w.restore}</button></form></details>`
+    : ''
+}`
+    : ''
+}`;
 }
 
 /**
@@ -221,34 +156,16 @@ export function loginBody(
   },
 ): SafeHtml {
   const w = WORDS[sh.lang];
-  return html`<p class="msg ok" role="status">${o.message ?? w.connecting}</p>
-    <p>${w.connectingHelp}</p>
-    <form
-      id="login"
-      method="post"
-      action="${o.loginUrl}"
-      data-chap-id="${o.chapId}"
-      data-chap-challenge="${o.chapChallenge}"
-      data-secret="${o.password}"
-    >
-      <input type="hidden" name="username" value="${o.username}" /><input
-        type="hidden"
-        name="password"
-        value="${o.serverResponse}"
-      />
-      ${o.dst ? html`<input type="hidden" name="dst" value="${o.dst}" />` : ''}<input
-        type="hidden"
-        name="popup"
-        value="false"
-      />
-      <button type="submit">${w.connectNow}</button>
-    </form>`;
+  return html`<p class="msg ok" role="status">${o.message ?? w.connecting}</p><p>${w.connectingHelp}</p>
+<form id="login" method="post" action="${o.loginUrl}" data-chap-id="${o.chapId}" data-chap-challenge="${o.chapChallenge}" data-secret="${o.password}">
+<input type="hidden" name="username" value="${o.username}"><input type="hidden" name="password" value="${o.serverResponse}">
+${o.dst ? html`<input type="hidden" name="dst" value="${o.dst}">` : ''}<input type="hidden" name="popup" value="false">
+<button type="submit">${w.connectNow}</button></form>`;
 }
 
 export function messageBody(sh: Shell, text: string): SafeHtml {
   const w = WORDS[sh.lang];
-  return html`<p class="msg" role="alert">${text}</p>
-    <p><a href="/portal/${sh.slug}">${w.tryAgain}</a></p>`;
+  return html`<p class="msg" role="alert">${text}</p><p><a href="/portal/${sh.slug}">${w.tryAgain}</a></p>`;
 }
 
 /** What the buyer reads about an STK push that did not end in a payment, by Daraja's ResultCode. */
@@ -274,12 +191,9 @@ export function fallbackBody(sh: Shell, account: string | null): SafeHtml {
   const w = WORDS[sh.lang];
   const s = sh.settings;
   if (!s.paybill && !s.till) return html``;
-  return html`<p>${w.fallback}</p>
-    <ul>
-      ${s.paybill ? html`<li>${w.paybill} <b>${s.paybill}</b>${account ? html`, ${w.account} <b>${account}</b>` : ''}</li>` : ''}
-      ${s.till ? html`<li>${w.till} <b>${s.till}</b></li>` : ''}
-    </ul>
-    <p class="meta">${w.thenPaid}</p>`;
+  return html`<p>${w.fallback}</p><ul>
+${s.paybill ? html`<li>${w.paybill} <b>${s.paybill}</b>${account ? html`, ${w.account} <b>${account}</b>` : ''}</li>` : ''}
+${s.till ? html`<li>${w.till} <b>${s.till}</b></li>` : ''}</ul><p class="meta">${w.thenPaid}</p>`;
 }
 
 export function waitingBody(
@@ -287,16 +201,11 @@ export function waitingBody(
   o: { pollUrl: string; nextUrl: string; state: string; amount: number },
 ): SafeHtml {
   const w = WORDS[sh.lang];
-  return html`<div id="status" data-poll="${o.pollUrl}" data-next="${o.nextUrl}" data-state="${o.state}">
-    <p class="msg" role="status"><b>${w.waiting}</b></p>
-    <p>${w.waitingHelp}</p>
-    <p class="meta">${money(sh, o.amount)}</p>
-  </div>`;
+  return html`<div id="status" data-poll="${o.pollUrl}" data-next="${o.nextUrl}" data-state="${o.state}"><p class="msg" role="status"><b>${w.waiting}</b></p>
+<p>${w.waitingHelp}</p><p class="meta">${money(sh, o.amount)}</p></div>`;
 }
 
 export function failedBody(sh: Shell, o: { text: string; account: string | null }): SafeHtml {
   const w = WORDS[sh.lang];
-  return html`<p class="msg" role="alert">${o.text}</p>
-    ${fallbackBody(sh, o.account)}
-    <p><a href="/portal/${sh.slug}">${w.tryAgain}</a></p>`;
+  return html`<p class="msg" role="alert">${o.text}</p>${fallbackBody(sh, o.account)}<p><a href="/portal/${sh.slug}">${w.tryAgain}</a></p>`;
 }
