@@ -217,8 +217,12 @@ describe('the worker', () => {
       sent.push((await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username })).acctSessionId);
     }
     // Both workers start before anything is queued, then everything is queued at once.
-    const w1 = worker(e, { ...FAST, sender: { ...FAST.sender, batchSize: 7 } });
-    const w2 = worker(e, { ...FAST, sender: { ...FAST.sender, batchSize: 7 } });
+    // What is asserted is that the two workers' claims never overlap; a retransmission (the same
+    // request again after FAST's 200 ms on a loaded machine) would look like a second send, so
+    // this test waits 2 s before retransmitting.
+    const options = { ...FAST, schedule: { irt: 2, mrt: 0, mrc: 1, mrd: 0 }, sender: { ...FAST.sender, batchSize: 7 } };
+    const w1 = worker(e, options);
+    const w2 = worker(e, options);
     await Promise.all([w1.ready, w2.ready]);
     await request(e.api.app).post(`/api/v1/subscribers/${s.id}/suspend`).set(e.t.auth).send({});
     await eventually(async () => (await actions(e, { status: 'ack' })).length === 300, '300 acks');
