@@ -17,7 +17,7 @@
  * of a router). Time comes from an injected Clock (src/lib/clock.ts).
  */
 import { systemClock, type Clock } from '../lib/clock';
-import { CallGuard, Connection, noopLogger, type CommandResult, type RouterOsLogger } from './connection';
+import { CallGuard, Connection, noopLogger, type CommandOptions, type CommandResult, type RouterOsLogger } from './connection';
 import {
   RouterOsClosedError,
   RouterOsConnectionError,
@@ -52,18 +52,7 @@ export interface RouterOsClientOptions {
   clock?: Clock;
 }
 
-export interface CommandOptions {
-  signal?: AbortSignal;
-  timeoutMs?: number;
-  /**
-   * The command may safely run twice. If the connection was reused and dropped before any reply
-   * arrived (typically: the router closed it while idle just as we wrote), the command is sent
-   * once more on a new connection. Default false.
-   */
-  idempotent?: boolean;
-}
-
-export type { CommandResult, RouterOsLogger };
+export type { CommandOptions, CommandResult, RouterOsLogger };
 
 /** Longest wait for any sign of life after a command timed out. */
 const MAX_PROBE_GRACE_MS = 5_000;

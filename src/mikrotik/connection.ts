@@ -30,6 +30,18 @@ export interface RouterOsLogger {
 
 export const noopLogger: RouterOsLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined };
 
+/** How one command is run (RouterOsClient.command / execute). */
+export interface CommandOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /**
+   * The command may safely run twice. If the connection was reused and dropped before any reply
+   * arrived (typically: the router closed it while idle just as we wrote), the command is sent
+   * once more on a new connection. Default false.
+   */
+  idempotent?: boolean;
+}
+
 export interface CommandResult {
   /** Attributes of every `!re` reply. */
   rows: Record<string, string>[];

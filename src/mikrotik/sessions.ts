@@ -7,7 +7,7 @@
  * properties are kept only when they parse.
  */
 import net from 'node:net';
-import type { CommandOptions } from './client';
+import type { CommandOptions } from './connection';
 import { RouterOsProtocolError, RouterOsTrapError } from './errors';
 import { queryWord } from './protocol';
 
