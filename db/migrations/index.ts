@@ -19,6 +19,7 @@ import * as m20261203000300 from './20261203000300_vouchers';
 import * as m400 from './20261203000400_reports';
 import * as m401 from './20261203000401_auth_rollup_shards';
 import * as m402 from './20261203000402_throttle_generic_plans';
+import * as m403 from './20261203000403_period_left';
 import * as m20261203000600 from './20261203000600_portal';
 
 interface Migration {
@@ -52,6 +53,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261203000400_reports', m400],
   ['20261203000401_auth_rollup_shards', m401],
   ['20261203000402_throttle_generic_plans', m402],
+  ['20261203000403_period_left', m403],
   ['20261203000600_portal', m20261203000600],
 ];
 
