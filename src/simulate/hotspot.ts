@@ -2,8 +2,9 @@
  * The hotspot login endpoint of the NAS simulator, behaving like RouterOS's HTTP servlet
  * (protocols.md 2.4), on top of a NasSimulator (its RADIUS client, sessions and accounting):
  *
- *  - GET /login: a new CHAP challenge for the device (chap-id: 1 byte, chap-challenge: 16
- *    bytes, written octal-escaped as RouterOS does), then either the router's own login page
+ *  - GET /login: the device's CHAP challenge (chap-id: 1 byte, chap-challenge: 16 bytes,
+ *    written octal-escaped as RouterOS does; one per device, valid until a login uses it or
+ *    five minutes pass, so a favicon or reload does not replace it), then either the router's own login page
  *    (a form whose script computes MD5(chap-id + password + chap-challenge), as RouterOS's
  *    login.html with md5.js does) or, with `portalUrl`, Lango's mikrotik/hotspot/login.html with
  *    the servlet variables filled in (the redirect to the external portal);
@@ -81,11 +82,14 @@ export interface Hotspot {
 
 const MAX_BODY = 16 * 1024;
 const SESSION_TIMEOUT_CAUSE = 'Session-Timeout' as const;
+/** How long a CHAP challenge stays valid unused (RouterOS keeps a client's challenge for minutes). */
+const CHALLENGE_TTL_MS = 5 * 60 * 1000;
 
 interface DeviceState {
   ip: string;
   mac: string;
-  chap?: { id: number; challenge: Buffer };
+  /** The device's CHAP challenge: issued once, kept until a login uses it or it expires. */
+  chap?: { id: number; challenge: Buffer; expiresAt: number };
   user?: string;
   acctSessionId?: string;
   loggedInAt?: Date;
@@ -312,9 +316,12 @@ class HotspotServer implements Hotspot {
   }
 
   private loginPage(d: DeviceState, dst: string | undefined, error: string | undefined, res: ServerResponse): void {
-    const chap = this.loginBy.includes('http-chap');
-    d.chap = chap ? { id: randomBytes(1)[0]!, challenge: randomBytes(16) } : undefined;
-    if (!chap) delete d.chap;
+    // Like RouterOS, one challenge per client until a login uses it or it expires: a second
+    // request (the browser's favicon, a reload) shows the same challenge, so a portal that
+    // carries the first one still logs in.
+    if (!this.loginBy.includes('http-chap')) delete d.chap;
+    else if (!d.chap || d.chap.expiresAt <= this.clock.now())
+      d.chap = { id: randomBytes(1)[0]!, challenge: randomBytes(16), expiresAt: this.clock.now() + CHALLENGE_TTL_MS };
     const vars = this.vars(d, { 'link-orig': dst ?? '', error: error ?? '' });
     if (this.loginTemplate) {
       res
@@ -357,7 +364,8 @@ function doLogin(){var f=document.forms.login;f.password.value=hexMD5('${vars['c
       fail('invalid username or password');
       return;
     }
-    const chap = d.chap && /^[0-9a-fA-F]{32}$/.test(password) ? d.chap : undefined;
+    const chap =
+      d.chap && d.chap.expiresAt > this.clock.now() && /^[0-9a-fA-F]{32}$/.test(password) ? d.chap : undefined;
     if (!chap && !this.loginBy.includes('http-pap')) {
       fail('invalid username or password');
       return;

@@ -190,6 +190,32 @@ it('a second phone on a one-device voucher gets the router error page with the R
   expect(hs.ended.at(-1)).toMatchObject({ user: fresh, reason: 'logout', cause: 'User-Request' });
 });
 
+it('one CHAP challenge per phone, as on RouterOS: kept over other requests until a login uses it or it expires', async () => {
+  const challengeOf = async (from: string): Promise<string> => {
+    const page = await phone(from, 'GET', hs.loginUrl);
+    return /hexMD5\('([^']*)'\+f\.password\.value\+'([^']*)'\)/.exec(page.body)!.slice(1).join('|');
+  };
+  const first = await challengeOf('127.0.0.26');
+  // The browser's favicon (any other page) and a reload of the login page keep it.
+  expect((await phone('127.0.0.26', 'GET', `${hs.url}/favicon.ico`)).status).toBe(302);
+  expect(await challengeOf('127.0.0.26')).toBe(first);
+  // Another phone has its own.
+  expect(await challengeOf('127.0.0.27')).not.toBe(first);
+  // The login answers it (used up): the next page has a new one.
+  const code = await voucher(dayPlan.id);
+  const [id, challenge] = first.split('|');
+  const answer = createHash('md5')
+    .update(Buffer.concat([octalUnescape(id!), Buffer.from(code), octalUnescape(challenge!)]))
+    .digest('hex');
+  expect((await phone('127.0.0.26', 'POST', hs.loginUrl, { username: code, password: answer })).status).toBe(302);
+  await phone('127.0.0.26', 'POST', `${hs.url}/logout`);
+  const second = await challengeOf('127.0.0.26');
+  expect(second).not.toBe(first);
+  // Unused for five minutes, it expires: the next page has a new one.
+  await clock.advance(5 * 60_000 + 1000);
+  expect(await challengeOf('127.0.0.26')).not.toBe(second);
+});
+
 it('PAP (a page without script): plain password accepted; a revoked voucher is refused with its message', async () => {
   const code = await voucher(dayPlan.id);
   await phone('127.0.0.31', 'GET', hs.loginUrl);

@@ -57,12 +57,9 @@ async function voucher(planId: string, body: Record<string, unknown> = {}): Prom
 
 /**
  * The phone opens a page; the hotspot sends it to its login.html, which sends it to the portal.
- * The browser's favicon request to the router is dropped: the simulator (like a router that
- * issues a challenge per login page) would answer it with a new login page and a new CHAP
- * challenge, and the portal's login would carry the old one.
+ * The browser's own requests to the router (favicon) see the same CHAP challenge, as on RouterOS.
  */
 async function arrive(page: Page): Promise<void> {
-  await page.route(`${hs.url}/favicon.ico`, (r) => r.abort());
   await page.goto(`${hs.loginUrl}?dst=${encodeURIComponent(`${hs.url}/status`)}`);
   await page.waitForURL(`${portalBase}/portal/${A.slug}`);
 }

@@ -10,7 +10,14 @@ import type { Request, Response, Router } from 'express';
 import type { Logger } from 'pino';
 import { AppError } from '../../lib/errors';
 import { chapResponse } from '../../modules/portal/chap';
-import { PayEntry, RouterRedirect, VoucherEntry, type RouterContext } from '../../modules/portal/portal.schemas';
+import {
+  PaidEntry,
+  PayEntry,
+  RouterRedirect,
+  TrialEntry,
+  VoucherEntry,
+  type RouterContext,
+} from '../../modules/portal/portal.schemas';
 import { PORTAL_ACTOR } from '../../modules/portal/portal.service';
 import type { HotspotLogin } from '../../modules/portal/portal.service';
 import { hasRouterParameters } from '../../modules/portal/router-context';
@@ -36,6 +43,8 @@ export interface PortalOptions {
 const validRedirect = compileQuery(RouterRedirect);
 const validVoucher = compileBody(VoucherEntry);
 const validPay = compileBody(PayEntry);
+const validPaid = compileBody(PaidEntry);
+const validTrial = compileBody(TrialEntry);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Errors the buyer can act on: shown on the portal's own page, in their language. */
@@ -141,7 +150,10 @@ export function portalSurface(o: PortalOptions): Router {
             `/portal/${tenant.slug}${typeof q.error === 'string' && q.error ? `?error=${encodeURIComponent(q.error)}` : ''}`,
           );
         }
-        const plans = await services.portal.plans(tenant.id);
+        const [plans, trial] = await Promise.all([
+          services.portal.plans(tenant.id),
+          services.portal.trialPlan(tenant.id),
+        ]);
         const routerError = typeof q.error === 'string' ? q.error.slice(0, 200) : '';
         send(res, sh, {
           title: WORDS[sh.lang].choose,
@@ -149,6 +161,8 @@ export function portalSurface(o: PortalOptions): Router {
             plans,
             onHotspot: !!ctxCookie.get(req, tenant.id),
             canPay: true,
+            canRestore: true,
+            trial,
             ...(routerError ? { message: { text: routerError } } : {}),
           }),
         });
@@ -162,6 +176,33 @@ export function portalSurface(o: PortalOptions): Router {
           if (!validVoucher(req.body)) throw new AppError('VALIDATION_FAILED', WORDS[sh.lang].code);
           const creds = await services.portal.voucherLogin(tenant.id, (req.body as { code: string }).code, ctx);
           login(res, sh, ctx, creds);
+        } catch (err) {
+          buyerError(res, sh, err);
+        }
+      });
+
+      // "Already paid?": phone + M-Pesa receipt claims unallocated money or restores a running package here.
+      r.post('/:slug/paid', async (req, res) => {
+        const { sh, tenant } = await shell(req, res, '');
+        try {
+          const ctx = device(req, tenant.id);
+          if (!validPaid(req.body)) throw new AppError('VALIDATION_FAILED', WORDS[sh.lang].paidHelp);
+          const body = req.body as { phone: string; receipt: string };
+          const r = await services.portal.restorePaid(tenant.id, body, ctx);
+          login(res, sh, ctx, r, r.outcome === 'claimed' ? WORDS[sh.lang].claimedOk : WORDS[sh.lang].restoredOk);
+        } catch (err) {
+          buyerError(res, sh, err);
+        }
+      });
+
+      // The free trial (when the tenant offers one): once per device and per phone per period.
+      r.post('/:slug/trial', async (req, res) => {
+        const { sh, tenant } = await shell(req, res, '');
+        try {
+          const ctx = device(req, tenant.id);
+          if (!validTrial(req.body)) throw new AppError('VALIDATION_FAILED', WORDS[sh.lang].phone);
+          const t = await services.portal.freeTrial(tenant.id, (req.body as { phone: string }).phone, ctx);
+          login(res, sh, ctx, t, WORDS[sh.lang].trialOk);
         } catch (err) {
           buyerError(res, sh, err);
         }

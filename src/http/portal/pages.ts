@@ -105,6 +105,15 @@ ${
 }</div>`;
 }
 
+function trialCard(sh: Shell, p: PlanView): SafeHtml {
+  const w = WORDS[sh.lang];
+  return html`<div class="plan" id="trial"><b>${w.trial}</b> · ${p.name}
+<div class="meta">${duration(w, p.durationSeconds)} · ${dataAllowance(w, p.dataQuotaBytes)} · ${p.rateLimit ?? w.fullSpeed}</div>
+<p class="meta">${w.trialHelp}</p><form method="post" action="/portal/${sh.slug}/trial">${csrfField(sh)}
+<label for="tp">${w.phone}</label><input id="tp" name="phone" type="tel" inputmode="tel" autocomplete="tel" required maxlength="20" placeholder="07XX XXX XXX">
+<button type="submit">${w.tryFree}</button></form></div>`;
+}
+
 export function homeBody(
   sh: Shell,
   o: {
@@ -112,6 +121,8 @@ export function homeBody(
     onHotspot: boolean;
     canPay: boolean;
     canRestore?: boolean;
+    /** The free trial's plan, when the tenant offers one. */
+    trial?: PlanView | undefined;
     message?: { text: string; ok?: boolean };
   },
 ): SafeHtml {
@@ -120,6 +131,7 @@ export function homeBody(
 ${o.onHotspot ? '' : html`<p class="msg">${w.notOnWifi}</p>`}
 <h2>${w.choose}</h2>
 ${o.plans.length === 0 ? html`<p>${w.none}</p>` : o.plans.map((p) => planCard(sh, p, o.canPay && o.onHotspot))}
+${o.trial && o.onHotspot ? trialCard(sh, o.trial) : ''}
 ${
   o.onHotspot
     ? html`<h2>${w.voucher}</h2><form method="post" action="/portal/${sh.slug}/voucher">${csrfField(sh)}

@@ -232,6 +232,15 @@ export async function lockPaymentByCheckout(
   return trx('payments').where({ tenant_id: tenantId, checkout_request_id: checkoutRequestId }).forUpdate().first();
 }
 
+/** A completed payment by its M-Pesa receipt, locked (the portal's "already paid" claim). */
+export async function lockCompletedByReceipt(
+  trx: Knex.Transaction,
+  tenantId: string,
+  receipt: string,
+): Promise<PaymentRow | undefined> {
+  return trx('payments').where({ tenant_id: tenantId, mpesa_receipt: receipt, state: 'completed' }).forUpdate().first();
+}
+
 export async function updatePayment(
   h: Handle,
   tenantId: string,

@@ -15,6 +15,8 @@ export interface PortalSettingsRow {
   paybill: string | null;
   till: string | null;
   support_phone: string | null;
+  trial_plan_id: string | null;
+  trial_period_hours: number;
   updated_at: Date;
 }
 
@@ -82,4 +84,65 @@ export async function hotspotPassword(
     })
     .where({ 's.tenant_id': tenantId, 's.id': subscriberId, 'c.attribute': 'Cleartext-Password' })
     .first('s.username as username', 'c.value as password');
+}
+
+/** The sellable plan an amount pays for: the dearest one it covers (the longest of equal price). */
+export async function planForAmount(h: Handle, tenantId: string, amount: number): Promise<PlanRow | undefined> {
+  return h('plans')
+    .where({ tenant_id: tenantId, active: true, sellable: true })
+    .andWhere('price', '<=', amount)
+    .orderBy('price', 'desc')
+    .orderBy('duration_seconds', 'desc')
+    .orderBy('id')
+    .first();
+}
+
+/** When the subscriber's covering period ends (lango_covering_subscription), or null. */
+export async function coveredUntil(h: Handle, subscriberId: string, at: Date): Promise<Date | null> {
+  const r = await h.raw<{ rows: Array<{ ends_at: Date }> }>(
+    'SELECT ends_at FROM lango_covering_subscription(?::uuid, ?::timestamptz)',
+    [subscriberId, at],
+  );
+  return r.rows[0]?.ends_at ?? null;
+}
+
+/** The user's open sessions (radacct), oldest first, with the device each came from. */
+export async function openSessions(
+  h: Handle,
+  tenantId: string,
+  username: string,
+): Promise<Array<{ radacctid: number; mac: string | null }>> {
+  const r = await h.raw<{ rows: Array<{ radacctid: string; mac: string | null }> }>(
+    `SELECT a.radacctid, lango_mac(a.callingstationid) AS mac FROM radacct a
+     WHERE a.tenant_id = ? AND a.username = ? AND a.acctstoptime IS NULL
+     ORDER BY a.acctstarttime, a.radacctid`,
+    [tenantId, username],
+  );
+  return r.rows.map((x) => ({ radacctid: Number(x.radacctid), mac: x.mac }));
+}
+
+/**
+ * A trial. When this device or this phone had one whose period overlaps, the exclusion
+ * constraints (portal_trials_device_once / _phone_once) refuse it, race-safe: trialConflict()
+ * reads which from the error.
+ */
+export async function insertTrial(
+  h: Handle,
+  row: { tenant_id: string; mac_address: string; phone_hash: string; subscriber_id: string; plan_id: string },
+  from: Date,
+  until: Date,
+): Promise<void> {
+  await h('portal_trials').insert({
+    ...row,
+    blocks: h.raw("tstzrange(?::timestamptz, ?::timestamptz, '[)')", [from, until]),
+  });
+}
+
+/** Which of the trial's limits a failed insertTrial() hit, if that was the cause. */
+export function trialConflict(err: unknown): 'device' | 'phone' | undefined {
+  const e = err as { code?: string; constraint?: string };
+  if (e?.code !== '23P01') return undefined;
+  if (e.constraint === 'portal_trials_device_once') return 'device';
+  if (e.constraint === 'portal_trials_phone_once') return 'phone';
+  return undefined;
 }

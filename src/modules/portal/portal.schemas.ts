@@ -1,4 +1,4 @@
-import { Type, Obj, Str, Nullable, Hostname, type Static } from '../../lib/schema';
+import { Type, Obj, Str, Nullable, Hostname, Uuid, type Static } from '../../lib/schema';
 
 const Color = Type.String({ pattern: '^#[0-9a-fA-F]{6}$' });
 const ShortCode = Type.String({ pattern: '^[0-9]{5,7}$' });
@@ -17,6 +17,10 @@ export const PortalSettingsView = Obj({
   paybill: Nullable(Type.String()),
   till: Nullable(Type.String()),
   supportPhone: Nullable(Type.String()),
+  /** The plan of the free trial (null: no trial, the default). */
+  trialPlanId: Nullable(Type.String()),
+  /** A device and a phone each get one trial per this many hours. */
+  trialPeriodHours: Type.Integer(),
 });
 export type PortalSettingsView = Static<typeof PortalSettingsView>;
 
@@ -33,6 +37,8 @@ export const PortalSettingsPatch = Obj({
   paybill: Type.Optional(Nullable(ShortCode)),
   till: Type.Optional(Nullable(ShortCode)),
   supportPhone: Type.Optional(Nullable(Type.String({ pattern: '^\\+?[0-9]{9,15}$' }))),
+  trialPlanId: Type.Optional(Nullable(Uuid)),
+  trialPeriodHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 8760 })),
 });
 export type PortalSettingsPatch = Static<typeof PortalSettingsPatch>;
 
@@ -73,5 +79,16 @@ export const VoucherEntry = Obj({ code: Str(64), _csrf: Str(100) }, { additional
 
 export const PayEntry = Obj(
   { planId: Type.String({ maxLength: 36 }), phone: Type.String({ minLength: 1, maxLength: 20 }), _csrf: Str(100) },
+  { additionalProperties: true },
+);
+
+/** "Already paid": the phone that paid and the M-Pesa receipt code from its SMS. */
+export const PaidEntry = Obj(
+  { phone: Type.String({ minLength: 1, maxLength: 20 }), receipt: Str(20), _csrf: Str(100) },
+  { additionalProperties: true },
+);
+
+export const TrialEntry = Obj(
+  { phone: Type.String({ minLength: 1, maxLength: 20 }), _csrf: Str(100) },
   { additionalProperties: true },
 );

@@ -18,15 +18,32 @@ import type { PlanView } from '../plans/plans.schemas';
 import { planView } from '../plans/plans.service';
 import { findVoucherByCode } from '../vouchers/vouchers.repo';
 import { normalizeCode } from '../vouchers/codes';
-import { parsePhone } from '../../mpesa/phone';
-import { insertSubscriber, setGroup, setPassword } from '../subscribers/subscribers.repo';
+import { hashPhone, parsePhone } from '../../mpesa/phone';
 import {
+  findSubscriber,
+  insertSubscriber,
+  lockSubscriber,
+  setGroup,
+  setPassword,
+  updateSubscriber,
+} from '../subscribers/subscribers.repo';
+import { startPeriod } from '../subscribers/periods';
+import { findPlan } from '../plans/plans.repo';
+import { allocate } from '../payments/activation';
+import { lockCompletedByReceipt } from '../payments/payments.repo';
+import { enqueueForUser } from '../enforcement/outbox.repo';
+import {
+  coveredUntil,
   findSellablePlan,
   findSettings,
+  openSessions,
+  planForAmount,
   findWalkInBuyer,
   hotspotPassword,
+  insertTrial,
   nasAddresses,
   sellablePlans,
+  trialConflict,
   upsertSettings,
   type PortalSettingsRow,
 } from './portal.repo';
@@ -42,6 +59,8 @@ export const DEFAULT_SETTINGS: Omit<PortalSettingsView, 'hotspotDnsNames'> & { h
   paybill: null,
   till: null,
   supportPhone: null,
+  trialPlanId: null,
+  trialPeriodHours: 24,
 };
 
 export function settingsView(r: PortalSettingsRow | undefined): PortalSettingsView {
@@ -55,6 +74,8 @@ export function settingsView(r: PortalSettingsRow | undefined): PortalSettingsVi
     paybill: r.paybill,
     till: r.till,
     supportPhone: r.support_phone,
+    trialPlanId: r.trial_plan_id,
+    trialPeriodHours: r.trial_period_hours,
   };
 }
 
@@ -67,6 +88,8 @@ const COLUMNS: Record<keyof PortalSettingsPatch, keyof PortalSettingsRow> = {
   paybill: 'paybill',
   till: 'till',
   supportPhone: 'support_phone',
+  trialPlanId: 'trial_plan_id',
+  trialPeriodHours: 'trial_period_hours',
 };
 
 export interface CodeLimits {
@@ -79,6 +102,37 @@ export interface CodeLimits {
 
 export const DEFAULT_CODE_LIMITS: CodeLimits = { perDevice: 10, perRouter: 200, windowSeconds: 900 };
 
+export interface ReceiptLimits {
+  /** Wrong phone+receipt pairs a device (MAC) may enter per window. */
+  perDevice: number;
+  /** Wrong receipts entered for one phone (from any device) per window. */
+  perPhone: number;
+  windowSeconds: number;
+}
+
+export const DEFAULT_RECEIPT_LIMITS: ReceiptLimits = { perDevice: 5, perPhone: 5, windowSeconds: 900 };
+
+/** An M-Pesa receipt code as the SMS shows it: 10 letters and digits (e.g. QJK3ABC12D). */
+const RECEIPT = /^[A-Z0-9]{10}$/;
+
+/** Unallocated money the payer may claim at the portal (staff decide about a suspended account's). */
+const CLAIMABLE = new Set([
+  'no_subscriber',
+  'subscriber_deleted',
+  'no_plan',
+  'plan_inactive',
+  'amount_below_price',
+  'ambiguous_phone',
+]);
+
+/** What "already paid" did: claimed unallocated money, or restored a running package. */
+export interface Restored extends HotspotLogin {
+  outcome: 'claimed' | 'restored';
+  endsAt: Date;
+  /** Open sessions of other devices disconnected to make room within the device limit. */
+  displaced: number;
+}
+
 /** Hotspot credentials for the page's CHAP login (never shown to the buyer). */
 export interface HotspotLogin {
   username: string;
@@ -90,8 +144,10 @@ export class PortalService {
   private readonly clock: Clock;
   private readonly device: RateLimiterPostgres;
   private readonly router: RateLimiterPostgres;
+  private readonly receiptDevice: RateLimiterPostgres;
+  private readonly receiptPhone: RateLimiterPostgres;
 
-  constructor(deps: { db: Knex; clock: Clock; codeLimits?: CodeLimits }) {
+  constructor(deps: { db: Knex; clock: Clock; codeLimits?: CodeLimits; receiptLimits?: ReceiptLimits }) {
     this.db = deps.db;
     this.clock = deps.clock;
     const limits = deps.codeLimits ?? DEFAULT_CODE_LIMITS;
@@ -105,6 +161,10 @@ export class PortalService {
     };
     this.device = new RateLimiterPostgres({ ...store, keyPrefix: 'portal-code-device', points: limits.perDevice });
     this.router = new RateLimiterPostgres({ ...store, keyPrefix: 'portal-code-router', points: limits.perRouter });
+    const r = deps.receiptLimits ?? DEFAULT_RECEIPT_LIMITS;
+    const rstore = { ...store, duration: r.windowSeconds };
+    this.receiptDevice = new RateLimiterPostgres({ ...rstore, keyPrefix: 'portal-paid-device', points: r.perDevice });
+    this.receiptPhone = new RateLimiterPostgres({ ...rstore, keyPrefix: 'portal-paid-phone', points: r.perPhone });
   }
 
   async settings(tenantId: string): Promise<PortalSettingsView> {
@@ -113,6 +173,11 @@ export class PortalService {
 
   async updateSettings(actor: Actor, tenantId: string, patch: PortalSettingsPatch): Promise<PortalSettingsView> {
     return withTransaction(this.db, async (trx) => {
+      if (patch.trialPlanId) {
+        const plan = await findPlan(trx, tenantId, patch.trialPlanId);
+        if (!plan || !plan.active)
+          throw new AppError('PLAN_NOT_FOUND', 'the trial plan is not an active plan of yours');
+      }
       const row: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(patch)) {
         const column = COLUMNS[k as keyof PortalSettingsPatch];
@@ -194,36 +259,218 @@ export class PortalService {
       });
     const plan = await this.plan(tenantId, planId);
     return withTransaction(this.db, async (trx) => {
-      const found = await findWalkInBuyer(trx, tenantId, parsed.msisdn);
-      if (found) {
-        if (found.status !== 'active')
-          throw new AppError('INVALID_STATE', 'this phone cannot buy here; ask the operator');
-        return { subscriberId: found.id, planId: plan.id, phone: parsed.msisdn };
-      }
-      const username = `hs-${randomBytes(6).toString('hex')}`;
-      const { id } = await insertSubscriber(trx, {
-        tenant_id: tenantId,
-        username,
-        plan_id: plan.id,
-        full_name: null,
-        phone: parsed.msisdn,
-        email: null,
-        mac_address: null,
-        static_ip: null,
-        notes: 'captive portal',
-      });
-      await setPassword(trx, tenantId, username, randomPassword());
-      await setGroup(trx, tenantId, username, plan.groupname);
-      await audit(trx, {
-        tenantId,
-        actor: PORTAL_ACTOR,
-        action: 'subscriber.create',
-        entity: 'subscriber',
-        entityId: id,
-        data: { username, planId: plan.id, via: 'portal' },
-      });
-      return { subscriberId: id, planId: plan.id, phone: parsed.msisdn };
+      const buyer = await walkInBuyerFor(trx, tenantId, parsed.msisdn, plan);
+      return { subscriberId: buyer.id, planId: plan.id, phone: parsed.msisdn };
     });
+  }
+
+  /**
+   * "Already paid": the phone that paid and its M-Pesa receipt prove the payment (both are in
+   * the payer's SMS); the phone must match the payment's number, plain or as Daraja's SHA-256.
+   *  - Money that arrived but bought nothing (a paybill payment with an unknown account, ...)
+   *    is claimed: it is allocated to the phone's walk-in account and buys the dearest sellable
+   *    package it covers (allocate(), once: the ledger credit is unique per payment).
+   *  - A payment that bought a walk-in package still running restores it on this device.
+   * Either way the device gets the account's login. The money never moves to another phone's
+   * account: a second claim of the same receipt (from this or another device) restores the
+   * same package and credits nothing. Within the plan's device limit (Simultaneous-Use) the
+   * oldest other device gives way: its open session is disconnected (enforcement outbox) and a
+   * device bound to the account (subscribers.mac_address) becomes this one.
+   * A wrong pair costs the device and the phone a point (RATE_LIMITED when used up) and changes
+   * nothing; the answer does not tell a wrong phone from a wrong code.
+   */
+  async restorePaid(
+    tenantId: string,
+    input: { phone: string; receipt: string },
+    ctx: RouterContext,
+  ): Promise<Restored> {
+    const parsed = parsePhone(input.phone);
+    if (!parsed.ok)
+      throw new AppError('VALIDATION_FAILED', parsed.message, {
+        errors: [{ path: 'body.phone', message: parsed.message }],
+      });
+    const receipt = input.receipt.replace(/[\s-]/g, '').toUpperCase();
+    if (!RECEIPT.test(receipt))
+      throw new AppError('VALIDATION_FAILED', 'an M-Pesa code has 10 letters and digits, as in the SMS', {
+        errors: [{ path: 'body.receipt', message: 'an M-Pesa code has 10 letters and digits' }],
+      });
+    const msisdn = parsed.msisdn;
+    const deviceKey = `${tenantId}:${ctx.mac}`;
+    const phoneKey = `${tenantId}:${hashPhone(msisdn)}`;
+    await Promise.all([
+      blocked(this.receiptDevice, deviceKey, RECEIPT_LIMITED),
+      blocked(this.receiptPhone, phoneKey, RECEIPT_LIMITED),
+    ]);
+    const now = this.clock.date();
+    const done = await withTransaction(this.db, async (trx) => {
+      const p = await lockCompletedByReceipt(trx, tenantId, receipt);
+      if (!p || !(p.phone === msisdn || p.phone_hash === hashPhone(msisdn))) return undefined;
+      let subscriberId: string;
+      let outcome: Restored['outcome'];
+      if (p.allocation === 'unallocated') {
+        if (!CLAIMABLE.has(p.unallocated_reason ?? ''))
+          throw new AppError('INVALID_STATE', 'this payment waits for the operator; call them with the M-Pesa code');
+        const planRow = await planForAmount(trx, tenantId, Number(p.amount));
+        if (!planRow)
+          throw new AppError('INVALID_STATE', 'this payment is too little for any package; call the operator');
+        const plan = planView(planRow);
+        const buyer = await walkInBuyerFor(trx, tenantId, msisdn, plan);
+        const row = await allocate(trx, p, {
+          now,
+          actor: PORTAL_ACTOR,
+          target: { subscriberId: buyer.id, planId: plan.id },
+        });
+        if (row.allocation !== 'allocated' || !row.subscriber_id)
+          throw new AppError('INVALID_STATE', 'this payment cannot buy a package here; call the operator');
+        await audit(trx, {
+          tenantId,
+          actor: PORTAL_ACTOR,
+          action: 'payment.claim',
+          entity: 'payment',
+          entityId: p.id,
+          data: { subscriberId: buyer.id, planId: plan.id, mac: ctx.mac, via: 'portal' },
+        });
+        subscriberId = row.subscriber_id;
+        outcome = 'claimed';
+      } else if (p.allocation === 'allocated' && p.subscriber_id) {
+        subscriberId = p.subscriber_id;
+        outcome = 'restored';
+      } else {
+        throw new AppError('INVALID_STATE', 'this payment was refunded');
+      }
+      const s = await findSubscriber(trx, tenantId, subscriberId);
+      if (!s || !s.username.startsWith('hs-'))
+        throw new AppError('INVALID_STATE', 'this payment is for an account with its own login; use that account');
+      if (s.status !== 'active') throw new AppError('INVALID_STATE', 'this account is suspended; call the operator');
+      const endsAt = await coveredUntil(trx, s.id, now);
+      if (!endsAt) throw new AppError('INVALID_STATE', 'the package this payment bought has ended; buy a new one');
+      const displaced = await this.makeRoom(trx, tenantId, s, ctx.mac);
+      if (outcome === 'restored')
+        await audit(trx, {
+          tenantId,
+          actor: PORTAL_ACTOR,
+          action: 'portal.restore',
+          entity: 'subscriber',
+          entityId: s.id,
+          data: { paymentId: p.id, mac: ctx.mac, displaced },
+        });
+      const login = await hotspotPassword(trx, tenantId, s.id);
+      if (!login) throw new AppError('SUBSCRIBER_NOT_FOUND', 'the account of this payment is gone; ask the operator');
+      return { ...login, outcome, endsAt, displaced };
+    });
+    if (!done) {
+      await Promise.all([take(this.receiptDevice, deviceKey), take(this.receiptPhone, phoneKey)]);
+      throw new AppError(
+        'PAYMENT_NOT_FOUND',
+        'no M-Pesa payment with this code from this phone; check both and try again',
+      );
+    }
+    return done;
+  }
+
+  /** The trial plan on offer, if the tenant has one (portal settings, off by default). */
+  async trialPlan(tenantId: string): Promise<PlanView | undefined> {
+    const id = (await findSettings(this.db, tenantId))?.trial_plan_id;
+    const p = id ? await findPlan(this.db, tenantId, id) : undefined;
+    return p && p.active ? planView(p) : undefined;
+  }
+
+  /**
+   * The free trial: the tenant's trial plan for this phone's walk-in account, once per device
+   * (MAC) and once per phone per trial period. The database decides (portal_trials' exclusion
+   * constraints), so two devices or two requests at once cannot both get one. A phone with a
+   * running package is sent to "Already paid?" instead (a trial would replace its plan).
+   */
+  async freeTrial(tenantId: string, phone: string, ctx: RouterContext): Promise<HotspotLogin & { endsAt: Date }> {
+    const parsed = parsePhone(phone);
+    if (!parsed.ok)
+      throw new AppError('VALIDATION_FAILED', parsed.message, {
+        errors: [{ path: 'body.phone', message: parsed.message }],
+      });
+    const settings = await findSettings(this.db, tenantId);
+    const plan = await this.trialPlan(tenantId);
+    if (!settings || !plan) throw new AppError('INVALID_STATE', 'this network offers no free trial');
+    const now = this.clock.date();
+    try {
+      return await withTransaction(this.db, async (trx) => {
+        const buyer = await walkInBuyerFor(trx, tenantId, parsed.msisdn, plan);
+        await lockSubscriber(trx, tenantId, buyer.id);
+        if (await coveredUntil(trx, buyer.id, now))
+          throw new AppError(
+            'INVALID_STATE',
+            'this phone has a package running: use "Already paid?" with its M-Pesa code',
+          );
+        await insertTrial(
+          trx,
+          {
+            tenant_id: tenantId,
+            mac_address: ctx.mac,
+            phone_hash: hashPhone(parsed.msisdn),
+            subscriber_id: buyer.id,
+            plan_id: plan.id,
+          },
+          now,
+          new Date(now.getTime() + settings.trial_period_hours * 3600_000),
+        );
+        const s = await findSubscriber(trx, tenantId, buyer.id);
+        if (s && s.plan_id !== plan.id) {
+          await updateSubscriber(trx, tenantId, buyer.id, { plan_id: plan.id, updated_at: trx.fn.now() });
+          await setGroup(trx, tenantId, buyer.username, plan.groupname);
+        }
+        const sub = await startPeriod(trx, { tenantId, subscriberId: buyer.id, plan, from: now, source: 'trial' });
+        await audit(trx, {
+          tenantId,
+          actor: PORTAL_ACTOR,
+          action: 'portal.trial',
+          entity: 'subscriber',
+          entityId: buyer.id,
+          data: { planId: plan.id, subscriptionId: sub.id, mac: ctx.mac },
+        });
+        const login = await hotspotPassword(trx, tenantId, buyer.id);
+        if (!login) throw new AppError('SUBSCRIBER_NOT_FOUND', 'the trial account is gone; ask the operator');
+        return { ...login, endsAt: new Date(sub.ends_at) };
+      });
+    } catch (err) {
+      const used = trialConflict(err);
+      if (used === 'device')
+        throw new AppError('INVALID_STATE', 'this device has had its free trial; choose a package');
+      if (used === 'phone') throw new AppError('INVALID_STATE', 'this phone has had its free trial; choose a package');
+      throw err;
+    }
+  }
+
+  /**
+   * This device joins the account within its plan's device limit (Simultaneous-Use): when the
+   * open sessions of other devices fill it, the oldest are disconnected; an account bound to
+   * one MAC is bound to this one. Returns how many sessions were asked to end.
+   */
+  private async makeRoom(
+    trx: Knex.Transaction,
+    tenantId: string,
+    s: { id: string; username: string; plan_id: string | null; mac_address: string | null },
+    mac: string,
+  ): Promise<number> {
+    if (s.mac_address !== null && s.mac_address !== mac)
+      await updateSubscriber(trx, tenantId, s.id, { mac_address: mac, updated_at: trx.fn.now() });
+    const plan = s.plan_id ? await findPlan(trx, tenantId, s.plan_id) : undefined;
+    const limit = plan?.simultaneous_use ?? 1;
+    const sessions = await openSessions(trx, tenantId, s.username);
+    if (sessions.some((x) => x.mac === mac)) return 0;
+    const others = sessions.filter((x) => x.mac !== mac);
+    const excess = others.length - limit + 1;
+    const giveWay = excess > 0 ? others.slice(0, excess) : [];
+    for (const x of giveWay)
+      await enqueueForUser(trx, {
+        tenantId,
+        username: s.username,
+        subscriberId: s.id,
+        kind: 'disconnect',
+        reason: 'staff',
+        actor: PORTAL_ACTOR,
+        radacctId: x.radacctid,
+        context: { via: 'portal-restore', newDevice: mac },
+      });
+    return giveWay.length;
   }
 
   /** The login of a paid buyer (their hotspot username and random password). */
@@ -240,7 +487,54 @@ export const PORTAL_ACTOR: Actor = { type: 'system', id: null };
 /** A random hotspot password: 24 characters the buyer never sees nor types. */
 const randomPassword = () => randomBytes(18).toString('base64url');
 
-async function blocked(limiter: RateLimiterPostgres, key: string): Promise<void> {
+const RECEIPT_LIMITED = 'too many wrong M-Pesa codes; wait a few minutes and try again';
+
+/**
+ * The portal's own account for this phone (hs-<random>, a random password, FreeRADIUS rows),
+ * found or created in the caller's transaction, so that every purchase from the phone extends
+ * one subscription. A suspended one is refused.
+ */
+async function walkInBuyerFor(
+  trx: Knex.Transaction,
+  tenantId: string,
+  msisdn: string,
+  plan: PlanView,
+): Promise<{ id: string; username: string }> {
+  const found = await findWalkInBuyer(trx, tenantId, msisdn);
+  if (found) {
+    if (found.status !== 'active') throw new AppError('INVALID_STATE', 'this phone cannot buy here; ask the operator');
+    return found;
+  }
+  const username = `hs-${randomBytes(6).toString('hex')}`;
+  const { id } = await insertSubscriber(trx, {
+    tenant_id: tenantId,
+    username,
+    plan_id: plan.id,
+    full_name: null,
+    phone: msisdn,
+    email: null,
+    mac_address: null,
+    static_ip: null,
+    notes: 'captive portal',
+  });
+  await setPassword(trx, tenantId, username, randomPassword());
+  await setGroup(trx, tenantId, username, plan.groupname);
+  await audit(trx, {
+    tenantId,
+    actor: PORTAL_ACTOR,
+    action: 'subscriber.create',
+    entity: 'subscriber',
+    entityId: id,
+    data: { username, planId: plan.id, via: 'portal' },
+  });
+  return { id, username };
+}
+
+async function blocked(
+  limiter: RateLimiterPostgres,
+  key: string,
+  message = 'too many wrong codes; wait a few minutes and try again',
+): Promise<void> {
   let res: RateLimiterRes | null;
   try {
     res = await limiter.get(key);
@@ -248,7 +542,7 @@ async function blocked(limiter: RateLimiterPostgres, key: string): Promise<void>
     throw mapDbError(err);
   }
   if (res && res.remainingPoints <= 0) {
-    throw new AppError('RATE_LIMITED', 'too many wrong codes; wait a few minutes and try again', {
+    throw new AppError('RATE_LIMITED', message, {
       retryAfterSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
     });
   }
