@@ -26,6 +26,8 @@ import { freeTcpPort } from '../helpers/ports';
 import { randomBytes } from 'node:crypto';
 import { replaceLoginTokens } from '../../src/modules/vouchers/vouchers.repo';
 import { tokenHash } from '../../src/modules/vouchers/vouchers.service';
+import { c2bBody, receiptCode } from '../helpers/mpesa';
+import { hashPhone } from '../../src/mpesa/phone';
 
 jest.setTimeout(90000);
 
@@ -44,6 +46,7 @@ let A: TestTenant;
 let B: TestTenant;
 let hourPlan: any;
 let daraja: DarajaSimulator;
+let account: any;
 const clock = new FakeClock(Date.now());
 
 async function voucher(planId: string, body: Record<string, unknown> = {}): Promise<string> {
@@ -139,6 +142,7 @@ beforeAll(async () => {
     passkey: SANDBOX_PASSKEY,
   });
   expect(acct.status).toBe(201);
+  account = acct.body;
   expect((await request(api.app).patch('/api/v1/portal-settings').set(A.auth).send({ paybill: '174379' })).status).toBe(
     200,
   );
@@ -442,5 +446,259 @@ describe('tampered and foreign redirects', () => {
     const v = (await request(api.app).get('/api/v1/vouchers').query({ code }).set(A.auth)).body.data[0];
     expect(v).toMatchObject({ status: 'unused', devicesBound: 0 });
     await ctx.close();
+  });
+});
+
+/** The router's session of `username` from `mac`, once its Accounting Start is in. */
+async function started(username: string, mac: string): Promise<any> {
+  return eventually(
+    () => tdb.db('radacct').where({ tenant_id: A.id, username, callingstationid: mac, acctstoptime: null }).first(),
+    `the Accounting Start of ${username} from ${mac}`,
+  );
+}
+
+/** Logs the device out at the router and waits for the Stop. */
+async function logout(username: string): Promise<void> {
+  await fetch(`${hs.url}/logout`, { method: 'POST', redirect: 'manual' });
+  await eventually(
+    async () =>
+      (await tdb.db('radacct').where({ tenant_id: A.id, username, acctstoptime: null }).count({ n: '*' }))[0]!.n ===
+        '0' || undefined,
+    'the Stop',
+  );
+}
+
+describe('a one-device voucher on a second device', () => {
+  it("is refused by FreeRADIUS; the router's error (Reply-Message) comes back to the portal page", async () => {
+    const code = await voucher(hourPlan.id);
+    hs.setDevice('127.0.0.1', 'AA:BB:CC:00:02:01');
+    const first = await phoneContext(browser);
+    const p1 = await first.newPage();
+    await arrive(p1);
+    await p1.fill('#code', code);
+    await p1.click('form[action$="/voucher"] button');
+    await p1.waitForURL(`${hs.url}/status`);
+    await first.close();
+    await logout(code);
+
+    // Another phone (another MAC) with the same code.
+    hs.setDevice('127.0.0.1', 'AA:BB:CC:00:02:02');
+    const second = await phoneContext(browser);
+    const page = await second.newPage();
+    await arrive(page);
+    await page.fill('#code', code);
+    const refused = await measureTransfer(page, async () => {
+      await page.click('form[action$="/voucher"] button');
+      // The router refuses the login and sends the phone back to the portal with its error.
+      await page.waitForURL(`${portalBase}/portal/${A.slug}?error=*`);
+    });
+    await expect(page.locator('.msg[role=alert]').textContent()).resolves.toBe(
+      'Voucher already in use on another device',
+    );
+    expect(refused.bytes).toBeLessThan(PAGE_LIMIT);
+    await screenshot(page, 'portal-second-device-refused');
+    expect(hs.device('127.0.0.1')?.user).toBeUndefined();
+    const v = (await request(api.app).get('/api/v1/vouchers').query({ code }).set(A.auth)).body.data[0];
+    expect(v).toMatchObject({ devicesBound: 1 });
+    await second.close();
+  });
+});
+
+describe('already paid', () => {
+  it('an STK payment, then a new (randomised) MAC: phone + M-Pesa code -> CHAP login -> Accounting Start from the new MAC', async () => {
+    const [mac1, mac2] = ['AA:BB:CC:00:03:01', 'AA:BB:CC:00:03:02'];
+    hs.setDevice('127.0.0.1', mac1);
+    const ctx = await phoneContext(browser);
+    const page = await ctx.newPage();
+    await arrive(page);
+    const card = page.locator('.plan', { hasText: '1 hour' });
+    await card.locator('input[name=phone]').fill('0708 374 160');
+    await card.locator('button').click();
+    await page.waitForURL(`${hs.url}/status`, { timeout: 30000 });
+    const username = (await page.locator('#username').textContent())!;
+    await started(username, mac1);
+    await ctx.close();
+    await logout(username);
+    const payment = await tdb.db('payments').where({ tenant_id: A.id, phone: '254708374160' }).first();
+    expect(payment).toMatchObject({ state: 'completed', allocation: 'allocated' });
+
+    // The phone comes back with another MAC: the router does not know it.
+    hs.setDevice('127.0.0.1', mac2);
+    const ctx2 = await phoneContext(browser);
+    const p2 = await ctx2.newPage();
+    await arrive(p2);
+    await p2.click('details summary');
+    await p2.fill('#pp', '0708374160');
+    await p2.fill('#rc', payment.mpesa_receipt.toLowerCase());
+    await screenshot(p2, 'portal-already-paid');
+    const posted = p2.waitForRequest((r) => r.url() === hs.loginUrl && r.method() === 'POST');
+    await p2.click('form[action$="/paid"] button');
+    const login = new URLSearchParams((await posted).postData() ?? '');
+    expect(login.get('username')).toBe(username);
+    expect(login.get('password')).toMatch(/^[0-9a-f]{32}$/);
+    await p2.waitForURL(`${hs.url}/status`);
+    await expect(p2.locator('#username').textContent()).resolves.toBe(username);
+    await expect(p2.locator('#mac').textContent()).resolves.toBe(mac2);
+    const row = await started(username, mac2);
+    expect(row.acctstoptime).toBeNull();
+    const auth = await tdb.db('radpostauth').where({ tenant_id: A.id, username }).orderBy('id', 'desc').first();
+    if (auth) expect(auth.reply).toBe('Access-Accept');
+    // Nothing was bought twice.
+    expect(await tdb.db('ledger_entries').where({ payment_id: payment.id, kind: 'credit' })).toHaveLength(1);
+    expect(await tdb.db('subscriptions').where({ subscriber_id: payment.subscriber_id })).toHaveLength(1);
+    await ctx2.close();
+  });
+
+  it('paybill money with a mistyped account is claimed (no JavaScript); a wrong code is a clear page; pages under 50 KB', async () => {
+    const mac = 'AA:BB:CC:00:04:01';
+    hs.setDevice('127.0.0.1', mac);
+    const receipt = receiptCode();
+    const paid = await request(api.app)
+      .post(account.callbackPaths.c2bConfirmation)
+      .set('Content-Type', 'application/json')
+      .send(
+        JSON.stringify(
+          c2bBody({
+            transId: receipt,
+            amountKes: 20,
+            shortcode: SANDBOX_SHORTCODE,
+            billRef: 'A99999X',
+            msisdn: hashPhone('0708374170'),
+          }),
+        ),
+      );
+    expect(paid.body).toEqual({ ResultCode: 0, ResultDesc: 'Success' });
+    expect((await tdb.db('payments').where({ mpesa_receipt: receipt }).first()).allocation).toBe('unallocated');
+
+    const ctx = await phoneContext(browser, { javaScriptEnabled: false });
+    const page = await ctx.newPage();
+    await arrive(page);
+    const home = await measureTransfer(page, () => page.reload());
+    expect(home.bytes).toBeLessThan(PAGE_LIMIT);
+    await page.click('details summary');
+    await page.fill('#pp', '0708374170');
+    await page.fill('#rc', 'QJK3ABC12D');
+    const wrong = await measureTransfer(page, () => page.click('form[action$="/paid"] button'));
+    expect(wrong.bytes).toBeLessThan(PAGE_LIMIT);
+    await expect(page.locator('.msg').textContent()).resolves.toContain('no M-Pesa payment with this code');
+    await screenshot(page, 'portal-already-paid-wrong-code');
+    expect((await tdb.db('payments').where({ mpesa_receipt: receipt }).first()).allocation).toBe('unallocated');
+
+    await page.goto(`${portalBase}/portal/${A.slug}`);
+    await page.click('details summary');
+    await page.fill('#pp', '+254 708 374 170');
+    await page.fill('#rc', receipt);
+    const claimed = await measureTransfer(page, () => page.click('form[action$="/paid"] button'));
+    expect(claimed.bytes).toBeLessThan(PAGE_LIMIT);
+    await expect(page.locator('.msg.ok').textContent()).resolves.toContain('Payment found');
+    await page.click('#login button');
+    await page.waitForURL(`${hs.url}/status`);
+    const username = (await page.locator('#username').textContent())!;
+    expect(username).toMatch(/^hs-[0-9a-f]{12}$/);
+    await started(username, mac);
+    expect(await tdb.db('payments').where({ mpesa_receipt: receipt }).first()).toMatchObject({
+      allocation: 'allocated',
+      plan_id: hourPlan.id,
+    });
+    await ctx.close();
+  });
+
+  it('a replayed claim form (the same receipt posted again) credits nothing twice', async () => {
+    const receipt = receiptCode();
+    await request(api.app)
+      .post(account.callbackPaths.c2bConfirmation)
+      .set('Content-Type', 'application/json')
+      .send(
+        JSON.stringify(
+          c2bBody({ transId: receipt, amountKes: 20, shortcode: SANDBOX_SHORTCODE, msisdn: hashPhone('0708374171') }),
+        ),
+      )
+      .expect(200);
+    hs.setDevice('127.0.0.1', 'AA:BB:CC:00:04:02');
+    const ctx = await phoneContext(browser, { javaScriptEnabled: false });
+    const page = await ctx.newPage();
+    await arrive(page);
+    await page.click('details summary');
+    await page.fill('#pp', '0708374171');
+    await page.fill('#rc', receipt);
+    const csrf = await page.locator('form[action$="/paid"] input[name=_csrf]').inputValue();
+    const form = { phone: '0708374171', receipt, _csrf: csrf };
+    const [a, b] = await Promise.all([
+      page.request.post(`${portalBase}/portal/${A.slug}/paid`, { form }),
+      page.request.post(`${portalBase}/portal/${A.slug}/paid`, { form }),
+    ]);
+    expect([a.status(), b.status()]).toEqual([200, 200]);
+    const p = await tdb.db('payments').where({ mpesa_receipt: receipt }).first();
+    expect(p.allocation).toBe('allocated');
+    expect(await tdb.db('ledger_entries').where({ payment_id: p.id, kind: 'credit' })).toHaveLength(1);
+    expect(await tdb.db('subscriptions').where({ subscriber_id: p.subscriber_id })).toHaveLength(1);
+    // Tampered and huge fields: a clear page, nothing allocated or bound.
+    const token = encodeURIComponent(csrf);
+    for (const body of [
+      `phone=0708374171&receipt=${'x'.repeat(5000)}&_csrf=${token}`,
+      `phone=${'0'.repeat(100)}&receipt=${receipt}&_csrf=${token}`,
+      `phone=0708374171&phone=0708374172&receipt=${receipt}&_csrf=${token}`,
+      `phone=0708374171&receipt=%00${receipt}&_csrf=${token}`,
+    ]) {
+      const r = await page.request.post(`${portalBase}/portal/${A.slug}/paid`, {
+        data: body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect([r.status(), await r.text()]).toEqual([400, expect.stringContaining('class="msg"')]);
+    }
+    expect(await tdb.db('audit_log').where({ tenant_id: A.id, action: 'payment.claim', entity_id: p.id })).toHaveLength(
+      1,
+    );
+    await ctx.close();
+  });
+});
+
+describe('free trial', () => {
+  afterAll(async () => {
+    await request(api.app).patch('/api/v1/portal-settings').set(A.auth).send({ trialPlanId: null }).expect(200);
+  });
+
+  it('once per device: the trial logs in through the router; the same device is refused the next time', async () => {
+    const trialPlan = (
+      await request(api.app)
+        .post('/api/v1/plans')
+        .set(A.auth)
+        .send({ name: 'Trial 15 min', price: 0, durationSeconds: 900, rateLimit: '512k/1M', sellable: false })
+    ).body;
+    await request(api.app)
+      .patch('/api/v1/portal-settings')
+      .set(A.auth)
+      .send({ trialPlanId: trialPlan.id, trialPeriodHours: 24 })
+      .expect(200);
+    const mac = 'AA:BB:CC:00:05:01';
+    hs.setDevice('127.0.0.1', mac);
+    const ctx = await phoneContext(browser);
+    const page = await ctx.newPage();
+    await arrive(page);
+    await expect(page.locator('#trial').textContent()).resolves.toContain('Trial 15 min');
+    const home = await measureTransfer(page, () => page.reload());
+    expect(home.bytes).toBeLessThan(PAGE_LIMIT);
+    await page.fill('#tp', '0708374180');
+    await screenshot(page, 'portal-free-trial');
+    await page.click('form[action$="/trial"] button');
+    await page.waitForURL(`${hs.url}/status`);
+    const username = (await page.locator('#username').textContent())!;
+    expect(username).toMatch(/^hs-/);
+    await started(username, mac);
+    await ctx.close();
+    await logout(username);
+
+    // The same device, another phone number: refused, nothing logged in.
+    const again = await phoneContext(browser);
+    const p2 = await again.newPage();
+    await arrive(p2);
+    await p2.fill('#tp', '0708374181');
+    const refused = await measureTransfer(p2, () => p2.click('form[action$="/trial"] button'));
+    expect(refused.bytes).toBeLessThan(PAGE_LIMIT);
+    await expect(p2.locator('.msg').textContent()).resolves.toContain('this device has had its free trial');
+    await screenshot(p2, 'portal-free-trial-used');
+    expect(hs.device('127.0.0.1')?.user).toBeUndefined();
+    expect(await tdb.db('portal_trials').where({ tenant_id: A.id, mac_address: mac })).toHaveLength(1);
+    await again.close();
   });
 });

@@ -33,15 +33,22 @@ f.submit();
 export const LOGIN_SCRIPT_SOURCE = `'sha256-${createHash('sha256').update(LOGIN_SCRIPT).digest('base64')}'`;
 
 /**
- * The status page's script: asks for the payment's state every few seconds and follows the
+ * How often the status page asks for the payment's state: each ask is a few hundred bytes, and
+ * the wait for the next ask is most of the time from the callback to the device online
+ * (bench/portal.ts).
+ */
+export const POLL_INTERVAL_MS = 1000;
+
+/**
+ * The status page's script: asks for the payment's state every POLL_INTERVAL_MS and follows the
  * page's own link when it changes (the meta refresh does the same without JavaScript).
  */
 export const POLL_SCRIPT = `(function(){
 var e=document.getElementById('status');if(!e)return;
 var u=e.dataset.poll,s=e.dataset.state;
 function tick(){fetch(u,{headers:{accept:'application/json'},credentials:'same-origin'}).then(function(r){return r.json()}).then(function(j){
-if(j.state!==s){location.replace(e.dataset.next)}else{setTimeout(tick,2000)}}).catch(function(){setTimeout(tick,4000)})}
-setTimeout(tick,2000);
+if(j.state!==s){location.replace(e.dataset.next)}else{setTimeout(tick,${POLL_INTERVAL_MS})}}).catch(function(){setTimeout(tick,4000)})}
+setTimeout(tick,${POLL_INTERVAL_MS});
 })();`;
 
 export const POLL_SCRIPT_SOURCE = `'sha256-${createHash('sha256').update(POLL_SCRIPT).digest('base64')}'`;
