@@ -116,11 +116,17 @@ function send(
   });
 }
 
-function stkSuccess(checkoutRequestId: string, receipt: string, amountKes: number, phone: string) {
+function stkSuccess(
+  checkoutRequestId: string,
+  merchantRequestId: string,
+  receipt: string,
+  amountKes: number,
+  phone: string,
+) {
   return {
     Body: {
       stkCallback: {
-        MerchantRequestID: 'bench-portal',
+        MerchantRequestID: merchantRequestId,
         CheckoutRequestID: checkoutRequestId,
         ResultCode: 0,
         ResultDesc: 'The service request is processed successfully.',
@@ -258,25 +264,35 @@ async function main(): Promise<void> {
       must(pay.status === 303, `pay answered ${pay.status}: ${pay.body.slice(0, 200)}`);
       const statusUrl = `${base}${pay.headers.location!}`;
       const paymentId = statusUrl.split('/').pop()!;
-      const row = await adminDb('payments').where({ id: paymentId }).first('checkout_request_id');
+      const row = await adminDb('payments')
+        .where({ id: paymentId })
+        .first('checkout_request_id', 'merchant_request_id');
       must(row?.checkout_request_id, 'the STK push left no CheckoutRequestID');
 
       // The status page's script: a poll every POLL_INTERVAL_MS from when the page loaded.
       let polls = 0;
       const seen = (async () => {
-        for (;;) {
+        for (let n = 0; n < 30; n++) {
           await sleep(POLL_INTERVAL_MS);
           polls++;
           const r = await send(`${statusUrl}/state`, { cookies });
           if ((JSON.parse(r.body) as { state: string }).state !== 'pending') return performance.now();
         }
+        throw new Error('the payment stayed pending for 30 polls');
       })();
+      seen.catch(() => undefined);
       // Daraja's callback lands somewhere in the poll cycle.
       await sleep(Math.random() * POLL_INTERVAL_MS);
       const t0 = performance.now();
       const cb = await send(`${base}${account.callbackPaths.stk}`, {
         method: 'POST',
-        json: stkSuccess(row.checkout_request_id, `P${String(i).padStart(9, '0')}`, plan.price / 100, phone),
+        json: stkSuccess(
+          row.checkout_request_id,
+          row.merchant_request_id,
+          `P${String(i).padStart(9, '0')}`,
+          plan.price / 100,
+          phone,
+        ),
       });
       const tCallback = performance.now();
       must(cb.status === 200, `the callback answered ${cb.status}`);

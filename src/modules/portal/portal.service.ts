@@ -301,10 +301,11 @@ export class PortalService {
       blocked(this.receiptDevice, deviceKey, RECEIPT_LIMITED),
       blocked(this.receiptPhone, phoneKey, RECEIPT_LIMITED),
     ]);
-    const now = this.clock.date();
     const done = await withTransaction(this.db, async (trx) => {
       const p = await lockCompletedByReceipt(trx, tenantId, receipt);
       if (!p || !(p.phone === msisdn || p.phone_hash === hashPhone(msisdn))) return undefined;
+      // After the lock: a claim that waited for another's sees the period it started as running.
+      const now = this.clock.date();
       let subscriberId: string;
       let outcome: Restored['outcome'];
       if (p.allocation === 'unallocated') {
