@@ -74,7 +74,7 @@ const accounting = (s: Setup): Received[] =>
 async function setup(
   reply: RadiusAttribute[] = [],
   extra: Record<string, unknown> = {},
-  deps: Partial<GatewayDeps> = {},
+  deps: Partial<Pick<GatewayDeps, 'resolve4'>> = {},
 ): Promise<Setup> {
   const up = { value: true };
   const server = await startRadiusPeer({
