@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { LAB_PREFIX, PROGRAMS, requireNetns, sweepStaleNamespaces } from '../helpers/netns';
+import { IP, LAB_PREFIX, PROGRAMS, requireNetns, sweepStaleNamespaces } from '../helpers/netns';
 
 jest.setTimeout(120_000);
 
@@ -29,9 +29,9 @@ const ENV = {
 const created: string[] = [];
 const servers: Array<{ kill(): void }> = [];
 
-const ip = async (...args: string[]): Promise<string> => (await exec('ip', args)).stdout;
+const ip = async (...args: string[]): Promise<string> => (await exec(IP, args)).stdout;
 const inNs = async (ns: string, argv: string[], env: Record<string, string> = {}) =>
-  exec('ip', ['netns', 'exec', ns, ...argv], { env: { ...process.env, ...env } });
+  exec(IP, ['netns', 'exec', ns, ...argv], { env: { ...process.env, ...env } });
 const script = async (cmd: 'up' | 'check' | 'down') => (await inNs(NS.gw, ['sh', SCRIPT, cmd], ENV)).stdout.trim();
 
 /** The uplink the kernel picks for TCP connections from 32 different source ports. */
@@ -72,7 +72,7 @@ beforeAll(async () => {
     await ip('-n', up, 'addr', 'add', `10.10${n}.0.2/24`, 'dev', 'eth0');
     await ip('-n', up, 'link', 'set', 'eth0', 'up');
     await ip('-n', up, 'addr', 'add', `${INTERNET}/32`, 'dev', 'lo');
-    const server = execFile('ip', ['netns', 'exec', up, process.execPath, '-e', PROGRAMS.httpServer, '80', `u${n}`]);
+    const server = execFile(IP, ['netns', 'exec', up, process.execPath, '-e', PROGRAMS.httpServer, '80', `u${n}`]);
     servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.stdout!.on('data', (d: Buffer) => d.toString().includes('READY') && resolve());

@@ -19,7 +19,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createTestApi, suffix, type TestApi, type TestTenant } from '../helpers/api';
 import { startTestFreeRadius, type FreeRadiusHandle } from '../helpers/freeradius';
 import { eventually } from '../helpers/wait';
-import { createLab, PROGRAMS, requireNetns, UPSTREAM_IP, type LabServer, type NetnsLab } from '../helpers/netns';
+import { createLab, IP, PROGRAMS, requireNetns, UPSTREAM_IP, type LabServer, type NetnsLab } from '../helpers/netns';
 
 jest.setTimeout(240_000);
 
@@ -49,7 +49,7 @@ function socketUrl(url: string): string {
 
 function start(ns: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, path.join(CHECKOUT, 'bin/lango'), ...args], {
+    const child = spawn(IP, ['netns', 'exec', ns, process.execPath, path.join(CHECKOUT, 'bin/lango'), ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
