@@ -11,6 +11,12 @@ import { Defaulted, Enum, Obj, Str, Type, type Static } from '../lib/schema';
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 const Ipv4 = Type.String({ format: 'ipv4' });
 const Iface = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,15}$' });
+/** An IPv4 address, a CIDR network or a DNS name. */
+const GardenEntry = Type.String({
+  maxLength: 253,
+  pattern:
+    '^((\\d{1,3}\\.){3}\\d{1,3}(/\\d{1,2})?|([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)$',
+});
 
 export const GatewayConfigSchema = Obj({
   /** The hotspot side (a bridge such as br-lan) and the uplink. */
@@ -47,6 +53,10 @@ export const GatewayConfigSchema = Obj({
   portal: Obj({
     /** The captive portal's address (walled garden, redirect target). */
     url: Type.String({ format: 'uri', maxLength: 2048 }),
+    /** link-login-only in the redirect to the portal (where the portal's page posts the login);
+     *  default http://<the gateway address the client reached>:<port>/login. Its host must be
+     *  one of the tenant's NAS addresses or portal hotspot DNS names. */
+    loginUrl: Type.Optional(Type.String({ format: 'uri', maxLength: 512 })),
     /** Where the login endpoint listens. */
     host: Defaulted(Ipv4),
     port: Defaulted(Port),
@@ -55,8 +65,11 @@ export const GatewayConfigSchema = Obj({
     trustClientHeaders: Defaulted(Type.Boolean()),
   }),
   driver: Enum(['memory', 'nftables'] as const),
-  /** Extra addresses reachable before login (the portal's host is added). */
-  walledGarden: Defaulted(Type.Array(Str(64), { maxItems: 1000 })),
+  /** Reachable before login: IPv4 addresses, CIDR networks or DNS names (resolved by the
+   *  gateway, src/gateway/garden.ts); the portal's host is added. */
+  walledGarden: Defaulted(Type.Array(GardenEntry, { maxItems: 1000 })),
+  /** How often names in the walled garden are resolved again (sooner when their TTL is shorter). */
+  walledGardenRefreshSeconds: Defaulted(Type.Integer({ minimum: 30, maximum: 86400 })),
   checkIntervalMs: Defaulted(Type.Integer({ minimum: 100, maximum: 60000 })),
 });
 
@@ -101,12 +114,14 @@ export function parseGatewayConfig(input: unknown): GatewayConfig {
     },
     portal: {
       url: c.portal.url,
+      ...(c.portal.loginUrl !== undefined ? { loginUrl: c.portal.loginUrl } : {}),
       host: c.portal.host ?? DEFAULTS.portal.host,
       port: c.portal.port ?? DEFAULTS.portal.port,
       passwordMethod: c.portal.passwordMethod ?? 'pap',
       trustClientHeaders: c.portal.trustClientHeaders ?? false,
     },
     walledGarden: c.walledGarden ?? [],
+    walledGardenRefreshSeconds: c.walledGardenRefreshSeconds ?? 300,
     checkIntervalMs: c.checkIntervalMs ?? 1000,
   };
 }

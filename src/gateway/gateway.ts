@@ -1,16 +1,17 @@
 /**
  * `lango gateway`: the local NAS assembled from its parts. start(): firewall setup (nothing
- * allowed; the portal's host in the walled garden), the CoA/Disconnect server, the login
+ * allowed; the walled garden: the portal's host and the configured entries, names resolved and
+ * kept fresh by garden.ts), the CoA/Disconnect server, the login
  * endpoint, the session checks, then Accounting-On (FreeRADIUS closes what a previous run left
  * open). stop(): Stops for every session (NAS-Request), Accounting-Off, a bounded wait for the
  * accounting queue, then everything closed and the firewall torn down.
  */
-import { isIPv4 } from 'node:net';
 import type { Clock } from '../lib/clock';
 import { DynAuthServer } from '../radius';
 import type { GatewayConfig } from './config';
 import { gatewayDynAuthHandler } from './dynauth';
-import { createFirewallDriver, type FirewallDriver, type WalledGardenEntry } from './firewall';
+import { createFirewallDriver, type FirewallDriver } from './firewall';
+import { WalledGarden, type Resolve4 } from './garden';
 import { GatewayPortal } from './portal';
 import { GatewayRadius } from './radius';
 import { SessionTable, type GatewayIdentity } from './sessions';
@@ -27,6 +28,8 @@ export interface GatewayDeps {
   /** Default: the configured driver. */
   readonly driver?: FirewallDriver;
   readonly macOf?: (ip: string) => Promise<string | undefined>;
+  /** Resolves walled-garden names; default node's dns.resolve4 (the box's resolver). */
+  readonly resolve4?: Resolve4;
   /** How long stop() waits for unanswered accounting. Default 10 s. */
   readonly stopDrainMs?: number;
   /** Wait between accounting rounds when no server answered. Default 5 s. */
@@ -39,6 +42,7 @@ export class Gateway {
   readonly sessions: SessionTable;
   readonly portal: GatewayPortal;
   readonly identity: GatewayIdentity;
+  readonly garden: WalledGarden;
   private dynauth: DynAuthServer | undefined;
   private started = false;
 
@@ -81,9 +85,20 @@ export class Gateway {
       port: portalPort,
       table: this.sessions,
       clock: deps.clock,
+      portalUrl: config.portal.url,
+      ...(config.portal.loginUrl ? { loginUrl: config.portal.loginUrl } : {}),
+      lanSubnet: config.lanSubnet,
       passwordMethod: config.portal.passwordMethod,
       trustClientHeaders: config.portal.trustClientHeaders,
       ...(deps.macOf ? { macOf: deps.macOf } : {}),
+      logger: deps.logger,
+    });
+    this.garden = new WalledGarden({
+      entries: [...config.walledGarden, new URL(config.portal.url).hostname.replace(/^\[|\]$/g, '')],
+      driver: this.driver,
+      clock: deps.clock,
+      refreshMs: config.walledGardenRefreshSeconds * 1000,
+      ...(deps.resolve4 ? { resolve: deps.resolve4 } : {}),
       logger: deps.logger,
     });
   }
@@ -92,16 +107,9 @@ export class Gateway {
     return this.dynauth?.port ?? 0;
   }
 
-  private garden(): WalledGardenEntry[] {
-    const entries: WalledGardenEntry[] = this.config.walledGarden.map((address) => ({ address }));
-    const host = new URL(this.config.portal.url).hostname;
-    if (isIPv4(host)) entries.push({ address: host });
-    return entries;
-  }
-
   async start(): Promise<void> {
     await this.driver.setup();
-    await this.driver.setWalledGarden(this.garden());
+    await this.garden.start();
     this.dynauth = await DynAuthServer.listen({
       host: this.config.coa.host,
       port: this.config.coa.port,
@@ -135,6 +143,7 @@ export class Gateway {
           'gateway: stopping with accounting unanswered',
         );
     }
+    this.garden.stop();
     await this.portal.close();
     await this.dynauth?.close();
     await this.radius.close();

@@ -74,7 +74,7 @@ beforeAll(async () => {
       ],
       secret: SECRET,
       bindAddress: ADDRESS,
-      retransmit: [300, 300],
+      retransmit: [1000, 1000], // FreeRADIUS's first answer on a loaded machine can take more than 300 ms
     },
     coa: { host: ADDRESS, port: coaPort },
     portal: { url: 'http://10.5.50.1:8002/', host: '127.0.0.1', port: portalPort, trustClientHeaders: true },
@@ -315,5 +315,75 @@ describe('the local gateway with FreeRADIUS and Lango', () => {
       .set('Content-Type', 'application/json')
       .send('{');
     expect(badJson.status).toBe(400);
+  });
+
+  it('a quota above 4 GiB (Mikrotik-Total-Limit + Gigawords from FreeRADIUS) ends the session when reached', async () => {
+    const quota = 6 * 2 ** 30 + 12345; // 6 GiB and a bit: Gigawords 1, the rest in the low word
+    const big = (
+      await request(api.app)
+        .post('/api/v1/plans')
+        .set(t.auth)
+        .send({ name: `Big ${suffix()}`, durationSeconds: 86400, rateLimit: '10M/10M', dataQuotaBytes: quota })
+    ).body;
+    const s = await subscriber(big.id);
+    const { res, client } = await login(s.username);
+    expect(res.status).toBe(200);
+    const acctSessionId = res.body.session.acctSessionId as string;
+    await eventually(async () => radacct(acctSessionId), 'accounting start');
+    expect(gateway.sessions.byAddress(client.ip)?.policy.totalLimit).toBe(BigInt(quota));
+    driver.addTraffic(client, { bytesIn: 2 ** 32, bytesOut: 2 * 2 ** 30 }); // exactly 6 GiB: below the quota
+    await advance(2);
+    expect(gateway.sessions.byAddress(client.ip)).toBeDefined();
+    driver.addTraffic(client, { bytesOut: 12345 });
+    await advance(2);
+    expect(gateway.sessions.byAddress(client.ip)).toBeUndefined();
+    const row = await stopped(acctSessionId);
+    expect(BigInt(row.acctinputoctets) + BigInt(row.acctoutputoctets)).toBe(BigInt(quota));
+    expect(BigInt(row.acctinputoctets)).toBe(2n ** 32n);
+  });
+
+  // Last: it stops and restarts the shared FreeRADIUS.
+  it('FreeRADIUS stopped for a minute and started again: the interims and the Stop sent meanwhile reach radacct, in order, with Acct-Delay-Time', async () => {
+    const s = await subscriber();
+    const { res, client } = await login(s.username);
+    const acctSessionId = res.body.session.acctSessionId as string;
+    await eventually(async () => radacct(acctSessionId), 'accounting start');
+    const ports = { authPort: fr.authPort, acctPort: fr.acctPort };
+    await fr.stop();
+    driver.addTraffic(client, { bytesIn: 1000, bytesOut: 5000, packetsIn: 10, packetsOut: 20 });
+    await advance(60); // the first interim: FreeRADIUS does not answer
+    driver.addTraffic(client, { bytesIn: 2000, bytesOut: 7000, packetsIn: 10, packetsOut: 20 });
+    await advance(60); // the second interim, queued behind the first
+    expect(gateway.radius.pendingAccounting).toBeGreaterThanOrEqual(2);
+    const logout = await portal()
+      .post('/logout')
+      .set('Accept', 'application/json')
+      .set('X-Client-IP', client.ip)
+      .set('X-Client-MAC', client.mac);
+    expect(logout.status).toBe(200); // the Stop is queued; the client does not wait for it
+    expect(gateway.radius.pendingAccounting).toBeGreaterThanOrEqual(3);
+    await advance(30); // still down, the queue keeps retrying
+    const during = await radacct(acctSessionId);
+    expect([Number(during.acctinputoctets), during.acctstoptime]).toEqual([0, null]);
+
+    fr = await startTestFreeRadius(tdb.radiusUrl, ports);
+    for (let i = 0; i < 60 && gateway.radius.pendingAccounting > 0; i++) {
+      await clock.advance(5000);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(gateway.radius.pendingAccounting).toBe(0);
+    const drainedAt = Date.now();
+    const row = await stopped(acctSessionId);
+    // In order: had the Stop overtaken an interim, that interim would have set the counters back.
+    expect([Number(row.acctinputoctets), Number(row.acctoutputoctets)]).toEqual([3000, 12000]);
+    expect(row.acctterminatecause).toBe('User-Request');
+    // Acct-Delay-Time: FreeRADIUS dates the Stop back to when it happened on the gateway's clock
+    // (it held it for at least 30 s of that clock), not to when it arrived.
+    expect(new Date(row.acctstoptime).getTime()).toBeLessThanOrEqual(drainedAt - 29_000);
+    const rows = await tdb
+      .db('radacct')
+      .where({ acctsessionid: acctSessionId })
+      .count<{ count: string }[]>('* as count');
+    expect(Number(rows[0]!.count)).toBe(1);
   });
 });

@@ -58,7 +58,7 @@ export interface NetnsLab {
   destroy(): Promise<void>;
 }
 
-const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
+export const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
 
 function run(
   file: string,
@@ -340,6 +340,42 @@ http.createServer((req, res) => {
 }).listen(Number(port), () => console.log('READY'));
 `,
 
+  /**
+   * A DNS server (UDP), args: port then name=ipv4 pairs. Answers A questions for those names
+   * (TTL 60), NXDOMAIN for any other; prints {"name", "peer"} per question.
+   */
+  dnsServer: String.raw`
+const dgram = require('dgram');
+const [port, ...pairs] = process.argv.slice(1);
+const table = new Map(pairs.map((p) => p.split('=')));
+const s = dgram.createSocket('udp4');
+s.on('message', (m, r) => {
+  if (m.length < 17) return;
+  let i = 12; const labels = [];
+  while (i < m.length && m[i] !== 0) { labels.push(m.subarray(i + 1, i + 1 + m[i]).toString()); i += m[i] + 1; }
+  const qEnd = i + 5;
+  const name = labels.join('.').toLowerCase();
+  const qtype = m.readUInt16BE(i + 1);
+  const ip = table.get(name);
+  const answer = ip && qtype === 1;
+  const head = Buffer.alloc(12);
+  m.copy(head, 0, 0, 2);
+  head.writeUInt16BE(0x8180 | (ip ? 0 : 3), 2);
+  head.writeUInt16BE(1, 4);
+  head.writeUInt16BE(answer ? 1 : 0, 6);
+  const parts = [head, m.subarray(12, qEnd)];
+  if (answer) {
+    const rr = Buffer.alloc(16);
+    rr.writeUInt16BE(0xc00c, 0); rr.writeUInt16BE(1, 2); rr.writeUInt16BE(1, 4); rr.writeUInt32BE(60, 6); rr.writeUInt16BE(4, 10);
+    ip.split('.').forEach((o, k) => (rr[12 + k] = Number(o)));
+    parts.push(rr);
+  }
+  console.log(JSON.stringify({ name, peer: r.address }));
+  s.send(Buffer.concat(parts), r.port, r.address);
+});
+s.bind(Number(port), () => console.log('READY'));
+`,
+
   /** UDP echo, args: port. Prints {"peer"} per datagram and sends it back. */
   udpEcho: String.raw`
 const dgram = require('dgram');
@@ -358,6 +394,8 @@ s.bind(Number(port), () => console.log('READY'));
    *   get-for host port seconds    -> the same, the server sending for that long
    *   http host port               -> {"status", "body"} or {"error"}
    *   udp host port timeoutMs      -> {"reply": true | false}
+   *   dns server name              -> {"addresses"} (A records through that server) or {"error"}
+   *   fetch method url [form]      -> {"status", "location", "body"} or {"error"} (form: a=b&c=d)
    */
   client: String.raw`
 const net = require('net'), http = require('http'), dgram = require('dgram');
@@ -412,6 +450,21 @@ if (action === 'connect') {
   s.on('message', () => { clearTimeout(t); out({ reply: true }); });
   s.on('error', () => { clearTimeout(t); out({ reply: false }); });
   s.send(Buffer.from('lango'), port, host);
+} else if (action === 'dns') {
+  const r = new (require('dns').promises.Resolver)({ timeout: 2000, tries: 1 });
+  r.setServers([host]);
+  r.resolve4(portText).then((addresses) => out({ addresses }), (e) => out({ error: e.code }));
+} else if (action === 'fetch') {
+  const [, method, url, form] = process.argv.slice(1);
+  const body = form === undefined ? undefined : Buffer.from(form);
+  const req = http.request(url, { method, timeout: 5000, headers: body ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': body.length } : {} }, (res) => {
+    let text = '';
+    res.on('data', (d) => (text += d));
+    res.on('end', () => out({ status: res.statusCode, location: res.headers.location || null, body: text }));
+  });
+  req.on('timeout', () => { req.destroy(); out({ error: 'timeout' }); });
+  req.on('error', (e) => out({ error: e.code }));
+  req.end(body);
 } else {
   console.error('unknown action ' + action);
   process.exit(2);

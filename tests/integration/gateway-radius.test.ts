@@ -5,6 +5,9 @@
  * browser's chap-response, Idle-Timeout and Mikrotik-Total-Limit(+Gigawords) ending sessions.
  */
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import request from 'supertest';
 import { FakeClock } from '../helpers/clock';
 import { freeTcpPort, pickFreeUdpPort } from '../helpers/ports';
@@ -13,7 +16,9 @@ import { answer, ignore, startRadiusPeer, type RadiusPeer, type Received } from 
 import { createLogger } from '../../src/logger';
 import { buildGateway } from '../../src/main';
 import { parseGatewayConfig, GatewayConfigError } from '../../src/gateway/config';
-import type { Gateway } from '../../src/gateway/gateway';
+import type { Gateway, GatewayDeps } from '../../src/gateway/gateway';
+import { inSubnet, macFromArp } from '../../src/gateway/portal';
+import { chapResponse, decodeOctal } from '../../src/modules/portal/chap';
 import { MemoryFirewallDriver } from '../../src/gateway/firewall';
 import {
   attributeValueName,
@@ -66,7 +71,11 @@ const status = (r: Received): string | undefined =>
 const accounting = (s: Setup): Received[] =>
   s.server.received.filter((r) => r.verified && r.packet?.code === PacketCode.AccountingRequest);
 
-async function setup(reply: RadiusAttribute[] = [], extra: Record<string, unknown> = {}): Promise<Setup> {
+async function setup(
+  reply: RadiusAttribute[] = [],
+  extra: Record<string, unknown> = {},
+  deps: Partial<Pick<GatewayDeps, 'resolve4'>> = {},
+): Promise<Setup> {
   const up = { value: true };
   const server = await startRadiusPeer({
     secret: SECRET,
@@ -108,6 +117,7 @@ async function setup(reply: RadiusAttribute[] = [], extra: Record<string, unknow
     driver,
     accountingRetryMs: 5000,
     stopDrainMs: 2000,
+    ...deps,
   });
   await gateway.start();
   const s = { gateway, driver, clock, server, up };
@@ -215,7 +225,7 @@ describe('gateway RADIUS side', () => {
         accounting(s).filter((r) => status(r) === 'Interim-Update').length >= 2,
       'the interim retransmitted',
     );
-    const retryArmed = async () => s.clock.timers().some((ms) => ms > 1000);
+    const retryArmed = async () => s.clock.timers().some((ms) => ms > 1000 && ms <= 5000); // not the walled garden refresh
     await eventually(retryArmed, 'the retry wait');
     const before = accounting(s).length;
     await s.clock.advance(5000); // the next round, still down
@@ -287,5 +297,184 @@ describe('gateway RADIUS side', () => {
         driver: 'memory',
       }),
     ).toThrow(/radius\/secret/);
+  });
+
+  it("a client's redirected web request goes to the portal with a MikroTik's parameters; the portal's CHAP login lands here", async () => {
+    const s = await setup([], {
+      portal: {
+        url: 'https://portal.example.test/portal/bytebill?lang=en',
+        host: '127.0.0.1',
+        port: await freeTcpPort(),
+        trustClientHeaders: true,
+      },
+    });
+    const base = `http://127.0.0.1:${s.gateway.portal.port}`;
+    // What the firewall sends to the login endpoint: a request for another host.
+    const redirected = await request(base)
+      .get('/news/today?x=1')
+      .set('Host', 'news.example.org')
+      .set('X-Client-IP', client.ip)
+      .set('X-Client-MAC', client.mac);
+    expect(redirected.status).toBe(302);
+    const to = new URL(redirected.headers.location!);
+    expect(`${to.origin}${to.pathname}`).toBe('https://portal.example.test/portal/bytebill');
+    const q = Object.fromEntries(to.searchParams);
+    expect(q).toMatchObject({
+      lang: 'en',
+      'link-login-only': `${base}/login`,
+      'link-orig': 'http://news.example.org/news/today?x=1',
+      mac: client.mac.toUpperCase(),
+      ip: client.ip,
+    });
+    expect(decodeOctal(q['chap-id']!)).toHaveLength(1);
+    expect(decodeOctal(q['chap-challenge']!)).toHaveLength(16);
+    // The gateway's own address, not logged in: the portal too (RFC 8910's URI points here).
+    const own = await request(base).get('/login').set('X-Client-IP', client.ip).set('X-Client-MAC', client.mac);
+    expect(own.status).toBe(302);
+    expect(own.headers.location).toContain('https://portal.example.test/portal/bytebill?');
+    const latest = Object.fromEntries(new URL(own.headers.location!).searchParams);
+    // The portal's page posts the CHAP response as `password` (src/http/portal/pages.ts loginBody).
+    const wrongChallenge = chapResponse(q['chap-id']!, 'alicepw', q['chap-challenge']!);
+    const stale = await login(s, { username: 'alice', password: wrongChallenge });
+    expect(stale.status).toBe(401); // the first challenge was replaced by the second redirect's
+    // The second challenge was used up by that attempt: a fresh redirect, then the real login.
+    const again = await request(base)
+      .get('/')
+      .set('Host', 'example.org')
+      .set('X-Client-IP', client.ip)
+      .set('X-Client-MAC', client.mac);
+    const p = Object.fromEntries(new URL(again.headers.location!).searchParams);
+    expect(p['chap-challenge']).not.toBe(latest['chap-challenge']);
+    const page = await request(base)
+      .post('/login')
+      .set('X-Client-IP', client.ip)
+      .set('X-Client-MAC', client.mac)
+      .type('form')
+      .send({
+        username: 'alice',
+        password: chapResponse(p['chap-id']!, 'alicepw', p['chap-challenge']!),
+        dst: p['link-orig'],
+        popup: 'false',
+      });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('You are logged in');
+    expect(page.text).toContain('href="http://example.org/"');
+    const req = s.server.received.filter((r) => r.packet?.code === PacketCode.AccessRequest).at(-1)!.packet!;
+    expect(getBuffer(req, 'CHAP-Password')).toBeDefined();
+    expect(getString(req, 'User-Password')).toBeUndefined();
+    // Logged in: the status page, no more redirects.
+    const status = await request(base)
+      .get('/')
+      .set('Host', 'example.org')
+      .set('X-Client-IP', client.ip)
+      .set('X-Client-MAC', client.mac);
+    expect(status.status).toBe(200);
+  });
+
+  it('lanSubnet: a device outside the LAN subnet is neither redirected nor logged in', async () => {
+    const s = await setup();
+    const outside = { 'X-Client-IP': '192.168.7.20', 'X-Client-MAC': '02:00:00:00:07:20' };
+    const r = await request(`http://127.0.0.1:${s.gateway.portal.port}`)
+      .get('/')
+      .set('Host', 'example.org')
+      .set(outside);
+    expect(r.status).toBe(403);
+    const res = await request(`http://127.0.0.1:${s.gateway.portal.port}`)
+      .post('/login')
+      .set('Accept', 'application/json')
+      .set(outside)
+      .type('form')
+      .send({ username: 'alice', password: 'alicepw' });
+    expect([res.status, res.body.message]).toEqual([400, 'this device is not on the hotspot network']);
+    expect(s.server.received.some((x) => x.packet?.code === PacketCode.AccessRequest)).toBe(false);
+    expect(inSubnet('10.5.50.255', '10.5.50.0/24')).toBe(true);
+    expect(inSubnet('10.5.51.0', '10.5.50.0/24')).toBe(false);
+    expect(inSubnet('10.5.51.0', '10.5.50.0/23')).toBe(true);
+  });
+
+  it("the MAC of a client comes from the kernel's ARP table format; incomplete entries are no answer", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'lango-arp-'));
+    try {
+      const file = path.join(dir, 'arp');
+      await writeFile(
+        file,
+        'IP address       HW type     Flags       HW address            Mask     Device\n' +
+          '10.5.50.20       0x1         0x2         02:AB:cd:00:00:20     *        br-lan\n' +
+          '10.5.50.21       0x1         0x0         00:00:00:00:00:00     *        br-lan\n' +
+          '10.5.50.2        0x1         0x2         02:00:00:00:00:02     *        br-lan\n',
+      );
+      expect(await macFromArp('10.5.50.20', file)).toBe('02:ab:cd:00:00:20');
+      expect(await macFromArp('10.5.50.2', file)).toBe('02:00:00:00:00:02');
+      expect(await macFromArp('10.5.50.21', file)).toBeUndefined();
+      expect(await macFromArp('10.5.50.22', file)).toBeUndefined();
+      expect(await macFromArp('10.5.50.20', path.join(dir, 'missing'))).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('walled garden by name: resolved at start, refreshed by TTL, a failed lookup keeps the last addresses', async () => {
+    const answers = new Map<string, Array<{ address: string; ttl: number }> | Error>([
+      ['pay.example.test', [{ address: '203.0.113.7', ttl: 60 }]],
+      ['portal.example.test', [{ address: '198.51.100.5', ttl: 3600 }]],
+    ]);
+    const asked: string[] = [];
+    const resolve4 = async (name: string) => {
+      asked.push(name);
+      const a = answers.get(name);
+      if (a instanceof Error || a === undefined) throw a ?? new Error('ENOTFOUND');
+      return a;
+    };
+    const s = await setup(
+      [],
+      {
+        walledGarden: ['pay.example.test', '196.201.214.0/24'],
+        walledGardenRefreshSeconds: 600,
+        portal: {
+          url: 'https://portal.example.test/portal/x',
+          host: '127.0.0.1',
+          port: await freeTcpPort(),
+          trustClientHeaders: true,
+        },
+      },
+      { resolve4 },
+    );
+    const passes = (dstIp: string) =>
+      s.driver.decide({ srcIp: client.ip, srcMac: client.mac, dstIp, protocol: 'tcp', dstPort: 443 }) === 'forward';
+    expect(new Set(asked)).toEqual(new Set(['pay.example.test', 'portal.example.test']));
+    expect([passes('203.0.113.7'), passes('198.51.100.5'), passes('196.201.214.77'), passes('203.0.113.8')]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+    // The TTL (60 s) is shorter than the refresh (600 s): the next round comes after 60 s.
+    answers.set('pay.example.test', [{ address: '203.0.113.8', ttl: 60 }]);
+    await s.clock.advance(59_000);
+    expect(passes('203.0.113.8')).toBe(false);
+    await s.clock.advance(1000);
+    await eventually(async () => passes('203.0.113.8'), 'the new address');
+    expect(passes('203.0.113.7')).toBe(false); // the set is replaced as a whole
+    // DNS fails: the last addresses stay.
+    answers.set('pay.example.test', new Error('SERVFAIL'));
+    const before = asked.length;
+    await s.clock.advance(60_000);
+    await eventually(async () => asked.length > before, 'another round');
+    expect(passes('203.0.113.8')).toBe(true);
+    expect(passes('198.51.100.5')).toBe(true);
+    // Hostile names never get that far: the config refuses them.
+    expect(() =>
+      parseGatewayConfig({
+        lanInterface: 'br-lan',
+        wanInterface: 'wan0',
+        lanSubnet: '10.5.50.0/24',
+        nasIpAddress: '10.5.50.1',
+        nasIdentifier: 'gw',
+        radius: { servers: [{ host: '127.0.0.1' }], secret: 'long-enough-secret' },
+        portal: { url: 'http://10.5.50.1/' },
+        driver: 'memory',
+        walledGarden: ['pay.example.test; flush ruleset'],
+      }),
+    ).toThrow(/walledGarden\/0/);
   });
 });
