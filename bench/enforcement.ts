@@ -427,7 +427,7 @@ export async function runEnforcementBench(
       await sleep(1500);
 
       const meter = new CpuMeter(meterClient, dbName, url);
-      await statementStats.reset(meterClient);
+      await statementStats.reset();
       const before = {
         pg: await meter.sample(radius.pid),
         worker: process.cpuUsage(),
@@ -449,13 +449,28 @@ export async function runEnforcementBench(
       // This round's actions: due at this instant (the subscription end the timer acted on).
       const mine = () => db('enforcement_actions').where({ tenant_id: tenant.id, due_at: instant });
       const deadline = instant.getTime() + 120_000;
+      // Wait on the workers' own counters (in this process) rather than polling the outbox, which
+      // would add the benchmark's queries to the Postgres CPU being measured; then confirm in the
+      // database that every outcome was written.
+      const settled = () =>
+        ws.reduce(
+          (n, w) =>
+            n +
+            w.sender.stats.ack +
+            w.sender.stats.nak +
+            w.sender.stats.timeout +
+            w.sender.stats.failed +
+            w.sender.stats.cancelled,
+          0,
+        );
+      while (settled() < cfg.sessions && Date.now() <= deadline) await sleep(50);
       for (;;) {
         const r = await mine().whereNotIn('status', ['pending', 'sending']).count<{ n: string }[]>({ n: '*' });
         if (Number(r[0]?.n ?? 0) >= cfg.sessions || Date.now() > deadline) break;
-        await sleep(100);
+        await sleep(20);
       }
       const pg = await meter.delta(before.pg, radius.pid);
-      const statements = await statementStats.read(meterClient);
+      const statements = await statementStats.read();
       const workerCpu = process.cpuUsage(before.worker);
       const nasAfter = cpuMs(nasChild.child.pid ?? 0);
       const m1 = machineCpu();
@@ -589,6 +604,7 @@ export async function runEnforcementBench(
   } finally {
     for (const w of workers) await w.stop().catch(() => undefined);
     child?.stop();
+    await statementStats.close().catch(() => undefined);
     await fr?.stop().catch(() => undefined);
     for (const d of workerDbs) await d.destroy();
     await db.destroy();

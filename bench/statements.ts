@@ -39,6 +39,8 @@ export interface StatementBreakdown {
 
 export class StatementStats {
   private constructor(
+    /** A connection to the benchmark's database (where the extension's functions are). */
+    private readonly client: Client | null,
     private readonly dbid: number | null,
     private readonly reason: string | undefined,
   ) {}
@@ -51,35 +53,40 @@ export class StatementStats {
   static async setUp(admin: Client, databaseUrl: string, database: string): Promise<StatementStats> {
     const preload = await admin.query<{ s: string }>("SELECT current_setting('shared_preload_libraries') AS s");
     if (!/(^|[\s,])pg_stat_statements([\s,]|$)/.test(preload.rows[0]?.s ?? '')) {
-      return new StatementStats(null, 'pg_stat_statements is not in shared_preload_libraries on this server');
+      return new StatementStats(null, null, 'pg_stat_statements is not in shared_preload_libraries on this server');
     }
-    const c = new Client({ connectionString: databaseUrl });
+    const c = new Client({ connectionString: databaseUrl, application_name: 'lango-bench-statements' });
     await c.connect();
     try {
       await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
       await c.query(`ALTER DATABASE "${database.replace(/"/g, '""')}" SET pg_stat_statements.track = 'all'`);
       const r = await c.query<{ oid: number }>('SELECT oid FROM pg_database WHERE datname = current_database()');
-      return new StatementStats(Number(r.rows[0]!.oid), undefined);
+      return new StatementStats(c, Number(r.rows[0]!.oid), undefined);
     } catch (err) {
-      return new StatementStats(null, `pg_stat_statements unusable: ${(err as Error).message}`);
-    } finally {
       await c.end();
+      return new StatementStats(null, null, `pg_stat_statements unusable: ${(err as Error).message}`);
     }
   }
 
+  async close(): Promise<void> {
+    await this.client?.end();
+  }
+
   /** Forgets this database's counters (only this database's). */
-  async reset(admin: Client): Promise<void> {
-    if (this.dbid === null) return;
-    await admin.query('SELECT pg_stat_statements_reset(0, $1::oid, 0)', [this.dbid]);
+  async reset(): Promise<void> {
+    if (this.client === null) return;
+    await this.client.query('SELECT pg_stat_statements_reset(0::oid, $1::oid, 0::bigint)', [this.dbid]);
   }
 
   /** The statements run in this database since the last reset, the most expensive first. */
-  async read(admin: Client, limit = 30): Promise<StatementBreakdown> {
-    if (this.dbid === null) return { available: false, reason: this.reason ?? 'unavailable', rows: [], topLevelMs: 0 };
-    const r = await admin.query<Record<string, string | number | boolean>>(
+  async read(limit = 30): Promise<StatementBreakdown> {
+    if (this.client === null)
+      return { available: false, reason: this.reason ?? 'unavailable', rows: [], topLevelMs: 0 };
+    const r = await this.client.query<Record<string, string | number | boolean>>(
+      // Not this class's own two statements.
       `SELECT toplevel, calls, total_exec_time, total_plan_time, rows, shared_blks_hit, shared_blks_read,
               shared_blks_dirtied, wal_bytes, query
-       FROM pg_stat_statements WHERE dbid = $1
+       FROM pg_stat_statements WHERE dbid = $1 AND query NOT LIKE '%pg_stat_statements%'
        ORDER BY total_exec_time DESC`,
       [this.dbid],
     );
