@@ -246,12 +246,15 @@ export async function claimDue(db: Knex, o: ClaimOptions): Promise<ClaimedAction
      UPDATE enforcement_actions e
      SET status = 'sending', claimed_by = ?, claimed_until = now() + make_interval(secs => ?), updated_at = now(),
          max_attempts = coalesce(?::int, e.max_attempts)
-     FROM locked
-     LEFT JOIN enforcement_actions cur ON cur.id = locked.id
+     FROM (SELECT c.id, c.nas_id, c.radacct_id, c.subscriber_id FROM enforcement_actions c
+           WHERE c.id = ANY (ARRAY(SELECT id FROM locked))) cur
      LEFT JOIN nas n ON n.id = cur.nas_id
      LEFT JOIN radacct a ON a.radacctid = cur.radacct_id
      LEFT JOIN subscribers s ON s.id = cur.subscriber_id
-     WHERE e.id = locked.id
+     -- The claimed ids as an array, so that both sides are primary-key lookups (a join with the
+     -- CTE was planned as hash joins over two sequential scans of the whole outbox, history
+     -- included: the cost of a claim grew with every action ever sent).
+     WHERE e.id = cur.id AND e.id = ANY (ARRAY(SELECT id FROM locked))
      RETURNING e.id, e.tenant_id, e.subscriber_id, e.nas_id, e.radacct_id, e.username, e.acct_session_id,
        host(e.framed_ip) AS framed_ip, host(e.nas_ip) AS nas_ip, e.kind, e.reason, e.attributes, e.attempts,
        e.max_attempts, e.claimed_until,
