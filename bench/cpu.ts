@@ -51,6 +51,8 @@ export function machineCpuMs(): { busy: number; total: number } | undefined {
 export interface CpuSample {
   server: number | undefined;
   backends: Map<number, number>;
+  /** Backend pid -> application_name (or role when it has none). */
+  clients: Map<number, string>;
   self: number | undefined;
   machine: { busy: number; total: number } | undefined;
 }
@@ -60,6 +62,8 @@ export interface CpuDelta {
   freeradiusMs: number | undefined;
   /** CPU ms used by the Postgres backends connected to the benchmark database. */
   postgresMs: number | undefined;
+  /** postgresMs per client (application_name, or the role when a client sets none). */
+  postgresByClient: Record<string, number>;
   /** CPU ms used by this Node process (the load generator). */
   clientMs: number | undefined;
   /**
@@ -85,28 +89,37 @@ export class CpuMeter {
     this.local = isLocal(databaseUrl) && process.platform === 'linux';
   }
 
-  private async backendPids(): Promise<number[]> {
-    const r = await this.admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [
-      this.database,
-    ]);
-    return r.rows.map((x) => Number(x.pid));
+  private async backendPids(): Promise<Array<{ pid: number; client: string }>> {
+    const r = await this.admin.query<{ pid: number; client: string }>(
+      `SELECT pid, coalesce(nullif(application_name, ''), usename::text) AS client FROM pg_stat_activity WHERE datname = $1`,
+      [this.database],
+    );
+    return r.rows.map((x) => ({ pid: Number(x.pid), client: x.client }));
   }
 
   async sample(serverPid: number): Promise<CpuSample> {
     const backends = new Map<number, number>();
+    const clients = new Map<number, string>();
     if (this.local) {
-      for (const pid of await this.backendPids()) {
+      for (const { pid, client } of await this.backendPids()) {
         const ms = cpuMs(pid);
         if (ms !== undefined) backends.set(pid, ms);
+        clients.set(pid, client);
       }
     }
-    return { server: cpuMs(serverPid), backends, self: cpuMs(process.pid), machine: machineCpuMs() };
+    return { server: cpuMs(serverPid), backends, clients, self: cpuMs(process.pid), machine: machineCpuMs() };
   }
 
   async delta(before: CpuSample, serverPid: number): Promise<CpuDelta> {
     const after = await this.sample(serverPid);
     let pg = 0;
-    for (const [pid, ms] of after.backends) pg += ms - (before.backends.get(pid) ?? 0);
+    const postgresByClient: Record<string, number> = {};
+    for (const [pid, ms] of after.backends) {
+      const d = ms - (before.backends.get(pid) ?? 0);
+      pg += d;
+      const client = after.clients.get(pid) ?? 'unknown';
+      postgresByClient[client] = (postgresByClient[client] ?? 0) + d;
+    }
     const freeradiusMs =
       before.server !== undefined && after.server !== undefined ? after.server - before.server : undefined;
     const postgresMs = this.local && after.backends.size > 0 ? pg : undefined;
@@ -123,6 +136,6 @@ export class CpuMeter {
       const busy = after.machine.busy - before.machine.busy;
       if (total > 0) otherPct = Math.max(0, ((busy - freeradiusMs - postgresMs - clientMs) / total) * 100);
     }
-    return { freeradiusMs, postgresMs, clientMs, otherPct };
+    return { freeradiusMs, postgresMs, postgresByClient, clientMs, otherPct };
   }
 }

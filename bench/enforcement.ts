@@ -45,6 +45,7 @@ import { adminUrl, BENCH_RADIUS_ROLE, dropDatabases, langoRadiusUrl, LOOPBACK_TA
 import { summarize, udpFloor, type Latency } from './load';
 import { CpuMeter, cpuMs } from './cpu';
 import { writeResultFiles } from './results';
+import { renderStatements, StatementStats, type StatementBreakdown } from './statements';
 
 export interface EnforcementBenchOptions {
   sessions?: number;
@@ -89,7 +90,11 @@ export interface ExpiryRound {
     nasSimulatorsMs: number;
     freeradiusMs: number;
     postgresMs: number;
+    /** postgresMs by client: lango-worker, lango-bench (this benchmark's own queries), FreeRADIUS's role. */
+    postgresByClient: Record<string, number>;
   };
+  /** pg_stat_statements over the same span (bench/statements.ts). */
+  statements: StatementBreakdown;
   workerStats: unknown[];
   goals: { allAckedWithin10s: boolean; p95Below2s: boolean };
 }
@@ -277,9 +282,11 @@ export async function runEnforcementBench(
   await ac.connect();
   await ac.query(`CREATE DATABASE ${dbName}`);
   const pgVersion = (await ac.query<{ v: string }>('SELECT version() AS v')).rows[0]?.v.replace(/ on .*$/, '') ?? '';
-  await ac.end();
   const url = withDatabase(admin, dbName);
-  const db = createDb(url, { max: 10 });
+  // Before anything else connects: the setting applies to sessions opened afterwards.
+  const statementStats = await StatementStats.setUp(ac, url, dbName);
+  await ac.end();
+  const db = createDb(url, { max: 10, applicationName: 'lango-bench' });
   const workers: Worker[] = [];
   const workerDbs: Array<ReturnType<typeof createDb>> = [];
   let child: NasChild | undefined;
@@ -402,7 +409,9 @@ export async function runEnforcementBench(
       await db.raw('VACUUM ANALYZE');
       await nasChild.call({ cmd: 'accounting', mode: stops });
 
-      const wdbs = Array.from({ length: cfg.workers }, () => createDb(url, { max: 10 }));
+      const wdbs = Array.from({ length: cfg.workers }, () =>
+        createDb(url, { max: 10, applicationName: 'lango-worker' }),
+      );
       workerDbs.push(...wdbs);
       const ws = wdbs.map((wdb) =>
         startWorker({
@@ -418,6 +427,7 @@ export async function runEnforcementBench(
       await sleep(1500);
 
       const meter = new CpuMeter(meterClient, dbName, url);
+      await statementStats.reset();
       const before = {
         pg: await meter.sample(radius.pid),
         worker: process.cpuUsage(),
@@ -439,12 +449,28 @@ export async function runEnforcementBench(
       // This round's actions: due at this instant (the subscription end the timer acted on).
       const mine = () => db('enforcement_actions').where({ tenant_id: tenant.id, due_at: instant });
       const deadline = instant.getTime() + 120_000;
+      // Wait on the workers' own counters (in this process) rather than polling the outbox, which
+      // would add the benchmark's queries to the Postgres CPU being measured; then confirm in the
+      // database that every outcome was written.
+      const settled = () =>
+        ws.reduce(
+          (n, w) =>
+            n +
+            w.sender.stats.ack +
+            w.sender.stats.nak +
+            w.sender.stats.timeout +
+            w.sender.stats.failed +
+            w.sender.stats.cancelled,
+          0,
+        );
+      while (settled() < cfg.sessions && Date.now() <= deadline) await sleep(50);
       for (;;) {
         const r = await mine().whereNotIn('status', ['pending', 'sending']).count<{ n: string }[]>({ n: '*' });
         if (Number(r[0]?.n ?? 0) >= cfg.sessions || Date.now() > deadline) break;
-        await sleep(100);
+        await sleep(20);
       }
       const pg = await meter.delta(before.pg, radius.pid);
+      const statements = await statementStats.read();
       const workerCpu = process.cpuUsage(before.worker);
       const nasAfter = cpuMs(nasChild.child.pid ?? 0);
       const m1 = machineCpu();
@@ -459,6 +485,7 @@ export async function runEnforcementBench(
         nasSimulatorsMs: nasAfter !== undefined && before.nas !== undefined ? nasAfter - before.nas : NaN,
         freeradiusMs: pg.freeradiusMs ?? NaN,
         postgresMs: pg.postgresMs ?? NaN,
+        postgresByClient: pg.postgresByClient,
       };
       const byStatus = await mine()
         .select('status')
@@ -521,6 +548,7 @@ export async function runEnforcementBench(
         liveOnNasAfter: nasStats.live,
         radacctClosedAdminReset: closed,
         cpu,
+        statements,
         workerStats,
         goals: {
           allAckedWithin10s: acked === cfg.sessions && allAckedMs <= 10_000,
@@ -576,6 +604,7 @@ export async function runEnforcementBench(
   } finally {
     for (const w of workers) await w.stop().catch(() => undefined);
     child?.stop();
+    await statementStats.close().catch(() => undefined);
     await fr?.stop().catch(() => undefined);
     for (const d of workerDbs) await d.destroy();
     await db.destroy();
@@ -608,10 +637,19 @@ export function renderEnforcementMarkdown(r: EnforcementBenchReport): string {
 | Disconnect-Requests seen by the NAS / retransmissions among them / ACKs | ${e.nasDisconnectRequests} / ${e.nasRetransmissions} / ${e.nasAcks} | one request each |
 | sessions still live on the NAS afterwards | ${e.liveOnNasAfter} | 0 |
 | radacct rows closed by the NAS's Stop (Admin-Reset) | ${e.radacctClosedAdminReset} | |
-| CPU (${f(e.cpu.wallMs)} ms wall, machine ${f(e.cpu.machineBusyPercent)} % busy) | worker ${f(e.cpu.workerMs)} ms, NAS simulators ${f(e.cpu.nasSimulatorsMs)} ms, FreeRADIUS ${f(e.cpu.freeradiusMs)} ms, Postgres ${f(e.cpu.postgresMs)} ms | |
+| CPU (${f(e.cpu.wallMs)} ms wall, machine ${f(e.cpu.machineBusyPercent)} % busy) | worker ${f(e.cpu.workerMs)} ms, NAS simulators ${f(e.cpu.nasSimulatorsMs)} ms, FreeRADIUS ${f(e.cpu.freeradiusMs)} ms, Postgres ${f(e.cpu.postgresMs)} ms (${Object.entries(
+    e.cpu.postgresByClient,
+  )
+    .map(([k, v]) => `${k} ${f(v)}`)
+    .join(', ')}) | |
 
 Setup: ${e.sessions} logins through FreeRADIUS, ${f(e.login.perSecond)}/s (${e.login.firstPassRefusals} refused on the first pass while FreeRADIUS's SQL pool warmed up, logged in again).
-`;
+
+Where PostgreSQL spent its time over the same span (pg_stat_statements, execution time, which on a
+busy machine includes waiting for a CPU; nested = inside a function or trigger, already counted in
+its caller):
+
+${renderStatements(e.statements, e.sessions, 'per session')}`;
   return `# Enforcement benchmark (${r.date.slice(0, 10)})
 
 ${r.machine.nproc} CPU (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}, ${r.machine.postgres}, ${r.machine.freeradius}.

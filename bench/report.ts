@@ -129,7 +129,7 @@ function cpuPer(ms: number | undefined, n: number): number | undefined {
   return ms === undefined ? undefined : ms / n;
 }
 
-function cpuAcct(r: ServerRun, key: keyof CpuDelta): number | undefined {
+function cpuAcct(r: ServerRun, key: Exclude<keyof CpuDelta, 'postgresByClient'>): number | undefined {
   let total = 0;
   let n = 0;
   for (const [k, p] of [

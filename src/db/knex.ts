@@ -4,10 +4,13 @@ import { mapDbError } from './errors';
 /** A handle that may be a transaction: repositories take this. */
 export type Handle = Knex | Knex.Transaction;
 
-export function createDb(databaseUrl: string, pool: { min?: number; max?: number } = {}): Knex {
+export function createDb(
+  databaseUrl: string,
+  pool: { min?: number; max?: number; applicationName?: string } = {},
+): Knex {
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: databaseUrl, application_name: 'lango' },
+    connection: { connectionString: databaseUrl, application_name: pool.applicationName ?? 'lango' },
     pool: { min: pool.min ?? 0, max: pool.max ?? 10 },
     acquireConnectionTimeout: 5000,
     // Knex prints pool errors with console.log; they are mapped to DATABASE_UNAVAILABLE and

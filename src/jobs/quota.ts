@@ -28,15 +28,25 @@ export async function runQuotaCheck(db: Knex, opts: QuotaOptions = {}): Promise<
     const since = new Date(last.getTime() - (opts.overlapSeconds ?? 120) * 1000);
     const enqueued = await insertDisconnects(
       trx,
-      `WITH touched AS (
-         SELECT DISTINCT s.id AS subscriber_id, s.tenant_id, s.username, t.expiry_action,
-                sb.id AS subscription_id, sb.starts_at, sb.data_quota_bytes
+      `WITH candidates AS MATERIALIZED (
+         -- Subscribers, once each, with a session updated since, and an active period with a
+         -- quota at all now (subscriptions_subscriber_idx): a necessary condition for the covering
+         -- period to have one, so the function below runs only for them, not for every session
+         -- of a plan without a quota.
+         SELECT DISTINCT s.id AS subscriber_id, s.tenant_id, s.username, t.expiry_action
          FROM radacct a
          JOIN subscribers s ON s.tenant_id = a.tenant_id AND s.username = a.username AND s.status = 'active'
          JOIN tenants t ON t.id = s.tenant_id
-         CROSS JOIN LATERAL lango_covering_subscription(s.id, ?::timestamptz) sb
-         WHERE a.acctstoptime IS NULL AND a.acctupdatetime > ? AND sb.data_quota_bytes IS NOT NULL
-           AND a.class IS DISTINCT FROM ?
+         WHERE a.acctstoptime IS NULL AND a.acctupdatetime > ? AND a.class IS DISTINCT FROM ?
+           AND EXISTS (SELECT 1 FROM subscriptions q
+                       WHERE q.subscriber_id = s.id AND q.status = 'active' AND q.data_quota_bytes IS NOT NULL
+                         AND q.ends_at > ?::timestamptz AND q.starts_at <= ?::timestamptz)
+       ), touched AS (
+         SELECT u.subscriber_id, u.tenant_id, u.username, u.expiry_action,
+                sb.id AS subscription_id, sb.starts_at, sb.data_quota_bytes
+         FROM candidates u
+         CROSS JOIN LATERAL lango_covering_subscription(u.subscriber_id, ?::timestamptz) sb
+         WHERE sb.data_quota_bytes IS NOT NULL
        ), over AS (
          SELECT u.*, lango_period_usage(u.tenant_id, u.username, u.subscription_id, u.starts_at) AS bytes
          FROM touched u
@@ -51,7 +61,7 @@ export async function runQuotaCheck(db: Knex, opts: QuotaOptions = {}): Promise<
          JOIN radacct a ON a.tenant_id = o.tenant_id AND a.username = o.username AND a.acctstoptime IS NULL
          WHERE a.class IS DISTINCT FROM ?
        )`,
-      [now, since, SOFT_BLOCK_CLASS_RADACCT, now, SOFT_BLOCK_CLASS_RADACCT],
+      [since, SOFT_BLOCK_CLASS_RADACCT, now, now, now, now, SOFT_BLOCK_CLASS_RADACCT],
       opts,
     );
     await setCursor(trx, 'quota', now);

@@ -14,8 +14,9 @@
  * Throughput and isolation: up to `maxInFlight` requests at once, and per NAS a window that
  * adapts to its measured round trip (src/jobs/nas-window.ts: starts small, grows while the round
  * trip stays flat, shrinks when the NAS queues or needed a retransmission), at most `perNas` (the
- * 256 RADIUS Identifiers per destination bound it anyway). Claimed actions beyond a NAS's window
- * wait in this worker for a free slot, and a NAS with a full window gets no new claims, so a
+ * 256 RADIUS Identifiers per destination bound it anyway). A claim takes per NAS at most the
+ * room of its window (modules/enforcement/outbox.repo.ts claimDue); actions beyond it (a window
+ * that shrank meanwhile) wait in this worker for a free slot, and a NAS with a full window gets no new claims, so a
  * router that handles CoA one at a time gets them paced instead of all at once, and
  * retransmissions are left for packets really lost. A NAS that is silent or answers garbage
  * (every such reply fails the authenticator check and is dropped and logged by the client) only
@@ -244,12 +245,15 @@ export class EnforcementSender {
     });
   }
 
-  /** NAS whose window is full or that have actions waiting here: their rows are left for later or for other workers. */
-  private saturated(): string[] {
-    const out = new Set<string>(this.waiting.keys());
-    for (const [nas, room] of this.windows.rooms()) if (room === 0) out.add(nas);
+  /**
+   * Room per NAS known here (what the next claim may take for it): 0 for a NAS whose window is
+   * full or that has actions waiting here (its rows are left for later or for other workers).
+   */
+  private nasRooms(): Map<string, number> {
+    const out = this.windows.rooms();
+    for (const nas of this.waiting.keys()) out.set(nas, 0);
     out.delete(NO_NAS);
-    return [...out];
+    return out;
   }
 
   /**
@@ -283,22 +287,24 @@ export class EnforcementSender {
           continue;
         }
         const limit = Math.min(this.o.batchSize, room);
-        const excludeNas = this.saturated();
+        const nasRooms = this.nasRooms();
         const claimedAt = this.clock.now();
         const rows = await claimDue(this.db, {
           worker: this.workerId,
           limit,
           leaseSeconds: this.o.leaseSeconds,
-          excludeNas,
+          nasRooms,
+          defaultNasRoom: this.windows.initialRoom,
           ...(this.o.maxAttempts !== undefined ? { maxAttempts: this.o.maxAttempts } : {}),
         });
         failures = 0;
         this.stats.claimed += rows.length;
         for (const a of rows) this.dispatch(a, claimedAt);
         if (rows.length < limit) {
-          if (excludeNas.length > 0) {
-            // Held back by full windows: wait for answers, then claim no more often than
-            // claimGapMs (a claim per answer would cost the database more than it sends).
+          if (rows.length > 0 || [...nasRooms.values()].some((r) => r === 0)) {
+            // Held back by the windows (this claim took what they had room for, or some are
+            // full): wait for answers, then claim no more often than claimGapMs (a claim per
+            // answer would cost the database more than it sends).
             await this.idle(this.o.pollMs, 'capacity');
             await this.clock.sleep(this.o.claimGapMs);
           } else {

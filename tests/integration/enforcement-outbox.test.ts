@@ -36,8 +36,7 @@ const click = (e: Env, sessionId: number, auth = e.t.auth) =>
 const row = async (e: Env, id: string) => e.tdb.db('enforcement_actions').where({ id }).first();
 const ofSession = (e: Env, radacctId: number) =>
   e.tdb.db('enforcement_actions').where({ radacct_id: radacctId }).orderBy('created_at');
-const claimAll = (db: Knex, worker = 'w1', leaseSeconds = 60) =>
-  claimDue(db, { worker, limit: 100, leaseSeconds, excludeNas: [] });
+const claimAll = (db: Knex, worker = 'w1', leaseSeconds = 60) => claimDue(db, { worker, limit: 100, leaseSeconds });
 
 /** A second tenant in the same database, with a plan and a subscriber on its own scripted NAS. */
 async function secondTenant(e: Env) {

@@ -240,7 +240,7 @@ describe('the worker', () => {
     for (let i = 0; i < 20; i++) await openSession(e.tdb.db, { tenantId: e.t.id, nasId: n.id, username: s.username });
     await request(e.api.app).post(`/api/v1/subscribers/${s.id}/suspend`).set(e.t.auth).send({});
     // The dead worker claimed a batch (status sending, lease 1 s) and never reported back.
-    const claimed = await claimDue(e.tdb.db, { worker: 'dead-worker', limit: 12, leaseSeconds: 1, excludeNas: [] });
+    const claimed = await claimDue(e.tdb.db, { worker: 'dead-worker', limit: 12, leaseSeconds: 1 });
     expect(claimed).toHaveLength(12);
     expect(await actions(e, { status: 'sending', claimed_by: 'dead-worker' })).toHaveLength(12);
     const w = worker(e, { ...FAST, sender: { ...FAST.sender, leaseSeconds: 4 } });

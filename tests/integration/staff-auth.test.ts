@@ -220,7 +220,7 @@ describe('tenant suspension', () => {
       expect((await suspend(t, 'suspended')).status).toBe(200);
     }
     expect((await suspend(back, 'active')).status).toBe(200);
-    const claimed = await claimDue(api.db, { worker: 'test', limit: 100, leaseSeconds: 30, excludeNas: [] });
+    const claimed = await claimDue(api.db, { worker: 'test', limit: 100, leaseSeconds: 30 });
     const cancel = (t: TestTenant) => claimed.find((c) => Number(c.radacct_id) === ids[t.id])!.cancel_reason;
     expect(cancel(stays)).toBeNull();
     expect(cancel(back)).toBe('tenant reactivated');

@@ -9,8 +9,8 @@
  * The worker's state transitions: each function is one statement (autocommit): nothing here
  * holds a transaction open while the network is used.
  *
- *   claim     pending (due) -> sending, with claimed_by = this worker and a lease. Rows are
- *             picked with FOR UPDATE SKIP LOCKED and the status is re-checked under the row
+ *   claim     pending (due) -> sending, with claimed_by = this worker and a lease, at most the
+ *             room of each NAS's window. Rows are picked with FOR UPDATE SKIP LOCKED and the status is re-checked under the row
  *             lock, so two workers can never claim the same row; a row stays invisible to
  *             other workers until its lease runs out.
  *   complete  sending -> ack | nak | timeout | failed | cancelled | pending (retry), fenced by
@@ -31,7 +31,7 @@
  */
 import type { Knex } from 'knex';
 import { withTransaction, type Handle } from '../../db/knex';
-import { isTransientDbError, sqlState } from '../../db/errors';
+import { isTransientDbError, mapDbError, sqlState } from '../../db/errors';
 import type { Actor } from '../audit/actor';
 import {
   ENFORCEMENT_CHANNEL,
@@ -187,38 +187,74 @@ export interface ClaimedAction {
 
 export interface ClaimOptions {
   worker: string;
+  /** Rows at most, over all NAS. */
   limit: number;
   leaseSeconds: number;
-  /** NAS this worker is already saturating (their rows are left for later or for other workers). */
-  excludeNas: readonly string[];
+  /**
+   * Rows at most per NAS (nas id -> room in its window; 0: saturated, its rows are left for later
+   * or for other workers). A NAS not listed gets `defaultNasRoom`.
+   */
+  nasRooms?: ReadonlyMap<string, number>;
+  /** Rows at most for a NAS not in nasRooms. Default `limit`. */
+  defaultNasRoom?: number;
   /** Attempts an action gets (the worker's setting); unset: the row's own max_attempts. */
   maxAttempts?: number;
 }
 
 /**
- * Claims due actions. The cancel check mirrors the checks that queued them: a session that has
- * ended, a subscriber who renewed (expired, soft_block for time) or was reactivated (suspended),
- * a tenant that is active again (tenant_suspended).
+ * Claims due actions, per NAS: the NAS with pending rows are found by a skip scan of
+ * enforcement_actions_due_nas_idx (one index probe per NAS, not per row), and each gets at most
+ * its room, oldest first, so the rows of a saturated NAS are never read (20261204000700). Rows
+ * without a NAS are claimed too (they end as NAS_NOT_FOUND). One statement, autocommit.
+ *
+ * The cancel check mirrors the checks that queued them: a session that has ended, a subscriber
+ * who renewed (expired, soft_block for time) or was reactivated (suspended), a tenant that is
+ * active again (tenant_suspended).
  */
 export async function claimDue(db: Knex, o: ClaimOptions): Promise<ClaimedAction[]> {
+  const rooms = [...(o.nasRooms ?? new Map<string, number>())];
   const res = await db.raw(
-    `WITH locked AS (
+    `WITH RECURSIVE due_nas AS (
+       (SELECT e.nas_id FROM enforcement_actions e
+        WHERE e.status = 'pending' AND e.nas_id IS NOT NULL ORDER BY e.nas_id LIMIT 1)
+       UNION ALL
+       SELECT (SELECT e.nas_id FROM enforcement_actions e
+               WHERE e.status = 'pending' AND e.nas_id > d.nas_id ORDER BY e.nas_id LIMIT 1)
+       FROM due_nas d WHERE d.nas_id IS NOT NULL
+     ), rooms AS (
+       SELECT d.nas_id, coalesce(w.room, ?::int) AS room
+       FROM due_nas d LEFT JOIN unnest(?::uuid[], ?::int[]) AS w(nas_id, room) ON w.nas_id = d.nas_id
+       WHERE d.nas_id IS NOT NULL
+     ), per_nas AS (
+       SELECT p.id FROM rooms r CROSS JOIN LATERAL (
+         SELECT e.id FROM enforcement_actions e
+         WHERE e.status = 'pending' AND e.nas_id = r.nas_id AND e.next_attempt_at <= now()
+         ORDER BY e.next_attempt_at
+         LIMIT r.room
+         FOR UPDATE OF e SKIP LOCKED) p
+       WHERE r.room > 0
+       LIMIT ?
+     ), no_nas AS (
        SELECT e.id FROM enforcement_actions e
-       WHERE e.status = 'pending' AND e.next_attempt_at <= now()
-         AND (e.nas_id IS NULL OR NOT (e.nas_id = ANY(?::uuid[])))
+       WHERE e.status = 'pending' AND e.nas_id IS NULL AND e.next_attempt_at <= now()
        ORDER BY e.next_attempt_at
        LIMIT ?
        FOR UPDATE OF e SKIP LOCKED
+     ), locked AS (
+       SELECT x.id FROM (SELECT id FROM per_nas UNION ALL SELECT id FROM no_nas) x LIMIT ?
      )
      UPDATE enforcement_actions e
      SET status = 'sending', claimed_by = ?, claimed_until = now() + make_interval(secs => ?), updated_at = now(),
          max_attempts = coalesce(?::int, e.max_attempts)
-     FROM locked
-     LEFT JOIN enforcement_actions cur ON cur.id = locked.id
+     FROM (SELECT c.id, c.nas_id, c.radacct_id, c.subscriber_id FROM enforcement_actions c
+           WHERE c.id = ANY (ARRAY(SELECT id FROM locked))) cur
      LEFT JOIN nas n ON n.id = cur.nas_id
      LEFT JOIN radacct a ON a.radacctid = cur.radacct_id
      LEFT JOIN subscribers s ON s.id = cur.subscriber_id
-     WHERE e.id = locked.id
+     -- The claimed ids as an array, so that both sides are primary-key lookups (a join with the
+     -- CTE was planned as hash joins over two sequential scans of the whole outbox, history
+     -- included: the cost of a claim grew with every action ever sent).
+     WHERE e.id = cur.id AND e.id = ANY (ARRAY(SELECT id FROM locked))
      RETURNING e.id, e.tenant_id, e.subscriber_id, e.nas_id, e.radacct_id, e.username, e.acct_session_id,
        host(e.framed_ip) AS framed_ip, host(e.nas_ip) AS nas_ip, e.kind, e.reason, e.attributes, e.attempts,
        e.max_attempts, e.claimed_until,
@@ -235,7 +271,18 @@ export async function claimDue(db: Knex, o: ClaimOptions): Promise<ClaimedAction
                 SELECT 1 FROM tenants t WHERE t.id = e.tenant_id AND t.status = 'active') THEN 'tenant reactivated'
          WHEN e.reason = 'unblock' AND a.radacctid IS NOT NULL AND a.class IS DISTINCT FROM ? THEN 'session not soft-blocked'
        END AS cancel_reason`,
-    [`{${o.excludeNas.join(',')}}`, o.limit, o.worker, o.leaseSeconds, o.maxAttempts ?? null, SOFT_BLOCK_CLASS_RADACCT],
+    [
+      o.defaultNasRoom ?? o.limit,
+      `{${rooms.map(([id]) => id).join(',')}}`,
+      `{${rooms.map(([, room]) => Math.max(0, Math.floor(room))).join(',')}}`,
+      o.limit,
+      o.limit,
+      o.limit,
+      o.worker,
+      o.leaseSeconds,
+      o.maxAttempts ?? null,
+      SOFT_BLOCK_CLASS_RADACCT,
+    ],
   );
   return res.rows as ClaimedAction[];
 }
@@ -270,7 +317,7 @@ export interface CompleteResult {
  * down row by row, and a row refused on its own is marked failed with last_error
  * OUTCOME_REJECTED and its SQLSTATE.
  *
- * Committed with synchronous_commit off: an outcome lost to a Postgres crash leaves its row in
+ * One statement per batch, one round trip. Committed with synchronous_commit off: an outcome lost to a Postgres crash leaves its row in
  * sending, the lease runs out and the action is sent again (a repeated Disconnect is answered
  * with NAK 503, a repeated CoA is idempotent). In exchange the outcome does not queue behind
  * the WAL flushes of FreeRADIUS's accounting, which is what a burst of Disconnects causes: every
@@ -318,10 +365,12 @@ function writeOutcomes(db: Knex, worker: string, results: readonly ActionResult[
     fb_error: r.fallback?.error ?? null,
     claimed: r.claimedAttributes ?? null,
   }));
-  return withTransaction(db, async (trx) => {
-    await trx.raw('SET LOCAL synchronous_commit = off');
-    const res = await trx.raw(
-      `UPDATE enforcement_actions e SET
+  // One statement, one round trip (no BEGIN / SET LOCAL / COMMIT around it): set_config(...,
+  // true) turns synchronous_commit off for the statement's own transaction, as lango_acct_do does.
+  return db
+    .raw(
+      `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS ok)
+       UPDATE enforcement_actions e SET
          status = CASE WHEN ${RESEND} THEN 'pending' ELSE v.status END,
          attempts = CASE WHEN ${RESEND} THEN 0 ELSE e.attempts + v.inc END,
          next_attempt_at = CASE
@@ -341,14 +390,18 @@ function writeOutcomes(db: Knex, worker: string, results: readonly ActionResult[
          claimed_until = NULL,
          completed_at = CASE WHEN v.status = 'pending' OR ${RESEND} THEN NULL ELSE clock_timestamp() END,
          updated_at = clock_timestamp()
-       FROM jsonb_to_recordset(?::jsonb) AS v(id uuid, status text, inc int, retry_ms int, error_cause int, last_error text,
+       FROM async_commit, jsonb_to_recordset(?::jsonb) AS v(id uuid, status text, inc int, retry_ms int, error_cause int, last_error text,
          rtt_ms int, fb_status text, fb_removed int, fb_error text, claimed jsonb)
        WHERE e.id = v.id AND e.status = 'sending' AND e.claimed_by = ?
        RETURNING e.id`,
       [JSON.stringify(rows), worker],
+    )
+    .then(
+      (res: { rows: Array<{ id: string }> }) => res.rows.map((r) => r.id),
+      (err: unknown) => {
+        throw mapDbError(err);
+      },
     );
-    return (res.rows as Array<{ id: string }>).map((r) => r.id);
-  });
 }
 
 /**
