@@ -12,7 +12,6 @@ export {
 } from './errors';
 export { resolveFreeRadiusSourceDir, validateClientNetwork, type StartFreeRadiusOptions } from './options';
 export { renderClientsConf } from './runtime-dir';
-export { accountingBacklog, type AccountingBacklog } from './spool';
 export {
   checkFreeRadiusConfig,
   launchFreeRadius,
