@@ -27,6 +27,12 @@ export interface StartFreeRadiusOptions {
   binary?: string;
   /** Parent of the private runtime directory (created if missing). */
   stateDir: string;
+  /**
+   * The accounting spool (freeradius/mods-available/lango_acct_spool): kept across restarts, so
+   * what was acknowledged but not yet in radacct is replayed by the next start. One running
+   * instance per directory. Default <stateDir>/radacct-spool.
+   */
+  accountingSpoolDir?: string;
   /** The overlay to copy. Default: the repository's freeradius/ directory. */
   sourceDir?: string;
   /** -X (single-threaded, full debug log) instead of -f -l stdout. */
@@ -50,6 +56,7 @@ export interface ResolvedFreeRadiusOptions {
   clientLifetime: number;
   binary: string;
   stateDir: string;
+  accountingSpoolDir: string;
   sourceDir: string;
   debug: boolean;
   logger: Logger | undefined;
@@ -140,6 +147,7 @@ export function resolveFreeRadiusOptions(opts: StartFreeRadiusOptions): Resolved
     clientLifetime,
     binary: opts.binary ?? 'freeradius',
     stateDir: path.resolve(opts.stateDir),
+    accountingSpoolDir: path.resolve(opts.accountingSpoolDir ?? path.join(opts.stateDir, 'radacct-spool')),
     sourceDir: path.resolve(opts.sourceDir ?? resolveFreeRadiusSourceDir()),
     debug: opts.debug ?? false,
     logger: opts.logger?.child({ module: 'freeradius' }),

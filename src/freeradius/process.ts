@@ -13,6 +13,7 @@ import { describeExit, spawnChild, terminate, waitForLine, type ExitStatus, type
 import { PacketCode, RadiusClient } from '../radius';
 import { FreeRadiusConfigError, FreeRadiusError, FreeRadiusNotInstalledError, FreeRadiusStartError } from './errors';
 import { resolveFreeRadiusOptions, type ResolvedFreeRadiusOptions, type StartFreeRadiusOptions } from './options';
+import { accountingBacklog, type AccountingBacklog } from './spool';
 import { chooseInstancePorts, instanceEnv, prepareRuntimeDir, STATUS_ADDRESS, type InstancePorts } from './runtime-dir';
 
 export interface LaunchFreeRadiusOptions {
@@ -53,6 +54,10 @@ export interface FreeRadiusHandle extends FreeRadiusProcess {
   readonly statusPort: number;
   /** Status-Server to this instance; resolves when it answers, rejects otherwise. */
   probe(opts?: { timeoutMs?: number }): Promise<void>;
+  /** The accounting spool of this instance (kept after stop()). */
+  readonly accountingSpoolDir: string;
+  /** Accounting acknowledged to a NAS but not yet replayed into radacct. */
+  accountingBacklog(): Promise<AccountingBacklog>;
 }
 
 const READY_MARKER = 'Ready to process requests';
@@ -171,6 +176,8 @@ async function startOnce(r: ResolvedFreeRadiusOptions, ports: InstancePorts): Pr
     ...proc,
     ...ports,
     probe: (o = {}) => probeStatus(ports.statusPort, statusSecret, o.timeoutMs ?? PROBE_TIMEOUT_MS),
+    accountingSpoolDir: r.accountingSpoolDir,
+    accountingBacklog: () => accountingBacklog(r.accountingSpoolDir),
   };
 }
 

@@ -61,6 +61,7 @@ export function instanceEnv(r: ResolvedFreeRadiusOptions, ports: InstancePorts, 
     LANGO_RADIUS_CLIENT_LIFETIME: String(r.clientLifetime),
     LANGO_RADIUS_STATUS_PORT: String(ports.statusPort),
     LANGO_RADIUS_STATUS_SECRET: statusSecret,
+    LANGO_RADIUS_ACCT_SPOOL: r.accountingSpoolDir,
   };
 }
 
@@ -91,6 +92,7 @@ export async function prepareRuntimeDir(r: ResolvedFreeRadiusOptions, ports: Ins
     throw new FreeRadiusOptionsError(`${r.sourceDir} has no radiusd.conf`);
   }
   await mkdir(r.stateDir, { recursive: true, mode: 0o700 });
+  await mkdir(r.accountingSpoolDir, { recursive: true, mode: 0o700 });
   // mkdtemp: mode 0700 and a random suffix, so concurrent instances never share a directory.
   const dir = await mkdtemp(path.join(r.stateDir, `freeradius-${ports.authPort}-`));
   try {

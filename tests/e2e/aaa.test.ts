@@ -7,7 +7,7 @@
 import request from 'supertest';
 import { createTestDatabase, TestDatabase } from '../helpers/db';
 import { createTestApi, TestApi, TestTenant } from '../helpers/api';
-import { startTestFreeRadius, FreeRadiusHandle } from '../helpers/freeradius';
+import { accountingWritten, startTestFreeRadius, FreeRadiusHandle } from '../helpers/freeradius';
 import { radclient, radtest, q } from '../helpers/radclient';
 import { RadiusClient, PacketCode, getString, getNumber, getAttributes, RadiusTimeoutError } from '../../src/radius';
 
@@ -61,7 +61,12 @@ const auth = (user: string, password: string, extra: string[] = []) =>
     type: 'auth',
     attrs: [`User-Name = ${q(user)}`, `User-Password = ${q(password)}`, 'NAS-IP-Address = 127.0.0.1', ...extra],
   });
-const acct = (attrs: string[]) => radclient({ port: fr.acctPort, secret: SECRET_A, type: 'acct', attrs });
+// Accounting is answered from the spool (docs/accounting-spool.md): wait until it is in radacct.
+const acct = async (attrs: string[]) => {
+  const res = await radclient({ port: fr.acctPort, secret: SECRET_A, type: 'acct', attrs });
+  await accountingWritten(fr);
+  return res;
+};
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
@@ -182,6 +187,7 @@ describe('authentication and reply attributes', () => {
       { name: 'Acct-Status-Type', value: 'Start' },
       { name: 'Acct-Session-Id', value: `q'uote-1` },
     ]);
+    await accountingWritten(fr);
     const row = await tdb.db('radacct').where({ acctsessionid: `q'uote-1` }).first();
     expect(row.username).toBe(names[0]);
     await a.accounting([
@@ -189,6 +195,7 @@ describe('authentication and reply attributes', () => {
       { name: 'Acct-Status-Type', value: 'Stop' },
       { name: 'Acct-Session-Id', value: `q'uote-1` },
     ]);
+    await accountingWritten(fr);
   });
 });
 
@@ -332,6 +339,7 @@ describe('policy at authorize time', () => {
       { name: 'Acct-Status-Type', value: 'Start' },
       { name: 'Acct-Session-Id', value: 'b-simul-1' },
     ]);
+    await accountingWritten(fr);
     expect((await auth('simul', 'pw')).code).toBe('Access-Accept');
     await acct(['User-Name = "simul"', 'Acct-Status-Type = Start', 'Acct-Session-Id = "a-simul-1"']);
     const second = await auth('simul', 'pw');
@@ -483,6 +491,7 @@ describe('accounting', () => {
       { name: 'Acct-Status-Type', value: 'Start' },
       { name: 'Acct-Session-Id', value: 'on-b-1' },
     ]);
+    await accountingWritten(fr);
     const on = await acct(['Acct-Status-Type = Accounting-On', 'NAS-IP-Address = 127.0.0.1']);
     expect(on.code).toBe('Accounting-Response');
     const a = await tdb.db('radacct').where({ acctsessionid: 'on-a-1' }).first();
@@ -507,6 +516,7 @@ describe('accounting', () => {
       { name: 'Acct-Session-Id', value: 'odd-bytes-1' },
       { name: 'Calling-Station-Id', value: Buffer.from([0xc3, 0x28]) },
     ]);
+    await accountingWritten(fr);
     expect(res.packet.code).toBe(PacketCode.AccountingResponse);
     const row = await tdb.db('radacct').where({ acctsessionid: 'odd-bytes-1' }).first();
     expect(row.username).toContain('invalid:61fffe62');
@@ -524,7 +534,9 @@ describe('accounting', () => {
       { name: 'NAS-IP-Address', value: '192.168.88.1' },
     ];
     await acctClient('127.0.0.1', SECRET_A).accounting(attrs('shared'));
+    await accountingWritten(fr);
     await acctClient('127.0.0.2', SECRET_B).accounting(attrs('shared'));
+    await accountingWritten(fr);
     const rows = await tdb.db('radacct').where({ acctsessionid: '81a00001' }).orderBy('tenant_id');
     expect(rows.map((r) => r.tenant_id).sort()).toEqual([A.id, B.id].sort());
     expect(getNumber([], 'x')).toBeUndefined();

@@ -12,7 +12,7 @@
 import request from 'supertest';
 import { createTestDatabase, TestDatabase } from '../helpers/db';
 import { ANY_TARGET, createTestApi, testServices, TestApi, TestTenant } from '../helpers/api';
-import { startTestFreeRadius, FreeRadiusHandle } from '../helpers/freeradius';
+import { accountingWritten, startTestFreeRadius, FreeRadiusHandle } from '../helpers/freeradius';
 import { radclient, q } from '../helpers/radclient';
 import { eventually } from '../integration/enforcement-fixtures';
 import { RadiusClient, PacketCode, getString } from '../../src/radius';
@@ -318,7 +318,12 @@ describe('NAS approval', () => {
 });
 
 describe('accounting numbers at the edges', () => {
-  const acct = (attrs: string[]) => radclient({ port: fr.acctPort, secret: SECRET, type: 'acct', attrs });
+  // Answered from the spool: wait until the reader has written it to radacct.
+  const acct = async (attrs: string[]) => {
+    const res = await radclient({ port: fr.acctPort, secret: SECRET, type: 'acct', attrs });
+    await accountingWritten(fr);
+    return res;
+  };
 
   it('Acct-Delay-Time of 2^31 and more is stored (clamped to a week)', async () => {
     for (const delay of ['2147483648', '4294967295']) {

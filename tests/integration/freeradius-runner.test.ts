@@ -19,7 +19,7 @@ import {
   type FreeRadiusHandle,
 } from '../../src/freeradius';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { startTestFreeRadius, TEST_FREERADIUS_STATE_DIR } from '../helpers/freeradius';
+import { accountingWritten, startTestFreeRadius, TEST_FREERADIUS_STATE_DIR } from '../helpers/freeradius';
 import { migrationSource } from '../../db/migrations';
 
 jest.setTimeout(60000);
@@ -172,6 +172,8 @@ describe('startFreeRadius with the project overlay', () => {
       'User-Name = "alice"\nAcct-Status-Type = Start\nAcct-Session-Id = "s-1"\nNAS-IP-Address = 127.0.0.1\n',
     );
     expect(res.stdout).toContain('Received Accounting-Response');
+    // Answered from the spool; the reader writes it to radacct (docs/accounting-spool.md).
+    await accountingWritten(radius);
     const rows = await t.db('radacct').where({ acctsessionid: 's-1' }).select('username', 'acctstoptime');
     expect(rows).toEqual([{ username: 'alice', acctstoptime: null }]);
   });
@@ -295,7 +297,8 @@ describe('failures', () => {
   const stateDir = TEST_FREERADIUS_STATE_DIR;
 
   async function runtimeDirs(): Promise<string[]> {
-    return existsSync(stateDir) ? readdir(stateDir) : [];
+    // Runtime directories only: the accounting spool beside them is kept on purpose.
+    return existsSync(stateDir) ? (await readdir(stateDir)).filter((n) => n.startsWith('freeradius-')) : [];
   }
 
   it('a missing binary gives FreeRadiusNotInstalledError with the install command', async () => {
