@@ -51,7 +51,9 @@ const SALES_SUMS = `count(*) FILTER (WHERE kind = 'credit')::float8 AS sales, co
   coalesce(-sum(amount) FILTER (WHERE kind = 'refund'), 0)::float8 AS refunded_amount, sum(amount)::float8 AS net_amount`;
 
 /** Per plan: summed from the sales first, the plan's name looked up for the rows answered. */
-const BY_PLAN = (extra: string) => `SELECT ${extra ? 's.day, ' : ''}s.plan_id, pl.name AS plan_name, s.sales, s.refunds, s.gross_amount, s.refunded_amount, s.net_amount
+const BY_PLAN = (
+  extra: string,
+) => `SELECT ${extra ? 's.day, ' : ''}s.plan_id, pl.name AS plan_name, s.sales, s.refunds, s.gross_amount, s.refunded_amount, s.net_amount
   FROM (SELECT ${extra ? 'day::text AS day, ' : ''}plan_id, ${SALES_SUMS} FROM reports.sales WHERE %W GROUP BY ${extra ? 'day, ' : ''}plan_id
         ORDER BY ${extra ? 'day, ' : ''}net_amount DESC, plan_id %L) s
   LEFT JOIN plans pl ON pl.id = s.plan_id
