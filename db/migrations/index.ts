@@ -22,6 +22,7 @@ import * as m402 from './20261203000402_throttle_generic_plans';
 import * as m403 from './20261203000403_period_left';
 import * as m20261203000600 from './20261203000600_portal';
 import * as m20261204000300 from './20261204000300_revenue_reports';
+import * as m20261204000301 from './20261204000301_process_heartbeats';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -57,6 +58,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261203000403_period_left', m403],
   ['20261203000600_portal', m20261203000600],
   ['20261204000300_revenue_reports', m20261204000300],
+  ['20261204000301_process_heartbeats', m20261204000301],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
