@@ -53,8 +53,9 @@ const USAGE = `lango <command>
                            a read-only PostgreSQL login that sees only this tenant's rows through
                            the views of schema reports (psql, Metabase, Grafana); prints its password
   report-role list | report-role drop --name N
-  seed-accounting --rows N [--tenants 3] [--days 90] [--users 1000]
-                           fill the database with accounting for benchmarks (tenants seed-1..N)
+  seed-accounting --rows N [--tenants 3] [--days 90] [--users 1000] [--payments 0]
+                           fill the database with accounting (and payments) for benchmarks
+                           (tenants seed-1..N)
   radtest USER PASSWORD --secret S [--server HOST:PORT] [--from ADDR] [--method pap|chap|mschapv2]
                            send an Access-Request from any local address (play a NAS)
   simulate routeros [--port 8728] [--user admin] [--password PW] [--empty-replies]

@@ -25,6 +25,8 @@ import { createServices, type Services } from './modules/services';
 import { createApp, type ReadinessCheck } from './http/app';
 import { startFreeRadius, type FreeRadiusHandle, type StartFreeRadiusOptions } from './freeradius';
 import { startWorker, type Worker, type WorkerOptions } from './jobs/worker';
+import { Periodic } from './jobs/periodic';
+import { beat, checkHeartbeat, heartbeatInstance } from './db/heartbeats';
 import { routerOsKick } from './mikrotik/fallback';
 import { SmsSender } from './modules/payments/sms';
 import { Gateway, type GatewayDeps } from './gateway/gateway';
@@ -70,6 +72,18 @@ export function appConfig(config: Config) {
   };
 }
 
+/**
+ * What /readyz checks beyond the database: a fresh worker heartbeat, and FreeRADIUS (its
+ * launcher's heartbeat, unless the caller probes it directly: `lango up` supervises it).
+ */
+export function apiReadiness(db: Knex, config: Config, radius?: readonly ReadinessCheck[]): ReadinessCheck[] {
+  const maxAge = config.heartbeat.maxAgeSeconds;
+  return [
+    { name: 'worker', check: () => checkHeartbeat(db, 'worker', maxAge) },
+    ...(radius ?? [{ name: 'radius', check: () => checkHeartbeat(db, 'radius', maxAge) }]),
+  ];
+}
+
 export function buildApi(config: Config, o: BuildOptions & { readiness?: readonly ReadinessCheck[] }): Api {
   const log = o.logger.child({ module: 'api' });
   const db = createDb(o.databaseUrl ?? databaseUrlOf(config));
@@ -80,7 +94,7 @@ export function buildApi(config: Config, o: BuildOptions & { readiness?: readonl
     services,
     config: appConfig(config),
     logger: o.logger,
-    ...(o.readiness ? { readiness: o.readiness } : {}),
+    readiness: apiReadiness(db, config, o.readiness),
   });
   const server = http.createServer(app);
   const steps = new ShutdownSteps((err) => log.error({ err }, 'shutdown step failed'));
@@ -152,6 +166,7 @@ export function buildWorker(config: Config, o: BuildOptions & { pool?: number })
         options: workerOptions(config),
         clock,
         payments: { stk: services.stk, sms },
+        heartbeatMs: config.heartbeat.everySeconds * 1000,
       });
       worker = w;
       steps.push(() => w.stop());
@@ -196,21 +211,41 @@ export interface RadiusProcess extends Lifecycle {
   readonly handle: FreeRadiusHandle | undefined;
 }
 
-/** One FreeRADIUS, not supervised (`lango radius`: the service manager restarts the unit). */
+/**
+ * One FreeRADIUS, not supervised (`lango radius`: the service manager restarts the unit). While
+ * it answers its status probe the launcher writes a heartbeat (as FreeRADIUS's role), which the
+ * API's /readyz reads.
+ */
 export function buildRadius(config: Config, o: { logger: Logger; debug: boolean }): RadiusProcess {
   let handle: FreeRadiusHandle | undefined;
+  let db: Knex | undefined;
+  let heartbeat: Periodic | undefined;
+  const log = o.logger.child({ module: 'radius' });
   return {
     get handle() {
       return handle;
     },
     async start() {
-      handle = await startFreeRadius({
-        ...radiusOptions(config, radiusDatabaseUrl(config, o.logger)),
-        debug: o.debug,
-        logger: o.logger,
-      });
+      const url = radiusDatabaseUrl(config, o.logger);
+      handle = await startFreeRadius({ ...radiusOptions(config, url), debug: o.debug, logger: o.logger });
+      const h = handle;
+      const d = createDb(url, { max: 1 });
+      db = d;
+      const instance = heartbeatInstance();
+      heartbeat = new Periodic(
+        'radius-heartbeat',
+        config.heartbeat.everySeconds * 1000,
+        async () => {
+          await h.probe();
+          await beat(d, 'radius', instance);
+        },
+        log,
+      );
+      heartbeat.start();
     },
     async stop() {
+      await heartbeat?.stop();
+      await db?.destroy();
       await handle?.stop();
     },
   };

@@ -23,6 +23,8 @@ import * as m403 from './20261203000403_period_left';
 import * as m20261203000600 from './20261203000600_portal';
 import * as m20261204000100 from './20261204000100_portal_trial';
 import * as m20261204000700 from './20261204000700_enforcement_claim_per_nas';
+import * as m20261204000300 from './20261204000300_revenue_reports';
+import * as m20261204000301 from './20261204000301_process_heartbeats';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -59,6 +61,8 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261203000600_portal', m20261203000600],
   ['20261204000100_portal_trial', m20261204000100],
   ['20261204000700_enforcement_claim_per_nas', m20261204000700],
+  ['20261204000300_revenue_reports', m20261204000300],
+  ['20261204000301_process_heartbeats', m20261204000301],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -1,9 +1,12 @@
 /**
- * `lango seed-accounting --rows N --tenants T [--days 90] [--users 1000]`: fills a database with
- * accounting for benchmarks and capacity tests. It makes (or reuses) tenants seed-1..T, each with
- * a NAS and `users` subscribers, then inserts N radacct rows in batches of 10 000 spread over
- * the last `days` days (about 1% still open), through the same table FreeRADIUS writes, so the
- * rollup triggers run as they would in production. Progress goes to stderr.
+ * `lango seed-accounting --rows N --tenants T [--days 90] [--users 1000] [--payments P]`: fills a
+ * database with accounting for benchmarks and capacity tests. It makes (or reuses) tenants
+ * seed-1..T, each with a NAS and `users` subscribers, then inserts N radacct rows in batches of
+ * 10 000 spread over the last `days` days (about 1% still open), through the same table
+ * FreeRADIUS writes, so the rollup triggers run as they would in production. With --payments, P
+ * payments too (over the same days and tenants, three plans each: STK 60%, C2B 30%, manual 10%;
+ * 80% completed with their ledger credit, the rest failed, cancelled or expired), for the revenue
+ * reports. Progress goes to stderr.
  */
 import type { Knex } from 'knex';
 import { UsageError, type Parsed } from './args';
@@ -37,6 +40,7 @@ export async function seedAccounting(
   const tenants = intOpt(args, 'tenants', 3, 1, 1000);
   const days = intOpt(args, 'days', 90, 1, 3650);
   const users = intOpt(args, 'users', 1000, 1, 1_000_000);
+  const payments = intOpt(args, 'payments', 0, 0, 100_000_000);
   const ids: Array<{ id: string; nas: string }> = [];
   for (let i = 1; i <= tenants; i++) {
     const slug = `seed-${i}`;
@@ -81,5 +85,66 @@ export async function seedAccounting(
     out.write(bar(done, rows, started));
   }
   out.write('\n');
+  if (payments > 0) await seedPayments(db, ids, payments, days, out);
   return { rows, tenants: ids.map((x) => x.id), seconds: (Date.now() - started) / 1000 };
+}
+
+const PLANS: ReadonlyArray<readonly [string, number, number]> = [
+  ['Seed day', 5000, 86400],
+  ['Seed week', 30000, 7 * 86400],
+  ['Seed month', 100000, 30 * 86400],
+];
+
+/** Payments and their ledger credits, as the payments module leaves them, in batches. */
+async function seedPayments(
+  db: Knex,
+  tenants: Array<{ id: string }>,
+  total: number,
+  days: number,
+  out: NodeJS.WritableStream,
+): Promise<void> {
+  const plans = new Map<string, string[]>();
+  for (const t of tenants) {
+    for (const [name, price, secs] of PLANS)
+      await db.raw(
+        `INSERT INTO plans (tenant_id, name, groupname, price, duration_seconds) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        [t.id, name, name.toLowerCase().replace(' ', '-'), price, secs],
+      );
+    const rows = await db.raw(`SELECT id FROM plans WHERE tenant_id = ? AND name LIKE 'Seed %' ORDER BY price`, [t.id]);
+    plans.set(
+      t.id,
+      rows.rows.map((r: { id: string }) => r.id),
+    );
+  }
+  const started = Date.now();
+  let done = 0;
+  // Batches go round the tenants; no batch is larger than a tenant's share.
+  const size = Math.min(BATCH, Math.ceil(total / tenants.length));
+  for (let round = 0; done < total; round++) {
+    const n = Math.min(size, total - done);
+    const t = tenants[round % tenants.length]!;
+    const [day, week, month] = plans.get(t.id)!;
+    await db.raw(
+      `WITH p AS (
+         INSERT INTO payments (tenant_id, channel, amount, plan_id, state, allocation, created_at, updated_at, settled_at, settled_by)
+         SELECT ?, x.channel, x.amount, x.plan_id, x.state, CASE WHEN x.state = 'completed' THEN 'allocated' END, x.at, x.at,
+                x.at + interval '20 seconds', CASE WHEN x.state = 'completed' THEN 'callback' ELSE 'expiry' END
+         FROM (
+           SELECT CASE WHEN r1 < 0.6 THEN 'stk' WHEN r1 < 0.9 THEN 'c2b' ELSE 'manual' END AS channel,
+                  CASE WHEN r2 < 0.6 THEN 5000 WHEN r2 < 0.9 THEN 30000 ELSE 100000 END AS amount,
+                  CASE WHEN r2 < 0.6 THEN ?::uuid WHEN r2 < 0.9 THEN ?::uuid ELSE ?::uuid END AS plan_id,
+                  CASE WHEN r3 < 0.8 THEN 'completed' WHEN r3 < 0.88 THEN 'failed' WHEN r3 < 0.95 THEN 'cancelled' ELSE 'expired' END AS state,
+                  now() - make_interval(secs => r4 * ? * 86400) AS at
+           FROM (SELECT g, random() AS r1, random() AS r2, random() AS r3, random() AS r4 FROM generate_series(1, ?) g) r
+         ) x
+         RETURNING id, tenant_id, amount, state, created_at
+       )
+       INSERT INTO ledger_entries (tenant_id, payment_id, kind, amount, actor_type, created_at)
+       SELECT tenant_id, id, 'credit', amount, 'system', created_at FROM p WHERE state = 'completed'`,
+      [t.id, day!, week!, month!, days, n],
+    );
+    done += n;
+    out.write(bar(done, total, started).replace(' rows', ' payments'));
+  }
+  out.write('\n');
 }

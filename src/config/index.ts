@@ -78,6 +78,14 @@ export interface Config {
      */
     readonly publicAddress: string | undefined;
   };
+  /**
+   * Process heartbeats read by /readyz: the worker and `lango radius` beat every `everySeconds`;
+   * the API is not ready when the newest beat of either is older than `maxAgeSeconds`.
+   */
+  readonly heartbeat: {
+    readonly everySeconds: number;
+    readonly maxAgeSeconds: number;
+  };
   readonly worker: {
     /** Safety sweep over all open sessions, seconds. */
     readonly sweepSeconds: number;
@@ -299,6 +307,12 @@ export function loadConfig(env: Env = process.env): Config {
     return v || undefined;
   };
   const radiusDatabaseUrl = pgUrl('LANGO_RADIUS_DATABASE_URL', false);
+  const heartbeatEvery = int(env, 'LANGO_HEARTBEAT_SECONDS', 10, 1, 300, problems);
+  const heartbeatMaxAge = int(env, 'LANGO_READY_HEARTBEAT_MAX_AGE_SECONDS', 60, 2, 3600, problems);
+  if (heartbeatMaxAge < 2 * heartbeatEvery)
+    problems.push(
+      'LANGO_READY_HEARTBEAT_MAX_AGE_SECONDS: at least twice LANGO_HEARTBEAT_SECONDS (one late beat is not an outage)',
+    );
   const migrateDatabaseUrl = pgUrl('LANGO_MIGRATE_DATABASE_URL', false);
   const reportsDatabaseUrl = pgUrl('LANGO_REPORTS_DATABASE_URL', false);
   const metricsToken = secret(env, 'LANGO_METRICS_TOKEN', problems) || undefined;
@@ -419,6 +433,10 @@ export function loadConfig(env: Env = process.env): Config {
       clientLifetime: int(env, 'LANGO_RADIUS_CLIENT_LIFETIME', 60, 1, 86400, problems),
       binary: env.LANGO_FREERADIUS_BIN ?? 'freeradius',
       publicAddress: publicRadiusAddress,
+    },
+    heartbeat: {
+      everySeconds: heartbeatEvery,
+      maxAgeSeconds: heartbeatMaxAge,
     },
     worker: {
       sweepSeconds: int(env, 'LANGO_WORKER_SWEEP_SECONDS', 30, 1, 3600, problems),

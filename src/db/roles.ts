@@ -35,6 +35,8 @@ export const RADIUS_ENTRY_POINTS = [
   'lango_client_secret(text)',
   'lango_client_require_ma(text)',
   'lango_voucher_login(text, text, text)',
+  // Not called by FreeRADIUS: `lango radius` says FreeRADIUS answered its probe (src/db/heartbeats.ts).
+  'lango_heartbeat(text, text)',
 ] as const;
 
 export const OWNER_ROLE = 'lango_owner';

@@ -10,7 +10,7 @@
 import express, { type Request, type Response } from 'express';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import { AppError } from '../lib/errors';
+import { AppError, NotReady } from '../lib/errors';
 import type { Services } from '../modules/services';
 import type { RouteRegistry } from './registry';
 import { apiSurface } from './api';
@@ -89,26 +89,29 @@ export function createApp(deps: AppDeps): {
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  // Every dependency, each up or down; 503 names the ones that are down (why is logged only).
+  // Every dependency, each up or down; 503 names the ones that are down, with the reason when a
+  // check gives one that is safe to show (NotReady: a stale heartbeat); other errors are only logged.
   const checks: ReadinessCheck[] = [
     { name: 'database', check: async () => void (await deps.db.raw('SELECT 1')) },
     ...(deps.readiness ?? []),
   ];
   const ready = async (_req: Request, res: Response): Promise<void> => {
     const results = await Promise.all(
-      checks.map(async (c): Promise<[string, 'up' | 'down']> => {
+      checks.map(async (c): Promise<[string, 'up' | 'down', string | undefined]> => {
         try {
           await within(c.check(), READY_CHECK_TIMEOUT_MS);
-          return [c.name, 'up'];
+          return [c.name, 'up', undefined];
         } catch (err) {
           log.warn({ check: c.name, err: (err as Error)?.message }, 'readiness check failed');
-          return [c.name, 'down'];
+          return [c.name, 'down', err instanceof NotReady ? err.message : undefined];
         }
       }),
     );
-    const status = Object.fromEntries(results);
+    const status = Object.fromEntries(results.map(([name, s]) => [name, s]));
     const down = results.filter(([, s]) => s === 'down').map(([name]) => name);
-    if (down.length) throw new AppError('NOT_READY', `not ready: ${down.join(', ')} down`, { checks: status, down });
+    const reasons = Object.fromEntries(results.filter(([, , r]) => r !== undefined).map(([name, , r]) => [name, r]));
+    if (down.length)
+      throw new AppError('NOT_READY', `not ready: ${down.join(', ')} down`, { checks: status, down, reasons });
     res.json({ status: 'ready', checks: status });
   };
   app.get('/ready', ready);

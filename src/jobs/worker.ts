@@ -8,6 +8,7 @@
  *   quota            data quota from interim updates (quota.ts)
  *   stale            closes sessions without updates for k x interim (stale.ts)
  *   payments-*       STK settlement by query, the SMS outbox, reminders (payments.ts)
+ *   heartbeat        the row /readyz reads (src/db/heartbeats.ts)
  *
  * Every loop takes the worker's Clock (lib/clock.ts) for its timers.
  *
@@ -29,6 +30,7 @@ import { closeStaleSessions } from './stale';
 import { runSweep } from './sweep';
 import { EnforcementSender, type RouterOsKickFn, type SenderOptions } from './sender';
 import { startPaymentLoops, type PaymentLoopsOptions } from './payments';
+import { beat, forgetHeartbeat, heartbeatInstance } from '../db/heartbeats';
 
 export interface WorkerOptions {
   /** Where CoA/Disconnect and the RouterOS fallback may go (config.enforcementTargets). */
@@ -69,6 +71,8 @@ export function startWorker(deps: {
   options: WorkerOptions;
   clock?: Clock;
   payments?: PaymentLoopsOptions;
+  /** How often the worker's heartbeat (src/db/heartbeats.ts, read by /readyz) is written; 0: never. Default 10 s. */
+  heartbeatMs?: number;
 }): Worker {
   const { db, logger } = deps;
   const clock = deps.clock ?? systemClock;
@@ -139,6 +143,11 @@ export function startWorker(deps: {
     clock,
   );
 
+  // The heartbeat /readyz reads: written while this worker's loops run, removed when it stops.
+  const instance = heartbeatInstance();
+  const heartbeatMs = deps.heartbeatMs ?? 10_000;
+  const heartbeat = new Periodic('heartbeat', heartbeatMs, () => beat(db, 'worker', instance), log, clock);
+
   const listener: Listener = listen(
     deps.databaseUrl,
     ENFORCEMENT_CHANNEL,
@@ -160,6 +169,7 @@ export function startWorker(deps: {
   if (o.sweepMs !== 0) sweep.start(1000);
   if (o.quotaMs !== 0) quota.start(2000);
   if (o.staleMs !== 0) stale.start(3000);
+  if (heartbeatMs !== 0) heartbeat.start();
   const payments = deps.payments ? startPaymentLoops(deps.payments, log, clock) : undefined;
   log.info({ worker: sender.workerId, leaseSeconds }, 'worker started');
 
@@ -174,9 +184,14 @@ export function startWorker(deps: {
         sweep.stop(),
         quota.stop(),
         stale.stop(),
+        heartbeat.stop(),
         listener.close(),
         payments?.stop(),
       ]);
+      if (heartbeatMs !== 0)
+        await forgetHeartbeat(db, 'worker', instance).catch((err: unknown) =>
+          log.warn({ err }, 'could not remove the worker heartbeat'),
+        );
       await sender.stop();
       await dynauth.close();
       log.info({ worker: sender.workerId, stats: sender.stats }, 'worker stopped');

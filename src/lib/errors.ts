@@ -74,3 +74,14 @@ export class AppError extends Error {
     this.status = ERRORS[code];
   }
 }
+
+/**
+ * A readiness check's failure whose message is safe to show (/readyz puts it in its JSON, e.g. a
+ * stale heartbeat); any other error of a check is only logged.
+ */
+export class NotReady extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotReady';
+  }
+}

@@ -77,7 +77,7 @@ describe('/ready with injected checks', () => {
     }
   });
 
-  it('answers 503 NOT_READY naming what is down, and never why', async () => {
+  it('answers 503 NOT_READY naming what is down, and never why (unless the check says NotReady)', async () => {
     const app = appWith([
       {
         name: 'radius',
@@ -93,6 +93,7 @@ describe('/ready with injected checks', () => {
     expect(res.body.error.details).toEqual({
       checks: { database: 'up', radius: 'down', other: 'up' },
       down: ['radius'],
+      reasons: {},
     });
     expect(JSON.stringify(res.body)).not.toMatch(/10\.9\.8\.7|s3cr3t/);
   });
@@ -104,7 +105,7 @@ describe('/ready with injected checks', () => {
     expect(res.body.error.details.down).toEqual(['radius']);
   });
 
-  it('without injected checks (lango api) only the database is asked', async () => {
+  it('without injected checks only the database is asked (lango api adds the heartbeats: readiness.test.ts)', async () => {
     const res = await request(appWith([])).get('/ready');
     expect(res.body).toEqual({ status: 'ready', checks: { database: 'up' } });
   });

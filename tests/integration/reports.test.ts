@@ -15,6 +15,7 @@ import { createLogger } from '../../src/logger';
 import { createTestDatabase, withRole, type TestDatabase } from '../helpers/db';
 import { addNas } from './enforcement-fixtures';
 import { createReportRole, dropReportRole } from '../../src/modules/reports/report-roles';
+import { REPORT_NAMES } from '../../src/modules/reports/reports.schemas';
 
 const TZ = 'America/Los_Angeles';
 let tdb: TestDatabase;
@@ -291,6 +292,10 @@ describe('report roles', () => {
       'auth_failures',
       'nas_health',
       'enforcement_outcomes',
+      'sales',
+      'revenue_daily',
+      'payment_funnel',
+      'voucher_stock',
     ]) {
       const r = await c.query(`SELECT count(*)::int AS n FROM reports.${view} WHERE tenant_id <> $1`, [a.id]);
       expect([view, r.rows[0].n]).toEqual([view, 0]);
@@ -431,7 +436,7 @@ describe('REST', () => {
   });
 
   it('every report answers for a tenant', async () => {
-    for (const name of ['usage', 'top-users', 'sessions', 'auth-failures', 'nas-health', 'enforcement']) {
+    for (const name of REPORT_NAMES) {
       const res = await get(name, {});
       expect([name, res.status]).toEqual([name, 200]);
     }

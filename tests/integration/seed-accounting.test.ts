@@ -54,3 +54,24 @@ it('refuses bad numbers', async () => {
     UsageError,
   );
 });
+
+it('with --payments, payments over the tenants and days, each completed one with its ledger credit', async () => {
+  await seedAccounting(tdb.db, parseArgs(['--rows', '10', '--tenants', '3', '--payments', '3000', '--days', '5']));
+  const r = (
+    await tdb.db.raw(
+      `SELECT count(*)::int AS n, count(DISTINCT tenant_id)::int AS tenants, count(DISTINCT channel)::int AS channels,
+              count(*) FILTER (WHERE state = 'completed')::int AS completed, count(DISTINCT plan_id)::int AS plans,
+              min(created_at) >= now() - interval '5 days' AS within
+         FROM payments`,
+    )
+  ).rows[0];
+  expect(r).toMatchObject({ n: 3000, tenants: 3, channels: 3, plans: 9, within: true });
+  expect(r.completed).toBeGreaterThan(2000);
+  const credits = (
+    await tdb.db.raw(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE p.state <> 'completed' OR l.amount <> p.amount)::int AS wrong
+         FROM ledger_entries l JOIN payments p ON p.id = l.payment_id`,
+    )
+  ).rows[0];
+  expect(credits).toEqual({ n: r.completed, wrong: 0 });
+});

@@ -16,6 +16,8 @@ export interface ReportFilter {
   limit: number;
   username?: string;
   nasId?: string;
+  /** The tenant's time zone: the instants of the range's days (for views with an `at` column). */
+  timeZone?: string;
 }
 
 export interface TenantClock {
@@ -44,10 +46,32 @@ const BY_USER = `SELECT u.username, s.id AS subscriber_id, u.input_octets, u.out
   LEFT JOIN subscribers s ON s.tenant_id = u.tenant_id AND s.username = u.username
   ORDER BY u.total_octets DESC, u.username`;
 
+const SALES_SUMS = `count(*) FILTER (WHERE kind = 'credit')::float8 AS sales, count(*) FILTER (WHERE kind = 'refund')::float8 AS refunds,
+  coalesce(sum(amount) FILTER (WHERE kind = 'credit'), 0)::float8 AS gross_amount,
+  coalesce(-sum(amount) FILTER (WHERE kind = 'refund'), 0)::float8 AS refunded_amount, sum(amount)::float8 AS net_amount`;
+
+/** Per plan: summed from the sales first, the plan's name looked up for the rows answered. */
+const BY_PLAN = (
+  extra: string,
+) => `SELECT ${extra ? 's.day, ' : ''}s.plan_id, pl.name AS plan_name, s.sales, s.refunds, s.gross_amount, s.refunded_amount, s.net_amount
+  FROM (SELECT ${extra ? 'day::text AS day, ' : ''}plan_id, ${SALES_SUMS} FROM reports.sales WHERE %W GROUP BY ${extra ? 'day, ' : ''}plan_id
+        ORDER BY ${extra ? 'day, ' : ''}net_amount DESC, plan_id %L) s
+  LEFT JOIN plans pl ON pl.id = s.plan_id
+  ORDER BY ${extra ? 's.day, ' : ''}s.net_amount DESC, s.plan_id`;
+
+const FUNNEL_SUMS = `sum(initiated)::float8 AS initiated, sum(pending)::float8 AS pending, sum(completed)::float8 AS completed,
+  sum(cancelled)::float8 AS cancelled, sum(failed)::float8 AS failed, sum(expired)::float8 AS expired,
+  sum(unallocated)::float8 AS unallocated, sum(refunded)::float8 AS refunded, sum(completed_amount)::float8 AS completed_amount`;
+
 interface Query {
   sql: string;
   /** The view's filters take these (after tenant, from, to). */
   range: boolean;
+  /**
+   * The view has the instant `at` of each row: the range is also bounded on it (from's midnight to
+   * the midnight after to, in the tenant's zone), so an index on the instant is used.
+   */
+  at?: boolean;
   user?: boolean;
   nas?: boolean;
 }
@@ -69,6 +93,48 @@ const QUERIES: Record<ReportName, Record<string, Query>> = {
       range: true,
       user: true,
       sql: `SELECT day::text AS day, username, subscriber_id, ${USAGE_SUMS} FROM reports.usage_daily WHERE %W GROUP BY day, username, subscriber_id ORDER BY day, username`,
+    },
+  },
+  revenue: {
+    day: {
+      range: true,
+      at: true,
+      sql: `SELECT day::text AS day, ${SALES_SUMS} FROM reports.sales WHERE %W GROUP BY day ORDER BY day`,
+    },
+    plan: { range: true, at: true, sql: BY_PLAN('') },
+    channel: {
+      range: true,
+      at: true,
+      sql: `SELECT channel, ${SALES_SUMS} FROM reports.sales WHERE %W GROUP BY channel ORDER BY net_amount DESC, channel`,
+    },
+    day_channel: {
+      range: true,
+      at: true,
+      sql: `SELECT day::text AS day, channel, ${SALES_SUMS} FROM reports.sales WHERE %W GROUP BY day, channel ORDER BY day, channel`,
+    },
+    day_plan: { range: true, at: true, sql: BY_PLAN('day') },
+  },
+  'payment-funnel': {
+    day: {
+      range: true,
+      sql: `SELECT day::text AS day, ${FUNNEL_SUMS} FROM reports.payment_funnel WHERE %W GROUP BY day ORDER BY day`,
+    },
+    channel: {
+      range: true,
+      sql: `SELECT channel, ${FUNNEL_SUMS} FROM reports.payment_funnel WHERE %W GROUP BY channel ORDER BY channel`,
+    },
+    day_channel: {
+      range: true,
+      sql: `SELECT day::text AS day, channel, ${FUNNEL_SUMS} FROM reports.payment_funnel WHERE %W GROUP BY day, channel ORDER BY day, channel`,
+    },
+  },
+  'voucher-stock': {
+    batch: {
+      range: false,
+      sql: `SELECT batch_id, created_day::text AS created_day, plan_id, plan_name, price, quantity, in_stock::int AS in_stock, sold::int AS sold,
+              revoked_unused::int AS revoked_unused, expired_unused::int AS expired_unused, sold_amount::float8 AS sold_amount,
+              first_sold_at, last_sold_at, expires_at, note
+            FROM reports.voucher_stock WHERE %W ORDER BY created_day DESC, batch_id`,
     },
   },
   'top-users': {
@@ -136,6 +202,10 @@ export async function runReport(h: Handle, q: Query, f: ReportFilter): Promise<A
   if (q.range) {
     where.push('day BETWEEN ?::date AND ?::date');
     bindings.push(f.from, f.to);
+  }
+  if (q.at && f.timeZone !== undefined) {
+    where.push(`at >= (?::date)::timestamp AT TIME ZONE ? AND at < (?::date + 1)::timestamp AT TIME ZONE ?`);
+    bindings.push(f.from, f.timeZone, f.to, f.timeZone);
   }
   if (q.user && f.username !== undefined) {
     where.push('username = ?');

@@ -1,7 +1,17 @@
 import { Type, Obj, Enum, Defaulted, Uuid, Str, type Static } from '../../lib/schema';
 
 /** The reports served at /api/v1/reports/<name>, each reading one view of schema reports. */
-export const REPORT_NAMES = ['usage', 'top-users', 'sessions', 'auth-failures', 'nas-health', 'enforcement'] as const;
+export const REPORT_NAMES = [
+  'usage',
+  'top-users',
+  'sessions',
+  'auth-failures',
+  'nas-health',
+  'enforcement',
+  'revenue',
+  'payment-funnel',
+  'voucher-stock',
+] as const;
 export type ReportName = (typeof REPORT_NAMES)[number];
 
 /** Groupings each report accepts (the first is the default). */
@@ -12,6 +22,9 @@ export const REPORT_GROUPS: Record<ReportName, readonly string[]> = {
   'auth-failures': ['day', 'reason', 'day_reason'],
   'nas-health': ['nas'],
   enforcement: ['day', 'status', 'reason', 'day_status'],
+  revenue: ['day', 'plan', 'channel', 'day_channel', 'day_plan'],
+  'payment-funnel': ['day', 'channel', 'day_channel'],
+  'voucher-stock': ['batch'],
 };
 
 /** Longest range a report reads, in days (a year and a day: one year-over-year comparison). */

@@ -87,6 +87,7 @@ export class ReportsService {
       from: from ?? '',
       to: to ?? '',
       limit: q.limit,
+      timeZone: tenant.time_zone,
       ...(q.username !== undefined ? { username: q.username } : {}),
       ...(q.nasId !== undefined ? { nasId: q.nasId } : {}),
     });
