@@ -11,6 +11,7 @@ import {
   ResetPassword,
   SubscriberPatch,
   SubscriberQuery,
+  Suspend,
   type SubscriberView,
 } from '../../../modules/subscribers/subscribers.schemas';
 import type { PlanView } from '../../../modules/plans/plans.schemas';
@@ -304,7 +305,13 @@ ${field('Notes', 'notes', pv.notes ?? '', pe)}
   }
 
   act('suspend', false, 'suspended', (st, sub, body) =>
-    s.subscribers.setStatus(st.actor, st.tenantId, sub.id, 'suspended', optional(typed(body, ['reason']).reason)),
+    s.subscribers.setStatus(
+      st.actor,
+      st.tenantId,
+      sub.id,
+      'suspended',
+      orRefuse(checkSuspend(defined({ reason: optional(typed(body, ['reason']).reason) }))).reason,
+    ),
   );
   act('activate', false, 'activated', (st, sub) => s.subscribers.setStatus(st.actor, st.tenantId, sub.id, 'active'));
   act('renew', true, 'renewed', (st, sub) => s.subscribers.renew(st.actor, st.tenantId, sub.id));
@@ -318,4 +325,5 @@ ${field('Notes', 'notes', pv.notes ?? '', pe)}
 }
 
 const checkChangePlan = formSchema<{ planId: string }>(ChangePlan, { planId: 'pick the new plan' });
+const checkSuspend = formSchema<{ reason?: string }>(Suspend, { reason: 'at most 200 characters, on one line' });
 const checkPassword = formSchema<{ password: string }>(ResetPassword, { password: 'enter 1 to 128 characters' });
