@@ -143,13 +143,7 @@ export interface FieldOptions {
 }
 
 /** A labelled input with its error under it; the typed value comes back escaped. */
-export function field(
-  label: string,
-  name: string,
-  value: string,
-  errors: FieldErrors,
-  o: FieldOptions = {},
-): SafeHtml {
+export function field(label: string, name: string, value: string, errors: FieldErrors, o: FieldOptions = {}): SafeHtml {
   const err = errors[name];
   const id = `f-${name}`;
   return html`<p><label for="${id}">${label}</label><input id="${id}" name="${name}" value="${value}" type="${o.type ?? 'text'}"${

@@ -28,6 +28,12 @@ import { registerOverviewPages } from './pages/overview';
 import { registerPlatformPages } from './pages/platform';
 import { registerReportsPages } from './pages/reports';
 import { registerSessionsPages } from './pages/sessions';
+import { registerSubscribersPages } from './pages/subscribers';
+import { registerPlansPages } from './pages/plans';
+import { registerNasPages } from './pages/nas';
+import { registerVouchersPages } from './pages/vouchers';
+import { registerPaymentsPages } from './pages/payments';
+import { registerSettingsPages } from './pages/settings';
 
 export const SESSION_COOKIE = 'lango_session';
 /** A platform admin's chosen tenant (a tenant id; checked on every request). */
@@ -247,6 +253,12 @@ export function dashboardSurface(o: DashboardOptions): Router {
       registerEnforcementPages(r, ctx);
       registerReportsPages(r, ctx);
       registerPlatformPages(r, ctx);
+      registerSubscribersPages(r, ctx);
+      registerPlansPages(r, ctx);
+      registerNasPages(r, ctx);
+      registerVouchersPages(r, ctx);
+      registerPaymentsPages(r, ctx);
+      registerSettingsPages(r, ctx);
     },
   });
 }

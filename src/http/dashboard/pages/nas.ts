@@ -9,9 +9,9 @@ import { isIP } from 'node:net';
 import type { Request, Response, Router } from 'express';
 import type { ScriptService } from '../../../mikrotik/script';
 import { CreateNas, MikrotikScriptQuery, NasPatch, type NasView } from '../../../modules/nas/nas.schemas';
+import { Obj, Type } from '../../../lib/schema';
 import type { Row } from '../../../modules/reports/reports.schemas';
 import { html, type SafeHtml } from '../../html';
-import type { RadiusFacts } from '../../api/nas.routes';
 import {
   checkbox,
   checked,
@@ -27,11 +27,16 @@ import {
   type FieldErrors,
   type Typed,
 } from '../form-input';
-import { doneMessage, doneRedirect, idOf, mustAdmin, table, when, type Kit, type Staff } from './common';
+import { done, formStyles, idOf, mustAdmin, serveFormStyles, staffOf, type Staff, when } from './common';
+import { table, type DashboardContext } from '../layout';
 
 const BASE = '/dashboard/nas';
 const NAMES = ['name', 'address', 'identifier', 'kind', 'coaPort', 'description', 'apiUsername', 'apiPort'];
-const DONE = { created: 'Router added: download its script below.', saved: 'Router saved.', deleted: 'Router removed.' };
+const DONE = {
+  created: 'Router added: download its script below.',
+  saved: 'Router saved.',
+  deleted: 'Router removed.',
+};
 const MESSAGES = {
   address: 'an IPv4 or IPv6 address',
   secret: '6 to 128 characters, no spaces',
@@ -44,6 +49,12 @@ const checkScript = formSchema<MikrotikScriptQuery>(MikrotikScriptQuery, {
   radiusServer: 'the address or name routers reach FreeRADIUS at',
   portalHost: 'a host name or IPv4 address',
   services: 'pick hotspot, PPP or both',
+});
+
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+const checkPorts = formSchema<{ authPort: number; acctPort: number }>(Obj({ authPort: Port, acctPort: Port }), {
+  authPort: 'a port, 1 to 65535',
+  acctPort: 'a port, 1 to 65535',
 });
 
 /** A request host a router could reach (not loopback, not a bare name). */
@@ -71,7 +82,11 @@ export function nasList(st: Staff, rows: readonly NasView[], healthOf: Map<strin
   );
 }
 
-function nasFields(v: Typed, e: FieldErrors, o: { editing: boolean; apiConfigured: boolean; requireMa: boolean; tls: boolean }): SafeHtml {
+function nasFields(
+  v: Typed,
+  e: FieldErrors,
+  o: { editing: boolean; apiConfigured: boolean; requireMa: boolean; tls: boolean },
+): SafeHtml {
   return html`${field('Name', 'name', v.name ?? '', e, { required: true })}
 ${field('Address (the router’s source address)', 'address', v.address ?? '', e, { required: true })}
 ${field('NAS-Identifier (only when several routers share an address)', 'identifier', v.identifier ?? '', e)}
@@ -80,7 +95,17 @@ ${field(o.editing ? 'RADIUS secret (set; type a new one to replace it)' : 'RADIU
   required: !o.editing,
   autocomplete: 'new-password',
 })}
-${select('Kind', 'kind', v.kind || 'mikrotik', [['mikrotik', 'MikroTik'], ['gateway', 'Lango gateway'], ['other', 'other']], e)}
+${select(
+  'Kind',
+  'kind',
+  v.kind || 'mikrotik',
+  [
+    ['mikrotik', 'MikroTik'],
+    ['gateway', 'Lango gateway'],
+    ['other', 'other'],
+  ],
+  e,
+)}
 ${field('CoA port', 'coaPort', v.coaPort || '3799', e, { inputmode: 'numeric' })}
 ${checkbox('Require Message-Authenticator (off only for RouterOS before 7.15)', 'requireMessageAuthenticator', o.requireMa)}
 ${field('Description', 'description', v.description ?? '', e)}
@@ -124,8 +149,9 @@ function nasBody(t: Typed, body: unknown, editing: boolean): Record<string, unkn
   });
 }
 
-export function registerNasPages(r: Router, k: Kit, radius: RadiusFacts): void {
-  const s = k.services;
+export function registerNasPages(r: Router, ctx: DashboardContext): void {
+  const s = ctx.services;
+  serveFormStyles(r);
 
   async function healthMap(st: Staff): Promise<Map<string, Row>> {
     const h = await s.reports.run(st.tenantId, 'nas-health', { limit: 1000 });
@@ -139,13 +165,14 @@ export function registerNasPages(r: Router, k: Kit, radius: RadiusFacts): void {
     form: { values: Typed; errors: FieldErrors; message?: string; status?: number; requireMa: boolean; tls: boolean },
   ) {
     const [list, h] = await Promise.all([s.nas.list(st.tenantId, { limit: 200, offset: 0 }), healthMap(st)]);
-    k.send(req, res, {
+    ctx.render(req, res, {
+      nav: 'nas',
       title: 'NAS',
       status: form.status ?? 200,
-      body: html`<h1>Routers (NAS)</h1>${doneMessage(req, DONE)}${nasList(st, list.data, h)}
+      body: html`${formStyles}${nasList(st, list.data, h)}
 ${
   st.admin
-    ? html`<h2>Add a router</h2><form method="post" action="${BASE}" class="card">${k.csrf(req, res)}${formMessage(form.message, form.errors)}
+    ? html`<h2>Add a router</h2><form method="post" action="${BASE}" class="form">${st.csrf}${formMessage(form.message, form.errors)}
 ${nasFields(form.values, form.errors, { editing: false, apiConfigured: false, requireMa: form.requireMa, tls: form.tls })}
 <p><button type="submit">Add router</button></p></form>`
     : ''
@@ -154,17 +181,19 @@ ${nasFields(form.values, form.errors, { editing: false, apiConfigured: false, re
   }
 
   r.get('/nas', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     await listPage(req, res, st, { values: {}, errors: {}, requireMa: true, tls: false });
   });
 
   r.post('/nas', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const t = typed(req.body, NAMES);
-    const keep = { values: t, requireMa: checked(req.body, 'requireMessageAuthenticator'), tls: checked(req.body, 'apiTls') };
+    const keep = {
+      values: t,
+      requireMa: checked(req.body, 'requireMessageAuthenticator'),
+      tls: checked(req.body, 'apiTls'),
+    };
     const c = checkCreate(nasBody(t, req.body, false));
     if (!c.ok) return listPage(req, res, st, { ...keep, errors: c.errors, status: 400 });
     let id: string;
@@ -175,7 +204,7 @@ ${nasFields(form.values, form.errors, { editing: false, apiConfigured: false, re
       if (!why) throw err;
       return listPage(req, res, st, { ...keep, ...why });
     }
-    doneRedirect(res, `${BASE}/${id}`, 'created');
+    done(ctx, req, res, `${BASE}/${id}`, DONE['created']);
   });
 
   async function nasPage(
@@ -186,7 +215,7 @@ ${nasFields(form.values, form.errors, { editing: false, apiConfigured: false, re
     o: { form?: 'edit' | 'script'; values?: Typed; errors?: FieldErrors; message?: string; status?: number } = {},
   ) {
     const h = (await healthMap(st)).get(nas.id);
-    const csrf = k.csrf(req, res);
+    const csrf = st.csrf;
     const ev: Typed =
       o.form === 'edit' && o.values
         ? o.values
@@ -204,12 +233,19 @@ ${nasFields(form.values, form.errors, { editing: false, apiConfigured: false, re
     const sv: Typed =
       o.form === 'script' && o.values
         ? o.values
-        : { radiusServer: radius.publicAddress ?? usableHost(req), hotspotProfile: 'hsprof1', portalHost: '' };
+        : {
+            radiusServer: usableHost(req),
+            authPort: '1812',
+            acctPort: '1813',
+            hotspotProfile: 'hsprof1',
+            portalHost: '',
+          };
     const se = o.form === 'script' ? (o.errors ?? {}) : {};
-    k.send(req, res, {
+    ctx.render(req, res, {
+      nav: 'nas',
       title: nas.name,
       status: o.status ?? 200,
-      body: html`<p><a href="${BASE}">Routers</a></p><h1>${nas.name}</h1>${doneMessage(req, DONE)}
+      body: html`${formStyles}<p><a href="${BASE}">Routers</a></p>
 <table class="facts"><tr><th>Address</th><td>${nas.address}</td></tr><tr><th>Status</th><td>${nas.status === 'active' ? 'active' : 'waiting for a platform admin to approve the address'}</td></tr>
 <tr><th>Health</th><td>${health(st, h)}</td></tr><tr><th>Last restart seen</th><td>${h?.last_on_off_at ? when(st, String(h.last_on_off_at)) : 'none'}</td></tr>
 <tr><th>RADIUS secret</th><td>set</td></tr><tr><th>RouterOS API</th><td>${nas.routerOsApi.configured ? `set (port ${nas.routerOsApi.port}${nas.routerOsApi.tls ? ', TLS' : ''})` : 'not set'}</td></tr></table>
@@ -217,8 +253,9 @@ ${nas.warnings.map((w) => html`<p class="warn">${w}</p>`)}
 ${
   st.admin && nas.kind !== 'gateway'
     ? html`<h2>MikroTik script</h2><p>Sets the router up for Lango (RADIUS with its secret, CoA, hotspot/PPP, walled garden). On the router: <code>/import lango.rsc</code>.</p>
-<form method="post" action="${BASE}/${nas.id}/mikrotik.rsc" class="card">${csrf}${o.form === 'script' ? formMessage(o.message, se) : ''}
+<form method="post" action="${BASE}/${nas.id}/mikrotik.rsc" class="form">${csrf}${o.form === 'script' ? formMessage(o.message, se) : ''}
 ${field('RADIUS server (as routers reach it)', 'radiusServer', sv.radiusServer ?? '', se, { required: true })}
+<div class="row">${field('Auth port', 'authPort', sv.authPort ?? '', se, { inputmode: 'numeric' })}${field('Accounting port', 'acctPort', sv.acctPort ?? '', se, { inputmode: 'numeric' })}</div>
 <p>Services</p>${checkbox('Hotspot', 'hotspot', o.form !== 'script' || checked(req.body, 'hotspot'))}${checkbox('PPP', 'ppp', o.form !== 'script' || checked(req.body, 'ppp'))}
 ${se.services ? html`<span class="error">${se.services}</span>` : ''}
 ${field('Hotspot server profile', 'hotspotProfile', sv.hotspotProfile ?? '', se)}
@@ -228,7 +265,7 @@ ${field('Portal host for the soft block (optional)', 'portalHost', sv.portalHost
 }
 ${
   st.admin
-    ? html`<h2>Change</h2><form method="post" action="${BASE}/${nas.id}" class="card">${csrf}${o.form === 'edit' ? formMessage(o.message, ee) : ''}
+    ? html`<h2>Change</h2><form method="post" action="${BASE}/${nas.id}" class="form">${csrf}${o.form === 'edit' ? formMessage(o.message, ee) : ''}
 ${nasFields(ev, ee, {
   editing: true,
   apiConfigured: nas.routerOsApi.configured,
@@ -236,21 +273,19 @@ ${nasFields(ev, ee, {
   tls: o.form === 'edit' ? checked(req.body, 'apiTls') : nas.routerOsApi.tls,
 })}
 <p><button type="submit">Save</button></p></form>
-<form method="post" action="${BASE}/${nas.id}/delete" class="card">${csrf}<p><button type="submit" class="danger">Remove this router</button></p></form>`
+<form method="post" action="${BASE}/${nas.id}/delete" class="form">${csrf}<p><button type="submit" class="danger">Remove this router</button></p></form>`
     : ''
 }`,
     });
   }
 
   r.get('/nas/:id', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     await nasPage(req, res, st, await s.nas.get(st.tenantId, idOf(req)));
   });
 
   r.post('/nas/:id', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const nas = await s.nas.get(st.tenantId, idOf(req));
     const t = typed(req.body, NAMES);
@@ -263,12 +298,11 @@ ${nasFields(ev, ee, {
       if (!why) throw err;
       return nasPage(req, res, st, nas, { form: 'edit', values: t, ...why });
     }
-    doneRedirect(res, `${BASE}/${nas.id}`, 'saved');
+    done(ctx, req, res, `${BASE}/${nas.id}`, DONE['saved']);
   });
 
   r.post('/nas/:id/delete', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const nas = await s.nas.get(st.tenantId, idOf(req));
     try {
@@ -278,16 +312,17 @@ ${nasFields(ev, ee, {
       if (!why) throw err;
       return nasPage(req, res, st, nas, { form: 'edit', ...why });
     }
-    doneRedirect(res, BASE, 'deleted');
+    done(ctx, req, res, BASE, DONE['deleted']);
   });
 
   r.post('/nas/:id/mikrotik.rsc', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const nas = await s.nas.get(st.tenantId, idOf(req));
-    const t = typed(req.body, ['radiusServer', 'hotspotProfile', 'portalHost']);
+    const t = typed(req.body, ['radiusServer', 'authPort', 'acctPort', 'hotspotProfile', 'portalHost']);
     const services = (['hotspot', 'ppp'] as const).filter((x) => checked(req.body, x));
+    const ports = checkPorts({ authPort: int(t.authPort || '1812'), acctPort: int(t.acctPort || '1813') });
+    if (!ports.ok) return nasPage(req, res, st, nas, { form: 'script', values: t, errors: ports.errors, status: 400 });
     const c = checkScript(
       defined({
         radiusServer: t.radiusServer,
@@ -301,8 +336,8 @@ ${nasFields(ev, ee, {
     try {
       script = await s.nas.mikrotikScript(st.actor, st.tenantId, nas.id, {
         radiusServer: c.body.radiusServer!,
-        authPort: radius.authPort,
-        acctPort: radius.acctPort,
+        authPort: ports.body.authPort,
+        acctPort: ports.body.acctPort,
         services: c.body.services.split(',') as ScriptService[],
         hotspotProfile: c.body.hotspotProfile,
         portalHost: c.body.portalHost ?? null,

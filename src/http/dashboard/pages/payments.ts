@@ -12,7 +12,8 @@ import type { PlanView } from '../../../modules/plans/plans.schemas';
 import { html, type SafeHtml } from '../../html';
 import { compileQuery } from '../../validation';
 import { fieldErrors, refusal, select, typed, type FieldErrors } from '../form-input';
-import { doneMessage, doneRedirect, idOf, money, pager, table, when, type Kit, type Staff } from './common';
+import { done, formStyles, idOf, money, pager, serveFormStyles, staffOf, type Staff, when } from './common';
+import { table, type DashboardContext } from '../layout';
 
 const BASE = '/dashboard/payments';
 const DONE = { assigned: 'Assigned: the subscriber has the plan.' };
@@ -65,21 +66,29 @@ function filters(st: Staff, req: Request): { query: PaymentQuery; errors: FieldE
     else q[n] = (plus ? (dayStart(st.tenant.timeZone, nextDay(t[n]!)) ?? d) : d).toISOString();
   }
   if (Object.keys(errors).length === 0 && !checkQuery(q)) Object.assign(errors, fieldErrors(checkQuery.errors));
-  return Object.keys(errors).length ? { query: { limit: 50, offset: 0 }, errors } : { query: q as PaymentQuery, errors };
+  return Object.keys(errors).length
+    ? { query: { limit: 50, offset: 0 }, errors }
+    : { query: q as PaymentQuery, errors };
 }
 
 function nextDay(day: string): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + 86400000).toISOString().slice(0, 10);
 }
 
-const STATES: Array<[string, string]> = [['', 'any'], ...['pending', 'completed', 'failed', 'cancelled', 'expired'].map((x): [string, string] => [x, x])];
+const STATES: Array<[string, string]> = [
+  ['', 'any'],
+  ...['pending', 'completed', 'failed', 'cancelled', 'expired'].map((x): [string, string] => [x, x]),
+];
 const CHANNELS: Array<[string, string]> = [
   ['', 'any'],
   ['stk', 'STK push'],
   ['c2b', 'paybill/till (C2B)'],
   ['manual', 'manual'],
 ];
-const ALLOCATIONS: Array<[string, string]> = [['', 'any'], ...['allocated', 'unallocated', 'refunded'].map((x): [string, string] => [x, x])];
+const ALLOCATIONS: Array<[string, string]> = [
+  ['', 'any'],
+  ...['allocated', 'unallocated', 'refunded'].map((x): [string, string] => [x, x]),
+];
 
 export function paymentsList(st: Staff, rows: readonly PaymentView[]): SafeHtml {
   return table(
@@ -92,20 +101,21 @@ export function paymentsList(st: Staff, rows: readonly PaymentView[]): SafeHtml 
   );
 }
 
-export function registerPaymentsPages(r: Router, k: Kit): void {
-  const s = k.services;
+export function registerPaymentsPages(r: Router, ctx: DashboardContext): void {
+  const s = ctx.services;
+  serveFormStyles(r);
 
   r.get('/payments', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     const { query, errors } = filters(st, req);
     const list = await s.payments.list(st.tenantId, query);
     const v = typed(req.query, ['state', 'channel', 'allocation', 'phone', 'from', 'to']);
     const err = (n: string) => (errors[n] ? html`<span class="error">${errors[n]}</span>` : '');
-    k.send(req, res, {
+    ctx.render(req, res, {
+      nav: 'payments',
       title: 'Payments',
       status: Object.keys(errors).length ? 400 : 200,
-      body: html`<h1>Payments</h1><p><a href="${BASE}/unallocated">Unallocated money</a></p>
+      body: html`${formStyles}<p><a href="${BASE}/unallocated">Unallocated money</a></p>
 <form method="get" action="${BASE}" class="filters">
 ${select('State', 'state', v.state!, STATES, errors)}${select('Channel', 'channel', v.channel!, CHANNELS, errors)}${select('Allocation', 'allocation', v.allocation!, ALLOCATIONS, errors)}
 <p><label for="phone">Phone</label><input id="phone" name="phone" type="tel" value="${v.phone}">${err('phone')}</p>
@@ -125,24 +135,31 @@ ${paymentsList(st, list.data)}${pager(req, list.page)}`,
   ) {
     const offset = Number(typed(req.query, ['offset']).offset) || 0;
     const [list, plans] = await Promise.all([
-      s.payments.list(st.tenantId, { allocation: 'unallocated', limit: 50, offset: Math.min(Math.max(0, offset), 10000000) }),
+      s.payments.list(st.tenantId, {
+        allocation: 'unallocated',
+        limit: 50,
+        offset: Math.min(Math.max(0, offset), 10000000),
+      }),
       s.plans.list(st.tenantId, { limit: 200, offset: 0, active: true }),
     ]);
-    const csrf = k.csrf(req, res);
+    const csrf = st.csrf;
     const planOptions: Array<[string, string]> = [
       ['', "the subscriber's plan"],
       ...plans.data.map((p: PlanView): [string, string] => [p.id, `${p.name} (${money(st, p.price)})`]),
     ];
-    k.send(req, res, {
+    ctx.render(req, res, {
+      nav: 'payments',
       title: 'Unallocated money',
       status: o.status ?? 200,
-      body: html`<p><a href="${BASE}">Payments</a></p><h1>Unallocated money</h1>${doneMessage(req, DONE)}
+      body: html`${formStyles}<p><a href="${BASE}">Payments</a></p>
 <p>Money credited that bought nothing yet: give it to a subscriber, and it buys the plan.</p>
 ${
   list.data.length === 0
     ? html`<p class="empty">Nothing waiting.</p>`
     : list.data.map(
-        (p) => html`<section class="card" id="p-${p.id}"><p><b>${money(st, p.amount)}</b> · ${p.channel} · ${when(st, p.transactionTime ?? p.createdAt)}<br>
+        (
+          p,
+        ) => html`<section class="form" id="p-${p.id}"><p><b>${money(st, p.amount)}</b> · ${p.channel} · ${when(st, p.transactionTime ?? p.createdAt)}<br>
 phone ${p.phone ?? 'hidden'} · account ref "${p.accountRef ?? ''}" · receipt ${p.mpesaReceipt ?? ''}<br>why: ${(p.unallocatedReason ?? '').replace(/_/g, ' ')}</p>
 ${o.failed?.id === p.id ? html`<p class="error" role="alert">${o.failed.message}</p>` : ''}
 <form method="post" action="${BASE}/${p.id}/assign">${csrf}
@@ -155,14 +172,12 @@ ${o.failed?.id === p.id ? html`<p class="error" role="alert">${o.failed.message}
   }
 
   r.get('/payments/unallocated', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     await queuePage(req, res, st);
   });
 
   r.post('/payments/:id/assign', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     const id = idOf(req);
     const t = typed(req.body, ['username', 'planId']);
     try {
@@ -170,13 +185,20 @@ ${o.failed?.id === p.id ? html`<p class="error" role="alert">${o.failed.message}
       const found = await s.subscribers.list(st.tenantId, { q: t.username.slice(0, 100), limit: 200, offset: 0 });
       const sub = found.data.find((x) => x.username === t.username);
       if (!sub) throw new AppError('SUBSCRIBER_NOT_FOUND', `no subscriber is called "${t.username}"`);
-      if (t.planId && !/^[0-9a-f-]{36}$/i.test(t.planId)) throw new AppError('VALIDATION_FAILED', 'pick a plan from the list');
-      await s.payments.assign(st.actor, st.tenantId, id, { subscriberId: sub.id, ...(t.planId ? { planId: t.planId } : {}) });
+      if (t.planId && !/^[0-9a-f-]{36}$/i.test(t.planId))
+        throw new AppError('VALIDATION_FAILED', 'pick a plan from the list');
+      await s.payments.assign(st.actor, st.tenantId, id, {
+        subscriberId: sub.id,
+        ...(t.planId ? { planId: t.planId } : {}),
+      });
     } catch (err) {
       const why = refusal(err);
       if (!why) throw err;
-      return queuePage(req, res, st, { failed: { id, message: why.message, username: t.username! }, status: why.status });
+      return queuePage(req, res, st, {
+        failed: { id, message: why.message, username: t.username! },
+        status: why.status,
+      });
     }
-    doneRedirect(res, `${BASE}/unallocated`, 'assigned');
+    done(ctx, req, res, `${BASE}/unallocated`, DONE['assigned']);
   });
 }

@@ -21,7 +21,19 @@ import {
   type FieldErrors,
   type Typed,
 } from '../form-input';
-import { bytes, doneMessage, doneRedirect, duration, idOf, money, mustAdmin, table, type Kit, type Staff } from './common';
+import {
+  bytes,
+  done,
+  duration,
+  formStyles,
+  idOf,
+  money,
+  mustAdmin,
+  serveFormStyles,
+  staffOf,
+  type Staff,
+} from './common';
+import { table, type DashboardContext } from '../layout';
 
 const BASE = '/dashboard/plans';
 const NAMES = ['name', 'price', 'duration', 'durationUnit', 'quota', 'quotaUnit', 'rateLimit', 'simultaneousUse'];
@@ -82,17 +94,43 @@ function typedOf(p: PlanView): Typed & { active: string; sellable: string } {
 export function planForm(
   st: Staff,
   csrf: SafeHtml,
-  o: { action: string; submit: string; values: Typed; on: { active: boolean; sellable: boolean }; errors: FieldErrors; message?: string },
+  o: {
+    action: string;
+    submit: string;
+    values: Typed;
+    on: { active: boolean; sellable: boolean };
+    errors: FieldErrors;
+    message?: string;
+  },
 ): SafeHtml {
   const v = o.values;
   const e = o.errors;
-  return html`<form method="post" action="${o.action}" class="card">${csrf}${formMessage(o.message, e)}
+  return html`<form method="post" action="${o.action}" class="form">${csrf}${formMessage(o.message, e)}
 ${field('Name', 'name', v.name ?? '', e, { required: true })}
 ${field(`Price (${st.tenant.currency})`, 'price', v.price ?? '', e, { inputmode: 'decimal', placeholder: '50' })}
 <div class="row">${field('Duration', 'duration', v.duration ?? '', e, { inputmode: 'numeric', required: true })}
-${select('Unit', 'durationUnit', v.durationUnit || 'days', [['minutes', 'minutes'], ['hours', 'hours'], ['days', 'days']], e)}</div>
+${select(
+  'Unit',
+  'durationUnit',
+  v.durationUnit || 'days',
+  [
+    ['minutes', 'minutes'],
+    ['hours', 'hours'],
+    ['days', 'days'],
+  ],
+  e,
+)}</div>
 <div class="row">${field('Data allowance (empty: unlimited)', 'quota', v.quota ?? '', e, { inputmode: 'decimal' })}
-${select('Unit', 'quotaUnit', v.quotaUnit || 'GB', [['MB', 'MB'], ['GB', 'GB']], e)}</div>
+${select(
+  'Unit',
+  'quotaUnit',
+  v.quotaUnit || 'GB',
+  [
+    ['MB', 'MB'],
+    ['GB', 'GB'],
+  ],
+  e,
+)}</div>
 ${field('Speed (upload/download)', 'rateLimit', v.rateLimit ?? '', e, { placeholder: '2M/5M' })}
 ${field('Devices at once', 'simultaneousUse', v.simultaneousUse || '1', e, { inputmode: 'numeric' })}
 ${checkbox('On sale (active)', 'active', o.on.active)}
@@ -111,33 +149,39 @@ export function plansList(st: Staff, plans: readonly PlanView[]): SafeHtml {
   );
 }
 
-export function registerPlansPages(r: Router, k: Kit): void {
-  const s = k.services;
+export function registerPlansPages(r: Router, ctx: DashboardContext): void {
+  const s = ctx.services;
+  serveFormStyles(r);
 
   async function listPage(
     req: Request,
     res: Response,
     st: Staff,
-    form: { values: Typed; on: { active: boolean; sellable: boolean }; errors: FieldErrors; message?: string; status?: number },
+    form: {
+      values: Typed;
+      on: { active: boolean; sellable: boolean };
+      errors: FieldErrors;
+      message?: string;
+      status?: number;
+    },
   ) {
     const plans = await s.plans.list(st.tenantId, { limit: 200, offset: 0 });
-    k.send(req, res, {
+    ctx.render(req, res, {
+      nav: 'plans',
       title: 'Plans',
       status: form.status ?? 200,
-      body: html`<h1>Plans</h1>${doneMessage(req, DONE)}${plansList(st, plans.data)}
-${st.admin ? html`<h2>New plan</h2>${planForm(st, k.csrf(req, res), { action: BASE, submit: 'Create plan', ...form })}` : ''}`,
+      body: html`${formStyles}${plansList(st, plans.data)}
+${st.admin ? html`<h2>New plan</h2>${planForm(st, st.csrf, { action: BASE, submit: 'Create plan', ...form })}` : ''}`,
     });
   }
 
   r.get('/plans', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     await listPage(req, res, st, { values: {}, on: { active: true, sellable: true }, errors: {} });
   });
 
   r.post('/plans', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const t = typed(req.body, NAMES);
     const on = { active: checked(req.body, 'active'), sellable: checked(req.body, 'sellable') };
@@ -148,9 +192,15 @@ ${st.admin ? html`<h2>New plan</h2>${planForm(st, k.csrf(req, res), { action: BA
     } catch (err) {
       const why = refusal(err);
       if (!why) throw err;
-      return listPage(req, res, st, { values: t, on, errors: formErrors(why.errors), message: why.message, status: why.status });
+      return listPage(req, res, st, {
+        values: t,
+        on,
+        errors: formErrors(why.errors),
+        message: why.message,
+        status: why.status,
+      });
     }
-    doneRedirect(res, BASE, 'created');
+    done(ctx, req, res, BASE, DONE['created']);
   });
 
   async function editPage(
@@ -158,35 +208,40 @@ ${st.admin ? html`<h2>New plan</h2>${planForm(st, k.csrf(req, res), { action: BA
     res: Response,
     st: Staff,
     plan: PlanView,
-    form?: { values: Typed; on: { active: boolean; sellable: boolean }; errors: FieldErrors; message?: string; status?: number },
+    form?: {
+      values: Typed;
+      on: { active: boolean; sellable: boolean };
+      errors: FieldErrors;
+      message?: string;
+      status?: number;
+    },
   ) {
     const v = typedOf(plan);
     const f = form ?? { values: v, on: { active: plan.active, sellable: plan.sellable }, errors: {} };
-    const csrf = k.csrf(req, res);
-    k.send(req, res, {
+    const csrf = st.csrf;
+    ctx.render(req, res, {
+      nav: 'plans',
       title: plan.name,
       status: form?.status ?? 200,
-      body: html`<p><a href="${BASE}">Plans</a></p><h1>${plan.name}</h1>${doneMessage(req, DONE)}
+      body: html`${formStyles}<p><a href="${BASE}">Plans</a></p>
 <p>${money(st, plan.price)} · ${duration(plan.durationSeconds)} · ${bytes(plan.dataQuotaBytes)} · ${plan.rateLimit ?? 'no speed limit'} · FreeRADIUS group <code>${plan.groupname}</code></p>
 ${
   st.admin
     ? html`<h2>Change</h2><p><small>A new speed applies at the next login; a new allowance applies to new periods.</small></p>
 ${planForm(st, csrf, { action: `${BASE}/${plan.id}`, submit: 'Save', ...f })}
-<form method="post" action="${BASE}/${plan.id}/delete" class="card">${csrf}<p>Delete this plan (only when no one uses it; else take it off sale).</p><p><button type="submit" class="danger">Delete plan</button></p></form>`
+<form method="post" action="${BASE}/${plan.id}/delete" class="form">${csrf}<p>Delete this plan (only when no one uses it; else take it off sale).</p><p><button type="submit" class="danger">Delete plan</button></p></form>`
     : ''
 }`,
     });
   }
 
   r.get('/plans/:id', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     await editPage(req, res, st, await s.plans.get(st.tenantId, idOf(req)));
   });
 
   r.post('/plans/:id', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const plan = await s.plans.get(st.tenantId, idOf(req));
     const t = typed(req.body, NAMES);
@@ -206,12 +261,11 @@ ${planForm(st, csrf, { action: `${BASE}/${plan.id}`, submit: 'Save', ...f })}
         status: why.status,
       });
     }
-    doneRedirect(res, `${BASE}/${plan.id}`, 'saved');
+    done(ctx, req, res, `${BASE}/${plan.id}`, DONE['saved']);
   });
 
   r.post('/plans/:id/delete', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const plan = await s.plans.get(st.tenantId, idOf(req));
     try {
@@ -227,6 +281,6 @@ ${planForm(st, csrf, { action: `${BASE}/${plan.id}`, submit: 'Save', ...f })}
         status: why.status,
       });
     }
-    doneRedirect(res, BASE, 'deleted');
+    done(ctx, req, res, BASE, DONE['deleted']);
   });
 }

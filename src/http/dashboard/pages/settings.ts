@@ -26,10 +26,19 @@ import {
   type FieldErrors,
   type Typed,
 } from '../form-input';
-import { doneMessage, doneRedirect, idOf, mustAdmin, table, when, type Kit, type Staff } from './common';
+import { done, formStyles, idOf, mustAdmin, serveFormStyles, staffOf, type Staff, when } from './common';
+import { table, type DashboardContext } from '../layout';
 
 const BASE = '/dashboard/settings';
-const PORTAL_NAMES = ['displayName', 'primaryColor', 'backgroundColor', 'supportPhone', 'paybill', 'till', 'hotspotDnsNames'];
+const PORTAL_NAMES = [
+  'displayName',
+  'primaryColor',
+  'backgroundColor',
+  'supportPhone',
+  'paybill',
+  'till',
+  'hotspotDnsNames',
+];
 const ACCOUNT_NAMES = ['name', 'kind', 'shortcode', 'storeNumber', 'environment'];
 const SECRETS = ['consumerKey', 'consumerSecret', 'passkey'] as const;
 const DONE = {
@@ -75,7 +84,7 @@ function portalValues(p: PortalSettingsView): Typed {
 }
 
 function portalForm(csrf: SafeHtml, v: Typed, e: FieldErrors, hasLogo: boolean, message?: string): SafeHtml {
-  return html`<form method="post" action="${BASE}/portal" class="card">${csrf}${formMessage(message, e)}
+  return html`<form method="post" action="${BASE}/portal" class="form">${csrf}${formMessage(message, e)}
 ${field('Name shown to buyers (empty: the tenant’s name)', 'displayName', v.displayName ?? '', e)}
 <div class="row">${field('Main colour', 'primaryColor', v.primaryColor ?? '', e, { type: 'color' })}
 ${field('Background', 'backgroundColor', v.backgroundColor ?? '', e, { type: 'color' })}</div>
@@ -89,7 +98,11 @@ ${hasLogo ? checkbox('Remove the logo', 'removeLogo', false) : ''}
 <p><button type="submit">Save portal settings</button></p></form>`;
 }
 
-function accountFields(v: Typed, e: FieldErrors, o: { editing: boolean; validate: boolean; active: boolean }): SafeHtml {
+function accountFields(
+  v: Typed,
+  e: FieldErrors,
+  o: { editing: boolean; validate: boolean; active: boolean },
+): SafeHtml {
   const secret = (label: string, name: string) =>
     field(o.editing ? `${label} (set; type a new one to replace it)` : label, name, '', e, {
       type: 'password',
@@ -97,10 +110,32 @@ function accountFields(v: Typed, e: FieldErrors, o: { editing: boolean; validate
       autocomplete: 'off',
     });
   return html`${field('Name', 'name', v.name ?? '', e, { required: true })}
-${o.editing ? '' : select('Kind', 'kind', v.kind || 'paybill', [['paybill', 'Paybill'], ['till', 'Till (Buy Goods)']], e)}
+${
+  o.editing
+    ? ''
+    : select(
+        'Kind',
+        'kind',
+        v.kind || 'paybill',
+        [
+          ['paybill', 'Paybill'],
+          ['till', 'Till (Buy Goods)'],
+        ],
+        e,
+      )
+}
 ${o.editing ? '' : field('Paybill or till number', 'shortcode', v.shortcode ?? '', e, { inputmode: 'numeric', required: true })}
 ${field('Store number (tills only)', 'storeNumber', v.storeNumber ?? '', e, { inputmode: 'numeric' })}
-${select('Environment', 'environment', v.environment || 'sandbox', [['sandbox', 'sandbox (testing)'], ['production', 'production']], e)}
+${select(
+  'Environment',
+  'environment',
+  v.environment || 'sandbox',
+  [
+    ['sandbox', 'sandbox (testing)'],
+    ['production', 'production'],
+  ],
+  e,
+)}
 ${secret('Consumer key', 'consumerKey')}${secret('Consumer secret', 'consumerSecret')}${secret('Passkey', 'passkey')}
 ${checkbox('Refuse paybill payments whose account number names no subscriber', 'validateAccounts', o.validate)}
 ${o.editing ? checkbox('Active', 'active', o.active) : ''}`;
@@ -117,8 +152,9 @@ function accountsTable(st: Staff, rows: readonly MpesaAccountView[]): SafeHtml {
   );
 }
 
-export function registerSettingsPages(r: Router, k: Kit): void {
-  const s = k.services;
+export function registerSettingsPages(r: Router, ctx: DashboardContext): void {
+  const s = ctx.services;
+  serveFormStyles(r);
 
   async function settingsPage(
     req: Request,
@@ -126,27 +162,35 @@ export function registerSettingsPages(r: Router, k: Kit): void {
     st: Staff,
     o: { form?: 'portal' | 'account'; values?: Typed; errors?: FieldErrors; message?: string; status?: number } = {},
   ) {
-    const [portal, accounts] = await Promise.all([
+    const [portal, accounts, { slug }] = await Promise.all([
       s.portal.settings(st.tenantId),
       st.admin ? s.mpesaAccounts.list(st.tenantId) : Promise.resolve(null),
+      s.tenants.get(st.principal, st.tenantId),
     ]);
-    const csrf = k.csrf(req, res);
+    const csrf = st.csrf;
     const pe = o.form === 'portal' ? (o.errors ?? {}) : {};
     const ae = o.form === 'account' ? (o.errors ?? {}) : {};
-    k.send(req, res, {
+    ctx.render(req, res, {
+      nav: 'settings',
       title: 'Settings',
       status: o.status ?? 200,
-      body: html`<h1>Settings</h1>${doneMessage(req, DONE)}
-<h2>Captive portal</h2><p><a href="/portal/${st.tenant.slug}">Open the portal</a></p>
+      body: html`${formStyles}
+<h2>Captive portal</h2><p><a href="/portal/${slug}">Open the portal</a></p>
 ${
   st.admin
-    ? portalForm(csrf, o.form === 'portal' && o.values ? o.values : portalValues(portal), pe, portal.logoDataUrl !== null, o.form === 'portal' ? o.message : undefined)
+    ? portalForm(
+        csrf,
+        o.form === 'portal' && o.values ? o.values : portalValues(portal),
+        pe,
+        portal.logoDataUrl !== null,
+        o.form === 'portal' ? o.message : undefined,
+      )
     : html`<table class="facts"><tr><th>Name shown</th><td>${portal.displayName ?? st.tenant.name}</td></tr><tr><th>Colours</th><td>${portal.primaryColor} on ${portal.backgroundColor}</td></tr><tr><th>Support phone</th><td>${portal.supportPhone ?? ''}</td></tr></table>`
 }
 <h2>M-Pesa accounts</h2>
 ${
   accounts
-    ? html`${accountsTable(st, accounts)}<h3>Add an account</h3><form method="post" action="${BASE}/mpesa" class="card">${csrf}${o.form === 'account' ? formMessage(o.message, ae) : ''}
+    ? html`${accountsTable(st, accounts)}<h3>Add an account</h3><form method="post" action="${BASE}/mpesa" class="form">${csrf}${o.form === 'account' ? formMessage(o.message, ae) : ''}
 ${accountFields(o.form === 'account' && o.values ? o.values : {}, ae, { editing: false, validate: o.form === 'account' && checked(req.body, 'validateAccounts'), active: true })}
 <p><button type="submit">Add account</button></p></form>`
     : html`<p>Only tenant admins see the M-Pesa accounts.</p>`
@@ -155,14 +199,12 @@ ${accountFields(o.form === 'account' && o.values ? o.values : {}, ae, { editing:
   }
 
   r.get('/settings', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     await settingsPage(req, res, st);
   });
 
   r.post('/settings/portal', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const t = typed(req.body, PORTAL_NAMES);
     const names = t
@@ -189,15 +231,17 @@ ${accountFields(o.form === 'account' && o.values ? o.values : {}, ae, { editing:
       if (!why) throw err;
       return settingsPage(req, res, st, { form: 'portal', values: t, ...why });
     }
-    doneRedirect(res, BASE, 'portal');
+    done(ctx, req, res, BASE, DONE['portal']);
   });
 
   const secretsOf = (body: unknown) =>
-    Object.fromEntries(SECRETS.map((n) => [n, raw(body, n) || undefined])) as Record<(typeof SECRETS)[number], string | undefined>;
+    Object.fromEntries(SECRETS.map((n) => [n, raw(body, n) || undefined])) as Record<
+      (typeof SECRETS)[number],
+      string | undefined
+    >;
 
   r.post('/settings/mpesa', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const t = typed(req.body, ACCOUNT_NAMES);
     const c = checkCreate(
@@ -219,7 +263,7 @@ ${accountFields(o.form === 'account' && o.values ? o.values : {}, ae, { editing:
       if (!why) throw err;
       return settingsPage(req, res, st, { form: 'account', values: t, ...why });
     }
-    doneRedirect(res, BASE, 'account-created');
+    done(ctx, req, res, BASE, DONE['account-created']);
   });
 
   async function accountPage(
@@ -229,13 +273,14 @@ ${accountFields(o.form === 'account' && o.values ? o.values : {}, ae, { editing:
     a: MpesaAccountView,
     o: { values?: Typed; errors?: FieldErrors; message?: string; status?: number; actionMessage?: string } = {},
   ) {
-    const csrf = k.csrf(req, res);
+    const csrf = st.csrf;
     const v: Typed = o.values ?? { name: a.name, storeNumber: a.storeNumber ?? '', environment: a.environment };
     const editing = o.values !== undefined;
-    k.send(req, res, {
+    ctx.render(req, res, {
+      nav: 'settings',
       title: a.name,
       status: o.status ?? 200,
-      body: html`<p><a href="${BASE}">Settings</a></p><h1>${a.name}</h1>${doneMessage(req, DONE)}
+      body: html`${formStyles}<p><a href="${BASE}">Settings</a></p>
 ${o.actionMessage ? html`<p class="error" role="alert">${o.actionMessage}</p>` : ''}
 <table class="facts"><tr><th>Number</th><td>${a.kind} ${a.shortcode}</td></tr><tr><th>Environment</th><td>${a.environment}</td></tr>
 <tr><th>Consumer key, secret, passkey</th><td>set</td></tr>
@@ -244,7 +289,7 @@ ${o.actionMessage ? html`<p class="error" role="alert">${o.actionMessage}</p>` :
 <tr><th>C2B validation</th><td><code>${a.callbackPaths.c2bValidation}</code></td></tr></table>
 <div class="actions"><form method="post" action="${BASE}/mpesa/${a.id}/register-c2b" class="inline">${csrf}<button type="submit">Register C2B URLs with Daraja</button></form>
 <form method="post" action="${BASE}/mpesa/${a.id}/rotate-token" class="inline">${csrf}<button type="submit">New callback URLs</button></form></div>
-<h2>Change</h2><form method="post" action="${BASE}/mpesa/${a.id}" class="card">${csrf}${formMessage(o.message, o.errors ?? {})}
+<h2>Change</h2><form method="post" action="${BASE}/mpesa/${a.id}" class="form">${csrf}${formMessage(o.message, o.errors ?? {})}
 ${accountFields(v, o.errors ?? {}, {
   editing: true,
   validate: editing ? checked(req.body, 'validateAccounts') : a.validateAccounts,
@@ -255,21 +300,18 @@ ${accountFields(v, o.errors ?? {}, {
   }
 
   const account = async (req: Request, res: Response) => {
-    const st = await k.staff(req, res);
-    if (!st) return undefined;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     return { st, a: await s.mpesaAccounts.get(st.tenantId, idOf(req)) };
   };
 
   r.get('/settings/mpesa/:id', async (req, res) => {
-    const found = await account(req, res);
-    if (found) await accountPage(req, res, found.st, found.a);
+    const { st, a } = await account(req, res);
+    await accountPage(req, res, st, a);
   });
 
   r.post('/settings/mpesa/:id', async (req, res) => {
-    const found = await account(req, res);
-    if (!found) return;
-    const { st, a } = found;
+    const { st, a } = await account(req, res);
     const t = typed(req.body, ACCOUNT_NAMES);
     const c = checkPatch(
       defined({
@@ -289,17 +331,15 @@ ${accountFields(v, o.errors ?? {}, {
       if (!why) throw err;
       return accountPage(req, res, st, a, { values: t, ...why });
     }
-    doneRedirect(res, `${BASE}/mpesa/${a.id}`, 'account-saved');
+    done(ctx, req, res, `${BASE}/mpesa/${a.id}`, DONE['account-saved']);
   });
 
-  for (const [path, done] of [
+  for (const [path, key] of [
     ['rotate-token', 'rotated'],
     ['register-c2b', 'registered'],
   ] as const) {
     r.post(`/settings/mpesa/:id/${path}`, async (req, res) => {
-      const found = await account(req, res);
-      if (!found) return;
-      const { st, a } = found;
+      const { st, a } = await account(req, res);
       try {
         if (path === 'rotate-token') await s.mpesaAccounts.rotateToken(st.actor, st.tenantId, a.id);
         else await s.stk.registerC2b(st.actor, st.tenantId, a.id);
@@ -308,7 +348,7 @@ ${accountFields(v, o.errors ?? {}, {
         if (!why) throw err;
         return accountPage(req, res, st, a, { actionMessage: why.message, status: why.status });
       }
-      doneRedirect(res, `${BASE}/mpesa/${a.id}`, done);
+      done(ctx, req, res, `${BASE}/mpesa/${a.id}`, DONE[key]);
     });
   }
 }

@@ -32,7 +32,8 @@ import {
   type FieldErrors,
   type Typed,
 } from '../form-input';
-import { doneMessage, doneRedirect, idOf, mustAdmin, pager, table, when, type Kit, type Staff } from './common';
+import { done, formStyles, idOf, mustAdmin, pager, serveFormStyles, staffOf, type Staff, when } from './common';
+import { table, type DashboardContext } from '../layout';
 
 const BASE = '/dashboard/subscribers';
 const CREATE_NAMES = ['username', 'planId', 'fullName', 'phone', 'email'];
@@ -67,7 +68,9 @@ function planOptions(plans: readonly PlanView[], none: string): Array<[string, s
 function statusText(st: Staff, s: SubscriberView): string {
   if (s.status === 'suspended') return 'suspended';
   if (!s.expiresAt) return 'no plan running';
-  return new Date(s.expiresAt).getTime() > Date.now() ? `until ${when(st, s.expiresAt)}` : `expired ${when(st, s.expiresAt)}`;
+  return new Date(s.expiresAt).getTime() > Date.now()
+    ? `until ${when(st, s.expiresAt)}`
+    : `expired ${when(st, s.expiresAt)}`;
 }
 
 export function subscribersList(st: Staff, rows: readonly SubscriberView[], plans: readonly PlanView[]): SafeHtml {
@@ -90,7 +93,7 @@ function createForm(
 ): SafeHtml {
   const v = o.values;
   const e = o.errors;
-  return html`<form method="post" action="${BASE}" class="card">${csrf}${formMessage(o.message, e)}
+  return html`<form method="post" action="${BASE}" class="form">${csrf}${formMessage(o.message, e)}
 ${field('Username', 'username', v.username ?? '', e, { required: true, autocomplete: 'off' })}
 ${field('Password', 'password', '', e, { type: 'password', required: true, autocomplete: 'new-password' })}
 ${select('Plan', 'planId', v.planId ?? '', planOptions(plans, 'none yet'), e)}
@@ -101,8 +104,9 @@ ${field('Email', 'email', v.email ?? '', e, { type: 'email' })}
 <p><button type="submit">Create subscriber</button></p></form>`;
 }
 
-export function registerSubscribersPages(r: Router, k: Kit): void {
-  const s = k.services;
+export function registerSubscribersPages(r: Router, ctx: DashboardContext): void {
+  const s = ctx.services;
+  serveFormStyles(r);
   const activePlans = async (st: Staff) => (await s.plans.list(st.tenantId, { limit: 200, offset: 0 })).data;
 
   async function listPage(
@@ -120,30 +124,39 @@ export function registerSubscribersPages(r: Router, k: Kit): void {
     const query = queryOk ? (q as SubscriberQuery) : { limit: 50, offset: 0 };
     const [list, plans] = await Promise.all([s.subscribers.list(st.tenantId, query), activePlans(st)]);
     const sv = (n: string) => (typeof req.query[n] === 'string' ? (req.query[n] as string) : '');
-    k.send(req, res, {
+    ctx.render(req, res, {
+      nav: 'subscribers',
       title: 'Subscribers',
       status: form.status ?? (queryOk ? 200 : 400),
-      body: html`<h1>Subscribers</h1>${doneMessage(req, DONE)}
+      body: html`${formStyles}
 <form method="get" action="${BASE}" class="filters" role="search">
 <p><label for="q">Search</label><input id="q" name="q" value="${sv('q')}" placeholder="username, name or phone" type="search"></p>
-${select('Status', 'status', sv('status'), [['', 'any'], ['active', 'active'], ['suspended', 'suspended']], {})}
+${select(
+  'Status',
+  'status',
+  sv('status'),
+  [
+    ['', 'any'],
+    ['active', 'active'],
+    ['suspended', 'suspended'],
+  ],
+  {},
+)}
 ${select('Plan', 'planId', sv('planId'), planOptions(plans, 'any'), {})}
 <p><button type="submit">Search</button></p></form>
 ${queryOk ? '' : html`<p class="error" role="alert">The search was not understood; showing everyone.</p>`}
 ${subscribersList(st, list.data, plans)}${pager(req, list.page)}
-${st.admin ? html`<h2>New subscriber</h2>${createForm(st, k.csrf(req, res), plans, form)}` : ''}`,
+${st.admin ? html`<h2>New subscriber</h2>${createForm(st, st.csrf, plans, form)}` : ''}`,
     });
   }
 
   r.get('/subscribers', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     await listPage(req, res, st, { values: {}, start: true, errors: {} });
   });
 
   r.post('/subscribers', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const t = typed(req.body, CREATE_NAMES);
     const start = checked(req.body, 'startSubscription');
@@ -167,7 +180,7 @@ ${st.admin ? html`<h2>New subscriber</h2>${createForm(st, k.csrf(req, res), plan
       if (!why) throw err;
       return listPage(req, res, st, { values: t, start, errors: why.errors, message: why.message, status: why.status });
     }
-    doneRedirect(res, `${BASE}/${created.id}`, 'created');
+    done(ctx, req, res, `${BASE}/${created.id}`, DONE['created']);
   });
 
   async function detailPage(
@@ -177,8 +190,11 @@ ${st.admin ? html`<h2>New subscriber</h2>${createForm(st, k.csrf(req, res), plan
     sub: SubscriberView,
     o: { form?: 'profile' | 'action'; values?: Typed; errors?: FieldErrors; message?: string; status?: number } = {},
   ) {
-    const [plans, periods] = await Promise.all([activePlans(st), s.subscribers.subscriptions(st.tenantId, sub.id, 20, 0)]);
-    const csrf = k.csrf(req, res);
+    const [plans, periods] = await Promise.all([
+      activePlans(st),
+      s.subscribers.subscriptions(st.tenantId, sub.id, 20, 0),
+    ]);
+    const csrf = st.csrf;
     const pv: Typed =
       o.form === 'profile' && o.values
         ? o.values
@@ -194,10 +210,11 @@ ${st.admin ? html`<h2>New subscriber</h2>${createForm(st, k.csrf(req, res), plan
     const action = (path: string, label: string, extra: SafeHtml | string = '', cls = '') =>
       html`<form method="post" action="${BASE}/${sub.id}/${path}" class="inline">${csrf}${extra}<button type="submit"${cls ? html` class="${cls}"` : ''}>${label}</button></form>`;
     const plan = plans.find((p) => p.id === sub.planId);
-    k.send(req, res, {
+    ctx.render(req, res, {
+      nav: 'subscribers',
       title: sub.username,
       status: o.status ?? 200,
-      body: html`<p><a href="${BASE}">Subscribers</a></p><h1>${sub.username}</h1>${doneMessage(req, DONE)}
+      body: html`${formStyles}<p><a href="${BASE}">Subscribers</a></p>
 ${o.form === 'action' ? formMessage(o.message, o.errors ?? {}) : ''}
 <table class="facts"><tr><th>Status</th><td>${sub.status}${sub.suspendedReason ? html` (${sub.suspendedReason})` : ''}</td></tr>
 <tr><th>Plan</th><td>${plan?.name ?? (sub.planId ? '(retired plan)' : 'none')}</td></tr>
@@ -206,7 +223,11 @@ ${o.form === 'action' ? formMessage(o.message, o.errors ?? {}) : ''}
 <h2>Actions</h2><div class="actions">
 ${
   sub.status === 'active'
-    ? action('suspend', 'Suspend', html`<label for="reason">Reason</label><input id="reason" name="reason" maxlength="200">`)
+    ? action(
+        'suspend',
+        'Suspend',
+        html`<label for="reason">Reason</label><input id="reason" name="reason" maxlength="200">`,
+      )
     : action('activate', 'Activate')
 }
 ${st.admin && sub.planId ? action('renew', 'Renew one period') : ''}
@@ -232,7 +253,7 @@ ${st.admin ? action('delete', 'Delete subscriber', '', 'danger') : ''}
 </div>
 ${
   st.admin
-    ? html`<h2>Profile</h2><form method="post" action="${BASE}/${sub.id}" class="card">${csrf}${o.form === 'profile' ? formMessage(o.message, pe) : ''}
+    ? html`<h2>Profile</h2><form method="post" action="${BASE}/${sub.id}" class="form">${csrf}${o.form === 'profile' ? formMessage(o.message, pe) : ''}
 ${field('Full name', 'fullName', pv.fullName ?? '', pe)}
 ${field('Phone (M-Pesa)', 'phone', pv.phone ?? '', pe, { type: 'tel', inputmode: 'tel' })}
 ${field('Email', 'email', pv.email ?? '', pe, { type: 'email' })}
@@ -254,14 +275,12 @@ ${field('Notes', 'notes', pv.notes ?? '', pe)}
   }
 
   r.get('/subscribers/:id', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     await detailPage(req, res, st, await s.subscribers.get(st.tenantId, idOf(req)));
   });
 
   r.post('/subscribers/:id', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const sub = await s.subscribers.get(st.tenantId, idOf(req));
     const t = typed(req.body, PROFILE_NAMES);
@@ -283,14 +302,18 @@ ${field('Notes', 'notes', pv.notes ?? '', pe)}
       if (!why) throw err;
       return detailPage(req, res, st, sub, { form: 'profile', values: t, ...why });
     }
-    doneRedirect(res, `${BASE}/${sub.id}`, 'saved');
+    done(ctx, req, res, `${BASE}/${sub.id}`, DONE['saved']);
   });
 
   /** One action of the subscriber's page: its refusal shows on the page, its outcome after the redirect. */
-  function act(path: string, admin: boolean, done: keyof typeof DONE, run: (st: Staff, sub: SubscriberView, body: unknown) => Promise<unknown>) {
+  function act(
+    path: string,
+    admin: boolean,
+    key: keyof typeof DONE,
+    run: (st: Staff, sub: SubscriberView, body: unknown) => Promise<unknown>,
+  ) {
     r.post(`/subscribers/:id/${path}`, async (req, res) => {
-      const st = await k.staff(req, res);
-      if (!st) return;
+      const st = staffOf(ctx, req, res);
       if (admin) mustAdmin(st);
       const sub = await s.subscribers.get(st.tenantId, idOf(req));
       try {
@@ -300,7 +323,7 @@ ${field('Notes', 'notes', pv.notes ?? '', pe)}
         if (!why) throw err;
         return detailPage(req, res, st, sub, { form: 'action', ...why });
       }
-      doneRedirect(res, done === 'deleted' ? BASE : `${BASE}/${sub.id}`, done);
+      done(ctx, req, res, key === 'deleted' ? BASE : `${BASE}/${sub.id}`, DONE[key]);
     });
   }
 
@@ -316,10 +339,20 @@ ${field('Notes', 'notes', pv.notes ?? '', pe)}
   act('activate', false, 'activated', (st, sub) => s.subscribers.setStatus(st.actor, st.tenantId, sub.id, 'active'));
   act('renew', true, 'renewed', (st, sub) => s.subscribers.renew(st.actor, st.tenantId, sub.id));
   act('change-plan', true, 'plan-changed', (st, sub, body) =>
-    s.subscribers.changePlan(st.actor, st.tenantId, sub.id, orRefuse(checkChangePlan({ planId: typed(body, ['planId']).planId })).planId),
+    s.subscribers.changePlan(
+      st.actor,
+      st.tenantId,
+      sub.id,
+      orRefuse(checkChangePlan({ planId: typed(body, ['planId']).planId })).planId,
+    ),
   );
   act('reset-password', true, 'password', (st, sub, body) =>
-    s.subscribers.resetPassword(st.actor, st.tenantId, sub.id, orRefuse(checkPassword({ password: raw(body, 'password') })).password),
+    s.subscribers.resetPassword(
+      st.actor,
+      st.tenantId,
+      sub.id,
+      orRefuse(checkPassword({ password: raw(body, 'password') })).password,
+    ),
   );
   act('delete', true, 'deleted', (st, sub) => s.subscribers.remove(st.actor, st.tenantId, sub.id));
 }

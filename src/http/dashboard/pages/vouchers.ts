@@ -30,11 +30,28 @@ import {
   type Typed,
 } from '../form-input';
 import { dayStart } from './payments';
-import { bytes, doneMessage, doneRedirect, duration, idOf, money, mustAdmin, pager, table, when, type Kit, type Staff } from './common';
+import {
+  bytes,
+  done,
+  duration,
+  formStyles,
+  idOf,
+  money,
+  mustAdmin,
+  pager,
+  serveFormStyles,
+  staffOf,
+  type Staff,
+  when,
+} from './common';
+import { table, type DashboardContext } from '../layout';
 
 const BASE = '/dashboard/vouchers';
 const NAMES = ['planId', 'quantity', 'alphabet', 'deviceLimit', 'price', 'expiresOn', 'note'];
-const DONE = { created: 'Batch generated: print its sheet below.', revoked: 'Batch revoked: its vouchers no longer log in.' };
+const DONE = {
+  created: 'Batch generated: print its sheet below.',
+  revoked: 'Batch revoked: its vouchers no longer log in.',
+};
 const checkCreate = formSchema<CreateBatch>(CreateBatch, {
   quantity: 'a whole number from 1 to 10000',
   deviceLimit: 'a whole number from 1 to 100',
@@ -62,8 +79,9 @@ export function batchesList(st: Staff, rows: readonly BatchView[]): SafeHtml {
   );
 }
 
-export function registerVouchersPages(r: Router, k: Kit): void {
-  const s = k.services;
+export function registerVouchersPages(r: Router, ctx: DashboardContext): void {
+  const s = ctx.services;
+  serveFormStyles(r);
 
   async function listPage(
     req: Request,
@@ -78,13 +96,14 @@ export function registerVouchersPages(r: Router, k: Kit): void {
     ]);
     const v = form.values;
     const e = form.errors;
-    k.send(req, res, {
+    ctx.render(req, res, {
+      nav: 'vouchers',
       title: 'Vouchers',
       status: form.status ?? 200,
-      body: html`<h1>Vouchers</h1>${doneMessage(req, DONE)}${batchesList(st, batches.data)}${pager(req, batches.page)}
+      body: html`${formStyles}${batchesList(st, batches.data)}${pager(req, batches.page)}
 ${
   st.admin
-    ? html`<h2>Generate a batch</h2><form method="post" action="${BASE}/batches" class="card">${k.csrf(req, res)}${formMessage(form.message, e)}
+    ? html`<h2>Generate a batch</h2><form method="post" action="${BASE}/batches" class="form">${st.csrf}${formMessage(form.message, e)}
 ${select(
   'Plan',
   'planId',
@@ -93,7 +112,16 @@ ${select(
   e,
 )}
 ${field('How many', 'quantity', v.quantity ?? '', e, { inputmode: 'numeric', required: true })}
-${select('Codes', 'alphabet', v.alphabet || 'alphanumeric', [['alphanumeric', 'letters and digits'], ['numeric', 'digits only']], e)}
+${select(
+  'Codes',
+  'alphabet',
+  v.alphabet || 'alphanumeric',
+  [
+    ['alphanumeric', 'letters and digits'],
+    ['numeric', 'digits only'],
+  ],
+  e,
+)}
 ${field('Devices per voucher', 'deviceLimit', v.deviceLimit || '1', e, { inputmode: 'numeric' })}
 ${field(`Price (${st.tenant.currency}; empty: the plan's)`, 'price', v.price ?? '', e, { inputmode: 'decimal' })}
 ${field('Use by (empty: no limit)', 'expiresOn', v.expiresOn ?? '', e, { type: 'date' })}
@@ -105,20 +133,21 @@ ${field('Note (who sells it)', 'note', v.note ?? '', e)}
   }
 
   r.get('/vouchers', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     await listPage(req, res, st, { values: {}, errors: {} });
   });
 
   r.post('/vouchers/batches', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const t = typed(req.body, NAMES);
     let expiresAt: string | undefined;
     if (t.expiresOn) {
       // Usable through the whole of that day in the tenant's time zone.
-      const next = dayStart(st.tenant.timeZone, new Date(Date.parse(`${t.expiresOn}T00:00:00Z`) + 86400000).toISOString().slice(0, 10));
+      const next = dayStart(
+        st.tenant.timeZone,
+        new Date(Date.parse(`${t.expiresOn}T00:00:00Z`) + 86400000).toISOString().slice(0, 10),
+      );
       if (!dayStart(st.tenant.timeZone, t.expiresOn) || !next)
         return listPage(req, res, st, { values: t, errors: { expiresOn: 'a day, YYYY-MM-DD' }, status: 400 });
       expiresAt = next.toISOString();
@@ -143,12 +172,20 @@ ${field('Note (who sells it)', 'note', v.note ?? '', e)}
       if (!why) throw err;
       return listPage(req, res, st, { values: t, ...why });
     }
-    doneRedirect(res, `${BASE}/batches/${batchId}`, 'created');
+    done(ctx, req, res, `${BASE}/batches/${batchId}`, DONE['created']);
   });
 
-  async function batchPage(req: Request, res: Response, st: Staff, batch: BatchView, o: { message?: string; status?: number } = {}) {
+  async function batchPage(
+    req: Request,
+    res: Response,
+    st: Staff,
+    batch: BatchView,
+    o: { message?: string; status?: number } = {},
+  ) {
     const status = typed(req.query, ['status']).status;
-    const wanted = (VOUCHER_STATUSES as readonly string[]).includes(status!) ? (status as VoucherView['status']) : undefined;
+    const wanted = (VOUCHER_STATUSES as readonly string[]).includes(status!)
+      ? (status as VoucherView['status'])
+      : undefined;
     const offset = Math.min(Math.max(0, Number(typed(req.query, ['offset']).offset) || 0), 10000000);
     const vouchers = await s.vouchers.list(st.tenantId, {
       batchId: batch.id,
@@ -156,19 +193,47 @@ ${field('Note (who sells it)', 'note', v.note ?? '', e)}
       offset,
       ...(wanted ? { status: wanted } : {}),
     });
-    const csrf = k.csrf(req, res);
-    k.send(req, res, {
+    const csrf = st.csrf;
+    ctx.render(req, res, {
+      nav: 'vouchers',
       title: `Vouchers: ${batch.planName}`,
       status: o.status ?? 200,
-      body: html`<p><a href="${BASE}">Vouchers</a></p><h1>${batch.quantity} × ${batch.planName}</h1>${doneMessage(req, DONE)}${formMessage(o.message, {})}
+      body: html`${formStyles}<p><a href="${BASE}">Vouchers</a></p>${formMessage(o.message, {})}
 <table class="facts"><tr><th>Allowance</th><td>${duration(batch.durationSeconds)} · ${bytes(batch.dataQuotaBytes)}</td></tr>
 <tr><th>Price</th><td>${money(st, batch.price)}</td></tr><tr><th>Devices per voucher</th><td>${batch.deviceLimit}</td></tr>
 <tr><th>Use by</th><td>${batch.expiresAt ? when(st, batch.expiresAt) : 'no limit'}</td></tr>
 <tr><th>Created</th><td>${when(st, batch.createdAt)}</td></tr><tr><th>Note</th><td>${batch.note ?? ''}</td></tr></table>
-<h2>Print</h2><form method="post" action="${BASE}/batches/${batch.id}/print" class="card">${csrf}
-${select('Paper', 'layout', 'a4', [['a4', 'A4 sheet (grid of cards)'], ['thermal', '58 mm receipt printer']], {})}
-${select('Which', 'which', 'unused', [['unused', 'unused vouchers'], ['all', 'all but revoked']], {})}
-${select('As', 'format', 'html', [['html', 'page to print'], ['pdf', 'PDF file']], {})}
+<h2>Print</h2><form method="post" action="${BASE}/batches/${batch.id}/print" class="form">${csrf}
+${select(
+  'Paper',
+  'layout',
+  'a4',
+  [
+    ['a4', 'A4 sheet (grid of cards)'],
+    ['thermal', '58 mm receipt printer'],
+  ],
+  {},
+)}
+${select(
+  'Which',
+  'which',
+  'unused',
+  [
+    ['unused', 'unused vouchers'],
+    ['all', 'all but revoked'],
+  ],
+  {},
+)}
+${select(
+  'As',
+  'format',
+  'html',
+  [
+    ['html', 'page to print'],
+    ['pdf', 'PDF file'],
+  ],
+  {},
+)}
 <p><small>Each print makes new QR login links; links of an earlier print stop working.</small></p>
 <p><button type="submit">Open print sheet</button></p></form>
 <p><a href="${BASE}/batches/${batch.id}/vouchers.csv">Download the codes (CSV)</a></p>
@@ -189,7 +254,7 @@ ${table(
 )}${pager(req, vouchers.page)}
 ${
   st.admin
-    ? html`<h2>Revoke</h2><form method="post" action="${BASE}/batches/${batch.id}/revoke" class="card">${csrf}
+    ? html`<h2>Revoke</h2><form method="post" action="${BASE}/batches/${batch.id}/revoke" class="form">${csrf}
 <p>Lost or stolen: every voucher of the batch stops working and live sessions are disconnected.</p>
 <p><label for="reason">Reason</label><input id="reason" name="reason" maxlength="200"></p>
 <p><button type="submit" class="danger">Revoke the batch</button></p></form>`
@@ -199,19 +264,21 @@ ${
   }
 
   r.get('/vouchers/batches/:id', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     await batchPage(req, res, st, await s.vouchers.getBatch(st.tenantId, idOf(req)));
   });
 
   r.post('/vouchers/batches/:id/print', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     const batch = await s.vouchers.getBatch(st.tenantId, idOf(req));
     const t = typed(req.body, ['layout', 'which', 'format']);
     let out;
     try {
-      const q = orRefuse(checkPrint(defined({ layout: t.layout || undefined, which: t.which || undefined, format: t.format || undefined })));
+      const q = orRefuse(
+        checkPrint(
+          defined({ layout: t.layout || undefined, which: t.which || undefined, format: t.format || undefined }),
+        ),
+      );
       out = await s.vouchers.print(st.actor, st.tenantId, batch.id, q);
     } catch (err) {
       const why = refusal(err);
@@ -227,8 +294,7 @@ ${
   });
 
   r.get('/vouchers/batches/:id/vouchers.csv', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     const out = await s.vouchers.csv(st.tenantId, idOf(req));
     res
       .status(200)
@@ -239,8 +305,7 @@ ${
   });
 
   r.post('/vouchers/batches/:id/revoke', async (req, res) => {
-    const st = await k.staff(req, res);
-    if (!st) return;
+    const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const batch = await s.vouchers.getBatch(st.tenantId, idOf(req));
     const reason = typed(req.body, ['reason']).reason;
@@ -252,6 +317,6 @@ ${
       if (!why) throw err;
       return batchPage(req, res, st, batch, why);
     }
-    doneRedirect(res, `${BASE}/batches/${batch.id}`, 'revoked');
+    done(ctx, req, res, `${BASE}/batches/${batch.id}`, DONE['revoked']);
   });
 }
