@@ -162,9 +162,11 @@ export function select(
   value: string,
   options: ReadonlyArray<readonly [string, string]>,
   errors: FieldErrors,
+  /** Another form of the same page with a field of this name needs another id prefix. */
+  idPrefix = 'f',
 ): SafeHtml {
   const err = errors[name];
-  const id = `f-${name}`;
+  const id = `${idPrefix}-${name}`;
   return html`<p><label for="${id}">${label}</label><select id="${id}" name="${name}">${options.map(
     ([v, t]) => html`<option value="${v}"${v === value ? html` selected` : ''}>${t}</option>`,
   )}</select>${err ? html`<span class="error" id="${id}-e">${label}: ${err}</span>` : ''}</p>`;

@@ -159,7 +159,7 @@ ${
     : list.data.map(
         (
           p,
-        ) => html`<section class="form" id="p-${p.id}"><p><b>${money(st, p.amount)}</b> · ${p.channel} · ${when(st, p.transactionTime ?? p.createdAt)}<br>
+        ) => html`<section class="item" id="p-${p.id}"><p><b>${money(st, p.amount)}</b> · ${p.channel} · ${when(st, p.transactionTime ?? p.createdAt)}<br>
 phone ${p.phone ?? 'hidden'} · account ref "${p.accountRef ?? ''}" · receipt ${p.mpesaReceipt ?? ''}<br>why: ${(p.unallocatedReason ?? '').replace(/_/g, ' ')}</p>
 ${o.failed?.id === p.id ? html`<p class="error" role="alert">${o.failed.message}</p>` : ''}
 <form method="post" action="${BASE}/${p.id}/assign">${csrf}

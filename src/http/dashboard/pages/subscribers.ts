@@ -141,8 +141,9 @@ ${select(
     ['suspended', 'suspended'],
   ],
   {},
+  'q',
 )}
-${select('Plan', 'planId', sv('planId'), planOptions(plans, 'any'), {})}
+${select('Plan', 'planId', sv('planId'), planOptions(plans, 'any'), {}, 'q')}
 <p><button type="submit">Search</button></p></form>
 ${queryOk ? '' : html`<p class="error" role="alert">The search was not understood; showing everyone.</p>`}
 ${subscribersList(st, list.data, plans)}${pager(req, list.page)}
