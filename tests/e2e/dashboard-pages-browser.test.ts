@@ -5,7 +5,7 @@
  * subscriber and see their period start, add a router and download its MikroTik script, change
  * the portal's branding and see it on the portal page.
  *
- * LANGO_SCREENSHOTS=1 saves the pages to docs/screenshots/dashboard-*.png.
+ * LANGO_SCREENSHOTS=1 saves the pages to docs/screenshots/dash-pages-*.png.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -64,7 +64,7 @@ it('creates a plan and a subscriber on it', async () => {
   await page.selectOption('#f-durationUnit', 'days');
   await page.fill('#f-quota', '2');
   await page.fill('#f-rateLimit', '2M/5M');
-  await screenshot(page, 'dashboard-plan-form');
+  await screenshot(page, 'dash-pages-plan-form');
   await page.click('button:has-text("Create plan")');
   await page.waitForURL(`${base}/dashboard/plans`);
   expect(await main()).toContain('Plan created.');
@@ -73,7 +73,7 @@ it('creates a plan and a subscriber on it', async () => {
   );
   // The page fits a phone: nothing wider than the screen but the scrolling table.
   expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
-  await screenshot(page, 'dashboard-plans');
+  await screenshot(page, 'dash-pages-plans');
 
   await page.goto(`${base}/dashboard/subscribers`);
   await page.fill('#f-username', username);
@@ -85,7 +85,7 @@ it('creates a plan and a subscriber on it', async () => {
   await page.waitForURL(/\/dashboard\/subscribers\/[0-9a-f-]{36}$/);
   expect(await main()).toContain('Subscriber created.');
   expect(await main()).toContain('no period');
-  await screenshot(page, 'dashboard-subscriber');
+  await screenshot(page, 'dash-pages-subscriber');
 });
 
 it('shows a bad form again with the error and what was typed', async () => {
@@ -97,7 +97,7 @@ it('shows a bad form again with the error and what was typed', async () => {
   expect(await page.locator('.error').allInnerTexts()).toContain('Price (KES): enter an amount, 0 or more');
   expect(await page.inputValue('#f-name')).toBe('Typo plan');
   expect(await page.inputValue('#f-price')).toBe('thirty');
-  await screenshot(page, 'dashboard-form-error');
+  await screenshot(page, 'dash-pages-form-error');
 });
 
 it('generates a voucher batch and opens its print sheet', async () => {
@@ -110,7 +110,7 @@ it('generates a voucher batch and opens its print sheet', async () => {
   expect(await main()).toContain('Batch generated');
   expect(await page.locator('td code').count()).toBe(4);
   const codes = (await page.locator('td code').allInnerTexts()).map((c) => c.replace(/\s/g, ''));
-  await screenshot(page, 'dashboard-voucher-batch');
+  await screenshot(page, 'dash-pages-voucher-batch');
   await page.click('text=Open print sheet');
   await page.waitForURL(/\/print$/);
   const printed = (await page.locator('.code').allInnerTexts()).map((c) => c.replace(/\s/g, ''));
@@ -119,7 +119,7 @@ it('generates a voucher batch and opens its print sheet', async () => {
   expect(await page.locator('.qr svg').count()).toBe(4);
   const qrBox = await page.locator('.qr').first().boundingBox();
   expect(qrBox!.width).toBeGreaterThan(50);
-  await screenshot(page, 'dashboard-voucher-sheet');
+  await screenshot(page, 'dash-pages-voucher-sheet');
 });
 
 it('assigns unallocated money to the subscriber, and their period starts', async () => {
@@ -143,7 +143,7 @@ it('assigns unallocated money to the subscriber, and their period starts', async
   await page.goto(`${base}/dashboard/payments/unallocated`);
   const card = page.locator('section.item', { hasText: transId });
   expect(await card.innerText()).toContain('no subscriber');
-  await screenshot(page, 'dashboard-unallocated');
+  await screenshot(page, 'dash-pages-unallocated');
   await card.locator('input[name=username]').fill(username);
   await Promise.all([page.waitForNavigation(), card.locator('button:has-text("Assign")').click()]);
   // On a refusal the queue is shown again at the form's address, with the reason.
@@ -159,7 +159,7 @@ it('assigns unallocated money to the subscriber, and their period starts', async
   const periods = page.locator('table', { hasText: 'How' });
   expect(await periods.innerText()).toContain(planName);
   expect(await page.locator('table.facts').innerText()).not.toContain('no period');
-  await screenshot(page, 'dashboard-subscriber-paid');
+  await screenshot(page, 'dash-pages-subscriber-paid');
 });
 
 it('adds a router and downloads its MikroTik script', async () => {
@@ -172,7 +172,7 @@ it('adds a router and downloads its MikroTik script', async () => {
   expect(await main()).toContain('Router added');
   expect(await page.content()).not.toContain('stage-router-secret');
   await page.fill('#f-radiusServer', 'radius.example.net');
-  await screenshot(page, 'dashboard-nas');
+  await screenshot(page, 'dash-pages-nas');
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('text=Download script')]);
   expect(download.suggestedFilename()).toBe('lango.rsc');
   const script = readFileSync((await download.path())!, 'utf8');
@@ -189,11 +189,11 @@ it('changes the portal branding and the portal shows it', async () => {
   await page.click('text=Save portal settings');
   await page.waitForURL(`${base}/dashboard/settings`);
   expect(await main()).toContain('Portal settings saved');
-  await screenshot(page, 'dashboard-settings');
+  await screenshot(page, 'dash-pages-settings');
   await page.click('text=Open the portal');
   await page.waitForURL(`${base}/portal/${A.slug}`);
   expect(await page.locator('body').innerText()).toContain('Stage WiFi');
   expect(await page.content()).toContain('#aa3300');
   expect(await page.locator('body').innerText()).toContain(planName);
-  await screenshot(page, 'dashboard-portal-branded');
+  await screenshot(page, 'dash-pages-portal-branded');
 });
