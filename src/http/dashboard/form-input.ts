@@ -127,6 +127,20 @@ export function refusal(err: unknown): { status: number; message: string; errors
   return { status: e.status, message: e.message, errors };
 }
 
+/** Runs a service call: undefined when it went through, its refusal when it was refused. */
+export async function attempt(
+  run: () => Promise<unknown>,
+): Promise<{ status: number; message: string; errors: FieldErrors } | undefined> {
+  try {
+    await run();
+    return undefined;
+  } catch (err) {
+    const why = refusal(err);
+    if (!why) throw err;
+    return why;
+  }
+}
+
 /** Only what a form's body may carry: no undefined values (Obj refuses nothing else extra). */
 export function defined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));

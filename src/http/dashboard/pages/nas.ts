@@ -21,6 +21,7 @@ import {
   formSchema,
   int,
   raw,
+  attempt,
   refusal,
   select,
   typed,
@@ -291,13 +292,8 @@ ${nasFields(ev, ee, {
     const t = typed(req.body, NAMES);
     const c = checkPatch(nasBody(t, req.body, true));
     if (!c.ok) return nasPage(req, res, st, nas, { form: 'edit', values: t, errors: c.errors, status: 400 });
-    try {
-      await s.nas.update(st.actor, st.tenantId, nas.id, c.body);
-    } catch (err) {
-      const why = refusal(err);
-      if (!why) throw err;
-      return nasPage(req, res, st, nas, { form: 'edit', values: t, ...why });
-    }
+    const why = await attempt(() => s.nas.update(st.actor, st.tenantId, nas.id, c.body));
+    if (why) return nasPage(req, res, st, nas, { form: 'edit', values: t, ...why });
     done(ctx, req, res, `${BASE}/${nas.id}`, DONE['saved']);
   });
 
@@ -305,13 +301,8 @@ ${nasFields(ev, ee, {
     const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const nas = await s.nas.get(st.tenantId, idOf(req));
-    try {
-      await s.nas.remove(st.actor, st.tenantId, nas.id);
-    } catch (err) {
-      const why = refusal(err);
-      if (!why) throw err;
-      return nasPage(req, res, st, nas, { form: 'edit', ...why });
-    }
+    const why = await attempt(() => s.nas.remove(st.actor, st.tenantId, nas.id));
+    if (why) return nasPage(req, res, st, nas, { form: 'edit', ...why });
     done(ctx, req, res, BASE, DONE['deleted']);
   });
 

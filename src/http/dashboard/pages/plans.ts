@@ -14,7 +14,7 @@ import {
   formMessage,
   formSchema,
   int,
-  refusal,
+  attempt,
   scaled,
   select,
   typed,
@@ -187,11 +187,8 @@ ${st.admin ? html`<h2>New plan</h2>${planForm(st, st.csrf, { action: BASE, submi
     const on = { active: checked(req.body, 'active'), sellable: checked(req.body, 'sellable') };
     const c = checkCreate(toBody(t, req.body));
     if (!c.ok) return listPage(req, res, st, { values: t, on, errors: formErrors(c.errors), status: 400 });
-    try {
-      await s.plans.create(st.actor, st.tenantId, c.body);
-    } catch (err) {
-      const why = refusal(err);
-      if (!why) throw err;
+    const why = await attempt(() => s.plans.create(st.actor, st.tenantId, c.body));
+    if (why)
       return listPage(req, res, st, {
         values: t,
         on,
@@ -199,7 +196,6 @@ ${st.admin ? html`<h2>New plan</h2>${planForm(st, st.csrf, { action: BASE, submi
         message: why.message,
         status: why.status,
       });
-    }
     done(ctx, req, res, BASE, DONE['created']);
   });
 
@@ -248,11 +244,8 @@ ${planForm(st, csrf, { action: `${BASE}/${plan.id}`, submit: 'Save', ...f })}
     const on = { active: checked(req.body, 'active'), sellable: checked(req.body, 'sellable') };
     const c = checkPatch(toBody(t, req.body));
     if (!c.ok) return editPage(req, res, st, plan, { values: t, on, errors: formErrors(c.errors), status: 400 });
-    try {
-      await s.plans.update(st.actor, st.tenantId, plan.id, c.body);
-    } catch (err) {
-      const why = refusal(err);
-      if (!why) throw err;
+    const why = await attempt(() => s.plans.update(st.actor, st.tenantId, plan.id, c.body));
+    if (why)
       return editPage(req, res, st, plan, {
         values: t,
         on,
@@ -260,7 +253,6 @@ ${planForm(st, csrf, { action: `${BASE}/${plan.id}`, submit: 'Save', ...f })}
         message: why.message,
         status: why.status,
       });
-    }
     done(ctx, req, res, `${BASE}/${plan.id}`, DONE['saved']);
   });
 
@@ -268,11 +260,8 @@ ${planForm(st, csrf, { action: `${BASE}/${plan.id}`, submit: 'Save', ...f })}
     const st = staffOf(ctx, req, res);
     mustAdmin(st);
     const plan = await s.plans.get(st.tenantId, idOf(req));
-    try {
-      await s.plans.remove(st.actor, st.tenantId, plan.id);
-    } catch (err) {
-      const why = refusal(err);
-      if (!why) throw err;
+    const why = await attempt(() => s.plans.remove(st.actor, st.tenantId, plan.id));
+    if (why)
       return editPage(req, res, st, plan, {
         values: typedOf(plan),
         on: { active: plan.active, sellable: plan.sellable },
@@ -280,7 +269,6 @@ ${planForm(st, csrf, { action: `${BASE}/${plan.id}`, submit: 'Save', ...f })}
         message: why.message,
         status: why.status,
       });
-    }
     done(ctx, req, res, BASE, DONE['deleted']);
   });
 }

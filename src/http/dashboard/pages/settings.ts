@@ -20,6 +20,7 @@ import {
   formMessage,
   formSchema,
   raw,
+  attempt,
   refusal,
   select,
   typed,
@@ -224,13 +225,8 @@ ${accountFields(o.form === 'account' && o.values ? o.values : {}, ae, { editing:
       }),
     );
     if (!c.ok) return settingsPage(req, res, st, { form: 'portal', values: t, errors: c.errors, status: 400 });
-    try {
-      await s.portal.updateSettings(st.actor, st.tenantId, c.body);
-    } catch (err) {
-      const why = refusal(err);
-      if (!why) throw err;
-      return settingsPage(req, res, st, { form: 'portal', values: t, ...why });
-    }
+    const why = await attempt(() => s.portal.updateSettings(st.actor, st.tenantId, c.body));
+    if (why) return settingsPage(req, res, st, { form: 'portal', values: t, ...why });
     done(ctx, req, res, BASE, DONE['portal']);
   });
 
@@ -256,13 +252,8 @@ ${accountFields(o.form === 'account' && o.values ? o.values : {}, ae, { editing:
       }),
     );
     if (!c.ok) return settingsPage(req, res, st, { form: 'account', values: t, errors: c.errors, status: 400 });
-    try {
-      await s.mpesaAccounts.create(st.actor, st.tenantId, c.body);
-    } catch (err) {
-      const why = refusal(err);
-      if (!why) throw err;
-      return settingsPage(req, res, st, { form: 'account', values: t, ...why });
-    }
+    const why = await attempt(() => s.mpesaAccounts.create(st.actor, st.tenantId, c.body));
+    if (why) return settingsPage(req, res, st, { form: 'account', values: t, ...why });
     done(ctx, req, res, BASE, DONE['account-created']);
   });
 
@@ -324,13 +315,8 @@ ${accountFields(v, o.errors ?? {}, {
       }),
     );
     if (!c.ok) return accountPage(req, res, st, a, { values: t, errors: c.errors, status: 400 });
-    try {
-      await s.mpesaAccounts.update(st.actor, st.tenantId, a.id, c.body);
-    } catch (err) {
-      const why = refusal(err);
-      if (!why) throw err;
-      return accountPage(req, res, st, a, { values: t, ...why });
-    }
+    const why = await attempt(() => s.mpesaAccounts.update(st.actor, st.tenantId, a.id, c.body));
+    if (why) return accountPage(req, res, st, a, { values: t, ...why });
     done(ctx, req, res, `${BASE}/mpesa/${a.id}`, DONE['account-saved']);
   });
 

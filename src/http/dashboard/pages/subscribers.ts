@@ -26,6 +26,7 @@ import {
   formSchema,
   orRefuse,
   raw,
+  attempt,
   refusal,
   select,
   typed,
@@ -296,13 +297,8 @@ ${field('Notes', 'notes', pv.notes ?? '', pe)}
       }),
     );
     if (!c.ok) return detailPage(req, res, st, sub, { form: 'profile', values: t, errors: c.errors, status: 400 });
-    try {
-      await s.subscribers.update(st.actor, st.tenantId, sub.id, c.body);
-    } catch (err) {
-      const why = refusal(err);
-      if (!why) throw err;
-      return detailPage(req, res, st, sub, { form: 'profile', values: t, ...why });
-    }
+    const why = await attempt(() => s.subscribers.update(st.actor, st.tenantId, sub.id, c.body));
+    if (why) return detailPage(req, res, st, sub, { form: 'profile', values: t, ...why });
     done(ctx, req, res, `${BASE}/${sub.id}`, DONE['saved']);
   });
 
@@ -317,13 +313,8 @@ ${field('Notes', 'notes', pv.notes ?? '', pe)}
       const st = staffOf(ctx, req, res);
       if (admin) mustAdmin(st);
       const sub = await s.subscribers.get(st.tenantId, idOf(req));
-      try {
-        await run(st, sub, req.body);
-      } catch (err) {
-        const why = refusal(err);
-        if (!why) throw err;
-        return detailPage(req, res, st, sub, { form: 'action', ...why });
-      }
+      const why = await attempt(() => run(st, sub, req.body));
+      if (why) return detailPage(req, res, st, sub, { form: 'action', ...why });
       done(ctx, req, res, key === 'deleted' ? BASE : `${BASE}/${sub.id}`, DONE[key]);
     });
   }
