@@ -12,21 +12,31 @@ import { htmlErrors } from './errors';
 /** Nothing but our own inline style and forms to ourselves; no framing; violations reported. */
 export const CONTENT_SECURITY_POLICY = `default-src 'none'; style-src ${STYLE_SOURCE}; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; report-uri /callbacks/csp-report`;
 
-const headers: RequestHandler = (_req, res, next) => {
-  res.set({
-    'Content-Security-Policy': CONTENT_SECURITY_POLICY,
-    'X-Frame-Options': 'DENY',
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'same-origin',
-    'Cache-Control': 'no-store',
-  });
-  next();
-};
+const headers =
+  (policy: string): RequestHandler =>
+  (_req, res, next) => {
+    res.set({
+      'Content-Security-Policy': policy,
+      'X-Frame-Options': 'DENY',
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'same-origin',
+      'Cache-Control': 'no-store',
+    });
+    next();
+  };
 
-/** Mounts `routes` behind the HTML middleware, with an HTML 404 and error page after them. */
-export function htmlSurface(o: { csrf: Csrf; log: Logger; routes: (router: Router) => void }): Router {
+/**
+ * Mounts `routes` behind the HTML middleware, with an HTML 404 and error page after them. A
+ * surface that serves its own scripts or styles passes its own `contentSecurityPolicy`.
+ */
+export function htmlSurface(o: {
+  csrf: Csrf;
+  log: Logger;
+  routes: (router: Router) => void;
+  contentSecurityPolicy?: string;
+}): Router {
   const router = express.Router();
-  router.use(headers);
+  router.use(headers(o.contentSecurityPolicy ?? CONTENT_SECURITY_POLICY));
   router.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }));
   router.use(o.csrf.verify());
   o.routes(router);
