@@ -52,6 +52,7 @@ describe('dashboard pages', () => {
     const platform = await admin.get('/dashboard/platform');
     expect(platform.status).toBe(200);
     expect(platform.text).toContain(`Tenant ${t.slug}`);
+    expect(platform.text).toMatch(new RegExp(`data-tenant="${t.slug}">.*<td class="num">0</td><td class="num">0</td>`));
     expect((await admin.post('/dashboard/platform/tenant', { tenantId: t.id })).status).toBe(403); // no token
     const chose = await admin.post('/dashboard/platform/tenant', { tenantId: t.id, _csrf: csrfOf(platform.text) });
     expect([chose.status, chose.headers.location]).toEqual([303, '/dashboard/']);
