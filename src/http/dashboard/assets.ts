@@ -49,7 +49,7 @@ figure.chart figcaption{font-weight:600;margin-bottom:.4rem}
 figure.chart .plot{min-height:12rem}
 figure.chart details{margin-top:.4rem;font-size:.85rem}
 .status-pending,.status-sending{color:#7a5a00}
-.status-acked{color:#1d5b2a}
+.status-ack{color:#1d5b2a}
 .status-nak,.status-timeout,.status-failed{color:#8a1c14}
 .pager{display:flex;gap:1rem;margin:.8rem 0}
 @media (min-width:60rem){
@@ -62,7 +62,7 @@ figure.chart details{margin-top:.4rem;font-size:.85rem}
 
 /**
  * Draws every <figure class="chart"> from the JSON in its <script type="application/json">
- * ({x: unix seconds, series: [{label, values}], y: axis label}) with uPlot, redrawn to the
+ * ({x: unix seconds of the tenant's days as UTC midnights, labelled as such; series: [{label, values}], y: axis label}) with uPlot, redrawn to the
  * figure's width; marks the figure data-drawn="<points>" once drawn. Without JavaScript the
  * figure's table shows the same numbers.
  */
@@ -74,7 +74,7 @@ function draw(fig){
   var d=JSON.parse(src.textContent),data=[d.x],series=[{}];
   d.series.forEach(function(s,i){data.push(s.values);series.push({label:s.label,stroke:COLORS[i%COLORS.length],width:2,fill:i===0?COLORS[0]+'22':undefined,points:{show:d.x.length<40}})});
   var w=Math.max(240,box.clientWidth);
-  var u=new uPlot({width:w,height:220,series:series,scales:{x:{time:true}},axes:[{},{label:d.y,size:60}],legend:{show:true}},data,box);
+  var u=new uPlot({width:w,height:220,series:series,scales:{x:{time:true}},tzDate:function(ts){return uPlot.tzDate(new Date(ts*1e3),'Etc/UTC')},axes:[{},{label:d.y,size:60}],legend:{show:true}},data,box);
   var n=0;d.series.forEach(function(s){n+=s.values.length});
   fig.setAttribute('data-drawn',String(n));
   window.addEventListener('resize',function(){u.setSize({width:Math.max(240,box.clientWidth),height:220})});

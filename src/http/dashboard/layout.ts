@@ -124,7 +124,7 @@ export function renderLayout(o: LayoutOptions): string {
   const p = o.who.principal;
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${o.title} - Lango</title><link rel="stylesheet" href="${assetUrl('dashboard.css')}">
+<title>${o.title} - Lango</title><link rel="icon" href="data:,"><link rel="stylesheet" href="${assetUrl('dashboard.css')}">
 ${o.scripts?.includes('uplot.js') ? html`<link rel="stylesheet" href="${assetUrl('uplot.css')}">` : ''}
 ${(o.scripts ?? []).map((s) => html`<script src="${assetUrl(s)}" defer></script>`)}</head>
 <body><header class="top"><a class="brand" href="${DASHBOARD_PATH}/">Lango</a>

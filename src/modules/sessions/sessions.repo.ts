@@ -55,15 +55,24 @@ const NEWEST_FIRST = [
   { column: 'a.radacctid', order: 'desc' as const },
 ];
 
-/** Live sessions (no Stop yet), newest first, optionally of one NAS or username. */
+/**
+ * Live sessions (no Stop yet), newest first, optionally of one NAS, username, address, or MAC
+ * (its hex digits, whatever the separators, anywhere in the Calling-Station-Id: the open
+ * sessions of a tenant are few, the partial index finds them first).
+ */
 export function liveSessionsQuery(
   h: Handle,
   tenantId: string,
-  q: { nasId?: string | undefined; username?: string | undefined },
+  q: { nasId?: string | undefined; username?: string | undefined; ip?: string | undefined; mac?: string | undefined },
 ) {
   const b = base(h, tenantId).whereNull('a.acctstoptime');
   if (q.nasId) b.andWhere('a.nas_id', q.nasId);
   if (q.username) b.andWhere('a.username', q.username);
+  if (q.ip) b.andWhereRaw('a.framedipaddress = ?::inet', [q.ip]);
+  if (q.mac) {
+    const digits = q.mac.toLowerCase().replace(/[^0-9a-f]/g, '');
+    b.andWhereRaw(`position(? in regexp_replace(lower(a.callingstationid), '[^0-9a-f]', '', 'g')) > 0`, [digits]);
+  }
   return b.select(SELECT).orderBy(NEWEST_FIRST);
 }
 

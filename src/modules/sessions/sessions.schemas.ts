@@ -1,4 +1,16 @@
-import { Type, Obj, Str, Nullable, Uuid, BigintId, Timestamp, Instant, PageQuery, type Static } from '../../lib/schema';
+import {
+  Type,
+  Obj,
+  Str,
+  Nullable,
+  Uuid,
+  BigintId,
+  Timestamp,
+  Instant,
+  IpAddress,
+  PageQuery,
+  type Static,
+} from '../../lib/schema';
 
 export const SessionParams = Obj({ id: BigintId });
 
@@ -7,6 +19,10 @@ export const LiveQuery = Obj({
   nasId: Type.Optional(Uuid),
   subscriberId: Type.Optional(Uuid),
   username: Type.Optional(Str(253)),
+  /** The device's MAC (Calling-Station-Id), whole or a part, in any of the usual notations. */
+  mac: Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f:.-]*[0-9A-Fa-f][0-9A-Fa-f:.-]*$', maxLength: 17 })),
+  /** The address the session was given (Framed-IP-Address). */
+  ip: Type.Optional(IpAddress),
 });
 export type LiveQuery = Static<typeof LiveQuery>;
 

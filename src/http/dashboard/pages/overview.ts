@@ -1,7 +1,92 @@
-/** Overview: the tenant's figures (and for a platform admin without a tenant, the platform's). */
+/**
+ * Overview: the tenant's figures now, and charts of the last 30 of its days drawn from the
+ * reports (schema reports, through ReportsService): sessions and users per day, revenue per
+ * day (when the revenue report is there), data used per day, failed logins per day. The data
+ * is embedded in the page as JSON (not script: the CSP allows only /dashboard/assets), drawn by
+ * charts.js with uPlot; each chart's numbers are also in a table, shown without JavaScript.
+ * A platform admin without a chosen tenant sees the platform's figures.
+ */
 import type { Router } from 'express';
-import { html, type SafeHtml } from '../../html';
-import type { DashboardContext } from '../layout';
+import { REPORT_NAMES, type ReportName, type ReportView } from '../../../modules/reports/reports.schemas';
+import { html, SafeHtml } from '../../html';
+import type { DashboardContext, DashboardTenant } from '../layout';
+
+const DAYS = 30;
+const DAY_MS = 86400000;
+const MB = 1024 * 1024;
+
+interface ChartSpec {
+  id: string;
+  title: string;
+  report: string;
+  y: string;
+  series: Array<{ column: string; label: string; scale?: number }>;
+}
+
+const CHARTS: ChartSpec[] = [
+  {
+    id: 'sessions',
+    title: 'Sessions and users per day',
+    report: 'usage',
+    y: 'count',
+    series: [
+      { column: 'sessions', label: 'Sessions' },
+      { column: 'users', label: 'Users' },
+    ],
+  },
+  // The revenue report comes with the reports work (reports-scale); shown once it exists.
+  {
+    id: 'revenue',
+    title: 'Revenue per day',
+    report: 'revenue',
+    y: 'amount',
+    series: [{ column: 'net_amount', label: 'Net revenue', scale: 0.01 }],
+  },
+  {
+    id: 'usage',
+    title: 'Data used per day',
+    report: 'usage',
+    y: 'MB',
+    series: [{ column: 'total_octets', label: 'MB', scale: 1 / MB }],
+  },
+  {
+    id: 'failures',
+    title: 'Failed logins per day',
+    report: 'auth-failures',
+    y: 'failures',
+    series: [{ column: 'failures', label: 'Failed logins' }],
+  },
+];
+
+const known = (n: string): n is ReportName => (REPORT_NAMES as readonly string[]).includes(n);
+
+/** JSON inside <script type="application/json">: no "<" (a "</script>" in the data cannot end it). */
+const jsonBlock = (v: unknown) => new SafeHtml(JSON.stringify(v).replace(/</g, '\\u003c'));
+
+const dayText = (n: number) => new Date(n * DAY_MS).toISOString().slice(0, 10);
+
+function chart(spec: ChartSpec, view: ReportView, currency: string): SafeHtml {
+  const from = Date.parse(`${view.from}T00:00:00Z`) / DAY_MS;
+  const to = Date.parse(`${view.to}T00:00:00Z`) / DAY_MS;
+  const byDay = new Map(view.rows.map((r) => [String(r.day), r]));
+  const days: string[] = [];
+  for (let d = from; d <= to; d++) days.push(dayText(d));
+  const series = spec.series.map((s) => ({
+    label: s.label,
+    values: days.map((d) => {
+      const v = Number(byDay.get(d)?.[s.column] ?? 0);
+      return s.scale ? Math.round(v * s.scale * 100) / 100 : v;
+    }),
+  }));
+  const y = spec.y === 'amount' ? currency : spec.y;
+  const data = { x: days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000), y, series };
+  const totals = series.map((s) => Math.round(s.values.reduce((a, b) => a + b, 0) * 100) / 100);
+  return html`<figure class="chart" id="chart-${spec.id}" data-totals="${totals.join(',')}"><figcaption>${spec.title}</figcaption>
+<div class="plot"></div><script type="application/json">${jsonBlock(data)}</script>
+<details><summary>Numbers (total ${series.map((s, i) => `${s.label} ${totals[i]}`).join(', ')})</summary><div class="scroll"><table>
+<thead><tr><th>Day</th>${series.map((s) => html`<th class="num">${s.label}</th>`)}</tr></thead><tbody>
+${days.map((d, i) => html`<tr><td>${d}</td>${series.map((s) => html`<td class="num">${s.values[i]}</td>`)}</tr>`)}</tbody></table></div></details></figure>`;
+}
 
 export function registerOverviewPages(r: Router, ctx: DashboardContext): void {
   const s = ctx.services;
@@ -9,24 +94,39 @@ export function registerOverviewPages(r: Router, ctx: DashboardContext): void {
 
   async function platformFigures(): Promise<SafeHtml> {
     const [tenants, pending] = await Promise.all([s.tenants.list(1, 0), s.nas.pendingApprovals(1, 0)]);
-    return html`<table><tr><th>Tenants</th><td>${tenants.page.total}</td></tr><tr><th>NAS waiting for approval</th><td>${pending.page.total}</td></tr></table>`;
+    return html`<table><tr><th>Tenants</th><td>${tenants.page.total}</td></tr><tr><th>NAS waiting for approval</th><td>${pending.page.total}</td></tr></table>
+<p><a href="/dashboard/platform">Open a tenant</a> to see its sessions, charts and reports.</p>`;
+  }
+
+  async function charts(t: DashboardTenant): Promise<SafeHtml[]> {
+    const specs = CHARTS.filter((c) => known(c.report));
+    const views = new Map<string, Promise<ReportView>>();
+    for (const c of specs) {
+      if (!views.has(c.report))
+        views.set(c.report, s.reports.run(t.id, c.report as ReportName, { groupBy: 'day', limit: DAYS + 1 }));
+    }
+    return Promise.all(specs.map(async (c) => chart(c, await views.get(c.report)!, t.currency)));
   }
 
   r.get('/', async (req, res) => {
-    if (!ctx.maybeTenant(res)) {
-      return ctx.render(req, res, { title: 'Overview', nav: 'overview', body: await platformFigures() });
-    }
-    const tenant = ctx.tenant(res);
-    const [subscribers, live, plans] = await Promise.all([
+    const tenant = ctx.maybeTenant(res);
+    if (!tenant) return ctx.render(req, res, { title: 'Overview', nav: 'overview', body: await platformFigures() });
+    const [subscribers, live, plans, figures] = await Promise.all([
       s.subscribers.list(tenant.id, one),
       s.sessions.listLive(tenant.id, one),
       s.plans.list(tenant.id, { ...one, active: true }),
+      charts(tenant),
     ]);
     ctx.render(req, res, {
       title: 'Overview',
       nav: 'overview',
-      body: html`<h2>${tenant.name}</h2><table><tr><th>Subscribers</th><td>${subscribers.page.total}</td></tr>
-<tr><th>Online now</th><td>${live.page.total}</td></tr><tr><th>Plans on sale</th><td>${plans.page.total}</td></tr></table>`,
+      scripts: ['uplot.js', 'charts.js'],
+      body: html`<h2>${tenant.name}</h2><div class="cards">
+<div class="card">Online now<b id="online-now">${live.page.total}</b></div>
+<div class="card">Subscribers<b>${subscribers.page.total}</b></div>
+<div class="card">Plans on sale<b>${plans.page.total}</b></div></div>
+<p>The last ${DAYS} days in ${tenant.timeZone}.</p>
+<div class="charts">${figures}</div>`,
     });
   });
 }
