@@ -21,6 +21,7 @@ import * as m401 from './20261203000401_auth_rollup_shards';
 import * as m402 from './20261203000402_throttle_generic_plans';
 import * as m403 from './20261203000403_period_left';
 import * as m20261203000600 from './20261203000600_portal';
+import * as m20261204000500 from './20261204000500_authorize_one_round_trip';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -55,6 +56,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261203000402_throttle_generic_plans', m402],
   ['20261203000403_period_left', m403],
   ['20261203000600_portal', m20261203000600],
+  ['20261204000500_authorize_one_round_trip', m20261204000500],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
