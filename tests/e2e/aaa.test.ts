@@ -241,16 +241,28 @@ describe('authentication and reply attributes', () => {
       expect(bad.code).toBe('Access-Reject');
       expect(bad.attrs['Framed-Pool']).toBeUndefined();
     } finally {
-      await tdb.db('radgroupreply').where({ tenant_id: A.id, groupname }).whereIn('attribute', ['Framed-Pool', 'Mikrotik-Address-List', 'Cisco-AVPair']).del();
+      await tdb
+        .db('radgroupreply')
+        .where({ tenant_id: A.id, groupname })
+        .whereIn('attribute', ['Framed-Pool', 'Mikrotik-Address-List', 'Cisco-AVPair'])
+        .del();
     }
   });
 
   it('a reply row naming another list is refused (the login fails); one naming an unknown attribute is left out', async () => {
     await subscriber(A, { username: 'bad-reply', password: 'pw-1', planId: planA.id });
-    const row = (attribute: string) => ({ tenant_id: A.id, username: 'bad-reply', attribute, op: ':=', value: 'Accept' });
+    const row = (attribute: string) => ({
+      tenant_id: A.id,
+      username: 'bad-reply',
+      attribute,
+      op: ':=',
+      value: 'Accept',
+    });
     await tdb.db('radreply').insert([row('control:Auth-Type'), row('Framed-Pool')]);
     expect((await auth('bad-reply', 'wrong')).code).toBe('Access-Reject');
-    expect((await auth('bad-reply', 'pw-1')).code).toBe('Access-Reject');
+    const refused = await auth('bad-reply', 'pw-1');
+    expect(refused.code).toBe('Access-Reject');
+    expect(refused.attrs['Reply-Message']).toEqual(['Account configuration error']);
     await tdb.db('radreply').where({ tenant_id: A.id, username: 'bad-reply', attribute: 'control:Auth-Type' }).del();
     await tdb.db('radreply').insert(row('No-Such-Attribute'));
     const r = await auth('bad-reply', 'pw-1');
