@@ -19,7 +19,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -38,6 +38,7 @@ import {
   withDatabase,
 } from './db';
 import { sourceVersion } from './git';
+import { patchedOverlay } from './overlay';
 import { authPhase, waitUntilAnswering, type Target } from './load';
 import { startStockFreeRadius } from './stock-raddb';
 
@@ -103,17 +104,8 @@ interface ServerProfile {
   callgrind?: CallgrindResult;
 }
 
-async function overlay(stateDir: string): Promise<string | undefined> {
-  if (!EXPERIMENT.overlayPatch) return EXPERIMENT.sourceDir;
-  const dir = path.join(stateDir, 'lango-overlay');
-  await cp(EXPERIMENT.sourceDir ?? resolveFreeRadiusSourceDir(__dirname), dir, {
-    recursive: true,
-    verbatimSymlinks: true,
-  });
-  execFileSync('patch', ['-p1', '--forward', '--batch', '-d', dir, '-i', EXPERIMENT.overlayPatch], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return dir;
+function overlay(stateDir: string): Promise<string | undefined> {
+  return patchedOverlay(stateDir, EXPERIMENT.sourceDir, EXPERIMENT.overlayPatch);
 }
 
 interface Running {

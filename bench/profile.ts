@@ -15,9 +15,8 @@
  * little). Writes bench/results/radius-profile-<date>.md and .json. Understands the same
  * BENCH_LANGO_OVERLAY_PATCH / BENCH_LANGO_SOURCE_DIR / BENCH_LANGO_SQL experiments as run.ts.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -36,6 +35,7 @@ import {
 } from './db';
 import { acctPhase, authPhase, waitUntilAnswering, type AcctKind, type Target } from './load';
 import { sourceVersion } from './git';
+import { patchedOverlay } from './overlay';
 import { startStockFreeRadius } from './stock-raddb';
 
 type ServerName = 'stock' | 'lango';
@@ -80,17 +80,8 @@ function captureQueries(lines: readonly string[], packet: Packet): Captured[] {
   return out;
 }
 
-async function overlay(stateDir: string): Promise<string | undefined> {
-  if (!EXPERIMENT.overlayPatch) return EXPERIMENT.sourceDir;
-  const dir = path.join(stateDir, 'lango-overlay');
-  await cp(EXPERIMENT.sourceDir ?? resolveFreeRadiusSourceDir(__dirname), dir, {
-    recursive: true,
-    verbatimSymlinks: true,
-  });
-  execFileSync('patch', ['-p1', '--forward', '--batch', '-d', dir, '-i', EXPERIMENT.overlayPatch], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return dir;
+function overlay(stateDir: string): Promise<string | undefined> {
+  return patchedOverlay(stateDir, EXPERIMENT.sourceDir, EXPERIMENT.overlayPatch);
 }
 
 async function capture(
