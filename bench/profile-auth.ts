@@ -19,7 +19,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -38,7 +38,7 @@ import {
   withDatabase,
 } from './db';
 import { sourceVersion } from './git';
-import { patchedOverlay } from './overlay';
+import { applyExperimentSql, patchedOverlay } from './overlay';
 import { authPhase, waitUntilAnswering, type Target } from './load';
 import { startStockFreeRadius } from './stock-raddb';
 
@@ -420,16 +420,7 @@ async function main(): Promise<void> {
   await adminClient.connect();
   try {
     await Promise.all([seedLango(dbs.langoUrl), seedStock(dbs.stockUrl)]);
-    if (EXPERIMENT.sql) {
-      const c = new Client({ connectionString: dbs.langoUrl });
-      await c.connect();
-      try {
-        for (const f of EXPERIMENT.sql) await c.query(await readFile(f, 'utf8'));
-        await c.query('ANALYZE');
-      } finally {
-        await c.end();
-      }
-    }
+    await applyExperimentSql(dbs.langoUrl, EXPERIMENT.sql);
     for (const db of dbs.names) await enableStatements(admin, db);
     const sourceDir = await overlay(stateDir);
     const res: ServerProfile[] = [];

@@ -16,7 +16,7 @@
  * BENCH_LANGO_OVERLAY_PATCH / BENCH_LANGO_SOURCE_DIR / BENCH_LANGO_SQL experiments as run.ts.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -35,7 +35,7 @@ import {
 } from './db';
 import { acctPhase, authPhase, waitUntilAnswering, type AcctKind, type Target } from './load';
 import { sourceVersion } from './git';
-import { patchedOverlay } from './overlay';
+import { applyExperimentSql, patchedOverlay } from './overlay';
 import { startStockFreeRadius } from './stock-raddb';
 
 type ServerName = 'stock' | 'lango';
@@ -246,16 +246,7 @@ async function main(): Promise<void> {
   const dbs = await createDatabases(admin);
   try {
     await Promise.all([seedLango(dbs.langoUrl), seedStock(dbs.stockUrl)]);
-    if (EXPERIMENT.sql) {
-      const c = new Client({ connectionString: dbs.langoUrl });
-      await c.connect();
-      try {
-        for (const f of EXPERIMENT.sql) await c.query(await readFile(f, 'utf8'));
-        await c.query('ANALYZE');
-      } finally {
-        await c.end();
-      }
-    }
+    await applyExperimentSql(dbs.langoUrl, EXPERIMENT.sql);
     const sourceDir = await overlay(stateDir);
     const res = {} as Record<ServerName, Profiled[]>;
     for (const server of ['stock', 'lango'] as const) {
