@@ -15,9 +15,8 @@
  * little). Writes bench/results/radius-profile-<date>.md and .json. Understands the same
  * BENCH_LANGO_OVERLAY_PATCH / BENCH_LANGO_SOURCE_DIR / BENCH_LANGO_SQL experiments as run.ts.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -36,6 +35,7 @@ import {
 } from './db';
 import { acctPhase, authPhase, waitUntilAnswering, type AcctKind, type Target } from './load';
 import { sourceVersion } from './git';
+import { applyExperimentSql, patchedOverlay } from './overlay';
 import { startStockFreeRadius } from './stock-raddb';
 
 type ServerName = 'stock' | 'lango';
@@ -80,17 +80,8 @@ function captureQueries(lines: readonly string[], packet: Packet): Captured[] {
   return out;
 }
 
-async function overlay(stateDir: string): Promise<string | undefined> {
-  if (!EXPERIMENT.overlayPatch) return EXPERIMENT.sourceDir;
-  const dir = path.join(stateDir, 'lango-overlay');
-  await cp(EXPERIMENT.sourceDir ?? resolveFreeRadiusSourceDir(__dirname), dir, {
-    recursive: true,
-    verbatimSymlinks: true,
-  });
-  execFileSync('patch', ['-p1', '--forward', '--batch', '-d', dir, '-i', EXPERIMENT.overlayPatch], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return dir;
+function overlay(stateDir: string): Promise<string | undefined> {
+  return patchedOverlay(stateDir, EXPERIMENT.sourceDir, EXPERIMENT.overlayPatch);
 }
 
 async function capture(
@@ -255,16 +246,7 @@ async function main(): Promise<void> {
   const dbs = await createDatabases(admin);
   try {
     await Promise.all([seedLango(dbs.langoUrl), seedStock(dbs.stockUrl)]);
-    if (EXPERIMENT.sql) {
-      const c = new Client({ connectionString: dbs.langoUrl });
-      await c.connect();
-      try {
-        for (const f of EXPERIMENT.sql) await c.query(await readFile(f, 'utf8'));
-        await c.query('ANALYZE');
-      } finally {
-        await c.end();
-      }
-    }
+    await applyExperimentSql(dbs.langoUrl, EXPERIMENT.sql);
     const sourceDir = await overlay(stateDir);
     const res = {} as Record<ServerName, Profiled[]>;
     for (const server of ['stock', 'lango'] as const) {

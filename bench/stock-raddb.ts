@@ -23,6 +23,8 @@ export interface StockOptions {
   threadMaxServers?: number;
   /** -X (single-threaded, full debug log: the expanded SQL) instead of -f -l stdout. Profiling only. */
   debug?: boolean;
+  /** How long to wait for "Ready to process requests" (the launcher's default: 15 s). */
+  readyTimeoutMs?: number;
 }
 
 function replaceLine(text: string, re: RegExp, replacement: string, what: string): string {
@@ -172,6 +174,7 @@ export async function startStockFreeRadius(o: StockOptions): Promise<StockHandle
     dir,
     ...(o.binary ? { binary: o.binary } : {}),
     ...(o.debug ? { debug: true } : {}),
+    ...(o.readyTimeoutMs ? { readyTimeoutMs: o.readyTimeoutMs } : {}),
   });
   return { ...fr, authPort, acctPort };
 }

@@ -25,6 +25,7 @@ import * as m20261204000100 from './20261204000100_portal_trial';
 import * as m20261204000700 from './20261204000700_enforcement_claim_per_nas';
 import * as m20261204000300 from './20261204000300_revenue_reports';
 import * as m20261204000301 from './20261204000301_process_heartbeats';
+import * as m20261204000500 from './20261204000500_authorize_one_round_trip';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -63,6 +64,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261204000700_enforcement_claim_per_nas', m20261204000700],
   ['20261204000300_revenue_reports', m20261204000300],
   ['20261204000301_process_heartbeats', m20261204000301],
+  ['20261204000500_authorize_one_round_trip', m20261204000500],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

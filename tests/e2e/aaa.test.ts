@@ -197,6 +197,86 @@ describe('authentication and reply attributes', () => {
     ]);
     await accountingWritten(fr);
   });
+
+  it('every reply row an operator adds (radgroupreply and radreply, any attribute, vendor or not) reaches the NAS, literally', async () => {
+    await subscriber(A, { username: 'pool-user', password: 'pw-1', planId: planA.id });
+    await subscriber(A, { username: 'pool-other', password: 'pw-1', planId: planA.id });
+    const { groupname } = await tdb
+      .db('radusergroup')
+      .where({ tenant_id: A.id, username: 'pool-user' })
+      .first('groupname');
+    const hostile = `a'b"c\`d\\e %{exec:/bin/false} \`x\``;
+    await tdb.db('radgroupreply').insert([
+      { tenant_id: A.id, groupname, attribute: 'Framed-Pool', op: ':=', value: 'plan-pool' },
+      { tenant_id: A.id, groupname, attribute: 'Mikrotik-Address-List', op: '+=', value: 'plan-list' },
+      { tenant_id: A.id, groupname, attribute: 'Cisco-AVPair', op: '+=', value: 'ip:addr-pool=a' },
+      { tenant_id: A.id, groupname, attribute: 'Cisco-AVPair', op: '+=', value: 'ip:dns-servers=10.0.0.1' },
+    ]);
+    await tdb.db('radreply').insert([
+      // The user's own rows come after the plan's, so := overrides and += adds.
+      { tenant_id: A.id, username: 'pool-user', attribute: 'Framed-Pool', op: ':=', value: 'vip-pool' },
+      { tenant_id: A.id, username: 'pool-user', attribute: 'Mikrotik-Address-List', op: '+=', value: 'vip-list' },
+      // = adds only what is not there yet.
+      { tenant_id: A.id, username: 'pool-user', attribute: 'Mikrotik-Rate-Limit', op: '=', value: '1M/1M' },
+      { tenant_id: A.id, username: 'pool-user', attribute: 'Filter-Id', op: ':=', value: hostile },
+      { tenant_id: A.id, username: 'pool-user', attribute: 'Mikrotik-Group', op: ':=', value: 'hotspot-vip' },
+    ]);
+    try {
+      const r = await auth('pool-user', 'pw-1');
+      expect(r.code).toBe('Access-Accept');
+      expect(r.attrs['Framed-Pool']).toEqual(['vip-pool']);
+      expect(r.attrs['Mikrotik-Address-List']).toEqual(['plan-list', 'vip-list']);
+      expect(r.attrs['Cisco-AVPair']).toEqual(['ip:addr-pool=a', 'ip:dns-servers=10.0.0.1']);
+      expect(r.attrs['Mikrotik-Rate-Limit']).toEqual(['2M/5M']);
+      expect(r.attrs['Mikrotik-Group']).toEqual(['hotspot-vip']);
+      // Lango's own reply attributes are still there.
+      expect(r.attrs['Acct-Interim-Interval']).toEqual(['120']);
+      expect(r.attrs['Mikrotik-Total-Limit-Gigawords']).toEqual(['1']);
+      // The value exactly as stored (the Lango client shows the bytes, radclient escapes them).
+      const c = nas('127.0.0.1', SECRET_A);
+      const res = await c.accessRequestPap('pool-user', 'pw-1');
+      expect(res.packet.code).toBe(PacketCode.AccessAccept);
+      expect(getString(res.packet, 'Filter-Id')).toBe(hostile);
+      // Another subscriber of the plan gets the plan's rows, not pool-user's.
+      const o = await auth('pool-other', 'pw-1');
+      expect(o.code).toBe('Access-Accept');
+      expect(o.attrs['Framed-Pool']).toEqual(['plan-pool']);
+      expect(o.attrs['Mikrotik-Address-List']).toEqual(['plan-list']);
+      expect(o.attrs['Filter-Id']).toBeUndefined();
+      // A wrong password still reveals none of them.
+      const bad = await auth('pool-user', 'pw-2');
+      expect(bad.code).toBe('Access-Reject');
+      expect(bad.attrs['Framed-Pool']).toBeUndefined();
+    } finally {
+      await tdb
+        .db('radgroupreply')
+        .where({ tenant_id: A.id, groupname })
+        .whereIn('attribute', ['Framed-Pool', 'Mikrotik-Address-List', 'Cisco-AVPair'])
+        .del();
+    }
+  });
+
+  it('a reply row naming another list is refused (the login fails); one naming an unknown attribute is left out', async () => {
+    await subscriber(A, { username: 'bad-reply', password: 'pw-1', planId: planA.id });
+    const row = (attribute: string) => ({
+      tenant_id: A.id,
+      username: 'bad-reply',
+      attribute,
+      op: ':=',
+      value: 'Accept',
+    });
+    await tdb.db('radreply').insert([row('control:Auth-Type'), row('Framed-Pool')]);
+    expect((await auth('bad-reply', 'wrong')).code).toBe('Access-Reject');
+    const refused = await auth('bad-reply', 'pw-1');
+    expect(refused.code).toBe('Access-Reject');
+    expect(refused.attrs['Reply-Message']).toEqual(['Account configuration error']);
+    await tdb.db('radreply').where({ tenant_id: A.id, username: 'bad-reply', attribute: 'control:Auth-Type' }).del();
+    await tdb.db('radreply').insert(row('No-Such-Attribute'));
+    const r = await auth('bad-reply', 'pw-1');
+    expect(r.code).toBe('Access-Accept');
+    expect(r.attrs['Framed-Pool']).toEqual(['Accept']);
+    expect(r.attrs['Mikrotik-Rate-Limit']).toEqual(['2M/5M']);
+  });
 });
 
 describe('tenancy through RADIUS', () => {
