@@ -22,10 +22,10 @@ import * as m402 from './20261203000402_throttle_generic_plans';
 import * as m403 from './20261203000403_period_left';
 import * as m20261203000600 from './20261203000600_portal';
 import * as m20261204000100 from './20261204000100_portal_trial';
-import * as m20261204000700 from './20261204000700_enforcement_claim_per_nas';
 import * as m20261204000300 from './20261204000300_revenue_reports';
 import * as m20261204000301 from './20261204000301_process_heartbeats';
 import * as m20261204000500 from './20261204000500_authorize_one_round_trip';
+import * as m20261204000700 from './20261204000700_enforcement_claim_per_nas';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -61,10 +61,10 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261203000403_period_left', m403],
   ['20261203000600_portal', m20261203000600],
   ['20261204000100_portal_trial', m20261204000100],
-  ['20261204000700_enforcement_claim_per_nas', m20261204000700],
   ['20261204000300_revenue_reports', m20261204000300],
   ['20261204000301_process_heartbeats', m20261204000301],
   ['20261204000500_authorize_one_round_trip', m20261204000500],
+  ['20261204000700_enforcement_claim_per_nas', m20261204000700],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
