@@ -8,6 +8,10 @@
 #         pg_basebackup of a primary and a streaming replica of its own).
 LANGO_RUN_PACKAGES=(freeradius freeradius-postgresql freeradius-utils)
 LANGO_TEST_PACKAGES=(nftables iproute2 iputils-ping chromium postgresql)
+#   bench (not installed by .ci/run or up.sh; `install_system_packages "${LANGO_BENCH_PACKAGES[@]}"`):
+#         valgrind for `npm run bench:profile-auth` (callgrind instruction counts per login).
+# shellcheck disable=SC2034
+LANGO_BENCH_PACKAGES=(valgrind)
 
 # install_system_packages PACKAGE...: apt-get install of those not installed yet.
 install_system_packages() {
