@@ -170,6 +170,7 @@ export function buildWorker(config: Config, o: BuildOptions & { pool?: number })
       });
       worker = w;
       steps.push(() => w.stop());
+      await w.firstHeartbeat;
     },
     stop: () => steps.run(),
   };

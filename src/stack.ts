@@ -270,7 +270,7 @@ export async function bringUp(config: Config, logger: Logger, say: (line: string
             `  SMS            Africa's Talking simulator ${simulators.sms} (sent messages: ${simulators.sms}/simulator/messages)`,
           ]
         : []),
-      `  Readiness      ${api.url}/ready (database and FreeRADIUS; ${postgres ? 'both are restarted when they die' : 'FreeRADIUS is restarted when it dies'})`,
+      `  Readiness      ${api.url}/ready (database, FreeRADIUS and the worker's heartbeat; ${postgres ? 'both are restarted when they die' : 'FreeRADIUS is restarted when it dies'})`,
       '',
       'Try it (expects Access-Accept with Mikrotik-Rate-Limit, Session-Timeout and the data limit):',
       `  radtest ${DEMO.username} ${DEMO.password} ${host}:${authPort} 0 ${DEMO.nasSecret}`,

@@ -60,6 +60,8 @@ export interface Worker {
   readonly dynauth: DynAuthClient;
   /** Resolves when the LISTEN connection is up (first attempt done). */
   readonly ready: Promise<void>;
+  /** Resolves when the first heartbeat is written (or failed to be, which is logged). */
+  readonly firstHeartbeat: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -169,7 +171,17 @@ export function startWorker(deps: {
   if (o.sweepMs !== 0) sweep.start(1000);
   if (o.quotaMs !== 0) quota.start(2000);
   if (o.staleMs !== 0) stale.start(3000);
-  if (heartbeatMs !== 0) heartbeat.start();
+  // The first beat is written before the worker counts as started (buildWorker awaits it), so
+  // `lango up` and a supervisor see /readyz ready as soon as the worker is.
+  let stopping = false;
+  const firstHeartbeat =
+    heartbeatMs === 0
+      ? Promise.resolve()
+      : beat(db, 'worker', instance)
+          .catch((err: unknown) => log.warn({ err }, 'could not write the first worker heartbeat'))
+          .then(() => {
+            if (!stopping) heartbeat.start(heartbeatMs);
+          });
   const payments = deps.payments ? startPaymentLoops(deps.payments, log, clock) : undefined;
   log.info({ worker: sender.workerId, leaseSeconds }, 'worker started');
 
@@ -178,7 +190,10 @@ export function startWorker(deps: {
     scheduler,
     dynauth,
     ready: listener.ready,
+    firstHeartbeat,
     async stop() {
+      stopping = true;
+      await firstHeartbeat;
       await Promise.all([
         scheduler.stop(),
         sweep.stop(),
