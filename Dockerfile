@@ -10,6 +10,8 @@ COPY bin ./bin
 COPY src ./src
 COPY db ./db
 COPY bench ./bench
+# Some benchmarks reuse test helpers (network namespaces, a TCP proxy, free ports); tsc builds bench/.
+COPY tests/helpers ./tests/helpers
 COPY freeradius ./freeradius
 COPY mikrotik ./mikrotik
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
