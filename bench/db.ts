@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { Knex } from 'knex';
 import { Client } from 'pg';
 import { createDb } from '../src/db/knex';
 import { migrateDatabase } from '../src/db/migrate';
@@ -42,6 +43,50 @@ async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promis
   } finally {
     await c.end();
   }
+}
+
+/** Lango's least-privilege roles in the benchmarks that run the API and FreeRADIUS as deployed. */
+const BENCH_ROLES = {
+  app: { name: 'lango_bench_app', password: 'lango-bench-app' },
+  radius: { name: 'lango_bench_radius', password: 'lango-bench-radius' },
+} as const;
+
+export interface RoleDatabase {
+  /** The server's admin role on the new database (reads results, seeds in bulk). */
+  adminDb: Knex;
+  /** The application role's pool (what the API and the worker use). */
+  db: Knex;
+  /** FreeRADIUS's role. */
+  radiusUrl: string;
+  /** Closes both pools and drops the database. */
+  drop(): Promise<void>;
+}
+
+/** A fresh database `<prefix>_<random>`, migrated, with the application and FreeRADIUS roles. */
+export async function createRoleDatabase(prefix: string): Promise<RoleDatabase> {
+  const admin = adminUrl();
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+  await withClient(admin, (c) => c.query(`CREATE DATABASE ${name}`));
+  const url = withDatabase(admin, name);
+  const as = (role: { name: string; password: string }) => {
+    const u = new URL(url);
+    u.username = role.name;
+    u.password = role.password;
+    return u.toString();
+  };
+  const adminDb = createDb(url, { max: 2 });
+  await migrateDatabase(adminDb, BENCH_ROLES);
+  const db = createDb(as(BENCH_ROLES.app), { max: 10 });
+  return {
+    adminDb,
+    db,
+    radiusUrl: as(BENCH_ROLES.radius),
+    async drop() {
+      await db.destroy();
+      await adminDb.destroy();
+      await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
+  };
 }
 
 export interface PgInfo {

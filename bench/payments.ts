@@ -18,10 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Client } from 'pg';
 import { loadConfig } from '../src/config';
-import { createDb } from '../src/db/knex';
-import { migrateDatabase } from '../src/db/migrate';
 import { createLogger } from '../src/logger';
 import { createServices } from '../src/modules/services';
 import { createApp } from '../src/http/app';
@@ -29,7 +26,7 @@ import { appConfig } from '../src/main';
 import { SYSTEM } from '../src/modules/audit/actor';
 import { startFreeRadius } from '../src/freeradius';
 import { RadiusClient, PacketCode } from '../src/radius';
-import { adminUrl, withDatabase } from './db';
+import { createRoleDatabase } from './db';
 import { sourceVersion } from './git';
 import { writeResultFiles } from './results';
 
@@ -74,26 +71,7 @@ function body(checkoutRequestId: string, receipt: string) {
 }
 
 async function main(): Promise<void> {
-  const admin = adminUrl();
-  const name = `lango_paybench_${randomBytes(4).toString('hex')}`;
-  const c = new Client({ connectionString: admin });
-  await c.connect();
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const url = withDatabase(admin, name);
-  const roles = {
-    app: { name: 'lango_bench_app', password: 'lango-bench-app' },
-    radius: { name: 'lango_bench_radius', password: 'lango-bench-radius' },
-  };
-  const as = (role: { name: string; password: string }) => {
-    const u = new URL(url);
-    u.username = role.name;
-    u.password = role.password;
-    return u.toString();
-  };
-  const adminDb = createDb(url, { max: 2 });
-  await migrateDatabase(adminDb, roles);
-  const db = createDb(as(roles.app), { max: 10 });
+  const { adminDb, db, radiusUrl, drop } = await createRoleDatabase('lango_paybench');
   const config = {
     ...loadConfig({ LANGO_ENV: 'test', LANGO_JWT_SECRET: 'bench-secret-that-is-long-enough-for-hs256' }),
     enforcementTargets: { networks: ['127.0.0.0/8'], allowLoopback: true },
@@ -104,7 +82,7 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const fr = await startFreeRadius({
-    databaseUrl: as(roles.radius),
+    databaseUrl: radiusUrl,
     listenAddress: '127.0.0.1',
     authPort: 0,
     acctPort: 0,
@@ -316,12 +294,7 @@ Outcomes recorded: ${Object.entries(throughput.outcomes)
     await fr.stop();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
-    await db.destroy();
-    await adminDb.destroy();
-    const c2 = new Client({ connectionString: admin });
-    await c2.connect();
-    await c2.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c2.end();
+    await drop();
   }
 }
 

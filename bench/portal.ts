@@ -23,10 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Client } from 'pg';
 import { loadConfig } from '../src/config';
-import { createDb } from '../src/db/knex';
-import { migrateDatabase } from '../src/db/migrate';
 import { createLogger } from '../src/logger';
 import { createServices } from '../src/modules/services';
 import { createApp } from '../src/http/app';
@@ -38,7 +35,7 @@ import { startHotspot } from '../src/simulate/hotspot';
 import { startDarajaSimulator, SIMULATOR_APP } from '../src/simulate/daraja-simulator';
 import { SANDBOX_PASSKEY, SANDBOX_SHORTCODE } from '../src/mpesa/daraja-client';
 import { POLL_INTERVAL_MS } from '../src/http/portal/login-script';
-import { adminUrl, withDatabase } from './db';
+import { createRoleDatabase } from './db';
 import { sourceVersion } from './git';
 import { writeResultFiles } from './results';
 
@@ -148,26 +145,7 @@ function must(cond: unknown, what: string): asserts cond {
 }
 
 async function main(): Promise<void> {
-  const admin = adminUrl();
-  const name = `lango_portalbench_${randomBytes(4).toString('hex')}`;
-  const c = new Client({ connectionString: admin });
-  await c.connect();
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const url = withDatabase(admin, name);
-  const roles = {
-    app: { name: 'lango_bench_app', password: 'lango-bench-app' },
-    radius: { name: 'lango_bench_radius', password: 'lango-bench-radius' },
-  };
-  const as = (role: { name: string; password: string }) => {
-    const u = new URL(url);
-    u.username = role.name;
-    u.password = role.password;
-    return u.toString();
-  };
-  const adminDb = createDb(url, { max: 2 });
-  await migrateDatabase(adminDb, roles);
-  const db = createDb(as(roles.app), { max: 10 });
+  const { adminDb, db, radiusUrl, drop } = await createRoleDatabase('lango_portalbench');
   const daraja = await startDarajaSimulator({});
   // The push is accepted and the phone never answers: the bench sends the callback itself.
   daraja.addScenario({ copies: 0, query: 'pending' });
@@ -187,7 +165,7 @@ async function main(): Promise<void> {
   const { app } = createApp({ db, services, config: appConfig(config), logger: createLogger('silent') });
   server.on('request', app);
   const fr = await startFreeRadius({
-    databaseUrl: as(roles.radius),
+    databaseUrl: radiusUrl,
     listenAddress: '127.0.0.1',
     authPort: 0,
     acctPort: 0,
@@ -403,12 +381,7 @@ async function main(): Promise<void> {
     await daraja.close();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
-    await db.destroy();
-    await adminDb.destroy();
-    const c2 = new Client({ connectionString: admin });
-    await c2.connect();
-    await c2.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c2.end();
+    await drop();
   }
 }
 
