@@ -133,6 +133,8 @@ export function workerOptions(config: Config): WorkerOptions {
     sweepMs: config.worker.sweepSeconds * 1000,
     staleMs: config.worker.staleCheckSeconds * 1000,
     staleFactor: config.worker.staleFactor,
+    sampleSeconds: config.worker.sampleSeconds,
+    sampleRetentionDays: config.worker.sampleRetentionDays,
     ...(config.worker.coaSourceAddress ? { bindAddress: config.worker.coaSourceAddress } : {}),
   };
 }

@@ -93,6 +93,10 @@ export interface Config {
     readonly staleFactor: number;
     /** How often the stale-session check runs, seconds. */
     readonly staleCheckSeconds: number;
+    /** Active sessions per NAS are sampled this often for the charts (reports.session_samples), seconds. */
+    readonly sampleSeconds: number;
+    /** Session samples older than this many days are removed. */
+    readonly sampleRetentionDays: number;
     /**
      * CoA/Disconnect retransmission within one attempt (RFC 5080, FreeRADIUS's coa { irt mrt mrc
      * mrd }, seconds), and how many attempts an action gets before it ends as timeout.
@@ -442,6 +446,8 @@ export function loadConfig(env: Env = process.env): Config {
       sweepSeconds: int(env, 'LANGO_WORKER_SWEEP_SECONDS', 30, 1, 3600, problems),
       staleFactor: int(env, 'LANGO_WORKER_STALE_FACTOR', 3, 2, 100, problems),
       staleCheckSeconds: int(env, 'LANGO_WORKER_STALE_CHECK_SECONDS', 60, 1, 3600, problems),
+      sampleSeconds: int(env, 'LANGO_SESSION_SAMPLE_SECONDS', 300, 60, 3600, problems),
+      sampleRetentionDays: int(env, 'LANGO_SESSION_SAMPLE_RETENTION_DAYS', 90, 1, 3660, problems),
       // Defaults and ranges are FreeRADIUS's for a coa home server (raddb/proxy.conf); mrc 0
       // retransmits until mrd.
       retry: {

@@ -9,6 +9,7 @@
  *   stale            closes sessions without updates for k x interim (stale.ts)
  *   payments-*       STK settlement by query, the SMS outbox, reminders (payments.ts)
  *   heartbeat        the row /readyz reads (src/db/heartbeats.ts)
+ *   samples          open sessions per NAS every few minutes, for the charts (samples.ts)
  *
  * Every loop takes the worker's Clock (lib/clock.ts) for its timers.
  *
@@ -27,6 +28,7 @@ import { listen, type Listener } from './listener';
 import { Periodic } from './periodic';
 import { runQuotaCheck } from './quota';
 import { closeStaleSessions } from './stale';
+import { sampleSessions } from './samples';
 import { runSweep } from './sweep';
 import { EnforcementSender, type RouterOsKickFn, type SenderOptions } from './sender';
 import { startPaymentLoops, type PaymentLoopsOptions } from './payments';
@@ -52,6 +54,10 @@ export interface WorkerOptions {
   requeueAfterSeconds?: number;
   /** Source address for CoA/Disconnect (NAS pick the secret by it). */
   bindAddress?: string;
+  /** Active-session sampling slot (samples.ts), seconds. Default 300; 0 turns sampling off. */
+  sampleSeconds?: number;
+  /** Session samples are kept this many days. Default 90. */
+  sampleRetentionDays?: number;
 }
 
 export interface Worker {
@@ -145,6 +151,21 @@ export function startWorker(deps: {
     clock,
   );
 
+  const sampleSeconds = o.sampleSeconds ?? 300;
+  const samples = new Periodic(
+    'samples',
+    sampleSeconds * 1000,
+    async () => {
+      await sampleSessions(
+        db,
+        { everySeconds: sampleSeconds, retentionDays: o.sampleRetentionDays ?? 90 },
+        clock.date(),
+      );
+    },
+    log,
+    clock,
+  );
+
   // The heartbeat /readyz reads: written while this worker's loops run, removed when it stops.
   const instance = heartbeatInstance();
   const heartbeatMs = deps.heartbeatMs ?? 10_000;
@@ -171,6 +192,7 @@ export function startWorker(deps: {
   if (o.sweepMs !== 0) sweep.start(1000);
   if (o.quotaMs !== 0) quota.start(2000);
   if (o.staleMs !== 0) stale.start(3000);
+  if (sampleSeconds !== 0) samples.start(500);
   // The first beat is written before the worker counts as started (buildWorker awaits it), so
   // `lango up` and a supervisor see /readyz ready as soon as the worker is.
   let stopping = false;
@@ -199,6 +221,7 @@ export function startWorker(deps: {
         sweep.stop(),
         quota.stop(),
         stale.stop(),
+        samples.stop(),
         heartbeat.stop(),
         listener.close(),
         payments?.stop(),

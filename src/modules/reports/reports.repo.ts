@@ -147,6 +147,21 @@ const QUERIES: Record<ReportName, Record<string, Query>> = {
       sql: `SELECT nas_id, nas_name, nas_address, active_sessions::int AS active_sessions, active_users::int AS active_users, oldest_start, last_update_at FROM reports.active_sessions WHERE %W ORDER BY active_sessions DESC, nas_name, nas_id`,
     },
   },
+  // The worker's samples (src/jobs/samples.ts); users are summed over NAS (one user on two NAS counts twice).
+  'sessions-history': {
+    sample: {
+      range: true,
+      at: true,
+      nas: true,
+      sql: `SELECT at, sum(active_sessions)::int AS active_sessions, sum(active_users)::int AS active_users FROM reports.session_samples WHERE %W GROUP BY at ORDER BY at`,
+    },
+    nas_sample: {
+      range: true,
+      at: true,
+      nas: true,
+      sql: `SELECT at, nas_id, nas_name, active_sessions, active_users FROM reports.session_samples WHERE %W ORDER BY at, nas_name, nas_id`,
+    },
+  },
   'auth-failures': {
     day: {
       range: true,
