@@ -62,7 +62,8 @@ figure.chart details{margin-top:.4rem;font-size:.85rem}
 
 /**
  * Draws every <figure class="chart"> from the JSON in its <script type="application/json">
- * ({x: unix seconds of the tenant's days as UTC midnights, labelled as such; series: [{label, values}], y: axis label}) with uPlot, redrawn to the
+ * ({x: unix seconds, series: [{label, values}], y: axis label, tz: the zone the x axis is labelled
+ * in, default UTC (per-day charts send the tenant's days as UTC midnights)}) with uPlot, redrawn to the
  * figure's width; marks the figure data-drawn="<points>" once drawn. Without JavaScript the
  * figure's table shows the same numbers.
  */
@@ -74,7 +75,7 @@ function draw(fig){
   var d=JSON.parse(src.textContent),data=[d.x],series=[{}];
   d.series.forEach(function(s,i){data.push(s.values);series.push({label:s.label,stroke:COLORS[i%COLORS.length],width:2,fill:i===0?COLORS[0]+'22':undefined,points:{show:d.x.length<40}})});
   var w=Math.max(240,box.clientWidth);
-  var u=new uPlot({width:w,height:220,series:series,scales:{x:{time:true}},tzDate:function(ts){return uPlot.tzDate(new Date(ts*1e3),'Etc/UTC')},axes:[{},{label:d.y,size:60}],legend:{show:true}},data,box);
+  var u=new uPlot({width:w,height:220,series:series,scales:{x:{time:true}},tzDate:function(ts){return uPlot.tzDate(new Date(ts*1e3),d.tz||'Etc/UTC')},axes:[{},{label:d.y,size:60}],legend:{show:true}},data,box);
   var n=0;d.series.forEach(function(s){n+=s.values.length});
   fig.setAttribute('data-drawn',String(n));
   window.addEventListener('resize',function(){u.setSize({width:Math.max(240,box.clientWidth),height:220})});

@@ -1,6 +1,7 @@
 /**
- * Overview: the tenant's figures now, and charts of the last 30 of its days drawn from the
- * reports (schema reports, through ReportsService): sessions and users per day, revenue per
+ * Overview: the tenant's figures now, and charts drawn from the reports (schema reports, through
+ * ReportsService): active sessions over the last 7 days from the worker's samples
+ * (sessions-history), and over the last 30 of its days: sessions and users per day, revenue per
  * day (when the revenue report is there), data used per day, failed logins per day. The data
  * is embedded in the page as JSON (not script: the CSP allows only /dashboard/assets), drawn by
  * charts.js with uPlot; each chart's numbers are also in a table, shown without JavaScript.
@@ -88,6 +89,54 @@ function chart(spec: ChartSpec, view: ReportView, currency: string): SafeHtml {
 ${days.map((d, i) => html`<tr><td>${d}</td>${series.map((s) => html`<td class="num">${s.values[i]}</td>`)}</tr>`)}</tbody></table></div></details></figure>`;
 }
 
+const HISTORY_DAYS = 7;
+
+/** The tenant day (YYYY-MM-DD) of an instant. */
+const tenantDay = (tz: string, at: Date) =>
+  new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+
+/** The tenant-local hour of an instant, "YYYY-MM-DD HH:00". */
+function tenantHour(tz: string, at: Date): string {
+  const p = Object.fromEntries(
+    new Intl.DateTimeFormat('en-CA', {
+      timeZone: tz,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      hourCycle: 'h23',
+    })
+      .formatToParts(at)
+      .map((x) => [x.type, x.value]),
+  );
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:00`;
+}
+
+/**
+ * Active sessions over time: one point per sample (instants, labelled in the tenant's zone); the
+ * table under it has the peak of each hour (a week of 5-minute samples is 2016 rows).
+ */
+function historyChart(view: ReportView, tz: string): SafeHtml {
+  const x = view.rows.map((r) => Date.parse(String(r.at)) / 1000);
+  const values = view.rows.map((r) => Number(r.active_sessions ?? 0));
+  const peaks = new Map<string, number>();
+  view.rows.forEach((r, i) => {
+    const h = tenantHour(tz, new Date(String(r.at)));
+    peaks.set(h, Math.max(peaks.get(h) ?? 0, values[i]!));
+  });
+  const peak = values.reduce((a, b) => Math.max(a, b), 0);
+  const data = { x, y: 'sessions', tz, series: [{ label: 'Active sessions', values }] };
+  const numbers =
+    values.length === 0
+      ? html`<p class="empty">No samples yet: the worker samples open sessions every few minutes.</p>`
+      : html`<details><summary>Numbers (peak ${peak}, ${values.length} samples)</summary><div class="scroll"><table>
+<thead><tr><th>Hour (${tz})</th><th class="num">Peak sessions</th></tr></thead><tbody>
+${[...peaks].map(([h, v]) => html`<tr><td>${h}</td><td class="num">${v}</td></tr>`)}</tbody></table></div></details>`;
+  return html`<figure class="chart" id="chart-active" data-peak="${peak}" data-samples="${values.length}"><figcaption>Active sessions, last ${HISTORY_DAYS} days</figcaption>
+<div class="plot"></div><script type="application/json">${jsonBlock(data)}</script>
+${numbers}${view.truncated ? html`<p class="empty">Only the oldest samples are shown: the range has more than the row limit.</p>` : ''}</figure>`;
+}
+
 export function registerOverviewPages(r: Router, ctx: DashboardContext): void {
   const s = ctx.services;
   const one = { limit: 1, offset: 0 };
@@ -105,7 +154,17 @@ export function registerOverviewPages(r: Router, ctx: DashboardContext): void {
       if (!views.has(c.report))
         views.set(c.report, s.reports.run(t.id, c.report as ReportName, { groupBy: 'day', limit: DAYS + 1 }));
     }
-    return Promise.all(specs.map(async (c) => chart(c, await views.get(c.report)!, t.currency)));
+    const now = new Date();
+    const history = s.reports.run(t.id, 'sessions-history', {
+      groupBy: 'sample',
+      from: tenantDay(t.timeZone, new Date(now.getTime() - (HISTORY_DAYS - 1) * DAY_MS)),
+      to: tenantDay(t.timeZone, now),
+      limit: 10000,
+    });
+    return Promise.all([
+      history.then((v) => historyChart(v, t.timeZone)),
+      ...specs.map(async (c) => chart(c, await views.get(c.report)!, t.currency)),
+    ]);
   }
 
   r.get('/', async (req, res) => {
