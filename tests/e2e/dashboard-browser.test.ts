@@ -104,7 +104,22 @@ beforeAll(async () => {
       identifier,
       u,
     ]);
-  worker = startWorker({ db: tdb.appDb, databaseUrl: tdb.appUrl, logger: silent, options: FAST });
+  // Active sessions over the last day: hourly samples 0,1,..,4,0,1,.. (peak 4); the worker's own
+  // sampling is off so the charted figures are exactly these.
+  for (let h = 1; h <= 24; h++)
+    await tdb.db('session_samples').insert({
+      tenant_id: t.id,
+      nas_id: nasId,
+      sampled_at: new Date(Math.floor(Date.now() / 3600000 - h) * 3600000),
+      active_sessions: h % 5,
+      active_users: h % 5,
+    });
+  worker = startWorker({
+    db: tdb.appDb,
+    databaseUrl: tdb.appUrl,
+    logger: silent,
+    options: { ...FAST, sampleSeconds: 0 },
+  });
   server = createServer(api.app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -153,7 +168,7 @@ describe('the dashboard in Chromium', () => {
     page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
     await signIn(page);
     await expect(page.textContent('#online-now')).resolves.toBe('1');
-    for (const id of ['sessions', 'usage', 'failures']) {
+    for (const id of ['active', 'sessions', 'usage', 'failures']) {
       await page.waitForSelector(`#chart-${id}[data-drawn]`);
       expect(await paintedPixels(page, `#chart-${id} canvas`)).toBeGreaterThan(500);
     }
@@ -161,6 +176,8 @@ describe('the dashboard in Chromium', () => {
     expect(await page.getAttribute('#chart-sessions', 'data-totals')).toBe('3,3');
     expect(await page.getAttribute('#chart-usage', 'data-totals')).toBe('12');
     expect(await page.getAttribute('#chart-failures', 'data-totals')).toBe('2');
+    expect(await page.getAttribute('#chart-active', 'data-peak')).toBe('4');
+    expect(await page.getAttribute('#chart-active', 'data-drawn')).toBe('24');
     expect(errors).toEqual([]);
     await screenshot(page, 'dashboard-overview');
     await context.close();
