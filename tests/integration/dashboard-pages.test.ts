@@ -426,4 +426,26 @@ describe('NAS and vouchers', () => {
     expect((await browser(B.token).post(`/dashboard/vouchers/batches/${id}/print`, {})).status).toBe(404);
     expect((await browser(B.token).get('/dashboard/vouchers')).text).not.toContain('Shop &lt;1&gt;');
   });
+
+  it('revokes one voucher from its batch page: admins only, not across tenants', async () => {
+    const plan = await apiPlan(A);
+    const b = browser(A.token);
+    const made = await b.post('/dashboard/vouchers/batches', { planId: plan.id, quantity: '2' });
+    const batch = /batches\/([0-9a-f-]{36})/.exec(made.headers.location as string)![1]!;
+    const page = await b.follow(made);
+    const ids = [...page.text.matchAll(/action="\/dashboard\/vouchers\/([0-9a-f-]{36})\/revoke"/g)].map((m) => m[1]!);
+    expect(ids).toHaveLength(2);
+    // Another tenant's admin and an operator of this one cannot revoke it.
+    expect((await browser(B.token).post(`/dashboard/vouchers/${ids[0]}/revoke`, {})).status).toBe(404);
+    expect((await browser(await operatorOf(A)).post(`/dashboard/vouchers/${ids[0]}/revoke`, {})).status).toBe(403);
+    expect((await b.post(`/dashboard/vouchers/${ids[0]}/revoke`, { _csrf: 'wrong' })).status).toBe(403);
+    const revoked = await b.post(`/dashboard/vouchers/${ids[0]}/revoke`, {});
+    expect(revoked.headers.location).toBe(`/dashboard/vouchers/batches/${batch}`);
+    const after = await b.follow(revoked);
+    expect(after.text).toContain('Voucher revoked');
+    expect(after.text.match(/<td>revoked<\/td>/g)).toHaveLength(1);
+    expect(after.text).not.toContain(`/dashboard/vouchers/${ids[0]}/revoke`);
+    const rows = await request(api.app).get(`/api/v1/vouchers/${ids[0]}`).set(A.auth);
+    expect(rows.body.status).toBe('revoked');
+  });
 });

@@ -51,6 +51,7 @@ const NAMES = ['planId', 'quantity', 'alphabet', 'deviceLimit', 'price', 'expire
 const DONE = {
   created: 'Batch generated: print its sheet below.',
   revoked: 'Batch revoked: its vouchers no longer log in.',
+  voucherRevoked: 'Voucher revoked: it no longer logs in and its live sessions are disconnected.',
 };
 const checkCreate = formSchema<CreateBatch>(CreateBatch, {
   quantity: 'a whole number from 1 to 10000',
@@ -245,10 +246,18 @@ ${select(
         {},
       )}<p><button type="submit">Show</button></p></form>
 ${table(
-  ['Code', 'Status', 'Devices', 'First login', 'Valid until'],
+  ['Code', 'Status', 'Devices', 'First login', 'Valid until', ...(st.admin ? [''] : [])],
   vouchers.data.map(
     (v) =>
-      html`<tr><td><code>${v.code}</code></td><td>${v.status}</td><td>${v.devicesBound}/${v.deviceLimit}</td><td>${when(st, v.activatedAt)}</td><td>${when(st, v.validUntil)}</td></tr>`,
+      html`<tr><td><code>${v.code}</code></td><td>${v.status}</td><td>${v.devicesBound}/${v.deviceLimit}</td><td>${when(st, v.activatedAt)}</td><td>${when(st, v.validUntil)}</td>${
+        st.admin
+          ? html`<td>${
+              v.status === 'revoked'
+                ? ''
+                : html`<form method="post" action="${BASE}/${v.id}/revoke">${csrf}<button type="submit" class="danger" aria-label="Revoke ${v.code}">Revoke</button></form>`
+            }</td>`
+          : ''
+      }</tr>`,
   ),
   'No vouchers in this state.',
 )}${pager(req, vouchers.page)}
@@ -318,5 +327,13 @@ ${
       return batchPage(req, res, st, batch, why);
     }
     done(ctx, req, res, `${BASE}/batches/${batch.id}`, DONE['revoked']);
+  });
+
+  // One voucher (lost, refunded, misused): the service disconnects its live sessions too.
+  r.post('/vouchers/:id/revoke', async (req, res) => {
+    const st = staffOf(ctx, req, res);
+    mustAdmin(st);
+    const v = await s.vouchers.revoke(st.actor, st.tenantId, idOf(req));
+    done(ctx, req, res, `${BASE}/batches/${v.batchId}`, DONE['voucherRevoked']);
   });
 }
