@@ -96,6 +96,8 @@ interface CallgrindResult {
   accepted: number;
   instructions: number;
   instructionsPerLogin: number;
+  /** The functions that cost most, self instructions per login (callgrind_annotate), best first. */
+  top: Array<{ fn: string; perLogin: number }>;
 }
 
 interface ServerProfile {
@@ -257,6 +259,34 @@ async function pgPhases(
   }
 }
 
+/**
+ * Self instructions per function summed over the dumps (callgrind_annotate), the `top` largest:
+ * where a login's instructions go (regex, xlat, talloc, the SQL driver...).
+ */
+function callgrindTop(files: string[], top: number): Array<{ fn: string; ir: number }> {
+  const sum = new Map<string, number>();
+  for (const f of files) {
+    const text = execFileSync('callgrind_annotate', ['--threshold=99', '--auto=no', f], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
+    for (const line of text.split('\n')) {
+      // "  1,234,567 (12.34%)  file.c:function [/path/lib.so]"
+      const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(\S.*)$/.exec(line);
+      if (!m || /PROGRAM TOTALS/.test(line)) continue;
+      const fn = m[2]!
+        .replace(/^\?\?\?:/, '')
+        .replace(/^[^:\s]*:/, '')
+        .replace(/ \[(?:.*\/)?([^/\]]+)\]$/, ' [$1]');
+      sum.set(fn, (sum.get(fn) ?? 0) + Number(m[1]!.replace(/,/g, '')));
+    }
+  }
+  return [...sum.entries()]
+    .map(([fn, ir]) => ({ fn, ir }))
+    .sort((a, b) => b.ir - a.ir)
+    .slice(0, top);
+}
+
 /** The "summary:" or "totals:" line of a callgrind dump: Ir. */
 function callgrindTotal(file: string): number {
   const m = /^totals: (\d+)/m.exec(readFileSync(file, 'utf8'));
@@ -293,10 +323,11 @@ async function callgrindPhase(
     execFileSync('callgrind_control', ['-d', String(fr.pid)], { stdio: 'ignore' });
     // The dumps written now, callgrind.out.<n> (callgrind.out itself is the final one, at exit,
     // and holds nothing: instrumentation is off again).
-    const total = (): number =>
+    const dumps = (): string[] =>
       readdirSync(dir)
         .filter((f) => /^callgrind\.out\.\d+$/.test(f))
-        .reduce((a, f) => a + callgrindTotal(path.join(dir, f)), 0);
+        .map((f) => path.join(dir, f));
+    const total = (): number => dumps().reduce((a, f) => a + callgrindTotal(f), 0);
     let instructions = 0;
     for (let i = 0; i < 300 && (instructions = total()) === 0; i++) await new Promise((res) => setTimeout(res, 100));
     result = {
@@ -304,6 +335,7 @@ async function callgrindPhase(
       accepted: r.ok,
       instructions,
       instructionsPerLogin: instructions / CONFIG.callgrindLogins,
+      top: callgrindTop(dumps(), 15).map((x) => ({ fn: x.fn, perLogin: x.ir / CONFIG.callgrindLogins })),
     };
   } finally {
     await fr.stop();
@@ -387,6 +419,17 @@ function render(date: string, pg: string, res: ServerProfile[], experiment: bool
       }
       L.push('');
     }
+  }
+  for (const r of res) {
+    if (!r.callgrind?.top.length) continue;
+    L.push(`## ${r.server}: FreeRADIUS functions, self instructions per login (callgrind)`, '');
+    L.push('| function | instructions | share |', '|---|---:|---:|');
+    for (const f of r.callgrind.top)
+      L.push(
+        `| \`${f.fn.replace(/\|/g, '\\|')}\` | ${f.perLogin.toFixed(0)} | ` +
+          `${((f.perLogin / r.callgrind.instructionsPerLogin) * 100).toFixed(1)}% |`,
+      );
+    L.push('');
   }
   L.push(
     'Per login: totals of the phase divided by its logins. Nested statements run inside the top-level ' +
