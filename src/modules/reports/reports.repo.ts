@@ -46,15 +46,15 @@ const BY_USER = `SELECT u.username, s.id AS subscriber_id, u.input_octets, u.out
   LEFT JOIN subscribers s ON s.tenant_id = u.tenant_id AND s.username = u.username
   ORDER BY u.total_octets DESC, u.username`;
 
-const SALES_SUMS = `count(*) FILTER (WHERE kind = 'credit')::float8 AS sales, count(*) FILTER (WHERE kind = 'refund')::float8 AS refunds,
-  coalesce(sum(amount) FILTER (WHERE kind = 'credit'), 0)::float8 AS gross_amount,
-  coalesce(-sum(amount) FILTER (WHERE kind = 'refund'), 0)::float8 AS refunded_amount, sum(amount)::float8 AS net_amount`;
+/** Sums over reports.revenue_daily (the rollup's rows: a few per tenant day). */
+const SALES_SUMS = `sum(sales)::float8 AS sales, sum(refunds)::float8 AS refunds, sum(gross_amount)::float8 AS gross_amount,
+  sum(refunded_amount)::float8 AS refunded_amount, sum(net_amount)::float8 AS net_amount`;
 
-/** Per plan: summed from the sales first, the plan's name looked up for the rows answered. */
+/** Per plan: summed from the rollup first, the plan's name looked up for the rows answered. */
 const BY_PLAN = (
   extra: string,
 ) => `SELECT ${extra ? 's.day, ' : ''}s.plan_id, pl.name AS plan_name, s.sales, s.refunds, s.gross_amount, s.refunded_amount, s.net_amount
-  FROM (SELECT ${extra ? 'day::text AS day, ' : ''}plan_id, ${SALES_SUMS} FROM reports.sales WHERE %W GROUP BY ${extra ? 'day, ' : ''}plan_id
+  FROM (SELECT ${extra ? 'day::text AS day, ' : ''}plan_id, ${SALES_SUMS} FROM reports.revenue_daily WHERE %W GROUP BY ${extra ? 'day, ' : ''}plan_id
         ORDER BY ${extra ? 'day, ' : ''}net_amount DESC, plan_id %L) s
   LEFT JOIN plans pl ON pl.id = s.plan_id
   ORDER BY ${extra ? 's.day, ' : ''}s.net_amount DESC, s.plan_id`;
@@ -98,21 +98,18 @@ const QUERIES: Record<ReportName, Record<string, Query>> = {
   revenue: {
     day: {
       range: true,
-      at: true,
-      sql: `SELECT day::text AS day, ${SALES_SUMS} FROM reports.sales WHERE %W GROUP BY day ORDER BY day`,
+      sql: `SELECT day::text AS day, ${SALES_SUMS} FROM reports.revenue_daily WHERE %W GROUP BY day ORDER BY day`,
     },
-    plan: { range: true, at: true, sql: BY_PLAN('') },
+    plan: { range: true, sql: BY_PLAN('') },
     channel: {
       range: true,
-      at: true,
-      sql: `SELECT channel, ${SALES_SUMS} FROM reports.sales WHERE %W GROUP BY channel ORDER BY net_amount DESC, channel`,
+      sql: `SELECT channel, ${SALES_SUMS} FROM reports.revenue_daily WHERE %W GROUP BY channel ORDER BY net_amount DESC, channel`,
     },
     day_channel: {
       range: true,
-      at: true,
-      sql: `SELECT day::text AS day, channel, ${SALES_SUMS} FROM reports.sales WHERE %W GROUP BY day, channel ORDER BY day, channel`,
+      sql: `SELECT day::text AS day, channel, ${SALES_SUMS} FROM reports.revenue_daily WHERE %W GROUP BY day, channel ORDER BY day, channel`,
     },
-    day_plan: { range: true, at: true, sql: BY_PLAN('day') },
+    day_plan: { range: true, sql: BY_PLAN('day') },
   },
   'payment-funnel': {
     day: {
