@@ -187,6 +187,7 @@ export function radiusOptions(config: Config, databaseUrl: string): StartFreeRad
     acctPort: config.radius.acctPort,
     clientNetworks: config.radius.clientNetworks,
     clientLifetime: config.radius.clientLifetime,
+    accountingConnections: config.radius.accountingConnections,
     binary: config.radius.binary,
     stateDir: config.stateDir,
   };

@@ -71,6 +71,8 @@ export interface Config {
     readonly clientNetworks: readonly string[];
     /** Seconds FreeRADIUS caches a dynamic client (secret changes take effect after this). */
     readonly clientLifetime: number;
+    /** Connections of live accounting's own pool (a busy pool spools and answers). */
+    readonly accountingConnections: number;
     readonly binary: string;
     /**
      * Address (IP or DNS name) routers use to reach FreeRADIUS, written into the MikroTik
@@ -435,6 +437,7 @@ export function loadConfig(env: Env = process.env): Config {
       acctPort: int(env, 'LANGO_RADIUS_ACCT_PORT', 1813, 0, 65535, problems),
       clientNetworks,
       clientLifetime: int(env, 'LANGO_RADIUS_CLIENT_LIFETIME', 60, 1, 86400, problems),
+      accountingConnections: int(env, 'LANGO_RADIUS_ACCT_CONNECTIONS', 4, 1, 64, problems),
       binary: env.LANGO_FREERADIUS_BIN ?? 'freeradius',
       publicAddress: publicRadiusAddress,
     },

@@ -33,6 +33,11 @@ export interface StartFreeRadiusOptions {
    * instance per directory. Default <stateDir>/radacct-spool.
    */
   accountingSpoolDir?: string;
+  /**
+   * Connections of live accounting's own pool (freeradius/mods-available/sql_acct): with all of
+   * them busy a packet is spooled and answered instead of waiting. Default 4 (half the threads).
+   */
+  accountingConnections?: number;
   /** The overlay to copy. Default: the repository's freeradius/ directory. */
   sourceDir?: string;
   /** -X (single-threaded, full debug log) instead of -f -l stdout. */
@@ -57,6 +62,7 @@ export interface ResolvedFreeRadiusOptions {
   binary: string;
   stateDir: string;
   accountingSpoolDir: string;
+  accountingConnections: number;
   sourceDir: string;
   debug: boolean;
   logger: Logger | undefined;
@@ -120,6 +126,10 @@ export function resolveFreeRadiusOptions(opts: StartFreeRadiusOptions): Resolved
   if (!Number.isInteger(clientLifetime) || clientLifetime < 1) {
     throw new FreeRadiusOptionsError(`clientLifetime must be a positive integer, got ${clientLifetime}`);
   }
+  const accountingConnections = opts.accountingConnections ?? 4;
+  if (!Number.isInteger(accountingConnections) || accountingConnections < 1 || accountingConnections > 64) {
+    throw new FreeRadiusOptionsError(`accountingConnections must be an integer from 1 to 64, got ${accountingConnections}`);
+  }
   const clientNetworks = [...(opts.clientNetworks ?? ['127.0.0.0/8'])];
   if (clientNetworks.length === 0) throw new FreeRadiusOptionsError('at least one client network is required');
   let conninfo: string;
@@ -148,6 +158,7 @@ export function resolveFreeRadiusOptions(opts: StartFreeRadiusOptions): Resolved
     binary: opts.binary ?? 'freeradius',
     stateDir: path.resolve(opts.stateDir),
     accountingSpoolDir: path.resolve(opts.accountingSpoolDir ?? path.join(opts.stateDir, 'radacct-spool')),
+    accountingConnections,
     sourceDir: path.resolve(opts.sourceDir ?? resolveFreeRadiusSourceDir()),
     debug: opts.debug ?? false,
     logger: opts.logger?.child({ module: 'freeradius' }),

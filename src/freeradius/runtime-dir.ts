@@ -62,6 +62,7 @@ export function instanceEnv(r: ResolvedFreeRadiusOptions, ports: InstancePorts, 
     LANGO_RADIUS_STATUS_PORT: String(ports.statusPort),
     LANGO_RADIUS_STATUS_SECRET: statusSecret,
     LANGO_RADIUS_ACCT_SPOOL: r.accountingSpoolDir,
+    LANGO_RADIUS_ACCT_CONNECTIONS: String(r.accountingConnections),
   };
 }
 

@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
+import { Client } from 'pg';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createTestApi, type TestApi } from '../helpers/api';
 import { accountingWritten, startTestFreeRadius, type FreeRadiusHandle } from '../helpers/freeradius';
@@ -190,4 +191,53 @@ it('keeps what was acknowledged across a restart while the database is down', as
     50, 600, 700,
   ]);
   expect(r[0].acctstoptime).not.toBeNull();
+}, 90000);
+
+it('answers from the spool while every accounting connection is busy, and writes it once they are free', async () => {
+  await fr?.stop();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lango-spool-busy-'));
+  const locker = new Client({ connectionString: tdb.url });
+  try {
+    // One accounting connection (mods-available/sql_acct), straight to the database.
+    fr = await startTestFreeRadius(tdb.radiusUrl, { accountingSpoolDir: dir, accountingConnections: 1 });
+    const a = nas(fr.acctPort);
+    const warm = session('busy-warm', 'warm');
+    await a.accounting(warm('Start')).catch(() => a.accounting(warm('Start')));
+    await accountingWritten(fr);
+    expect(await row('busy-warm')).toMatchObject({ tenant_id: tenantId });
+
+    // A transaction holds radacct against writes: the next accounting write waits on it and keeps
+    // the one connection busy.
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE radacct IN SHARE MODE');
+    const first = session('busy-1', 'dave');
+    const firstAnswer = a.accounting(first('Start'));
+    for (let i = 0; i < 200; i++) {
+      const waiting = await tdb.db.raw(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%lango_acct%'`,
+      );
+      if (waiting.rows[0].n > 0) break;
+      await sleep(25);
+    }
+    // With no connection free, this one is spooled and answered while radacct is still locked.
+    const second = session('busy-2', 'erin');
+    expect((await a.accounting(second('Start'))).packet.code).toBe(PacketCode.AccountingResponse);
+    expect((await fr.accountingBacklog()).files).toBeGreaterThan(0);
+    expect(await row('busy-2')).toBeUndefined();
+
+    await locker.query('COMMIT');
+    expect((await firstAnswer).packet.code).toBe(PacketCode.AccountingResponse);
+    await accountingWritten(fr, 30000);
+    for (const [id, user] of [
+      ['busy-1', 'dave'],
+      ['busy-2', 'erin'],
+    ] as const)
+      expect(await tdb.db('radacct').where({ acctsessionid: id })).toEqual([
+        expect.objectContaining({ tenant_id: tenantId, username: user, acctstoptime: null }),
+      ]);
+  } finally {
+    await locker.end().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
 }, 90000);
