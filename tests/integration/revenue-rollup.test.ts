@@ -18,7 +18,7 @@ const batches = new Map<string, string>();
 
 // A small deterministic generator, so a failure can be replayed.
 let seed = 20261206;
-const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const instant = () => new Date(Date.UTC(2026, 10, 1) + Math.floor(rand() * 10 * 86400_000)).toISOString();
 
@@ -98,10 +98,7 @@ beforeAll(async () => {
       ['Day', 5000],
       ['Week', 20000],
     ] as const) {
-      const res = await request(api.app)
-        .post('/api/v1/plans')
-        .set(t.auth)
-        .send({ name, price, durationSeconds: 3600 });
+      const res = await request(api.app).post('/api/v1/plans').set(t.auth).send({ name, price, durationSeconds: 3600 });
       expect(res.status).toBe(201);
       ids.push(res.body.id);
     }
@@ -159,7 +156,11 @@ describe('revenue and funnel rollups', () => {
     }
     // Vouchers activated at random instants.
     for (const t of tenants) {
-      const ids = (await db('vouchers').where({ batch_id: batches.get(t.id)! }).select('id')).map((v) => v.id as string);
+      const ids = (
+        await db('vouchers')
+          .where({ batch_id: batches.get(t.id)! })
+          .select('id')
+      ).map((v) => v.id as string);
       for (const id of ids.slice(0, 12)) await db('vouchers').where({ id }).update({ activated_at: instant() });
     }
     await expectConsistent();
@@ -185,7 +186,9 @@ describe('revenue and funnel rollups', () => {
     // another plan and one repriced, a voucher activated again later, a tenant's time zone changed.
     const t0 = tenants[0]!;
     const deleted = plans.get(t0.id)![2]!;
-    expect(await db('payments').where({ plan_id: deleted }).count<{ n: string }[]>({ n: '*' })).not.toEqual([{ n: '0' }]);
+    expect(await db('payments').where({ plan_id: deleted }).count<{ n: string }[]>({ n: '*' })).not.toEqual([
+      { n: '0' },
+    ]);
     await db('plans').where({ id: deleted }).del();
     await db('voucher_batches')
       .where({ id: batches.get(t0.id)! })
@@ -193,7 +196,10 @@ describe('revenue and funnel rollups', () => {
     await db('voucher_batches')
       .where({ id: batches.get(tenants[1]!.id)! })
       .update({ price: 1500 });
-    const v = await db('vouchers').where({ batch_id: batches.get(tenants[1]!.id)! }).whereNotNull('activated_at').first();
+    const v = await db('vouchers')
+      .where({ batch_id: batches.get(tenants[1]!.id)! })
+      .whereNotNull('activated_at')
+      .first();
     await db('vouchers').where({ id: v.id }).update({ activated_at: instant() });
     await db('tenants').where({ id: t0.id }).update({ time_zone: 'Asia/Kathmandu' });
     await expectConsistent();
