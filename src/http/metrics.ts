@@ -24,7 +24,7 @@ export interface Metrics {
   middleware: RequestHandler;
   /** GET /metrics. */
   handler: RequestHandler;
-  /** What /metrics serves (tests/unit/grafana-dashboard.test.ts checks the dashboard against it). */
+  /** What /metrics serves (tests/unit/core/grafana-dashboard.test.ts checks the dashboard against it). */
   registry: Registry;
 }
 
