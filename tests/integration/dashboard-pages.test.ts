@@ -325,6 +325,59 @@ describe('settings', () => {
     expect((await browser(B.token).get(`/dashboard/settings/mpesa/${account.id}`)).status).toBe(404);
   });
 
+  it('SMS settings: the API key is write-only, a bad sender ID is refused and kept; operators do not see them', async () => {
+    const b = browser(A.token);
+    const page = await b.get('/dashboard/settings');
+    expect(page.text).toContain('Sent with the install’s Africa’s Talking account');
+    const bad = await b.post('/dashboard/settings/sms', {
+      enabled: 'on',
+      senderId: 'Far too long <id>',
+      username: 'mamanet',
+      apiKey: 'AT-secret-key-value',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('Sender ID (empty: the install’s): letters, digits and spaces, at most 11');
+    expect(bad.text).toContain('value="Far too long &lt;id&gt;"');
+    expect(bad.text).not.toContain('AT-secret-key-value');
+    const lonely = await b.post('/dashboard/settings/sms', { enabled: 'on', username: 'mamanet' });
+    expect(lonely.status).toBe(400);
+    expect(lonely.text).toContain('username and API key together');
+    const saved = await b.follow(
+      await b.post('/dashboard/settings/sms', {
+        enabled: 'on',
+        senderId: 'MamaNet',
+        username: 'mamanet',
+        apiKey: 'AT-secret-key-value',
+      }),
+    );
+    expect(saved.text).toContain('SMS settings saved');
+    expect(saved.text).toContain('API key (set; type a new one to replace it)');
+    expect(saved.text).not.toContain('AT-secret-key-value');
+    expect((await request(api.app).get('/api/v1/sms-settings').set(A.auth)).body).toMatchObject({
+      enabled: true,
+      senderId: 'MamaNet',
+      username: 'mamanet',
+      apiKeySet: true,
+    });
+    // Off, and back to the install's account.
+    await b.follow(await b.post('/dashboard/settings/sms', { senderId: 'MamaNet', useInstall: 'on' }));
+    expect((await request(api.app).get('/api/v1/sms-settings').set(A.auth)).body).toMatchObject({
+      enabled: false,
+      username: null,
+      apiKeySet: false,
+    });
+    // Without the CSRF token nothing changes.
+    expect((await b.post('/dashboard/settings/sms', { _csrf: 'forged', enabled: 'on' })).status).toBe(403);
+    expect((await request(api.app).get('/api/v1/sms-settings').set(A.auth)).body.enabled).toBe(false);
+    expect((await request(api.app).get('/api/v1/sms-settings').set(B.auth)).body.enabled).toBe(true);
+
+    const op = browser(await operatorOf(A));
+    const opPage = await op.get('/dashboard/settings');
+    expect(opPage.text).toContain('Only tenant admins see the SMS settings.');
+    expect(opPage.text).not.toContain('MamaNet');
+    expect((await op.post('/dashboard/settings/sms', { enabled: 'on' })).status).toBe(403);
+  });
+
   it('portal branding: bad colour refused and kept; a good one shows on the portal', async () => {
     const b = browser(A.token);
     const bad = await b.post('/dashboard/settings/portal', {
