@@ -30,6 +30,7 @@ import * as m20261204000800 from './20261204000800_acct_update_time_monotonic';
 import * as m20261205000300 from './20261205000300_session_samples';
 import * as m20261206000200 from './20261206000200_ops_metrics_indexes';
 import * as m20261206000201 from './20261206000201_tenant_sms_settings';
+import * as m20261206000202 from './20261206000202_portal_logos';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -73,6 +74,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261205000300_session_samples', m20261205000300],
   ['20261206000200_ops_metrics_indexes', m20261206000200],
   ['20261206000201_tenant_sms_settings', m20261206000201],
+  ['20261206000202_portal_logos', m20261206000202],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -15,6 +15,7 @@ import {
 import { SmsSettingsPatch, type SmsSettingsView } from '../../../modules/payments/payments.schemas';
 import { PortalSettingsPatch, type PortalSettingsView } from '../../../modules/portal/portal.schemas';
 import { html, type SafeHtml } from '../../html';
+import type { UploadedFile } from '../../middleware/multipart';
 import {
   checkbox,
   checked,
@@ -52,6 +53,7 @@ const DONE = {
   rotated: 'New callback URLs: register them with Daraja again (Register C2B URLs).',
   registered: 'C2B URLs registered with Daraja.',
   sms: 'SMS settings saved: the next messages go out with them.',
+  logo: 'Logo saved: the portal shows it now.',
 };
 const SMS_NAMES = ['senderId', 'username'];
 const checkSms = formSchema<SmsSettingsPatch>(SmsSettingsPatch, {
@@ -107,6 +109,15 @@ ${field('Till (Buy Goods) shown instead', 'till', v.till ?? '', e, { inputmode: 
   }</p>
 ${hasLogo ? checkbox('Remove the logo', 'removeLogo', false) : ''}
 <p><button type="submit">Save portal settings</button></p></form>`;
+}
+
+function logoForm(csrf: SafeHtml, slug: string, logo: PortalSettingsView['logo'], error?: string): SafeHtml {
+  return html`<form method="post" action="${BASE}/logo" class="form" enctype="multipart/form-data">${csrf}${
+    error ? html`<p class="error" role="alert">${error}</p>` : ''
+  }
+${logo ? html`<p><img src="/portal/${slug}/logo?v=${logo.version}" alt="The portal logo" height="64"> ${Math.ceil(logo.bytes / 1024)} KB</p>` : html`<p>No logo yet.</p>`}
+<p><label for="f-logo">Logo: PNG, JPEG or WebP, at most 200 KB</label><input id="f-logo" name="logo" type="file" accept="image/png,image/jpeg,image/webp" required></p>
+<p><button type="submit">Upload logo</button></p></form>`;
 }
 
 function smsForm(csrf: SafeHtml, cur: SmsSettingsView, v: Typed, e: FieldErrors, enabled: boolean, message?: string) {
@@ -183,7 +194,7 @@ export function registerSettingsPages(r: Router, ctx: DashboardContext): void {
     res: Response,
     st: Staff,
     o: {
-      form?: 'portal' | 'account' | 'sms';
+      form?: 'portal' | 'account' | 'sms' | 'logo';
       values?: Typed;
       errors?: FieldErrors;
       message?: string;
@@ -211,11 +222,12 @@ ${
         csrf,
         o.form === 'portal' && o.values ? o.values : portalValues(portal),
         pe,
-        portal.logoDataUrl !== null,
+        portal.logo !== null,
         o.form === 'portal' ? o.message : undefined,
       )
     : html`<table class="facts"><tr><th>Name shown</th><td>${portal.displayName ?? st.tenant.name}</td></tr><tr><th>Colours</th><td>${portal.primaryColor} on ${portal.backgroundColor}</td></tr><tr><th>Support phone</th><td>${portal.supportPhone ?? ''}</td></tr></table>`
 }
+${st.admin ? html`<h3>Logo</h3>${logoForm(csrf, slug, portal.logo, o.form === 'logo' ? o.message : undefined)}` : ''}
 <h2>M-Pesa accounts</h2>
 ${
   accounts
@@ -264,6 +276,17 @@ ${
     const why = await attempt(() => s.portal.updateSettings(st.actor, st.tenantId, c.body));
     if (why) return settingsPage(req, res, st, { form: 'portal', values: t, ...why });
     done(ctx, req, res, BASE, DONE['portal']);
+  });
+
+  r.post('/settings/logo', async (req, res) => {
+    const st = staffOf(ctx, req, res);
+    mustAdmin(st);
+    const file = (req.body as Record<string, unknown>).logo as UploadedFile | string | undefined;
+    if (!file || typeof file === 'string')
+      return settingsPage(req, res, st, { form: 'logo', message: 'Choose an image file to upload.', status: 400 });
+    const why = await attempt(() => s.portal.setLogo(st.actor, st.tenantId, file.data));
+    if (why) return settingsPage(req, res, st, { form: 'logo', ...why });
+    done(ctx, req, res, BASE, DONE['logo']);
   });
 
   r.post('/settings/sms', async (req, res) => {
