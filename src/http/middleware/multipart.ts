@@ -25,7 +25,8 @@ function boundaryOf(contentType: string): string {
 
 function parse(body: Buffer, boundary: string, maxParts: number): Record<string, string | UploadedFile> {
   const delimiter = Buffer.from(`--${boundary}`);
-  const out: Record<string, string | UploadedFile> = {};
+  // No prototype: a part named __proto__ is just a field.
+  const out: Record<string, string | UploadedFile> = Object.create(null);
   let at = body.indexOf(delimiter);
   if (at < 0) throw bad('no parts');
   let parts = 0;
@@ -45,6 +46,7 @@ function parse(body: Buffer, boundary: string, maxParts: number): Record<string,
     const disposition = headers.find((h) => /^content-disposition:/i.test(h)) ?? '';
     const name = /;\s*name="([^"]{1,64})"/i.exec(disposition)?.[1];
     if (!/^content-disposition:\s*form-data/i.test(disposition) || !name) throw bad('a part without a name');
+    if (name in out) throw bad('a name given twice');
     const filename = /;\s*filename="([^"]{0,255})"/i.exec(disposition)?.[1];
     if (filename !== undefined) {
       const type =
