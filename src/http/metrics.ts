@@ -11,7 +11,7 @@
  * Settlement lag is a gauge of recent quantiles (p50/p95/max over the STK payments settled in the
  * last hour, by callback or STK Query; an expiry is not a settlement), not a histogram: a
  * histogram would count only what the scraped process settled, and the callback lands on an api
- * process while the query runs in the worker (decision "metrics from the database").
+ * process while the query runs in the worker (docs/decisions.md 73).
  * docs/grafana/lango.json is a dashboard over these names.
  */
 import type { NextFunction, Request, Response, RequestHandler } from 'express';
