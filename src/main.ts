@@ -159,7 +159,13 @@ export function buildWorker(config: Config, o: BuildOptions & { pool?: number })
       await checkApplicationRole(db, config.mode, (m) => log.warn(m));
       const clock = o.clock ?? systemClock;
       const services = createServices(db, config, clock);
-      const sms = new SmsSender({ db, clock, options: config.payments.sms, logger: o.logger.child({ module: 'sms' }) });
+      const sms = new SmsSender({
+        db,
+        clock,
+        options: config.payments.sms,
+        settings: services.smsSettings,
+        logger: o.logger.child({ module: 'sms' }),
+      });
       const w = startWorker({
         db,
         databaseUrl,

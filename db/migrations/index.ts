@@ -28,6 +28,9 @@ import * as m20261204000500 from './20261204000500_authorize_one_round_trip';
 import * as m20261204000700 from './20261204000700_enforcement_claim_per_nas';
 import * as m20261204000800 from './20261204000800_acct_update_time_monotonic';
 import * as m20261205000300 from './20261205000300_session_samples';
+import * as m20261206000200 from './20261206000200_ops_metrics_indexes';
+import * as m20261206000201 from './20261206000201_tenant_sms_settings';
+import * as m20261206000202 from './20261206000202_portal_logos';
 import * as m20261206000400 from './20261206000400_revenue_rollups';
 
 interface Migration {
@@ -70,6 +73,9 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261204000700_enforcement_claim_per_nas', m20261204000700],
   ['20261204000800_acct_update_time_monotonic', m20261204000800],
   ['20261205000300_session_samples', m20261205000300],
+  ['20261206000200_ops_metrics_indexes', m20261206000200],
+  ['20261206000201_tenant_sms_settings', m20261206000201],
+  ['20261206000202_portal_logos', m20261206000202],
   ['20261206000400_revenue_rollups', m20261206000400],
 ];
 

@@ -3,7 +3,15 @@
  * pattern, never the raw path, so ids do not explode the label space), process metrics, and
  * figures read from the database on each scrape (ReportsService.operational): RADIUS
  * authentication outcomes per tenant (cumulative, from the auth_daily rollup), enforcement
- * outcomes of the last 24 hours, the outbox's due queue and open sessions per tenant.
+ * outcomes of the last 24 hours, the outbox's due queue and open sessions per tenant, payments
+ * and SMS of the last 24 hours by outcome, the SMS queue, and the settlement lag of STK payments.
+ * Every figure comes from the database, not from this process: several api and worker processes
+ * share the work, and any one of them answers a scrape with the same numbers.
+ *
+ * Settlement lag is a gauge of recent quantiles (p50/p95/max over the STK payments settled in the
+ * last hour, by callback or STK Query; an expiry is not a settlement), not a histogram: a
+ * histogram would count only what the scraped process settled, and the callback lands on an api
+ * process while the query runs in the worker (docs/decisions.md 75).
  * docs/grafana/lango.json is a dashboard over these names.
  */
 import type { NextFunction, Request, Response, RequestHandler } from 'express';
@@ -16,6 +24,8 @@ export interface Metrics {
   middleware: RequestHandler;
   /** GET /metrics. */
   handler: RequestHandler;
+  /** What /metrics serves (tests/unit/core/grafana-dashboard.test.ts checks the dashboard against it). */
+  registry: Registry;
 }
 
 function routeOf(req: Request): string {
@@ -63,6 +73,40 @@ export function createMetrics(o: { db: Knex; services: Services; token?: string 
     registers: [registry],
   });
 
+  const payments = new Gauge({
+    name: 'lango_payments_24h',
+    help: 'Payments created in the last 24 hours, per tenant, channel (stk, c2b, manual) and state',
+    labelNames: ['tenant', 'channel', 'state'],
+    registers: [registry],
+  });
+  const lag = new Gauge({
+    name: 'lango_payment_settlement_lag_seconds',
+    help: 'Seconds from STK push to its outcome (callback or query), over the STK payments settled in the last hour',
+    labelNames: ['quantile'],
+    registers: [registry],
+  });
+  const lagSamples = new Gauge({
+    name: 'lango_payment_settlement_lag_samples',
+    help: 'STK payments settled in the last hour that the settlement lag quantiles are computed over',
+    registers: [registry],
+  });
+  const sms = new Gauge({
+    name: 'lango_sms_24h',
+    help: 'SMS queued in the last 24 hours, per tenant and status (pending, sending, sent, failed)',
+    labelNames: ['tenant', 'status'],
+    registers: [registry],
+  });
+  const smsDepth = new Gauge({
+    name: 'lango_sms_queue_depth',
+    help: 'SMS waiting to be sent that are due',
+    registers: [registry],
+  });
+  const smsOldest = new Gauge({
+    name: 'lango_sms_queue_oldest_due_seconds',
+    help: 'How long the oldest due SMS has waited',
+    registers: [registry],
+  });
+
   const middleware: RequestHandler = (req, res, next) => {
     const end = http.startTimer();
     res.on('finish', () => end({ method: req.method, route: routeOf(req), status: String(res.statusCode) }));
@@ -88,10 +132,20 @@ export function createMetrics(o: { db: Knex; services: Services; token?: string 
       oldest.set(snap.queue.oldestDueSeconds);
       open.reset();
       for (const r of snap.openSessions) open.set({ tenant: r.tenant }, r.sessions);
+      payments.reset();
+      for (const r of snap.payments) payments.set({ tenant: r.tenant, channel: r.channel, state: r.state }, r.payments);
+      lag.set({ quantile: '0.5' }, snap.settlement.p50);
+      lag.set({ quantile: '0.95' }, snap.settlement.p95);
+      lag.set({ quantile: '1' }, snap.settlement.max);
+      lagSamples.set(snap.settlement.samples);
+      sms.reset();
+      for (const r of snap.sms) sms.set({ tenant: r.tenant, status: r.status }, r.messages);
+      smsDepth.set(snap.smsQueue.depth);
+      smsOldest.set(snap.smsQueue.oldestDueSeconds);
       res.type(registry.contentType).send(await registry.metrics());
     } catch (err) {
       next(err);
     }
   };
-  return { middleware, handler: (req, res, next) => void handler(req, res, next) };
+  return { middleware, handler: (req, res, next) => void handler(req, res, next), registry };
 }

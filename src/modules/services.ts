@@ -22,6 +22,7 @@ import { MpesaAccountsService } from './payments/accounts.service';
 import { PaymentsService } from './payments/payments.service';
 import { StkService, type DarajaFactory } from './payments/stk.service';
 import { PgTokenStore } from './payments/token-store';
+import { SmsSettingsService } from './payments/sms-settings.service';
 import { ApiKeysService } from './tenancy/api-keys.service';
 import { Authenticator } from './tenancy/authenticator';
 import { LoginThrottle } from './tenancy/login-throttle';
@@ -44,6 +45,7 @@ export interface Services {
   settings: SettingsService;
   vouchers: VouchersService;
   mpesaAccounts: MpesaAccountsService;
+  smsSettings: SmsSettingsService;
   payments: PaymentsService;
   stk: StkService;
   reports: ReportsService;
@@ -74,6 +76,7 @@ export function createServices(
   const stk = new StkService({ db, clock, accounts: mpesaAccounts, payments, daraja, options: config.payments });
   return {
     mpesaAccounts,
+    smsSettings: new SmsSettingsService({ db, sealer }),
     payments,
     stk,
     authenticator: new Authenticator({ db, jwtSecret: config.jwtSecret, clock }),

@@ -55,6 +55,17 @@ function browser(token: string) {
           .send({ _csrf: csrf, ...form }),
       );
     },
+    /** Posts a multipart form with one file (and this browser's CSRF token unless `_csrf` is given). */
+    upload: async (
+      path: string,
+      file: { name: string; data: Buffer; type: string },
+      form: Record<string, string> = {},
+    ) => {
+      if (!csrf) await b.get('/dashboard/');
+      let r = request(api.app).post(path).set('Cookie', cookieHeader());
+      for (const [k, v] of Object.entries({ _csrf: csrf, ...form })) r = r.field(k, v);
+      return keep(await r.attach(file.name, file.data, { filename: `${file.name}.bin`, contentType: file.type }));
+    },
     /** Follows a 303 and returns the page (with its flash). */
     follow: async (res: request.Response) => {
       expect(res.status).toBe(303);
@@ -323,6 +334,118 @@ describe('settings', () => {
     expect(opPage.text).not.toContain('Main till');
     expect((await op.get(`/dashboard/settings/mpesa/${account.id}`)).status).toBe(403);
     expect((await browser(B.token).get(`/dashboard/settings/mpesa/${account.id}`)).status).toBe(404);
+  });
+
+  it('SMS settings: the API key is write-only, a bad sender ID is refused and kept; operators do not see them', async () => {
+    const b = browser(A.token);
+    const page = await b.get('/dashboard/settings');
+    expect(page.text).toContain('Sent with the install’s Africa’s Talking account');
+    const bad = await b.post('/dashboard/settings/sms', {
+      enabled: 'on',
+      senderId: 'Far too long <id>',
+      username: 'mamanet',
+      apiKey: 'AT-secret-key-value',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('Sender ID (empty: the install’s): letters, digits and spaces, at most 11');
+    expect(bad.text).toContain('value="Far too long &lt;id&gt;"');
+    expect(bad.text).not.toContain('AT-secret-key-value');
+    const lonely = await b.post('/dashboard/settings/sms', { enabled: 'on', username: 'mamanet' });
+    expect(lonely.status).toBe(400);
+    expect(lonely.text).toContain('username and API key together');
+    const saved = await b.follow(
+      await b.post('/dashboard/settings/sms', {
+        enabled: 'on',
+        senderId: 'MamaNet',
+        username: 'mamanet',
+        apiKey: 'AT-secret-key-value',
+      }),
+    );
+    expect(saved.text).toContain('SMS settings saved');
+    expect(saved.text).toContain('API key (set; type a new one to replace it)');
+    expect(saved.text).not.toContain('AT-secret-key-value');
+    expect((await request(api.app).get('/api/v1/sms-settings').set(A.auth)).body).toMatchObject({
+      enabled: true,
+      senderId: 'MamaNet',
+      username: 'mamanet',
+      apiKeySet: true,
+    });
+    // Off, and back to the install's account.
+    await b.follow(await b.post('/dashboard/settings/sms', { senderId: 'MamaNet', useInstall: 'on' }));
+    expect((await request(api.app).get('/api/v1/sms-settings').set(A.auth)).body).toMatchObject({
+      enabled: false,
+      username: null,
+      apiKeySet: false,
+    });
+    // Without the CSRF token nothing changes.
+    expect((await b.post('/dashboard/settings/sms', { _csrf: 'forged', enabled: 'on' })).status).toBe(403);
+    expect((await request(api.app).get('/api/v1/sms-settings').set(A.auth)).body.enabled).toBe(false);
+    expect((await request(api.app).get('/api/v1/sms-settings').set(B.auth)).body.enabled).toBe(true);
+
+    const op = browser(await operatorOf(A));
+    const opPage = await op.get('/dashboard/settings');
+    expect(opPage.text).toContain('Only tenant admins see the SMS settings.');
+    expect(opPage.text).not.toContain('MamaNet');
+    expect((await op.post('/dashboard/settings/sms', { enabled: 'on' })).status).toBe(403);
+  });
+
+  it('portal logo: an upload checked by its bytes (no SVG, at most 200 KB), shown and cached by the portal', async () => {
+    const b = browser(A.token);
+    const png = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), Buffer.alloc(150 * 1024, 7)]);
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>');
+    const refusedSvg = await b.upload('/dashboard/settings/logo', { name: 'logo', data: svg, type: 'image/png' });
+    expect(refusedSvg.status).toBe(400);
+    expect(refusedSvg.text).toContain('a PNG, JPEG or WebP image (SVG is not accepted)');
+    const big = Buffer.concat([png, Buffer.alloc(51 * 1024)]);
+    const refusedBig = await b.upload('/dashboard/settings/logo', { name: 'logo', data: big, type: 'image/png' });
+    expect(refusedBig.status).toBe(400);
+    expect(refusedBig.text).toContain('at most 200 KB');
+    // Without the CSRF token: refused, nothing stored.
+    const forged = await b.upload(
+      '/dashboard/settings/logo',
+      { name: 'logo', data: png, type: 'image/png' },
+      { _csrf: 'x' },
+    );
+    expect(forged.status).toBe(403);
+    expect((await request(api.app).get('/api/v1/portal-settings').set(A.auth)).body.logo).toBeNull();
+    // An operator may not upload.
+    const op = browser(await operatorOf(A));
+    await op.get('/dashboard/settings');
+    expect((await op.upload('/dashboard/settings/logo', { name: 'logo', data: png, type: 'image/png' })).status).toBe(
+      403,
+    );
+
+    const saved = await b.follow(
+      await b.upload('/dashboard/settings/logo', { name: 'logo', data: png, type: 'application/octet-stream' }),
+    );
+    expect(saved.text).toContain('Logo saved');
+    const logo = (await request(api.app).get('/api/v1/portal-settings').set(A.auth)).body.logo;
+    expect(logo).toMatchObject({ contentType: 'image/png', bytes: png.length });
+    const portal = await request(api.app).get(`/portal/${A.slug}`);
+    expect(portal.text).toContain(`<img src="/portal/${A.slug}/logo?v=${logo.version}"`);
+    const served = await request(api.app).get(`/portal/${A.slug}/logo?v=${logo.version}`);
+    expect(served.status).toBe(200);
+    expect(served.headers['content-type']).toBe('image/png');
+    expect(served.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(served.headers['x-content-type-options']).toBe('nosniff');
+    expect(Buffer.compare(served.body as Buffer, png)).toBe(0);
+    const again = await request(api.app)
+      .get(`/portal/${A.slug}/logo`)
+      .set('If-None-Match', served.headers.etag as string);
+    expect([again.status, again.headers['cache-control']]).toEqual([304, 'public, max-age=300']);
+    expect((await request(api.app).get(`/portal/${B.slug}/logo`)).status).toBe(404);
+
+    // Removed with the portal form's checkbox.
+    await b.follow(
+      await b.post('/dashboard/settings/portal', {
+        primaryColor: '#aa3300',
+        backgroundColor: '#fffaf0',
+        hotspotDnsNames: '',
+        removeLogo: 'on',
+      }),
+    );
+    expect((await request(api.app).get(`/portal/${A.slug}/logo`)).status).toBe(404);
+    expect((await request(api.app).get(`/portal/${A.slug}`)).text).not.toContain('/logo?v=');
   });
 
   it('portal branding: bad colour refused and kept; a good one shows on the portal', async () => {

@@ -45,6 +45,7 @@ it.each([
   [{ primaryColor: 'red' }],
   [{ logoDataUrl: 'data:image/svg+xml;base64,PHN2Zz4=' }],
   [{ logoDataUrl: `data:image/png;base64,${'A'.repeat(17000)}` }],
+  [{ logoDataUrl: `data:image/png;base64,${Buffer.from('<svg onload="alert(1)"/>').toString('base64')}` }],
   [{ hotspotDnsNames: ['not a host'] }],
   [{ paybill: '12' }],
   [{ supportPhone: 'call me' }],
@@ -54,6 +55,27 @@ it.each([
   const res = await request(api.app).patch('/api/v1/portal-settings').set(A.auth).send(body);
   expect([res.status, res.body.error?.code]).toEqual([400, 'VALIDATION_FAILED']);
   expect((await request(api.app).get('/api/v1/portal-settings').set(A.auth)).body).toEqual(before);
+});
+
+it('a logo by REST: checked by its bytes, served by the portal, removed with null', async () => {
+  const webp = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WEBPVP8 '), Buffer.alloc(64, 1)]);
+  const res = await request(api.app)
+    .patch('/api/v1/portal-settings')
+    .set(A.auth)
+    .send({ logoDataUrl: `data:image/png;base64,${webp.toString('base64')}` });
+  expect(res.status).toBe(200);
+  // The bytes say WebP, whatever the data: URL said.
+  expect(res.body.logo).toMatchObject({ contentType: 'image/webp', bytes: webp.length });
+  const served = await request(api.app).get(`/portal/${A.slug}/logo`);
+  expect([served.status, served.headers['content-type'], served.headers['cache-control']]).toEqual([
+    200,
+    'image/webp',
+    'public, max-age=300',
+  ]);
+  expect(served.headers.etag).toMatch(/^"[0-9a-f]{64}"$/);
+  const gone = await request(api.app).patch('/api/v1/portal-settings').set(A.auth).send({ logoDataUrl: null });
+  expect(gone.body.logo).toBeNull();
+  expect((await request(api.app).get(`/portal/${A.slug}/logo`)).status).toBe(404);
 });
 
 it('staff may read; only admins change', async () => {

@@ -16,11 +16,40 @@ import {
   ReconciliationQuery,
   ReconciliationView,
   RefundPayment,
+  SmsSettingsPatch,
+  SmsSettingsView,
   StatementImport,
   StatementReport,
 } from '../../modules/payments/payments.schemas';
 
 export function registerPaymentRoutes(r: RouteRegistry, s: Services): void {
+  // The tenant's own SMS settings (the API key is write-only)
+  r.add(
+    {
+      method: 'get',
+      path: '/sms-settings',
+      tag: 'payments',
+      summary:
+        "The tenant's SMS settings: on/off, sender ID, its own Africa's Talking account (the key is never returned)",
+      auth: ROLES.admin,
+      scope: 'tenant',
+      response: SmsSettingsView,
+    },
+    async ({ tenantId }) => s.smsSettings.get(tenantId),
+  );
+  r.add(
+    {
+      method: 'patch',
+      path: '/sms-settings',
+      tag: 'payments',
+      summary: 'Change the SMS settings (username and API key together; null both to send with the install account)',
+      auth: ROLES.admin,
+      scope: 'tenant',
+      body: SmsSettingsPatch,
+      response: SmsSettingsView,
+    },
+    async ({ tenantId, body, actor }) => s.smsSettings.update(actor, tenantId, body),
+  );
   // Collection accounts (credentials are write-only)
   r.add(
     {

@@ -21,6 +21,7 @@ import { html, page, STYLE_SOURCE } from '../html';
 import { clearCookie, cookie, setCookie, type CookieRules } from '../middleware/cookies';
 import { CSRF_FIELD, type Csrf } from '../middleware/csrf';
 import { htmlSurface } from '../middleware/html';
+import { MAX_LOGO_BYTES } from '../../modules/portal/logo';
 import { serveAsset } from './assets';
 import { DASHBOARD_PATH, renderLayout, type DashboardContext, type DashboardTenant, type Flash } from './layout';
 import { registerEnforcementPages } from './pages/enforcement';
@@ -204,6 +205,8 @@ export function dashboardSurface(o: DashboardOptions): Router {
     csrf: o.csrf,
     log: o.log,
     contentSecurityPolicy: DASHBOARD_CSP,
+    // The logo (at most 200 KB) and the form's fields and boundaries.
+    uploadLimit: MAX_LOGO_BYTES + 16 * 1024,
     routes: (r) => {
       r.get('/assets/:hash/:name', serveAsset);
 

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../../lib/errors';
 import { STYLE_SOURCE } from '../html';
 import type { Csrf } from './csrf';
+import { multipartForm } from './multipart';
 import { htmlErrors } from './errors';
 
 /** Nothing but our own inline style and forms to ourselves; no framing; violations reported. */
@@ -34,10 +35,13 @@ export function htmlSurface(o: {
   log: Logger;
   routes: (router: Router) => void;
   contentSecurityPolicy?: string;
+  /** Accept multipart/form-data bodies up to this many bytes (the dashboard's logo upload). */
+  uploadLimit?: number;
 }): Router {
   const router = express.Router();
   router.use(headers(o.contentSecurityPolicy ?? CONTENT_SECURITY_POLICY));
   router.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }));
+  if (o.uploadLimit !== undefined) router.use(multipartForm({ limit: o.uploadLimit, maxParts: 4 }));
   router.use(o.csrf.verify());
   o.routes(router);
   router.use((_req, _res, next) => next(new AppError('ROUTE_NOT_FOUND', 'no such page')));

@@ -129,6 +129,27 @@ export function portalSurface(o: PortalOptions): Router {
     csrf: o.csrf,
     log: o.log,
     routes: (r) => {
+      // The tenant's logo: its checked bytes (PNG/JPEG/WebP), cacheable. The page asks for
+      // ?v=<hash prefix>, which changes with the logo, so that address may be cached for a year.
+      r.get('/:slug/logo', async (req, res) => {
+        const tenant = await services.tenants.portalTenant(String(req.params.slug));
+        const logo = await services.portal.logo(tenant.id);
+        if (!logo) throw new AppError('ROUTE_NOT_FOUND', 'no logo');
+        const etag = `"${logo.sha256}"`;
+        res.set({
+          ETag: etag,
+          'Cache-Control':
+            req.query.v === logo.sha256.slice(0, 16) ? 'public, max-age=31536000, immutable' : 'public, max-age=300',
+          'Content-Security-Policy': "default-src 'none'; sandbox",
+          'Cross-Origin-Resource-Policy': 'same-origin',
+        });
+        if (req.get('if-none-match') === etag) {
+          res.status(304).end();
+          return;
+        }
+        res.type(logo.content_type).send(logo.bytes);
+      });
+
       // The landing page, and the router's redirect to it.
       r.get('/:slug', async (req, res) => {
         const { sh, tenant } = await shell(req, res, '');

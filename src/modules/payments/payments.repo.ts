@@ -502,3 +502,29 @@ export async function smsOutcome(
       ...(o.sentAt ? { sent_at: o.sentAt } : {}),
     });
 }
+
+export interface SmsSettingsRow {
+  tenant_id: string;
+  enabled: boolean;
+  sender_id: string | null;
+  username: string | null;
+  api_key_sealed: string | null;
+  updated_at: Date;
+}
+
+export async function findSmsSettings(h: Handle, tenantId: string): Promise<SmsSettingsRow | undefined> {
+  return h('tenant_sms_settings').where({ tenant_id: tenantId }).first();
+}
+
+export async function upsertSmsSettings(
+  h: Handle,
+  tenantId: string,
+  row: Partial<Omit<SmsSettingsRow, 'tenant_id' | 'updated_at'>>,
+): Promise<SmsSettingsRow> {
+  const [r] = await h('tenant_sms_settings')
+    .insert({ tenant_id: tenantId, ...row, updated_at: h.fn.now() })
+    .onConflict('tenant_id')
+    .merge({ ...row, updated_at: h.fn.now() })
+    .returning('*');
+  return r as SmsSettingsRow;
+}

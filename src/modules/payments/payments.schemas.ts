@@ -179,3 +179,25 @@ export const StatementReport = Obj({
   unreadable: Type.Array(Obj({ line: Type.Integer(), reason: Type.String() })),
 });
 export type StatementReport = Static<typeof StatementReport>;
+
+/** A tenant's SMS settings as the API shows them: the API key is write-only (only whether it is set). */
+export const SmsSettingsView = Obj({
+  /** Off: the tenant's messages are not sent (marked failed, "SMS turned off"). */
+  enabled: Type.Boolean(),
+  /** The sender ID registered on the account that sends (null: the install's, or the provider's default). */
+  senderId: Nullable(Type.String()),
+  /** The tenant's own Africa's Talking username (null: the install's account sends). */
+  username: Nullable(Type.String()),
+  apiKeySet: Type.Boolean(),
+  updatedAt: Nullable(Instant),
+});
+export type SmsSettingsView = Static<typeof SmsSettingsView>;
+
+/** Username and API key are given together, or both null (back to the install's account). */
+export const SmsSettingsPatch = Obj({
+  enabled: Type.Optional(Type.Boolean()),
+  senderId: Type.Optional(Nullable(Type.String({ pattern: '^[A-Za-z0-9 ]{1,11}$' }))),
+  username: Type.Optional(Nullable(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }))),
+  apiKey: Type.Optional(Nullable(Credential)),
+});
+export type SmsSettingsPatch = Static<typeof SmsSettingsPatch>;

@@ -6,6 +6,9 @@
  * committed; each outcome is written: sent (with the provider's message id), retried later
  * with backoff, or failed after maxAttempts. A worker that dies mid-send leaves its rows to
  * the next claim when the lease runs out (a message may then go twice; never zero times).
+ * Each tenant's messages go through its own account and sender ID when it set them
+ * (SmsSettingsService), else the install's; a tenant that turned SMS off gets its messages
+ * marked failed ("SMS turned off"), not sent.
  */
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
@@ -14,6 +17,7 @@ import { retryDelay } from '../../lib/retry-delay';
 import { parsePhone } from '../../mpesa/phone';
 import { claimDueSms, enqueueSms, smsOutcome, tenantLocale } from './payments.repo';
 import { reminderMessage } from './messages';
+import type { SmsSettingsService, TenantSmsProvider } from './sms-settings.service';
 
 export interface SmsProviderOptions {
   apiKey: string | undefined;
@@ -85,6 +89,8 @@ export class SmsSender {
       db: Knex;
       clock: Clock;
       options: SmsProviderOptions;
+      /** Per-tenant settings; without it every message goes through `options`. */
+      settings?: SmsSettingsService;
       logger?: Logger;
       fetch?: typeof fetch;
     },
@@ -96,11 +102,21 @@ export class SmsSender {
     const rows = await claimDueSms(db, clock.date(), limit, 120);
     let sent = 0;
     let failed = 0;
+    const providers = new Map<string, TenantSmsProvider>();
     for (const m of rows) {
+      let provider = providers.get(m.tenant_id);
+      if (!provider) {
+        provider = this.deps.settings
+          ? await this.deps.settings.providerFor(m.tenant_id, options)
+          : { off: false, options };
+        providers.set(m.tenant_id, provider);
+      }
       const phone = parsePhone(m.phone);
-      const r: SmsResult = phone.ok
-        ? await sendAfricasTalking(options, `+${phone.msisdn}`, m.body, this.deps.fetch)
-        : { ok: false, retryable: false, error: 'not a Kenyan mobile number' };
+      const r: SmsResult = provider.off
+        ? { ok: false, retryable: false, error: 'SMS turned off for this tenant' }
+        : phone.ok
+          ? await sendAfricasTalking(provider.options, `+${phone.msisdn}`, m.body, this.deps.fetch)
+          : { ok: false, retryable: false, error: 'not a Kenyan mobile number' };
       if (r.ok) {
         sent++;
         await smsOutcome(db, m.id, { status: 'sent', providerMessageId: r.messageId, sentAt: clock.date() });

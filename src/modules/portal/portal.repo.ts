@@ -8,7 +8,6 @@ type Handle = Knex | Knex.Transaction;
 export interface PortalSettingsRow {
   tenant_id: string;
   display_name: string | null;
-  logo_data_url: string | null;
   primary_color: string;
   background_color: string;
   hotspot_dns_names: string[];
@@ -22,6 +21,39 @@ export interface PortalSettingsRow {
 
 export async function findSettings(h: Handle, tenantId: string): Promise<PortalSettingsRow | undefined> {
   return h('portal_settings').where({ tenant_id: tenantId }).first();
+}
+
+export interface LogoRow {
+  tenant_id: string;
+  content_type: string;
+  bytes: Buffer;
+  sha256: string;
+  updated_at: Date;
+}
+
+/** The logo's type, size and hash (not its bytes): what the settings show. */
+export async function findLogoMeta(
+  h: Handle,
+  tenantId: string,
+): Promise<{ content_type: string; size: number; sha256: string } | undefined> {
+  return h('portal_logos')
+    .where({ tenant_id: tenantId })
+    .first('content_type', 'sha256', h.raw('octet_length(bytes)::int AS size'));
+}
+
+export async function findLogo(h: Handle, tenantId: string): Promise<LogoRow | undefined> {
+  return h('portal_logos').where({ tenant_id: tenantId }).first();
+}
+
+export async function upsertLogo(h: Handle, row: Omit<LogoRow, 'updated_at'>): Promise<void> {
+  await h('portal_logos')
+    .insert({ ...row, updated_at: h.fn.now() })
+    .onConflict('tenant_id')
+    .merge({ content_type: row.content_type, bytes: row.bytes, sha256: row.sha256, updated_at: h.fn.now() });
+}
+
+export async function deleteLogo(h: Handle, tenantId: string): Promise<void> {
+  await h('portal_logos').where({ tenant_id: tenantId }).del();
 }
 
 /** Insert or change the row (columns not named keep their value or default). */

@@ -7,8 +7,8 @@ const ShortCode = Type.String({ pattern: '^[0-9]{5,7}$' });
 export const PortalSettingsView = Obj({
   /** Shown instead of the tenant's name (null: the tenant's name). */
   displayName: Nullable(Type.String()),
-  /** A small PNG/JPEG/WebP as a data: URL (at most 16 KB: pages stay under 50 KB). */
-  logoDataUrl: Nullable(Type.String()),
+  /** The logo (PNG/JPEG/WebP, at most 200 KB), served at /portal/<slug>/logo?v=<version>. */
+  logo: Nullable(Obj({ contentType: Type.String(), bytes: Type.Integer(), version: Type.String() })),
   primaryColor: Type.String(),
   backgroundColor: Type.String(),
   /** Host names a router's link-login-only may carry besides the tenant's NAS addresses. */
@@ -26,8 +26,13 @@ export type PortalSettingsView = Static<typeof PortalSettingsView>;
 
 export const PortalSettingsPatch = Obj({
   displayName: Type.Optional(Nullable(Str(80))),
+  /**
+   * A new logo as a data: URL (PNG, JPEG or WebP by its bytes, at most 200 KB; the JSON body's
+   * 256 KB limit keeps this way to about 190 KB, the dashboard's upload takes the full 200 KB), or
+   * null to remove it.
+   */
   logoDataUrl: Type.Optional(
-    Nullable(Type.String({ maxLength: 16384, pattern: '^data:image/(png|jpeg|webp);base64,[A-Za-z0-9+/]+={0,2}$' })),
+    Nullable(Type.String({ maxLength: 262144, pattern: '^data:image/(png|jpeg|webp);base64,[A-Za-z0-9+/]+={0,2}$' })),
   ),
   primaryColor: Type.Optional(Color),
   backgroundColor: Type.Optional(Color),

@@ -5,7 +5,7 @@
  * guessing of codes is throttled per device and per router (rate-limiter-flexible counting in
  * PostgreSQL, shared by every API process).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Actor } from '../audit/actor';
@@ -45,14 +45,20 @@ import {
   sellablePlans,
   trialConflict,
   upsertSettings,
+  findLogo,
+  findLogoMeta,
+  upsertLogo,
+  deleteLogo,
+  type LogoRow,
   type PortalSettingsRow,
 } from './portal.repo';
+import { checkLogo } from './logo';
 import type { PortalSettingsPatch, PortalSettingsView, RouterContext, RouterRedirect } from './portal.schemas';
 import { routerContext } from './router-context';
 
 export const DEFAULT_SETTINGS: Omit<PortalSettingsView, 'hotspotDnsNames'> & { hotspotDnsNames: string[] } = {
   displayName: null,
-  logoDataUrl: null,
+  logo: null,
   primaryColor: '#0b6e4f',
   backgroundColor: '#ffffff',
   hotspotDnsNames: [],
@@ -63,11 +69,14 @@ export const DEFAULT_SETTINGS: Omit<PortalSettingsView, 'hotspotDnsNames'> & { h
   trialPeriodHours: 24,
 };
 
-export function settingsView(r: PortalSettingsRow | undefined): PortalSettingsView {
-  if (!r) return { ...DEFAULT_SETTINGS };
+type LogoMeta = { content_type: string; size: number; sha256: string } | undefined;
+
+export function settingsView(r: PortalSettingsRow | undefined, logo: LogoMeta): PortalSettingsView {
+  const l = logo ? { contentType: logo.content_type, bytes: logo.size, version: logo.sha256.slice(0, 16) } : null;
+  if (!r) return { ...DEFAULT_SETTINGS, logo: l };
   return {
     displayName: r.display_name,
-    logoDataUrl: r.logo_data_url,
+    logo: l,
     primaryColor: r.primary_color,
     backgroundColor: r.background_color,
     hotspotDnsNames: r.hotspot_dns_names,
@@ -79,9 +88,8 @@ export function settingsView(r: PortalSettingsRow | undefined): PortalSettingsVi
   };
 }
 
-const COLUMNS: Record<keyof PortalSettingsPatch, keyof PortalSettingsRow> = {
+const COLUMNS: Record<Exclude<keyof PortalSettingsPatch, 'logoDataUrl'>, keyof PortalSettingsRow> = {
   displayName: 'display_name',
-  logoDataUrl: 'logo_data_url',
   primaryColor: 'primary_color',
   backgroundColor: 'background_color',
   hotspotDnsNames: 'hotspot_dns_names',
@@ -168,7 +176,40 @@ export class PortalService {
   }
 
   async settings(tenantId: string): Promise<PortalSettingsView> {
-    return settingsView(await findSettings(this.db, tenantId));
+    const [r, logo] = await Promise.all([findSettings(this.db, tenantId), findLogoMeta(this.db, tenantId)]);
+    return settingsView(r, logo);
+  }
+
+  /** The logo's bytes for the portal to serve (undefined: none). */
+  logo(tenantId: string): Promise<LogoRow | undefined> {
+    return findLogo(this.db, tenantId);
+  }
+
+  /** A new logo (checkLogo: PNG/JPEG/WebP by its bytes, at most 200 KB), or null to remove it. */
+  async setLogo(actor: Actor, tenantId: string, bytes: Buffer | null): Promise<PortalSettingsView> {
+    await withTransaction(this.db, async (trx) => {
+      await this.writeLogo(trx, tenantId, bytes);
+      await audit(trx, {
+        tenantId,
+        actor,
+        action: bytes ? 'portal.logo' : 'portal.logo_removed',
+        entity: 'tenant',
+        entityId: tenantId,
+        ...(bytes ? { data: { bytes: bytes.length } } : {}),
+      });
+    });
+    return this.settings(tenantId);
+  }
+
+  private async writeLogo(trx: Knex.Transaction, tenantId: string, bytes: Buffer | null): Promise<void> {
+    if (bytes === null) return deleteLogo(trx, tenantId);
+    const type = checkLogo(bytes, 'body.logo');
+    await upsertLogo(trx, {
+      tenant_id: tenantId,
+      content_type: type,
+      bytes,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+    });
   }
 
   async updateSettings(actor: Actor, tenantId: string, patch: PortalSettingsPatch): Promise<PortalSettingsView> {
@@ -178,9 +219,14 @@ export class PortalService {
         if (!plan || !plan.active)
           throw new AppError('PLAN_NOT_FOUND', 'the trial plan is not an active plan of yours');
       }
+      if (patch.logoDataUrl !== undefined) {
+        const bytes = patch.logoDataUrl === null ? null : Buffer.from(patch.logoDataUrl.split(',')[1]!, 'base64');
+        if (bytes) checkLogo(bytes, 'body.logoDataUrl');
+        await this.writeLogo(trx, tenantId, bytes);
+      }
       const row: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(patch)) {
-        const column = COLUMNS[k as keyof PortalSettingsPatch];
+        const column = COLUMNS[k as Exclude<keyof PortalSettingsPatch, 'logoDataUrl'>];
         if (!column) continue;
         row[column] =
           k === 'hotspotDnsNames'
@@ -198,7 +244,7 @@ export class PortalService {
         entityId: tenantId,
         data: { fields: Object.keys(patch) },
       });
-      return settingsView(saved);
+      return settingsView(saved, await findLogoMeta(trx, tenantId));
     });
   }
 

@@ -240,16 +240,27 @@ export interface OperationalSnapshot {
   enforcement: Array<{ kind: string; status: string; actions: number }>;
   queue: { depth: number; oldestDueSeconds: number };
   openSessions: Array<{ tenant: string; sessions: number }>;
+  payments: Array<{ tenant: string; channel: string; state: string; payments: number }>;
+  /** STK payments settled (callback or query, not expiry) in the last hour: seconds from the push to the outcome. */
+  settlement: { samples: number; p50: number; p95: number; max: number };
+  sms: Array<{ tenant: string; status: string; messages: number }>;
+  smsQueue: { depth: number; oldestDueSeconds: number };
 }
+
+/** How far back the settlement lag looks, and at most how many payments it ranks. */
+export const SETTLEMENT_WINDOW = { seconds: 3600, maxSamples: 10000 };
 
 /**
  * What /metrics reports, read on each scrape: cumulative authentication outcomes per tenant
  * (the auth_daily rollup, never radpostauth), enforcement outcomes of the last 24 hours, the
- * outbox's due queue (its partial index) and open sessions per tenant (radacct's open-session index).
+ * outbox's due queue (its partial index) and open sessions per tenant (radacct's open-session index);
+ * payments and SMS created in the last 24 hours by outcome (indexes on created_at), the settlement
+ * lag of STK payments settled in the last hour (a partial index on settled_at; at most
+ * SETTLEMENT_WINDOW.maxSamples ranked) and the SMS outbox's due queue (its partial index).
  */
 export async function operationalSnapshot(h: Handle, at: Date): Promise<OperationalSnapshot> {
   const now = at.toISOString();
-  const [auth, enforcement, queue, open] = await Promise.all([
+  const [auth, enforcement, queue, open, payments, settlement, sms, smsQueue] = await Promise.all([
     h.raw(
       `SELECT t.slug AS tenant, a.reply, sum(a.attempts)::float8 AS attempts FROM auth_daily a JOIN tenants t ON t.id = a.tenant_id GROUP BY t.slug, a.reply`,
     ),
@@ -265,11 +276,43 @@ export async function operationalSnapshot(h: Handle, at: Date): Promise<Operatio
     h.raw(
       `SELECT t.slug AS tenant, count(*)::float8 AS sessions FROM radacct a JOIN tenants t ON t.id = a.tenant_id WHERE a.acctstoptime IS NULL GROUP BY t.slug`,
     ),
+    h.raw(
+      `SELECT t.slug AS tenant, p.channel, p.state, count(*)::float8 AS payments
+         FROM payments p JOIN tenants t ON t.id = p.tenant_id
+        WHERE p.created_at >= ?::timestamptz - interval '24 hours' GROUP BY t.slug, p.channel, p.state`,
+      [now],
+    ),
+    h.raw(
+      `SELECT count(*)::float8 AS samples,
+              coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), 0)::float8 AS p50,
+              coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY lag), 0)::float8 AS p95,
+              coalesce(max(lag), 0)::float8 AS max
+         FROM (SELECT greatest(0, extract(epoch FROM settled_at - created_at)) AS lag FROM payments
+                WHERE channel = 'stk' AND settled_at IS NOT NULL AND settled_at >= ?::timestamptz - make_interval(secs => ?)
+                  AND settled_by IN ('callback', 'query')
+                ORDER BY settled_at DESC LIMIT ?) recent`,
+      [now, SETTLEMENT_WINDOW.seconds, SETTLEMENT_WINDOW.maxSamples],
+    ),
+    h.raw(
+      `SELECT t.slug AS tenant, o.status, count(*)::float8 AS messages
+         FROM sms_outbox o JOIN tenants t ON t.id = o.tenant_id
+        WHERE o.created_at >= ?::timestamptz - interval '24 hours' GROUP BY t.slug, o.status`,
+      [now],
+    ),
+    h.raw(
+      `SELECT count(*)::float8 AS depth, coalesce(extract(epoch FROM ?::timestamptz - min(next_attempt_at)), 0)::float8 AS oldest
+         FROM sms_outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?::timestamptz`,
+      [now, now],
+    ),
   ]);
   return {
     auth: auth.rows,
     enforcement: enforcement.rows,
     queue: { depth: queue.rows[0].depth, oldestDueSeconds: Math.max(0, queue.rows[0].oldest) },
     openSessions: open.rows,
+    payments: payments.rows,
+    settlement: settlement.rows[0],
+    sms: sms.rows,
+    smsQueue: { depth: smsQueue.rows[0].depth, oldestDueSeconds: Math.max(0, smsQueue.rows[0].oldest) },
   };
 }

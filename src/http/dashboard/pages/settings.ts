@@ -2,7 +2,9 @@
  * Settings: the captive portal's branding (PortalService settings: name, colours, support phone,
  * paybill/till fallback, hotspot DNS names) and the M-Pesa collection accounts
  * (MpesaAccountsService: tenant admins only, as the REST routes; the consumer key, consumer
- * secret and passkey are write-only: the page says "set" and a typed value replaces one).
+ * secret and passkey are write-only: the page says "set" and a typed value replaces one), and
+ * the tenant's SMS settings (SmsSettingsService, admins only: on/off, sender ID, its own
+ * Africa's Talking username and API key, the key write-only like the M-Pesa credentials).
  */
 import type { Request, Response, Router } from 'express';
 import {
@@ -10,8 +12,10 @@ import {
   MpesaAccountPatch,
   type MpesaAccountView,
 } from '../../../modules/payments/payments.schemas';
+import { SmsSettingsPatch, type SmsSettingsView } from '../../../modules/payments/payments.schemas';
 import { PortalSettingsPatch, type PortalSettingsView } from '../../../modules/portal/portal.schemas';
 import { html, type SafeHtml } from '../../html';
+import type { UploadedFile } from '../../middleware/multipart';
 import {
   checkbox,
   checked,
@@ -48,7 +52,15 @@ const DONE = {
   'account-saved': 'M-Pesa account saved.',
   rotated: 'New callback URLs: register them with Daraja again (Register C2B URLs).',
   registered: 'C2B URLs registered with Daraja.',
+  sms: 'SMS settings saved: the next messages go out with them.',
+  logo: 'Logo saved: the portal shows it now.',
 };
+const SMS_NAMES = ['senderId', 'username'];
+const checkSms = formSchema<SmsSettingsPatch>(SmsSettingsPatch, {
+  senderId: 'letters, digits and spaces, at most 11',
+  username: "letters, digits, '.', '_' or '-', as Africa's Talking shows it",
+  apiKey: "as Africa's Talking issued it (no spaces)",
+});
 const checkPortal = formSchema<PortalSettingsPatch>(PortalSettingsPatch, {
   primaryColor: 'a colour like #0a7d32',
   backgroundColor: 'a colour like #ffffff',
@@ -97,6 +109,26 @@ ${field('Till (Buy Goods) shown instead', 'till', v.till ?? '', e, { inputmode: 
   }</p>
 ${hasLogo ? checkbox('Remove the logo', 'removeLogo', false) : ''}
 <p><button type="submit">Save portal settings</button></p></form>`;
+}
+
+function logoForm(csrf: SafeHtml, slug: string, logo: PortalSettingsView['logo'], error?: string): SafeHtml {
+  return html`<form method="post" action="${BASE}/logo" class="form" enctype="multipart/form-data">${csrf}${
+    error ? html`<p class="error" role="alert">${error}</p>` : ''
+  }
+${logo ? html`<p><img src="/portal/${slug}/logo?v=${logo.version}" alt="The portal logo" height="64"> ${Math.ceil(logo.bytes / 1024)} KB</p>` : html`<p>No logo yet.</p>`}
+<p><label for="f-logo">Logo: PNG, JPEG or WebP, at most 200 KB</label><input id="f-logo" name="logo" type="file" accept="image/png,image/jpeg,image/webp" required></p>
+<p><button type="submit">Upload logo</button></p></form>`;
+}
+
+function smsForm(csrf: SafeHtml, cur: SmsSettingsView, v: Typed, e: FieldErrors, enabled: boolean, message?: string) {
+  return html`<form method="post" action="${BASE}/sms" class="form">${csrf}${formMessage(message, e)}
+${checkbox('Send SMS (receipts, hotspot credentials, expiry reminders)', 'enabled', enabled)}
+${field('Sender ID (empty: the install’s)', 'senderId', v.senderId ?? '', e)}
+<p>${cur.username ? html`Sent with your own Africa’s Talking account <strong>${cur.username}</strong>.` : 'Sent with the install’s Africa’s Talking account. Give your own username and API key to send with yours.'}</p>
+${field('Africa’s Talking username', 'username', v.username ?? '', e, { autocomplete: 'off' })}
+${field(cur.apiKeySet ? 'API key (set; type a new one to replace it)' : 'API key', 'apiKey', '', e, { type: 'password', autocomplete: 'off' })}
+${cur.username ? checkbox('Use the install’s account again (forget our username and key)', 'useInstall', false) : ''}
+<p><button type="submit">Save SMS settings</button></p></form>`;
 }
 
 function accountFields(
@@ -161,11 +193,18 @@ export function registerSettingsPages(r: Router, ctx: DashboardContext): void {
     req: Request,
     res: Response,
     st: Staff,
-    o: { form?: 'portal' | 'account'; values?: Typed; errors?: FieldErrors; message?: string; status?: number } = {},
+    o: {
+      form?: 'portal' | 'account' | 'sms' | 'logo';
+      values?: Typed;
+      errors?: FieldErrors;
+      message?: string;
+      status?: number;
+    } = {},
   ) {
-    const [portal, accounts, { slug }] = await Promise.all([
+    const [portal, accounts, sms, { slug }] = await Promise.all([
       s.portal.settings(st.tenantId),
       st.admin ? s.mpesaAccounts.list(st.tenantId) : Promise.resolve(null),
+      st.admin ? s.smsSettings.get(st.tenantId) : Promise.resolve(null),
       s.tenants.get(st.principal, st.tenantId),
     ]);
     const csrf = st.csrf;
@@ -183,11 +222,12 @@ ${
         csrf,
         o.form === 'portal' && o.values ? o.values : portalValues(portal),
         pe,
-        portal.logoDataUrl !== null,
+        portal.logo !== null,
         o.form === 'portal' ? o.message : undefined,
       )
     : html`<table class="facts"><tr><th>Name shown</th><td>${portal.displayName ?? st.tenant.name}</td></tr><tr><th>Colours</th><td>${portal.primaryColor} on ${portal.backgroundColor}</td></tr><tr><th>Support phone</th><td>${portal.supportPhone ?? ''}</td></tr></table>`
 }
+${st.admin ? html`<h3>Logo</h3>${logoForm(csrf, slug, portal.logo, o.form === 'logo' ? o.message : undefined)}` : ''}
 <h2>M-Pesa accounts</h2>
 ${
   accounts
@@ -195,6 +235,14 @@ ${
 ${accountFields(o.form === 'account' && o.values ? o.values : {}, ae, { editing: false, validate: o.form === 'account' && checked(req.body, 'validateAccounts'), active: true })}
 <p><button type="submit">Add account</button></p></form>`
     : html`<p>Only tenant admins see the M-Pesa accounts.</p>`
+}
+<h2>SMS</h2>
+${
+  sms
+    ? o.form === 'sms'
+      ? smsForm(csrf, sms, o.values ?? {}, o.errors ?? {}, checked(req.body, 'enabled'), o.message)
+      : smsForm(csrf, sms, { senderId: sms.senderId ?? '', username: sms.username ?? '' }, {}, sms.enabled)
+    : html`<p>Only tenant admins see the SMS settings.</p>`
 }`,
     });
   }
@@ -228,6 +276,36 @@ ${accountFields(o.form === 'account' && o.values ? o.values : {}, ae, { editing:
     const why = await attempt(() => s.portal.updateSettings(st.actor, st.tenantId, c.body));
     if (why) return settingsPage(req, res, st, { form: 'portal', values: t, ...why });
     done(ctx, req, res, BASE, DONE['portal']);
+  });
+
+  r.post('/settings/logo', async (req, res) => {
+    const st = staffOf(ctx, req, res);
+    mustAdmin(st);
+    const file = (req.body as Record<string, unknown>).logo as UploadedFile | string | undefined;
+    if (!file || typeof file === 'string')
+      return settingsPage(req, res, st, { form: 'logo', message: 'Choose an image file to upload.', status: 400 });
+    const why = await attempt(() => s.portal.setLogo(st.actor, st.tenantId, file.data));
+    if (why) return settingsPage(req, res, st, { form: 'logo', ...why });
+    done(ctx, req, res, BASE, DONE['logo']);
+  });
+
+  r.post('/settings/sms', async (req, res) => {
+    const st = staffOf(ctx, req, res);
+    mustAdmin(st);
+    const t = typed(req.body, SMS_NAMES);
+    const install = checked(req.body, 'useInstall');
+    const c = checkSms(
+      defined({
+        enabled: checked(req.body, 'enabled'),
+        senderId: t.senderId || null,
+        username: install ? null : t.username || undefined,
+        apiKey: install ? null : raw(req.body, 'apiKey') || undefined,
+      }),
+    );
+    if (!c.ok) return settingsPage(req, res, st, { form: 'sms', values: t, errors: c.errors, status: 400 });
+    const why = await attempt(() => s.smsSettings.update(st.actor, st.tenantId, c.body));
+    if (why) return settingsPage(req, res, st, { form: 'sms', values: t, ...why });
+    done(ctx, req, res, BASE, DONE['sms']);
   });
 
   const secretsOf = (body: unknown) =>
