@@ -29,6 +29,7 @@ import * as m20261204000700 from './20261204000700_enforcement_claim_per_nas';
 import * as m20261204000800 from './20261204000800_acct_update_time_monotonic';
 import * as m20261205000300 from './20261205000300_session_samples';
 import * as m20261206000400 from './20261206000400_revenue_rollups';
+import * as m20261206000100 from './20261206000100_radacct_partitions';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -70,6 +71,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261204000700_enforcement_claim_per_nas', m20261204000700],
   ['20261204000800_acct_update_time_monotonic', m20261204000800],
   ['20261205000300_session_samples', m20261205000300],
+  ['20261206000100_radacct_partitions', m20261206000100],
   ['20261206000400_revenue_rollups', m20261206000400],
 ];
 
