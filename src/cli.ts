@@ -198,7 +198,8 @@ export async function run(argv: string[]): Promise<number> {
     case 'radacct': {
       const out = await withMigrationDb(config, async (db) => {
         if (sub === 'partitions') return listRadacctPartitions(db);
-        if (sub === 'partition') return { created: await createRadacctPartitions(db, intOpt(args, 'ahead', 3, 0, 120)) };
+        if (sub === 'partition')
+          return { created: await createRadacctPartitions(db, intOpt(args, 'ahead', 3, 0, 120)) };
         if (sub === 'archive') {
           const before = parseMonth(requireOpt(args, 'before'));
           if (!before) throw new UsageError('--before: a month as YYYY-MM');

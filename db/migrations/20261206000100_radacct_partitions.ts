@@ -59,7 +59,8 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`LOCK TABLE radacct IN ACCESS EXCLUSIVE MODE`);
   await knex.raw(`ALTER TABLE radacct RENAME TO radacct_legacy`);
   await knex.raw(`DROP TRIGGER radacct_usage_rollup ON radacct_legacy`);
-  for (const ix of indexes) await knex.raw(`ALTER INDEX ${ix.name} RENAME TO ${ix.name.replace(/^radacct_/, 'radacct_legacy_')}`);
+  for (const ix of indexes)
+    await knex.raw(`ALTER INDEX ${ix.name} RENAME TO ${ix.name.replace(/^radacct_/, 'radacct_legacy_')}`);
   await knex.raw(`
     ALTER INDEX radacct_pkey RENAME TO radacct_legacy_pkey;
     ALTER INDEX radacct_acctuniqueid_key RENAME TO radacct_legacy_acctuniqueid_key;
@@ -142,7 +143,8 @@ export async function down(knex: Knex): Promise<void> {
     DROP FUNCTION lango_radacct_key();
     ALTER TABLE radacct_legacy RENAME TO radacct;
   `);
-  for (const ix of indexes) await knex.raw(`ALTER INDEX ${ix.name} RENAME TO ${ix.name.replace(/^radacct_legacy_/, 'radacct_')}`);
+  for (const ix of indexes)
+    await knex.raw(`ALTER INDEX ${ix.name} RENAME TO ${ix.name.replace(/^radacct_legacy_/, 'radacct_')}`);
   await knex.raw(sqlObject('functions/lango_usage_rollup', 1));
   await knex.raw(sqlObject('functions/lango_acct_do', 4));
   await knex.raw(`

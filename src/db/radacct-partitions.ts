@@ -10,6 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Knex } from 'knex';
+import { withTransaction } from './knex';
 
 export interface RadacctPartition {
   name: string;
@@ -52,7 +53,9 @@ export async function listRadacctPartitions(db: Knex): Promise<RadacctPartition[
 
 /** Creates the partitions of the current month and `ahead` months after it; returns the new names. */
 export async function createRadacctPartitions(db: Knex, ahead: number): Promise<string[]> {
-  const rows = (await db.raw(`SELECT lango_radacct_partition(?::int) AS name`, [ahead])).rows as Array<{ name: string }>;
+  const rows = (await db.raw(`SELECT lango_radacct_partition(?::int) AS name`, [ahead])).rows as Array<{
+    name: string;
+  }>;
   return rows.map((r) => r.name);
 }
 
@@ -86,10 +89,9 @@ export async function archiveRadacctPartitions(
 ): Promise<ArchiveResult> {
   if (outDir !== undefined && !(existsSync(outDir) && statSync(outDir).isDirectory()))
     throw new Error(`--out: ${outDir} is not a directory`);
-  const detached = await db.transaction(async (trx) => {
-    const rows = (
-      await trx.raw(`${BOUNDS} AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT' ORDER BY upper`)
-    ).rows as BoundRow[];
+  const detached = await withTransaction(db, async (trx) => {
+    const rows = (await trx.raw(`${BOUNDS} AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT' ORDER BY upper`))
+      .rows as BoundRow[];
     const old = rows.filter((r) => r.upper !== null && r.upper.getTime() <= before.getTime());
     for (const r of old) {
       await trx.raw(`ALTER TABLE radacct DETACH PARTITION ??`, [r.name]);

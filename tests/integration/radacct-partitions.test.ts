@@ -58,7 +58,10 @@ async function acct(db: Knex, ident: string, p: Acct): Promise<number> {
   return r.rows[0].n as number;
 }
 
-async function usageSum(db: Knex, tenantId: string): Promise<{ input: number; output: number; seconds: number; sessions: number }> {
+async function usageSum(
+  db: Knex,
+  tenantId: string,
+): Promise<{ input: number; output: number; seconds: number; sessions: number }> {
   const r = await db.raw(
     `SELECT coalesce(sum(input_octets), 0)::float8 AS input, coalesce(sum(output_octets), 0)::float8 AS output,
             coalesce(sum(session_seconds), 0)::float8 AS seconds, coalesce(sum(sessions), 0)::float8 AS sessions
@@ -68,7 +71,10 @@ async function usageSum(db: Knex, tenantId: string): Promise<{ input: number; ou
   return r.rows[0];
 }
 
-async function radacctSum(db: Knex, tenantId: string): Promise<{ input: number; output: number; seconds: number; sessions: number }> {
+async function radacctSum(
+  db: Knex,
+  tenantId: string,
+): Promise<{ input: number; output: number; seconds: number; sessions: number }> {
   const r = await db.raw(
     `SELECT coalesce(sum(acctinputoctets), 0)::float8 AS input, coalesce(sum(acctoutputoctets), 0)::float8 AS output,
             coalesce(sum(acctsessiontime), 0)::float8 AS seconds, count(*)::float8 AS sessions
@@ -99,10 +105,15 @@ describe('a fresh install', () => {
     for (let i = 0; i <= 3; i++) expect(names).toContain(monthName(addMonths(now, i)));
     expect(names).toContain('radacct_legacy');
     expect(parts.find((p) => p.isDefault)?.name).toBe('radacct_default');
-    expect(parts.find((p) => p.name === 'radacct_legacy')).toMatchObject({ from: null, to: addMonths(now, 0).toISOString() });
+    expect(parts.find((p) => p.name === 'radacct_legacy')).toMatchObject({
+      from: null,
+      to: addMonths(now, 0).toISOString(),
+    });
     const kind = await db.raw(`SELECT relkind FROM pg_class WHERE oid = 'public.radacct'::regclass`);
     expect(kind.rows[0].relkind).toBe('p');
-    const unique = await db.raw(`SELECT count(*)::int AS n FROM pg_index WHERE indrelid = 'public.radacct'::regclass AND indisunique`);
+    const unique = await db.raw(
+      `SELECT count(*)::int AS n FROM pg_index WHERE indrelid = 'public.radacct'::regclass AND indisunique`,
+    );
     expect(unique.rows[0].n).toBe(0);
   });
 
@@ -127,9 +138,17 @@ describe('a fresh install', () => {
   it('any writer gets 23505 for a second row with the same acctuniqueid, in another partition too', async () => {
     const { tenantId } = await newTenant(db);
     const uid = randomBytes(8).toString('hex');
-    const row = { tenant_id: tenantId, acctsessionid: 's', acctuniqueid: uid, username: 'bob', nasipaddress: '127.0.0.1' };
+    const row = {
+      tenant_id: tenantId,
+      acctsessionid: 's',
+      acctuniqueid: uid,
+      username: 'bob',
+      nasipaddress: '127.0.0.1',
+    };
     await db('radacct').insert({ ...row, acctstarttime: new Date() });
-    await expect(db('radacct').insert({ ...row, acctstarttime: new Date('2020-01-01T00:00:00Z') })).rejects.toMatchObject({
+    await expect(
+      db('radacct').insert({ ...row, acctstarttime: new Date('2020-01-01T00:00:00Z') }),
+    ).rejects.toMatchObject({
       code: '23505',
     });
     await expect(db('radacct').insert({ ...row, acctstarttime: null })).rejects.toMatchObject({ code: '23505' });
@@ -152,7 +171,9 @@ describe('a fresh install', () => {
     expect(await partitionOf(db, uid)).toBe(monthName(new Date()));
     expect(await usageSum(db, tenantId)).toEqual({ input: 7000, output: 9000, seconds: forty, sessions: 1 });
     // The key followed the row: the next Interim finds it in its new partition.
-    expect(await acct(db, ident, { status: 'Interim-Update', uid, seconds: forty + 60, input: 8000, output: 9500 })).toBe(1);
+    expect(
+      await acct(db, ident, { status: 'Interim-Update', uid, seconds: forty + 60, input: 8000, output: 9500 }),
+    ).toBe(1);
     expect(await usageSum(db, tenantId)).toEqual({ input: 8000, output: 9500, seconds: forty + 60, sessions: 1 });
     // An operator's UPDATE that moves the row and changes its counters in the same statement.
     await db.raw(
@@ -187,8 +208,14 @@ describe('a fresh install', () => {
     const far = addMonths(new Date(), 6);
     const uid = randomBytes(8).toString('hex');
     await db('radacct').insert({
-      tenant_id: tenantId, acctsessionid: 's', acctuniqueid: uid, username: 'carol', nasipaddress: '127.0.0.1',
-      acctstarttime: new Date(far.getTime() + 3600_000), acctupdatetime: new Date(), acctinputoctets: 42,
+      tenant_id: tenantId,
+      acctsessionid: 's',
+      acctuniqueid: uid,
+      username: 'carol',
+      nasipaddress: '127.0.0.1',
+      acctstarttime: new Date(far.getTime() + 3600_000),
+      acctupdatetime: new Date(),
+      acctinputoctets: 42,
     });
     expect(await partitionOf(db, uid)).toBe('radacct_default');
     const before = await usageSum(db, tenantId);
@@ -229,7 +256,9 @@ describe('a fresh install', () => {
       expect(await report()).toEqual({ i: 550, o: 660 });
       // The current month still takes accounting, and a row older than every partition now
       // lands in the default partition instead of failing.
-      expect(await acct(db, ident, { status: 'Interim-Update', uid: fresh, seconds: 60, input: 70, output: 80 })).toBe(1);
+      expect(await acct(db, ident, { status: 'Interim-Update', uid: fresh, seconds: 60, input: 70, output: 80 })).toBe(
+        1,
+      );
       const late = randomBytes(8).toString('hex');
       await acct(db, ident, { status: 'Interim-Update', uid: late, seconds: 40 * 86400, input: 1, output: 1 });
       expect(await partitionOf(db, late)).toBe('radacct_default');
@@ -286,23 +315,38 @@ describe('migrating a filled radacct', () => {
     expect(await radacctSum(db, tenantId)).toEqual(before);
     expect(await usageSum(db, tenantId)).toEqual(usageBefore);
     expect(await db('radacct_keys').count('* as n')).toEqual([{ n: String(ROWS) }]);
-    const nulls = await db.raw(`SELECT tableoid::regclass::text AS p, count(*)::int AS n FROM radacct WHERE acctstarttime IS NULL GROUP BY 1`);
+    const nulls = await db.raw(
+      `SELECT tableoid::regclass::text AS p, count(*)::int AS n FROM radacct WHERE acctstarttime IS NULL GROUP BY 1`,
+    );
     expect(nulls.rows).toEqual([{ p: 'radacct_default', n: 5 }]);
     // The old rows are still unique and still updated by accounting.
     await expect(
-      db('radacct').insert({ tenant_id: tenantId, acctsessionid: 's', acctuniqueid: 'old-100', username: 'x', nasipaddress: '127.0.0.1', acctstarttime: new Date() }),
+      db('radacct').insert({
+        tenant_id: tenantId,
+        acctsessionid: 's',
+        acctuniqueid: 'old-100',
+        username: 'x',
+        nasipaddress: '127.0.0.1',
+        acctstarttime: new Date(),
+      }),
     ).rejects.toMatchObject({ code: '23505' });
-    expect(await acct(db, ident, { status: 'Interim-Update', uid: 'old-10', seconds: 900, input: 5000, output: 6000 })).toBe(1);
+    expect(
+      await acct(db, ident, { status: 'Interim-Update', uid: 'old-10', seconds: 900, input: 5000, output: 6000 }),
+    ).toBe(1);
     expect(await usageSum(db, tenantId)).toEqual(await radacctSum(db, tenantId));
     // A session of the legacy table that is closed takes no more updates.
-    expect(await acct(db, ident, { status: 'Interim-Update', uid: 'old-100', seconds: 900, input: 1, output: 1 })).toBe(0);
+    expect(await acct(db, ident, { status: 'Interim-Update', uid: 'old-100', seconds: 900, input: 1, output: 1 })).toBe(
+      0,
+    );
     const after = await radacctSum(db, tenantId);
 
     await db.migrate.rollback(options);
     const kind = await db.raw(`SELECT relkind FROM pg_class WHERE oid = 'public.radacct'::regclass`);
     expect(kind.rows[0].relkind).toBe('r');
     expect(await radacctSum(db, tenantId)).toEqual(after);
-    expect(await acct(db, ident, { status: 'Interim-Update', uid: 'old-10', seconds: 960, input: 5100, output: 6100 })).toBe(1);
+    expect(
+      await acct(db, ident, { status: 'Interim-Update', uid: 'old-10', seconds: 960, input: 5100, output: 6100 }),
+    ).toBe(1);
     expect(await migrateLatest(db)).toContain(MIGRATION);
     expect(await db('radacct').where({ acctuniqueid: 'old-10' }).first()).toMatchObject({ acctinputoctets: '5100' });
   });
