@@ -28,15 +28,17 @@ const AHEAD = 3;
 async function repointViews(knex: Knex, from: string, to: string): Promise<void> {
   const views = (
     await knex.raw(
-      `SELECT DISTINCT v.oid::regclass::text AS name, pg_get_viewdef(v.oid) AS def
+      `SELECT DISTINCT v.oid::regclass::text AS name, pg_get_viewdef(v.oid) AS def,
+              array_to_string(v.reloptions, ', ') AS options
        FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
        WHERE d.refobjid = ?::regclass AND v.oid <> d.refobjid`,
       [from],
     )
-  ).rows as Array<{ name: string; def: string }>;
+  ).rows as Array<{ name: string; def: string; options: string | null }>;
   for (const v of views) {
     const def = v.def.replace(new RegExp(`\\b(public\\.)?${from}\\b`, 'g'), `public.${to}`);
-    await knex.raw(`CREATE OR REPLACE VIEW ${v.name} AS ${def}`);
+    // Options such as security_barrier are kept (the report views have it).
+    await knex.raw(`CREATE OR REPLACE VIEW ${v.name} ${v.options ? `WITH (${v.options}) ` : ''}AS ${def}`);
   }
 }
 
