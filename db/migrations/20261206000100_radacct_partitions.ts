@@ -3,7 +3,7 @@ import { sqlObject } from '../../src/db/sql-objects';
 
 /**
  * radacct becomes RANGE-partitioned by acctstarttime, one partition per UTC month
- * (docs/decisions.md 73, docs/reports.md "Partitions of radacct"). The same steps serve a fresh
+ * (docs/decisions.md 75, docs/reports.md "Partitions of radacct"). The same steps serve a fresh
  * install and a filled table, in one transaction:
  *  - the existing table is renamed radacct_legacy and attached as the partition of everything
  *    before a bound B (the start of the current month, or of the month after the newest

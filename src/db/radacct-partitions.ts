@@ -1,5 +1,5 @@
 /**
- * radacct's monthly partitions (docs/decisions.md 73, docs/reports.md "Partitions of radacct"):
+ * radacct's monthly partitions (docs/decisions.md 75, docs/reports.md "Partitions of radacct"):
  * list them, make future months (lango_radacct_partition, also run daily by the worker) and
  * archive whole months: detached from radacct, their keys dropped from radacct_keys, then either
  * left as standalone tables for the operator's pg_dump or dumped here with pg_dump (custom

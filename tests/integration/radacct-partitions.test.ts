@@ -1,5 +1,5 @@
 /**
- * radacct partitioned by month (docs/decisions.md 73): a fresh install and a filled table both
+ * radacct partitioned by month (docs/decisions.md 75): a fresh install and a filled table both
  * end up partitioned with every row kept; acctuniqueid stays unique across partitions for every
  * writer; lango_acct_do keeps one row per session; an UPDATE that moves a row between partitions
  * (a late Start) leaves usage_daily equal to radacct's counters; future months are made ahead;

@@ -43,7 +43,7 @@ BEGIN
   IF status = 'Stop' THEN v_stop := v_at; END IF;
   v_start := CASE WHEN status = 'Start' THEN v_at ELSE v_at - make_interval(secs => greatest(coalesce(session_time, 0), 0)) END;
 
-  -- v5: radacct is partitioned by acctstarttime (decisions.md 73), so there is no UNIQUE
+  -- v5: radacct is partitioned by acctstarttime (decisions.md 75), so there is no UNIQUE
   -- (acctuniqueid) to upsert on. Packets of one session are serialised by an advisory lock on
   -- its acctuniqueid; radacct_keys (kept by triggers, unique on acctuniqueid) says whether the
   -- session exists and its acctstarttime, which prunes the UPDATE to one partition.

@@ -1,5 +1,5 @@
 -- radacct_keys: one row per radacct row, kept by row triggers on the partitioned radacct for
--- every writer (decisions.md 57 and 73). acctuniqueid is its primary key, so a session is
+-- every writer (decisions.md 57 and 75). acctuniqueid is its primary key, so a session is
 -- unique across all partitions (a partitioned table cannot have UNIQUE (acctuniqueid) without
 -- the partition key), and acctstarttime is where lango_acct_do finds the session's partition.
 -- An UPDATE that moves a row to another partition (a late Start changes acctstarttime) runs as

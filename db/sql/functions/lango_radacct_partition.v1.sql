@@ -1,5 +1,5 @@
 -- Creates the monthly partitions of radacct (UTC months) from the current month to `ahead`
--- months ahead that are not there yet, and returns the names it created (decisions.md 73). Run
+-- months ahead that are not there yet, and returns the names it created (decisions.md 75). Run
 -- by the migration, by the worker once a day and by `lango radacct partition --ahead N`.
 -- SECURITY DEFINER: creating a partition needs the owner of radacct (the migrations' role);
 -- the worker runs as lango_app. A month already covered (by radacct_legacy, or by a partition

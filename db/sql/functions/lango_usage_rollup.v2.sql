@@ -4,7 +4,7 @@
 -- midnight counts what it used before midnight on the first day and the rest on the next, at
 -- the granularity of its interims. The sum over days always equals radacct's counters; rows later
 -- deleted or archived from radacct keep their usage here (no DELETE trigger, on purpose).
--- v2: radacct is partitioned (decisions.md 73). An UPDATE that moves a row to another partition
+-- v2: radacct is partitioned (decisions.md 75). An UPDATE that moves a row to another partition
 -- arrives here as an INSERT; lango_radacct_key has kept the row's old counters in radacct_keys,
 -- so it is counted as the update it is (the difference, no new session).
 CREATE OR REPLACE FUNCTION lango_usage_rollup() RETURNS trigger
