@@ -22,7 +22,8 @@ import {
 } from '../../src/db/radacct-partitions';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { quoteIdent, urlForDatabase } from '../helpers/global-setup';
-import { addNas } from './enforcement-fixtures';
+import { addNas, FAST, silent } from './enforcement-fixtures';
+import { startWorker } from '../../src/jobs/worker';
 
 const MIGRATION = '20261206000100_radacct_partitions';
 const options = { migrationSource, tableName: 'lango_migrations' };
@@ -226,6 +227,25 @@ describe('a fresh install', () => {
     expect(await db('radacct_keys').where({ acctuniqueid: uid })).toHaveLength(1);
     expect(await usageSum(db, tenantId)).toEqual(before);
     await expect(createRadacctPartitions(tdb.appDb, -1)).rejects.toMatchObject({ code: '22023' });
+  });
+
+  it('the worker makes the months ahead as it starts, with the application role', async () => {
+    const want = monthName(addMonths(new Date(), 9));
+    const exists = async () => (await db.raw(`SELECT to_regclass(?) IS NOT NULL AS ok`, [want])).rows[0].ok as boolean;
+    expect(await exists()).toBe(false);
+    const worker = startWorker({
+      db: tdb.appDb,
+      databaseUrl: tdb.appUrl,
+      logger: silent,
+      options: { ...FAST, sampleSeconds: 0, partitionAhead: 9 },
+      heartbeatMs: 0,
+    });
+    try {
+      for (let i = 0; i < 200 && !(await exists()); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await exists()).toBe(true);
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('archive detaches whole months before the bound; the usage report still sums them', async () => {
