@@ -136,6 +136,17 @@ describe('a fresh install', () => {
     expect(await usageSum(db, tenantId)).toEqual({ input: 1500, output: 2500, seconds: 120, sessions: 1 });
   });
 
+  it('concurrent first packets of one session make one row, none fails', async () => {
+    const { tenantId, ident } = await newTenant(db);
+    const uid = randomBytes(8).toString('hex');
+    const packets = Array.from({ length: 10 }, (_, i) =>
+      acct(db, ident, { status: i % 3 === 0 ? 'Start' : 'Interim-Update', uid, seconds: 60 + i, input: 100 * i }),
+    );
+    expect(await Promise.all(packets)).toEqual(Array(10).fill(1));
+    expect(await db('radacct').where({ acctuniqueid: uid })).toHaveLength(1);
+    expect(await usageSum(db, tenantId)).toEqual(await radacctSum(db, tenantId));
+  });
+
   it('any writer gets 23505 for a second row with the same acctuniqueid, in another partition too', async () => {
     const { tenantId } = await newTenant(db);
     const uid = randomBytes(8).toString('hex');
