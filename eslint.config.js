@@ -111,7 +111,12 @@ module.exports = tseslint.config(
   {
     // These pass the whole environment on to a child process (FreeRADIUS, PostgreSQL's tools);
     // they read no setting from it.
-    files: ['src/freeradius/runtime-dir.ts', 'src/freeradius/process.ts', 'src/db/embedded-postgres.ts'],
+    files: [
+      'src/freeradius/runtime-dir.ts',
+      'src/freeradius/process.ts',
+      'src/db/embedded-postgres.ts',
+      'src/db/radacct-partitions.ts',
+    ],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

@@ -13,6 +13,7 @@ import {
   migrate,
   MissingSettingError,
   withMigrationDb,
+  migrationDatabaseUrl,
   withServices,
 } from './main';
 import { GatewayConfigError, loadGatewayConfig } from './gateway/config';
@@ -25,13 +26,19 @@ import { describeExit } from './process/child';
 import { waitForSignal } from './cli/signals';
 import type { Logger } from './logger';
 import { up } from './cli/up';
-import { parseArgs, requireOpt, UsageError, type Parsed } from './cli/args';
+import { intOpt, parseArgs, requireOpt, UsageError, type Parsed } from './cli/args';
 import { startRouterOsSimulator } from './simulate/routeros-simulator';
 import { radtestCommand } from './cli/radtest';
 import { simulateNas } from './cli/simulate-nas';
 import { simulateDaraja } from './cli/simulate-daraja';
 import { simulateSms } from './cli/simulate-sms';
 import { seedAccounting } from './cli/seed-accounting';
+import {
+  archiveRadacctPartitions,
+  createRadacctPartitions,
+  listRadacctPartitions,
+  parseMonth,
+} from './db/radacct-partitions';
 
 const USAGE = `lango <command>
 
@@ -53,6 +60,14 @@ const USAGE = `lango <command>
                            a read-only PostgreSQL login that sees only this tenant's rows through
                            the views of schema reports (psql, Metabase, Grafana); prints its password
   report-role list | report-role drop --name N
+  radacct partitions       radacct's monthly partitions: ranges and row estimates
+  radacct partition [--ahead 3]
+                           create the partitions of this UTC month and N months ahead (the worker
+                           also does this daily)
+  radacct archive --before YYYY-MM [--out DIR]
+                           detach the partitions that end by then (reports keep their usage); with
+                           --out, pg_dump each to DIR/<table>.dump and drop it, else leave the
+                           detached tables for your own pg_dump
   seed-accounting --rows N [--tenants 3] [--days 90] [--users 1000] [--payments 0]
                            fill the database with accounting (and payments) for benchmarks
                            (tenants seed-1..N)
@@ -176,6 +191,22 @@ export async function run(argv: string[]): Promise<number> {
           return dropReportRole(db, requireOpt(args, 'name')).then(() => ({ dropped: requireOpt(args, 'name') }));
         if (sub === 'list') return listReportRoles(db);
         throw new UsageError(`unknown command: report-role ${sub ?? ''} (create, list, drop)`);
+      });
+      process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+      return 0;
+    }
+    case 'radacct': {
+      const out = await withMigrationDb(config, async (db) => {
+        if (sub === 'partitions') return listRadacctPartitions(db);
+        if (sub === 'partition')
+          return { created: await createRadacctPartitions(db, intOpt(args, 'ahead', 3, 0, 120)) };
+        if (sub === 'archive') {
+          const before = parseMonth(requireOpt(args, 'before'));
+          if (!before) throw new UsageError('--before: a month as YYYY-MM');
+          const dir = opt(args, 'out');
+          return archiveRadacctPartitions(db, migrationDatabaseUrl(config), before, dir);
+        }
+        throw new UsageError(`unknown command: radacct ${sub ?? ''} (partitions, partition, archive)`);
       });
       process.stdout.write(JSON.stringify(out, null, 2) + '\n');
       return 0;

@@ -316,8 +316,13 @@ export function buildGateway(
  * Work on the migrating connection (LANGO_MIGRATE_DATABASE_URL, else DATABASE_URL): what needs
  * rights the API has not, e.g. `lango report-role` (CREATEROLE) or `lango partition-radacct`.
  */
+/** The database URL of the migrations' role (the owner of the tables). */
+export function migrationDatabaseUrl(config: Config): string {
+  return config.migrateDatabaseUrl ?? databaseUrlOf(config);
+}
+
 export async function withMigrationDb<T>(config: Config, fn: (db: Knex) => Promise<T>): Promise<T> {
-  const db = createDb(config.migrateDatabaseUrl ?? databaseUrlOf(config), { max: 2 });
+  const db = createDb(migrationDatabaseUrl(config), { max: 2 });
   try {
     return await fn(db);
   } finally {

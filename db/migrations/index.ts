@@ -32,6 +32,7 @@ import * as m20261206000200 from './20261206000200_ops_metrics_indexes';
 import * as m20261206000201 from './20261206000201_tenant_sms_settings';
 import * as m20261206000202 from './20261206000202_portal_logos';
 import * as m20261206000400 from './20261206000400_revenue_rollups';
+import * as m20261206000100 from './20261206000100_radacct_partitions';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -73,6 +74,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261204000700_enforcement_claim_per_nas', m20261204000700],
   ['20261204000800_acct_update_time_monotonic', m20261204000800],
   ['20261205000300_session_samples', m20261205000300],
+  ['20261206000100_radacct_partitions', m20261206000100],
   ['20261206000200_ops_metrics_indexes', m20261206000200],
   ['20261206000201_tenant_sms_settings', m20261206000201],
   ['20261206000202_portal_logos', m20261206000202],

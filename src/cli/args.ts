@@ -26,3 +26,13 @@ export function requireOpt(p: Parsed, name: string): string {
 }
 
 export class UsageError extends Error {}
+
+/** An integer option from min to max (the default when absent, if given). */
+export function intOpt(args: Parsed, name: string, def: number | undefined, min: number, max: number): number {
+  const raw = args.options[name];
+  if (raw === undefined && def !== undefined) return def;
+  const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name}: an integer from ${min} to ${max}`);
+  return n;
+}

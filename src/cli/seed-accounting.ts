@@ -10,18 +10,9 @@
  * reports. Progress goes to stderr.
  */
 import type { Knex } from 'knex';
-import { UsageError, type Parsed } from './args';
+import { intOpt, UsageError, type Parsed } from './args';
 
 const BATCH = 10000;
-
-function intOpt(args: Parsed, name: string, def: number | undefined, min: number, max: number): number {
-  const raw = args.options[name];
-  if (raw === undefined && def !== undefined) return def;
-  const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name}: an integer from ${min} to ${max}`);
-  return n;
-}
 
 function bar(done: number, total: number, startedMs: number): string {
   const width = 30;

@@ -184,6 +184,10 @@ export async function applyPrivileges(db: Knex, roles: DatabaseRoles): Promise<{
       );
     }
     await trx.raw(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
+    // radacct's monthly partitions are made by lango_radacct_partition (SECURITY DEFINER, run by
+    // the worker as app): creating a partition of radacct needs its owner and CREATE on the schema
+    // (decisions.md 78). The owner already owns, and may drop, every table here.
+    if (superuser) await trx.raw(`GRANT CREATE ON SCHEMA public TO ${ident(owner)}`);
     await trx.raw(`REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC`);
     await applyDatabasePrivileges(trx, roles);
 

@@ -10,6 +10,7 @@
  *   payments-*       STK settlement by query, the SMS outbox, reminders (payments.ts)
  *   heartbeat        the row /readyz reads (src/db/heartbeats.ts)
  *   samples          open sessions per NAS every few minutes, for the charts (samples.ts)
+ *   partitions       radacct's monthly partitions made ahead, daily (db/radacct-partitions.ts)
  *
  * Every loop takes the worker's Clock (lib/clock.ts) for its timers.
  *
@@ -33,6 +34,7 @@ import { runSweep } from './sweep';
 import { EnforcementSender, type RouterOsKickFn, type SenderOptions } from './sender';
 import { startPaymentLoops, type PaymentLoopsOptions } from './payments';
 import { beat, forgetHeartbeat, heartbeatInstance } from '../db/heartbeats';
+import { createRadacctPartitions } from '../db/radacct-partitions';
 
 export interface WorkerOptions {
   /** Where CoA/Disconnect and the RouterOS fallback may go (config.enforcementTargets). */
@@ -58,6 +60,10 @@ export interface WorkerOptions {
   sampleSeconds?: number;
   /** Session samples are kept this many days. Default 90. */
   sampleRetentionDays?: number;
+  /** How often radacct's future monthly partitions are made. Default daily; 0 turns it off. */
+  partitionMs?: number;
+  /** Months ahead of the current one that must have a partition. Default 3. */
+  partitionAhead?: number;
 }
 
 export interface Worker {
@@ -166,6 +172,17 @@ export function startWorker(deps: {
     clock,
   );
 
+  const partitions = new Periodic(
+    'partitions',
+    o.partitionMs ?? 86_400_000,
+    async () => {
+      const created = await createRadacctPartitions(db, o.partitionAhead ?? 3);
+      if (created.length > 0) log.info({ created }, 'radacct partitions created');
+    },
+    log,
+    clock,
+  );
+
   // The heartbeat /readyz reads: written while this worker's loops run, removed when it stops.
   const instance = heartbeatInstance();
   const heartbeatMs = deps.heartbeatMs ?? 10_000;
@@ -193,6 +210,7 @@ export function startWorker(deps: {
   if (o.quotaMs !== 0) quota.start(2000);
   if (o.staleMs !== 0) stale.start(3000);
   if (sampleSeconds !== 0) samples.start(500);
+  if (o.partitionMs !== 0) partitions.start(4000);
   // The first beat is written before the worker counts as started (buildWorker awaits it), so
   // `lango up` and a supervisor see /readyz ready as soon as the worker is.
   let stopping = false;
@@ -222,6 +240,7 @@ export function startWorker(deps: {
         quota.stop(),
         stale.stop(),
         samples.stop(),
+        partitions.stop(),
         heartbeat.stop(),
         listener.close(),
         payments?.stop(),
