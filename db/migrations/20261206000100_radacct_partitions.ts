@@ -69,6 +69,11 @@ export async function up(knex: Knex): Promise<void> {
 
     CREATE TABLE radacct (LIKE radacct_legacy INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS)
       PARTITION BY RANGE (acctstarttime);
+    -- An install migrated before has given its tables to the owner role (src/db/roles.ts), and a
+    -- sequence can only belong to a table of its own owner: the new table takes the old one's.
+    DO $$ BEGIN
+      EXECUTE format('ALTER TABLE radacct OWNER TO %I', (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'radacct_legacy'::regclass));
+    END $$;
     ALTER SEQUENCE radacct_radacctid_seq OWNED BY radacct.radacctid;
 
     CREATE TABLE radacct_keys (

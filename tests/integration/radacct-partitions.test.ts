@@ -14,6 +14,7 @@ import { Client } from 'pg';
 import { createDb } from '../../src/db/knex';
 import { migrationSource } from '../../db/migrations';
 import { migrateLatest } from '../../src/db/migrate';
+import { applyPrivileges } from '../../src/db/roles';
 import {
   archiveRadacctPartitions,
   createRadacctPartitions,
@@ -319,6 +320,8 @@ describe('migrating a filled radacct', () => {
       if (pending[0]?.[0] === MIGRATION) break;
       await db.migrate.up(options);
     }
+    // As `lango migrate` leaves an install: every object given to the owner role.
+    await applyPrivileges(db, {});
     ({ tenantId, ident } = await newTenant(db));
     // Sessions over the last 120 days (some of this month), 10 still open, 5 without a start.
     await db.raw(
