@@ -323,6 +323,7 @@ describe('authentication and reply attributes', () => {
       reply('fp-mixed', 'Idle-Timeout', ':=', '4294967296'),
       reply('fp-hostile', 'Mikrotik-Rate-Limit', ':=', hostile),
       reply('fp-escapes', 'Mikrotik-Rate-Limit', ':=', escapes),
+      reply('fp-escapes', 'Filter-Id', ':=', `${escapes} \\`),
     ]);
     // What lango_authorize returns for a user: the typed control attributes and the Lango-Reply rows.
     const rows = async (user: string) =>
@@ -389,6 +390,8 @@ describe('authentication and reply attributes', () => {
       expect(getString(res.packet, 'Mikrotik-Rate-Limit')).toBe(hostile);
       const esc = await c.accessRequestPap('fp-escapes', 'pw-1');
       expect(getString(esc.packet, 'Mikrotik-Rate-Limit')).toBe(escapes);
+      // And through the generic path (v4 encodes its values three times: v3's twice let \n become a newline).
+      expect(getString(esc.packet, 'Filter-Id')).toBe(`${escapes} \\`);
 
       // The same logins with every row through the foreach (v3, the function before the fast path).
       await tdb.db.raw(sqlObject('functions/lango_authorize', 3));

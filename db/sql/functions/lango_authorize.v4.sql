@@ -12,7 +12,9 @@
 -- Lango-Reply rows, in order, as in v3. No fast path at all for a login with a row that could
 -- name one of the five by number (Attr-N, Vendor-N-Attr-M, Vendor-Specific, a leading digit).
 -- A fast value is encoded once by lango_rad_value() (rlm_sql unescapes it once; the update copies
--- it without expansion).
+-- it without expansion). A Lango-Reply row's value is encoded three times, not twice as in v3:
+-- it is unescaped by rlm_sql, then twice more on its way through the policy's foreach and update
+-- (measured in tests/e2e/aaa.test.ts: with v3 a stored backslash-n arrived as a newline, \\ as \).
 -- authorize_check_query (the entry point FreeRADIUS calls): lango_authorize_check() plus
 -- Simultaneous-Use, decided here, with every value encoded by lango_rad_value() so that rlm_sql
 -- takes it literally (no xlat of `...`, no unquoting, no backslash unescaping). Runs with the
@@ -81,7 +83,7 @@ BEGIN
     SELECT 0, v_user,
            CASE WHEN y.fast THEN y.ctl ELSE 'Lango-Reply' END,
            CASE WHEN y.fast THEN lango_rad_value(y.value)
-                ELSE lango_rad_value(y.attribute || ' ' || y.op || ' ' || lango_rad_value(y.value)) END,
+                ELSE lango_rad_value(y.attribute || ' ' || y.op || ' ' || lango_rad_value(lango_rad_value(y.value))) END,
            CASE WHEN y.fast THEN ':=' ELSE '+=' END
     FROM y
     WHERE NOT y.fast OR y.last
