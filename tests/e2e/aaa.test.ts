@@ -575,6 +575,34 @@ describe('policy at authorize time', () => {
     const all = JSON.stringify(await tdb.db('radpostauth').select('*'));
     expect(all).not.toContain('alice-pw');
   });
+
+  it('radpostauth gets the name, NAS-Identifier and station ids exactly (hex-encoded once per request)', async () => {
+    await subscriber(A, { username: `o'hara "%{User-Name}" é`, password: 'pw-1', planId: planA.id });
+    const c = nas('127.0.0.1', SECRET_A);
+    const calling = `AA:BB'"%{Called-Station-Id}\\n`;
+    const called = `hs'1 "%{exec:/bin/false}"`;
+    for (const [user, code] of [
+      [`o'hara "%{User-Name}" é`, PacketCode.AccessAccept],
+      [`nobody'"%{Calling-Station-Id}"`, PacketCode.AccessReject],
+    ] as const) {
+      const res = await c.accessRequestPap(user, 'pw-1', [
+        { name: 'Calling-Station-Id', value: calling },
+        { name: 'Called-Station-Id', value: called },
+        { name: 'NAS-Identifier', value: `a-router` },
+      ]);
+      expect(res.packet.code).toBe(code);
+      const row = await tdb
+        .db('radpostauth')
+        .where({ tenant_id: A.id, username: user })
+        .orderBy('id', 'desc')
+        .first('callingstationid', 'calledstationid', 'reply');
+      expect(row).toEqual({
+        callingstationid: calling,
+        calledstationid: called,
+        reply: code === PacketCode.AccessAccept ? 'Access-Accept' : 'Access-Reject',
+      });
+    }
+  });
 });
 
 describe('accounting', () => {
