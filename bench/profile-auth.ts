@@ -13,7 +13,8 @@
  *    (Ir) per Access-Request, all threads. Independent of the load on the machine.
  *
  * Needs the shared server to preload pg_stat_statements (CREATE EXTENSION is made in the
- * benchmark's databases only; nothing is reset outside them). Writes
+ * benchmark's databases only; nothing is reset outside them), unless BENCH_PROFILE_PG=0 (callgrind
+ * only: no PostgreSQL figures). Writes
  * bench/results/radius-auth-profile-<date>.md and .json. BENCH_LANGO_OVERLAY_PATCH /
  * BENCH_LANGO_SOURCE_DIR / BENCH_LANGO_SQL / BENCH_STOCK_MAX_SERVERS as for run.ts.
  */
@@ -52,6 +53,8 @@ const CONFIG = {
   warmup: Number(process.env.BENCH_WARMUP_REQUESTS ?? 1000),
   concurrencies: (process.env.BENCH_PROFILE_CONCURRENCY ?? '1,16').split(',').map(Number),
   callgrind: process.env.BENCH_PROFILE_CALLGRIND !== '0',
+  /** 0: callgrind only, for a server that does not preload pg_stat_statements. */
+  pg: process.env.BENCH_PROFILE_PG !== '0',
 };
 
 const EXPERIMENT = {
@@ -376,7 +379,7 @@ function render(date: string, pg: string, res: ServerProfile[], experiment: bool
       (cg('lango') ?? 0) / 1000 || undefined,
       0,
     );
-  for (const c of CONFIG.concurrencies) {
+  for (const c of CONFIG.pg ? CONFIG.concurrencies : []) {
     const p = (s: ServerName) => get(s)?.pg.find((x) => x.concurrency === c);
     row('PG shared buffers hit', String(c), p('stock')?.sharedHitPerLogin, p('lango')?.sharedHitPerLogin, 1);
     row(
@@ -464,13 +467,16 @@ async function main(): Promise<void> {
   try {
     await Promise.all([seedLango(dbs.langoUrl), seedStock(dbs.stockUrl)]);
     await applyExperimentSql(dbs.langoUrl, EXPERIMENT.sql);
-    for (const db of dbs.names) await enableStatements(admin, db);
+    if (CONFIG.pg) for (const db of dbs.names) await enableStatements(admin, db);
     const sourceDir = await overlay(stateDir);
     const res: ServerProfile[] = [];
     for (const server of ['stock', 'lango'] as const) {
       const url = server === 'stock' ? dbs.stockUrl : dbs.langoUrl;
       const db = server === 'stock' ? stockDb : langoDb;
-      const p: ServerProfile = { server, pg: await pgPhases(server, url, db, adminClient, stateDir, sourceDir) };
+      const p: ServerProfile = {
+        server,
+        pg: CONFIG.pg ? await pgPhases(server, url, db, adminClient, stateDir, sourceDir) : [],
+      };
       if (CONFIG.callgrind) p.callgrind = await callgrindPhase(server, url, stateDir, sourceDir);
       res.push(p);
     }

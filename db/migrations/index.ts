@@ -31,6 +31,7 @@ import * as m20261205000300 from './20261205000300_session_samples';
 import * as m20261206000200 from './20261206000200_ops_metrics_indexes';
 import * as m20261206000201 from './20261206000201_tenant_sms_settings';
 import * as m20261206000202 from './20261206000202_portal_logos';
+import * as m20261206000300 from './20261206000300_plan_reply_fast_path';
 import * as m20261206000400 from './20261206000400_revenue_rollups';
 import * as m20261206000100 from './20261206000100_radacct_partitions';
 
@@ -78,6 +79,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261206000200_ops_metrics_indexes', m20261206000200],
   ['20261206000201_tenant_sms_settings', m20261206000201],
   ['20261206000202_portal_logos', m20261206000202],
+  ['20261206000300_plan_reply_fast_path', m20261206000300],
   ['20261206000400_revenue_rollups', m20261206000400],
 ];
 

@@ -10,6 +10,7 @@ import { createTestApi, TestApi, TestTenant } from '../helpers/api';
 import { accountingWritten, startTestFreeRadius, FreeRadiusHandle } from '../helpers/freeradius';
 import { radclient, radtest, q } from '../helpers/radclient';
 import { RadiusClient, PacketCode, getString, getNumber, getAttributes, RadiusTimeoutError } from '../../src/radius';
+import { sqlObject } from '../../src/db/sql-objects';
 
 const GiB = 1024 ** 3;
 let tdb: TestDatabase;
@@ -277,6 +278,132 @@ describe('authentication and reply attributes', () => {
     expect(r.attrs['Framed-Pool']).toEqual(['Accept']);
     expect(r.attrs['Mikrotik-Rate-Limit']).toEqual(['2M/5M']);
   });
+  it('the plan-reply fast path: the same Accept as the generic path (lango_authorize v3), user overrides and extra rows included, hostile values inert', async () => {
+    const plan = (
+      await request(api.app)
+        .post('/api/v1/plans')
+        .set(A.auth)
+        .send({
+          name: 'All five',
+          durationSeconds: 30 * 86400,
+          rateLimit: '3M/6M',
+          idleTimeoutSeconds: 600,
+          interimIntervalSeconds: 180,
+          simultaneousUse: 3,
+        })
+    ).body;
+    for (const u of ['fp-plain', 'fp-override', 'fp-mixed', 'fp-hostile', 'fp-escapes'])
+      await subscriber(A, { username: u, password: 'pw-1', planId: plan.id });
+    const { groupname } = await tdb
+      .db('radusergroup')
+      .where({ tenant_id: A.id, username: 'fp-plain' })
+      .first('groupname');
+    const hostile = `1M'/"2M" %{exec:/bin/false} %{User-Name} \`id\` '%{control:Cleartext-Password}'`;
+    // Backslash sequences that FreeRADIUS unescapes (\n, \047, \\): the fast path keeps them exactly.
+    const escapes = `2M/4M \\n\\047\\\\ "\\"`;
+    const reply = (username: string, attribute: string, op: string, value: string) => ({
+      tenant_id: A.id,
+      username,
+      attribute,
+      op,
+      value,
+    });
+    // Operators' extra rows: one on the plan's group (every member), others per user.
+    await tdb
+      .db('radgroupreply')
+      .insert({ tenant_id: A.id, groupname, attribute: 'Mikrotik-Address-List', op: '+=', value: 'plan-list' });
+    await tdb.db('radreply').insert([
+      reply('fp-plain', 'Framed-Pool', ':=', 'op-pool'),
+      // The user's := wins over the plan's, in either path.
+      reply('fp-override', 'Mikrotik-Rate-Limit', ':=', '9M/9M'),
+      reply('fp-override', 'idle-timeout', ':=', '60'),
+      // Not all := for these: they keep the generic path (+= adds, = adds nothing here).
+      reply('fp-mixed', 'Mikrotik-Rate-Limit', '+=', '1M/1M'),
+      reply('fp-mixed', 'Acct-Interim-Interval', '=', '999'),
+      reply('fp-mixed', 'Idle-Timeout', ':=', '4294967296'),
+      reply('fp-hostile', 'Mikrotik-Rate-Limit', ':=', hostile),
+      reply('fp-escapes', 'Mikrotik-Rate-Limit', ':=', escapes),
+      reply('fp-escapes', 'Filter-Id', ':=', `${escapes} \\`),
+    ]);
+    // What lango_authorize returns for a user: the typed control attributes and the Lango-Reply rows.
+    const rows = async (user: string) =>
+      (
+        await tdb.db.raw<{ rows: Array<{ attribute: string; value: string }> }>(
+          `SELECT attribute, value FROM lango_authorize('127.0.0.1', '', encode(convert_to(?, 'UTF8'), 'hex'), '')
+           WHERE attribute LIKE 'Lango-Reply%'`,
+          [user],
+        )
+      ).rows;
+    const users = ['fp-plain', 'fp-override', 'fp-mixed', 'fp-hostile'];
+    // Session-Timeout counts down and Message-Authenticator is a MAC: everything else must match.
+    const accept = async (user: string) => {
+      const r = await auth(user, 'pw-1');
+      expect(r.code).toBe('Access-Accept');
+      const { ['Session-Timeout']: _t, ['Message-Authenticator']: _m, ...rest } = r.attrs;
+      return rest;
+    };
+    try {
+      expect(await rows('fp-plain')).toEqual([
+        { attribute: 'Lango-Reply-Interim-Interval', value: '180' },
+        { attribute: 'Lango-Reply-Rate-Limit', value: '3M/6M' },
+        { attribute: 'Lango-Reply-Max-Up', value: '3000000' },
+        { attribute: 'Lango-Reply-Max-Down', value: '6000000' },
+        { attribute: 'Lango-Reply-Idle-Timeout', value: '600' },
+        { attribute: 'Lango-Reply', value: 'Mikrotik-Address-List += plan-list' },
+        { attribute: 'Lango-Reply', value: 'Framed-Pool := op-pool' },
+      ]);
+      // (Each typed attribute comes at its last row's place; the order among them does not matter.)
+      const typed = (await rows('fp-override')).filter((r) => r.attribute !== 'Lango-Reply');
+      expect(typed.sort((a, b) => a.attribute.localeCompare(b.attribute))).toEqual([
+        { attribute: 'Lango-Reply-Idle-Timeout', value: '60' },
+        { attribute: 'Lango-Reply-Interim-Interval', value: '180' },
+        { attribute: 'Lango-Reply-Max-Down', value: '6000000' },
+        { attribute: 'Lango-Reply-Max-Up', value: '3000000' },
+        { attribute: 'Lango-Reply-Rate-Limit', value: '9M/9M' },
+      ]);
+      expect((await rows('fp-mixed')).map((r) => r.attribute).sort()).toEqual([
+        ...Array(7).fill('Lango-Reply'),
+        'Lango-Reply-Max-Down',
+        'Lango-Reply-Max-Up',
+      ]);
+      expect((await rows('fp-hostile')).map((r) => r.attribute)).toContain('Lango-Reply-Rate-Limit');
+
+      const fast: Record<string, Record<string, string[]>> = {};
+      for (const u of users) fast[u] = await accept(u);
+      expect(fast['fp-plain']).toEqual({
+        'Acct-Interim-Interval': ['180'],
+        'Mikrotik-Rate-Limit': ['3M/6M'],
+        'WISPr-Bandwidth-Max-Up': ['3000000'],
+        'WISPr-Bandwidth-Max-Down': ['6000000'],
+        'Idle-Timeout': ['600'],
+        'Mikrotik-Address-List': ['plan-list'],
+        'Framed-Pool': ['op-pool'],
+      });
+      expect(fast['fp-override']!['Mikrotik-Rate-Limit']).toEqual(['9M/9M']);
+      expect(fast['fp-override']!['Idle-Timeout']).toEqual(['60']);
+      expect(fast['fp-mixed']!['Mikrotik-Rate-Limit']).toEqual(['3M/6M', '1M/1M']);
+      expect(fast['fp-mixed']!['Acct-Interim-Interval']).toEqual(['180']);
+      // The exact bytes (radclient escapes them): nothing expanded, no quote lost.
+      const c = nas('127.0.0.1', SECRET_A);
+      const res = await c.accessRequestPap('fp-hostile', 'pw-1');
+      expect(res.packet.code).toBe(PacketCode.AccessAccept);
+      expect(getString(res.packet, 'Mikrotik-Rate-Limit')).toBe(hostile);
+      const esc = await c.accessRequestPap('fp-escapes', 'pw-1');
+      expect(getString(esc.packet, 'Mikrotik-Rate-Limit')).toBe(escapes);
+      // And through the generic path (v4 encodes its values three times: v3's twice let \n become a newline).
+      expect(getString(esc.packet, 'Filter-Id')).toBe(`${escapes} \\`);
+
+      // The same logins with every row through the foreach (v3, the function before the fast path).
+      await tdb.db.raw(sqlObject('functions/lango_authorize', 3));
+      expect((await rows('fp-plain')).map((r) => r.attribute)).toEqual(Array(7).fill('Lango-Reply'));
+      for (const u of users) expect({ [u]: await accept(u) }).toEqual({ [u]: fast[u] });
+      const before = await c.accessRequestPap('fp-hostile', 'pw-1');
+      expect(getString(before.packet, 'Mikrotik-Rate-Limit')).toBe(hostile);
+    } finally {
+      await tdb.db.raw(sqlObject('functions/lango_authorize', 4));
+      await tdb.db('radgroupreply').where({ tenant_id: A.id, groupname, attribute: 'Mikrotik-Address-List' }).del();
+    }
+  });
 });
 
 describe('tenancy through RADIUS', () => {
@@ -447,6 +574,34 @@ describe('policy at authorize time', () => {
     expect(rows[0]).toEqual({ tenant_id: A.id, reply: 'Access-Reject', reason: 'Account suspended' });
     const all = JSON.stringify(await tdb.db('radpostauth').select('*'));
     expect(all).not.toContain('alice-pw');
+  });
+
+  it('radpostauth gets the name, NAS-Identifier and station ids exactly (hex-encoded once per request)', async () => {
+    await subscriber(A, { username: `o'hara "%{User-Name}" é`, password: 'pw-1', planId: planA.id });
+    const c = nas('127.0.0.1', SECRET_A);
+    const calling = `AA:BB'"%{Called-Station-Id}\\n`;
+    const called = `hs'1 "%{exec:/bin/false}"`;
+    for (const [user, code] of [
+      [`o'hara "%{User-Name}" é`, PacketCode.AccessAccept],
+      [`nobody'"%{Calling-Station-Id}"`, PacketCode.AccessReject],
+    ] as const) {
+      const res = await c.accessRequestPap(user, 'pw-1', [
+        { name: 'Calling-Station-Id', value: calling },
+        { name: 'Called-Station-Id', value: called },
+        { name: 'NAS-Identifier', value: `a-router` },
+      ]);
+      expect(res.packet.code).toBe(code);
+      const row = await tdb
+        .db('radpostauth')
+        .where({ tenant_id: A.id, username: user })
+        .orderBy('id', 'desc')
+        .first('callingstationid', 'calledstationid', 'reply');
+      expect(row).toEqual({
+        callingstationid: calling,
+        calledstationid: called,
+        reply: code === PacketCode.AccessAccept ? 'Access-Accept' : 'Access-Reject',
+      });
+    }
   });
 });
 
