@@ -28,8 +28,8 @@ const int = (name: string, dflt: number): number => {
 };
 const USERS = int('BENCH_STORM_USERS', 10000);
 const SPREAD_MS = int('BENCH_STORM_SPREAD_MS', 3000);
-// Live accounting's own pool (freeradius/mods-available/sql_acct); the product's default is 4.
-const ACCT_CONNECTIONS = int('BENCH_STORM_ACCT_CONNECTIONS', 4);
+// Live accounting's own pool (freeradius/mods-available/sql_acct); the product's default is 8.
+const ACCT_CONNECTIONS = int('BENCH_STORM_ACCT_CONNECTIONS', 8);
 const SCHEDULE = [3000, 3000, 4000];
 const round = (x: number, d = 0): number => Math.round(x * 10 ** d) / 10 ** d;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

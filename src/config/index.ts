@@ -437,7 +437,7 @@ export function loadConfig(env: Env = process.env): Config {
       acctPort: int(env, 'LANGO_RADIUS_ACCT_PORT', 1813, 0, 65535, problems),
       clientNetworks,
       clientLifetime: int(env, 'LANGO_RADIUS_CLIENT_LIFETIME', 60, 1, 86400, problems),
-      accountingConnections: int(env, 'LANGO_RADIUS_ACCT_CONNECTIONS', 4, 1, 64, problems),
+      accountingConnections: int(env, 'LANGO_RADIUS_ACCT_CONNECTIONS', 8, 1, 64, problems),
       binary: env.LANGO_FREERADIUS_BIN ?? 'freeradius',
       publicAddress: publicRadiusAddress,
     },

@@ -35,7 +35,7 @@ export interface StartFreeRadiusOptions {
   accountingSpoolDir?: string;
   /**
    * Connections of live accounting's own pool (freeradius/mods-available/sql_acct): with all of
-   * them busy a packet is spooled and answered instead of waiting. Default 4 (half the threads).
+   * them busy a packet is spooled and answered instead of waiting. Default 8 (the threads: never busy in steady state).
    */
   accountingConnections?: number;
   /** The overlay to copy. Default: the repository's freeradius/ directory. */
@@ -126,7 +126,7 @@ export function resolveFreeRadiusOptions(opts: StartFreeRadiusOptions): Resolved
   if (!Number.isInteger(clientLifetime) || clientLifetime < 1) {
     throw new FreeRadiusOptionsError(`clientLifetime must be a positive integer, got ${clientLifetime}`);
   }
-  const accountingConnections = opts.accountingConnections ?? 4;
+  const accountingConnections = opts.accountingConnections ?? 8;
   if (!Number.isInteger(accountingConnections) || accountingConnections < 1 || accountingConnections > 64) {
     throw new FreeRadiusOptionsError(`accountingConnections must be an integer from 1 to 64, got ${accountingConnections}`);
   }

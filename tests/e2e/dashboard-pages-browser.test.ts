@@ -182,7 +182,19 @@ it('adds a router and downloads its MikroTik script', async () => {
 });
 
 it('changes the portal branding and the portal shows it', async () => {
+  // A real PNG, drawn by the browser itself, uploaded through the settings page's file input.
+  await page.setContent('<div id="mark" style="width:96px;height:96px;background:#aa3300;border-radius:48px"></div>');
+  const png = await page.locator('#mark').screenshot();
   await page.goto(`${base}/dashboard/settings`);
+  await page.setInputFiles('#f-logo', { name: 'logo.png', mimeType: 'image/png', buffer: png });
+  await page.click('text=Upload logo');
+  await page.waitForURL(`${base}/dashboard/settings`);
+  expect(await main()).toContain('Logo saved');
+  expect(
+    await page
+      .locator('img[alt="The portal logo"]')
+      .evaluate((i) => (i as unknown as { naturalWidth: number }).naturalWidth),
+  ).toBe(96);
   await page.fill('#f-displayName', 'Stage WiFi');
   await page.fill('#f-primaryColor', '#aa3300');
   await page.fill('#f-supportPhone', '+254711000222');
@@ -195,5 +207,11 @@ it('changes the portal branding and the portal shows it', async () => {
   expect(await page.locator('body').innerText()).toContain('Stage WiFi');
   expect(await page.content()).toContain('#aa3300');
   expect(await page.locator('body').innerText()).toContain(planName);
+  // The portal serves the uploaded bytes and the page draws them.
+  expect(
+    await page
+      .locator('header img')
+      .evaluate((i) => (i as unknown as { complete: boolean; naturalWidth: number }).naturalWidth),
+  ).toBe(96);
   await screenshot(page, 'dash-pages-portal-branded');
 });
