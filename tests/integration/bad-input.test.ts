@@ -312,6 +312,7 @@ describe('text the database cannot store in bodies', () => {
     'post /voucher-batches/:id/revoke': () => ({ reason: 'lost' }),
     'post /vouchers/:id/revoke': () => ({ reason: 'refund' }),
     'patch /portal-settings': () => ({ displayName: 'Mtaani WiFi', hotspotDnsNames: ['hotspot.example.net'] }),
+    'patch /sms-settings': () => ({ enabled: true, senderId: 'MTAANI' }),
   };
   /** A valid body that still cannot succeed here: no Daraja in this test (LANGO_PUBLIC_URL unset). */
   const baseStatus: Record<string, number> = { 'post /payments/stk-push': 409 };

@@ -25,16 +25,25 @@ afterAll(async () => {
   await tdb.drop();
 });
 
+/** Roll back the newest migrations until (and with) the logo migration. */
+async function downThroughLogos(): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    const [, down] = (await tdb.db.migrate.down(options)) as [number, string[]];
+    expect(down).toHaveLength(1);
+    if (down[0] === '20261206000202_portal_logos') return;
+  }
+  throw new Error('20261206000202_portal_logos was not rolled back');
+}
+
 it('copies an inline logo to portal_logos, served by the portal afterwards', async () => {
   const t = await api.newTenant();
-  const [, down] = (await tdb.db.migrate.down(options)) as [number, string[]];
-  expect(down).toEqual(['20261206000202_portal_logos']);
+  await downThroughLogos();
   const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(300, 3)]);
   await tdb.db('portal_settings').insert({
     tenant_id: t.id,
     logo_data_url: `data:image/png;base64,${png.toString('base64')}`,
   });
-  expect(await migrate()).toEqual(['20261206000202_portal_logos']);
+  expect(await migrate()).toContain('20261206000202_portal_logos');
   const row = await tdb.db('portal_logos').where({ tenant_id: t.id }).first();
   expect(row.content_type).toBe('image/png');
   expect(Buffer.compare(row.bytes, png)).toBe(0);
@@ -43,7 +52,7 @@ it('copies an inline logo to portal_logos, served by the portal afterwards', asy
   expect(served.status).toBe(200);
   expect(Buffer.compare(served.body as Buffer, png)).toBe(0);
 
-  await tdb.db.migrate.down(options);
+  await downThroughLogos();
   const back = await tdb.db('portal_settings').where({ tenant_id: t.id }).first();
   expect(back.logo_data_url).toBe(`data:image/png;base64,${png.toString('base64')}`);
   await migrate();
