@@ -8,21 +8,15 @@ DECLARE
 BEGIN
   DELETE FROM revenue_rollup WHERE tenant_id = p_tenant;
   DELETE FROM funnel_rollup WHERE tenant_id = p_tenant;
+  -- reports.sales is the one definition of a sale (ledger entries and activated vouchers); its
+  -- day is already the tenant's current one. Called by the application or the migrating role,
+  -- for which lango_report_tenants() lets every tenant through.
   INSERT INTO revenue_rollup (tenant_id, day, plan_id, channel, sales, refunds, gross_amount, refunded_amount)
-  SELECT tenant_id, day, plan_id, channel, sum(sales), sum(refunds), sum(gross), sum(refunded) FROM (
-    SELECT l.tenant_id, (l.created_at AT TIME ZONE tz)::date AS day,
-           coalesce(p.plan_id, '00000000-0000-0000-0000-000000000000'::uuid) AS plan_id, p.channel,
-           (l.kind = 'credit')::int AS sales, (l.kind = 'refund')::int AS refunds,
-           CASE WHEN l.kind = 'credit' THEN l.amount ELSE 0 END AS gross,
-           CASE WHEN l.kind = 'refund' THEN -l.amount ELSE 0 END AS refunded
-    FROM ledger_entries l JOIN payments p ON p.id = l.payment_id
-    WHERE l.tenant_id = p_tenant
-    UNION ALL
-    SELECT v.tenant_id, (v.activated_at AT TIME ZONE tz)::date,
-           coalesce(b.plan_id, '00000000-0000-0000-0000-000000000000'::uuid), 'voucher', 1, 0, b.price, 0
-    FROM vouchers v JOIN voucher_batches b ON b.id = v.batch_id
-    WHERE v.tenant_id = p_tenant AND v.activated_at IS NOT NULL
-  ) s GROUP BY tenant_id, day, plan_id, channel;
+  SELECT tenant_id, day, coalesce(plan_id, '00000000-0000-0000-0000-000000000000'::uuid), channel,
+         count(*) FILTER (WHERE kind = 'credit'), count(*) FILTER (WHERE kind = 'refund'),
+         coalesce(sum(amount) FILTER (WHERE kind = 'credit'), 0), coalesce(-sum(amount) FILTER (WHERE kind = 'refund'), 0)
+  FROM reports.sales WHERE tenant_id = p_tenant
+  GROUP BY 1, 2, 3, 4;
   INSERT INTO funnel_rollup (tenant_id, day, channel, initiated, pending, completed, cancelled, failed, expired,
                              unallocated, refunded, completed_amount)
   SELECT tenant_id, (created_at AT TIME ZONE tz)::date, channel, count(*),
