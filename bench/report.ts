@@ -1,6 +1,6 @@
 /** Results: per-round raw numbers, means, lango/stock ratios, and the Markdown table. */
 import type { CpuDelta } from './cpu';
-import { BACKGROUND_CLOSED, BACKGROUND_OPEN } from './db';
+import { BACKGROUND_CLOSED, BACKGROUND_OPEN, BACKGROUND_POSTAUTH } from './db';
 import type { FloorResult, PhaseResult } from './load';
 import type { RadclientResult } from './radclient';
 
@@ -272,7 +272,7 @@ export function renderMarkdown(rep: BenchReport): string {
     L.push(
       `- ${s} database after the run: ${c.radacct.toLocaleString('en-US')} radacct rows (${c.openSessions} open; seeded with ` +
         `${BACKGROUND_OPEN.toLocaleString('en-US')} open and ${BACKGROUND_CLOSED.toLocaleString('en-US')} closed sessions of other users), ` +
-        `${c.radpostauth.toLocaleString('en-US')} radpostauth rows.`,
+        `${c.radpostauth.toLocaleString('en-US')} radpostauth rows (seeded with ${BACKGROUND_POSTAUTH.toLocaleString('en-US')} logins of other users).`,
     );
   }
   const cfg = rep.config;
@@ -280,7 +280,7 @@ export function renderMarkdown(rep: BenchReport): string {
     `- Per server and round: ${cfg.warmupRequests} untimed warm-up logins, then ${cfg.authRequests} logins at ${cfg.concurrency} in flight, ` +
       `${cfg.serialRequests} one at a time, radclient with the same ${cfg.authRequests} logins, ` +
       `then ${cfg.acctRequests} each of acct Start, Interim-Update and Stop at ${cfg.concurrency} in flight. ` +
-      `After each server: VACUUM ANALYZE of its database and CHECKPOINT.`,
+      `Before the first round and after each server: VACUUM ANALYZE of its database and CHECKPOINT.`,
   );
   L.push('');
   return L.join('\n');
