@@ -1,4 +1,6 @@
+import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
 /** The address to bind a probe socket to for a FreeRADIUS `ipaddr` ("*" is every IPv4 address). */
@@ -8,36 +10,78 @@ function probeAddress(listenAddress: string): { type: 'udp4' | 'udp6'; address: 
 }
 
 /**
- * Distinct free UDP ports on `listenAddress`: each is found by binding to port 0. All probe
- * sockets stay open until every port is known, so the ports differ from each other. (Another
- * process may still take a port before the caller binds it; callers retry on that.)
+ * Where ports the kernel hands out by itself (bind to port 0, and every client socket) come
+ * from: Linux's ip_local_port_range, else IANA's dynamic range.
+ */
+function ephemeralRange(): { low: number; high: number } {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high) && (low as number) > 1024) return { low: low as number, high: high as number };
+  } catch {
+    // not Linux
+  }
+  return { low: 49152, high: 65535 };
+}
+
+/** Binds a probe socket; resolves false when the port is taken. */
+function tryBind(socket: dgram.Socket, port: number, address: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      if (err.code === 'EADDRINUSE' || err.code === 'EACCES') resolve(false);
+      else reject(err);
+    };
+    socket.once('error', onError);
+    socket.bind({ port, address, exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve(true);
+    });
+  });
+}
+
+/**
+ * Distinct free UDP ports on `listenAddress`. They are chosen at random below the kernel's
+ * ephemeral range (from 10000), where no client socket is given a port by the kernel: a port
+ * found by binding to port 0 is one that any UDP client opened before the caller binds it (the
+ * tests' RADIUS clients, FreeRADIUS's own sockets) can be handed, and `lango up` then failed with
+ * "Address already in use". All probe sockets stay open until every port is known, so the ports
+ * differ from each other. Another process may still bind a port explicitly first; callers retry
+ * on that. Falls back to port 0 when no port below the range is free after some tries.
  */
 export async function pickFreeUdpPorts(listenAddress: string, count: number): Promise<number[]> {
   const { type, address } = probeAddress(listenAddress);
+  const { low } = ephemeralRange();
+  const floor = 10000;
   const sockets: dgram.Socket[] = [];
   try {
     const ports: number[] = [];
     for (let i = 0; i < count; i++) {
-      const socket = dgram.createSocket({ type, reuseAddr: false });
-      sockets.push(socket);
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind({ port: 0, address, exclusive: true }, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
-      ports.push(socket.address().port);
+      let bound = false;
+      for (let attempt = 0; attempt < 50 && !bound && low > floor; attempt++) {
+        const socket = dgram.createSocket({ type, reuseAddr: false });
+        sockets.push(socket);
+        bound = await tryBind(socket, floor + randomInt(low - floor), address);
+      }
+      if (!bound) {
+        const socket = dgram.createSocket({ type, reuseAddr: false });
+        sockets.push(socket);
+        if (!(await tryBind(socket, 0, address))) throw new Error(`no free UDP port on ${address}`);
+      }
+      ports.push((sockets[sockets.length - 1] as dgram.Socket).address().port);
     }
     return ports;
   } finally {
-    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => {
-      try {
-        s.close(() => resolve());
-      } catch {
-        resolve(); // never bound
-      }
-    })));
+    await Promise.all(
+      sockets.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            try {
+              s.close(() => resolve());
+            } catch {
+              resolve(); // never bound
+            }
+          }),
+      ),
+    );
   }
 }
 
