@@ -30,21 +30,15 @@ import { adminUrl, createDatabases, dropDatabases, langoRadiusUrl, NAS_SECRET, s
 import { sourceVersion } from './git';
 import { acctPhase, summarize, type AcctKind, type Latency, type PhaseResult, type Target } from './load';
 import { writeResultFiles } from './results';
-
-const int = (name: string, dflt: number): number => {
-  const v = process.env[name];
-  const n = v ? Number(v) : dflt;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
-  return n;
-};
+import { positiveIntEnv } from './env';
 
 const CONFIG = {
-  lagN: int('BENCH_ACCT_LAG_N', 200),
-  requests: int('BENCH_ACCT_REQUESTS', 10000),
+  lagN: positiveIntEnv('BENCH_ACCT_LAG_N', 200),
+  requests: positiveIntEnv('BENCH_ACCT_REQUESTS', 10000),
   concurrency: 200,
-  outageS: int('BENCH_ACCT_OUTAGE_S', 300),
-  outageSessions: int('BENCH_ACCT_OUTAGE_SESSIONS', 2000),
-  outageRate: int('BENCH_ACCT_OUTAGE_RATE', 50),
+  outageS: positiveIntEnv('BENCH_ACCT_OUTAGE_S', 300),
+  outageSessions: positiveIntEnv('BENCH_ACCT_OUTAGE_SESSIONS', 2000),
+  outageRate: positiveIntEnv('BENCH_ACCT_OUTAGE_RATE', 50),
 };
 
 type Mode = 'sql' | 'spool';

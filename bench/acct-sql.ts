@@ -27,15 +27,11 @@ import { cpuMs } from './cpu';
 import { adminUrl, createDatabases, dropDatabases, seedLango } from './db';
 import { applyExperimentSql } from './overlay';
 import { sourceVersion } from './git';
+import { positiveIntEnv } from './env';
 
-const int = (name: string, dflt: number): number => {
-  const v = Number(process.env[name] ?? dflt);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-};
-const SESSIONS = int('BENCH_ACCT_SQL_SESSIONS', 5000);
-const ROUNDS = int('BENCH_ACCT_SQL_ROUNDS', 3);
-const CLIENTS = int('BENCH_ACCT_SQL_CLIENTS', 8);
+const SESSIONS = positiveIntEnv('BENCH_ACCT_SQL_SESSIONS', 5000);
+const ROUNDS = positiveIntEnv('BENCH_ACCT_SQL_ROUNDS', 3);
+const CLIENTS = positiveIntEnv('BENCH_ACCT_SQL_CLIENTS', 8);
 const PHASES = ['Start', 'Interim-Update', 'Stop'] as const;
 type Phase = (typeof PHASES)[number];
 

@@ -23,18 +23,12 @@ import {
 } from '../src/mpesa';
 import { SIMULATOR_APP, startDarajaSimulator } from '../src/simulate/daraja-simulator';
 import { sourceVersion } from './git';
-
-const int = (name: string, dflt: number): number => {
-  const v = process.env[name];
-  const n = v ? Number(v) : dflt;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
-  return n;
-};
+import { positiveIntEnv } from './env';
 
 const CONFIG = {
-  ops: int('BENCH_OPS', 100_000),
-  pushes: int('BENCH_PUSHES', 2000),
-  concurrency: int('BENCH_CONCURRENCY', 20),
+  ops: positiveIntEnv('BENCH_OPS', 100_000),
+  pushes: positiveIntEnv('BENCH_PUSHES', 2000),
+  concurrency: positiveIntEnv('BENCH_CONCURRENCY', 20),
 };
 
 const STK = {

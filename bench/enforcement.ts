@@ -46,6 +46,7 @@ import { summarize, udpFloor, type Latency } from './load';
 import { CpuMeter, cpuMs } from './cpu';
 import { writeResultFiles } from './results';
 import { renderStatements, StatementStats, type StatementBreakdown } from './statements';
+import { positiveIntEnv } from './env';
 
 export interface EnforcementBenchOptions {
   sessions?: number;
@@ -114,13 +115,6 @@ export interface EnforcementBenchReport {
 
 const log = (msg: string): void => {
   process.stderr.write(`[bench enforcement ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-};
-
-const env = (name: string, dflt: number): number => {
-  const v = process.env[name];
-  const n = v ? Number(v) : dflt;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
-  return n;
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -267,12 +261,12 @@ export async function runEnforcementBench(
   options: EnforcementBenchOptions = {},
 ): Promise<{ report: EnforcementBenchReport; files?: { md: string; json: string } }> {
   const cfg = {
-    sessions: options.sessions ?? env('BENCH_ENF_SESSIONS', 10_000),
-    nas: options.nas ?? env('BENCH_ENF_NAS', 10),
-    workers: options.workers ?? env('BENCH_ENF_WORKERS', 1),
+    sessions: options.sessions ?? positiveIntEnv('BENCH_ENF_SESSIONS', 10_000),
+    nas: options.nas ?? positiveIntEnv('BENCH_ENF_NAS', 10),
+    workers: options.workers ?? positiveIntEnv('BENCH_ENF_WORKERS', 1),
     leadSeconds: options.leadSeconds ?? 3,
-    coaRequests: options.coaRequests ?? env('BENCH_ENF_COA_REQUESTS', 20_000),
-    window: options.window ?? env('BENCH_ENF_WINDOW', 256),
+    coaRequests: options.coaRequests ?? positiveIntEnv('BENCH_ENF_COA_REQUESTS', 20_000),
+    window: options.window ?? positiveIntEnv('BENCH_ENF_WINDOW', 256),
   };
   const started = new Date();
   const admin = adminUrl();

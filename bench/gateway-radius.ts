@@ -36,17 +36,11 @@ import {
 } from './db';
 import { sourceVersion } from './git';
 import { writeResultFiles } from './results';
-
-const num = (name: string, dflt: number): number => {
-  const v = process.env[name];
-  const n = v ? Number(v) : dflt;
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
-  return n;
-};
+import { positiveIntEnv } from './env';
 
 const CONFIG = {
-  logins: Math.min(SUBSCRIBERS, num('BENCH_GW_LOGINS', 1000)),
-  concurrency: num('BENCH_GW_CONCURRENCY', 16),
+  logins: Math.min(SUBSCRIBERS, positiveIntEnv('BENCH_GW_LOGINS', 1000)),
+  concurrency: positiveIntEnv('BENCH_GW_CONCURRENCY', 16),
 };
 
 const log = (msg: string): void => {

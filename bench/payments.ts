@@ -29,18 +29,13 @@ import { RadiusClient, PacketCode } from '../src/radius';
 import { createRoleDatabase } from './db';
 import { sourceVersion } from './git';
 import { writeResultFiles } from './results';
+import { positiveIntEnv } from './env';
 
-const num = (name: string, dflt: number): number => {
-  const v = process.env[name];
-  const n = v ? Number(v) : dflt;
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
-  return n;
-};
 const CONFIG = {
-  payments: num('BENCH_PAY_PAYMENTS', 2000),
+  payments: positiveIntEnv('BENCH_PAY_PAYMENTS', 2000),
   duplicateShare: 0.3,
-  concurrency: num('BENCH_PAY_CONCURRENCY', 32),
-  accepts: num('BENCH_PAY_ACCEPTS', 200),
+  concurrency: positiveIntEnv('BENCH_PAY_CONCURRENCY', 32),
+  accepts: positiveIntEnv('BENCH_PAY_ACCEPTS', 200),
 };
 const log = (m: string) => process.stderr.write(`[bench:payments ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const pct = (xs: number[], p: number) => {

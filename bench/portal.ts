@@ -38,14 +38,12 @@ import { POLL_INTERVAL_MS } from '../src/http/portal/login-script';
 import { createRoleDatabase } from './db';
 import { sourceVersion } from './git';
 import { writeResultFiles } from './results';
+import { positiveIntEnv } from './env';
 
-const num = (name: string, dflt: number): number => {
-  const v = process.env[name];
-  const n = v ? Number(v) : dflt;
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
-  return n;
+const CONFIG = {
+  buyers: positiveIntEnv('BENCH_PORTAL_BUYERS', 200),
+  concurrency: positiveIntEnv('BENCH_PORTAL_CONCURRENCY', 20),
 };
-const CONFIG = { buyers: num('BENCH_PORTAL_BUYERS', 200), concurrency: num('BENCH_PORTAL_CONCURRENCY', 20) };
 const NAS_SECRET = 'bench-portal-nas-secret';
 const DST = 'http://news.example/today';
 const log = (m: string) => process.stderr.write(`[bench:portal ${new Date().toISOString().slice(11, 19)}] ${m}\n`);

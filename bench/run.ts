@@ -36,22 +36,16 @@ import { runRadclient, writeAuthFile, type RadclientResult } from './radclient';
 import { renderMarkdown, summarizeRuns, type BenchReport, type ServerName, type ServerRun } from './report';
 import { sourceVersion } from './git';
 import { startStockFreeRadius } from './stock-raddb';
-
-const int = (name: string, dflt: number): number => {
-  const v = process.env[name];
-  const n = v ? Number(v) : dflt;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
-  return n;
-};
+import { positiveIntEnv } from './env';
 
 export const CONFIG = {
-  rounds: int('BENCH_ROUNDS', 2),
-  concurrency: int('BENCH_CONCURRENCY', 200),
-  authRequests: int('BENCH_AUTH_REQUESTS', 10000),
-  serialRequests: int('BENCH_SERIAL_REQUESTS', 2000),
-  acctRequests: int('BENCH_ACCT_REQUESTS', 10000),
-  warmupRequests: int('BENCH_WARMUP_REQUESTS', 1000),
-  floorRequests: int('BENCH_FLOOR_REQUESTS', 10000),
+  rounds: positiveIntEnv('BENCH_ROUNDS', 2),
+  concurrency: positiveIntEnv('BENCH_CONCURRENCY', 200),
+  authRequests: positiveIntEnv('BENCH_AUTH_REQUESTS', 10000),
+  serialRequests: positiveIntEnv('BENCH_SERIAL_REQUESTS', 2000),
+  acctRequests: positiveIntEnv('BENCH_ACCT_REQUESTS', 10000),
+  warmupRequests: positiveIntEnv('BENCH_WARMUP_REQUESTS', 1000),
+  floorRequests: positiveIntEnv('BENCH_FLOOR_REQUESTS', 10000),
   /** Lango's dynamic-client cache: longer than a run, so the client never expires mid-phase. */
   clientLifetime: 3600,
   recvBuff: 4194304,

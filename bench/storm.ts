@@ -19,17 +19,12 @@ import { adminUrl, createDatabases, dropDatabases, langoRadiusUrl, NAS_SECRET, P
 import { sourceVersion } from './git';
 import { authExtras } from './load';
 import { writeResultFiles } from './results';
+import { positiveIntEnv } from './env';
 
-const int = (name: string, dflt: number): number => {
-  const v = process.env[name];
-  const n = v ? Number(v) : dflt;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
-  return n;
-};
-const USERS = int('BENCH_STORM_USERS', 10000);
-const SPREAD_MS = int('BENCH_STORM_SPREAD_MS', 3000);
+const USERS = positiveIntEnv('BENCH_STORM_USERS', 10000);
+const SPREAD_MS = positiveIntEnv('BENCH_STORM_SPREAD_MS', 3000);
 // Live accounting's own pool (freeradius/mods-available/sql_acct); the product's default is 8.
-const ACCT_CONNECTIONS = int('BENCH_STORM_ACCT_CONNECTIONS', 8);
+const ACCT_CONNECTIONS = positiveIntEnv('BENCH_STORM_ACCT_CONNECTIONS', 8);
 const SCHEDULE = [3000, 3000, 4000];
 const round = (x: number, d = 0): number => Math.round(x * 10 ** d) / 10 ** d;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
