@@ -67,6 +67,20 @@ async function seedStormUsers(db: Client, tenantId: string): Promise<void> {
   await db.query('ANALYZE');
 }
 
+/** Sends until FreeRADIUS answers (a dynamic NAS's first packets are dropped), at most 22 times. */
+async function untilAnswered(listener: string, send: () => Promise<unknown>): Promise<void> {
+  for (let k = 0; k <= 21; k++) {
+    if (
+      await send().then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+  }
+  throw new Error(`FreeRADIUS does not answer ${listener}`);
+}
+
 async function main(): Promise<void> {
   const admin = adminUrl();
   const dbs = await createDatabases(admin);
@@ -103,28 +117,20 @@ async function main(): Promise<void> {
       recvBufferSize: 8 << 20,
     });
     try {
-      // The NAS is admitted dynamically: its first packets are dropped while it is looked up.
-      // Nothing else warms up: connection pools start as configured, as after a power cut.
-      // The accounting listener admits the NAS on its own, so it is warmed the same way (an
-      // Interim-Update of a session outside the storm): otherwise the first Starts of the storm
-      // are dropped while it is looked up and answered only after their 3 s retransmission.
-      for (let k = 0; ; k++) {
-        const r = await auth.accessRequestPap('perf0000', 'pw-perf0000-x7', authExtras(0)).catch(() => undefined);
-        if (r) break;
-        if (k > 20) throw new Error('FreeRADIUS does not answer');
-      }
-      for (let k = 0; ; k++) {
-        const r = await acct
-          .accounting([
-            { name: 'User-Name', value: 'perf0000' },
-            { name: 'Acct-Status-Type', value: 'Interim-Update' },
-            { name: 'Acct-Session-Id', value: 'warmup-0' },
-            ...authExtras(0),
-          ])
-          .catch(() => undefined);
-        if (r) break;
-        if (k > 20) throw new Error('FreeRADIUS does not answer accounting');
-      }
+      // The NAS is admitted dynamically, by each listener on its own: its first packets are
+      // dropped while it is looked up. So one login, and one Interim-Update of a session outside
+      // the storm, are repeated until answered; otherwise the storm's first Starts would be
+      // answered only after their 3 s retransmission. Nothing else warms up: connection pools
+      // start as configured, as after a power cut.
+      await untilAnswered('authentication', () => auth.accessRequestPap('perf0000', 'pw-perf0000-x7', authExtras(0)));
+      await untilAnswered('accounting', () =>
+        acct.accounting([
+          { name: 'User-Name', value: 'perf0000' },
+          { name: 'Acct-Status-Type', value: 'Interim-Update' },
+          { name: 'Acct-Session-Id', value: 'warmup-0' },
+          ...authExtras(0),
+        ]),
+      );
       const out = {
         accepts: 0,
         rejects: 0,
