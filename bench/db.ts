@@ -309,13 +309,15 @@ export const BACKGROUND_POSTAUTH = 20000;
 
 export async function seedBackgroundSessions(url: string, tenant?: { tenantId: string; nasId: string }): Promise<void> {
   await withClient(url, async (c) => {
+    // With a tenant, both inserts fill tenant_id and nas_id from the last two parameters.
     const t = tenant ? 'tenant_id, nas_id, ' : '';
-    const tv = tenant ? '$3::uuid, $4::uuid, ' : '';
+    const tv = (first: number): string => (tenant ? `$${first}::uuid, $${first + 1}::uuid, ` : '');
+    const tp = tenant ? [tenant.tenantId, tenant.nasId] : [];
     await c.query(
       `INSERT INTO radacct (${t}acctsessionid, acctuniqueid, username, nasipaddress, nasportid, nasporttype,
          acctstarttime, acctupdatetime, acctstoptime, acctsessiontime, acctinputoctets, acctoutputoctets,
          calledstationid, callingstationid, acctterminatecause, framedipaddress)
-       SELECT ${tv}'bg-' || i, md5('bg-' || i), 'bg' || lpad((i % 5000)::text, 4, '0'), '127.0.0.1', 'bridge-hotspot',
+       SELECT ${tv(3)}'bg-' || i, md5('bg-' || i), 'bg' || lpad((i % 5000)::text, 4, '0'), '127.0.0.1', 'bridge-hotspot',
          'Wireless-802.11',
          now() - make_interval(secs => i * 7), now() - make_interval(secs => i * 7 - 300),
          CASE WHEN i > $1::int THEN now() - make_interval(secs => i * 7 - 600) END,
@@ -323,9 +325,7 @@ export async function seedBackgroundSessions(url: string, tenant?: { tenantId: s
          'hotspot1', '02:00:00:01:00:00', CASE WHEN i > $1::int THEN 'User-Request' END,
          ('10.9.0.0'::inet + i)
        FROM generate_series(1, $1::int + $2::int) i`,
-      tenant
-        ? [BACKGROUND_OPEN, BACKGROUND_CLOSED, tenant.tenantId, tenant.nasId]
-        : [BACKGROUND_OPEN, BACKGROUND_CLOSED],
+      [BACKGROUND_OPEN, BACKGROUND_CLOSED, ...tp],
     );
     // And the login history a running server has (radpostauth, 5% rejects, of the same other
     // users). Planned on an empty radpostauth, the failed-login count's generic plan is a
@@ -333,14 +333,13 @@ export async function seedBackgroundSessions(url: string, tenant?: { tenantId: s
     // of round 1 then read the whole table (0.3 ms and 120 buffers per login, growing).
     await c.query(
       `INSERT INTO radpostauth (${t}username, reply, authdate, calledstationid, callingstationid)
-       SELECT ${tenant ? '$2::uuid, $3::uuid, ' : ''}'bg' || lpad((i % 5000)::text, 4, '0'),
+       SELECT ${tv(2)}'bg' || lpad((i % 5000)::text, 4, '0'),
          CASE WHEN i % 20 = 0 THEN 'Access-Reject' ELSE 'Access-Accept' END,
          now() - make_interval(secs => i * 4), 'hotspot1', '02:00:00:01:00:00'
        FROM generate_series(1, $1::int) i`,
-      tenant ? [BACKGROUND_POSTAUTH, tenant.tenantId, tenant.nasId] : [BACKGROUND_POSTAUTH],
+      [BACKGROUND_POSTAUTH, ...tp],
     );
-    await c.query('ANALYZE radacct');
-    await c.query('ANALYZE radpostauth');
+    await c.query('ANALYZE radacct, radpostauth');
   });
 }
 
