@@ -51,22 +51,22 @@ export async function pickFreeUdpPorts(listenAddress: string, count: number): Pr
   const { type, address } = probeAddress(listenAddress);
   const { low } = ephemeralRange();
   const floor = 10000;
+  const tries = low > floor ? 50 : 0;
   const sockets: dgram.Socket[] = [];
   try {
     const ports: number[] = [];
     for (let i = 0; i < count; i++) {
-      let bound = false;
-      for (let attempt = 0; attempt < 50 && !bound && low > floor; attempt++) {
+      // `tries` random ports below the range, then port 0 (the kernel's choice) as the last.
+      for (let attempt = 0; ; attempt++) {
+        const port = attempt < tries ? floor + randomInt(low - floor) : 0;
         const socket = dgram.createSocket({ type, reuseAddr: false });
         sockets.push(socket);
-        bound = await tryBind(socket, floor + randomInt(low - floor), address);
+        if (await tryBind(socket, port, address)) {
+          ports.push(socket.address().port);
+          break;
+        }
+        if (port === 0) throw new Error(`no free UDP port on ${address}`);
       }
-      if (!bound) {
-        const socket = dgram.createSocket({ type, reuseAddr: false });
-        sockets.push(socket);
-        if (!(await tryBind(socket, 0, address))) throw new Error(`no free UDP port on ${address}`);
-      }
-      ports.push((sockets[sockets.length - 1] as dgram.Socket).address().port);
     }
     return ports;
   } finally {
