@@ -4,6 +4,16 @@ import { randomBytes } from 'node:crypto';
 export const receiptCode = () => `T${randomBytes(5).toString('hex').toUpperCase().slice(0, 9)}`;
 export const checkoutId = () => `ws_CO_${Date.now()}${randomBytes(4).toString('hex')}`;
 
+/**
+ * Daraja stamps callbacks with the payment's Nairobi wall-clock time, yyyyMMddHHmmss.
+ * Tests send the current time, as Daraja would: a fixed date made "today's" reports
+ * empty on every later day.
+ */
+export function darajaNow(now = new Date()): string {
+  const eat = new Date(now.getTime() + 3 * 3600_000); // Africa/Nairobi is UTC+3 all year
+  return eat.toISOString().slice(0, 19).replace(/[-T:]/g, '');
+}
+
 export function stkSuccess(o: {
   checkoutRequestId: string;
   merchantRequestId?: string;
@@ -23,7 +33,7 @@ export function stkSuccess(o: {
             { Name: 'Amount', Value: o.amountKes },
             { Name: 'MpesaReceiptNumber', Value: o.receipt },
             { Name: 'Balance' },
-            { Name: 'TransactionDate', Value: 20261202102115 },
+            { Name: 'TransactionDate', Value: Number(darajaNow()) },
             { Name: 'PhoneNumber', Value: Number(o.phone) },
           ],
         },
@@ -60,7 +70,7 @@ export function c2bBody(o: {
   return {
     TransactionType: 'Pay Bill',
     TransID: o.transId,
-    TransTime: '20261202102115',
+    TransTime: darajaNow(),
     TransAmount: String(o.amountKes),
     BusinessShortCode: o.shortcode,
     BillRefNumber: o.billRef ?? '',
