@@ -41,10 +41,15 @@ let nas: ScriptedNas;
 let live: { id: number; acctSessionId: string };
 let liveUser: string;
 
-/** A closed session of `mb` MB in and out, as accounting writes it (Start, then Stop). */
+/**
+ * A closed session of `mb` MB in and out, as accounting writes it (Start, then Stop). It ran
+ * yesterday 10:00-10:30 in the tenant's zone (Africa/Nairobi, UTC+3): a session crossing the
+ * tenant's midnight counts its user on both days, and "2 hours ago" did so late in the UTC evening.
+ */
 async function closedSession(nasId: string, username: string, mbIn: number, mbOut: number): Promise<void> {
   const db = tdb.db;
-  const at = new Date(Date.now() - 2 * 3600 * 1000);
+  const nairobiToday = new Intl.DateTimeFormat('en-CA', { timeZone: 'Africa/Nairobi' }).format(new Date());
+  const at = new Date(Date.parse(`${nairobiToday}T07:00:00Z`) - 86400 * 1000);
   const [row] = await db('radacct')
     .insert({
       tenant_id: t.id,
