@@ -135,6 +135,7 @@ export function workerOptions(config: Config): WorkerOptions {
     staleFactor: config.worker.staleFactor,
     sampleSeconds: config.worker.sampleSeconds,
     sampleRetentionDays: config.worker.sampleRetentionDays,
+    postauthRetentionDays: config.worker.postauthRetentionDays,
     ...(config.worker.coaSourceAddress ? { bindAddress: config.worker.coaSourceAddress } : {}),
   };
 }

@@ -33,6 +33,7 @@ import * as m20261206000201 from './20261206000201_tenant_sms_settings';
 import * as m20261206000202 from './20261206000202_portal_logos';
 import * as m20261206000300 from './20261206000300_plan_reply_fast_path';
 import * as m20261206000400 from './20261206000400_revenue_rollups';
+import * as m20261207000100 from './20261207000100_postauth_retention';
 import * as m20261206000100 from './20261206000100_radacct_partitions';
 
 interface Migration {
@@ -81,6 +82,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261206000202_portal_logos', m20261206000202],
   ['20261206000300_plan_reply_fast_path', m20261206000300],
   ['20261206000400_revenue_rollups', m20261206000400],
+  ['20261207000100_postauth_retention', m20261207000100],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -99,6 +99,8 @@ export interface Config {
     readonly sampleSeconds: number;
     /** Session samples older than this many days are removed. */
     readonly sampleRetentionDays: number;
+    /** radpostauth rows (the login log) older than this many days are removed; 0 keeps them. */
+    readonly postauthRetentionDays: number;
     /**
      * CoA/Disconnect retransmission within one attempt (RFC 5080, FreeRADIUS's coa { irt mrt mrc
      * mrd }, seconds), and how many attempts an action gets before it ends as timeout.
@@ -451,6 +453,7 @@ export function loadConfig(env: Env = process.env): Config {
       staleCheckSeconds: int(env, 'LANGO_WORKER_STALE_CHECK_SECONDS', 60, 1, 3600, problems),
       sampleSeconds: int(env, 'LANGO_SESSION_SAMPLE_SECONDS', 300, 60, 3600, problems),
       sampleRetentionDays: int(env, 'LANGO_SESSION_SAMPLE_RETENTION_DAYS', 90, 1, 3660, problems),
+      postauthRetentionDays: int(env, 'LANGO_POSTAUTH_RETENTION_DAYS', 90, 0, 3660, problems),
       // Defaults and ranges are FreeRADIUS's for a coa home server (raddb/proxy.conf); mrc 0
       // retransmits until mrd.
       retry: {

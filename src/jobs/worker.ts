@@ -11,6 +11,7 @@
  *   heartbeat        the row /readyz reads (src/db/heartbeats.ts)
  *   samples          open sessions per NAS every few minutes, for the charts (samples.ts)
  *   partitions       radacct's monthly partitions made ahead, daily (db/radacct-partitions.ts)
+ *   login-log        radpostauth rows past their retention removed, hourly (login-log.ts)
  *
  * Every loop takes the worker's Clock (lib/clock.ts) for its timers.
  *
@@ -28,6 +29,7 @@ import { ExpiryScheduler } from './expiry';
 import { listen, type Listener } from './listener';
 import { Periodic } from './periodic';
 import { runQuotaCheck } from './quota';
+import { pruneLoginLog } from './login-log';
 import { closeStaleSessions } from './stale';
 import { sampleSessions } from './samples';
 import { runSweep } from './sweep';
@@ -64,6 +66,10 @@ export interface WorkerOptions {
   partitionMs?: number;
   /** Months ahead of the current one that must have a partition. Default 3. */
   partitionAhead?: number;
+  /** radpostauth rows are kept this many days. Default 90; 0 keeps them for ever. */
+  postauthRetentionDays?: number;
+  /** How often the login log's retention runs. Default hourly; 0 turns it off. */
+  loginLogMs?: number;
 }
 
 export interface Worker {
@@ -183,6 +189,19 @@ export function startWorker(deps: {
     clock,
   );
 
+  const postauthRetentionDays = o.postauthRetentionDays ?? 90;
+  const loginLogMs = o.loginLogMs ?? 3_600_000;
+  const loginLog = new Periodic(
+    'login-log',
+    loginLogMs,
+    async () => {
+      const r = await pruneLoginLog(db, { retentionDays: postauthRetentionDays });
+      if (r.removed > 0) log.info({ count: r.removed }, 'login log rows past retention removed');
+    },
+    log,
+    clock,
+  );
+
   // The heartbeat /readyz reads: written while this worker's loops run, removed when it stops.
   const instance = heartbeatInstance();
   const heartbeatMs = deps.heartbeatMs ?? 10_000;
@@ -211,6 +230,7 @@ export function startWorker(deps: {
   if (o.staleMs !== 0) stale.start(3000);
   if (sampleSeconds !== 0) samples.start(500);
   if (o.partitionMs !== 0) partitions.start(4000);
+  if (loginLogMs !== 0 && postauthRetentionDays !== 0) loginLog.start(Math.min(5000, loginLogMs));
   // The first beat is written before the worker counts as started (buildWorker awaits it), so
   // `lango up` and a supervisor see /readyz ready as soon as the worker is.
   let stopping = false;
@@ -241,6 +261,7 @@ export function startWorker(deps: {
         stale.stop(),
         samples.stop(),
         partitions.stop(),
+        loginLog.stop(),
         heartbeat.stop(),
         listener.close(),
         payments?.stop(),
